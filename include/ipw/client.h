@@ -1,0 +1,98 @@
+/* Inference clients: one per server protocol (ollama, openai/vllm, sim), each behind the same
+ * operations table (SPEC §3.5). A client streams one chat completion and reports exact
+ * monotonic timestamps of request start, first token and end, so energy can be attributed. */
+#ifndef IPW_CLIENT_H
+#define IPW_CLIENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipw/err.h"
+
+struct ipw_client_config {
+    const char *base_url;        /* NULL: the client's default */
+    const char *api_key;         /* from the environment only; never logged or written */
+    int64_t connect_timeout_ns;  /* default 10 s */
+    int64_t idle_timeout_ns;     /* no byte for this long ends the query; default 300 s */
+    /* --client-param K=V, typed (numbers, booleans, JSON arrays/objects, else strings).
+     * Generation parameters (max_tokens default 4096, temperature, top_p, seed, stop,
+     * system_prompt/system, ...) reach the request; keys a client does not know are passed
+     * through for the server to judge. Borrowed. */
+    const json_t *params;
+};
+
+struct ipw_chat_request {
+    const char *model;
+    const char *prompt;        /* the user message */
+    const char *system_prompt; /* NULL: none (or params' system_prompt) */
+};
+
+/* Called on the streaming thread, synchronously, so the caller can snapshot telemetry at the
+ * exact moment (SPEC §3.2). Any member may be NULL. */
+struct ipw_stream_events {
+    void *ud;
+    /* Request about to be sent; mono_ns is the request-start timestamp the result reports. */
+    void (*on_start)(void *ud, int64_t mono_ns);
+    /* First non-empty content or reasoning delta. */
+    void (*on_first_token)(void *ud, int64_t mono_ns);
+    void (*on_delta)(void *ud, const char *content, const char *reasoning);
+};
+
+enum ipw_token_source { IPW_TOKENS_SERVER = 0, IPW_TOKENS_ESTIMATED };
+
+struct ipw_chat_result {
+    char *content;   /* malloc'd; "" when none */
+    char *reasoning; /* malloc'd; "" when none */
+    int64_t start_ns, first_token_ns, end_ns; /* CLOCK_MONOTONIC; first_token_ns 0 if none */
+    long input_tokens, output_tokens;         /* -1 when unknown */
+    enum ipw_token_source token_source;
+    json_t *server_timings; /* Ollama's counts and durations, or OpenAI's usage; may be NULL */
+    long http_status;       /* 0 when no response */
+    char finish_reason[32];
+    ipw_err error;          /* IPW_OK when the query completed */
+    char error_msg[IPW_ERRMSG_MAX];
+};
+
+struct ipw_client;
+
+struct ipw_client_ops {
+    const char *name;
+    const char *default_base_url;
+    ipw_err (*open)(struct ipw_client *c, ipw_errbuf *eb);
+    /* Is the server up and answering? The error names the URL. */
+    ipw_err (*health)(struct ipw_client *c, ipw_errbuf *eb);
+    /* Model names the server offers (a JSON array of strings, caller decrefs). */
+    ipw_err (*list_models)(struct ipw_client *c, json_t **models, ipw_errbuf *eb);
+    /* Stream one completion. Must be callable from several threads at once (--concurrency).
+     * Fills res in every case; returns res->error. */
+    ipw_err (*chat)(struct ipw_client *c, const struct ipw_chat_request *req,
+                    const struct ipw_stream_events *ev, struct ipw_chat_result *res);
+    void (*close)(struct ipw_client *c);
+};
+
+struct ipw_client {
+    const struct ipw_client_ops *ops;
+    struct ipw_client_config cfg;
+    char base_url[1024]; /* resolved, without a trailing slash */
+    void *priv;
+};
+
+extern const struct ipw_client_ops ipw_client_ollama;
+extern const struct ipw_client_ops ipw_client_openai;
+extern const struct ipw_client_ops ipw_client_vllm; /* openai protocol, vLLM's default URL */
+extern const struct ipw_client_ops ipw_client_sim;
+
+/* "ollama", "openai", "vllm", "sim"; NULL when unknown. */
+const struct ipw_client_ops *ipw_client_lookup(const char *name);
+extern const char *const ipw_client_names[];
+
+ipw_err ipw_client_open(const char *name, const struct ipw_client_config *cfg,
+                        struct ipw_client **out, ipw_errbuf *eb);
+void ipw_client_close(struct ipw_client *c);
+void ipw_chat_result_free(struct ipw_chat_result *res);
+
+/* --client-param / --dataset-param K=V strings into a JSON object with typed values. */
+ipw_err ipw_params_parse(const char *const *kv, size_t n, json_t **out, ipw_errbuf *eb);
+
+#endif

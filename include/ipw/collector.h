@@ -1,0 +1,126 @@
+/* Collectors: one per platform (nvidia, amd, rapl, macos, null, sim), each behind the same
+ * operations table, chosen by name or by auto-detection (SPEC §1.1). */
+#ifndef IPW_COLLECTOR_H
+#define IPW_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipw/err.h"
+#include "ipw/reading.h"
+
+#define IPW_MAX_DEVICES 64
+
+/* Where collectors look for hardware; every path is overridable so that tests load fakes
+ * through the same code as production. Strings are borrowed, not copied. */
+struct ipw_collector_config {
+    const char *sysfs_root;           /* IPW_SYSFS_ROOT, default "/sys" */
+    const char *procfs_root;          /* IPW_PROCFS_ROOT, default "/proc" */
+    const char *nvml_library;         /* IPW_NVML_LIBRARY, default search list */
+    const char *rocm_library;         /* IPW_ROCM_SMI_LIBRARY, default search list */
+    const char *powermetrics_command; /* IPW_POWERMETRICS, default "powermetrics" */
+    const char *cuda_visible_devices; /* CUDA_VISIBLE_DEVICES; NULL or "all" = every device */
+    int interval_ms;                  /* sampling period (powermetrics runs at this rate) */
+    bool no_cpu_companion;            /* do not add RAPL CPU fields to a GPU collector */
+    const char *sim_hardware;         /* sim collector: hardware spec name (e.g. "H100") */
+    const char *sim_model;            /* sim collector: model spec name */
+};
+
+struct ipw_device_info {
+    uint32_t index; /* index as the vendor library numbers it */
+    char uuid[96];
+    char name[128];
+    double mem_total_mb; /* < 0 when unknown */
+};
+
+struct ipw_collector_info {
+    char platform[16];     /* "nvidia", "amd", "macos", "rapl", "null", "sim" */
+    ipw_domain main_domain; /* what the wire calls energy_joules / power_watts */
+    /* accelerator identity, for GpuInfo (empty strings when there is none) */
+    char gpu_name[128];
+    char gpu_vendor[32];
+    uint64_t gpu_device_id;
+    char gpu_device_type[16]; /* "discrete", "integrated", "cpu" */
+    char gpu_backend[16];     /* "nvml", "rocm_smi", "powermetrics", "rapl", "sim" */
+    unsigned ndev;
+    struct ipw_device_info dev[IPW_MAX_DEVICES];
+    /* free-form notes for the user: fallbacks taken at open (e.g. "energy integrated from
+     * power on GPU 1: counter not supported"; "RAPL: permission denied ...") */
+    char notes[1024];
+};
+
+struct ipw_collector;
+
+struct ipw_collector_ops {
+    const char *name; /* the platform name */
+    /* Probe and open. Fill c->info and c->priv. On failure, say why in eb; detection then
+     * moves on to the next collector. */
+    ipw_err (*open)(struct ipw_collector *c, ipw_errbuf *eb);
+    /* Fill r (already cleared, timestamps set) and dev[0..info.ndev). Return non-OK when this
+     * tick failed (values left invalid); the collector must stay usable for the next tick. */
+    ipw_err (*sample)(struct ipw_collector *c, struct ipw_reading *r,
+                      struct ipw_device_reading *dev, ipw_errbuf *eb);
+    void (*close)(struct ipw_collector *c);
+};
+
+struct ipw_collector {
+    const struct ipw_collector_ops *ops;
+    void *priv;
+    struct ipw_collector_config cfg;
+    struct ipw_collector_info info;
+    struct ipw_collector *cpu_companion; /* RAPL beside a GPU collector, or NULL */
+    struct ipw_meminfo *meminfo;         /* /proc/meminfo reader for cpu_memory_usage_mb */
+    uint64_t samples, failures;
+    char last_error[IPW_ERRMSG_MAX];
+    char detect_log[2048]; /* why each earlier collector was skipped during auto-detection */
+};
+
+/* The operations tables, one per source file. */
+extern const struct ipw_collector_ops ipw_collector_nvml;
+extern const struct ipw_collector_ops ipw_collector_rocm;
+extern const struct ipw_collector_ops ipw_collector_rapl;
+extern const struct ipw_collector_ops ipw_collector_powermetrics;
+extern const struct ipw_collector_ops ipw_collector_null;
+extern const struct ipw_collector_ops ipw_collector_sim;
+
+/* Defaults, then environment overrides (IPW_SYSFS_ROOT, IPW_NVML_LIBRARY, ...). */
+void ipw_collector_config_init(struct ipw_collector_config *cfg);
+
+/* name: "auto" (or NULL), or one of nvidia|nvml, amd|rocm, rapl, macos|powermetrics, null, sim.
+ * With "auto", each collector is tried in SPEC order and the reasons for skipping are kept in
+ * detect_log. A forced collector that fails to open is an error naming the reason. */
+ipw_err ipw_collector_open(const char *name, const struct ipw_collector_config *cfg,
+                           struct ipw_collector **out, ipw_errbuf *eb);
+
+/* Sample now: backend values, then CPU fields from the RAPL companion, then CPU memory.
+ * Timestamps (mono/real) are taken here, just before the backend reads. */
+ipw_err ipw_collector_sample(struct ipw_collector *c, struct ipw_reading *r,
+                             struct ipw_device_reading *dev, ipw_errbuf *eb);
+void ipw_collector_close(struct ipw_collector *c);
+const char *ipw_collector_name(const struct ipw_collector *c);
+const char *ipw_collector_last_error(const struct ipw_collector *c);
+/* The ops table for a user-facing name or alias, or NULL. */
+const struct ipw_collector_ops *ipw_collector_lookup(const char *name);
+/* Names accepted by --collector, for help and `ipw list collectors`. */
+extern const char *const ipw_collector_names[];
+/* NULL-terminated list of collectors in auto-detection order. */
+const struct ipw_collector_ops *const *ipw_collector_auto_order(void);
+
+/* /proc/meminfo reader kept open between samples (pread at offset 0). */
+struct ipw_meminfo;
+ipw_err ipw_meminfo_open(const char *procfs_root, struct ipw_meminfo **out, ipw_errbuf *eb);
+/* MemTotal - MemAvailable in MiB. */
+ipw_err ipw_meminfo_used_mb(struct ipw_meminfo *m, double *used_mb);
+void ipw_meminfo_close(struct ipw_meminfo *m);
+
+/* Trapezoid integration of power into energy for collectors without a counter. */
+struct ipw_integrator {
+    bool primed;
+    int64_t last_ns;
+    double last_w;
+    double joules;
+};
+/* Add a power sample taken at t_ns; returns the energy accumulated so far. */
+double ipw_integrator_add(struct ipw_integrator *it, int64_t t_ns, double watts);
+
+#endif

@@ -1,0 +1,46 @@
+/* Datasets: the built-in ipw set, MMLU-Pro, SuperGPQA and generic JSONL, all producing the same
+ * records (SPEC §3.7). */
+#ifndef IPW_DATASET_H
+#define IPW_DATASET_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipw/err.h"
+
+struct ipw_dataset_record {
+    size_t dataset_index; /* position in the source (0-based) */
+    char *problem;        /* the exact prompt to send */
+    char *answer;         /* reference answer; "" when none */
+    char *subject;
+    char kind[8];         /* "mcq", "exact" or "open" */
+    json_t *metadata;     /* the source row plus extras (dataset_metadata); owned */
+};
+
+struct ipw_dataset {
+    char id[32];    /* "ipw", "mmlu-pro", "supergpqa", "jsonl" */
+    char name[256]; /* for summaries: "ipw (built-in)", or the file's name */
+    size_t n;
+    struct ipw_dataset_record *rec;
+    size_t source_rows;  /* rows read before sampling */
+    size_t skipped_rows; /* malformed rows skipped (each reported with file:line) */
+};
+
+struct ipw_dataset_options {
+    const char *path;       /* --dataset-path; required for mmlu-pro/supergpqa/jsonl */
+    const json_t *params;   /* --dataset-param K=V (prompt_field, answer_field, ...) */
+    long max_queries;       /* <= 0: all */
+    uint64_t seed;
+    bool seed_given;        /* sample max_queries at random with seed, else the first N */
+    bool strict;            /* a malformed row is fatal instead of skipped */
+};
+
+extern const char *const ipw_dataset_names[];
+
+ipw_err ipw_dataset_load(const char *id, const struct ipw_dataset_options *opt,
+                         struct ipw_dataset **out, ipw_errbuf *eb);
+void ipw_dataset_free(struct ipw_dataset *ds);
+
+#endif

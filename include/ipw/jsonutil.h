@@ -1,0 +1,21 @@
+/* Small helpers on top of jansson used by every module that reads or writes JSON files. */
+#ifndef IPW_JSONUTIL_H
+#define IPW_JSONUTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "ipw/err.h"
+
+/* A JSON number, or null when !valid or the value is not finite (JSON has no NaN). */
+json_t *ipw_json_real_or_null(double v, bool valid);
+/* Load a JSON file (bounded to max_bytes); the error names the file, line and column. */
+ipw_err ipw_json_load_file(const char *path, size_t max_bytes, json_t **out, ipw_errbuf *eb);
+/* Serialize with 2-space indentation, sorted as inserted, and write atomically. */
+ipw_err ipw_json_write_file(const char *path, const json_t *j, ipw_errbuf *eb);
+/* Numeric value of an integer or real member; false when absent or not a number. */
+bool ipw_json_get_number(const json_t *obj, const char *key, double *out);
+/* String member or NULL. */
+const char *ipw_json_get_string(const json_t *obj, const char *key);
+
+#endif

@@ -1,0 +1,63 @@
+/* Command-line options shared by every subcommand: one table per command describes each flag,
+ * its type and help, and gives --help for free. Long options only ("--name value" or
+ * "--name=value"), plus -h. */
+#ifndef IPW_OPTIONS_H
+#define IPW_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum ipw_opt_type {
+    IPW_OPT_FLAG,     /* bool *: set to true */
+    IPW_OPT_STRING,   /* const char **: last one wins */
+    IPW_OPT_INT,      /* long *: within [min, max] */
+    IPW_OPT_DOUBLE,   /* double *: within [min, max] */
+    IPW_OPT_DURATION, /* int64_t * nanoseconds: "250ms", "1s"; a bare number uses unit_ns */
+    IPW_OPT_LIST,     /* struct ipw_strlist *: repeatable */
+    IPW_OPT_CHOICE,   /* const char **: one of choices[] */
+};
+
+#define IPW_STRLIST_MAX 256
+
+struct ipw_strlist {
+    size_t n;
+    const char *v[IPW_STRLIST_MAX];
+};
+
+struct ipw_option {
+    const char *name; /* without the leading "--" */
+    enum ipw_opt_type type;
+    void *value;
+    const char *arg;  /* placeholder in help, e.g. "URL" */
+    const char *help; /* one line; mention the default */
+    double min, max;  /* for INT and DOUBLE when min < max */
+    const char *const *choices; /* NULL-terminated, for CHOICE */
+    int64_t unit_ns;  /* for DURATION: unit of a bare number (default 1 s) */
+};
+
+#define IPW_OPT_END {NULL, 0, NULL, NULL, NULL, 0, 0, NULL, 0}
+
+struct ipw_command_help {
+    const char *usage;       /* "ipw profile --client NAME --model NAME [options]" */
+    const char *description; /* a paragraph */
+    const char *epilog;      /* examples; may be NULL */
+};
+
+enum ipw_parse_result { IPW_PARSE_OK = 0, IPW_PARSE_HELP = 1, IPW_PARSE_ERROR = 2 };
+
+/* Parses argv[1..argc); positional arguments are gathered into pos (if non-NULL, at most
+ * max_pos; more is an error). Prints help to stdout (IPW_PARSE_HELP) or a one-line error plus
+ * "try --help" to stderr (IPW_PARSE_ERROR). Callers exit 0 on HELP and 2 on ERROR. */
+enum ipw_parse_result ipw_parse_options(int argc, char **argv, const char *cmd,
+                                        const struct ipw_option *opts,
+                                        const struct ipw_command_help *help, const char **pos,
+                                        size_t max_pos, size_t *npos);
+
+void ipw_print_option_help(const char *cmd, const struct ipw_option *opts,
+                           const struct ipw_command_help *help);
+
+/* "key=value" into key/value buffers; false when there is no '=' or the key is empty. */
+bool ipw_split_kv(const char *kv, char *key, size_t key_size, const char **value);
+
+#endif

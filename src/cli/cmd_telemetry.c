@@ -1,0 +1,154 @@
+/* `ipw telemetry`: live readings from the local collector, as a table or JSON lines. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "ipw/clock.h"
+#include "ipw/collector.h"
+#include "ipw/log.h"
+#include "ipw/options.h"
+#include "ipw/reading_json.h"
+
+static void print_header(void)
+{
+    printf("%-12s %-8s %10s %12s %9s %12s %7s %10s %10s %6s\n", "time", "platform", "power_W",
+           "energy_J", "cpu_W", "cpu_J", "temp_C", "gpu_mem_MB", "cpu_mem_MB", "util%");
+}
+
+static void cell(double v, int valid, int width, int prec)
+{
+    if (valid)
+        printf(" %*.*f", width, prec, v);
+    else
+        printf(" %*s", width, "-");
+}
+
+static void print_row(const struct ipw_reading *r, const struct ipw_collector_info *info)
+{
+    char ts[16];
+    time_t sec = (time_t)(r->real_ns / IPW_NS_PER_SEC);
+    struct tm tm;
+    localtime_r(&sec, &tm);
+    snprintf(ts, sizeof ts, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)((r->real_ns / IPW_NS_PER_MS) % 1000));
+    printf("%-12s %-8s", ts, info->platform);
+    int pv, ev;
+    double p = ipw_reading_main_power(r, info->main_domain, &pv);
+    double e = ipw_reading_main_energy(r, info->main_domain, &ev);
+    cell(p, pv, 10, 2);
+    cell(e, ev, 12, 3);
+    cell(r->v[IPW_M_CPU_POWER_W], ipw_reading_has(r, IPW_M_CPU_POWER_W), 9, 2);
+    cell(r->v[IPW_M_CPU_ENERGY_J], ipw_reading_has(r, IPW_M_CPU_ENERGY_J), 12, 3);
+    cell(r->v[IPW_M_TEMPERATURE_C], ipw_reading_has(r, IPW_M_TEMPERATURE_C), 7, 1);
+    cell(r->v[IPW_M_GPU_MEM_USED_MB], ipw_reading_has(r, IPW_M_GPU_MEM_USED_MB), 10, 0);
+    cell(r->v[IPW_M_CPU_MEM_USED_MB], ipw_reading_has(r, IPW_M_CPU_MEM_USED_MB), 10, 0);
+    cell(r->v[IPW_M_GPU_UTIL_PCT], ipw_reading_has(r, IPW_M_GPU_UTIL_PCT), 6, 0);
+    printf("\n");
+}
+
+static void emit(const struct ipw_reading *r, const struct ipw_device_reading *dev,
+                 const struct ipw_collector_info *info, bool as_json)
+{
+    if (as_json) {
+        json_t *j = ipw_reading_to_json(r, dev, info);
+        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(j);
+    } else {
+        print_row(r, info);
+    }
+    fflush(stdout);
+}
+
+static int run_local(const char *collector, int64_t interval_ns, long count, bool as_json)
+{
+    struct ipw_collector_config cfg;
+    ipw_collector_config_init(&cfg);
+    cfg.interval_ms = (int)(interval_ns / IPW_NS_PER_MS);
+    struct ipw_collector *c;
+    ipw_errbuf eb = {0};
+    if (ipw_collector_open(collector, &cfg, &c, &eb) != IPW_OK) {
+        fprintf(stderr, "ipw telemetry: %s\n", eb.msg);
+        return 1;
+    }
+    if (c->detect_log[0])
+        ipw_info("collector %s chosen; skipped: %s", c->info.platform, c->detect_log);
+    if (c->info.notes[0])
+        fprintf(stderr, "ipw telemetry: note: %s\n", c->info.notes);
+    struct ipw_device_reading *dev = c->info.ndev ? calloc(c->info.ndev, sizeof *dev) : NULL;
+    if (!as_json)
+        print_header();
+    int64_t next = ipw_mono_ns();
+    for (long i = 0; (count <= 0 || i < count) && !ipw_cli_stop_requested(); i++) {
+        if (i)
+            ipw_sleep_until_ns(next);
+        if (ipw_cli_stop_requested())
+            break;
+        struct ipw_reading r;
+        ipw_errbuf se = {0};
+        if (ipw_collector_sample(c, &r, dev, &se) != IPW_OK)
+            fprintf(stderr, "ipw telemetry: sample failed: %s\n", se.msg);
+        r.sequence = (uint64_t)i + 1;
+        emit(&r, dev, &c->info, as_json);
+        next += interval_ns;
+    }
+    free(dev);
+    ipw_collector_close(c);
+    return 0;
+}
+
+int cmd_telemetry(int argc, char **argv)
+{
+    bool local = false, as_json = false;
+    const char *target = NULL, *collector = "auto", *log_level = NULL;
+    int64_t interval_ns = IPW_NS_PER_SEC;
+    long count = 0;
+    static const char *const collectors[] = {"auto", "nvidia", "amd", "rapl", "macos",
+                                             "null", "sim", NULL};
+    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
+    struct ipw_option opts[] = {
+        {"local", IPW_OPT_FLAG, &local, NULL, "read the collector in this process (default)"},
+        {"target", IPW_OPT_STRING, &target, "HOST:PORT", "read from an energy monitor over gRPC"},
+        {"collector", IPW_OPT_CHOICE, &collector, "NAME", "collector for --local (default auto)",
+         0, 0, collectors},
+        {"interval", IPW_OPT_DURATION, &interval_ns, "DURATION",
+         "time between readings, e.g. 250ms or 1s (default 1s)"},
+        {"count", IPW_OPT_INT, &count, "N", "stop after N readings (default: until Ctrl-C)", 0,
+         1e9},
+        {"json", IPW_OPT_FLAG, &as_json, NULL, "print one JSON object per line"},
+        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "error|warn|info|debug|trace", 0, 0,
+         levels},
+        IPW_OPT_END};
+    struct ipw_command_help help = {
+        "ipw telemetry [--local | --target HOST:PORT] [--interval 1s] [--count N] [--json]",
+        "Prints live telemetry: power, energy since start, temperature, memory and utilization.",
+        "examples:\n  ipw telemetry --local --count 5\n  ipw telemetry --local --collector null "
+        "--interval 250ms --json"};
+    enum ipw_parse_result pr = ipw_parse_options(argc, argv, "ipw telemetry", opts, &help, NULL, 0,
+                                                 NULL);
+    if (pr != IPW_PARSE_OK)
+        return pr == IPW_PARSE_HELP ? 0 : 2;
+    if (log_level)
+        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
+    if (interval_ns < IPW_NS_PER_MS || interval_ns > 3600 * IPW_NS_PER_SEC) {
+        fprintf(stderr, "ipw telemetry: --interval must be between 1ms and 1h\n");
+        return 2;
+    }
+    if (target && local) {
+        fprintf(stderr, "ipw telemetry: choose one of --local and --target\n");
+        return 2;
+    }
+    ipw_cli_install_stop_handlers();
+    if (target) {
+        fprintf(stderr, "ipw telemetry: --target is not available in this build yet\n");
+        return 1;
+    }
+    return run_local(collector, interval_ns, count, as_json);
+}

@@ -1,0 +1,13 @@
+/* Every subcommand of `ipw`, one source file each (cmd_<name>.c), git style. Each returns the
+ * process exit code: 0 success, 1 failure of the job, 2 bad usage. */
+#ifndef IPW_CLI_COMMANDS_H
+#define IPW_CLI_COMMANDS_H
+
+int cmd_telemetry(int argc, char **argv);
+
+/* Installs SIGINT/SIGTERM handlers that set a flag instead of killing the process, so that
+ * commands can finish what they measured and write it out. */
+void ipw_cli_install_stop_handlers(void);
+int ipw_cli_stop_requested(void);
+
+#endif

@@ -1,0 +1,185 @@
+/* The option parser behind every subcommand. Errors name the flag and the offending value. */
+#include "ipw/options.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipw/clock.h"
+
+static const struct ipw_option *find(const struct ipw_option *opts, const char *name, size_t len)
+{
+    for (const struct ipw_option *o = opts; o->name; o++)
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+            return o;
+    return NULL;
+}
+
+static int bad(const char *cmd, const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "%s: ", cmd);
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\nTry '%s --help' for the options.\n", cmd);
+    return IPW_PARSE_ERROR;
+}
+
+static int assign(const char *cmd, const struct ipw_option *o, const char *val)
+{
+    char *end;
+    switch (o->type) {
+    case IPW_OPT_FLAG:
+        *(bool *)o->value = true;
+        return 0;
+    case IPW_OPT_STRING:
+        *(const char **)o->value = val;
+        return 0;
+    case IPW_OPT_INT: {
+        errno = 0;
+        long v = strtol(val, &end, 10);
+        if (errno || end == val || *end)
+            return bad(cmd, "--%s expects an integer, got '%s'", o->name, val);
+        if (o->min < o->max && (v < o->min || v > o->max)) {
+            char range[64];
+            snprintf(range, sizeof range, "%.0f to %.0f", o->min, o->max);
+            fprintf(stderr, "%s: --%s %s is out of range (%s)\n", cmd, o->name, val, range);
+            return IPW_PARSE_ERROR;
+        }
+        *(long *)o->value = v;
+        return 0;
+    }
+    case IPW_OPT_DOUBLE: {
+        errno = 0;
+        double v = strtod(val, &end);
+        if (errno || end == val || *end || !isfinite(v))
+            return bad(cmd, "--%s expects a number, got '%s'", o->name, val);
+        if (o->min < o->max && (v < o->min || v > o->max)) {
+            fprintf(stderr, "%s: --%s %s is out of range (%g to %g)\n", cmd, o->name, val, o->min,
+                    o->max);
+            return IPW_PARSE_ERROR;
+        }
+        *(double *)o->value = v;
+        return 0;
+    }
+    case IPW_OPT_DURATION: {
+        int64_t ns = ipw_parse_duration_ns(val, o->unit_ns ? o->unit_ns : IPW_NS_PER_SEC);
+        if (ns < 0)
+            return bad(cmd, "--%s expects a duration like 250ms or 2s, got '%s'", o->name, val);
+        *(int64_t *)o->value = ns;
+        return 0;
+    }
+    case IPW_OPT_LIST: {
+        struct ipw_strlist *l = o->value;
+        if (l->n == IPW_STRLIST_MAX)
+            return bad(cmd, "--%s given more than the allowed number of times%s", o->name, "");
+        l->v[l->n++] = val;
+        return 0;
+    }
+    case IPW_OPT_CHOICE:
+        for (const char *const *c = o->choices; c && *c; c++) {
+            if (strcmp(*c, val) == 0) {
+                *(const char **)o->value = val;
+                return 0;
+            }
+        }
+        {
+            char list[512] = "";
+            for (const char *const *c = o->choices; c && *c; c++) {
+                size_t l = strlen(list);
+                snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", *c);
+            }
+            fprintf(stderr, "%s: --%s '%s' is not one of: %s\n", cmd, o->name, val, list);
+        }
+        return IPW_PARSE_ERROR;
+    }
+    return IPW_PARSE_ERROR;
+}
+
+enum ipw_parse_result ipw_parse_options(int argc, char **argv, const char *cmd,
+                                        const struct ipw_option *opts,
+                                        const struct ipw_command_help *help, const char **pos,
+                                        size_t max_pos, size_t *npos)
+{
+    size_t np = 0;
+    bool only_positional = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_positional && strcmp(a, "--") == 0) {
+            only_positional = true;
+            continue;
+        }
+        if (!only_positional && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+            ipw_print_option_help(cmd, opts, help);
+            return IPW_PARSE_HELP;
+        }
+        if (!only_positional && a[0] == '-' && a[1] == '-') {
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            const struct ipw_option *o = find(opts, name, len);
+            if (!o)
+                return bad(cmd, "unknown option '%s'%s", a, "");
+            const char *val = NULL;
+            if (o->type == IPW_OPT_FLAG) {
+                if (eq)
+                    return bad(cmd, "--%s takes no value (got '%s')", o->name, eq + 1);
+            } else if (eq) {
+                val = eq + 1;
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                return bad(cmd, "--%s needs a value%s", o->name, "");
+            }
+            int r = assign(cmd, o, val);
+            if (r)
+                return IPW_PARSE_ERROR;
+            continue;
+        }
+        if (!only_positional && a[0] == '-' && a[1] != '\0')
+            return bad(cmd, "unknown option '%s'%s", a, "");
+        if (np >= max_pos || !pos)
+            return bad(cmd, "unexpected argument '%s'%s", a, "");
+        pos[np++] = a;
+    }
+    if (npos)
+        *npos = np;
+    return IPW_PARSE_OK;
+}
+
+void ipw_print_option_help(const char *cmd, const struct ipw_option *opts,
+                           const struct ipw_command_help *help)
+{
+    printf("usage: %s\n", help && help->usage ? help->usage : cmd);
+    if (help && help->description)
+        printf("\n%s\n", help->description);
+    printf("\noptions:\n");
+    for (const struct ipw_option *o = opts; o->name; o++) {
+        char left[96];
+        if (o->type == IPW_OPT_FLAG)
+            snprintf(left, sizeof left, "--%s", o->name);
+        else
+            snprintf(left, sizeof left, "--%s %s", o->name, o->arg ? o->arg : "VALUE");
+        printf("  %-34s %s\n", left, o->help ? o->help : "");
+        if (o->type == IPW_OPT_CHOICE && o->choices) {
+            printf("  %-34s one of:", "");
+            for (const char *const *c = o->choices; *c; c++)
+                printf(" %s", *c);
+            printf("\n");
+        }
+    }
+    printf("  %-34s %s\n", "-h, --help", "show this help");
+    if (help && help->epilog)
+        printf("\n%s\n", help->epilog);
+}
+
+bool ipw_split_kv(const char *kv, char *key, size_t key_size, const char **value)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv || (size_t)(eq - kv) >= key_size)
+        return false;
+    memcpy(key, kv, (size_t)(eq - kv));
+    key[eq - kv] = '\0';
+    *value = eq + 1;
+    return true;
+}

@@ -1,0 +1,153 @@
+/* Core helpers: statistics against numpy's definitions, duration parsing, option parsing,
+ * atomic files, hardware labels. */
+#include "ipw_test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipw/clock.h"
+#include "ipw/fsutil.h"
+#include "ipw/options.h"
+#include "ipw/stats.h"
+#include "ipw/sysinfo.h"
+
+static void test_percentiles_match_numpy(void **state)
+{
+    (void)state;
+    double v[] = {7, 1, 3, 10, 4};
+    /* numpy.percentile([7,1,3,10,4], [0,5,25,50,90,100]) */
+    assert_double_equal(ipw_percentile(v, 5, 0), 1.0, 1e-12);
+    assert_double_equal(ipw_percentile(v, 5, 5), 1.4, 1e-12);
+    assert_double_equal(ipw_percentile(v, 5, 25), 3.0, 1e-12);
+    assert_double_equal(ipw_percentile(v, 5, 50), 4.0, 1e-12);
+    assert_double_equal(ipw_percentile(v, 5, 90), 8.8, 1e-12);
+    assert_double_equal(ipw_percentile(v, 5, 100), 10.0, 1e-12);
+    assert_true(isnan(ipw_percentile(v, 0, 50)));
+    struct ipw_summary s;
+    assert_int_equal(ipw_summarize(v, 5, &s), 0);
+    assert_double_equal(s.avg, 5.0, 1e-12);
+    assert_double_equal(s.std, sqrt(10.0), 1e-12); /* population: var = 50/5 */
+    assert_double_equal(s.cv, sqrt(10.0) / 5.0, 1e-12);
+    struct ipw_welford w;
+    ipw_welford_init(&w);
+    for (int i = 0; i < 5; i++)
+        ipw_welford_add(&w, v[i]);
+    assert_double_equal(ipw_welford_std(&w, 1), sqrt(12.5), 1e-12);
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    assert_int_equal(ipw_parse_duration_ns("250ms", IPW_NS_PER_SEC), 250 * IPW_NS_PER_MS);
+    assert_int_equal(ipw_parse_duration_ns("1.5s", IPW_NS_PER_SEC), 1500 * IPW_NS_PER_MS);
+    assert_int_equal(ipw_parse_duration_ns("2", IPW_NS_PER_SEC), 2 * IPW_NS_PER_SEC);
+    assert_int_equal(ipw_parse_duration_ns("50", IPW_NS_PER_MS), 50 * IPW_NS_PER_MS);
+    assert_int_equal(ipw_parse_duration_ns("2m", IPW_NS_PER_SEC), 120 * IPW_NS_PER_SEC);
+    assert_true(ipw_parse_duration_ns("fast", IPW_NS_PER_SEC) < 0);
+    assert_true(ipw_parse_duration_ns("-1s", IPW_NS_PER_SEC) < 0);
+    assert_true(ipw_parse_duration_ns("1parsec", IPW_NS_PER_SEC) < 0);
+}
+
+static void test_options(void **state)
+{
+    (void)state;
+    const char *name = NULL, *mode = "a";
+    long n = 5;
+    bool flag = false;
+    struct ipw_strlist list = {0};
+    int64_t dur = 0;
+    static const char *const modes[] = {"a", "b", NULL};
+    struct ipw_option opts[] = {{"name", IPW_OPT_STRING, &name, "S", "a name"},
+                                {"n", IPW_OPT_INT, &n, "N", "count", 1, 10},
+                                {"flag", IPW_OPT_FLAG, &flag, NULL, "a flag"},
+                                {"param", IPW_OPT_LIST, &list, "K=V", "repeatable"},
+                                {"every", IPW_OPT_DURATION, &dur, "D", "period"},
+                                {"mode", IPW_OPT_CHOICE, &mode, "M", "mode", 0, 0, modes},
+                                IPW_OPT_END};
+    char *argv[] = {"cmd", "--name", "x", "--n=7", "--flag", "--param", "a=1", "--param=b=2",
+                    "pos1", "--every", "100ms", "--mode", "b"};
+    const char *pos[2];
+    size_t npos = 0;
+    assert_int_equal(ipw_parse_options(13, argv, "cmd", opts, NULL, pos, 2, &npos), IPW_PARSE_OK);
+    assert_string_equal(name, "x");
+    assert_int_equal(n, 7);
+    assert_true(flag);
+    assert_int_equal(list.n, 2);
+    assert_string_equal(list.v[1], "b=2");
+    assert_int_equal(npos, 1);
+    assert_string_equal(pos[0], "pos1");
+    assert_int_equal(dur, 100 * IPW_NS_PER_MS);
+    assert_string_equal(mode, "b");
+    char *bad1[] = {"cmd", "--nope"};
+    assert_int_equal(ipw_parse_options(2, bad1, "cmd", opts, NULL, pos, 2, &npos),
+                     IPW_PARSE_ERROR);
+    char *bad2[] = {"cmd", "--n", "11"};
+    assert_int_equal(ipw_parse_options(3, bad2, "cmd", opts, NULL, pos, 2, &npos),
+                     IPW_PARSE_ERROR);
+    char *bad3[] = {"cmd", "--mode", "c"};
+    assert_int_equal(ipw_parse_options(3, bad3, "cmd", opts, NULL, pos, 2, &npos),
+                     IPW_PARSE_ERROR);
+    char *bad4[] = {"cmd", "--name"};
+    assert_int_equal(ipw_parse_options(2, bad4, "cmd", opts, NULL, pos, 2, &npos),
+                     IPW_PARSE_ERROR);
+    char key[16];
+    const char *val;
+    assert_true(ipw_split_kv("max_tokens=64", key, sizeof key, &val));
+    assert_string_equal(key, "max_tokens");
+    assert_string_equal(val, "64");
+    assert_false(ipw_split_kv("=x", key, sizeof key, &val));
+    assert_false(ipw_split_kv("novalue", key, sizeof key, &val));
+}
+
+static void test_atomic_files(void **state)
+{
+    (void)state;
+    char *dir = ipw_test_mkdtemp("ipw-core");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/a/b/c", dir);
+    assert_int_equal(ipw_mkdir_p(path, NULL), IPW_OK);
+    strcat(path, "/f.txt");
+    assert_int_equal(ipw_write_file_atomic(path, "one", 3, NULL), IPW_OK);
+    assert_int_equal(ipw_write_file_atomic(path, "second", 6, NULL), IPW_OK);
+    char *text;
+    size_t len;
+    assert_int_equal(ipw_read_file(path, 100, &text, &len, NULL), IPW_OK);
+    assert_string_equal(text, "second");
+    free(text);
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_read_file(path, 3, &text, &len, &eb), IPW_E_RANGE);
+    assert_int_equal(ipw_read_file("/nonexistent/x", 3, &text, &len, &eb), IPW_E_NOTFOUND);
+    assert_non_null(strstr(eb.msg, "/nonexistent/x"));
+    ipw_test_rmtree(dir);
+    assert_false(ipw_path_exists(dir));
+    free(dir);
+}
+
+static void test_hardware_label(void **state)
+{
+    (void)state;
+    char out[64];
+    ipw_hardware_label("NVIDIA H100 80GB HBM3", NULL, out, sizeof out);
+    assert_string_equal(out, "H10080GB");
+    ipw_hardware_label("NVIDIA GeForce RTX 4090", NULL, out, sizeof out);
+    assert_string_equal(out, "RTX4090");
+    ipw_hardware_label("NVIDIA A100-SXM4-80GB", NULL, out, sizeof out);
+    assert_string_equal(out, "A10080GB");
+    ipw_hardware_label("", "Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz", out, sizeof out);
+    assert_string_equal(out, "XeonPlatinum8480");
+    ipw_hardware_label("Apple M2 Max", NULL, out, sizeof out);
+    assert_string_equal(out, "M2Max");
+    ipw_hardware_label(NULL, NULL, out, sizeof out);
+    assert_string_equal(out, "UNKNOWN_HW");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_percentiles_match_numpy), cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_options),                 cmocka_unit_test(test_atomic_files),
+        cmocka_unit_test(test_hardware_label),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
