@@ -59,8 +59,12 @@ struct ipw_reading {
     uint32_t valid;    /* bit (1u << ipw_metric) set when v[metric] holds a value */
     uint8_t energy_source[IPW_DOMAIN_COUNT]; /* ipw_energy_source per domain */
     uint8_t power_source;                    /* ipw_power_source of the GPU power */
+    uint8_t flags;                           /* IPW_READING_* */
     double v[IPW_M_COUNT];
 };
+
+/* The reading was taken synchronously at a query boundary (not by the periodic tick). */
+#define IPW_READING_SNAPSHOT 0x01u
 
 /* Per-device values of a multi-device collector; static identity lives in ipw_device_info. */
 enum ipw_device_field {

@@ -26,6 +26,7 @@ struct ipw_sampler_config {
 /* Energy per domain over an interval. */
 struct ipw_energy {
     uint32_t valid;                       /* bit (1u << ipw_domain) */
+    uint32_t present;                     /* domains this source measures at all */
     double joules[IPW_DOMAIN_COUNT];
     uint8_t source[IPW_DOMAIN_COUNT];     /* ipw_energy_source at the interval's end */
     int exact[IPW_DOMAIN_COUNT];          /* 1 when both ends fell on a reading */

@@ -177,10 +177,11 @@ static ipw_err insert(struct ipw_sampler *s, struct ipw_reading *r,
 
 /* Caller holds sample_lock. */
 static ipw_err sample_and_insert(struct ipw_sampler *s, struct ipw_reading *r,
-                                 struct ipw_device_reading *dev, ipw_errbuf *eb)
+                                 struct ipw_device_reading *dev, ipw_errbuf *eb, uint8_t flags)
 {
     ipw_errbuf local;
     ipw_err e = ipw_collector_sample(s->c, r, dev, &local);
+    r->flags |= flags;
     if (e != IPW_OK) {
         s->failures++;
         /* The failed tick still goes in the ring with whatever it holds (timestamps, memory):
@@ -201,7 +202,7 @@ ipw_err ipw_sampler_snapshot(struct ipw_sampler *s, struct ipw_reading *out, ipw
     struct ipw_reading r;
     struct ipw_device_reading devbuf[IPW_MAX_DEVICES];
     pthread_mutex_lock(&s->sample_lock);
-    ipw_err e = sample_and_insert(s, &r, s->ndev ? devbuf : NULL, eb);
+    ipw_err e = sample_and_insert(s, &r, s->ndev ? devbuf : NULL, eb, IPW_READING_SNAPSHOT);
     s->snapshots++;
     pthread_mutex_unlock(&s->sample_lock);
     if (out)
@@ -241,7 +242,7 @@ static void *thread_main(void *arg)
         struct ipw_reading r;
         ipw_errbuf eb = {0};
         pthread_mutex_lock(&s->sample_lock);
-        ipw_err e = sample_and_insert(s, &r, s->tick_dev, &eb);
+        ipw_err e = sample_and_insert(s, &r, s->tick_dev, &eb, 0);
         pthread_mutex_unlock(&s->sample_lock);
         if (e != IPW_OK) {
             /* Log the first failure of a run and then every 100th, so a lost device cannot
@@ -273,7 +274,7 @@ ipw_err ipw_sampler_start(struct ipw_sampler *s, ipw_errbuf *eb)
     struct ipw_reading r;
     ipw_errbuf first = {0};
     pthread_mutex_lock(&s->sample_lock);
-    if (sample_and_insert(s, &r, s->tick_dev, &first) != IPW_OK)
+    if (sample_and_insert(s, &r, s->tick_dev, &first, 0) != IPW_OK)
         ipw_warn("first telemetry sample failed (%s): %s", ipw_collector_name(s->c), first.msg);
     pthread_mutex_unlock(&s->sample_lock);
     atomic_store(&s->stop, false);
@@ -414,6 +415,7 @@ ipw_err ipw_sampler_energy_between(struct ipw_sampler *s, int64_t t0, int64_t t1
         if (!present)
             continue;
         any_energy = true;
+        out->present |= 1u << d;
         double e0, e1;
         int x0, x1;
         uint8_t src0, src1;
