@@ -15,6 +15,11 @@ ipw_err ipw_json_load_file(const char *path, size_t max_bytes, json_t **out, ipw
 ipw_err ipw_json_write_file(const char *path, const json_t *j, ipw_errbuf *eb);
 /* Numeric value of an integer or real member; false when absent or not a number. */
 bool ipw_json_get_number(const json_t *obj, const char *key, double *out);
+/* A JSON string from bytes that may not be valid UTF-8 (model output, server error bodies):
+ * invalid sequences become U+FFFD instead of the whole value being lost. NULL -> "". */
+json_t *ipw_json_string_lossy(const char *s);
+json_t *ipw_json_stringn_lossy(const char *s, size_t len);
+
 /* String member or NULL. */
 const char *ipw_json_get_string(const json_t *obj, const char *key);
 
