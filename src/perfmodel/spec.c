@@ -240,19 +240,19 @@ ipw_err ipw_hw_spec_parse(const char *text, size_t len, const char *origin,
         (e = get_str(&c, "device_type", false, hw->device_type, sizeof hw->device_type,
                      "discrete")) != IPW_OK ||
         (e = get_aliases(&c, hw->aliases, &hw->naliases)) != IPW_OK ||
-        (e = get_num(&c, root, "peak_dense_tflops_bf16", true, 0, 0, false, 1e6, &tflops)) !=
+        (e = get_num(&c, root, "peak_dense_tflops_bf16", true, 0, 0.001, true, 1e6, &tflops)) !=
             IPW_OK ||
         (e = get_num(&c, root, "peak_dense_tflops_fp8", false, 0, 0, true, 1e6, &tflops8)) !=
             IPW_OK ||
-        (e = get_num(&c, root, "memory_bandwidth_gb_s", true, 0, 0, false, 1e6, &bw)) != IPW_OK ||
-        (e = get_num(&c, root, "memory_gib", true, 0, 0, false, 1e6, &gib)) != IPW_OK ||
+        (e = get_num(&c, root, "memory_bandwidth_gb_s", true, 0, 0.01, true, 1e7, &bw)) != IPW_OK ||
+        (e = get_num(&c, root, "memory_gib", true, 0, 0.001, true, 1e6, &gib)) != IPW_OK ||
         (e = get_num(&c, root, "interconnect_gb_s", false, 0, 0, true, 1e6, &link)) != IPW_OK ||
         (e = get_num(&c, root, "idle_power_w", true, 0, 0, true, 1e5, &hw->idle_w)) != IPW_OK ||
         (e = get_num(&c, root, "active_power_w", true, 0, 0, false, 1e5, &hw->active_w)) !=
             IPW_OK ||
-        (e = get_num(&c, root, "compute_efficiency", false, 0.6, 0, false, 1,
+        (e = get_num(&c, root, "compute_efficiency", false, 0.6, 0.01, true, 1,
                      &hw->eff_compute)) != IPW_OK ||
-        (e = get_num(&c, root, "bandwidth_efficiency", false, 0.8, 0, false, 1, &hw->eff_bw)) !=
+        (e = get_num(&c, root, "bandwidth_efficiency", false, 0.8, 0.01, true, 1, &hw->eff_bw)) !=
             IPW_OK ||
         (e = get_num(&c, root, "power_util_compute_bound", false, 0.9, 0, true, 1,
                      &hw->util_compute)) != IPW_OK ||
@@ -261,6 +261,14 @@ ipw_err ipw_hw_spec_parse(const char *text, size_t len, const char *origin,
         goto out;
     if (strcmp(hw->device_type, "discrete") != 0 && strcmp(hw->device_type, "integrated") != 0) {
         e = bad(&c, "device_type", "must be \"discrete\" or \"integrated\"");
+        goto out;
+    }
+    if (tflops8 != 0 && tflops8 < 0.001) {
+        e = bad(&c, "peak_dense_tflops_fp8", "must be 0 (none) or at least 0.001");
+        goto out;
+    }
+    if (link != 0 && link < 0.001) {
+        e = bad(&c, "interconnect_gb_s", "must be 0 (none) or at least 0.001");
         goto out;
     }
     if (hw->active_w <= hw->idle_w) {

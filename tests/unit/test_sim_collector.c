@@ -221,10 +221,11 @@ static void test_query_energy_exact(void **state)
     assert_double_equal(b.at_first.v[IPW_M_GPU_POWER_W], ipw_hw_power_w(&hw, ud), 1e-9);
     assert_double_equal(at_end.v[IPW_M_GPU_POWER_W], hw.idle_w, 0);
     assert_double_equal(b.at_first.v[IPW_M_GPU_UTIL_PCT], 100, 0);
-    /* at the plan's own durations the phases cost what the plan says (the real run sleeps a
-     * little longer than modelled, so this holds only approximately) */
-    assert_true(ipw_test_rel_err(e_pre.joules[IPW_DOMAIN_GPU], rq.prefill_j) < 0.5);
-    assert_true(ipw_test_rel_err(e_dec.joules[IPW_DOMAIN_GPU], rq.decode_j) < 0.5);
+    /* the phases last at least their modelled durations (sleeps never end early), so the
+     * modelled energy of each phase is a lower bound of what the collector integrates */
+    assert_true(t1 - t0 >= rq.prefill_s * 1e9 - 1e3 && tE - t1 >= rq.decode_s * 1e9 - 1e3);
+    double missed = ipw_hw_power_w(&hw, up) * (s0 - t0) / 1e9; /* before the first snapshot */
+    assert_true(e_pre.joules[IPW_DOMAIN_GPU] >= rq.prefill_j * (1 - 1e-9) - missed);
     /* memory: weights + the prompt's KV cache at the first token; weights alone after */
     double weights_mb = pm.weight_bytes / 1048576.0;
     assert_double_equal(b.mem_first_mb,
