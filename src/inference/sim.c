@@ -206,7 +206,10 @@ static ipw_err sim_open(struct ipw_client *c, ipw_errbuf *eb)
         e = ipw_fail(eb, IPW_E_INVALID, "sim client: %s", d->why);
         goto fail;
     }
-    sc->handle = ipw_sim_register_client(sc->hw.name, d->perf.weight_bytes);
+    /* a user spec file is announced by its path, so that the collector can load it too */
+    bool bundled = strncmp(sc->hw.origin, "embedded:", 9) == 0;
+    sc->handle = ipw_sim_register_client(bundled ? sc->hw.name : sc->hw.origin,
+                                         d->perf.weight_bytes);
     return IPW_OK;
 nomem:
     e = ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the sim client");

@@ -66,7 +66,8 @@ static ipw_err sim_open(struct ipw_collector *c, ipw_errbuf *eb)
         "is served; energies are exact integrals of that power; temperature is not modelled",
         s->hw.idle_w, s->hw.active_w - s->hw.idle_w, s->hw.name, s->hw.cpu_idle_w,
         (s->hw.cpu_active_w - s->hw.cpu_idle_w) * s->hw.cpu_busy_util);
-    if (have_client && client_hw[0] && strcmp(client_hw, s->hw.name) != 0 && n < sizeof in->notes)
+    if (have_client && client_hw[0] && strcmp(client_hw, s->hw.name) != 0 &&
+        strcmp(client_hw, s->hw.origin) != 0 && n < sizeof in->notes)
         snprintf(in->notes + n, sizeof in->notes - n,
                  "; the sim client models %s, this collector %s: their figures do not match",
                  client_hw, s->hw.name);

@@ -240,6 +240,31 @@ static void test_query_energy_exact(void **state)
     close_client(cl);
 }
 
+/* A client on a user hardware file: a collector opened without a name models the same file;
+ * one opened on other hardware says the two disagree. */
+static void test_follows_client_hardware_file(void **state)
+{
+    (void)state;
+    char *dir = ipw_test_mkdtemp("ipw-simcol");
+    ipw_test_write(dir, "npu.json",
+                   "{\"name\":\"NPU-7\",\"display_name\":\"NPU 7 16GB\","
+                   "\"peak_dense_tflops_bf16\":50,\"memory_bandwidth_gb_s\":500,"
+                   "\"memory_gib\":16,\"idle_power_w\":5,\"active_power_w\":75}");
+    char params[512];
+    snprintf(params, sizeof params, "{\"time_scale\":0,\"hardware\":\"%s/npu.json\"}", dir);
+    struct ipw_client *cl = open_client(params);
+    struct ipw_collector *c = open_collector(NULL);
+    assert_string_equal(c->info.gpu_name, "Simulated NPU 7 16GB");
+    assert_null(strstr(c->info.notes, "do not match"));
+    ipw_collector_close(c);
+    c = open_collector("H100");
+    assert_non_null(strstr(c->info.notes, "do not match"));
+    ipw_collector_close(c);
+    close_client(cl);
+    ipw_test_rmtree(dir);
+    free(dir);
+}
+
 /* Two overlapping queries: the GPU draws the power of the heavier phase in flight. */
 struct job {
     struct ipw_client *c;
@@ -377,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_only_by_name),
         cmocka_unit_test(test_idle_energy),
         cmocka_unit_test(test_query_energy_exact),
+        cmocka_unit_test(test_follows_client_hardware_file),
         cmocka_unit_test(test_overlapping_queries),
         cmocka_unit_test(test_reading_before_transition),
     };
