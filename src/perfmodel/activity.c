@@ -263,7 +263,8 @@ void ipw_sim_unregister_client(int handle)
     for (int i = 0; i < S.nclients; i++) {
         if (S.clients[i].handle != handle)
             continue;
-        memmove(&S.clients[i], &S.clients[i + 1], (size_t)(S.nclients - i - 1) * sizeof S.clients[0]);
+        memmove(&S.clients[i], &S.clients[i + 1],
+                (size_t)(S.nclients - i - 1) * sizeof S.clients[0]);
         S.nclients--;
         if (S.nactive == 0)
             S.resident_weights = S.nclients ? S.clients[S.nclients - 1].weights : 0;

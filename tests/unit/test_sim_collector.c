@@ -140,7 +140,8 @@ static void test_idle_energy(void **state)
     assert_false(ipw_reading_has(&r1, IPW_M_TEMPERATURE_C)); /* not modelled, not invented */
     assert_double_equal(r1.v[IPW_M_GPU_UTIL_PCT], 0, 0);
     /* the collector's own energy starts at zero when it opens and only grows */
-    assert_true(r0.v[IPW_M_GPU_ENERGY_J] >= 0 && r1.v[IPW_M_GPU_ENERGY_J] > r0.v[IPW_M_GPU_ENERGY_J]);
+    assert_true(r0.v[IPW_M_GPU_ENERGY_J] >= 0);
+    assert_true(r1.v[IPW_M_GPU_ENERGY_J] > r0.v[IPW_M_GPU_ENERGY_J]);
     ipw_sampler_stop(s);
     ipw_sampler_destroy(s);
     ipw_collector_close(c);
@@ -307,7 +308,8 @@ static void test_overlapping_queries(void **state)
     long_prompt[0] = 0;
     for (int i = 0; i < 2000; i++)
         strcat(long_prompt, "tok ");
-    struct job jobs[2] = {{cl, long_prompt, 0, {0}}, {cl, "short question", 20 * IPW_NS_PER_MS, {0}}};
+    struct job jobs[2] = {{cl, long_prompt, 0, {0}},
+                          {cl, "short question", 20 * IPW_NS_PER_MS, {0}}};
     struct ipw_reading a = snap(s);
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
