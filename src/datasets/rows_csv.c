@@ -152,6 +152,8 @@ ipw_err rows_read_csv(struct rows_ctx *c, ipw_errbuf *eb)
     int state = F_START;
     bool skip_lf = false, pending = false; /* pending: a record has started */
     size_t row_line = c->line;
+    if (rbuf_add(&c->rb, "", 0) < 0) /* fields of an all-empty record still point somewhere */
+        return rows_fatal(c, IPW_E_NOMEM, 1, eb, "out of memory");
     rows_skip_bom(c);
     for (;;) {
         int f = rows_src_fill(&c->src);

@@ -7,25 +7,74 @@
 
 static bool ws(int ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
 
-/* Next byte or -1 at the end (-2 on a read error); counts lines. */
-static int next(struct rows_ctx *c)
+/* The next byte that is not a blank, left unread: -1 at the end, -2 on a read error. */
+static int peek_nonws(struct rows_ctx *c)
 {
-    int f = rows_src_fill(&c->src);
-    if (f <= 0)
-        return f == 0 ? -1 : -2;
-    int ch = *c->src.p++;
-    if (ch == '\n')
-        c->line++;
-    return ch;
+    for (;;) {
+        int f = rows_src_fill(&c->src);
+        if (f <= 0)
+            return f == 0 ? -1 : -2;
+        while (c->src.p < c->src.end) {
+            int ch = *c->src.p;
+            if (!ws(ch))
+                return ch;
+            if (ch == '\n')
+                c->line++;
+            c->src.p++;
+        }
+    }
 }
 
-static int skip_ws(struct rows_ctx *c)
+struct scan {
+    bool in_str, esc, over;
+    int depth;
+    int term; /* ',' or ']' that ended the element */
+};
+
+/* Copies one element into c->rb (runs of bytes at a time), up to the ',' or ']' that ends it
+ * at the top level, which is consumed. 1 done, 0 end of file first, -1 read error, -2 ENOMEM. */
+static int scan_element(struct rows_ctx *c, struct scan *s)
 {
-    int ch;
-    do
-        ch = next(c);
-    while (ch >= 0 && ws(ch));
-    return ch;
+    for (;;) {
+        int f = rows_src_fill(&c->src);
+        if (f <= 0)
+            return f == 0 ? 0 : -1;
+        const unsigned char *p = c->src.p, *end = c->src.end, *from = p;
+        bool done = false;
+        for (; p < end; p++) {
+            unsigned char ch = *p;
+            if (ch == '\n')
+                c->line++;
+            if (s->in_str) {
+                if (s->esc)
+                    s->esc = false;
+                else if (ch == '\\')
+                    s->esc = true;
+                else if (ch == '"')
+                    s->in_str = false;
+            } else if (s->depth == 0 && (ch == ',' || ch == ']')) {
+                done = true;
+                break;
+            } else if (ch == '"') {
+                s->in_str = true;
+            } else if (ch == '{' || ch == '[') {
+                s->depth++;
+            } else if ((ch == '}' || ch == ']') && s->depth > 0) {
+                s->depth--; /* a stray '}' at the top stays inside this (malformed) element */
+            }
+        }
+        if (!s->over) {
+            int r = rbuf_add(&c->rb, from, (size_t)(p - from));
+            if (r < 0)
+                return -2;
+            s->over = r > 0;
+        }
+        c->src.p = p;
+        if (done) {
+            s->term = *c->src.p++;
+            return 1;
+        }
+    }
 }
 
 static ipw_err element(struct rows_ctx *c, size_t line, bool over, ipw_errbuf *eb)
@@ -54,7 +103,7 @@ static ipw_err element(struct rows_ctx *c, size_t line, bool over, ipw_errbuf *e
 ipw_err rows_read_json(struct rows_ctx *c, ipw_errbuf *eb)
 {
     rows_skip_bom(c);
-    int ch = skip_ws(c);
+    int ch = peek_nonws(c);
     if (ch == -2)
         return rows_src_error(c, eb);
     if (ch == -1)
@@ -63,68 +112,45 @@ ipw_err rows_read_json(struct rows_ctx *c, ipw_errbuf *eb)
         return rows_fatal(c, IPW_E_INVALID, c->line, eb,
                           "expected a JSON array of objects ('[' first); for one object per "
                           "line use a .jsonl file");
-    bool first = true;
-    for (;;) {
-        ch = skip_ws(c);
+    c->src.p++;
+    for (bool first = true;; first = false) {
+        ch = peek_nonws(c);
         if (ch == -2)
             return rows_src_error(c, eb);
         if (ch == -1)
             return rows_fatal(c, IPW_E_INVALID, c->line, eb,
                               "the JSON array is not closed (missing ']')");
-        if (ch == ']' && first)
+        if (ch == ']' && first) {
+            c->src.p++;
             break;
+        }
         size_t start = c->line;
+        struct scan s = {0};
         c->rb.n = 0;
-        bool over = false, in_str = false, esc = false;
-        int depth = 0;
-        for (;;) {
-            if (!in_str && depth == 0 && (ch == ',' || ch == ']'))
-                break;
-            if (in_str) {
-                if (esc)
-                    esc = false;
-                else if (ch == '\\')
-                    esc = true;
-                else if (ch == '"')
-                    in_str = false;
-            } else if (ch == '"') {
-                in_str = true;
-            } else if (ch == '{' || ch == '[') {
-                depth++;
-            } else if ((ch == '}' || ch == ']') && depth > 0) {
-                depth--; /* a stray '}' at the top stays inside this (malformed) element */
-            }
-            if (!over) {
-                int r = rbuf_addc(&c->rb, (char)ch);
-                if (r < 0)
-                    return rows_fatal(c, IPW_E_NOMEM, start, eb, "out of memory");
-                over = r > 0;
-            }
-            ch = next(c);
-            if (ch == -2)
-                return rows_src_error(c, eb);
-            if (ch == -1)
-                return rows_fatal(c, IPW_E_INVALID, start, eb,
-                                  "the array element starting here is not closed before the end "
-                                  "of the file");
-        }
-        first = false;
-        if (c->rb.n == 0 && !over) {
+        int r = scan_element(c, &s);
+        if (r == -1)
+            return rows_src_error(c, eb);
+        if (r == -2)
+            return rows_fatal(c, IPW_E_NOMEM, start, eb, "out of memory");
+        if (r == 0)
+            return rows_fatal(c, IPW_E_INVALID, start, eb,
+                              "the array element starting here is not closed before the end "
+                              "of the file");
+        ipw_err e;
+        if (c->rb.n == 0 && !s.over) {
             /* "[{..},]" is tolerated; "[,{..}]" or "{..},,{..}" is a missing element */
-            if (ch == ']')
+            if (s.term == ']')
                 break;
-            ipw_err e = rows_bad(c, start, eb, "empty array element");
-            if (e != IPW_OK)
-                return e;
-            continue;
+            e = rows_bad(c, start, eb, "empty array element");
+        } else {
+            e = element(c, start, s.over, eb);
         }
-        ipw_err e = element(c, start, over, eb);
         if (e != IPW_OK)
             return e;
-        if (ch == ']')
+        if (s.term == ']')
             break;
     }
-    ch = skip_ws(c);
+    ch = peek_nonws(c);
     if (ch == -2)
         return rows_src_error(c, eb);
     if (ch != -1)

@@ -187,6 +187,8 @@ static ipw_err from_python(const char *text, size_t len, json_t **out, ipw_errbu
                 goto fail;
             }
         }
+        if (s.p >= s.end)
+            break; /* reported below as an unclosed list */
         s.b.n = 0;
         why = (*s.p == '\'' || *s.p == '"' || *s.p == 'u' || *s.p == 'U') ? py_string(&s)
                                                                            : py_number(&s);
