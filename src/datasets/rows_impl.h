@@ -53,7 +53,7 @@ ipw_err rows_fatal(struct rows_ctx *c, ipw_err code, size_t line, ipw_errbuf *eb
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Skips a UTF-8 byte order mark at the very start. */
 void rows_skip_bom(struct rows_ctx *c);
-/* A row the sink may see: a printable excerpt of bad text for messages. */
+/* A printable excerpt of bad input, for messages. */
 void rows_excerpt(const char *s, size_t n, char *out, size_t size);
 
 ipw_err rows_read_jsonl(struct rows_ctx *c, ipw_errbuf *eb);
