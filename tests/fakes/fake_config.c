@@ -145,6 +145,8 @@ static int set_key(struct fake_config *cfg, const char *key, const char *v, char
         cfg->init_error = (int)strtol(v, &end, 0);
     else if (!strcmp(key, "field186"))
         rc = on_off(v, &cfg->field186);
+    else if (!strcmp(key, "field186_until_s"))
+        cfg->field186_until_s = strtod(v, &end);
     else if (!strcmp(key, "memory_v2"))
         rc = on_off(v, &cfg->memory_v2);
     else if (!strcmp(key, "gpm"))

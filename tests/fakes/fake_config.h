@@ -5,6 +5,7 @@
  *   epoch_ns = 123456789         CLOCK_MONOTONIC time the waveforms start (default: init)
  *   init_error = 9               nvmlInit / rsmi_init returns this code
  *   field186 = on|off            NVML instant power field supported
+ *   field186_until_s = 0.5       ...and it starts failing this long after the epoch
  *   memory_v2 = on|off           nvmlDeviceGetMemoryInfo_v2 supported
  *   gpm = on|off                 NVML GPM supported
  *   temp_junction = on|off       ROCm junction sensor present (else edge only)
@@ -50,6 +51,7 @@ struct fake_config {
     int64_t epoch_ns;
     int init_error;
     bool field186, memory_v2, gpm, temp_junction;
+    double field186_until_s; /* 0 = never fails */
     struct fake_dev dev[FAKE_MAX_DEV];
 };
 

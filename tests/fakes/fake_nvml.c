@@ -6,6 +6,7 @@
  * Build variants: FAKE_NVML_LEGACY (a pre-2018 library: unversioned names only, no memory v2,
  * no field values, no GPM), FAKE_NVML_NO_COUNT (no nvmlDeviceGetCount at all). */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,7 +280,8 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t h, int n, nvmlFieldVal
     for (int k = 0; k < n; k++) {
         v[k].timestamp = now / 1000;
         v[k].latencyUsec = 0;
-        if (v[k].fieldId == 186 && v[k].scopeId == 0 && S.cfg.field186) {
+        bool on = S.cfg.field186 && (S.cfg.field186_until_s <= 0 || now_s() < S.cfg.field186_until_s);
+        if (v[k].fieldId == 186 && v[k].scopeId == 0 && on) {
             v[k].valueType = 1; /* unsigned int, mW */
             v[k].value.uiVal = (unsigned int)lround(wave_power(&d->wave, now_s()) * 1e3);
             v[k].nvmlReturn = NVML_SUCCESS;

@@ -38,11 +38,14 @@ ipw_gpu_fake(fake_rocm_nosym ${IPW_FAKES_DIR}/fake_rocm_smi.c rocm-nosym librocm
 set(IPW_GPU_FAKE_TARGETS fake_nvml fake_nvml_legacy fake_nvml_nosym fake_rocm fake_rocm_523
     fake_rocm_nosym)
 
+add_library(ipw_gpu_testutil STATIC ${IPW_FAKES_DIR}/gpu_test_util.c)
+target_link_libraries(ipw_gpu_testutil PUBLIC ipw_fake_support ipwtest)
+
 # The GPU unit tests compute the truth with the fakes' own waveform code, and need the fakes
 # built before they run.
 foreach(t test_nvml test_rocm_smi test_gpu_energy_truth test_gpu_select)
   if(TARGET ${t})
-    target_link_libraries(${t} PRIVATE ipw_fake_support)
+    target_link_libraries(${t} PRIVATE ipw_gpu_testutil)
     add_dependencies(${t} ${IPW_GPU_FAKE_TARGETS})
   endif()
 endforeach()
