@@ -39,8 +39,7 @@ static void list_uuids(char *out, size_t size, unsigned ndev, const char *const 
 }
 
 /* Index of the one device whose UUID starts with entry (GPU- head optional), or -1 with why. */
-static int match_uuid(const char *e, size_t n, unsigned ndev, const char *const *uuids,
-                      int *nmatch)
+static int match_uuid(const char *e, size_t n, unsigned ndev, const char *const *uuids, int *nmatch)
 {
     bool headed = n >= 4 && strncasecmp(e, "GPU-", 4) == 0;
     int found = -1;
@@ -59,9 +58,8 @@ static int match_uuid(const char *e, size_t n, unsigned ndev, const char *const 
     return *nmatch == 1 ? found : -1;
 }
 
-ipw_err ipw_gpu_select(const char *var, const char *spec, unsigned ndev,
-                       const char *const *uuids, unsigned *sel, unsigned *nsel, unsigned max,
-                       ipw_errbuf *eb)
+ipw_err ipw_gpu_select(const char *var, const char *spec, unsigned ndev, const char *const *uuids,
+                       unsigned *sel, unsigned *nsel, unsigned max, ipw_errbuf *eb)
 {
     *nsel = 0;
     const char *s = spec ? spec : "all";
@@ -72,8 +70,10 @@ ipw_err ipw_gpu_select(const char *var, const char *spec, unsigned ndev,
         total--;
     if (is_word(s, total, "all")) {
         if (ndev > max)
-            return ipw_fail(eb, IPW_E_NOMEM, "%u GPUs found but at most %u can be measured; set "
-                            "%s to choose which", ndev, max, var);
+            return ipw_fail(eb, IPW_E_NOMEM,
+                            "%u GPUs found but at most %u can be measured; set "
+                            "%s to choose which",
+                            ndev, max, var);
         for (unsigned i = 0; i < ndev; i++)
             sel[i] = i;
         *nsel = ndev;
@@ -98,8 +98,10 @@ ipw_err ipw_gpu_select(const char *var, const char *spec, unsigned ndev,
         size_t n = (size_t)(b - a);
         int idx = -1;
         if (n == 0)
-            return ipw_fail(eb, IPW_E_INVALID, "%s='%s' has an empty entry; remove the extra "
-                            "comma", var, spec);
+            return ipw_fail(eb, IPW_E_INVALID,
+                            "%s='%s' has an empty entry; remove the extra "
+                            "comma",
+                            var, spec);
         if (all_digits(a, n)) {
             unsigned long v = 0;
             for (size_t i = 0; i < n && v <= ndev; i++)
@@ -125,17 +127,20 @@ ipw_err ipw_gpu_select(const char *var, const char *spec, unsigned ndev,
                                 "%s entry '%.*s' %s (GPUs: %s); use an index or a longer UUID "
                                 "prefix",
                                 var, (int)n, a,
-                                nmatch > 1 ? "matches more than one GPU" : "matches no GPU",
-                                known);
+                                nmatch > 1 ? "matches more than one GPU" : "matches no GPU", known);
             }
         }
         for (unsigned k = 0; k < *nsel; k++)
             if (sel[k] == (unsigned)idx)
-                return ipw_fail(eb, IPW_E_INVALID, "%s='%s' names GPU %d twice; list each GPU "
-                                "once", var, spec, idx);
+                return ipw_fail(eb, IPW_E_INVALID,
+                                "%s='%s' names GPU %d twice; list each GPU "
+                                "once",
+                                var, spec, idx);
         if (*nsel >= max)
-            return ipw_fail(eb, IPW_E_NOMEM, "%s names more than %u GPUs, the most ipw can "
-                            "measure", var, max);
+            return ipw_fail(eb, IPW_E_NOMEM,
+                            "%s names more than %u GPUs, the most ipw can "
+                            "measure",
+                            var, max);
         sel[(*nsel)++] = (unsigned)idx;
         if (!comma)
             break;

@@ -10,8 +10,7 @@
  * order given, to sel (room for max) and their number to nsel. An entry that names no device,
  * names one twice, or is ambiguous is IPW_E_INVALID; a value that hides every device
  * ("", "none", "-1", ...) is IPW_E_NOTFOUND. `var` names the variable in messages. */
-ipw_err ipw_gpu_select(const char *var, const char *spec, unsigned ndev,
-                       const char *const *uuids, unsigned *sel, unsigned *nsel, unsigned max,
-                       ipw_errbuf *eb);
+ipw_err ipw_gpu_select(const char *var, const char *spec, unsigned ndev, const char *const *uuids,
+                       unsigned *sel, unsigned *nsel, unsigned max, ipw_errbuf *eb);
 
 #endif

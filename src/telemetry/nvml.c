@@ -52,21 +52,23 @@ struct nv {
     nvmlGpmMetricsGet_t gpm_req; /* 13 kB: lives here, never on a stack */
 };
 
-#define SYM(n1, n2, n3, member, req) {{n1, n2, n3}, offsetof(struct nvml_api, member), req}
+#define SYM(n1, n2, n3, member, req)                                                               \
+    {                                                                                              \
+        {n1, n2, n3}, offsetof(struct nvml_api, member), req                                       \
+    }
 static const struct ipw_dynsym nv_syms[] = {
     SYM("nvmlInit_v2", "nvmlInit", NULL, Init, true),
     SYM("nvmlShutdown", NULL, NULL, Shutdown, true),
     SYM("nvmlErrorString", NULL, NULL, ErrorString, false),
     SYM("nvmlDeviceGetCount_v2", "nvmlDeviceGetCount", NULL, DeviceGetCount, true),
-    SYM("nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex", NULL,
-        DeviceGetHandleByIndex, true),
+    SYM("nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex", NULL, DeviceGetHandleByIndex,
+        true),
     SYM("nvmlDeviceGetHandleByUUID", NULL, NULL, DeviceGetHandleByUUID, false),
     SYM("nvmlDeviceGetName", NULL, NULL, DeviceGetName, false),
     SYM("nvmlDeviceGetUUID", NULL, NULL, DeviceGetUUID, false),
     SYM("nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo",
         DeviceGetPciInfo, false),
-    SYM("nvmlDeviceGetTotalEnergyConsumption", NULL, NULL, DeviceGetTotalEnergyConsumption,
-        false),
+    SYM("nvmlDeviceGetTotalEnergyConsumption", NULL, NULL, DeviceGetTotalEnergyConsumption, false),
     SYM("nvmlDeviceGetPowerUsage", NULL, NULL, DeviceGetPowerUsage, false),
     SYM("nvmlDeviceGetFieldValues", NULL, NULL, DeviceGetFieldValues, false),
     SYM("nvmlDeviceGetTemperature", NULL, NULL, DeviceGetTemperature, false),
@@ -109,8 +111,7 @@ static const char *init_hint(nvmlReturn_t rc)
         return "the library and the kernel driver differ in version: reboot or reload the driver";
     case NVML_ERROR_LIBRARY_NOT_FOUND:
         return "the driver's user-space libraries are incomplete: reinstall the driver";
-    default:
-        return "check that nvidia-smi works";
+    default: return "check that nvidia-smi works";
     }
 }
 
@@ -130,15 +131,15 @@ static bool nv_ok(struct ipw_collector *c, struct nv_dev *d, nvmlReturn_t rc, co
     if (rc == NVML_ERROR_GPU_IS_LOST) {
         d->lost = true;
         ipw_tick_fail(te, IPW_E_LOST,
-                  "NVML: GPU %u (%s) is lost (%s: %s); its values are unavailable and the "
-                  "collector will retry each tick; check nvidia-smi and the kernel log for Xid "
-                  "errors",
-                  idx, dev_uuid(c, d), fn, nv_str(nv, rc));
+                      "NVML: GPU %u (%s) is lost (%s: %s); its values are unavailable and the "
+                      "collector will retry each tick; check nvidia-smi and the kernel log for Xid "
+                      "errors",
+                      idx, dev_uuid(c, d), fn, nv_str(nv, rc));
     } else {
         ipw_tick_fail(te, IPW_E_IO,
-                  "NVML: GPU %u (%s): %s failed: %s; that value is unavailable this tick and "
-                  "will be retried",
-                  idx, dev_uuid(c, d), fn, nv_str(nv, rc));
+                      "NVML: GPU %u (%s): %s failed: %s; that value is unavailable this tick and "
+                      "will be retried",
+                      idx, dev_uuid(c, d), fn, nv_str(nv, rc));
     }
     return false;
 }
@@ -188,8 +189,8 @@ static void gpm_free(struct nv *nv, struct nv_dev *d)
 static bool gpm_open(struct nv *nv, struct nv_dev *d, int64_t now)
 {
     const struct nvml_api *a = &nv->api;
-    if (!a->GpmQueryDeviceSupport || !a->GpmSampleAlloc || !a->GpmSampleFree ||
-        !a->GpmSampleGet || !a->GpmMetricsGet)
+    if (!a->GpmQueryDeviceSupport || !a->GpmSampleAlloc || !a->GpmSampleFree || !a->GpmSampleGet ||
+        !a->GpmMetricsGet)
         return false;
     nvmlGpmSupport_t sup = {.version = NVML_GPM_SUPPORT_VERSION, .isSupportedDevice = 0};
     if (a->GpmQueryDeviceSupport(d->h, &sup) != NVML_SUCCESS || !sup.isSupportedDevice)
@@ -298,9 +299,8 @@ static void read_power(struct ipw_collector *c, struct nv_dev *d, double *w, boo
     }
 }
 
-static void read_energy(struct ipw_collector *c, struct nv_dev *d, int64_t t, double w,
-                        bool have_w, struct ipw_device_reading *dr, struct dev_extra *x,
-                        struct ipw_tick_err *te)
+static void read_energy(struct ipw_collector *c, struct nv_dev *d, int64_t t, double w, bool have_w,
+                        struct ipw_device_reading *dr, struct dev_extra *x, struct ipw_tick_err *te)
 {
     struct nv *nv = c->priv;
     if (!d->counter) {
@@ -327,8 +327,8 @@ static void read_energy(struct ipw_collector *c, struct nv_dev *d, int64_t t, do
     ipw_device_set(dr, IPW_DF_ENERGY_J, d->e_base_j + (double)(mj - d->mj0) / 1000.0);
 }
 
-static void read_memory(struct ipw_collector *c, struct nv_dev *d,
-                        struct ipw_device_reading *dr, struct ipw_tick_err *te)
+static void read_memory(struct ipw_collector *c, struct nv_dev *d, struct ipw_device_reading *dr,
+                        struct ipw_tick_err *te)
 {
     struct nv *nv = c->priv;
     if (d->mem == NV_MEM_V2) {
@@ -405,10 +405,11 @@ static bool refetch(struct ipw_collector *c, struct nv_dev *d, struct ipw_tick_e
                           ? nv->api.DeviceGetHandleByUUID(info->uuid, &h)
                           : nv->api.DeviceGetHandleByIndex(info->index, &h);
     if (rc != NVML_SUCCESS) {
-        ipw_tick_fail(te, IPW_E_LOST,
-                  "NVML: GPU %u (%s) is still lost (%s); its values are unavailable and the "
-                  "collector keeps retrying; a GPU reset (nvidia-smi -r) or reboot may be needed",
-                  info->index, info->uuid, nv_str(nv, rc));
+        ipw_tick_fail(
+            te, IPW_E_LOST,
+            "NVML: GPU %u (%s) is still lost (%s); its values are unavailable and the "
+            "collector keeps retrying; a GPU reset (nvidia-smi -r) or reboot may be needed",
+            info->index, info->uuid, nv_str(nv, rc));
         return false;
     }
     d->h = h;
@@ -456,8 +457,8 @@ static ipw_err nv_sample(struct ipw_collector *c, struct ipw_reading *r,
     }
     if (n[IPW_DF_ENERGY_J] == all) {
         ipw_reading_set(r, IPW_M_GPU_ENERGY_J, sum[IPW_DF_ENERGY_J]);
-        r->energy_source[IPW_DOMAIN_GPU] = any_integrated ? IPW_ENERGY_INTEGRATED
-                                                          : IPW_ENERGY_COUNTER;
+        r->energy_source[IPW_DOMAIN_GPU] =
+            any_integrated ? IPW_ENERGY_INTEGRATED : IPW_ENERGY_COUNTER;
     }
     if (n[IPW_DF_TEMPERATURE_C] == all)
         ipw_reading_set(r, IPW_M_TEMPERATURE_C, sum[IPW_DF_TEMPERATURE_C] / all);
@@ -481,8 +482,7 @@ struct open_notes {
 };
 
 /* Decide, once, how each value of one device is read. */
-static void probe_dev(struct ipw_collector *c, struct nv_dev *d, int64_t now,
-                      struct open_notes *on)
+static void probe_dev(struct ipw_collector *c, struct nv_dev *d, int64_t now, struct open_notes *on)
 {
     struct nv *nv = c->priv;
     const struct nvml_api *a = &nv->api;
@@ -497,7 +497,7 @@ static void probe_dev(struct ipw_collector *c, struct nv_dev *d, int64_t now,
                                                   : NVML_ERROR_FUNCTION_NOT_FOUND;
         d->power = rc2 == NVML_SUCCESS ? NV_POWER_USAGE : NV_POWER_NONE;
         ipw_devlist_add(d->power == NV_POWER_USAGE ? &on->avg_power : &on->no_power, info->index,
-                    nv_str(nv, d->power == NV_POWER_USAGE ? rc : rc2));
+                        nv_str(nv, d->power == NV_POWER_USAGE ? rc : rc2));
     }
     unsigned long long mj;
     rc = a->DeviceGetTotalEnergyConsumption ? a->DeviceGetTotalEnergyConsumption(d->h, &mj)
@@ -512,8 +512,8 @@ static void probe_dev(struct ipw_collector *c, struct nv_dev *d, int64_t now,
     d->has_temp = a->DeviceGetTemperature &&
                   a->DeviceGetTemperature(d->h, NVML_TEMPERATURE_GPU, &v) == NVML_SUCCESS;
     nvmlUtilization_t u;
-    d->has_util = a->DeviceGetUtilizationRates &&
-                  a->DeviceGetUtilizationRates(d->h, &u) == NVML_SUCCESS;
+    d->has_util =
+        a->DeviceGetUtilizationRates && a->DeviceGetUtilizationRates(d->h, &u) == NVML_SUCCESS;
     info->mem_total_mb = -1;
     nvmlMemory_v2_t m2;
     memset(&m2, 0, sizeof m2);
@@ -569,9 +569,8 @@ static ipw_err nv_open(struct ipw_collector *c, ipw_errbuf *eb)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the NVML collector");
     static const char *const names[] = {"libnvidia-ml.so.1", "libnvidia-ml.so", NULL};
     ipw_err e = ipw_dynlib_open(c->cfg.nvml_library, names, "IPW_NVML_LIBRARY",
-                                "the NVIDIA management library (NVML)",
-                                "install the NVIDIA driver", &nv->lib, nv->libpath,
-                                sizeof nv->libpath, eb);
+                                "the NVIDIA management library (NVML)", "install the NVIDIA driver",
+                                &nv->lib, nv->libpath, sizeof nv->libpath, eb);
     if (e == IPW_OK)
         e = ipw_dynlib_resolve(nv->lib, nv_syms, sizeof nv_syms / sizeof nv_syms[0], &nv->api,
                                nv->libpath, eb);
@@ -628,16 +627,18 @@ static ipw_err nv_open(struct ipw_collector *c, ipw_errbuf *eb)
             d->h = handles[i];
             c->info.dev[nv->ndev++] = all[i];
         } else if (explicit_sel) {
-            e = ipw_fail(eb, IPW_E_IO, "GPU %u named in CUDA_VISIBLE_DEVICES cannot be opened "
-                         "(nvmlDeviceGetHandleByIndex: %s)", i, nv_str(nv, hrc[i]));
+            e = ipw_fail(eb, IPW_E_IO,
+                         "GPU %u named in CUDA_VISIBLE_DEVICES cannot be opened "
+                         "(nvmlDeviceGetHandleByIndex: %s)",
+                         i, nv_str(nv, hrc[i]));
         } else {
             ipw_devlist_add(&skipped, i, nv_str(nv, hrc[i]));
         }
     }
     free(all), free(handles), free(hrc), free(uuids);
     if (e == IPW_OK && nv->ndev == 0)
-        e = ipw_fail(eb, IPW_E_NOTFOUND, "no NVIDIA GPU could be opened (GPU %s: %s)",
-                     skipped.text, skipped.why ? skipped.why : "");
+        e = ipw_fail(eb, IPW_E_NOTFOUND, "no NVIDIA GPU could be opened (GPU %s: %s)", skipped.text,
+                     skipped.why ? skipped.why : "");
     if (e != IPW_OK)
         return nv_fail(nv, eb, e);
 
@@ -658,13 +659,19 @@ static ipw_err nv_open(struct ipw_collector *c, ipw_errbuf *eb)
     for (unsigned i = 0; i < nv->ndev; i++)
         probe_dev(c, &nv->dev[i], now, &on);
     ipw_devlist_note(c, "GPU %s skipped: cannot be opened (%s)", &skipped);
-    ipw_devlist_note(c, "energy integrated from power on GPU %s (energy counter: %s)", &on.integrated);
-    ipw_devlist_note(c, "GPU %s: instant power unavailable (%s), using nvmlDeviceGetPowerUsage, a 1 s "
-            "average on Hopper and newer Ampere parts", &on.avg_power);
-    ipw_devlist_note(c, "GPU %s: no power reading (%s): power and energy unavailable", &on.no_power);
+    ipw_devlist_note(c, "energy integrated from power on GPU %s (energy counter: %s)",
+                     &on.integrated);
+    ipw_devlist_note(c,
+                     "GPU %s: instant power unavailable (%s), using nvmlDeviceGetPowerUsage, a 1 s "
+                     "average on Hopper and newer Ampere parts",
+                     &on.avg_power);
+    ipw_devlist_note(c, "GPU %s: no power reading (%s): power and energy unavailable",
+                     &on.no_power);
     ipw_devlist_note(c, "GPU %s: memory read with nvmlDeviceGetMemoryInfo v1 (v2: %s)", &on.mem_v1);
-    ipw_devlist_note(c, "GPU %s: no GPM (Hopper or newer needed%s): memory-bandwidth and tensor "
-            "utilization unavailable", &on.no_gpm);
+    ipw_devlist_note(c,
+                     "GPU %s: no GPM (Hopper or newer needed%s): memory-bandwidth and tensor "
+                     "utilization unavailable",
+                     &on.no_gpm);
     ipw_debug("nvml: %u GPU(s) from %s", nv->ndev, nv->libpath);
     return IPW_OK;
 }

@@ -93,7 +93,7 @@ typedef union {
 typedef struct {
     unsigned int fieldId;
     unsigned int scopeId;
-    long long timestamp;   /* µs since 1970 */
+    long long timestamp; /* µs since 1970 */
     long long latencyUsec;
     nvmlValueType_t valueType;
     nvmlReturn_t nvmlReturn; /* this entry's own result: check before reading value */

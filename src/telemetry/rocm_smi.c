@@ -31,9 +31,9 @@ struct rs_dev {
     bool counter; /* energy from the counter; false: integrated (from open, or after a fault) */
     uint64_t count0, count_last;
     double res_uj;
-    double e_counter_j;     /* energy since open at the last counter change */
-    int64_t t_change;       /* when the counter last changed */
-    double integ_at_change; /* the integrator then */
+    double e_counter_j;          /* energy since open at the last counter change */
+    int64_t t_change;            /* when the counter last changed */
+    double integ_at_change;      /* the integrator then */
     double e_base_j, integ_base; /* integrated energy = e_base_j + integ - integ_base */
     struct ipw_integrator integ; /* always fed, so that a switch can continue seamlessly */
     bool has_temp, has_vram, has_busy, has_mem_busy;
@@ -49,7 +49,10 @@ struct rs {
     struct rs_dev dev[IPW_MAX_DEVICES];
 };
 
-#define SYM(n1, member, req) {{n1, NULL, NULL}, offsetof(struct rsmi_api, member), req}
+#define SYM(n1, member, req)                                                                       \
+    {                                                                                              \
+        {n1, NULL, NULL}, offsetof(struct rsmi_api, member), req                                   \
+    }
 static const struct ipw_dynsym rs_syms[] = {
     SYM("rsmi_init", init, true),
     SYM("rsmi_shut_down", shut_down, true),
@@ -98,8 +101,8 @@ static bool rs_ok(struct ipw_collector *c, struct rs_dev *d, rsmi_status_t st, c
 
 /* ---- one device, one tick ---------------------------------------------------------------- */
 
-static void read_power(struct ipw_collector *c, struct rs_dev *d, double *w, bool *ok,
-                       uint8_t *src, struct ipw_tick_err *te)
+static void read_power(struct ipw_collector *c, struct rs_dev *d, double *w, bool *ok, uint8_t *src,
+                       struct ipw_tick_err *te)
 {
     struct rs *rs = c->priv;
     uint64_t uw;
@@ -120,7 +123,8 @@ static void read_power(struct ipw_collector *c, struct rs_dev *d, double *w, boo
         }
         if (++d->typed_failures >= RS_GIVE_UP) {
             ipw_warn("ROCm SMI: rsmi_dev_power_get keeps failing on GPU %u; using "
-                     "rsmi_dev_power_ave_get from now on", c->info.dev[d->slot].index);
+                     "rsmi_dev_power_ave_get from now on",
+                     c->info.dev[d->slot].index);
             d->power = RS_POWER_AVE;
         }
     }
@@ -293,8 +297,9 @@ static void probe_dev(struct ipw_collector *c, struct rs_dev *d, int64_t now, st
                (st = a->dev_power_ave_get(d->dv, 0, &uw)) == RSMI_STATUS_SUCCESS) {
         d->power = RS_POWER_AVE;
         ipw_devlist_add(&on->avg_power, info->index,
-                        a->dev_power_get ? "no current socket power" : "library without "
-                                                                       "rsmi_dev_power_get");
+                        a->dev_power_get ? "no current socket power"
+                                         : "library without "
+                                           "rsmi_dev_power_get");
     } else {
         d->power = RS_POWER_NONE;
         ipw_devlist_add(&on->no_power, info->index, rs_str(rs, st));
@@ -332,11 +337,11 @@ static void probe_dev(struct ipw_collector *c, struct rs_dev *d, int64_t now, st
     if (a->dev_memory_total_get && a->dev_memory_usage_get &&
         a->dev_memory_total_get(d->dv, RSMI_MEM_TYPE_VRAM, &bytes) == RSMI_STATUS_SUCCESS) {
         info->mem_total_mb = (double)bytes / MIB;
-        d->has_vram = a->dev_memory_usage_get(d->dv, RSMI_MEM_TYPE_VRAM, &bytes) ==
-                      RSMI_STATUS_SUCCESS;
+        d->has_vram =
+            a->dev_memory_usage_get(d->dv, RSMI_MEM_TYPE_VRAM, &bytes) == RSMI_STATUS_SUCCESS;
     }
-    d->has_busy = a->dev_busy_percent_get &&
-                  a->dev_busy_percent_get(d->dv, &pct) == RSMI_STATUS_SUCCESS;
+    d->has_busy =
+        a->dev_busy_percent_get && a->dev_busy_percent_get(d->dv, &pct) == RSMI_STATUS_SUCCESS;
     d->has_mem_busy = a->dev_memory_busy_percent_get &&
                       a->dev_memory_busy_percent_get(d->dv, &pct) == RSMI_STATUS_SUCCESS;
 }
@@ -367,14 +372,21 @@ static ipw_err rs_open(struct ipw_collector *c, ipw_errbuf *eb)
     struct rs *rs = calloc(1, sizeof *rs);
     if (!rs)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the ROCm SMI collector");
-    static const char *const names[] = {
-        "librocm_smi64.so",          "librocm_smi64.so.1",          "librocm_smi64.so.5",
-        "librocm_smi64.so.6",        "librocm_smi64.so.7",          "/opt/rocm/lib/librocm_smi64.so",
-        "/opt/rocm/lib/librocm_smi64.so.1", "/opt/rocm/lib/librocm_smi64.so.5",
-        "/opt/rocm/lib/librocm_smi64.so.6", "/opt/rocm/lib/librocm_smi64.so.7", NULL};
-    ipw_err e = ipw_dynlib_open(c->cfg.rocm_library, names, "IPW_ROCM_SMI_LIBRARY",
-                                "the ROCm SMI library", "install ROCm (or Debian's librocm-smi64-1)",
-                                &rs->lib, rs->libpath, sizeof rs->libpath, eb);
+    static const char *const names[] = {"librocm_smi64.so",
+                                        "librocm_smi64.so.1",
+                                        "librocm_smi64.so.5",
+                                        "librocm_smi64.so.6",
+                                        "librocm_smi64.so.7",
+                                        "/opt/rocm/lib/librocm_smi64.so",
+                                        "/opt/rocm/lib/librocm_smi64.so.1",
+                                        "/opt/rocm/lib/librocm_smi64.so.5",
+                                        "/opt/rocm/lib/librocm_smi64.so.6",
+                                        "/opt/rocm/lib/librocm_smi64.so.7",
+                                        NULL};
+    ipw_err e =
+        ipw_dynlib_open(c->cfg.rocm_library, names, "IPW_ROCM_SMI_LIBRARY", "the ROCm SMI library",
+                        "install ROCm (or Debian's librocm-smi64-1)", &rs->lib, rs->libpath,
+                        sizeof rs->libpath, eb);
     if (e == IPW_OK)
         e = ipw_dynlib_resolve(rs->lib, rs_syms, sizeof rs_syms / sizeof rs_syms[0], &rs->api,
                                rs->libpath, eb);

@@ -19,11 +19,11 @@ typedef uint32_t rsmi_status_t;
 #define RSMI_STATUS_INIT_ERROR 8u
 #define RSMI_STATUS_NOT_FOUND 10u
 
-#define RSMI_TEMP_TYPE_EDGE 0u     /* rsmi_temperature_type_t */
+#define RSMI_TEMP_TYPE_EDGE 0u /* rsmi_temperature_type_t */
 #define RSMI_TEMP_TYPE_JUNCTION 1u
-#define RSMI_TEMP_CURRENT 0u       /* rsmi_temperature_metric_t */
-#define RSMI_MEM_TYPE_VRAM 0u      /* rsmi_memory_type_t */
-#define RSMI_AVERAGE_POWER 0u      /* RSMI_POWER_TYPE (ROCm 6) */
+#define RSMI_TEMP_CURRENT 0u  /* rsmi_temperature_metric_t */
+#define RSMI_MEM_TYPE_VRAM 0u /* rsmi_memory_type_t */
+#define RSMI_AVERAGE_POWER 0u /* RSMI_POWER_TYPE (ROCm 6) */
 #define RSMI_CURRENT_POWER 1u
 
 _Static_assert(sizeof(float) == 4, "the energy resolution is a 32-bit float");
@@ -40,7 +40,7 @@ struct rsmi_api {
     rsmi_status_t (*dev_energy_count_get)(uint32_t, uint64_t *, float *, uint64_t *);
     /* ROCm 6 only: current socket power where the part has it, else the average; µW */
     rsmi_status_t (*dev_power_get)(uint32_t, uint64_t *, uint32_t *);
-    rsmi_status_t (*dev_power_ave_get)(uint32_t, uint32_t, uint64_t *); /* µW */
+    rsmi_status_t (*dev_power_ave_get)(uint32_t, uint32_t, uint64_t *);            /* µW */
     rsmi_status_t (*dev_temp_metric_get)(uint32_t, uint32_t, uint32_t, int64_t *); /* m°C */
     rsmi_status_t (*dev_memory_usage_get)(uint32_t, uint32_t, uint64_t *);         /* bytes */
     rsmi_status_t (*dev_memory_total_get)(uint32_t, uint32_t, uint64_t *);         /* bytes */

@@ -61,8 +61,7 @@ void fake_config_defaults(struct fake_config *cfg, char vendor);
 /* Defaults, then the file named by $env (if set). 0, or -1 with a message in err. */
 int fake_config_load(struct fake_config *cfg, char vendor, const char *env, char *err,
                      size_t errsize);
-int fake_config_parse_file(struct fake_config *cfg, const char *path, char *err,
-                           size_t errsize);
+int fake_config_parse_file(struct fake_config *cfg, const char *path, char *err, size_t errsize);
 
 int64_t fake_mono_ns(void);
 

@@ -21,22 +21,39 @@ typedef int nvmlReturn_t;
 typedef struct fake_handle *nvmlDevice_t;
 typedef struct fake_sample *nvmlGpmSample_t;
 enum {
-    NVML_SUCCESS = 0, NVML_ERROR_UNINITIALIZED = 1, NVML_ERROR_INVALID_ARGUMENT = 2,
-    NVML_ERROR_NOT_SUPPORTED = 3, NVML_ERROR_INSUFFICIENT_SIZE = 7,
-    NVML_ERROR_DRIVER_NOT_LOADED = 9, NVML_ERROR_GPU_IS_LOST = 15,
-    NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25, NVML_ERROR_UNKNOWN = 999
+    NVML_SUCCESS = 0,
+    NVML_ERROR_UNINITIALIZED = 1,
+    NVML_ERROR_INVALID_ARGUMENT = 2,
+    NVML_ERROR_NOT_SUPPORTED = 3,
+    NVML_ERROR_INSUFFICIENT_SIZE = 7,
+    NVML_ERROR_DRIVER_NOT_LOADED = 9,
+    NVML_ERROR_GPU_IS_LOST = 15,
+    NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25,
+    NVML_ERROR_UNKNOWN = 999
 };
-typedef struct { unsigned long long total, free, used; } nvmlMemory_t;
-typedef struct { unsigned int version; unsigned long long total, reserved, free, used; } nvmlMemory_v2_t;
-typedef struct { unsigned int gpu, memory; } nvmlUtilization_t;
+typedef struct {
+    unsigned long long total, free, used;
+} nvmlMemory_t;
+typedef struct {
+    unsigned int version;
+    unsigned long long total, reserved, free, used;
+} nvmlMemory_v2_t;
+typedef struct {
+    unsigned int gpu, memory;
+} nvmlUtilization_t;
 typedef struct {
     char busIdLegacy[16];
     unsigned int domain, bus, device, pciDeviceId, pciSubSystemId;
     char busId[32];
 } nvmlPciInfo_t;
 typedef union {
-    double dVal; int siVal; unsigned int uiVal; unsigned long ulVal;
-    unsigned long long ullVal; signed long long sllVal; unsigned short usVal;
+    double dVal;
+    int siVal;
+    unsigned int uiVal;
+    unsigned long ulVal;
+    unsigned long long ullVal;
+    signed long long sllVal;
+    unsigned short usVal;
 } nvmlValue_t;
 typedef struct {
     unsigned int fieldId, scopeId;
@@ -49,7 +66,9 @@ typedef struct {
     unsigned int metricId;
     nvmlReturn_t nvmlReturn;
     double value;
-    struct { char *shortName, *longName, *unit; } metricInfo;
+    struct {
+        char *shortName, *longName, *unit;
+    } metricInfo;
 } nvmlGpmMetric_t;
 #define FAKE_GPM_METRIC_MAX 98 /* CUDA 12's header: the smallest a caller may pass */
 typedef struct {
@@ -57,7 +76,9 @@ typedef struct {
     nvmlGpmSample_t sample1, sample2;
     nvmlGpmMetric_t metrics[FAKE_GPM_METRIC_MAX];
 } nvmlGpmMetricsGet_t;
-typedef struct { unsigned int version, isSupportedDevice; } nvmlGpmSupport_t;
+typedef struct {
+    unsigned int version, isSupportedDevice;
+} nvmlGpmSupport_t;
 _Static_assert(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t");
 _Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t");
 _Static_assert(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t");
@@ -81,7 +102,10 @@ static struct {
     struct fake_handle handles[FAKE_MAX_DEV];
 } S;
 
-static double now_s(void) { return (double)(fake_mono_ns() - S.epoch) / 1e9; }
+static double now_s(void)
+{
+    return (double)(fake_mono_ns() - S.epoch) / 1e9;
+}
 
 /* Validates the handle, counts the call, and plays the scripted loss. */
 static nvmlReturn_t enter(nvmlDevice_t h, struct fake_dev **out, unsigned *index)
@@ -122,7 +146,10 @@ static nvmlReturn_t do_init(void)
     return NVML_SUCCESS;
 }
 
-EXPORT nvmlReturn_t nvmlInit(void) { return do_init(); }
+EXPORT nvmlReturn_t nvmlInit(void)
+{
+    return do_init();
+}
 
 EXPORT nvmlReturn_t nvmlShutdown(void)
 {
@@ -227,17 +254,29 @@ static nvmlReturn_t pci_info(nvmlDevice_t h, nvmlPciInfo_t *p)
 }
 
 #ifdef FAKE_NVML_LEGACY
-EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t h, nvmlPciInfo_t *p) { return pci_info(h, p); }
+EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t h, nvmlPciInfo_t *p)
+{
+    return pci_info(h, p);
+}
 #else
-EXPORT nvmlReturn_t nvmlInit_v2(void) { return do_init(); }
+EXPORT nvmlReturn_t nvmlInit_v2(void)
+{
+    return do_init();
+}
 #ifndef FAKE_NVML_NO_COUNT
-EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) { return nvmlDeviceGetCount(count); }
+EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
+{
+    return nvmlDeviceGetCount(count);
+}
 #endif
 EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *h)
 {
     return nvmlDeviceGetHandleByIndex(index, h);
 }
-EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t h, nvmlPciInfo_t *p) { return pci_info(h, p); }
+EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t h, nvmlPciInfo_t *p)
+{
+    return pci_info(h, p);
+}
 #endif
 
 EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t h, unsigned long long *mj)
@@ -280,7 +319,8 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t h, int n, nvmlFieldVal
     for (int k = 0; k < n; k++) {
         v[k].timestamp = now / 1000;
         v[k].latencyUsec = 0;
-        bool on = S.cfg.field186 && (S.cfg.field186_until_s <= 0 || now_s() < S.cfg.field186_until_s);
+        bool on =
+            S.cfg.field186 && (S.cfg.field186_until_s <= 0 || now_s() < S.cfg.field186_until_s);
         if (v[k].fieldId == 186 && v[k].scopeId == 0 && on) {
             v[k].valueType = 1; /* unsigned int, mW */
             v[k].value.uiVal = (unsigned int)lround(wave_power(&d->wave, now_s()) * 1e3);

@@ -33,7 +33,10 @@ static struct {
     long calls[FAKE_MAX_DEV];
 } S;
 
-static double now_s(void) { return (double)(fake_mono_ns() - S.epoch) / 1e9; }
+static double now_s(void)
+{
+    return (double)(fake_mono_ns() - S.epoch) / 1e9;
+}
 
 static rsmi_status_t enter(uint32_t dv, struct fake_dev **out)
 {
@@ -82,10 +85,17 @@ EXPORT rsmi_status_t rsmi_status_string(rsmi_status_t status, const char **text)
     if (!text)
         return RSMI_STATUS_INVALID_ARGS;
     switch (status) {
-    case RSMI_STATUS_SUCCESS: *text = "RSMI_STATUS_SUCCESS: The function has been executed successfully."; break;
-    case RSMI_STATUS_NOT_SUPPORTED: *text = "RSMI_STATUS_NOT_SUPPORTED: The requested information or action is not available for the given input"; break;
+    case RSMI_STATUS_SUCCESS:
+        *text = "RSMI_STATUS_SUCCESS: The function has been executed successfully.";
+        break;
+    case RSMI_STATUS_NOT_SUPPORTED:
+        *text = "RSMI_STATUS_NOT_SUPPORTED: The requested information or action is not available "
+                "for the given input";
+        break;
     case RSMI_STATUS_FILE_ERROR: *text = "RSMI_STATUS_FILE_ERROR: Problem accessing a file."; break;
-    case RSMI_STATUS_INIT_ERROR: *text = "RSMI_STATUS_INIT_ERROR: An error occurred during initialization"; break;
+    case RSMI_STATUS_INIT_ERROR:
+        *text = "RSMI_STATUS_INIT_ERROR: An error occurred during initialization";
+        break;
     default: *text = "An unknown error occurred"; break;
     }
     return RSMI_STATUS_SUCCESS;

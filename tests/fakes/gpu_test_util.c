@@ -49,8 +49,8 @@ void gpu_script_cleanup(void)
     ndirs = 0;
 }
 
-ipw_err gpu_open(const char *name, const char *nvml_lib, const char *rocm_lib,
-                 const char *visible, struct ipw_collector **c, ipw_errbuf *eb)
+ipw_err gpu_open(const char *name, const char *nvml_lib, const char *rocm_lib, const char *visible,
+                 struct ipw_collector **c, ipw_errbuf *eb)
 {
     struct ipw_collector_config cfg;
     ipw_collector_config_init(&cfg);

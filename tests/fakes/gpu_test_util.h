@@ -20,8 +20,8 @@ void gpu_script_cleanup(void);
 
 /* Open `name` ("nvidia", "amd" or "auto") with the given libraries (NULL = a path that does
  * not exist), CUDA_VISIBLE_DEVICES value, no RAPL companion, and an empty sysfs. */
-ipw_err gpu_open(const char *name, const char *nvml_lib, const char *rocm_lib,
-                 const char *visible, struct ipw_collector **c, ipw_errbuf *eb);
+ipw_err gpu_open(const char *name, const char *nvml_lib, const char *rocm_lib, const char *visible,
+                 struct ipw_collector **c, ipw_errbuf *eb);
 
 /* Seconds since the script's epoch at monotonic time t. */
 double gpu_secs(const struct fake_config *cfg, int64_t t);

@@ -10,7 +10,7 @@
 struct wave {
     unsigned n;
     double watts[WAVE_MAX_SEGMENTS];
-    double start_s[WAVE_MAX_SEGMENTS];  /* segment k covers [start_s[k], start_s[k+1]) */
+    double start_s[WAVE_MAX_SEGMENTS];   /* segment k covers [start_s[k], start_s[k+1]) */
     double joules_at[WAVE_MAX_SEGMENTS]; /* energy from 0 to start_s[k] */
 };
 

@@ -58,8 +58,8 @@ static void start(struct run *run, const char *collector, const char *env, char 
                "dev1.power = 60:0.5,250:2\n%s",
                (long long)epoch, extra);
     ipw_errbuf eb = {0};
-    const char *nv = strcmp(collector, "nvidia") == 0 ? gpu_fake_lib("nvml/libnvidia-ml.so.1")
-                                                      : NULL;
+    const char *nv =
+        strcmp(collector, "nvidia") == 0 ? gpu_fake_lib("nvml/libnvidia-ml.so.1") : NULL;
     const char *ro = strcmp(collector, "amd") == 0 ? gpu_fake_lib("rocm/librocm_smi64.so") : NULL;
     if (gpu_open(collector, nv, ro, NULL, &run->c, &eb) != IPW_OK)
         fail_msg("open: %s", eb.msg);
@@ -92,8 +92,7 @@ static void bracket(struct run *run, int64_t t, int64_t *a, int64_t *b)
     struct ipw_reading *w;
     size_t n;
     ipw_errbuf eb = {0};
-    assert_int_equal(ipw_sampler_window(run->s, t - 2000 * MS, t + 2000 * MS, &w, &n, &eb),
-                     IPW_OK);
+    assert_int_equal(ipw_sampler_window(run->s, t - 2000 * MS, t + 2000 * MS, &w, &n, &eb), IPW_OK);
     *a = INT64_MIN;
     *b = INT64_MAX;
     for (size_t i = 0; i < n; i++) {

@@ -106,10 +106,14 @@ static void test_cuda_visible_devices(void **state)
     (void)state;
     struct fake_config fc;
     gpu_script(NVML_ENV, 'n', &fc, "devices = 3\n");
-    struct { const char *spec; unsigned n; unsigned first; } ok[] = {
-        {NULL, 3, 0},          {"all", 3, 0},       {" ALL ", 3, 0},
-        {"1", 1, 1},           {"2,0", 2, 2},       {"GPU-1114e2c8-1b3d-4f5a-9c7e-000000100001", 1, 1},
-        {"GPU-222", 1, 2},     {"0004e", 1, 0},       {" 1 , GPU-0004 ", 2, 1},
+    struct {
+        const char *spec;
+        unsigned n;
+        unsigned first;
+    } ok[] = {
+        {NULL, 3, 0},      {"all", 3, 0},   {" ALL ", 3, 0},
+        {"1", 1, 1},       {"2,0", 2, 2},   {"GPU-1114e2c8-1b3d-4f5a-9c7e-000000100001", 1, 1},
+        {"GPU-222", 1, 2}, {"0004e", 1, 0}, {" 1 , GPU-0004 ", 2, 1},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         struct ipw_collector *c = open_ok(LIB(), ok[i].spec);
@@ -127,7 +131,11 @@ static void test_cuda_visible_devices(void **state)
         assert_double_equal(r.v[IPW_M_TEMPERATURE_C], t / c->info.ndev, 1e-9);
         ipw_collector_close(c);
     }
-    struct { const char *spec; ipw_err code; const char *says; } bad[] = {
+    struct {
+        const char *spec;
+        ipw_err code;
+        const char *says;
+    } bad[] = {
         {"3", IPW_E_INVALID, "names GPU 3 but only 3 GPUs were found"},
         {"0,0", IPW_E_INVALID, "twice"},
         {"GPU-999", IPW_E_INVALID, "matches no GPU"},
@@ -365,9 +373,9 @@ static void test_open_failures_fall_through(void **state)
 
     /* a required symbol missing */
     gpu_script(NVML_ENV, 'n', &fc, "devices = 1\n");
-    assert_int_equal(gpu_open("nvidia", gpu_fake_lib("nvml-nosym/libnvidia-ml.so.1"), NULL,
-                              NULL, &c, &eb),
-                     IPW_E_NOTFOUND);
+    assert_int_equal(
+        gpu_open("nvidia", gpu_fake_lib("nvml-nosym/libnvidia-ml.so.1"), NULL, NULL, &c, &eb),
+        IPW_E_NOTFOUND);
     assert_non_null(strstr(eb.msg, "nvmlDeviceGetCount_v2 or nvmlDeviceGetCount"));
 
     /* nvmlInit failing */

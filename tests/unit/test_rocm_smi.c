@@ -231,9 +231,9 @@ static void test_open_failures_fall_through(void **state)
     assert_non_null(strstr(eb.msg, "IPW_ROCM_SMI_LIBRARY"));
 
     gpu_script(ROCM_ENV, 'a', &fc, "devices = 1\n");
-    assert_int_equal(gpu_open("amd", NULL, gpu_fake_lib("rocm-nosym/librocm_smi64.so"), NULL,
-                              &c, &eb),
-                     IPW_E_NOTFOUND);
+    assert_int_equal(
+        gpu_open("amd", NULL, gpu_fake_lib("rocm-nosym/librocm_smi64.so"), NULL, &c, &eb),
+        IPW_E_NOTFOUND);
     assert_non_null(strstr(eb.msg, "rsmi_num_monitor_devices"));
 
     gpu_script(ROCM_ENV, 'a', &fc, "init_error = 8\n");
