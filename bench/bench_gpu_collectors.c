@@ -60,7 +60,7 @@ static void bench(const char *label, const char *collector, const char *env, cha
     struct mallinfo2 m1 = mallinfo2();
     printf("%-34s %7.2f us/sample  %7.2f us backend only  heap delta %zd B  failures %ld\n", label,
            best_full, best_backend, (ssize_t)(m1.uordblks - m0.uordblks), failures);
-    ipw_collector_close(c);
+    gpu_close(c);
     gpu_script_cleanup();
 }
 

@@ -10,6 +10,7 @@
 
 static char *dirs[64];
 static int ndirs;
+static struct ipw_collector *opened[32];
 
 const char *gpu_fake_lib(const char *rel)
 {
@@ -40,8 +41,19 @@ void gpu_script(const char *env_var, char vendor, struct fake_config *cfg, const
         fail_msg("bad fake script: %s", err);
 }
 
+void gpu_close(struct ipw_collector *c)
+{
+    for (int i = 0; i < 32; i++)
+        if (opened[i] == c)
+            opened[i] = NULL;
+    ipw_collector_close(c);
+}
+
 void gpu_script_cleanup(void)
 {
+    for (int i = 0; i < 32; i++)
+        if (opened[i])
+            gpu_close(opened[i]);
     for (int i = 0; i < ndirs; i++) {
         ipw_test_rmtree(dirs[i]);
         free(dirs[i]);
@@ -60,7 +72,13 @@ ipw_err gpu_open(const char *name, const char *nvml_lib, const char *rocm_lib, c
     cfg.no_cpu_companion = true;
     cfg.sysfs_root = "/nonexistent-sysfs";
     cfg.powermetrics_command = NULL;
-    return ipw_collector_open(name, &cfg, c, eb);
+    ipw_err e = ipw_collector_open(name, &cfg, c, eb);
+    for (int i = 0; e == IPW_OK && i < 32; i++)
+        if (!opened[i]) {
+            opened[i] = *c;
+            break;
+        }
+    return e;
 }
 
 double gpu_secs(const struct fake_config *cfg, int64_t t)

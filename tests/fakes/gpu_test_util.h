@@ -15,13 +15,18 @@ const char *gpu_fake_lib(const char *rel);
  * parse it back into cfg (vendor 'n' or 'a') so the test knows the truth. */
 void gpu_script(const char *env_var, char vendor, struct fake_config *cfg, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Remove the scripts written so far. */
+/* Close collectors a failed test left open (so the next test's fake starts afresh), then
+ * remove the scripts written so far. Call from every test's teardown. */
 void gpu_script_cleanup(void);
 
 /* Open `name` ("nvidia", "amd" or "auto") with the given libraries (NULL = a path that does
- * not exist), CUDA_VISIBLE_DEVICES value, no RAPL companion, and an empty sysfs. */
+ * not exist), CUDA_VISIBLE_DEVICES value, no RAPL companion, and an empty sysfs. The
+ * collector is remembered until gpu_close. */
 ipw_err gpu_open(const char *name, const char *nvml_lib, const char *rocm_lib, const char *visible,
                  struct ipw_collector **c, ipw_errbuf *eb);
+
+/* Close a collector opened by gpu_open. */
+void gpu_close(struct ipw_collector *c);
 
 /* Seconds since the script's epoch at monotonic time t. */
 double gpu_secs(const struct fake_config *cfg, int64_t t);
