@@ -43,7 +43,7 @@ target_link_libraries(ipw_gpu_testutil PUBLIC ipw_fake_support ipwtest)
 
 # The GPU unit tests compute the truth with the fakes' own waveform code, and need the fakes
 # built before they run.
-foreach(t test_nvml test_rocm_smi test_gpu_energy_truth test_gpu_select)
+foreach(t test_nvml test_rocm_smi test_gpu_energy_truth)
   if(TARGET ${t})
     target_link_libraries(${t} PRIVATE ipw_gpu_testutil)
     add_dependencies(${t} ${IPW_GPU_FAKE_TARGETS})
