@@ -20,6 +20,9 @@
 static char fake[4096];
 static char logpath[4096];
 static char *tmpdir;
+/* the collector a test has open, so that teardown closes it (and its child) when an assertion
+ * ends the test early */
+static struct ipw_collector *live;
 
 static int setup(void **state)
 {
@@ -41,6 +44,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    ipw_collector_close(live);
+    live = NULL;
     ipw_test_rmtree(tmpdir);
     free(tmpdir);
     return 0;
@@ -55,7 +60,13 @@ static struct ipw_collector *open_pm(const char *command, int interval_ms, ipw_e
     struct ipw_collector *c = NULL;
     if (ipw_collector_open("macos", &cfg, &c, eb) != IPW_OK)
         return NULL;
-    return c;
+    return live = c;
+}
+
+static void close_pm(struct ipw_collector *c)
+{
+    ipw_collector_close(c);
+    live = NULL;
 }
 
 static struct ipw_powermetrics_stats stats(const struct ipw_collector *c)
@@ -171,7 +182,7 @@ static void test_accumulates_exactly_and_skips_bad(void **state)
     assert_non_null(strstr(st.last_bad, "malformed plist"));
     int pid = st.pid;
     assert_true(pid > 0);
-    ipw_collector_close(c);
+    close_pm(c);
     assert_true(reaped(pid));
 }
 
@@ -198,7 +209,7 @@ static void test_ane_retry(void **state)
     assert_int_equal(ipw_collector_sample(c, &r, NULL, NULL), IPW_OK);
     assert_false(ipw_reading_has(&r, IPW_M_ANE_ENERGY_J));
     assert_double_equal(r.v[IPW_M_GPU_ENERGY_J], lg / 1000.0, 1e-12);
-    ipw_collector_close(c);
+    close_pm(c);
 }
 
 static void test_close_kills_and_reaps(void **state)
@@ -210,7 +221,7 @@ static void test_close_kills_and_reaps(void **state)
     int pid = stats(c).pid;
     assert_true(pid > 0);
     assert_int_equal(kill(pid, 0), 0);
-    ipw_collector_close(c);
+    close_pm(c);
     assert_true(reaped(pid));
 
     /* one that ignores SIGTERM (and, idle, never meets a closed pipe) gets SIGKILL after the
@@ -221,7 +232,7 @@ static void test_close_kills_and_reaps(void **state)
     assert_non_null(c);
     pid = stats(c).pid;
     int64_t t0 = ipw_mono_ns();
-    ipw_collector_close(c);
+    close_pm(c);
     assert_true(reaped(pid));
     assert_true(ipw_mono_ns() - t0 >= (IPW_PM_GRACE_MS - 50) * IPW_NS_PER_MS);
 }
@@ -260,7 +271,7 @@ static void test_crash_reported_and_restarted(void **state)
     assert_true(nargs >= 2);
     assert_true(r.v[IPW_M_GPU_ENERGY_J] >= (107 + 207 + 307 + 107) / 1000.0 - 1e-12);
     assert_true(r.v[IPW_M_GPU_ENERGY_J] <= lg / 1000.0 + 1e-12);
-    ipw_collector_close(c);
+    close_pm(c);
 }
 
 static void test_open_failures(void **state)
@@ -304,7 +315,7 @@ static void test_stale_samples(void **state)
     ipw_errbuf se = {0};
     assert_int_equal(ipw_collector_sample(c, &r, NULL, &se), IPW_E_TIMEOUT);
     assert_non_null(strstr(se.msg, "no sample from powermetrics"));
-    ipw_collector_close(c);
+    close_pm(c);
 }
 
 /* ---- the parser on its own --------------------------------------------------------- */
