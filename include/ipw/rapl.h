@@ -31,7 +31,7 @@ struct ipw_rapl_zone {
     enum ipw_rapl_role role;
     bool counted;           /* read every sample (package, dram, psys) */
     double energy_j;        /* accumulated since the collector opened (0 when not counted) */
-    uint64_t max_range_uj;  /* max_energy_range_uj; 0 when the counter does not wrap or is unknown */
+    uint64_t max_range_uj;  /* max_energy_range_uj; 0 when it does not wrap or is unknown */
     uint64_t wraps;         /* counter wraps seen */
     double safe_interval_s; /* max_range_uj at IPW_RAPL_PLAUSIBLE_MAX_W; 0 when it never wraps */
 };
