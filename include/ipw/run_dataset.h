@@ -1,0 +1,38 @@
+/* The Arrow/HuggingFace dataset of a profiling run (SPEC §3.4), rebuilt from its records:
+ * data-00000-of-00001.arrow, dataset_info.json and state.json, each replaced atomically. */
+#ifndef IPW_RUN_DATASET_H
+#define IPW_RUN_DATASET_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipw/arrow.h"
+#include "ipw/err.h"
+
+struct ipw_run_dataset_stats {
+    size_t rows;
+    size_t models;
+    size_t nulled_values;  /* values of an unexpected type written as null (warned) */
+    size_t unknown_keys;   /* keys with no column, left out (warned) */
+    uint64_t arrow_bytes;
+    char fingerprint[17];
+};
+
+/* The typed ModelMetrics struct of docs/formats/records.md, as a field called name. */
+struct ipw_arrow_field *ipw_run_model_metrics_field(const char *name);
+/* The run's schema: problem, answer, dataset_metadata (JSON text), subject, model_answers
+ * (struct: model -> utf8) and model_metrics (struct: model -> ModelMetrics). */
+struct ipw_arrow_field *ipw_run_dataset_schema(const char *const *models, size_t n_models);
+
+/* Rewrites the dataset in run_dir from records (objects as in records.jsonl, any order; rows
+ * follow record_index, and of equal indexes the later record wins). The profiler calls this
+ * every 100 records and at the end. st may be NULL. */
+ipw_err ipw_run_dataset_write(const char *run_dir, json_t *const *records, size_t n,
+                              struct ipw_run_dataset_stats *st, ipw_errbuf *eb);
+/* The same, streaming from run_dir/records.jsonl: memory stays bounded by one record batch
+ * plus 24 bytes per record, whatever the length of the run. */
+ipw_err ipw_run_dataset_write_from_log(const char *run_dir, struct ipw_run_dataset_stats *st,
+                                       ipw_errbuf *eb);
+
+#endif
