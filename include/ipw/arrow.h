@@ -151,8 +151,8 @@ ipw_err ipw_arrow_batch_row(struct ipw_arrow_batch *b, int64_t i, json_t **out, 
 ipw_err ipw_arrow_batch_append_rows(struct ipw_arrow_batch *b, json_t *rows, ipw_errbuf *eb);
 void ipw_arrow_batch_free(struct ipw_arrow_batch *b);
 
-/* Whole stream in one call: {"schema": field json, "metadata": {...}, "rows": [...],
- * "batches": n}. */
+/* Whole stream in one call: {"schema": field json, "metadata": {...}, "batches": n,
+ * "eos": whether the end-of-stream marker was there, "rows": [...]}. */
 ipw_err ipw_arrow_read_json(const uint8_t *data, size_t len,
                             const struct ipw_arrow_read_limits *limits, json_t **out,
                             ipw_errbuf *eb);

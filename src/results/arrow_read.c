@@ -878,6 +878,7 @@ static ipw_err read_all(struct ipw_arrow_reader *r, json_t **out, ipw_errbuf *eb
     json_object_set_new(res, "schema", ipw_arrow_field_to_json(r->schema));
     json_object_set(res, "metadata", r->metadata);
     json_object_set_new(res, "batches", json_integer((json_int_t)r->batches));
+    json_object_set_new(res, "eos", json_boolean(r->eos));
     json_object_set_new(res, "rows", rows);
     *out = res;
     return IPW_OK;

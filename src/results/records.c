@@ -484,9 +484,14 @@ ipw_err ipw_records_open(const char *path, bool resume, struct ipw_records_log *
     if (resume && exists) {
         e = ipw_records_repair(path, info, eb);
         if (e == IPW_OK) {
-            bool repaired = info->repaired;
+            /* the second scan reads the repaired file; report what the repair found */
+            struct ipw_records_info before = *info;
             e = ipw_records_scan(path, remember, log, info, eb);
-            info->repaired = repaired;
+            info->torn_tail = before.torn_tail;
+            info->torn_offset = before.torn_offset;
+            info->torn_bytes = before.torn_bytes;
+            info->unterminated_tail = before.unterminated_tail;
+            info->repaired = before.repaired;
         }
         if (e == IPW_OK && (log->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
             e = errno_fail(eb, "open for appending", path);

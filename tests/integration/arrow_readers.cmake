@@ -30,3 +30,19 @@ else()
                   "duckdb-wasm) are not registered; install nodejs and run "
                   "scripts/install-test-npm.sh")
 endif()
+
+# pyarrow + HuggingFace datasets: the real load_from_disk. Debian 12 packages neither (and PyPI
+# is out of reach here), so the check is registered only where the test Python can import both.
+execute_process(COMMAND ${IPW_PYTHON} -c "import pyarrow, datasets"
+                RESULT_VARIABLE _ipw_has_hf OUTPUT_QUIET ERROR_QUIET)
+if(_ipw_has_hf EQUAL 0)
+  add_test(NAME integration.arrow_reader_hf_datasets
+           COMMAND ${IPW_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/python/check_hf_datasets.py
+                   ${IPW_SAMPLE_RUN_DIR})
+  set_tests_properties(integration.arrow_reader_hf_datasets PROPERTIES
+                       LABELS integration TIMEOUT 300 FIXTURES_REQUIRED arrow_sample_run
+                       ENVIRONMENT "${IPW_TEST_ENV}")
+else()
+  message(STATUS "pyarrow/datasets not importable by ${IPW_PYTHON}: "
+                 "integration.arrow_reader_hf_datasets not registered")
+endif()
