@@ -103,6 +103,11 @@ ipw_err ipw_arrow_writer_new(const struct ipw_arrow_field *schema, const json_t 
 ipw_err ipw_arrow_writer_append(struct ipw_arrow_writer *w, const json_t *row, ipw_errbuf *eb);
 /* Emits the buffered rows as one record batch (nothing when none is buffered). */
 ipw_err ipw_arrow_writer_flush(struct ipw_arrow_writer *w, ipw_errbuf *eb);
+/* Appends record batch messages already encoded for the same schema (a byte range of an earlier
+ * stream of ours, from its first batch to before its end marker), after flushing any buffered
+ * rows. rows/batches only feed the statistics. */
+ipw_err ipw_arrow_writer_copy_batches(struct ipw_arrow_writer *w, const uint8_t *data, size_t len,
+                                      uint64_t rows, uint64_t batches, ipw_errbuf *eb);
 /* Flushes and writes the end-of-stream marker; the writer accepts nothing more. */
 ipw_err ipw_arrow_writer_finish(struct ipw_arrow_writer *w, ipw_errbuf *eb);
 void ipw_arrow_writer_free(struct ipw_arrow_writer *w);
@@ -139,6 +144,8 @@ const json_t *ipw_arrow_reader_metadata(const struct ipw_arrow_reader *r);
 /* The next record batch, fully validated; *out is NULL at the end of the stream. */
 ipw_err ipw_arrow_reader_next(struct ipw_arrow_reader *r, struct ipw_arrow_batch **out,
                               ipw_errbuf *eb);
+/* Bytes consumed so far: the offset just past the last message read. */
+uint64_t ipw_arrow_reader_offset(const struct ipw_arrow_reader *r);
 /* Whether the end-of-stream marker was seen (a stream may also just end). */
 bool ipw_arrow_reader_saw_eos(const struct ipw_arrow_reader *r);
 void ipw_arrow_reader_free(struct ipw_arrow_reader *r);

@@ -26,6 +26,7 @@ struct ipw_records_info {
     uint64_t torn_bytes;
     bool unterminated_tail;   /* the last line is a whole record lacking its newline */
     bool repaired;            /* ipw_records_repair/open changed the file */
+    uint64_t end_offset;      /* just past the last whole record read (a torn tail excluded) */
     int64_t max_index;        /* largest record_index, -1 when none */
 };
 
@@ -39,6 +40,11 @@ typedef ipw_err (*ipw_records_fn)(void *ctx, json_t *rec, int64_t record_index, 
  * A torn last line is skipped and reported in info (which may be NULL). */
 ipw_err ipw_records_scan(const char *path, ipw_records_fn fn, void *ctx,
                          struct ipw_records_info *info, ipw_errbuf *eb);
+
+/* The same from byte offset on (the start of a line): the records appended after a point
+ * remembered earlier. Line numbers in info and messages count from there. */
+ipw_err ipw_records_scan_from(const char *path, uint64_t offset, ipw_records_fn fn, void *ctx,
+                              struct ipw_records_info *info, ipw_errbuf *eb);
 
 /* All records as a JSON array sorted by record_index; of duplicates the later line wins. */
 ipw_err ipw_records_load(const char *path, json_t **records, struct ipw_records_info *info,

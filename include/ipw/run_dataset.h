@@ -15,6 +15,7 @@ struct ipw_run_dataset_stats {
     size_t models;
     size_t nulled_values;  /* values of an unexpected type written as null (warned) */
     size_t unknown_keys;   /* keys with no column, left out (warned) */
+    size_t reused_rows;    /* rows whose batches were copied from the previous file */
     uint64_t arrow_bytes;
     char fingerprint[17];
 };
@@ -31,7 +32,11 @@ struct ipw_arrow_field *ipw_run_dataset_schema(const char *const *models, size_t
 ipw_err ipw_run_dataset_write(const char *run_dir, json_t *const *records, size_t n,
                               struct ipw_run_dataset_stats *st, ipw_errbuf *eb);
 /* The same, streaming from run_dir/records.jsonl: memory stays bounded by one record batch
- * plus 24 bytes per record, whatever the length of the run. */
+ * plus 32 bytes per record, whatever the length of the run. When the previous Arrow file was
+ * built from a prefix of the same log, the records after it all have larger record_index values
+ * and no new model appeared (the usual case), its record batches are copied as they are and
+ * only the new records are converted: a rewrite every 100 records then costs a file copy, not a
+ * conversion of the whole run. */
 ipw_err ipw_run_dataset_write_from_log(const char *run_dir, struct ipw_run_dataset_stats *st,
                                        ipw_errbuf *eb);
 

@@ -846,6 +846,8 @@ const json_t *ipw_arrow_reader_metadata(const struct ipw_arrow_reader *r) { retu
 
 bool ipw_arrow_reader_saw_eos(const struct ipw_arrow_reader *r) { return r->eos; }
 
+uint64_t ipw_arrow_reader_offset(const struct ipw_arrow_reader *r) { return r->pos; }
+
 void ipw_arrow_reader_free(struct ipw_arrow_reader *r)
 {
     if (!r)

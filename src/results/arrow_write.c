@@ -616,6 +616,21 @@ ipw_err ipw_arrow_writer_append(struct ipw_arrow_writer *w, const json_t *row, i
     return IPW_OK;
 }
 
+ipw_err ipw_arrow_writer_copy_batches(struct ipw_arrow_writer *w, const uint8_t *data, size_t len,
+                                      uint64_t rows, uint64_t batches, ipw_errbuf *eb)
+{
+    ipw_err e = ipw_arrow_writer_flush(w, eb);
+    if (e != IPW_OK)
+        return e;
+    if (len % ARROW_ALIGN)
+        return ipw_fail(eb, IPW_E_INVALID, "copied Arrow batches must span a multiple of 8 bytes");
+    if (len && (e = out(w, data, len, eb)) != IPW_OK)
+        return e;
+    w->st.rows += rows;
+    w->st.batches += batches;
+    return IPW_OK;
+}
+
 ipw_err ipw_arrow_writer_finish(struct ipw_arrow_writer *w, ipw_errbuf *eb)
 {
     ipw_err e = ipw_arrow_writer_flush(w, eb);

@@ -127,6 +127,7 @@ static json_t *parse_record(const char *s, size_t n, int64_t *index, char *why, 
 
 struct scan {
     const char *path;
+    uint64_t base; /* where the scan started; line numbers count from there */
     ipw_records_fn fn;
     void *ctx;
     struct ipw_records_info *info;
@@ -163,9 +164,10 @@ static ipw_err whole_line(struct scan *sc, const char *s, size_t n, size_t line,
     json_t *rec = parse_record(s, n, &index, why, sizeof why);
     if (!rec)
         return ipw_fail(sc->eb, IPW_E_INVALID,
-                        "%s line %zu %s: the log is damaged there; move that line out of the "
+                        "%s line %zu%s %s: the log is damaged there; move that line out of the "
                         "file and run again",
-                        sc->path, line, why);
+                        sc->path, line, sc->base ? " (counting from a saved position)" : "",
+                        why);
     ipw_err e = deliver(sc, rec, index, line, off, n);
     json_decref(rec);
     return e;
@@ -192,6 +194,12 @@ static ipw_err tail_line(struct scan *sc, const char *s, size_t n, size_t line, 
 ipw_err ipw_records_scan(const char *path, ipw_records_fn fn, void *ctx,
                          struct ipw_records_info *info, ipw_errbuf *eb)
 {
+    return ipw_records_scan_from(path, 0, fn, ctx, info, eb);
+}
+
+ipw_err ipw_records_scan_from(const char *path, uint64_t offset, ipw_records_fn fn, void *ctx,
+                              struct ipw_records_info *info, ipw_errbuf *eb)
+{
     struct ipw_records_info local;
     if (!info)
         info = &local;
@@ -202,12 +210,17 @@ ipw_err ipw_records_scan(const char *path, ipw_records_fn fn, void *ctx,
     if (fd < 0)
         return errno_fail(eb, "open", path);
 
-    struct scan sc = {path, fn, ctx, info, {0}, eb};
+    if (offset && lseek(fd, (off_t)offset, SEEK_SET) != (off_t)offset) {
+        ipw_err e = errno_fail(eb, "seek in", path);
+        close(fd);
+        return e;
+    }
+    struct scan sc = {path, offset, fn, ctx, info, {0}, eb};
     const size_t chunk = (size_t)1 << 20;
     char *buf = malloc(chunk);
     char *line = NULL; /* a line spanning chunks is gathered here */
     size_t line_len = 0, line_cap = 0, line_no = 0;
-    uint64_t file_off = 0, line_off = 0;
+    uint64_t file_off = offset, line_off = offset;
     ipw_err e = buf ? IPW_OK : ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", path);
     while (e == IPW_OK) {
         ssize_t r = read(fd, buf, chunk);
@@ -265,6 +278,7 @@ ipw_err ipw_records_scan(const char *path, ipw_records_fn fn, void *ctx,
         e = tail_line(&sc, line, line_len, line_no, line_off);
     }
     info->lines = line_no;
+    info->end_offset = info->torn_tail ? info->torn_offset : file_off;
     free(buf);
     free(line);
     close(fd);

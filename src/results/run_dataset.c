@@ -1,6 +1,7 @@
 /* Builds a run's HuggingFace dataset from its records: the typed schema (ModelMetrics of
  * docs/formats/records.md for every model seen), each record conformed to it, the Arrow stream
- * written to a temporary file and renamed, then dataset_info.json and state.json. */
+ * written to a temporary file and renamed, then dataset_info.json and state.json. The
+ * records.jsonl path (with reuse of the previous file) is in run_dataset_log.c. */
 #include "ipw/run_dataset.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include "ipw/hf_dataset.h"
 #include "ipw/log.h"
 #include "ipw/records.h"
+#include "results/run_build.h"
 
 /* ---- schema ------------------------------------------------------------------------------------ */
 
@@ -111,11 +113,6 @@ struct ipw_arrow_field *ipw_run_dataset_schema(const char *const *models, size_t
 
 /* ---- records to rows --------------------------------------------------------------------------- */
 
-struct conform_state {
-    size_t nulled, unknown;
-    char first_nulled[256], first_unknown[256];
-};
-
 static void note(char *dst, size_t size, const char *parent, const char *name)
 {
     if (!*dst)
@@ -163,7 +160,7 @@ static bool fits(const struct ipw_arrow_field *f, const json_t *v)
 
 /* A copy of v shaped to f: values of the wrong type become null, keys without a column go. */
 static json_t *conform(const struct ipw_arrow_field *f, json_t *v, const char *path,
-                       struct conform_state *cs)
+                       struct run_conform *cs)
 {
     if (!v || fits(f, v))
         return v ? json_incref(v) : json_null();
@@ -196,7 +193,7 @@ static json_t *conform(const struct ipw_arrow_field *f, json_t *v, const char *p
 }
 
 static json_t *make_row(const struct ipw_arrow_field *schema, json_t *rec,
-                        struct conform_state *cs)
+                        struct run_conform *cs)
 {
     json_t *row = json_object();
     if (!row)
@@ -221,22 +218,15 @@ static json_t *make_row(const struct ipw_arrow_field *schema, json_t *rec,
 
 /* ---- sources of records ------------------------------------------------------------------------ */
 
-struct entry {
-    int64_t index;
-    size_t seq; /* position in the source: the later of equal indexes wins */
-    uint64_t off;
-    size_t len;
-};
-
 static int by_index_seq(const void *a, const void *b)
 {
-    const struct entry *x = a, *y = b;
+    const struct run_entry *x = a, *y = b;
     if (x->index != y->index)
         return x->index < y->index ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static size_t sort_latest(struct entry *v, size_t n)
+size_t ipw_run_sort_latest(struct run_entry *v, size_t n)
 {
     qsort(v, n, sizeof *v, by_index_seq);
     size_t k = 0;
@@ -248,7 +238,7 @@ static size_t sort_latest(struct entry *v, size_t n)
 
 /* Model names (keys of model_answers and model_metrics) gathered into a JSON object used as a
  * set; the schema lists them sorted so that it is the same whatever the order of records. */
-static bool add_models(json_t *set, const json_t *rec)
+bool ipw_run_add_models(json_t *set, const json_t *rec)
 {
     static const char *const cols[] = {"model_answers", "model_metrics"};
     for (int c = 0; c < 2; c++) {
@@ -293,12 +283,7 @@ static struct ipw_arrow_field *schema_for(const json_t *set, size_t *n_models, i
 
 /* ---- the Arrow file, written to a temporary name and renamed ----------------------------------- */
 
-struct hashing_sink {
-    struct ipw_arrow_file_sink file;
-    uint64_t h;
-};
-
-static uint64_t mix(uint64_t h)
+uint64_t ipw_run_hash_mix(uint64_t h)
 {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
@@ -306,9 +291,9 @@ static uint64_t mix(uint64_t h)
     return h;
 }
 
-static ipw_err hashing_write(void *ctx, const void *data, size_t len, ipw_errbuf *eb)
+ipw_err ipw_run_hashing_write(void *ctx, const void *data, size_t len, ipw_errbuf *eb)
 {
-    struct hashing_sink *s = ctx;
+    struct run_hashing_sink *s = ctx;
     const uint8_t *p = data;
     uint64_t h = s->h ^ len;
     size_t i = 0;
@@ -320,28 +305,17 @@ static ipw_err hashing_write(void *ctx, const void *data, size_t len, ipw_errbuf
     }
     for (; i < len; i++)
         h = (h ^ p[i]) * 0x100000001b3ull;
-    s->h = mix(h);
+    s->h = ipw_run_hash_mix(h);
     return ipw_arrow_file_sink(&s->file, data, len, eb);
 }
 
-struct build {
-    const char *run_dir;
-    char path[4096], tmp[4200];
-    FILE *f;
-    struct hashing_sink sink;
-    struct ipw_arrow_writer *w;
-    struct ipw_arrow_field *schema;
-    struct conform_state cs;
-    size_t rows;
-};
-
-static ipw_err build_start(struct build *b, const json_t *models, size_t *n_models,
-                           ipw_errbuf *eb)
+ipw_err ipw_run_build_start(struct run_build *b, const json_t *models,
+                            const json_t *ipw_meta, ipw_errbuf *eb)
 {
     ipw_err e = ipw_path_join(b->path, sizeof b->path, b->run_dir, IPW_HF_DATA_FILE, eb);
     if (e != IPW_OK)
         return e;
-    if (!(b->schema = schema_for(models, n_models, eb)))
+    if (!(b->schema = schema_for(models, &b->n_models, eb)))
         return eb ? eb->code : IPW_E_NOMEM;
     json_t *features = ipw_hf_features(b->schema, eb);
     if (!features)
@@ -350,6 +324,12 @@ static ipw_err build_start(struct build *b, const json_t *models, size_t *n_mode
     json_decref(features);
     json_t *md = hf ? json_pack("{s:s}", "huggingface", hf) : NULL;
     free(hf);
+    char *ipw = ipw_meta ? json_dumps(ipw_meta, JSON_COMPACT) : NULL;
+    if (md && ipw && json_object_set_new(md, IPW_RUN_META_KEY, json_string(ipw)) != 0) {
+        json_decref(md);
+        md = NULL;
+    }
+    free(ipw);
     if (!md)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory building the run schema metadata");
     snprintf(b->tmp, sizeof b->tmp, "%s.tmp.%ld", b->path, (long)getpid());
@@ -363,14 +343,14 @@ static ipw_err build_start(struct build *b, const json_t *models, size_t *n_mode
                         strerror(en));
     }
     setvbuf(b->f, NULL, _IOFBF, 1 << 20);
-    b->sink = (struct hashing_sink){{b->f, b->tmp}, 0x6970772d61727277ull};
+    b->sink = (struct run_hashing_sink){{b->f, b->tmp}, 0x6970772d61727277ull};
     struct ipw_arrow_writer_options opt = {.batch_rows = 1000};
-    e = ipw_arrow_writer_new(b->schema, md, &opt, hashing_write, &b->sink, &b->w, eb);
+    e = ipw_arrow_writer_new(b->schema, md, &opt, ipw_run_hashing_write, &b->sink, &b->w, eb);
     json_decref(md);
     return e;
 }
 
-static ipw_err build_add(struct build *b, json_t *rec, ipw_errbuf *eb)
+ipw_err ipw_run_build_add(struct run_build *b, json_t *rec, ipw_errbuf *eb)
 {
     json_t *row = make_row(b->schema, rec, &b->cs);
     if (!row)
@@ -382,8 +362,8 @@ static ipw_err build_add(struct build *b, json_t *rec, ipw_errbuf *eb)
     return e;
 }
 
-static ipw_err build_commit(struct build *b, size_t n_models, struct ipw_run_dataset_stats *st,
-                            ipw_errbuf *eb)
+ipw_err ipw_run_build_commit(struct run_build *b, struct ipw_run_dataset_stats *st,
+                             ipw_errbuf *eb)
 {
     ipw_err e = ipw_arrow_writer_finish(b->w, eb);
     struct ipw_arrow_writer_stats ws;
@@ -425,7 +405,8 @@ static ipw_err build_commit(struct build *b, size_t n_models, struct ipw_run_dat
                  b->path, b->cs.unknown, b->cs.first_unknown);
     if (st) {
         st->rows = b->rows;
-        st->models = n_models;
+        st->models = b->n_models;
+        st->reused_rows = b->reused_rows;
         st->nulled_values = b->cs.nulled;
         st->unknown_keys = b->cs.unknown;
         st->arrow_bytes = ws.bytes;
@@ -434,7 +415,7 @@ static ipw_err build_commit(struct build *b, size_t n_models, struct ipw_run_dat
     return IPW_OK;
 }
 
-static void build_end(struct build *b)
+void ipw_run_build_end(struct run_build *b)
 {
     ipw_arrow_writer_free(b->w);
     ipw_arrow_field_free(b->schema);
@@ -451,7 +432,7 @@ ipw_err ipw_run_dataset_write(const char *run_dir, json_t *const *records, size_
 {
     if (st)
         memset(st, 0, sizeof *st);
-    struct entry *v = malloc((n ? n : 1) * sizeof *v);
+    struct run_entry *v = malloc((n ? n : 1) * sizeof *v);
     json_t *models = json_object();
     ipw_err e = v && models ? IPW_OK : ipw_fail(eb, IPW_E_NOMEM, "out of memory");
     for (size_t i = 0; e == IPW_OK && i < n; i++) {
@@ -459,98 +440,23 @@ ipw_err ipw_run_dataset_write(const char *run_dir, json_t *const *records, size_
         if (!json_is_object(records[i]) || !json_is_integer(ri))
             e = ipw_fail(eb, IPW_E_INVALID, "record %zu given for %s has no integer record_index",
                          i, run_dir);
-        else if (!add_models(models, records[i]))
+        else if (!ipw_run_add_models(models, records[i]))
             e = ipw_fail(eb, IPW_E_NOMEM, "out of memory");
         else
-            v[i] = (struct entry){(int64_t)json_integer_value(ri), i, 0, 0};
+            v[i] = (struct run_entry){(int64_t)json_integer_value(ri), i, 0, 0};
     }
-    struct build b = {.run_dir = run_dir};
-    size_t n_models = 0;
+    struct run_build b = {.run_dir = run_dir};
     if (e == IPW_OK) {
-        n = sort_latest(v, n);
-        e = build_start(&b, models, &n_models, eb);
+        n = ipw_run_sort_latest(v, n);
+        e = ipw_run_build_start(&b, models, NULL, eb);
     }
     for (size_t i = 0; e == IPW_OK && i < n; i++)
-        e = build_add(&b, records[v[i].seq], eb);
+        e = ipw_run_build_add(&b, records[v[i].seq], eb);
     if (e == IPW_OK)
-        e = build_commit(&b, n_models, st, eb);
-    build_end(&b);
+        e = ipw_run_build_commit(&b, st, eb);
+    ipw_run_build_end(&b);
     json_decref(models);
     free(v);
-    if (e != IPW_OK)
-        ipw_err_prefix(eb, "writing the dataset of %s: ", run_dir);
-    return e;
-}
-
-struct log_pass {
-    struct entry *v;
-    size_t n, cap;
-    json_t *models;
-};
-
-static ipw_err log_collect(void *ctx, json_t *rec, int64_t index, size_t line, uint64_t off,
-                           size_t len, ipw_errbuf *eb)
-{
-    struct log_pass *lp = ctx;
-    if (lp->n == lp->cap) {
-        size_t ncap = lp->cap ? lp->cap * 2 : 1024;
-        struct entry *nv = realloc(lp->v, ncap * sizeof *nv);
-        if (!nv)
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory indexing records");
-        lp->v = nv;
-        lp->cap = ncap;
-    }
-    lp->v[lp->n++] = (struct entry){index, line, off, len};
-    return add_models(lp->models, rec) ? IPW_OK
-                                       : ipw_fail(eb, IPW_E_NOMEM, "out of memory indexing records");
-}
-
-ipw_err ipw_run_dataset_write_from_log(const char *run_dir, struct ipw_run_dataset_stats *st,
-                                       ipw_errbuf *eb)
-{
-    if (st)
-        memset(st, 0, sizeof *st);
-    char path[4096];
-    ipw_err e = ipw_path_join(path, sizeof path, run_dir, IPW_RECORDS_FILE, eb);
-    if (e != IPW_OK)
-        return e;
-    struct log_pass lp = {.models = json_object()};
-    if (!lp.models)
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
-    e = ipw_records_scan(path, log_collect, &lp, NULL, eb);
-    struct build b = {.run_dir = run_dir};
-    size_t n_models = 0;
-    int fd = -1;
-    char *line = NULL;
-    if (e == IPW_OK) {
-        lp.n = sort_latest(lp.v, lp.n);
-        e = build_start(&b, lp.models, &n_models, eb);
-    }
-    if (e == IPW_OK && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        e = ipw_fail(eb, IPW_E_IO, "cannot open %s: %s", path, strerror(errno));
-    if (e == IPW_OK && !(line = malloc(IPW_RECORDS_MAX_LINE)))
-        e = ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", path);
-    for (size_t i = 0; e == IPW_OK && i < lp.n; i++) {
-        const struct entry *en = &lp.v[i];
-        ssize_t got = pread(fd, line, en->len, (off_t)en->off);
-        json_t *rec = got == (ssize_t)en->len ? json_loadb(line, en->len, JSON_ALLOW_NUL, NULL)
-                                              : NULL;
-        if (!rec) {
-            e = ipw_fail(eb, IPW_E_IO, "%s changed while its dataset was being written (line %zu)",
-                         path, en->seq);
-            break;
-        }
-        e = build_add(&b, rec, eb);
-        json_decref(rec);
-    }
-    if (e == IPW_OK)
-        e = build_commit(&b, n_models, st, eb);
-    build_end(&b);
-    if (fd >= 0)
-        close(fd);
-    free(line);
-    free(lp.v);
-    json_decref(lp.models);
     if (e != IPW_OK)
         ipw_err_prefix(eb, "writing the dataset of %s: ", run_dir);
     return e;

@@ -746,6 +746,19 @@ static void test_reader_foreign_types(void **state)
     ipw_arrow_mem_sink(&f, "ARROW1", 6, NULL);
     got = read_back(&f, IPW_OK);
     assert_int_equal(json_array_size(json_object_get(got, "rows")), 2);
+    /* IPW_ARROW_CORPUS_OUT=fuzz/corpus/arrow_reader regenerates these two fuzz seeds */
+    const char *seed_dir = getenv("IPW_ARROW_CORPUS_OUT");
+    if (seed_dir) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/foreign_types.arrow", seed_dir);
+        FILE *out = fopen(p, "wb");
+        fwrite(m.data, 1, m.len, out);
+        fclose(out);
+        snprintf(p, sizeof p, "%s/file_format.arrow", seed_dir);
+        out = fopen(p, "wb");
+        fwrite(f.data, 1, f.len, out);
+        fclose(out);
+    }
     json_decref(got);
     free(f.data);
     free(m.data);

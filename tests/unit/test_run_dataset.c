@@ -218,9 +218,13 @@ static void test_write_and_load(void **state)
     fclose(f);
     struct ipw_run_dataset_stats st2;
     assert_int_equal(ipw_run_dataset_write_from_log(dir, &st2, &eb), IPW_OK);
-    assert_string_equal(st2.fingerprint, st.fingerprint);
-    assert_int_equal(st2.arrow_bytes, st.arrow_bytes);
+    assert_int_equal(st2.rows, 4);
+    assert_int_equal(st2.reused_rows, 0); /* the in-memory path leaves nothing to reuse */
     assert_no_temp_files(dir);
+    json_t *rows2;
+    assert_int_equal(ipw_hf_dataset_load(dir, &rows2, NULL, &eb), IPW_OK);
+    assert_true(json_equal(rows, rows2));
+    json_decref(rows2);
 
     json_decref(rows);
     json_decref(features);
@@ -304,6 +308,122 @@ static void test_hf_folder_checks(void **state)
     free(dir);
 }
 
+static json_t *logged(int index, const char *model)
+{
+    json_t *r = record(index, model, 0.5 + index);
+    return r;
+}
+
+static void append_all(const char *dir, int from, int to, const char *model, bool create)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, IPW_RECORDS_FILE);
+    ipw_errbuf eb = {0};
+    struct ipw_records_log *log;
+    assert_int_equal(ipw_records_open(path, !create, &log, NULL, &eb), IPW_OK);
+    for (int i = from; i < to; i++) {
+        json_t *r = logged(i, model);
+        assert_int_equal(ipw_records_append(log, r, &eb), IPW_OK);
+        json_decref(r);
+    }
+    ipw_records_close(log);
+}
+
+/* What a rebuild from scratch gives: the reference for every incremental rewrite. */
+static json_t *rows_from_scratch(const char *dir)
+{
+    char *ref = ipw_test_mkdtemp("ipw-run-ref");
+    char src[4096], dst[4096];
+    snprintf(src, sizeof src, "%s/%s", dir, IPW_RECORDS_FILE);
+    snprintf(dst, sizeof dst, "%s/%s", ref, IPW_RECORDS_FILE);
+    char *text;
+    size_t len;
+    assert_int_equal(ipw_read_file(src, 1 << 26, &text, &len, NULL), IPW_OK);
+    assert_int_equal(ipw_write_file_atomic(dst, text, len, NULL), IPW_OK);
+    free(text);
+    ipw_errbuf eb = {0};
+    struct ipw_run_dataset_stats st;
+    assert_int_equal(ipw_run_dataset_write_from_log(ref, &st, &eb), IPW_OK);
+    assert_int_equal(st.reused_rows, 0);
+    json_t *rows;
+    assert_int_equal(ipw_hf_dataset_load(ref, &rows, NULL, &eb), IPW_OK);
+    ipw_test_rmtree(ref);
+    free(ref);
+    return rows;
+}
+
+static void rewrite_and_compare(const char *dir, size_t want_rows, size_t want_reused)
+{
+    ipw_errbuf eb = {0};
+    struct ipw_run_dataset_stats st;
+    assert_int_equal(ipw_run_dataset_write_from_log(dir, &st, &eb), IPW_OK);
+    assert_int_equal(st.rows, want_rows);
+    assert_int_equal(st.reused_rows, want_reused);
+    assert_no_temp_files(dir);
+    json_t *rows, *ref = rows_from_scratch(dir);
+    assert_int_equal(ipw_hf_dataset_load(dir, &rows, NULL, &eb), IPW_OK);
+    assert_int_equal(json_array_size(rows), want_rows);
+    assert_true(json_equal(rows, ref));
+    json_decref(rows);
+    json_decref(ref);
+}
+
+static void test_incremental_rewrites(void **state)
+{
+    (void)state;
+    char *dir = ipw_test_mkdtemp("ipw-run");
+    append_all(dir, 0, 250, "m", true);
+    rewrite_and_compare(dir, 250, 0);
+    /* the usual case: more records with larger indexes, same model */
+    append_all(dir, 250, 350, "m", false);
+    rewrite_and_compare(dir, 350, 250);
+    rewrite_and_compare(dir, 350, 350); /* nothing new: a plain copy */
+    /* a torn tail after the saved point is left out, then recovered */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, IPW_RECORDS_FILE);
+    FILE *f = fopen(path, "a");
+    fputs("{\"record_index\":350,\"prob", f);
+    fclose(f);
+    rewrite_and_compare(dir, 350, 350);
+    append_all(dir, 350, 360, "m", false); /* resume repairs the tail */
+    rewrite_and_compare(dir, 360, 350);
+    /* a new model: the schema changes, everything is rebuilt */
+    append_all(dir, 360, 365, "other", false);
+    rewrite_and_compare(dir, 365, 0);
+    append_all(dir, 365, 370, "other", false);
+    rewrite_and_compare(dir, 370, 365);
+    /* a record that goes before those written (a retried failure): rebuilt in order */
+    f = fopen(path, "a");
+    json_t *late = logged(5, "m");
+    json_object_set_new(late, "answer", json_string("retried"));
+    char *line = json_dumps(late, JSON_COMPACT);
+    fprintf(f, "%s\n", line);
+    free(line);
+    json_decref(late);
+    fclose(f);
+    rewrite_and_compare(dir, 370, 0);
+    /* the log changed before the saved point: rebuilt */
+    char *text;
+    size_t len;
+    assert_int_equal(ipw_read_file(path, 1 << 26, &text, &len, NULL), IPW_OK);
+    char *hit = strstr(text + len - 400, "Q ");
+    assert_non_null(hit);
+    hit[0] = 'R';
+    assert_int_equal(ipw_write_file_atomic(path, text, len, NULL), IPW_OK);
+    free(text);
+    rewrite_and_compare(dir, 370, 0);
+    /* a damaged previous file: rebuilt from the log, never trusted */
+    char data[4096];
+    snprintf(data, sizeof data, "%s/%s", dir, IPW_HF_DATA_FILE);
+    assert_int_equal(ipw_read_file(data, 1 << 26, &text, &len, NULL), IPW_OK);
+    text[len / 2] ^= 0x55;
+    assert_int_equal(ipw_write_file_atomic(data, text, len / 2 + 8, NULL), IPW_OK);
+    free(text);
+    rewrite_and_compare(dir, 370, 0);
+    ipw_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_write_and_load),
         cmocka_unit_test(test_conformance_and_edges),
         cmocka_unit_test(test_hf_folder_checks),
+        cmocka_unit_test(test_incremental_rewrites),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
