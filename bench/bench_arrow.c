@@ -121,7 +121,7 @@ static int phase_from_log(void *p)
 {
     struct ctx *c = p;
     ipw_errbuf eb = {0};
-    if (ipw_run_dataset_write_from_log(c->dir, NULL, &eb) != IPW_OK) {
+    if (ipw_run_dataset_write_from_log(c->dir, false, NULL, &eb) != IPW_OK) {
         fprintf(stderr, "bench_arrow: %s\n", eb.msg);
         return 1;
     }

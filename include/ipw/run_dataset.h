@@ -4,6 +4,7 @@
 #define IPW_RUN_DATASET_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,12 +33,15 @@ struct ipw_arrow_field *ipw_run_dataset_schema(const char *const *models, size_t
 ipw_err ipw_run_dataset_write(const char *run_dir, json_t *const *records, size_t n,
                               struct ipw_run_dataset_stats *st, ipw_errbuf *eb);
 /* The same, streaming from run_dir/records.jsonl: memory stays bounded by one record batch
- * plus 32 bytes per record, whatever the length of the run. When the previous Arrow file was
- * built from a prefix of the same log, the records after it all have larger record_index values
- * and no new model appeared (the usual case), its record batches are copied as they are and
- * only the new records are converted: a rewrite every 100 records then costs a file copy, not a
- * conversion of the whole run. */
-ipw_err ipw_run_dataset_write_from_log(const char *run_dir, struct ipw_run_dataset_stats *st,
-                                       ipw_errbuf *eb);
+ * plus 32 bytes per record, whatever the length of the run.
+ * Unless final, when the previous Arrow file was built from a prefix of the same log, the
+ * records after it are all new record_index values and no new model appeared (the usual case),
+ * its record batches are copied as they are and only the new records are converted, appended
+ * in record_index order among themselves: a rewrite every 100 records then costs a file copy,
+ * not a conversion of the whole run. Records that finished out of order (--concurrency > 1) can
+ * thus sit after higher-numbered ones; final (the rewrite at the end of a run) rebuilds from the
+ * whole log with every row in record_index order. */
+ipw_err ipw_run_dataset_write_from_log(const char *run_dir, bool final,
+                                       struct ipw_run_dataset_stats *st, ipw_errbuf *eb);
 
 #endif

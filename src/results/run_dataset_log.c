@@ -70,7 +70,8 @@ struct prior {
     const uint8_t *batches;
     size_t batches_len;
     uint64_t rows, n_batches, log_bytes;
-    int64_t max_index;
+    int64_t (*ranges)[2]; /* record_index values in the file: sorted, disjoint [first, last] */
+    size_t n_ranges;
     json_t *models;
 };
 
@@ -79,7 +80,81 @@ static void prior_free(struct prior *p)
     if (p->map)
         munmap(p->map, p->map_len);
     json_decref(p->models);
+    free(p->ranges);
     memset(p, 0, sizeof *p);
+}
+
+/* The "indexes" metadata: [[first, last], ...] sorted and disjoint, covering `rows` values. */
+static bool parse_ranges(const json_t *j, uint64_t rows, struct prior *p)
+{
+    size_t n = json_array_size(j);
+    if (!json_is_array(j) || !(p->ranges = malloc((n ? n : 1) * sizeof *p->ranges)))
+        return false;
+    uint64_t covered = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(j, i);
+        json_t *a = json_array_get(r, 0), *b = json_array_get(r, 1);
+        if (!json_is_integer(a) || !json_is_integer(b) || json_integer_value(a) < 0 ||
+            json_integer_value(b) < json_integer_value(a) ||
+            (i && json_integer_value(a) <= p->ranges[i - 1][1] + 1))
+            return false;
+        p->ranges[i][0] = (int64_t)json_integer_value(a);
+        p->ranges[i][1] = (int64_t)json_integer_value(b);
+        covered += (uint64_t)(p->ranges[i][1] - p->ranges[i][0]) + 1;
+    }
+    p->n_ranges = n;
+    return covered == rows;
+}
+
+static bool in_ranges(const struct prior *p, int64_t x)
+{
+    size_t lo = 0, hi = p->n_ranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x < p->ranges[mid][0])
+            hi = mid;
+        else if (x > p->ranges[mid][1])
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+/* The ranges of the prior's indexes and the new (sorted, distinct) ones, merged. */
+static json_t *merged_ranges(const struct prior *p, const struct run_entry *v, size_t n)
+{
+    json_t *out = json_array();
+    size_t i = 0, k = 0;
+    int64_t first = -1, last = -2;
+    while (out && (i < (p ? p->n_ranges : 0) || k < n)) {
+        int64_t a, b;
+        if (k == n || (p && i < p->n_ranges && p->ranges[i][0] < v[k].index)) {
+            a = p->ranges[i][0];
+            b = p->ranges[i][1];
+            i++;
+        } else {
+            a = b = v[k++].index;
+        }
+        if (a <= last + 1) {
+            if (b > last)
+                last = b;
+            continue;
+        }
+        if (first >= 0 && json_array_append_new(out, json_pack("[I,I]", (json_int_t)first,
+                                                               (json_int_t)last)) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+        first = a;
+        last = b;
+    }
+    if (out && first >= 0 &&
+        json_array_append_new(out, json_pack("[I,I]", (json_int_t)first, (json_int_t)last)) != 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* Whether the previous Arrow file can be extended; *why says why not. */
@@ -116,15 +191,14 @@ static bool prior_load(const char *data_path, int log_fd, uint64_t log_size, str
                                                         IPW_RUN_META_KEY));
     meta = ipw ? json_loads(ipw, 0, NULL) : NULL;
     json_t *lb = json_object_get(meta, "log_bytes"), *rows = json_object_get(meta, "rows");
-    json_t *mi = json_object_get(meta, "max_index");
     const char *tail = json_string_value(json_object_get(meta, "log_tail"));
     *why = "the previous file does not say which records it holds";
-    if (!json_is_integer(lb) || !json_is_integer(rows) || !json_is_integer(mi) || !tail ||
-        json_integer_value(lb) < 0 || json_integer_value(rows) < 0)
+    if (!json_is_integer(lb) || !json_is_integer(rows) || !tail || json_integer_value(lb) < 0 ||
+        json_integer_value(rows) < 0 ||
+        !parse_ranges(json_object_get(meta, "indexes"), (uint64_t)json_integer_value(rows), p))
         goto out;
     p->log_bytes = (uint64_t)json_integer_value(lb);
     p->rows = (uint64_t)json_integer_value(rows);
-    p->max_index = (int64_t)json_integer_value(mi);
     char now[17];
     *why = "records.jsonl changed before the point the previous file was built from";
     if (p->log_bytes > log_size || !tail_hash(log_fd, p->log_bytes, now) || strcmp(now, tail))
@@ -174,8 +248,8 @@ out:
     return ok;
 }
 
-/* The records after the prior's prefix can be appended to it: no new model, all indexes new,
- * distinct, and larger than any already written. */
+/* The records after the prior's prefix can be appended to it: no new model, and every
+ * record_index new (not in the file) and distinct. */
 static bool extends(const struct prior *p, struct log_pass *lp, const char **why)
 {
     const char *k;
@@ -189,15 +263,21 @@ static bool extends(const struct prior *p, struct log_pass *lp, const char **why
     }
     size_t n = lp->n;
     lp->n = ipw_run_sort_latest(lp->v, lp->n);
-    if (lp->n != n || (lp->n && lp->v[0].index <= p->max_index)) {
-        *why = "new records repeat or precede record_index values already written";
+    if (lp->n != n) {
+        *why = "a new record repeats another new record's record_index";
         return false;
+    }
+    for (size_t i = 0; i < lp->n; i++) {
+        if (in_ranges(p, lp->v[i].index)) {
+            *why = "a new record supersedes one already written";
+            return false;
+        }
     }
     return true;
 }
 
-ipw_err ipw_run_dataset_write_from_log(const char *run_dir, struct ipw_run_dataset_stats *st,
-                                       ipw_errbuf *eb)
+ipw_err ipw_run_dataset_write_from_log(const char *run_dir, bool final,
+                                       struct ipw_run_dataset_stats *st, ipw_errbuf *eb)
 {
     if (st)
         memset(st, 0, sizeof *st);
@@ -221,7 +301,11 @@ ipw_err ipw_run_dataset_write_from_log(const char *run_dir, struct ipw_run_datas
 
     struct prior prior;
     const char *why;
-    bool reuse = prior_load(data_path, fd, (uint64_t)lst.st_size, &prior, &why);
+    bool reuse = false;
+    memset(&prior, 0, sizeof prior);
+    why = "the final rewrite sorts every record";
+    if (!final)
+        reuse = prior_load(data_path, fd, (uint64_t)lst.st_size, &prior, &why);
     struct log_pass lp = {.models = json_object()};
     struct ipw_records_info info;
     if (!lp.models)
@@ -248,13 +332,12 @@ ipw_err ipw_run_dataset_write_from_log(const char *run_dir, struct ipw_run_datas
     if (e == IPW_OK && !tail_hash(fd, info.end_offset, tail))
         e = ipw_fail(eb, IPW_E_IO, "cannot read %s: %s", log_path, strerror(errno));
     if (e == IPW_OK) {
-        int64_t max_index = reuse ? prior.max_index : -1;
-        if (lp.n && lp.v[lp.n - 1].index > max_index)
-            max_index = lp.v[lp.n - 1].index;
-        meta = json_pack("{s:I, s:s, s:I, s:I}", "log_bytes", (json_int_t)info.end_offset,
-                         "log_tail", tail, "rows",
-                         (json_int_t)((reuse ? prior.rows : 0) + lp.n), "max_index",
-                         (json_int_t)max_index);
+        json_t *ranges = merged_ranges(reuse ? &prior : NULL, lp.v, lp.n);
+        meta = ranges ? json_pack("{s:I, s:s, s:I, s:o}", "log_bytes",
+                                  (json_int_t)info.end_offset, "log_tail", tail, "rows",
+                                  (json_int_t)((reuse ? prior.rows : 0) + lp.n), "indexes",
+                                  ranges)
+                      : NULL;
         if (!meta)
             e = ipw_fail(eb, IPW_E_NOMEM, "out of memory");
     }

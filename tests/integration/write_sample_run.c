@@ -251,7 +251,7 @@ int main(int argc, char **argv)
     ipw_records_close(log);
     free(big);
     struct ipw_run_dataset_stats st;
-    if (ipw_run_dataset_write_from_log(dir, &st, &eb) != IPW_OK)
+    if (ipw_run_dataset_write_from_log(dir, true, &st, &eb) != IPW_OK)
         return fail("dataset", &eb);
     if (write_edge(dir, "edge.arrow", 5) || write_edge(dir, "empty.arrow", 0))
         return 1;

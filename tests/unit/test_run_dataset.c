@@ -217,7 +217,7 @@ static void test_write_and_load(void **state)
     free(line);
     fclose(f);
     struct ipw_run_dataset_stats st2;
-    assert_int_equal(ipw_run_dataset_write_from_log(dir, &st2, &eb), IPW_OK);
+    assert_int_equal(ipw_run_dataset_write_from_log(dir, false, &st2, &eb), IPW_OK);
     assert_int_equal(st2.rows, 4);
     assert_int_equal(st2.reused_rows, 0); /* the in-memory path leaves nothing to reuse */
     assert_no_temp_files(dir);
@@ -275,7 +275,7 @@ static void test_conformance_and_edges(void **state)
     json_decref(bad);
     char missing[4096];
     snprintf(missing, sizeof missing, "%s/nope", dir);
-    assert_int_equal(ipw_run_dataset_write_from_log(missing, &st, &eb), IPW_E_NOTFOUND);
+    assert_int_equal(ipw_run_dataset_write_from_log(missing, false, &st, &eb), IPW_E_NOTFOUND);
     assert_non_null(strstr(eb.msg, "nope"));
     r = record(0, "m", 1.0);
     assert_int_equal(ipw_run_dataset_write(missing, &r, 1, &st, &eb), IPW_E_IO);
@@ -343,7 +343,7 @@ static json_t *rows_from_scratch(const char *dir)
     free(text);
     ipw_errbuf eb = {0};
     struct ipw_run_dataset_stats st;
-    assert_int_equal(ipw_run_dataset_write_from_log(ref, &st, &eb), IPW_OK);
+    assert_int_equal(ipw_run_dataset_write_from_log(ref, true, &st, &eb), IPW_OK);
     assert_int_equal(st.reused_rows, 0);
     json_t *rows;
     assert_int_equal(ipw_hf_dataset_load(ref, &rows, NULL, &eb), IPW_OK);
@@ -356,7 +356,7 @@ static void rewrite_and_compare(const char *dir, size_t want_rows, size_t want_r
 {
     ipw_errbuf eb = {0};
     struct ipw_run_dataset_stats st;
-    assert_int_equal(ipw_run_dataset_write_from_log(dir, &st, &eb), IPW_OK);
+    assert_int_equal(ipw_run_dataset_write_from_log(dir, false, &st, &eb), IPW_OK);
     assert_int_equal(st.rows, want_rows);
     assert_int_equal(st.reused_rows, want_reused);
     assert_no_temp_files(dir);
@@ -372,6 +372,7 @@ static void test_incremental_rewrites(void **state)
 {
     (void)state;
     char *dir = ipw_test_mkdtemp("ipw-run");
+    ipw_errbuf eb = {0};
     append_all(dir, 0, 250, "m", true);
     rewrite_and_compare(dir, 250, 0);
     /* the usual case: more records with larger indexes, same model */
@@ -402,6 +403,28 @@ static void test_incremental_rewrites(void **state)
     json_decref(late);
     fclose(f);
     rewrite_and_compare(dir, 370, 0);
+    /* out of order, as with --concurrency > 1: 372 finishes before 371. Both are appended to
+     * the previous batches, 371 after 372; the final rewrite sorts them. */
+    append_all(dir, 372, 373, "m", false);
+    struct ipw_run_dataset_stats st;
+    assert_int_equal(ipw_run_dataset_write_from_log(dir, false, &st, &eb), IPW_OK);
+    assert_int_equal(st.reused_rows, 370);
+    append_all(dir, 371, 372, "m", false);
+    assert_int_equal(ipw_run_dataset_write_from_log(dir, false, &st, &eb), IPW_OK);
+    assert_int_equal(st.reused_rows, 371);
+    json_t *rows, *ref = rows_from_scratch(dir);
+    assert_int_equal(ipw_hf_dataset_load(dir, &rows, NULL, &eb), IPW_OK);
+    assert_int_equal(json_array_size(rows), 372);
+    assert_true(json_equal(json_array_get(rows, 370), json_array_get(ref, 371)));
+    assert_true(json_equal(json_array_get(rows, 371), json_array_get(ref, 370)));
+    json_decref(rows);
+    assert_int_equal(ipw_run_dataset_write_from_log(dir, true, &st, &eb), IPW_OK);
+    assert_int_equal(st.reused_rows, 0);
+    assert_int_equal(ipw_hf_dataset_load(dir, &rows, NULL, &eb), IPW_OK);
+    assert_true(json_equal(rows, ref));
+    json_decref(rows);
+    json_decref(ref);
+    rewrite_and_compare(dir, 372, 372);
     /* the log changed before the saved point: rebuilt */
     char *text;
     size_t len;
@@ -411,7 +434,7 @@ static void test_incremental_rewrites(void **state)
     hit[0] = 'R';
     assert_int_equal(ipw_write_file_atomic(path, text, len, NULL), IPW_OK);
     free(text);
-    rewrite_and_compare(dir, 370, 0);
+    rewrite_and_compare(dir, 372, 0);
     /* a damaged previous file: rebuilt from the log, never trusted */
     char data[4096];
     snprintf(data, sizeof data, "%s/%s", dir, IPW_HF_DATA_FILE);
@@ -419,7 +442,7 @@ static void test_incremental_rewrites(void **state)
     text[len / 2] ^= 0x55;
     assert_int_equal(ipw_write_file_atomic(data, text, len / 2 + 8, NULL), IPW_OK);
     free(text);
-    rewrite_and_compare(dir, 370, 0);
+    rewrite_and_compare(dir, 372, 0);
     ipw_test_rmtree(dir);
     free(dir);
 }
