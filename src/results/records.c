@@ -330,7 +330,8 @@ static int by_index_then_line(const void *a, const void *b)
 /* Sorts and keeps, of each record_index, the entry of the latest line. */
 static void sort_latest(struct entries *es)
 {
-    qsort(es->v, es->n, sizeof *es->v, by_index_then_line);
+    if (es->n > 1)
+        qsort(es->v, es->n, sizeof *es->v, by_index_then_line);
     size_t k = 0;
     for (size_t i = 0; i < es->n; i++) {
         if (i + 1 < es->n && es->v[i + 1].index == es->v[i].index) {

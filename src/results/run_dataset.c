@@ -228,7 +228,8 @@ static int by_index_seq(const void *a, const void *b)
 
 size_t ipw_run_sort_latest(struct run_entry *v, size_t n)
 {
-    qsort(v, n, sizeof *v, by_index_seq);
+    if (n > 1)
+        qsort(v, n, sizeof *v, by_index_seq);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (i + 1 == n || v[i + 1].index != v[i].index)
