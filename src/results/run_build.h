@@ -11,8 +11,9 @@
 #include "ipw/arrow.h"
 #include "ipw/run_dataset.h"
 
-/* Schema metadata key holding {"log_bytes", "log_tail", "rows", "max_index"}: how much of
- * records.jsonl the file was built from, so that the next rewrite can reuse its batches. */
+/* Schema metadata key holding {"log_bytes", "log_tail", "rows", "indexes"}: how much of
+ * records.jsonl the file was built from and which record_index values (as [first, last]
+ * ranges) it holds, so that the next rewrite can reuse its batches. */
 #define IPW_RUN_META_KEY "ipw"
 
 struct run_entry {
