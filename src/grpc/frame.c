@@ -27,6 +27,8 @@ bool ipw_grpc_buf_reserve(struct ipw_grpc_buf *b, size_t extra)
     if (want <= b->cap)
         return true;
     size_t cap = b->cap ? b->cap : 256;
+    if (cap > b->max)
+        cap = b->max;
     while (cap < want)
         cap = cap > b->max / 2 ? b->max : cap * 2;
     uint8_t *p = realloc(b->data, cap);

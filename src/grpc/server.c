@@ -71,6 +71,7 @@ struct conn {
     bool dead;     /* close now */
     bool closing;  /* write side shut; draining input until EOF or the linger deadline */
     int64_t linger_until;
+    struct ipw_grpc_buf *mem_out; /* ipw_grpc_server_feed: output goes here, not to a socket */
     struct conn *prev, *next;
 };
 
@@ -518,19 +519,21 @@ static int on_error(nghttp2_session *h2, int lib_error, const char *msg, size_t 
 
 /* ---- connections ---------------------------------------------------------------------- */
 
-static void conn_new(struct ipw_grpc_server *s, int fd)
+static struct conn *conn_new(struct ipw_grpc_server *s, int fd)
 {
     if (s->nconns >= s->cfg.max_connections) {
         s->st_refused++;
         ipw_warn("grpc: refusing a connection: %u connections are open (the limit)", s->nconns);
-        close(fd);
-        return;
+        if (fd >= 0)
+            close(fd);
+        return NULL;
     }
     struct conn *c = calloc(1, sizeof *c);
     if (!c || nghttp2_session_server_new2(&c->h2, s->cbs, c, s->opt) != 0) {
         free(c);
-        close(fd);
-        return;
+        if (fd >= 0)
+            close(fd);
+        return NULL;
     }
     c->srv = s;
     c->fd = fd;
@@ -548,6 +551,7 @@ static void conn_new(struct ipw_grpc_server *s, int fd)
     s->st_conn_open++;
     if (s->stopping)
         nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
+    return c;
 }
 
 static void conn_free(struct conn *c)
@@ -561,7 +565,8 @@ static void conn_free(struct conn *c)
         call_free(k, k->state == CALL_DONE ? k->code : IPW_GRPC_CANCELLED);
     }
     nghttp2_session_del(c->h2);
-    close(c->fd);
+    if (c->fd >= 0)
+        close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -589,6 +594,14 @@ static void conn_flush(struct conn *c)
                 return;
             c->pend = data;
             c->pend_len = (size_t)n;
+        }
+        if (c->mem_out) {
+            if (!ipw_grpc_buf_append(c->mem_out, c->pend, c->pend_len))
+                c->dead = true;
+            c->pend_len = 0;
+            if (c->dead)
+                return;
+            continue;
         }
         ssize_t w = send(c->fd, c->pend, c->pend_len, MSG_NOSIGNAL);
         if (w < 0) {
@@ -900,6 +913,35 @@ ipw_err ipw_grpc_server_run(struct ipw_grpc_server *s, ipw_errbuf *eb)
         conn_free(s->conns);
     close_listeners(s);
     return IPW_OK;
+}
+
+ipw_err ipw_grpc_server_feed(struct ipw_grpc_server *s, const uint8_t *in, size_t len,
+                             struct ipw_grpc_buf *out, ipw_errbuf *eb)
+{
+    struct conn *c = conn_new(s, -1);
+    if (!c)
+        return ipw_fail(eb, IPW_E_NOMEM, "cannot create an in-memory connection");
+    c->mem_out = out;
+    ipw_err e = IPW_OK;
+    ssize_t r = nghttp2_session_mem_recv(c->h2, in, len);
+    if (r < 0) {
+        s->st_proto_err++;
+        nghttp2_session_terminate_session(c->h2, NGHTTP2_PROTOCOL_ERROR);
+        e = ipw_fail(eb, IPW_E_PROTOCOL, "%s", nghttp2_strerror((int)r));
+    }
+    conn_flush(c);
+    /* One tick of the loop: new readings, sleeping streams resumed. */
+    if (s->cfg.on_wake)
+        s->cfg.on_wake(s->cfg.ud);
+    for (struct call *k = s->calls; k; k = k->next) {
+        if (k->conn == c && k->deferred) {
+            k->deferred = false;
+            nghttp2_session_resume_data(c->h2, k->id);
+        }
+    }
+    conn_flush(c);
+    conn_free(c);
+    return e;
 }
 
 void ipw_grpc_server_wake(struct ipw_grpc_server *s) { ipw_net_wake_poke(&s->wake); }

@@ -16,6 +16,7 @@
 #include "ipw/clock.h"
 #include "ipw/log.h"
 #include "monitor/metrics.h"
+#include "monitor/monitor_internal.h"
 #include "monitor/wire.h"
 #include "proto/energy.pb-c.h"
 #include "proto/health.pb-c.h"
@@ -388,6 +389,7 @@ ipw_err ipw_monitor_create(struct ipw_sampler *s, const struct ipw_system_info *
 }
 
 int ipw_monitor_grpc_port(const struct ipw_monitor *m) { return m->grpc_port; }
+struct ipw_grpc_server *ipw_monitor_grpc_server(struct ipw_monitor *m) { return m->server; }
 int ipw_monitor_metrics_port(const struct ipw_monitor *m) { return m->metrics_port; }
 
 ipw_err ipw_monitor_run(struct ipw_monitor *m, ipw_errbuf *eb)
