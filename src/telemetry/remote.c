@@ -426,20 +426,20 @@ static ipw_err next_message(struct link *L, int64_t timeout, Energy__TelemetryRe
     *out = NULL;
     ipw_err e = ipw_grpc_stream_next(L->stream, &msg, &len, timeout, eb);
     if (e == IPW_E_TIMEOUT)
-        return ipw_fail(eb, IPW_E_TIMEOUT, "no reading from %s for %.1f s (stalled)", L->target,
+        return ipw_fail(eb, IPW_E_TIMEOUT, "no reading for %.1f s (stalled)",
                         (double)timeout / 1e9);
     if (e != IPW_OK)
         return e;
     if (!msg) {
         char why[256];
         int code = ipw_grpc_stream_status(L->stream, why, sizeof why);
-        return ipw_fail(eb, IPW_E_LOST, "the stream from %s ended with status %s%s%s", L->target,
+        return ipw_fail(eb, IPW_E_LOST, "the stream ended with status %s%s%s",
                         ipw_grpc_code_name(code), why[0] ? ": " : "", why);
     }
     *out = unpack(L, msg, len);
     if (!*out)
         return ipw_fail(eb, IPW_E_PROTOCOL,
-                        "a %zu-byte message from %s is not a TelemetryReading", len, L->target);
+                        "a %zu-byte message is not a TelemetryReading", len);
     return IPW_OK;
 }
 
@@ -594,7 +594,11 @@ ipw_err ipw_remote_open(const char *const *targets, size_t ntargets,
         r->cfg.sampler.interval_ns = (int64_t)r->cfg.interval_ms * IPW_NS_PER_MS;
     atomic_init(&r->stop, false);
     pthread_mutex_init(&r->stop_lock, NULL);
-    pthread_cond_init(&r->stop_cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* sleep_or_stop counts in mono time */
+    pthread_cond_init(&r->stop_cond, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&r->comb_lock, NULL);
     r->n = ntargets;
     for (size_t i = 0; i < ntargets; i++)

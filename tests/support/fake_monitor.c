@@ -11,6 +11,7 @@
 struct fake {
     int64_t t0;
     double gpu_w, cpu_w;
+    int64_t skew_ns;
 };
 
 static ipw_err fake_open(struct ipw_collector *c, ipw_errbuf *eb)
@@ -25,6 +26,7 @@ static ipw_err fake_sample(struct ipw_collector *c, struct ipw_reading *r,
     (void)eb;
     struct fake *f = c->priv;
     double t = (double)(r->mono_ns - f->t0) / 1e9;
+    r->real_ns += f->skew_ns;
     ipw_reading_set(r, IPW_M_GPU_POWER_W, f->gpu_w);
     ipw_reading_set(r, IPW_M_GPU_ENERGY_J, f->gpu_w * t);
     ipw_reading_set(r, IPW_M_CPU_POWER_W, f->cpu_w);
@@ -92,6 +94,11 @@ struct ipw_collector *ipw_test_fake_collector(const char *platform, unsigned nde
         return NULL;
     }
     return c;
+}
+
+void ipw_test_fake_collector_set_skew(struct ipw_collector *c, int64_t skew_ns)
+{
+    ((struct fake *)c->priv)->skew_ns = skew_ns;
 }
 
 static void *serve(void *arg)

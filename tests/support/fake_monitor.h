@@ -16,6 +16,10 @@
 struct ipw_collector *ipw_test_fake_collector(const char *platform, unsigned ndev,
                                               double gpu_watts, double cpu_watts);
 
+/* Make the fake's reported CLOCK_REALTIME timestamps run skew_ns ahead (a host whose clock
+ * is not synchronised with ours). */
+void ipw_test_fake_collector_set_skew(struct ipw_collector *c, int64_t skew_ns);
+
 struct ipw_test_monitor {
     struct ipw_collector *c;
     struct ipw_sampler *s;
