@@ -72,6 +72,7 @@ struct conn {
     bool closing;  /* write side shut; draining input until EOF or the linger deadline */
     int64_t linger_until;
     struct ipw_grpc_buf *mem_out; /* ipw_grpc_server_feed: output goes here, not to a socket */
+    bool proto_err;               /* counted once in the protocol-error statistic */
     struct conn *prev, *next;
 };
 
@@ -485,7 +486,15 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
 
 static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f, void *user)
 {
-    (void)user;
+    struct conn *c = user;
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
+        !c->proto_err) {
+        /* nghttp2 found a malformed frame and ends this connection (only this one). */
+        c->proto_err = true;
+        c->srv->st_proto_err++;
+        ipw_info("grpc: closing a connection after a protocol error (HTTP/2 error %u)",
+                 f->goaway.error_code);
+    }
     if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
         (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
         nghttp2_session_get_stream_remote_close(h2, f->hd.stream_id) == 0) {
@@ -639,7 +648,9 @@ static void conn_read(struct conn *c)
         ssize_t r = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
         if (r < 0) {
             /* A malformed preface or frame: this connection ends, the others carry on. */
-            c->srv->st_proto_err++;
+            if (!c->proto_err)
+                c->srv->st_proto_err++;
+            c->proto_err = true;
             ipw_info("grpc: closing a connection after a protocol error: %s",
                      nghttp2_strerror((int)r));
             nghttp2_session_terminate_session(c->h2, NGHTTP2_PROTOCOL_ERROR);
@@ -925,7 +936,9 @@ ipw_err ipw_grpc_server_feed(struct ipw_grpc_server *s, const uint8_t *in, size_
     ipw_err e = IPW_OK;
     ssize_t r = nghttp2_session_mem_recv(c->h2, in, len);
     if (r < 0) {
-        s->st_proto_err++;
+        if (!c->proto_err)
+            s->st_proto_err++;
+        c->proto_err = true;
         nghttp2_session_terminate_session(c->h2, NGHTTP2_PROTOCOL_ERROR);
         e = ipw_fail(eb, IPW_E_PROTOCOL, "%s", nghttp2_strerror((int)r));
     }

@@ -25,7 +25,8 @@ static int collect(void *ud, const uint8_t *msg, size_t len)
 static size_t frame(uint8_t *out, const uint8_t *msg, uint32_t len)
 {
     ipw_grpc_frame_header(out, len);
-    memcpy(out + IPW_GRPC_FRAME_HEADER, msg, len);
+    if (len)
+        memcpy(out + IPW_GRPC_FRAME_HEADER, msg, len);
     return IPW_GRPC_FRAME_HEADER + len;
 }
 
