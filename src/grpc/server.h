@@ -73,7 +73,8 @@ void ipw_grpc_server_wake(struct ipw_grpc_server *s);
 void ipw_grpc_server_stop(struct ipw_grpc_server *s);
 /* Run bytes received on a connection through the request path without a socket: a fresh
  * in-memory connection gets `in`, one loop tick runs, and what the server would send is appended
- * to `out` (bounded by out->max); then the connection is dropped. For fuzzing and tests. */
+ * to `out` (bounded by out->max); then the connection is dropped. For fuzzing and tests, on a
+ * server that is not running (never beside ipw_grpc_server_run on another thread). */
 ipw_err ipw_grpc_server_feed(struct ipw_grpc_server *s, const uint8_t *in, size_t len,
                              struct ipw_grpc_buf *out, ipw_errbuf *eb);
 void ipw_grpc_server_get_stats(struct ipw_grpc_server *s, struct ipw_grpc_server_stats *st);

@@ -392,8 +392,10 @@ int ipw_monitor_grpc_port(const struct ipw_monitor *m) { return m->grpc_port; }
 struct ipw_grpc_server *ipw_monitor_grpc_server(struct ipw_monitor *m) { return m->server; }
 int ipw_monitor_metrics_port(const struct ipw_monitor *m) { return m->metrics_port; }
 
-ipw_err ipw_monitor_run(struct ipw_monitor *m, ipw_errbuf *eb)
+ipw_err ipw_monitor_attach(struct ipw_monitor *m, ipw_errbuf *eb)
 {
+    if (m->subscribed)
+        return IPW_OK;
     /* The newest reading already taken is served at once; fetched before subscribing so that
      * it can never arrive after a newer one. */
     struct ipw_reading r;
@@ -403,9 +405,16 @@ ipw_err ipw_monitor_run(struct ipw_monitor *m, ipw_errbuf *eb)
         m->samples--; /* counted when it was sampled, not again */
     }
     ipw_err e = ipw_sampler_subscribe(m->sampler, on_reading, m, &m->sub_id, eb);
+    if (e == IPW_OK)
+        m->subscribed = true;
+    return e;
+}
+
+ipw_err ipw_monitor_run(struct ipw_monitor *m, ipw_errbuf *eb)
+{
+    ipw_err e = ipw_monitor_attach(m, eb);
     if (e != IPW_OK)
         return e;
-    m->subscribed = true;
     e = ipw_grpc_server_run(m->server, eb);
     ipw_sampler_unsubscribe(m->sampler, m->sub_id);
     m->subscribed = false;

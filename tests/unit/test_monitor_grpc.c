@@ -6,7 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nghttp2/nghttp2.h>
+
 #include "fake_monitor.h"
+#include "grpc/server.h"
+#include "monitor/monitor_internal.h"
 #include "grpc/client.h"
 #include "ipw/clock.h"
 #include "ipw_test.h"
@@ -492,6 +496,108 @@ static void test_metrics(void **state)
     ipw_grpc_buf_free(&body);
 }
 
+struct answer {
+    char status[8], grpc_status[8];
+    size_t data;
+};
+
+static int on_hdr(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                  const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+{
+    (void)s, (void)f, (void)flags;
+    struct answer *a = ud;
+    if (nl == 7 && !memcmp(name, ":status", 7))
+        snprintf(a->status, sizeof a->status, "%.*s", (int)vl, value);
+    if (nl == 11 && !memcmp(name, "grpc-status", 11))
+        snprintf(a->grpc_status, sizeof a->grpc_status, "%.*s", (int)vl, value);
+    return 0;
+}
+
+static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d, size_t len,
+                   void *ud)
+{
+    (void)s, (void)flags, (void)id, (void)d;
+    ((struct answer *)ud)->data += len;
+    return 0;
+}
+
+static ssize_t empty_msg(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length,
+                         uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    (void)s, (void)id, (void)length, (void)src, (void)ud;
+    memset(buf, 0, 5); /* one empty gRPC message */
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return 5;
+}
+
+/* The request path without a socket (what the fuzz target drives): a client session's bytes
+ * in, the server's bytes out, parsed back. */
+static void feed(struct ipw_monitor *m, const char *path, const char *ctype, struct answer *a)
+{
+    nghttp2_session_callbacks *cbs;
+    nghttp2_session *cl;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_hdr);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data);
+    nghttp2_session_client_new(&cl, cbs, a);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_nv nv[5] = {
+        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+        {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0},
+        {(uint8_t *)":authority", (uint8_t *)"x", 10, 1, 0},
+        {(uint8_t *)"content-type", (uint8_t *)ctype, 12, strlen(ctype), 0}};
+    nghttp2_data_provider prd = {.read_callback = empty_msg};
+    nghttp2_submit_settings(cl, NGHTTP2_FLAG_NONE, NULL, 0);
+    assert_true(nghttp2_submit_request(cl, NULL, nv, 5, &prd, NULL) > 0);
+    struct ipw_grpc_buf in = {.max = 1 << 20}, out = {.max = 1 << 20};
+    const uint8_t *p;
+    ssize_t k;
+    while ((k = nghttp2_session_mem_send(cl, &p)) > 0)
+        assert_true(ipw_grpc_buf_append(&in, p, (size_t)k));
+    memset(a, 0, sizeof *a);
+    ipw_grpc_server_feed(ipw_monitor_grpc_server(m), in.data, in.len, &out, NULL);
+    assert_true(nghttp2_session_mem_recv(cl, out.data, out.len) == (ssize_t)out.len);
+    nghttp2_session_del(cl);
+    ipw_grpc_buf_free(&in);
+    ipw_grpc_buf_free(&out);
+}
+
+static void test_feed_request_path(void **state)
+{
+    (void)state;
+    /* a monitor nobody runs: the feed is its only driver (never beside a running loop) */
+    struct ipw_collector *c = ipw_test_fake_collector("fake", 1, 10, 5);
+    struct ipw_sampler *s;
+    struct ipw_monitor *m;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_sampler_create(c, NULL, &s, &eb), IPW_OK);
+    struct ipw_monitor_config mc;
+    ipw_monitor_config_init(&mc);
+    mc.port = 0;
+    mc.metrics_port = -1;
+    assert_int_equal(ipw_monitor_create(s, NULL, &mc, &m, &eb), IPW_OK);
+    assert_int_equal(ipw_monitor_attach(m, &eb), IPW_OK);
+    assert_int_equal(ipw_sampler_snapshot(s, NULL, &eb), IPW_OK);
+
+    struct answer a;
+    feed(m, HEALTH, "application/grpc", &a);
+    assert_string_equal(a.status, "200");
+    assert_string_equal(a.grpc_status, "0");
+    assert_true(a.data > 5);
+    feed(m, STREAM, "application/grpc+proto", &a);
+    assert_string_equal(a.status, "200");
+    assert_true(a.data > 100); /* one tick's reading went out */
+    assert_string_equal(a.grpc_status, "");
+    feed(m, HEALTH, "application/json", &a);
+    assert_string_equal(a.status, "415");
+    feed(m, "/x.Y/Z", "application/grpc", &a);
+    assert_string_equal(a.grpc_status, "12");
+    ipw_monitor_destroy(m);
+    ipw_sampler_destroy(s);
+    ipw_collector_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_slow_client),
         cmocka_unit_test(test_graceful_stop),
         cmocka_unit_test(test_unix_socket),
+        cmocka_unit_test(test_feed_request_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
