@@ -3,6 +3,7 @@
 #ifndef IPW_MONITOR_H
 #define IPW_MONITOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,7 @@ struct ipw_monitor_config {
     const char *unix_path;    /* also serve on this Unix socket (mode 0660); NULL = no */
     const char *metrics_bind; /* default "127.0.0.1" */
     int metrics_port;         /* default 9470; 0 picks a free port; < 0: no metrics */
+    bool metrics_optional;    /* a metrics port in use is a warning, not an error */
     /* How many readings a stream may fall behind before its oldest are dropped. 0: about 2 s
      * of readings (at least 64, at most 4096). */
     size_t stream_queue;

@@ -30,7 +30,7 @@ static int write_port_file(const char *path, int grpc_port, int metrics_port)
 
 int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
 {
-    long port = 50053, interval_ms = 50, metrics_port = 9470, queue = 0;
+    long port = 50053, interval_ms = 50, metrics_port = -2, queue = 0;
     const char *bind = "127.0.0.1", *metrics_bind = "127.0.0.1", *unix_path = NULL;
     const char *collector = "auto", *log_level = "info", *port_file = NULL;
     static const char *const collectors[] = {"auto", "nvidia", "amd",  "rapl",
@@ -46,7 +46,9 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "auto|nvidia|amd|rapl|macos|null|sim (default auto)", 0, 0, collectors},
         {"metrics-port", IPW_OPT_INT, &metrics_port, "PORT",
-         "Prometheus /metrics port (default 9470; 0 picks one; -1 turns it off)", -1, 65535},
+         "Prometheus /metrics port (default 9470, skipped with a warning if busy; 0 picks one; "
+         "-1 turns it off)",
+         -1, 65535},
         {"metrics-bind", IPW_OPT_STRING, &metrics_bind, "ADDR",
          "address of the metrics endpoint (default 127.0.0.1)"},
         {"unix", IPW_OPT_STRING, &unix_path, "PATH",
@@ -115,7 +117,9 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     mcfg.port = (int)port;
     mcfg.unix_path = unix_path;
     mcfg.metrics_bind = metrics_bind;
-    mcfg.metrics_port = (int)metrics_port;
+    /* -2: not given. The default port is taken if free; a busy one only costs the metrics. */
+    mcfg.metrics_port = metrics_port == -2 ? 9470 : (int)metrics_port;
+    mcfg.metrics_optional = metrics_port == -2;
     mcfg.stream_queue = (size_t)queue;
     if (ipw_monitor_create(s, NULL, &mcfg, &m, &eb) != IPW_OK) {
         fprintf(stderr, "%s: %s\n", prog, eb.msg);
@@ -133,7 +137,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
             fprintf(stderr, "%s:%d%s", bind, ipw_monitor_grpc_port(m), unix_path ? " and " : "");
         if (unix_path)
             fprintf(stderr, "unix:%s", unix_path);
-        if (metrics_port >= 0)
+        if (ipw_monitor_metrics_port(m) >= 0)
             fprintf(stderr, "; metrics on http://%s:%d/metrics", metrics_bind,
                     ipw_monitor_metrics_port(m));
         fprintf(stderr, "\n");

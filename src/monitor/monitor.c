@@ -377,9 +377,20 @@ ipw_err ipw_monitor_create(struct ipw_sampler *s, const struct ipw_system_info *
         e = ipw_grpc_server_listen_unix(m->server, m->cfg.unix_path, 0660, eb);
     if (e == IPW_OK && m->cfg.port < 0 && !m->cfg.unix_path)
         e = ipw_fail(eb, IPW_E_INVALID, "the monitor needs a TCP port or a --unix path");
-    if (e == IPW_OK && m->cfg.metrics_port >= 0)
+    if (e == IPW_OK && m->cfg.metrics_port >= 0) {
+        ipw_errbuf me = {0};
         e = ipw_metrics_http_start(m->cfg.metrics_bind, m->cfg.metrics_port, render_metrics, m,
-                                   &m->http, &m->metrics_port, eb);
+                                   &m->http, &m->metrics_port, &me);
+        if (e != IPW_OK && m->cfg.metrics_optional) {
+            /* A second monitor on the host (or anything else on 9470) must not stop the
+             * telemetry stream, which is what clients of the original monitor rely on. */
+            ipw_warn("monitor: serving without Prometheus metrics: %s", me.msg);
+            m->metrics_port = -1;
+            e = IPW_OK;
+        } else if (e != IPW_OK && eb) {
+            *eb = me;
+        }
+    }
     if (e != IPW_OK) {
         ipw_monitor_destroy(m);
         return e;

@@ -4,6 +4,7 @@ shutdown, raw, promtool); each group starts its own monitor on free ports, null 
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -310,8 +311,65 @@ def group_promtool():
     check(mon.terminate() == 0, "exit status 0")
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def group_launcher():
+    """Started the way the original project's Python launcher starts its binary: only --port and
+    --bind-address, readiness by channel_ready_future + Health, stop by SIGTERM."""
+    port = free_port()
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen([ms.MONITOR, "--port", str(port), "--bind-address", "127.0.0.1"],
+                            stderr=log)
+    target = "127.0.0.1:%d" % port
+    ready, deadline = False, time.time() + 15
+    while time.time() < deadline and not ready:
+        ch = grpc.insecure_channel(target)
+        try:
+            grpc.channel_ready_future(ch).result(timeout=0.5)
+            energy_pb2_grpc.EnergyMonitorStub(ch).Health(energy_pb2.HealthRequest(), timeout=0.5)
+            ready = True
+        except Exception:
+            time.sleep(0.25)
+        finally:
+            ch.close()
+    if not ready:
+        proc.kill()
+        log.seek(0)
+        fail("monitor not ready via the launcher's readiness check: " + log.read())
+    check(True, "ready by the launcher's check (channel ready + Health) on port %d" % port)
+    ch = grpc.insecure_channel(target)
+    n = 0
+    for r in energy_pb2_grpc.EnergyMonitorStub(ch).StreamTelemetry(energy_pb2.StreamRequest()):
+        # the original client maps negative values to None and reads these fields
+        vals = [r.power_watts, r.energy_joules, r.temperature_celsius, r.gpu_memory_usage_mb,
+                r.cpu_memory_usage_mb]
+        assert all(v == -1 or v >= 0 for v in vals)
+        assert r.platform and r.timestamp_nanos > 0 and r.system_info.host_name
+        n += 1
+        if n == 5:
+            break
+    check(n == 5, "the original client's fields are all present")
+    ch.close()
+    proc.send_signal(signal.SIGTERM)
+    check(proc.wait(timeout=10) == 0, "SIGTERM: exit 0")
+
+    proc = subprocess.Popen([ms.MONITOR, "--collector", "null", "--port", "0", "--bind-address",
+                             "0.0.0.0", "--metrics-port", "-1"], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=10)[1]
+    check("no authentication" in err and proc.returncode == 0,
+          "binding 0.0.0.0 warns that the stream has no authentication")
+
+
 GROUPS = {"basic": group_basic, "concurrency": group_concurrency, "limits": group_limits,
-          "shutdown": group_shutdown, "raw": group_raw, "promtool": group_promtool}
+          "shutdown": group_shutdown, "raw": group_raw, "promtool": group_promtool,
+          "launcher": group_launcher}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in GROUPS:
