@@ -22,10 +22,15 @@ struct ipw_monitor_config {
      * of readings (at least 64, at most 4096). */
     size_t stream_queue;
     unsigned max_connections; /* 0 = 1024 */
+    /* Sample on the gRPC loop's own thread (one wakeup per tick instead of two); the caller
+     * then must not start the sampler. A collector that blocks (macos) or turns out slow is
+     * handed to the sampler's own thread instead. */
+    bool drive_sampler;
 };
 
 struct ipw_monitor_stats {
     uint64_t samples;        /* readings received from the sampler */
+    uint64_t missed_ticks;   /* ticks skipped because sampling fell behind (driven mode) */
     uint64_t dropped;        /* readings slow streams lost (their oldest) */
     uint64_t sent;           /* readings delivered to streams */
     uint64_t streams_open;   /* StreamTelemetry calls in progress */

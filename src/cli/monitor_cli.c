@@ -87,6 +87,8 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     struct ipw_collector_config ccfg;
     ipw_collector_config_init(&ccfg);
     ccfg.interval_ms = (int)interval_ms;
+    /* Host memory changes slowly and /proc/meminfo is costly to read: 4 times a second. */
+    ccfg.meminfo_interval_ns = 250 * IPW_NS_PER_MS;
     struct ipw_collector *c = NULL;
     ipw_errbuf eb = {0};
     if (ipw_collector_open(collector, &ccfg, &c, &eb) != IPW_OK) {
@@ -107,7 +109,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     struct ipw_sampler *s = NULL;
     struct ipw_monitor *m = NULL;
     int rc = 1;
-    if (ipw_sampler_create(c, &scfg, &s, &eb) != IPW_OK || ipw_sampler_start(s, &eb) != IPW_OK) {
+    if (ipw_sampler_create(c, &scfg, &s, &eb) != IPW_OK) {
         fprintf(stderr, "%s: %s\n", prog, eb.msg);
         goto out;
     }
@@ -121,6 +123,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     mcfg.metrics_port = metrics_port == -2 ? 9470 : (int)metrics_port;
     mcfg.metrics_optional = metrics_port == -2;
     mcfg.stream_queue = (size_t)queue;
+    mcfg.drive_sampler = true; /* the loop samples: one wakeup per tick */
     if (ipw_monitor_create(s, NULL, &mcfg, &m, &eb) != IPW_OK) {
         fprintf(stderr, "%s: %s\n", prog, eb.msg);
         goto out;

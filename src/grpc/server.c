@@ -4,6 +4,8 @@
 #include "grpc/server.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -25,6 +27,11 @@
 #define MAX_LISTENERS 4
 #define LINGER_NS (1 * IPW_NS_PER_SEC)
 #define READS_PER_TURN 8 /* recv calls per connection per loop turn, for fairness */
+/* After an early answer, the rest of a request is read and dropped for this long / this much
+ * before RST_STREAM tells the client to stop (some clients, curl among them, treat a reset
+ * that arrives while they are still sending as a failed request). */
+#define DRAIN_NS (1 * IPW_NS_PER_SEC)
+#define DRAIN_BYTES (64 * 1024)
 
 enum call_state {
     CALL_RECEIVING, /* headers accepted, waiting for the request and half-close */
@@ -57,6 +64,8 @@ struct call {
     struct ipw_grpc_buf msg;
     size_t off;     /* bytes of hdr+msg already handed to nghttp2 */
     bool have_msg, deferred, ending;
+    bool draining;  /* answered before the request ended: reading (and dropping) its rest */
+    size_t drained;
     int code;       /* final grpc status */
     char errmsg[256];
     struct call *prev, *next; /* every live call of the server */
@@ -87,6 +96,7 @@ struct ipw_grpc_server {
     atomic_bool stop_requested;
     bool stopping;
     int64_t stop_deadline;
+    int64_t timer_at; /* next on_timer call (monotonic ns), 0 = none */
     struct conn *conns;
     struct call *calls;
     unsigned nconns;
@@ -475,6 +485,14 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
 {
     (void)flags, (void)user;
     struct call *k = call_of(h2, id);
+    if (k && k->draining) {
+        k->drained += len;
+        if (k->drained > DRAIN_BYTES) {
+            k->draining = false;
+            nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+        }
+        return 0;
+    }
     if (!k || k->state != CALL_RECEIVING)
         return 0; /* already answered (or refused): the rest of the body is dropped */
     int code = ipw_grpc_deframer_feed(&k->in, data, len, keep_request, k);
@@ -498,9 +516,16 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f, void *user
     if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
         (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
         nghttp2_session_get_stream_remote_close(h2, f->hd.stream_id) == 0) {
-        /* We answered before the client finished sending (an error, a deadline): tell it to
-         * stop, as RFC 9113 §8.1 allows, instead of reading the rest of its body. */
-        nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+        /* We answered before the client finished sending (an error, a deadline). Let a short
+         * remainder arrive; past DRAIN_BYTES or DRAIN_NS, RST_STREAM(NO_ERROR) stops it, as
+         * RFC 9113 §8.1 allows. */
+        struct call *k = call_of(h2, f->hd.stream_id);
+        if (k && !k->draining) {
+            k->draining = true;
+            k->deadline = ipw_mono_ns() + DRAIN_NS;
+        } else if (!k) {
+            nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+        }
     }
     return 0;
 }
@@ -795,6 +820,9 @@ static void accept_all(struct ipw_grpc_server *s, int lfd)
             close(fd);
             continue;
         }
+        /* Each reading leaves as soon as it is framed (fails harmlessly on Unix sockets). */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         conn_new(s, fd);
     }
 }
@@ -804,8 +832,19 @@ static int64_t expire(struct ipw_grpc_server *s, int64_t now)
 {
     int64_t next = 0;
     for (struct call *k = s->calls; k; k = k->next) {
-        if (!k->deadline || k->state == CALL_DONE || k->ending)
+        if (k->draining && k->deadline && k->deadline <= now) {
+            k->draining = false;
+            k->deadline = 0;
+            nghttp2_submit_rst_stream(k->conn->h2, NGHTTP2_FLAG_NONE, k->id, NGHTTP2_NO_ERROR);
             continue;
+        }
+        if (!k->deadline || (k->state == CALL_DONE && !k->draining) || k->ending)
+            continue;
+        if (k->draining) {
+            if (!next || k->deadline < next)
+                next = k->deadline;
+            continue;
+        }
         if (k->deadline <= now) {
             end_call(k, IPW_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
             k->deadline = 0;
@@ -835,15 +874,58 @@ static bool grow_pfd(struct ipw_grpc_server *s, size_t n)
     return true;
 }
 
+/* Sleeping streams get another chance to send (new readings have come). */
+static void resume_deferred(struct ipw_grpc_server *s)
+{
+    for (struct call *k = s->calls; k; k = k->next) {
+        if (k->deferred) {
+            k->deferred = false;
+            nghttp2_session_resume_data(k->conn->h2, k->id);
+        }
+    }
+}
+
+/* poll until an event or the deadline (0 = none); ppoll where it exists, for ticks that are
+ * exact to the microsecond rather than rounded up to the next millisecond. */
+static int wait_events(struct pollfd *pfd, size_t n, int64_t deadline)
+{
+#ifdef __linux__
+    struct timespec ts, *tp = NULL;
+    if (deadline) {
+        int64_t d = deadline - ipw_mono_ns();
+        d = d < 0 ? 0 : d > 60 * IPW_NS_PER_SEC ? 60 * IPW_NS_PER_SEC : d;
+        ts.tv_sec = d / IPW_NS_PER_SEC;
+        ts.tv_nsec = d % IPW_NS_PER_SEC;
+        tp = &ts;
+    }
+    return ppoll(pfd, n, tp, NULL);
+#else
+    int timeout = -1;
+    if (deadline) {
+        int64_t ms = (deadline - ipw_mono_ns() + IPW_NS_PER_MS - 1) / IPW_NS_PER_MS;
+        timeout = ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+    }
+    return poll(pfd, n, timeout);
+#endif
+}
+
 ipw_err ipw_grpc_server_run(struct ipw_grpc_server *s, ipw_errbuf *eb)
 {
     if (s->nlisten == 0)
         return ipw_fail(eb, IPW_E_INVALID, "the gRPC server has no socket to listen on");
+    s->timer_at = s->cfg.on_timer ? ipw_mono_ns() : 0;
     for (;;) {
         int64_t now = ipw_mono_ns();
         if (atomic_load(&s->stop_requested) && !s->stopping)
             begin_shutdown(s, now);
+        if (s->timer_at && now >= s->timer_at && !s->stopping) {
+            s->timer_at = s->cfg.on_timer(s->cfg.ud, now);
+            resume_deferred(s);
+            now = ipw_mono_ns();
+        }
         int64_t next = expire(s, now);
+        if (s->timer_at && !s->stopping && (!next || s->timer_at < next))
+            next = s->timer_at;
         for (struct conn *c = s->conns, *cn; c; c = cn) {
             cn = c->next;
             conn_flush(c);
@@ -878,12 +960,7 @@ ipw_err ipw_grpc_server_run(struct ipw_grpc_server *s, ipw_errbuf *eb)
             s->pfd[n] = (struct pollfd){.fd = c->fd, .events = ev};
             s->pconn[n++] = c;
         }
-        int timeout = -1;
-        if (next) {
-            int64_t ms = (next - ipw_mono_ns() + IPW_NS_PER_MS - 1) / IPW_NS_PER_MS;
-            timeout = ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
-        }
-        int rc = poll(s->pfd, n, timeout);
+        int rc = wait_events(s->pfd, n, next);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -897,12 +974,7 @@ ipw_err ipw_grpc_server_run(struct ipw_grpc_server *s, ipw_errbuf *eb)
                 begin_shutdown(s, ipw_mono_ns());
             if (s->cfg.on_wake)
                 s->cfg.on_wake(s->cfg.ud);
-            for (struct call *k = s->calls; k; k = k->next) {
-                if (k->deferred) {
-                    k->deferred = false;
-                    nghttp2_session_resume_data(k->conn->h2, k->id);
-                }
-            }
+            resume_deferred(s);
         }
         for (size_t i = 1; i < n; i++) {
             if (!s->pfd[i].revents)

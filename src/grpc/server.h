@@ -41,6 +41,10 @@ struct ipw_grpc_server_config {
     /* Called on the loop thread after every ipw_grpc_server_wake, before sleeping streams are
      * asked for messages again. */
     void (*on_wake)(void *ud);
+    /* Optional timer on the loop thread: first called as soon as run starts, then at the
+     * (monotonic) time it returns; returning 0 stops it. Sleeping streams are resumed after
+     * each call. */
+    int64_t (*on_timer)(void *ud, int64_t now);
     void *ud;
     unsigned max_connections;      /* default 1024 */
     unsigned max_streams_per_conn; /* SETTINGS_MAX_CONCURRENT_STREAMS, default 100 */

@@ -169,7 +169,8 @@ char *ipw_metrics_render(const struct ipw_metrics_view *v)
         "Sampler ticks on which the collector failed (values unavailable).",
         (double)v->ss.failures);
     one(&b, "ipw_monitor_missed_ticks_total", "counter",
-        "Sampler ticks skipped because sampling fell behind.", (double)v->ss.missed_ticks);
+        "Sampler ticks skipped because sampling fell behind.",
+        (double)(v->ss.missed_ticks + v->st.missed_ticks));
     one(&b, "ipw_monitor_dropped_readings_total", "counter",
         "Readings that slow streams lost (their oldest) instead of delaying others.",
         (double)v->st.dropped);

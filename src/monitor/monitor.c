@@ -61,13 +61,22 @@ struct ipw_monitor {
     struct ipw_reading scratch[INBOX_CAP];
     struct ipw_device_reading *scratch_dev;
 
+    /* driving the sampler from the loop (cfg.drive_sampler) */
+    bool driving;
+    int64_t next_tick;
+    unsigned slow_ticks;
+    uint64_t tick_failures;
+
     /* loop thread only */
+    bool have_idle;                  /* newest reading, kept raw while nobody streams */
+    struct ipw_reading idle_r;
+    struct ipw_device_reading *idle_dev;
     struct slot *ring;
     size_t depth;
     uint64_t ring_next; /* index the next reading gets */
     struct mstream *streams;
 
-    _Atomic uint64_t samples, dropped, sent, streams_open, streams_total, inbox_lost;
+    _Atomic uint64_t samples, dropped, sent, streams_open, streams_total, inbox_lost, missed;
 };
 
 void ipw_monitor_config_init(struct ipw_monitor_config *cfg)
@@ -80,6 +89,9 @@ void ipw_monitor_config_init(struct ipw_monitor_config *cfg)
 }
 
 /* ---- sampler thread ------------------------------------------------------------------- */
+
+/* True while the loop thread itself is taking a reading: no need to wake it. */
+static _Thread_local bool in_tick;
 
 static void on_reading(void *ud, const struct ipw_reading *r, const struct ipw_device_reading *dev,
                        unsigned ndev)
@@ -106,7 +118,7 @@ static void on_reading(void *ud, const struct ipw_reading *r, const struct ipw_d
     }
     m->samples++;
     pthread_mutex_unlock(&m->lock);
-    if (was_empty)
+    if (was_empty && !in_tick)
         ipw_grpc_server_wake(m->server); /* one wakeup per tick, however many streams */
 }
 
@@ -127,6 +139,20 @@ static void catch_up(struct mstream *st)
     }
 }
 
+static void encode_into_ring(struct ipw_monitor *m, const struct ipw_reading *r,
+                             const struct ipw_device_reading *dev)
+{
+    struct slot *s = &m->ring[m->ring_next % m->depth];
+    s->msg.len = 0;
+    s->mono_ns = r->mono_ns;
+    if (!ipw_wire_encode_reading(r, dev, &m->collector->info, &m->si, &s->msg)) {
+        ipw_warn("monitor: cannot encode reading %llu (out of memory); skipped",
+                 (unsigned long long)r->sequence);
+        return;
+    }
+    m->ring_next++;
+}
+
 static void drain(void *ud)
 {
     struct ipw_monitor *m = ud;
@@ -143,20 +169,67 @@ static void drain(void *ud)
     m->in_count = 0;
     pthread_mutex_unlock(&m->lock);
 
-    for (size_t k = 0; k < n; k++) {
-        struct slot *s = &m->ring[m->ring_next % m->depth];
-        s->msg.len = 0;
-        s->mono_ns = m->scratch[k].mono_ns;
-        if (!ipw_wire_encode_reading(&m->scratch[k], m->ndev ? &m->scratch_dev[k * m->ndev] : NULL,
-                                     &m->collector->info, &m->si, &s->msg)) {
-            ipw_warn("monitor: cannot encode reading %llu (out of memory); skipped",
-                     (unsigned long long)m->scratch[k].sequence);
-            continue;
+    if (!m->streams) {
+        /* Nobody to send to: keep the newest raw, encode it only if a stream opens. */
+        if (n) {
+            m->idle_r = m->scratch[n - 1];
+            if (m->ndev)
+                memcpy(m->idle_dev, &m->scratch_dev[(n - 1) * m->ndev],
+                       m->ndev * sizeof *m->idle_dev);
+            m->have_idle = true;
         }
-        m->ring_next++;
+        return;
     }
+    for (size_t k = 0; k < n; k++)
+        encode_into_ring(m, &m->scratch[k], m->ndev ? &m->scratch_dev[k * m->ndev] : NULL);
     for (struct mstream *st = m->streams; st; st = st->next)
         catch_up(st);
+}
+
+/* Driven mode: the loop's timer takes each reading itself, so a tick costs one wakeup. */
+static int64_t tick(void *ud, int64_t now)
+{
+    struct ipw_monitor *m = ud;
+    if (!m->driving)
+        return 0;
+    ipw_errbuf eb = {0};
+    int64_t t0 = ipw_mono_ns();
+    in_tick = true;
+    ipw_err e = ipw_sampler_snapshot(m->sampler, NULL, &eb);
+    in_tick = false;
+    int64_t took = ipw_mono_ns() - t0;
+    if (e != IPW_OK) {
+        if (m->tick_failures++ % 100 == 0)
+            ipw_warn("telemetry sample failed (%s): %s", m->collector->info.platform, eb.msg);
+    } else if (m->tick_failures) {
+        ipw_info("telemetry recovered after %llu failed samples",
+                 (unsigned long long)m->tick_failures);
+        m->tick_failures = 0;
+    }
+    drain(m);
+    /* A collector slower than a fifth of the period (2 ms at least) would hold up every
+     * stream: after three such ticks it gets the sampler's own thread. */
+    int64_t limit = m->period_ns / 5 > 2 * IPW_NS_PER_MS ? m->period_ns / 5 : 2 * IPW_NS_PER_MS;
+    m->slow_ticks = took > limit ? m->slow_ticks + 1 : 0;
+    if (m->slow_ticks >= 3) {
+        ipw_info("monitor: collector %s takes %.1f ms per reading; sampling on its own thread",
+                 m->collector->info.platform, (double)took / 1e6);
+        m->driving = false;
+        if (ipw_sampler_start(m->sampler, &eb) != IPW_OK)
+            ipw_error("monitor: %s", eb.msg);
+        return 0;
+    }
+    if (!m->next_tick)
+        m->next_tick = now;
+    m->next_tick += m->period_ns;
+    int64_t after = ipw_mono_ns();
+    if (m->next_tick <= after) {
+        /* fell behind (a suspended process, a slow tick): skip, do not burst */
+        int64_t behind = (after - m->next_tick) / m->period_ns + 1;
+        m->missed += (uint64_t)behind;
+        m->next_tick += behind * m->period_ns;
+    }
+    return m->next_tick;
 }
 
 static int health(void *ud, const uint8_t *req, size_t len, struct ipw_grpc_buf *resp, char *msg,
@@ -235,6 +308,10 @@ static int stream_open(void *ud, const uint8_t *req, size_t len, void **state, c
     st->interval_ns = (int64_t)interval_ms * IPW_NS_PER_MS;
     if (st->interval_ns <= m->period_ns)
         st->interval_ns = 0; /* every reading */
+    if (m->have_idle) {
+        encode_into_ring(m, &m->idle_r, m->ndev ? m->idle_dev : NULL);
+        m->have_idle = false;
+    }
     /* Start with the newest reading so a client sees data at once. */
     st->cursor = m->ring_next ? m->ring_next - 1 : 0;
     st->next = m->streams;
@@ -341,8 +418,9 @@ ipw_err ipw_monitor_create(struct ipw_sampler *s, const struct ipw_system_info *
     if (m->ndev) {
         m->inbox_dev = calloc((size_t)INBOX_CAP * m->ndev, sizeof *m->inbox_dev);
         m->scratch_dev = calloc((size_t)INBOX_CAP * m->ndev, sizeof *m->scratch_dev);
+        m->idle_dev = calloc(m->ndev, sizeof *m->idle_dev);
     }
-    if (!m->ring || (m->ndev && (!m->inbox_dev || !m->scratch_dev))) {
+    if (!m->ring || (m->ndev && (!m->inbox_dev || !m->scratch_dev || !m->idle_dev))) {
         ipw_monitor_destroy(m);
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory for the stream ring");
     }
@@ -361,6 +439,7 @@ ipw_err ipw_monitor_create(struct ipw_sampler *s, const struct ipw_system_info *
     struct ipw_grpc_server_config sc = {.methods = m->methods,
                                         .nmethods = 3,
                                         .on_wake = drain,
+                                        .on_timer = m->cfg.drive_sampler ? tick : NULL,
                                         .ud = m,
                                         .max_connections = m->cfg.max_connections};
     ipw_err e = ipw_grpc_server_create(&sc, &m->server, eb);
@@ -426,6 +505,12 @@ ipw_err ipw_monitor_run(struct ipw_monitor *m, ipw_errbuf *eb)
     ipw_err e = ipw_monitor_attach(m, eb);
     if (e != IPW_OK)
         return e;
+    if (m->cfg.drive_sampler) {
+        /* powermetrics blocks until its child prints the next sample: never on the loop */
+        m->driving = strcmp(m->collector->info.platform, "macos") != 0;
+        if (!m->driving && (e = ipw_sampler_start(m->sampler, eb)) != IPW_OK)
+            return e;
+    }
     e = ipw_grpc_server_run(m->server, eb);
     ipw_sampler_unsubscribe(m->sampler, m->sub_id);
     m->subscribed = false;
@@ -438,6 +523,7 @@ void ipw_monitor_get_stats(struct ipw_monitor *m, struct ipw_monitor_stats *st)
 {
     memset(st, 0, sizeof *st);
     st->samples = m->samples;
+    st->missed_ticks = m->missed;
     st->dropped = m->dropped;
     st->sent = m->sent;
     st->streams_open = m->streams_open;
@@ -486,6 +572,7 @@ void ipw_monitor_destroy(struct ipw_monitor *m)
     free(m->ring);
     free(m->inbox_dev);
     free(m->scratch_dev);
+    free(m->idle_dev);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

@@ -12,6 +12,7 @@ struct fake {
     int64_t t0;
     double gpu_w, cpu_w;
     int64_t skew_ns;
+    int64_t delay_ns;
 };
 
 static ipw_err fake_open(struct ipw_collector *c, ipw_errbuf *eb)
@@ -27,6 +28,8 @@ static ipw_err fake_sample(struct ipw_collector *c, struct ipw_reading *r,
     struct fake *f = c->priv;
     double t = (double)(r->mono_ns - f->t0) / 1e9;
     r->real_ns += f->skew_ns;
+    if (f->delay_ns)
+        ipw_sleep_ns(f->delay_ns);
     ipw_reading_set(r, IPW_M_GPU_POWER_W, f->gpu_w);
     ipw_reading_set(r, IPW_M_GPU_ENERGY_J, f->gpu_w * t);
     ipw_reading_set(r, IPW_M_CPU_POWER_W, f->cpu_w);
@@ -101,6 +104,11 @@ void ipw_test_fake_collector_set_skew(struct ipw_collector *c, int64_t skew_ns)
     ((struct fake *)c->priv)->skew_ns = skew_ns;
 }
 
+void ipw_test_fake_collector_set_delay(struct ipw_collector *c, int64_t delay_ns)
+{
+    ((struct fake *)c->priv)->delay_ns = delay_ns;
+}
+
 static void *serve(void *arg)
 {
     struct ipw_test_monitor *tm = arg;
@@ -112,7 +120,7 @@ static void *serve(void *arg)
 }
 
 int ipw_test_monitor_start(struct ipw_test_monitor *tm, struct ipw_collector *c, int64_t period_ns,
-                           int port, size_t stream_queue, const char *unix_path, int with_metrics)
+                           int port, size_t stream_queue, const char *unix_path, int flags)
 {
     memset(tm, 0, sizeof *tm);
     tm->c = c;
@@ -121,12 +129,15 @@ int ipw_test_monitor_start(struct ipw_test_monitor *tm, struct ipw_collector *c,
     ipw_sampler_config_init(&sc);
     sc.interval_ns = period_ns;
     sc.retain_ns = 30 * IPW_NS_PER_SEC;
-    if (ipw_sampler_create(c, &sc, &tm->s, &eb) != IPW_OK || ipw_sampler_start(tm->s, &eb) != IPW_OK)
+    bool drive = (flags & IPW_TEST_MONITOR_DRIVE) != 0;
+    if (ipw_sampler_create(c, &sc, &tm->s, &eb) != IPW_OK ||
+        (!drive && ipw_sampler_start(tm->s, &eb) != IPW_OK))
         goto fail;
     struct ipw_monitor_config mc;
     ipw_monitor_config_init(&mc);
     mc.port = port;
-    mc.metrics_port = with_metrics ? 0 : -1;
+    mc.metrics_port = (flags & IPW_TEST_MONITOR_METRICS) ? 0 : -1;
+    mc.drive_sampler = drive;
     mc.stream_queue = stream_queue;
     mc.unix_path = unix_path;
     if (ipw_monitor_create(tm->s, NULL, &mc, &tm->m, &eb) != IPW_OK)

@@ -20,6 +20,9 @@ struct ipw_collector *ipw_test_fake_collector(const char *platform, unsigned nde
  * is not synchronised with ours). */
 void ipw_test_fake_collector_set_skew(struct ipw_collector *c, int64_t skew_ns);
 
+/* Make every sample take this long (a slow collector). */
+void ipw_test_fake_collector_set_delay(struct ipw_collector *c, int64_t delay_ns);
+
 struct ipw_test_monitor {
     struct ipw_collector *c;
     struct ipw_sampler *s;
@@ -29,10 +32,13 @@ struct ipw_test_monitor {
     int run_result;
 };
 
-/* Sample c every period_ns and serve it on 127.0.0.1:port (0 = any; metrics too when
- * with_metrics). Takes ownership of c. Returns 0 on success. */
+#define IPW_TEST_MONITOR_METRICS 1 /* serve /metrics on a free port too */
+#define IPW_TEST_MONITOR_DRIVE 2   /* sample on the loop thread (as the energy-monitor does) */
+
+/* Sample c every period_ns and serve it on 127.0.0.1:port (0 = any; < 0 none). Takes ownership
+ * of c. flags: IPW_TEST_MONITOR_*. Returns 0 on success. */
 int ipw_test_monitor_start(struct ipw_test_monitor *tm, struct ipw_collector *c, int64_t period_ns,
-                           int port, size_t stream_queue, const char *unix_path, int with_metrics);
+                           int port, size_t stream_queue, const char *unix_path, int flags);
 /* Graceful stop (as SIGTERM does), then free everything. Returns what ipw_monitor_run returned. */
 int ipw_test_monitor_stop(struct ipw_test_monitor *tm);
 

@@ -97,7 +97,8 @@ static int setup(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct ipw_collector *c = ipw_test_fake_collector("fake", 2, 300, 60);
-    return ipw_test_monitor_start(&g_mon, c, 50 * IPW_NS_PER_MS, 0, 0, NULL, 1);
+    return ipw_test_monitor_start(&g_mon, c, 50 * IPW_NS_PER_MS, 0, 0, NULL,
+                                  IPW_TEST_MONITOR_METRICS);
 }
 
 static int teardown(void **state)
@@ -496,6 +497,50 @@ static void test_metrics(void **state)
     ipw_grpc_buf_free(&body);
 }
 
+/* The energy-monitor's mode: the loop samples; a collector that is too slow for that is moved
+ * to the sampler's own thread, and streaming goes on. */
+static void test_driven_sampling(void **state)
+{
+    (void)state;
+    struct ipw_test_monitor tm;
+    assert_int_equal(ipw_test_monitor_start(&tm, ipw_test_fake_collector("fake", 1, 100, 10),
+                                            20 * IPW_NS_PER_MS, 0, 0, NULL,
+                                            IPW_TEST_MONITOR_DRIVE),
+                     0);
+    struct ipw_grpc_client *c = connect_to(target_of(tm.port));
+    struct ipw_grpc_stream *st = open_stream(c, 0, 0);
+    int64_t t0 = ipw_mono_ns();
+    uint64_t last = 0;
+    int n = 0;
+    while (ipw_mono_ns() - t0 < 500 * IPW_NS_PER_MS) {
+        Energy__TelemetryReading *m = next_reading(st, IPW_NS_PER_SEC);
+        assert_true(m->sequence > last);
+        last = m->sequence;
+        energy__telemetry_reading__free_unpacked(m, NULL);
+        n++;
+    }
+    assert_true(n >= 20); /* 50 per second */
+    ipw_grpc_stream_close(st);
+    ipw_grpc_client_close(c);
+    assert_int_equal(ipw_test_monitor_stop(&tm), 0);
+
+    struct ipw_collector *slow = ipw_test_fake_collector("fake", 0, 100, 10);
+    ipw_test_fake_collector_set_delay(slow, 8 * IPW_NS_PER_MS); /* > 2 ms and > period / 5 */
+    assert_int_equal(ipw_test_monitor_start(&tm, slow, 20 * IPW_NS_PER_MS, 0, 0, NULL,
+                                            IPW_TEST_MONITOR_DRIVE),
+                     0);
+    c = connect_to(target_of(tm.port));
+    st = open_stream(c, 0, 0);
+    for (int i = 0; i < 25; i++) /* 0.5 s: the handover happened after 3 ticks */
+        energy__telemetry_reading__free_unpacked(next_reading(st, IPW_NS_PER_SEC), NULL);
+    struct ipw_grpc_buf resp = {.max = 1024};
+    assert_int_equal(unary(target_of(tm.port), HEALTH, NULL, 0, &resp, NULL, IPW_NS_PER_SEC), 0);
+    ipw_grpc_buf_free(&resp);
+    ipw_grpc_stream_close(st);
+    ipw_grpc_client_close(c);
+    assert_int_equal(ipw_test_monitor_stop(&tm), 0);
+}
+
 struct answer {
     char status[8], grpc_status[8];
     size_t data;
@@ -616,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_graceful_stop),
         cmocka_unit_test(test_unix_socket),
         cmocka_unit_test(test_feed_request_path),
+        cmocka_unit_test(test_driven_sampling),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
