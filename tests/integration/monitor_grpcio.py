@@ -257,6 +257,17 @@ def group_raw():
     frames, _ = ms.read_frames(s, until=lambda f: f[2] == 3 and f[1] & ms.END_STREAM, timeout=3)
     hdr = [f for f in frames if f[0] == ms.HEADERS and f[2] == 3]
     check(hdr and ms.first_status(hdr[0][3]) == "200", "then a gRPC call on that connection: 200")
+    # request headers over the 16 KiB limit reset that stream only
+    s.sendall(ms.grpc_request_headers(5, "/energy.EnergyMonitor/Health",
+                                      extra=[("x-big", "a" * 20000)]) +
+              ms.frame(ms.DATA, ms.END_STREAM, 5, ms.grpc_message(b"")))
+    frames, eof = ms.read_frames(s, until=lambda f: f[2] == 5 and f[0] == ms.RST_STREAM, timeout=3)
+    check(any(f[0] == ms.RST_STREAM and f[2] == 5 for f in frames) and not eof,
+          "20 KB of request headers: that stream is reset, the connection stays")
+    s.sendall(ms.grpc_request_headers(7, "/energy.EnergyMonitor/Health") +
+              ms.frame(ms.DATA, ms.END_STREAM, 7, ms.grpc_message(b"")))
+    frames, _ = ms.read_frames(s, until=lambda f: f[2] == 7 and f[1] & ms.END_STREAM, timeout=3)
+    check(any(f[0] == ms.HEADERS and f[2] == 7 for f in frames), "and the next call is answered")
     s.close()
 
     if shutil.which("curl"):

@@ -133,22 +133,45 @@ def settings(pairs=()):
     return frame(SETTINGS, 0, 0, b"".join(struct.pack(">HI", k, v) for k, v in pairs))
 
 
+CONTINUATION = 9
+
+
+def _hpack_int(n, prefix_bits=7):
+    top = (1 << prefix_bits) - 1
+    if n < top:
+        return bytes([n])
+    out, n = [top], n - top
+    while n >= 128:
+        out.append((n & 127) | 128)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
 def _hpack_str(s):
     s = s.encode() if isinstance(s, str) else s
-    assert len(s) < 127
-    return bytes([len(s)]) + s
+    return _hpack_int(len(s)) + s
 
 
-def headers(sid, fields, end_stream=False):
-    """HEADERS with every field a literal without indexing (no HPACK state needed)."""
+def headers(sid, fields, end_stream=False, max_frame=16384):
+    """HEADERS (plus CONTINUATION frames when the block is large) with every field a literal
+    without indexing, so no HPACK state is needed."""
     block = b"".join(b"\x00" + _hpack_str(n) + _hpack_str(v) for n, v in fields)
-    return frame(HEADERS, END_HEADERS | (END_STREAM if end_stream else 0), sid, block)
+    first, rest = block[:max_frame], block[max_frame:]
+    es = END_STREAM if end_stream else 0
+    if not rest:
+        return frame(HEADERS, END_HEADERS | es, sid, first)
+    out = frame(HEADERS, es, sid, first)
+    while rest:
+        chunk, rest = rest[:max_frame], rest[max_frame:]
+        out += frame(CONTINUATION, 0 if rest else END_HEADERS, sid, chunk)
+    return out
 
 
-def grpc_request_headers(sid, path, content_type="application/grpc"):
+def grpc_request_headers(sid, path, content_type="application/grpc", extra=()):
     return headers(sid, [(":method", "POST"), (":scheme", "http"), (":path", path),
                          (":authority", "localhost"), ("content-type", content_type),
-                         ("te", "trailers")])
+                         ("te", "trailers")] + list(extra))
 
 
 def grpc_message(payload=b""):
