@@ -57,6 +57,7 @@ struct call {
     uint8_t *req;
     size_t req_len;
     unsigned nreq;
+    size_t held; /* request bytes this call holds, counted in the server's budget */
     /* response */
     void *svc;      /* service state of a streaming call */
     bool svc_open;
@@ -97,6 +98,7 @@ struct ipw_grpc_server {
     bool stopping;
     int64_t stop_deadline;
     int64_t timer_at; /* next on_timer call (monotonic ns), 0 = none */
+    size_t held_bytes; /* request bytes buffered by all calls (bounded by max_buffered) */
     struct conn *conns;
     struct call *calls;
     unsigned nconns;
@@ -129,9 +131,29 @@ static struct call *call_new(struct conn *c, int32_t id)
     return k;
 }
 
+/* Keep the server-wide count of buffered request bytes in step with what k holds. */
+static void account(struct call *k)
+{
+    struct ipw_grpc_server *s = k->conn->srv;
+    size_t now = k->in.body.cap + (k->req ? k->req_len : 0);
+    s->held_bytes = s->held_bytes - k->held + now;
+    k->held = now;
+}
+
+/* The request is no longer needed (answered, refused, or handed to the method). */
+static void release_request(struct call *k)
+{
+    ipw_grpc_deframer_free(&k->in);
+    free(k->req);
+    k->req = NULL;
+    k->req_len = 0;
+    account(k);
+}
+
 static void call_free(struct call *k, int final_code)
 {
     struct ipw_grpc_server *s = k->conn->srv;
+    release_request(k);
     if (k->svc_open && k->m && k->m->close)
         k->m->close(k->m->ud, k->svc, final_code);
     if (k->prev)
@@ -140,9 +162,7 @@ static void call_free(struct call *k, int final_code)
         s->calls = k->next;
     if (k->next)
         k->next->prev = k->prev;
-    ipw_grpc_deframer_free(&k->in);
     ipw_grpc_buf_free(&k->msg);
-    free(k->req);
     free(k);
     s->st_calls_open--;
 }
@@ -177,6 +197,7 @@ static void respond_headers_only(struct call *k, const char *http_status, int co
     }
     k->state = CALL_DONE;
     k->code = code;
+    release_request(k);
     int rv = nghttp2_submit_response(k->conn->h2, k->id, nv, n, NULL);
     if (rv != 0)
         nghttp2_submit_rst_stream(k->conn->h2, NGHTTP2_FLAG_NONE, k->id, NGHTTP2_INTERNAL_ERROR);
@@ -298,6 +319,7 @@ static void dispatch(struct call *k)
     if (m->unary) {
         k->msg.len = 0;
         int code = m->unary(m->ud, k->req, k->req_len, &k->msg, msg, sizeof msg);
+        release_request(k);
         if (code != IPW_GRPC_OK) {
             respond_headers_only(k, "200", code, msg);
             return;
@@ -311,6 +333,7 @@ static void dispatch(struct call *k)
         return;
     }
     int code = m->open(m->ud, k->req, k->req_len, &k->svc, msg, sizeof msg);
+    release_request(k);
     if (code != IPW_GRPC_OK) {
         respond_headers_only(k, "200", code, msg);
         return;
@@ -496,9 +519,19 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     if (!k || k->state != CALL_RECEIVING)
         return 0; /* already answered (or refused): the rest of the body is dropped */
     int code = ipw_grpc_deframer_feed(&k->in, data, len, keep_request, k);
-    if (code != 0)
+    account(k);
+    struct ipw_grpc_server *s = k->conn->srv;
+    if (code != 0) {
         respond_headers_only(k, "200", code,
                              k->in.error ? k->in.errmsg : "out of memory holding the request");
+    } else if (s->held_bytes > s->cfg.max_buffered) {
+        /* Many large requests at once must not take the host's memory: refuse this one. */
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "the server already holds %zu bytes of unfinished requests (limit %zu); retry",
+                 s->held_bytes, s->cfg.max_buffered);
+        respond_headers_only(k, "200", IPW_GRPC_RESOURCE_EXHAUSTED, msg);
+    }
     return 0;
 }
 
@@ -718,6 +751,8 @@ ipw_err ipw_grpc_server_create(const struct ipw_grpc_server_config *cfg,
         s->cfg.max_message = IPW_GRPC_MAX_MESSAGE;
     if (!s->cfg.max_header_list)
         s->cfg.max_header_list = 16384;
+    if (!s->cfg.max_buffered)
+        s->cfg.max_buffered = (size_t)32 << 20;
     if (!s->cfg.shutdown_grace_ns)
         s->cfg.shutdown_grace_ns = 2 * IPW_NS_PER_SEC;
     s->wake.read_fd = s->wake.write_fd = -1;

@@ -50,6 +50,8 @@ struct ipw_grpc_server_config {
     unsigned max_streams_per_conn; /* SETTINGS_MAX_CONCURRENT_STREAMS, default 100 */
     size_t max_message;            /* request limit, default 4 MiB (status 8 above it) */
     size_t max_header_list;        /* request header bytes, default 16 KiB */
+    size_t max_buffered;           /* request bytes held by all calls together, default 32 MiB
+                                    * (status 8 for the request that would pass it) */
     int64_t shutdown_grace_ns;     /* how long clients get to read their trailers, default 2 s */
 };
 
