@@ -460,6 +460,10 @@ ipw_err ipw_monitor_create(struct ipw_sampler *s, const struct ipw_system_info *
         ipw_errbuf me = {0};
         e = ipw_metrics_http_start(m->cfg.metrics_bind, m->cfg.metrics_port, render_metrics, m,
                                    &m->http, &m->metrics_port, &me);
+        if (e == IPW_OK && !ipw_net_is_loopback(m->cfg.metrics_bind))
+            ipw_warn("monitor: metrics on %s, which is not a loopback address: /metrics has no "
+                     "authentication and shows this host's name and hardware",
+                     m->cfg.metrics_bind);
         if (e != IPW_OK && m->cfg.metrics_optional) {
             /* A second monitor on the host (or anything else on 9470) must not stop the
              * telemetry stream, which is what clients of the original monitor rely on. */
