@@ -117,7 +117,14 @@ static int start_monitor(struct monitor *m, const char *collector, int interval_
     const char *bin = getenv("IPW_ENERGY_MONITOR");
     char defbin[600], portfile[600], ival[16];
     if (!bin) {
-        snprintf(defbin, sizeof defbin, "%s/energy-monitor", ipw_test_binary_dir());
+        /* run by hand: the program sits one directory above this benchmark's */
+        char self[512];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[n > 0 ? n : 0] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(defbin, sizeof defbin, "%s/../energy-monitor", n > 0 ? self : ".");
         bin = defbin;
     }
     char *dir = ipw_test_mkdtemp("ipw-bench-mon");
