@@ -173,7 +173,7 @@ def group_limits():
 
 
 def group_shutdown():
-    sock = os.path.join(tempfile.mkdtemp(prefix="ipw-sock-"), "monitor.sock")
+    sock = os.path.join(ms.tmpdir("ipw-sock-"), "monitor.sock")
     mon = ms.Monitor("--unix", sock)
     check(oct(os.stat(sock).st_mode & 0o777) == "0o660", "Unix socket has mode 0660")
     uch = grpc.insecure_channel("unix:" + sock)
@@ -389,5 +389,6 @@ if __name__ == "__main__":
         GROUPS[sys.argv[1]]()
     except Exception as e:  # an unexpected RpcError or socket error is a failure, not a hang
         fail("%s: %r" % (type(e).__name__, e))
+    ms.cleanup()
     print("PASS", sys.argv[1], flush=True)
     os._exit(0)

@@ -4,6 +4,7 @@ HTTP/2 for the tests that must send what no well-behaved client would."""
 
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -19,6 +20,23 @@ MONITOR = os.environ.get("IPW_ENERGY_MONITOR") or os.path.join(BIN, "energy-moni
 
 
 _monitors = []
+_tmpdirs = []
+
+
+def tmpdir(prefix):
+    """A temporary directory removed by cleanup()."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tmpdirs.append(d)
+    return d
+
+
+def cleanup():
+    for m in _monitors:
+        if m.proc.poll() is None:
+            m.proc.kill()
+            m.proc.wait()
+    for d in _tmpdirs:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def fail(msg):
@@ -28,7 +46,7 @@ def fail(msg):
     for m in _monitors:
         if m.proc.poll() is None:
             print("--- energy-monitor stderr:\n" + m.stderr(), flush=True)
-            m.proc.kill()
+    cleanup()
     sys.stdout.flush()
     os._exit(1)
 
@@ -43,6 +61,7 @@ def load_stubs():
     """energy_pb2/_grpc and health_pb2/_grpc generated now from proto/*.proto. The messages come
     from protoc (matching the installed protobuf runtime), the service stubs from grpc_tools."""
     out = tempfile.mkdtemp(prefix="ipw-stubs-", dir=BIN if os.path.isdir(BIN) else None)
+    _tmpdirs.append(out)
     protos = [os.path.join(SRC, "proto", p) for p in ("energy.proto", "health.proto")]
     inc = "-I" + os.path.join(SRC, "proto")
     subprocess.run(["protoc", inc, "--python_out=" + out] + protos, check=True)
@@ -57,7 +76,7 @@ class Monitor:
     """The energy-monitor binary on free ports (learned from --port-file)."""
 
     def __init__(self, *extra, collector="null", interval_ms=50):
-        self.dir = tempfile.mkdtemp(prefix="ipw-mon-")
+        self.dir = tmpdir("ipw-mon-")
         self.port_file = os.path.join(self.dir, "ports")
         args = [MONITOR, "--collector", collector, "--port", "0", "--metrics-port", "0",
                 "--collection-interval-ms", str(interval_ms), "--port-file", self.port_file,
