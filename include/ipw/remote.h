@@ -56,7 +56,10 @@ void ipw_remote_config_init(struct ipw_remote_config *cfg);
 /* Connect to every target ("HOST:PORT", "[V6]:PORT" or "unix:PATH"), wait for each one's first
  * reading, and start streaming. With several targets, the sampler holds their sum: energies
  * and power added, memory added, temperature and utilization averaged, devices listed one
- * after another. Fails (naming the target) when any cannot be reached. */
+ * after another. A summed reading exists only for times every monitor has covered, so while
+ * one monitor is down the sum waits (and the gap is reported) rather than under-count.
+ * Readings carry energy_source "counter" (the monitor's own source is not on the wire).
+ * Fails (naming the target) when any cannot be reached. */
 ipw_err ipw_remote_open(const char *const *targets, size_t ntargets,
                         const struct ipw_remote_config *cfg, struct ipw_remote **out,
                         ipw_errbuf *eb);
