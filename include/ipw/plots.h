@@ -39,6 +39,7 @@ struct ipw_plot_data {
     double *tokens; /* completion tokens of every successful query, for the density */
     size_t ntokens, tokens_cap;
     char subtitle[512]; /* "model · hardware · dataset" */
+    char energy_source[32]; /* of the records: counter | integrated | modeled | mixed | "" */
     uint64_t rng;
 };
 

@@ -100,6 +100,9 @@ ipw_err ipw_plot_data_load(const char *run_dir, struct ipw_plot_data *d, ipw_err
             break;
         n++;
         ipw_regression_add(&reg, &q);
+        if (*q.energy_source && strcmp(d->energy_source, q.energy_source) != 0)
+            snprintf(d->energy_source, sizeof d->energy_source, "%s",
+                     d->energy_source[0] ? "mixed" : q.energy_source);
         for (int k = 0; k < IPW_PLOT_SCATTERS && e == IPW_OK; k++) {
             double x, y;
             if (ipw_regression_point(scatter_reg[k], &q, &x, &y))
