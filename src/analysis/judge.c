@@ -210,16 +210,27 @@ json_t *ipw_judge_request(const char *model, const char *problem, const char *re
     json_t *a = clipped(response ? response : "", RESPONSE_KEEP, RESPONSE_HEAD);
     json_t *body = NULL;
     if (q && r && a) {
-        json_t *user = json_pack(
-            "s+ s+ s+ s+ s+ s+ s", "Question:\n<<<\n", json_string_value(q),
-            "\n>>>\n\nReference answer:\n<<<\n", json_string_value(r),
-            "\n>>>\n\nModel response:\n<<<\n", json_string_value(a),
-            "\n>>>\n\nIs the model response correct? Reply with {\"correct\": true} or "
-            "{\"correct\": false}.");
-        if (user)
-            body = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:o}], s:b}", "model", model ? model : "",
-                             "messages", "role", "system", "content", system_prompt, "role",
-                             "user", "content", user, "stream", 0);
+        const char *parts[] = {"Question:\n<<<\n",
+                               json_string_value(q),
+                               "\n>>>\n\nReference answer:\n<<<\n",
+                               json_string_value(r),
+                               "\n>>>\n\nModel response:\n<<<\n",
+                               json_string_value(a),
+                               "\n>>>\n\nIs the model response correct? Reply with "
+                               "{\"correct\": true} or {\"correct\": false}."};
+        size_t len = 1;
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+            len += strlen(parts[i]);
+        char *user = malloc(len);
+        if (user) {
+            user[0] = '\0';
+            for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+                strcat(user, parts[i]);
+            body = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}], s:b}", "model",
+                             model ? model : "", "messages", "role", "system", "content",
+                             system_prompt, "role", "user", "content", user, "stream", 0);
+            free(user);
+        }
     }
     json_decref(q);
     json_decref(r);
@@ -481,6 +492,8 @@ static void judge_one(struct ipw_judge_pool *p, CURL *h, struct job *j, unsigned
             nap(p, ms);
             delay = delay * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : delay * 2;
         }
+        if (!payload)
+            note_error(p, "cannot build the judge request (out of memory or invalid text)");
         free(payload);
     }
     if (!done) {
