@@ -65,6 +65,10 @@ ipw_err ipw_plot_write(const struct ipw_plot_data *d, enum ipw_plot_id id, int f
 /* One plot as an SVG document in memory (*svg is malloc'd, NUL-terminated). */
 ipw_err ipw_plot_svg(const struct ipw_plot_data *d, enum ipw_plot_id id, char **svg, size_t *len,
                      ipw_errbuf *eb);
+/* Releases cairo's font caches (fontconfig patterns); call once at the end of a program that
+ * drew plots, with no drawing in progress, so that leak checkers see a clean exit. */
+void ipw_plot_release_fonts(void);
+
 /* Every plot of run_dir into out_dir (NULL: run_dir/plots) in the formats asked for. */
 ipw_err ipw_plot_run(const char *run_dir, const char *out_dir, int formats, ipw_errbuf *eb);
 

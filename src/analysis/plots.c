@@ -2,6 +2,7 @@
  * grid, labelled with units, a legend) rendered to a 2x PNG or to SVG. */
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -577,6 +578,16 @@ ipw_err ipw_plot_write(const struct ipw_plot_data *d, enum ipw_plot_id id, int f
     }
     cairo_surface_destroy(s);
     return e;
+}
+
+void ipw_plot_release_fonts(void)
+{
+    cairo_debug_reset_static_data();
+    /* fontconfig (loaded by cairo) keeps its parsed configuration until FcFini; looked up at
+     * run time so that ipw does not link fontconfig itself */
+    void (*fc_fini)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "FcFini");
+    if (fc_fini)
+        fc_fini();
 }
 
 ipw_err ipw_plot_run(const char *run_dir, const char *out_dir, int formats, ipw_errbuf *eb)

@@ -40,7 +40,9 @@ int cmd_plot(int argc, char **argv)
             : strcmp(format, "svg") == 0 ? IPW_PLOT_SVG
                                          : IPW_PLOT_PNG | IPW_PLOT_SVG;
     ipw_errbuf eb = {0};
-    if (ipw_plot_run(pos[0], out_dir, f, &eb) != IPW_OK) {
+    ipw_err e = ipw_plot_run(pos[0], out_dir, f, &eb);
+    ipw_plot_release_fonts();
+    if (e != IPW_OK) {
         fprintf(stderr, "ipw plot: %s\n", eb.msg);
         return 1;
     }

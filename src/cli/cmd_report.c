@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "ipw/log.h"
 #include "ipw/options.h"
+#include "ipw/plots.h"
 #include "ipw/report.h"
 
 #define MAX_RUNS 64
@@ -48,7 +49,9 @@ int cmd_report(int argc, char **argv)
     else
         snprintf(path, sizeof path, "report.html");
     ipw_errbuf eb = {0};
-    if (ipw_report_write(pos, npos, path, &eb) != IPW_OK) {
+    ipw_err e = ipw_report_write(pos, npos, path, &eb);
+    ipw_plot_release_fonts();
+    if (e != IPW_OK) {
         fprintf(stderr, "ipw report: %s\n", eb.msg);
         return 1;
     }

@@ -200,5 +200,7 @@ int main(void)
         cmocka_unit_test(test_reservoir),
         cmocka_unit_test(test_render),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    ipw_plot_release_fonts();
+    return failed;
 }

@@ -7,6 +7,7 @@
 
 #include "ipw/analysis.h"
 #include "ipw/fsutil.h"
+#include "ipw/plots.h"
 #include "ipw/report.h"
 
 static void test_escape(void **state)
@@ -83,5 +84,7 @@ int main(void)
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_report),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    ipw_plot_release_fonts();
+    return failed;
 }
