@@ -229,7 +229,7 @@ static char read_stated_letter(const char *p, char max)
     while (markup((unsigned char)*p))
         p++;
     unsigned char c = (unsigned char)*p;
-    if (wordc((unsigned char)p[1]))
+    if (c == '\0' || wordc((unsigned char)p[1]))
         return 0;
     if (upper_in(c, max))
         return (char)c;
