@@ -26,7 +26,6 @@ struct ipw_run_query {
     double ttft_s, latency_s, decode_s;
     double power_avg_w;       /* power_metrics.gpu.per_query_watts.avg */
     double total_power_avg_w; /* power_metrics.gpu.total_watts.avg */
-    const json_t *record;     /* the whole record, for callers that need more */
 };
 
 /* What summary.json says about the run ("" / NAN where it is silent or missing). */
@@ -37,14 +36,15 @@ struct ipw_run_info {
     double generated_at, total_queries;
 };
 
-/* A source of records: each call of next gives one record object (owned by the caller) or sets
- * *eof. `line` names the place for error messages. A malformed record returns IPW_E_INVALID
- * after moving past it (so the caller may skip it), with *cut_short set when it is a last line
- * left without its newline (what a crash mid-write leaves). */
+/* A source of records. Each call of next gives one record, either as the JSON text of one
+ * object (*text, *len; valid until the next call; records.jsonl) or as a parsed object
+ * (*record, owned by the caller; for sources that are not JSON text, such as the Arrow
+ * dataset), or sets *eof. `line` names the place for messages; *terminated is false for a last
+ * line left without its newline (what a crash mid-write leaves). */
 struct ipw_run_source_ops {
     const char *name;
-    ipw_err (*next)(void *state, json_t **record, long *line, bool *eof, bool *cut_short,
-                    ipw_errbuf *eb);
+    ipw_err (*next)(void *state, const char **text, size_t *len, json_t **record, long *line,
+                    bool *terminated, bool *eof, ipw_errbuf *eb);
     ipw_err (*rewind)(void *state, ipw_errbuf *eb);
     void (*close)(void *state);
 };
@@ -79,7 +79,8 @@ const char *ipw_run_reader_dir(const struct ipw_run_reader *r);
 size_t ipw_run_reader_skipped(const struct ipw_run_reader *r, const char **first_message);
 void ipw_run_reader_close(struct ipw_run_reader *r);
 
-/* Fills q from one record object (used by the reader and by tests); model as above. */
+/* Fills q from one parsed record object (for sources that give objects, and as the reference
+ * the fast line scanner is fuzzed against); model as above. */
 void ipw_run_query_from_json(const json_t *record, const char *model, struct ipw_run_query *q);
 
 #endif

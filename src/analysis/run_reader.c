@@ -2,6 +2,8 @@
  * line parsed alone and flattened into an ipw_run_query; summary.json read once. */
 #include "ipw/run_reader.h"
 
+#include "analysis/record_scan.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -115,13 +117,12 @@ static bool blank(const char *p, size_t n)
     return true;
 }
 
-static ipw_err jsonl_next(void *state, json_t **record, long *line, bool *eof, bool *cut_short,
-                          ipw_errbuf *eb)
+static ipw_err jsonl_next(void *state, const char **text, size_t *len, json_t **record,
+                          long *line, bool *terminated, bool *eof, ipw_errbuf *eb)
 {
     struct jsonl_src *s = state;
     *record = NULL;
     *eof = false;
-    *cut_short = false;
     for (;;) {
         bool got, had_nl;
         ipw_err e = jsonl_read_line(s, &got, &had_nl, eb);
@@ -134,22 +135,9 @@ static ipw_err jsonl_next(void *state, json_t **record, long *line, bool *eof, b
         *line = s->lineno;
         if (blank(s->line, s->line_len))
             continue;
-        json_error_t je;
-        json_t *j = json_loadb(s->line, s->line_len, 0, &je);
-        if (!j || !json_is_object(j)) {
-            json_decref(j);
-            *cut_short = !had_nl;
-            char snippet[48];
-            snprintf(snippet, sizeof snippet, "%.40s%s", s->line, s->line_len > 40 ? "..." : "");
-            if (j)
-                return ipw_fail(eb, IPW_E_INVALID, "%s:%ld: a record must be a JSON object, got "
-                                "'%s'", s->path, s->lineno, snippet);
-            return ipw_fail(eb, IPW_E_INVALID, "%s:%ld: malformed record (column %d: %s)%s",
-                            s->path, s->lineno, je.column, je.text,
-                            had_nl ? "" : " - the last line is cut short, as a crash mid-write "
-                                          "leaves it");
-        }
-        *record = j;
+        *text = s->line;
+        *len = s->line_len;
+        *terminated = had_nl;
         return IPW_OK;
     }
 }
@@ -228,7 +216,6 @@ static const json_t *by_model(const json_t *obj, const char *model)
 void ipw_run_query_from_json(const json_t *rec, const char *model, struct ipw_run_query *q)
 {
     memset(q, 0, sizeof *q);
-    q->record = rec;
     const json_t *ri = json_object_get(rec, "record_index");
     q->record_index = json_is_integer(ri) ? (long)json_integer_value(ri) : -1;
     q->problem = str(rec, "problem");
@@ -292,6 +279,7 @@ struct ipw_run_reader {
     struct ipw_run_info info;
     json_t *summary;
     json_t *current;
+    struct ipw_scan_arena arena;
     char model[256];
     size_t skipped;
     char first_skip[IPW_ERRMSG_MAX];
@@ -404,36 +392,68 @@ static void guess_model(struct ipw_run_reader *r, const json_t *rec)
     snprintf(r->model, sizeof r->model, "%s", k);
 }
 
+/* The message for a line the scanner refused. */
+static void malformed(const struct ipw_run_reader *r, long line, const char *text, size_t len,
+                      bool terminated, const struct ipw_scan_result *res, ipw_errbuf *eb)
+{
+    if (res->not_object) {
+        ipw_fail(eb, IPW_E_INVALID, "%s/records.jsonl:%ld: a record must be a JSON object, got "
+                 "'%.40s%s'", r->dir, line, text, len > 40 ? "..." : "");
+        return;
+    }
+    ipw_fail(eb, IPW_E_INVALID, "%s/records.jsonl:%ld: malformed record (column %zu: %s)%s",
+             r->dir, line, res->error_offset + 1, res->error,
+             terminated ? "" : " - the last line is cut short, as a crash mid-write leaves it");
+}
+
 ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, bool *eof,
                             ipw_errbuf *eb)
 {
     json_decref(r->current);
     r->current = NULL;
     for (;;) {
-        json_t *rec;
+        const char *text = NULL;
+        size_t len = 0;
+        json_t *rec = NULL;
         long line = 0;
-        bool cut_short;
+        bool terminated = true;
+        ipw_err e = r->ops->next(r->src, &text, &len, &rec, &line, &terminated, eof, eb);
+        if (e != IPW_OK || *eof)
+            return e;
+        if (rec) {
+            if (!r->model[0])
+                guess_model(r, rec);
+            r->current = rec;
+            ipw_run_query_from_json(rec, r->model, q);
+            q->line = line;
+            return IPW_OK;
+        }
+        struct ipw_scan_result res;
+        bool ok = ipw_record_scan(text, len, r->model, &r->arena, q, &res);
+        if (ok && !r->model[0] && res.first_model) {
+            /* nobody named the model: take the records' (the first, when there are several) */
+            if (res.many_models)
+                ipw_warn("%s: records hold answers of several models and summary.json names "
+                         "none; using '%s' (choose with --model)",
+                         r->dir, res.first_model);
+            snprintf(r->model, sizeof r->model, "%s", res.first_model);
+            ok = ipw_record_scan(text, len, r->model, &r->arena, q, &res);
+        }
+        if (ok) {
+            q->line = line;
+            return IPW_OK;
+        }
         ipw_errbuf local = {0};
-        ipw_err e = r->ops->next(r->src, &rec, &line, eof, &cut_short, &local);
-        if (e == IPW_E_INVALID && (r->opts.skip_malformed || cut_short)) {
+        malformed(r, line, text, len, terminated, &res, &local);
+        if (r->opts.skip_malformed || !terminated) {
             if (r->skipped++ == 0)
                 snprintf(r->first_skip, sizeof r->first_skip, "%s", local.msg);
             ipw_warn("skipping %s", local.msg);
             continue;
         }
-        if (e != IPW_OK) {
-            if (eb)
-                *eb = local;
-            return e;
-        }
-        if (*eof)
-            return IPW_OK;
-        if (!r->model[0])
-            guess_model(r, rec);
-        r->current = rec;
-        ipw_run_query_from_json(rec, r->model, q);
-        q->line = line;
-        return IPW_OK;
+        if (eb)
+            *eb = local;
+        return IPW_E_INVALID;
     }
 }
 
@@ -467,6 +487,7 @@ void ipw_run_reader_close(struct ipw_run_reader *r)
         return;
     json_decref(r->current);
     json_decref(r->summary);
+    ipw_scan_arena_free(&r->arena);
     if (r->ops)
         r->ops->close(r->src);
     free(r);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/record_scan.h"
 #include "ipw/run_reader.h"
 
 static const char *rec_a =
@@ -214,12 +215,84 @@ static void test_not_a_run(void **state)
     free(dir);
 }
 
+/* The fast line scanner: what it accepts and refuses (as jansson), and the same query as the
+ * jansson path on the same text. */
+static void test_scanner(void **state)
+{
+    (void)state;
+    struct ipw_scan_arena arena = {0};
+    struct ipw_run_query fast, slow;
+    struct ipw_scan_result res;
+    const char *good[] = {
+        rec_a,
+        "{\"problem\":\"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\" \\/\\t\",\"answer\":\"B\","
+        "\"model_answers\":{\"m\":\"A\",\"m\":\"C\"},\"model_metrics\":{\"x\":{"
+        "\"energy_metrics\":{\"per_query_joules\":1e2,\"per_query_joules\":-0.5E-3}}}}",
+        "{\"dataset_metadata\":{\"kind\":\"exact\"},\"status\":null,\"error\":\"boom\","
+        "\"model_answers\":{\"a\\u0062\":\"x\",\"ab\":\"y\"},\"record_index\":3.0}",
+        "  {}  \r\n",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *models[] = {"m", ""};
+        for (size_t k = 0; k < 2; k++) {
+            assert_true(ipw_record_scan(good[i], strlen(good[i]), models[k], &arena, &fast,
+                                        &res));
+            json_t *j = json_loads(good[i], 0, NULL);
+            assert_non_null(j);
+            ipw_run_query_from_json(j, models[k], &slow);
+            assert_string_equal(fast.problem, slow.problem);
+            assert_string_equal(fast.response, slow.response);
+            assert_string_equal(fast.error, slow.error);
+            assert_int_equal(fast.kind, slow.kind);
+            assert_int_equal(fast.kind_given, slow.kind_given);
+            assert_int_equal(fast.failed, slow.failed);
+            assert_int_equal(fast.record_index, slow.record_index);
+            assert_true(fast.energy_j == slow.energy_j ||
+                        (isnan(fast.energy_j) && isnan(slow.energy_j)));
+            assert_true(fast.total_tokens == slow.total_tokens ||
+                        (isnan(fast.total_tokens) && isnan(slow.total_tokens)));
+            json_decref(j);
+        }
+    }
+    assert_true(ipw_record_scan(good[1], strlen(good[1]), "m", &arena, &fast, &res));
+    assert_string_equal(fast.problem, "caf\xC3\xA9 \xF0\x9F\x98\x80 \"q\" /\t");
+    assert_string_equal(fast.response, "C"); /* the last duplicate wins */
+    assert_double_equal(fast.energy_j, -0.5e-3, 0);
+    assert_true(ipw_record_scan(good[2], strlen(good[2]), "", &arena, &fast, &res));
+    assert_string_equal(fast.response, "y"); /* "a\u0062" and "ab" are one key */
+    assert_int_equal(fast.record_index, -1);  /* 3.0 is not an integer */
+
+    const char *bad[] = {"{\"a\":01}", "{\"a\":1.}", "{\"a\":1}x", "{\"a\":\"\\u0000\"}",
+                         "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800x\"}", "{\"a\":\"\x01\"}",
+                         "{\"a\":\"\xC3\"}", "{\"a\":12345678901234567890}", "{\"a\":1e400}",
+                         "{\"a\":tru}", "{\"a\" 1}", "{\"a\":1,}", "{\"a\":[1,]}", "\"x\"",
+                         "", "{\"a\":\"\\x\"}", "{\"a\":-}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (ipw_record_scan(bad[i], strlen(bad[i]), "m", &arena, &fast, &res))
+            fail_msg("accepted %s", bad[i]);
+        assert_null(json_loads(bad[i], 0, NULL));
+        assert_false(res.not_object);
+        assert_true(res.error[0] != '\0');
+    }
+    assert_false(ipw_record_scan("[1, 2]", 6, "m", &arena, &fast, &res));
+    assert_true(res.not_object);
+    /* nesting beyond 2048 levels is refused, like jansson */
+    char deep[5000];
+    memset(deep, '[', 2100);
+    memset(deep + 2100, ']', 2100);
+    deep[4200] = '\0';
+    assert_false(ipw_record_scan(deep, strlen(deep), "m", &arena, &fast, &res));
+    assert_non_null(strstr(res.error, "depth"));
+    ipw_scan_arena_free(&arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flatten),   cmocka_unit_test(test_model_resolution),
         cmocka_unit_test(test_minimal_record), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_line_limit), cmocka_unit_test(test_not_a_run),
+        cmocka_unit_test(test_scanner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
