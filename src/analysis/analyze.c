@@ -298,6 +298,52 @@ static json_t *judge_json(const struct ctx *c, const struct ipw_analyze_result *
     return j;
 }
 
+/* Stands for data.records in the serialised accuracy.json until the lines of scores.jsonl are
+ * copied in its place, so that no document of every record is ever built. */
+#define RECORDS_MARK "@@ipw-records-from-scores.jsonl@@"
+
+static ipw_err write_accuracy(const char *path, const json_t *doc, const char *scores_path,
+                              ipw_errbuf *eb)
+{
+    if (!scores_path)
+        return ipw_json_write_file(path, doc, eb);
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    if (!text)
+        return ipw_fail(eb, IPW_E_NOMEM, "cannot serialise %s", path);
+    char *mark = strstr(text, "\"" RECORDS_MARK "\"");
+    struct outfile o = {0};
+    ipw_err e = mark ? out_open(&o, path, eb)
+                     : ipw_fail(eb, IPW_E_INTERNAL, "lost the records mark writing %s", path);
+    FILE *in = e == IPW_OK ? fopen(scores_path, "r") : NULL;
+    if (e == IPW_OK && !in)
+        e = ipw_fail(eb, IPW_E_IO, "cannot read %s back: %s", scores_path, strerror(errno));
+    if (e == IPW_OK) {
+        fwrite(text, 1, (size_t)(mark - text), o.f);
+        fputc('[', o.f);
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        bool first = true;
+        while ((len = getline(&line, &cap, in)) > 0) { /* our own lines: bounded */
+            if (line[len - 1] == '\n')
+                line[--len] = '\0';
+            fputs(first ? "\n" : ",\n", o.f);
+            fwrite(line, 1, (size_t)len, o.f);
+            first = false;
+        }
+        free(line);
+        fputs(first ? "]" : "\n]", o.f);
+        fputs(mark + strlen("\"" RECORDS_MARK "\""), o.f);
+        fputc('\n', o.f);
+        e = out_commit(&o, eb);
+    }
+    if (in)
+        fclose(in);
+    out_abort(&o);
+    free(text);
+    return e;
+}
+
 static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc, bool want_reg,
                          const char *adir, struct ipw_analyze_result *res, ipw_errbuf *eb)
 {
@@ -306,8 +352,6 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
     ipw_accuracy_init(&acc);
     ipw_regression_init(&reg);
     struct outfile scores = {0};
-    json_t *inline_records = want_acc ? json_array() : NULL;
-    bool inline_dropped = false;
     char path[4200];
     ipw_err e = IPW_OK;
     if (want_acc) {
@@ -344,16 +388,7 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         if (json_dumpf(o, scores.f, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0 ||
             fputc('\n', scores.f) == EOF)
             e = ipw_fail(eb, IPW_E_IO, "cannot write %s: %s", scores.tmp, strerror(errno));
-        if (inline_records && n <= IPW_ANALYSIS_INLINE_RECORDS_MAX) {
-            json_array_append_new(inline_records, o);
-        } else {
-            json_decref(o);
-            if (inline_records) {
-                json_decref(inline_records);
-                inline_records = NULL;
-                inline_dropped = true;
-            }
-        }
+        json_decref(o);
     }
     res->records = n;
     if (e == IPW_OK && n == 0)
@@ -393,21 +428,19 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         json_t *data = ipw_accuracy_data_json(&res->accuracy);
         json_object_set_new(data, "judge", judge_json(c, res));
         json_object_set_new(data, "scores_file", json_string("scores.jsonl"));
-        if (inline_records) {
-            json_object_set_new(data, "records", inline_records);
-            inline_records = NULL;
-        } else {
-            json_object_set_new(data, "records_omitted", json_boolean(inline_dropped));
-        }
+        bool inline_records = n <= IPW_ANALYSIS_INLINE_RECORDS_MAX;
+        if (inline_records)
+            json_object_set_new(data, "records", json_string(RECORDS_MARK));
+        else
+            json_object_set_new(data, "records_omitted", json_true());
         json_object_set_new(doc, "data", data);
         snprintf(path, sizeof path, "%s/accuracy.json", adir);
         if (e == IPW_OK)
-            e = ipw_json_write_file(path, doc, eb);
+            e = write_accuracy(path, doc, inline_records ? scores.path : NULL, eb);
         json_decref(doc);
         res->wrote_accuracy = e == IPW_OK;
     }
     out_abort(&scores);
-    json_decref(inline_records);
     if (e == IPW_OK && want_reg) {
         json_t *doc = ipw_regression_json(&reg);
         json_t *w = json_object_get(doc, "warnings");
