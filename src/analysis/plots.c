@@ -429,16 +429,17 @@ static void draw_kde(cairo_t *cr, const struct ipw_plot_data *d)
     blue(cr, 1);
     cairo_set_line_width(cr, 2.2);
     cairo_stroke(cr);
-    /* rug: every value for small runs, an even subsample of the sorted values for large ones */
-    size_t every = n > 1500 ? n / 1500 : 1;
-    blue(cr, n > 300 ? 0.25 : 0.6);
-    cairo_set_line_width(cr, 1);
-    for (size_t i = 0; i < n; i += every) {
-        double x = px(&f, sorted[i]);
-        cairo_move_to(cr, x, f.y1);
-        cairo_line_to(cr, x, f.y1 - 9);
+    /* a rug of the values, for runs small enough that single queries can be told apart */
+    if (n <= 3000) {
+        blue(cr, n > 300 ? 0.3 : 0.6);
+        cairo_set_line_width(cr, 1);
+        for (size_t i = 0; i < n; i++) {
+            double x = px(&f, sorted[i]);
+            cairo_move_to(cr, x, f.y1);
+            cairo_line_to(cr, x, f.y1 - 8);
+        }
+        cairo_stroke(cr);
     }
-    cairo_stroke(cr);
     static const double dash[] = {5, 3};
     muted(cr);
     cairo_set_dash(cr, dash, 2, 0);

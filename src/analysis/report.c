@@ -421,8 +421,8 @@ static const char *const captions[IPW_PLOT_COUNT] = {
     "End-to-end latency against total tokens, with the least-squares line.",
     "Energy per query (main domain) against total tokens, with the least-squares line.",
     "Average power during each query against total tokens (zero readings left out).",
-    "Distribution of completion tokens: Gaussian kernel density, Scott's bandwidth; ticks "
-    "along the axis mark the queries.",
+    "Distribution of completion tokens: Gaussian kernel density with Scott's bandwidth (ticks "
+    "along the axis mark the queries of runs up to 3,000).",
 };
 
 /* The SVG of one plot with the XML declaration dropped and every id prefixed, so that the
