@@ -32,6 +32,9 @@ struct ipw_judge_config {
  * "/chat/completions" is used as is. Only http:// and https:// are accepted. */
 ipw_err ipw_judge_endpoint(const char *base, char *out, size_t size, ipw_errbuf *eb);
 
+/* url without a "user:password@" part, for messages and files. */
+void ipw_judge_url_for_display(const char *url, char *out, size_t size);
+
 /* The verdict in a judge's reply text: 1 correct, 0 incorrect, -1 malformed. Accepts a JSON
  * object {"correct": true|false} anywhere in the text (the last one wins), else a last line
  * that is just CORRECT / INCORRECT (optionally "Verdict: ..."). */

@@ -279,9 +279,10 @@ static json_t *judge_json(const struct ctx *c, const struct ipw_analyze_result *
     json_object_set_new(j, "enabled", json_boolean(c->judge_on));
     if (!c->judge_on)
         return j;
-    char url[2048] = "";
+    char url[2048] = "", shown[2048];
     ipw_judge_endpoint(c->opts->judge.base_url, url, sizeof url, NULL);
-    json_object_set_new(j, "endpoint", json_string(url));
+    ipw_judge_url_for_display(url, shown, sizeof shown);
+    json_object_set_new(j, "endpoint", json_string(shown));
     json_object_set_new(j, "model", json_string(c->opts->judge.model));
     json_object_set_new(j, "judge_all", json_boolean(c->opts->judge_all));
     json_object_set_new(j, "cache_file", json_string("judge_cache.jsonl"));

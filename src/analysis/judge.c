@@ -57,6 +57,18 @@ ipw_err ipw_judge_endpoint(const char *base, char *out, size_t size, ipw_errbuf 
     return IPW_OK;
 }
 
+void ipw_judge_url_for_display(const char *url, char *out, size_t size)
+{
+    const char *scheme = strstr(url, "://");
+    const char *host = scheme ? scheme + 3 : url;
+    const char *slash = strchr(host, '/');
+    const char *at = strchr(host, '@');
+    if (at && (!slash || at < slash))
+        snprintf(out, size, "%.*s%s", (int)(host - url), url, at + 1);
+    else
+        snprintf(out, size, "%s", url);
+}
+
 /* Drops markdown and a "Verdict:" style prefix from a line, lower-cased into out. */
 static void bare_line(const char *b, const char *e, char *out, size_t size)
 {
@@ -306,6 +318,7 @@ struct job {
 struct ipw_judge_pool {
     struct ipw_judge_config cfg;
     char url[2048];
+    char shown_url[2048]; /* url without any user:password@ part, for messages */
     char *auth_header; /* "Authorization: Bearer ..." (wiped on free) */
     char *api_key;
     struct ipw_judge_cache *cache;
@@ -424,7 +437,7 @@ static enum outcome ask(struct ipw_judge_pool *p, CURL *h, const char *payload, 
     curl_slist_free_all(hdrs);
     enum outcome out;
     if (rc != CURLE_OK) {
-        note_error(p, "request to %s failed (attempt %d): %s%s", p->url, attempt,
+        note_error(p, "request to %s failed (attempt %d): %s%s", p->shown_url, attempt,
                    curl_easy_strerror(rc), body.overflow ? " (reply over 4 MiB)" : "");
         out = body.overflow ? OUT_FAIL : OUT_RETRY;
     } else if (status == 200) {
@@ -433,22 +446,22 @@ static enum outcome ask(struct ipw_judge_pool *p, CURL *h, const char *payload, 
             out = OUT_VERDICT;
         } else {
             count(p, &p->st.malformed);
-            note_error(p, "%s answered without a readable verdict (attempt %d): %.120s", p->url,
+            note_error(p, "%s answered without a readable verdict (attempt %d): %.120s", p->shown_url,
                        attempt, body.p ? body.p : "");
             out = OUT_RETRY;
         }
     } else if (status == 429 || status >= 500 || status == 408) {
-        note_error(p, "%s answered HTTP %ld (attempt %d): %.160s", p->url, status, attempt,
+        note_error(p, "%s answered HTTP %ld (attempt %d): %.160s", p->shown_url, status, attempt,
                    body.p ? body.p : "");
         out = OUT_RETRY;
     } else if (status == 401 || status == 403) {
         note_error(p, "%s refused the request with HTTP %ld: check IPW_EVAL_API_KEY / "
                       "OPENAI_API_KEY (%.160s)",
-                   p->url, status, body.p ? body.p : "");
+                   p->shown_url, status, body.p ? body.p : "");
         out = OUT_FATAL;
     } else {
         note_error(p, "%s answered HTTP %ld: %.200s — check --eval-base-url and --eval-model",
-                   p->url, status, body.p ? body.p : "");
+                   p->shown_url, status, body.p ? body.p : "");
         out = OUT_FAIL;
     }
     free(body.p);
@@ -600,6 +613,7 @@ ipw_err ipw_judge_pool_start(const struct ipw_judge_config *cfg, struct ipw_judg
         pool_free(p);
         return e;
     }
+    ipw_judge_url_for_display(p->url, p->shown_url, sizeof p->shown_url);
     const char *key = cfg->api_key;
     if (!key || !*key)
         key = getenv("IPW_EVAL_API_KEY");
@@ -636,7 +650,7 @@ ipw_err ipw_judge_pool_start(const struct ipw_judge_config *cfg, struct ipw_judg
         }
         p->nthreads++;
     }
-    ipw_info("judge: %s, model %s, %d workers, %s", p->url, cfg->model, p->nthreads,
+    ipw_info("judge: %s, model %s, %d workers, %s", p->shown_url, cfg->model, p->nthreads,
              p->auth_header ? "with an API key" : "without an API key");
     *out = p;
     return IPW_OK;

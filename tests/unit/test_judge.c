@@ -35,6 +35,12 @@ static void test_endpoint(void **state)
     assert_int_equal(ipw_judge_endpoint("http://", url, sizeof url, NULL), IPW_E_INVALID);
     assert_int_equal(ipw_judge_endpoint("", url, sizeof url, NULL), IPW_E_INVALID);
     assert_int_equal(ipw_judge_endpoint("http://h/v1", url, 10, NULL), IPW_E_RANGE);
+    char shown[256];
+    ipw_judge_url_for_display("https://bob:s3cret@proxy:8443/v1/chat/completions", shown,
+                              sizeof shown);
+    assert_string_equal(shown, "https://proxy:8443/v1/chat/completions");
+    ipw_judge_url_for_display("http://h/v1/a@b", shown, sizeof shown);
+    assert_string_equal(shown, "http://h/v1/a@b");
 }
 
 static void test_verdicts(void **state)
