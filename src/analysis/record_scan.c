@@ -608,6 +608,7 @@ bool ipw_record_scan(const char *line, size_t len, const char *model,
     struct keyed ka, km;
     struct span answer = keyed(top[T_ANSWERS], model, &ka, res);
     struct span metrics = keyed(top[T_METRICS], model, &km, res);
+    res->model_found = ka.match.b || km.match.b;
     const struct keyed *named = ka.first_kb ? &ka : km.first_kb ? &km : NULL;
     if (named) {
         res->many_models = named->other;

@@ -21,6 +21,7 @@ struct ipw_scan_result {
     char error[96];          /* what is wrong, when the scan fails */
     const char *first_model; /* first key of model_answers (else of model_metrics), or NULL */
     bool many_models;        /* more than one distinct key there */
+    bool model_found;        /* the model asked for is a key of model_answers or model_metrics */
     bool not_object;         /* valid JSON, but not an object */
 };
 

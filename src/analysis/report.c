@@ -374,6 +374,38 @@ static void regression_table(struct sb *b, const json_t *reg)
     sb_put(b, "</tbody></table>\n");
 }
 
+/* Accuracy per item kind (data.by_kind of accuracy.json). */
+static void kinds_table(struct sb *b, const json_t *acc)
+{
+    const json_t *kinds = json_object_get(json_object_get(acc, "data"), "by_kind");
+    if (!json_is_object(kinds) || json_object_size(kinds) == 0)
+        return;
+    sb_put(b, "<table class=\"grid\"><caption>By kind of item</caption><thead><tr><th>kind</th>"
+              "<th>correct</th><th>incorrect</th><th>unevaluated</th><th>failed</th>"
+              "<th>accuracy</th></tr></thead><tbody>\n");
+    const char *kind;
+    const json_t *o;
+    json_object_foreach((json_t *)kinds, kind, o)
+    {
+        sb_put(b, "<tr><th scope=\"row\">");
+        sb_esc(b, kind);
+        sb_put(b, "</th>");
+        static const char *const cols[] = {"correct", "incorrect", "unevaluated", "failed"};
+        for (size_t i = 0; i < 4; i++) {
+            double v = 0;
+            ipw_json_get_number(o, cols[i], &v);
+            sb_printf(b, "<td class=\"num\">%.0f</td>", v);
+        }
+        double a;
+        if (ipw_json_get_number(o, "accuracy", &a))
+            sb_printf(b, "<td class=\"num\">%.2f %%</td>", a * 100);
+        else
+            sb_put(b, "<td class=\"num\"><span class=\"na\">n/a</span></td>");
+        sb_put(b, "</tr>\n");
+    }
+    sb_put(b, "</tbody></table>\n");
+}
+
 static void warnings_list(struct sb *b, const json_t *acc, const json_t *reg)
 {
     const json_t *lists[] = {json_object_get(acc, "warnings"), json_object_get(reg, "warnings")};
@@ -530,6 +562,7 @@ static void run_section(struct sb *b, const struct run_view *v, size_t run_no)
     metric_table(b, "Latency and tokens", latency_rows,
                  sizeof latency_rows / sizeof latency_rows[0], v->summary);
     sb_put(b, "</div>\n");
+    kinds_table(b, v->acc);
     regression_table(b, v->reg);
     warnings_list(b, v->acc, v->reg);
     plots_section(b, v, run_no);

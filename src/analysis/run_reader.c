@@ -283,6 +283,7 @@ struct ipw_run_reader {
     char model[256];
     size_t skipped;
     char first_skip[IPW_ERRMSG_MAX];
+    bool model_checked;
 };
 
 static void copy_str(char *dst, size_t size, const json_t *v)
@@ -439,6 +440,20 @@ ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, b
             snprintf(r->model, sizeof r->model, "%s", res.first_model);
             ok = ipw_record_scan(text, len, r->model, &r->arena, q, &res);
         }
+        if (ok && !r->model_checked && res.first_model) {
+            r->model_checked = true;
+            if (!res.model_found && res.many_models)
+                return ipw_fail(eb, IPW_E_NOTFOUND,
+                                "%s/records.jsonl:%ld has no answers of model '%s' (it holds "
+                                "'%s' and others); choose one with --model",
+                                r->dir, line, r->model, res.first_model);
+            if (!res.model_found) {
+                ipw_warn("%s: the records have no answers of model '%s'; using the only model "
+                         "there, '%s'",
+                         r->dir, r->model, res.first_model);
+                snprintf(r->model, sizeof r->model, "%s", res.first_model);
+            }
+        }
         if (ok) {
             q->line = line;
             return IPW_OK;
@@ -463,6 +478,7 @@ ipw_err ipw_run_reader_rewind(struct ipw_run_reader *r, ipw_errbuf *eb)
     r->current = NULL;
     r->skipped = 0;
     r->first_skip[0] = '\0';
+    r->model_checked = true; /* warned (or not) on the first pass */
     return r->ops->rewind(r->src, eb);
 }
 

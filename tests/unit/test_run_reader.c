@@ -86,6 +86,28 @@ static void test_model_resolution(void **state)
     ipw_run_reader_close(r);
     ipw_test_rmtree(dir);
     free(dir);
+
+    /* two models: the one asked for, and an error for one that is not there */
+    dir = make_run("{\"model_answers\":{\"m1\":\"A\",\"m2\":\"B\"}}\n", NULL);
+    o.model = "m2";
+    assert_int_equal(ipw_run_reader_open(dir, &o, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_string_equal(q.response, "B");
+    ipw_run_reader_close(r);
+    o.model = "m3";
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_run_reader_open(dir, &o, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, &eb), IPW_E_NOTFOUND);
+    assert_non_null(strstr(eb.msg, "--model"));
+    ipw_run_reader_close(r);
+    /* nobody named one: the first */
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_string_equal(ipw_run_reader_model(r), "m1");
+    assert_string_equal(q.response, "A");
+    ipw_run_reader_close(r);
+    ipw_test_rmtree(dir);
+    free(dir);
 }
 
 static void test_minimal_record(void **state)
