@@ -663,7 +663,7 @@ static const char css[] =
     "th[scope=row]{font-weight:normal;color:var(--muted)}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     "table.grid thead th{background:var(--soft);font-weight:650;white-space:nowrap}"
-    "table.compare{font-size:14px}"
+    "table.compare{font-size:13px}table.compare th,table.compare td{padding:4px 6px}"
     "table.grid td.num{text-align:right}"
     "td.best{font-weight:700}"
     ".na{color:#9a9aa2}"
