@@ -9,6 +9,9 @@ int cmd_monitor(int argc, char **argv);
 /* The energy monitor's whole command line (`energy-monitor` and `ipw monitor`); prog names
  * the program in messages and help. */
 int ipw_cli_monitor_main(int argc, char **argv, const char *prog);
+int cmd_analyze(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Installs SIGINT/SIGTERM handlers that set a flag instead of killing the process, so that
  * commands can finish what they measured and write it out. */

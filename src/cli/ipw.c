@@ -16,6 +16,9 @@ struct command {
 static const struct command commands[] = {
     {"telemetry", cmd_telemetry, "print live telemetry readings (local collector or a monitor)"},
     {"monitor", cmd_monitor, "run the energy monitor: gRPC telemetry stream + Prometheus"},
+    {"analyze", cmd_analyze, "score a run: accuracy, intelligence per joule/watt, regressions"},
+    {"plot", cmd_plot, "draw a run's latency, energy, power and token plots (PNG and SVG)"},
+    {"report", cmd_report, "write one self-contained HTML report of one or more runs"},
 };
 
 static void usage(FILE *out)
