@@ -24,6 +24,10 @@ struct ipw_collector_config {
     bool no_cpu_companion;            /* do not add RAPL CPU fields to a GPU collector */
     const char *sim_hardware;         /* sim collector: hardware spec name (e.g. "H100") */
     const char *sim_model;            /* sim collector: model spec name */
+    /* Re-read /proc/meminfo at most this often (0 = every sample, the default); between
+     * reads the last value is reported. The kernel formats the whole file on every read,
+     * which costs a 50 ms monitor as much as the rest of its tick. */
+    int64_t meminfo_interval_ns;
 };
 
 struct ipw_device_info {
@@ -111,6 +115,9 @@ struct ipw_meminfo;
 ipw_err ipw_meminfo_open(const char *procfs_root, struct ipw_meminfo **out, ipw_errbuf *eb);
 /* MemTotal - MemAvailable in MiB. */
 ipw_err ipw_meminfo_used_mb(struct ipw_meminfo *m, double *used_mb);
+/* The same, but reuse a value read less than max_age_ns before now_ns (monotonic). */
+ipw_err ipw_meminfo_used_mb_cached(struct ipw_meminfo *m, int64_t now_ns, int64_t max_age_ns,
+                                   double *used_mb);
 void ipw_meminfo_close(struct ipw_meminfo *m);
 
 /* Trapezoid integration of power into energy for collectors without a counter. */

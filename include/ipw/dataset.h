@@ -26,7 +26,10 @@ struct ipw_dataset {
     struct ipw_dataset_record *rec;
     size_t source_rows;  /* rows read before sampling */
     size_t skipped_rows; /* malformed rows skipped (each reported with file:line) */
+    json_t *warnings;    /* the first IPW_DATASET_MAX_WARNINGS of those reports (strings) */
 };
+
+#define IPW_DATASET_MAX_WARNINGS 100
 
 struct ipw_dataset_options {
     const char *path;       /* --dataset-path; required for mmlu-pro/supergpqa/jsonl */
@@ -42,5 +45,19 @@ extern const char *const ipw_dataset_names[];
 ipw_err ipw_dataset_load(const char *id, const struct ipw_dataset_options *opt,
                          struct ipw_dataset **out, ipw_errbuf *eb);
 void ipw_dataset_free(struct ipw_dataset *ds);
+
+/* Turns one source row into a record exactly as loading the dataset `id` does (tests,
+ * fuzzers, other readers). The row may be normalised in place (an options cell parsed into a
+ * list); rec->metadata is left NULL. On error rec is cleared and eb says what is wrong with
+ * the row (without file or line). params as in ipw_dataset_options. */
+ipw_err ipw_dataset_convert_row(const char *id, const json_t *params, json_t *row,
+                                struct ipw_dataset_record *rec, ipw_errbuf *eb);
+void ipw_dataset_record_clear(struct ipw_dataset_record *rec);
+
+/* The reproducible sample behind --max-queries N --seed S: k distinct positions out of
+ * [0, total), ascending, drawn by a partial Fisher-Yates shuffle driven by splitmix64(seed)
+ * (docs/datasets.md gives the exact steps). k > total is clamped. Returns the count, or 0 when
+ * out of memory. *out is malloc'd. */
+size_t ipw_dataset_sample_indices(size_t total, size_t k, uint64_t seed, size_t **out);
 
 #endif

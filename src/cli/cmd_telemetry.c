@@ -1,4 +1,5 @@
-/* `ipw telemetry`: live readings from the local collector, as a table or JSON lines. */
+/* `ipw telemetry`: live readings from the local collector or a remote energy monitor, as a
+ * table or JSON lines. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include "ipw/log.h"
 #include "ipw/options.h"
 #include "ipw/reading_json.h"
+#include "ipw/remote.h"
+#include "ipw/sampler.h"
 
 static void print_header(void)
 {
@@ -104,6 +107,51 @@ static int run_local(const char *collector, int64_t interval_ns, long count, boo
     return 0;
 }
 
+/* Readings from a monitor: it decimates to our interval, we print each one as it lands. */
+static int run_remote(const char *target, int64_t interval_ns, long count, bool as_json)
+{
+    struct ipw_remote_config cfg;
+    ipw_remote_config_init(&cfg);
+    cfg.interval_ms = (uint32_t)(interval_ns / IPW_NS_PER_MS);
+    /* A live view needs little history. */
+    cfg.sampler.interval_ns = interval_ns > IPW_SAMPLER_MAX_INTERVAL_NS
+                                  ? IPW_SAMPLER_MAX_INTERVAL_NS
+                                  : interval_ns;
+    cfg.sampler.capacity = 256;
+    if (interval_ns * 3 > cfg.stall_timeout_ns)
+        cfg.stall_timeout_ns = interval_ns * 3;
+    struct ipw_remote *r;
+    ipw_errbuf eb = {0};
+    const char *targets[] = {target};
+    if (ipw_remote_open(targets, 1, &cfg, &r, &eb) != IPW_OK) {
+        fprintf(stderr, "ipw telemetry: %s\n", eb.msg);
+        return 1;
+    }
+    const struct ipw_collector_info *info = ipw_remote_info(r);
+    struct ipw_sampler *s = ipw_remote_sampler(r);
+    struct ipw_device_reading *dev = info->ndev ? calloc(info->ndev, sizeof *dev) : NULL;
+    if (!as_json)
+        print_header();
+    int64_t last = 0;
+    long printed = 0;
+    while ((count <= 0 || printed < count) && !ipw_cli_stop_requested()) {
+        ipw_errbuf we = {0};
+        /* Wake at least every 200 ms so that Ctrl-C is noticed promptly. */
+        ipw_err e = ipw_sampler_wait_until(s, last + 1, 200 * IPW_NS_PER_MS, &we);
+        if (e == IPW_E_TIMEOUT)
+            continue;
+        struct ipw_reading rd;
+        if (e != IPW_OK || ipw_sampler_latest(s, &rd, dev, &we) != IPW_OK)
+            break;
+        last = rd.mono_ns;
+        emit(&rd, dev, info, as_json);
+        printed++;
+    }
+    free(dev);
+    ipw_remote_close(r);
+    return 0;
+}
+
 int cmd_telemetry(int argc, char **argv)
 {
     bool local = false, as_json = false;
@@ -115,7 +163,8 @@ int cmd_telemetry(int argc, char **argv)
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"local", IPW_OPT_FLAG, &local, NULL, "read the collector in this process (default)"},
-        {"target", IPW_OPT_STRING, &target, "HOST:PORT", "read from an energy monitor over gRPC"},
+        {"target", IPW_OPT_STRING, &target, "HOST:PORT",
+         "read from an energy monitor over gRPC (or unix:PATH)"},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME", "collector for --local (default auto)",
          0, 0, collectors},
         {"interval", IPW_OPT_DURATION, &interval_ns, "DURATION",
@@ -130,7 +179,7 @@ int cmd_telemetry(int argc, char **argv)
         "ipw telemetry [--local | --target HOST:PORT] [--interval 1s] [--count N] [--json]",
         "Prints live telemetry: power, energy since start, temperature, memory and utilization.",
         "examples:\n  ipw telemetry --local --count 5\n  ipw telemetry --local --collector null "
-        "--interval 250ms --json"};
+        "--interval 250ms --json\n  ipw telemetry --target 127.0.0.1:50053 --interval 100ms"};
     enum ipw_parse_result pr = ipw_parse_options(argc, argv, "ipw telemetry", opts, &help, NULL, 0,
                                                  NULL);
     if (pr != IPW_PARSE_OK)
@@ -146,9 +195,7 @@ int cmd_telemetry(int argc, char **argv)
         return 2;
     }
     ipw_cli_install_stop_handlers();
-    if (target) {
-        fprintf(stderr, "ipw telemetry: --target is not available in this build yet\n");
-        return 1;
-    }
+    if (target)
+        return run_remote(target, interval_ns, count, as_json);
     return run_local(collector, interval_ns, count, as_json);
 }

@@ -4,10 +4,21 @@
 #define IPW_CLI_COMMANDS_H
 
 int cmd_telemetry(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+
+/* The energy monitor's whole command line (`energy-monitor` and `ipw monitor`); prog names
+ * the program in messages and help. */
+int ipw_cli_monitor_main(int argc, char **argv, const char *prog);
+int cmd_analyze(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Installs SIGINT/SIGTERM handlers that set a flag instead of killing the process, so that
  * commands can finish what they measured and write it out. */
 void ipw_cli_install_stop_handlers(void);
 int ipw_cli_stop_requested(void);
+/* Called from the signal handler after the flag is set (so it must be async-signal-safe);
+ * NULL removes it. Used to wake an event loop that is blocked in poll. */
+void ipw_cli_set_stop_hook(void (*hook)(void *ud), void *ud);
 
 #endif

@@ -15,6 +15,10 @@ struct command {
 
 static const struct command commands[] = {
     {"telemetry", cmd_telemetry, "print live telemetry readings (local collector or a monitor)"},
+    {"monitor", cmd_monitor, "run the energy monitor: gRPC telemetry stream + Prometheus"},
+    {"analyze", cmd_analyze, "score a run: accuracy, intelligence per joule/watt, regressions"},
+    {"plot", cmd_plot, "draw a run's latency, energy, power and token plots (PNG and SVG)"},
+    {"report", cmd_report, "write one self-contained HTML report of one or more runs"},
 };
 
 static void usage(FILE *out)
@@ -26,26 +30,6 @@ static void usage(FILE *out)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'ipw <command> --help' for the options of a command.\n");
 }
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
-void ipw_cli_install_stop_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-int ipw_cli_stop_requested(void) { return stop_flag; }
 
 int main(int argc, char **argv)
 {

@@ -141,7 +141,8 @@ ipw_err ipw_collector_sample(struct ipw_collector *c, struct ipw_reading *r,
     }
     double used;
     if (!ipw_reading_has(r, IPW_M_CPU_MEM_USED_MB) && c->meminfo &&
-        ipw_meminfo_used_mb(c->meminfo, &used) == IPW_OK)
+        ipw_meminfo_used_mb_cached(c->meminfo, r->mono_ns, c->cfg.meminfo_interval_ns, &used) ==
+            IPW_OK)
         ipw_reading_set(r, IPW_M_CPU_MEM_USED_MB, used);
     c->samples++;
     if (e != IPW_OK) {

@@ -11,6 +11,8 @@
 
 struct ipw_meminfo {
     int fd;
+    int64_t read_at; /* monotonic ns of the cached value, 0 = none */
+    double used_mb;
 };
 
 ipw_err ipw_meminfo_open(const char *procfs_root, struct ipw_meminfo **out, ipw_errbuf *eb)
@@ -27,6 +29,8 @@ ipw_err ipw_meminfo_open(const char *procfs_root, struct ipw_meminfo **out, ipw_
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
     }
     m->fd = fd;
+    m->read_at = 0;
+    m->used_mb = 0;
     *out = m;
     return IPW_OK;
 }
@@ -57,6 +61,21 @@ ipw_err ipw_meminfo_used_mb(struct ipw_meminfo *m, double *used_mb)
         return IPW_E_PROTOCOL;
     *used_mb = (double)(total - avail) / 1024.0;
     return IPW_OK;
+}
+
+ipw_err ipw_meminfo_used_mb_cached(struct ipw_meminfo *m, int64_t now_ns, int64_t max_age_ns,
+                                   double *used_mb)
+{
+    if (m->read_at && max_age_ns > 0 && now_ns - m->read_at < max_age_ns && now_ns >= m->read_at) {
+        *used_mb = m->used_mb;
+        return IPW_OK;
+    }
+    ipw_err e = ipw_meminfo_used_mb(m, used_mb);
+    if (e == IPW_OK) {
+        m->read_at = now_ns;
+        m->used_mb = *used_mb;
+    }
+    return e;
 }
 
 void ipw_meminfo_close(struct ipw_meminfo *m)

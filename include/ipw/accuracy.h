@@ -1,0 +1,103 @@
+/* Accuracy and the figures of merit (SPEC §4.2): intelligence per joule (IPJ) and per watt
+ * (IPW) on three energy bases, the prefill/decode split and latency percentiles. Queries are
+ * added one at a time, so a run of any size is summarised in one streaming pass. */
+#ifndef IPW_ACCURACY_H
+#define IPW_ACCURACY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipw/err.h"
+#include "ipw/scoring.h"
+#include "ipw/stats.h"
+
+/* One query as the figures see it; NAN marks an unknown number. */
+struct ipw_acc_query {
+    enum ipw_item_kind kind;
+    enum ipw_verdict verdict;
+    bool query_failed;        /* the query itself failed (counted apart from failed judging) */
+    double energy_j;          /* per_query_joules: the main domain */
+    double total_j;           /* all measured domains */
+    double active_j;          /* above the idle baseline */
+    double latency_s;         /* total_query_seconds */
+    double power_w;           /* main-domain window average (power_metrics.gpu.per_query_watts) */
+    double total_power_w;     /* all-domain window average (power_metrics.gpu.total_watts) */
+    double prefill_j, decode_j, ttft_s, decode_s, input_tokens, output_tokens;
+};
+
+/* What the figures used for one query on the main basis (for the per-query scores file). */
+struct ipw_acc_used {
+    double energy_j; /* NAN when the query did not enter the energy mean */
+    double power_w;  /* NAN when it did not enter the power mean */
+    bool imputed;    /* energy = power × latency */
+    bool power_derived; /* power = energy / latency (else the window average) */
+};
+
+/* One energy basis: the running means behind its IPJ and IPW. */
+struct ipw_acc_basis {
+    struct ipw_welford energy, power;
+    uint64_t imputed, nonpositive_energy, missing_energy, derived_power, metric_power, nonpositive_power;
+    uint64_t correct_with_energy, correct_with_power;
+    double imputed_sum;
+};
+
+struct ipw_acc_series {
+    double *v;
+    size_t n, cap;
+};
+
+struct ipw_accuracy {
+    uint64_t total, correct, incorrect, unevaluated, failed_queries, failed_evaluations;
+    uint64_t by_kind[3][4]; /* [kind][verdict] */
+    struct ipw_acc_basis main, all, active;
+    /* prefill/decode split over successful queries that have both phases */
+    uint64_t phase_n;
+    double prefill_sum, decode_sum, phase_input_tokens, phase_output_tokens;
+    struct ipw_welford ttft, decode_s;
+    struct ipw_acc_series latencies, ttfts; /* for percentiles */
+    double input_tokens, output_tokens, energy_sum;
+    uint64_t ok_queries;
+};
+
+/* The finished figures; NAN (written as null) where a figure is undefined. */
+struct ipw_accuracy_result {
+    uint64_t total, correct, incorrect, unevaluated, failed, failed_queries, failed_evaluations;
+    uint64_t total_scored;
+    double accuracy;
+    double ipj, ipw, avg_energy_j, avg_power_w;
+    uint64_t energy_samples, power_samples, imputed_energy, nonpositive_energy, missing_energy;
+    uint64_t derived_power_samples, metric_power_samples;
+    double ipj_total, ipw_total, avg_total_energy_j, avg_total_power_w;
+    uint64_t total_energy_samples, total_power_samples, total_imputed_energy;
+    double ipj_active, ipw_active, avg_active_energy_j, avg_active_power_w;
+    uint64_t active_energy_samples, active_power_samples;
+    double energy_accuracy, power_accuracy; /* accuracy among the queries in each mean */
+    /* prefill / decode split */
+    uint64_t phase_samples;
+    double prefill_energy_j, decode_energy_j, prefill_share, avg_prefill_j, avg_decode_j;
+    double prefill_j_per_input_token, decode_j_per_output_token;
+    double avg_ttft_s, avg_decode_s;
+    /* latency over successful queries */
+    uint64_t latency_samples;
+    double latency_avg_s, latency_p50_s, latency_p95_s, ttft_p50_s, ttft_p95_s;
+    double input_tokens, output_tokens, output_tokens_per_joule;
+    uint64_t by_kind[3][4];
+};
+
+void ipw_accuracy_init(struct ipw_accuracy *a);
+/* Adds one query; used (may be NULL) says what entered the main-basis means. IPW_E_NOMEM when
+ * the latency series cannot grow. */
+ipw_err ipw_accuracy_add(struct ipw_accuracy *a, const struct ipw_acc_query *q,
+                         struct ipw_acc_used *used, ipw_errbuf *eb);
+void ipw_accuracy_finish(const struct ipw_accuracy *a, struct ipw_accuracy_result *r);
+void ipw_accuracy_free(struct ipw_accuracy *a);
+
+/* The "summary" object of analysis/accuracy.json (docs/formats/analysis.md). */
+json_t *ipw_accuracy_summary_json(const struct ipw_accuracy_result *r, const char *model);
+/* Per-kind counts and the per-basis details for accuracy.json's "data". */
+json_t *ipw_accuracy_data_json(const struct ipw_accuracy_result *r);
+/* Human-readable warnings about what the figures left out, appended to arr. */
+void ipw_accuracy_warnings(const struct ipw_accuracy_result *r, const char *model, json_t *arr);
+
+#endif

@@ -1,0 +1,510 @@
+/* Streams a run directory's queries for analysis: records.jsonl read line by line (bounded), each
+ * line parsed alone and flattened into an ipw_run_query; summary.json read once. */
+#include "ipw/run_reader.h"
+
+#include "analysis/record_scan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipw/fsutil.h"
+#include "ipw/jsonutil.h"
+#include "ipw/log.h"
+
+#define DEFAULT_MAX_LINE (64u << 20)
+#define READ_CHUNK (1u << 20)
+#define SUMMARY_MAX (16u << 20)
+
+/* ---- the records.jsonl source ------------------------------------------------------------ */
+
+struct jsonl_src {
+    char path[4096];
+    int fd;
+    char *buf; /* read buffer: [pos, len) not yet consumed */
+    size_t pos, len;
+    char *line; /* the line being assembled when it spans reads */
+    size_t line_len, line_cap, max_line;
+    long lineno;
+    bool eof;
+};
+
+static ipw_err jsonl_fill(struct jsonl_src *s, ipw_errbuf *eb)
+{
+    for (;;) {
+        ssize_t n = read(s->fd, s->buf, READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return ipw_fail(eb, IPW_E_IO, "cannot read %s: %s", s->path, strerror(errno));
+        s->pos = 0;
+        s->len = (size_t)n;
+        if (n == 0)
+            s->eof = true;
+        return IPW_OK;
+    }
+}
+
+static ipw_err line_append(struct jsonl_src *s, const char *p, size_t n, ipw_errbuf *eb)
+{
+    if (s->line_len + n > s->max_line)
+        return ipw_fail(eb, IPW_E_RANGE,
+                        "%s:%ld is longer than the %zu-byte line limit; the file is damaged or "
+                        "not a records log",
+                        s->path, s->lineno + 1, s->max_line);
+    if (s->line_len + n + 1 > s->line_cap) {
+        size_t cap = s->line_cap ? s->line_cap : 4096;
+        while (cap < s->line_len + n + 1)
+            cap *= 2;
+        char *nl = realloc(s->line, cap);
+        if (!nl)
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", s->path);
+        s->line = nl;
+        s->line_cap = cap;
+    }
+    memcpy(s->line + s->line_len, p, n);
+    s->line_len += n;
+    s->line[s->line_len] = '\0';
+    return IPW_OK;
+}
+
+/* One line (without '\n') into s->line. *got false at the end of the file; *had_nl false for a
+ * last line with no newline. */
+static ipw_err jsonl_read_line(struct jsonl_src *s, bool *got, bool *had_nl, ipw_errbuf *eb)
+{
+    s->line_len = 0;
+    *got = false;
+    *had_nl = false;
+    if (s->line)
+        s->line[0] = '\0';
+    for (;;) {
+        if (s->pos == s->len) {
+            if (s->eof)
+                break;
+            ipw_err e = jsonl_fill(s, eb);
+            if (e != IPW_OK)
+                return e;
+            if (s->eof)
+                break;
+        }
+        char *start = s->buf + s->pos;
+        char *nl = memchr(start, '\n', s->len - s->pos);
+        size_t n = nl ? (size_t)(nl - start) : s->len - s->pos;
+        ipw_err e = line_append(s, start, n, eb);
+        if (e != IPW_OK)
+            return e;
+        *got = true;
+        s->pos += n + (nl ? 1 : 0);
+        if (nl) {
+            *had_nl = true;
+            break;
+        }
+    }
+    if (*got)
+        s->lineno++;
+    return IPW_OK;
+}
+
+static bool blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return false;
+    return true;
+}
+
+static ipw_err jsonl_next(void *state, const char **text, size_t *len, json_t **record,
+                          long *line, bool *terminated, bool *eof, ipw_errbuf *eb)
+{
+    struct jsonl_src *s = state;
+    *record = NULL;
+    *eof = false;
+    for (;;) {
+        bool got, had_nl;
+        ipw_err e = jsonl_read_line(s, &got, &had_nl, eb);
+        if (e != IPW_OK)
+            return e;
+        if (!got) {
+            *eof = true;
+            return IPW_OK;
+        }
+        *line = s->lineno;
+        if (blank(s->line, s->line_len))
+            continue;
+        *text = s->line;
+        *len = s->line_len;
+        *terminated = had_nl;
+        return IPW_OK;
+    }
+}
+
+static ipw_err jsonl_rewind(void *state, ipw_errbuf *eb)
+{
+    struct jsonl_src *s = state;
+    if (lseek(s->fd, 0, SEEK_SET) < 0)
+        return ipw_fail(eb, IPW_E_IO, "cannot rewind %s: %s", s->path, strerror(errno));
+    s->pos = s->len = 0;
+    s->lineno = 0;
+    s->eof = false;
+    return IPW_OK;
+}
+
+static void jsonl_close(void *state)
+{
+    struct jsonl_src *s = state;
+    if (!s)
+        return;
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->buf);
+    free(s->line);
+    free(s);
+}
+
+static const struct ipw_run_source_ops jsonl_ops = {"records.jsonl", jsonl_next, jsonl_rewind,
+                                                    jsonl_close};
+
+static ipw_err jsonl_open(const char *path, size_t max_line, void **out, ipw_errbuf *eb)
+{
+    struct jsonl_src *s = calloc(1, sizeof *s);
+    if (!s)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening %s", path);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->max_line = max_line;
+    s->buf = malloc(READ_CHUNK);
+    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (!s->buf || s->fd < 0) {
+        int e = errno;
+        jsonl_close(s);
+        return ipw_fail(eb, e == ENOENT ? IPW_E_NOTFOUND : IPW_E_IO, "cannot open %s: %s", path,
+                        strerror(e));
+    }
+    *out = s;
+    return IPW_OK;
+}
+
+/* ---- flattening a record -------------------------------------------------------------------- */
+
+static double num(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* The member named model, or the only member when the name does not match (a tag spelled
+ * differently in summary.json and the records). */
+static const json_t *by_model(const json_t *obj, const char *model)
+{
+    const json_t *v = model && *model ? json_object_get(obj, model) : NULL;
+    if (!v && json_is_object(obj) && json_object_size(obj) == 1) {
+        void *it = json_object_iter((json_t *)obj);
+        v = json_object_iter_value(it);
+    }
+    return v;
+}
+
+void ipw_run_query_from_json(const json_t *rec, const char *model, struct ipw_run_query *q)
+{
+    memset(q, 0, sizeof *q);
+    const json_t *ri = json_object_get(rec, "record_index");
+    q->record_index = json_is_integer(ri) ? (long)json_integer_value(ri) : -1;
+    q->problem = str(rec, "problem");
+    q->reference = str(rec, "answer");
+    q->subject = str(rec, "subject");
+    q->error = str(rec, "error");
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    q->failed = status ? strcmp(status, "failed") == 0 : *q->error != '\0';
+
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    if (!kind)
+        kind = json_string_value(json_object_get(json_object_get(rec, "dataset_metadata"),
+                                                 "kind"));
+    q->kind_given = ipw_item_kind_parse(kind, &q->kind);
+    if (!q->kind_given)
+        q->kind = ipw_item_kind_infer(q->problem, q->reference);
+
+    const json_t *m = by_model(json_object_get(rec, "model_metrics"), model);
+    const json_t *answer = by_model(json_object_get(rec, "model_answers"), model);
+    q->response = json_is_string(answer) ? json_string_value(answer) : str(m, "lm_response");
+
+    const json_t *lc = json_object_get(m, "lm_correctness");
+    if (!json_is_boolean(lc)) /* the original tool's evaluation block */
+        lc = json_object_get(json_object_get(m, "evaluation"), "is_correct");
+    q->prior_correct = json_is_boolean(lc) ? (json_is_true(lc) ? 1 : 0) : -1;
+
+    const json_t *tok = json_object_get(m, "token_metrics");
+    q->input_tokens = num(tok, "input");
+    q->output_tokens = num(tok, "output");
+    q->total_tokens = num(tok, "total");
+    if (isnan(q->total_tokens) && !(isnan(q->input_tokens) && isnan(q->output_tokens)))
+        q->total_tokens = (isnan(q->input_tokens) ? 0 : q->input_tokens) +
+                          (isnan(q->output_tokens) ? 0 : q->output_tokens);
+
+    const json_t *en = json_object_get(m, "energy_metrics");
+    q->energy_j = num(en, "per_query_joules");
+    q->total_j = num(en, "total_joules");
+    q->active_j = num(en, "active_joules");
+    q->prefill_j = num(en, "prefill_joules");
+    q->decode_j = num(en, "decode_joules");
+    q->idle_w = num(en, "idle_power_watts");
+    q->energy_source = str(en, "energy_source");
+
+    const json_t *lat = json_object_get(m, "latency_metrics");
+    q->ttft_s = num(lat, "time_to_first_token_seconds");
+    q->latency_s = num(lat, "total_query_seconds");
+    q->decode_s = num(lat, "decode_seconds");
+
+    const json_t *gpu = json_object_get(json_object_get(m, "power_metrics"), "gpu");
+    q->power_avg_w = num(json_object_get(gpu, "per_query_watts"), "avg");
+    q->total_power_avg_w = num(json_object_get(gpu, "total_watts"), "avg");
+}
+
+/* ---- the reader ----------------------------------------------------------------------------- */
+
+struct ipw_run_reader {
+    char dir[4096];
+    const struct ipw_run_source_ops *ops;
+    void *src;
+    struct ipw_run_reader_options opts;
+    struct ipw_run_info info;
+    json_t *summary;
+    json_t *current;
+    struct ipw_scan_arena arena;
+    char model[256];
+    size_t skipped;
+    char first_skip[IPW_ERRMSG_MAX];
+    bool model_checked;
+};
+
+static void copy_str(char *dst, size_t size, const json_t *v)
+{
+    const char *s = json_string_value(v);
+    snprintf(dst, size, "%s", s ? s : "");
+}
+
+static void load_info(struct ipw_run_reader *r)
+{
+    struct ipw_run_info *in = &r->info;
+    in->generated_at = in->total_queries = NAN;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", r->dir);
+    if (!ipw_path_exists(path))
+        return;
+    ipw_errbuf eb = {0};
+    if (ipw_json_load_file(path, SUMMARY_MAX, &r->summary, &eb) != IPW_OK ||
+        !json_is_object(r->summary)) {
+        ipw_warn("ignoring %s: %s", path, eb.msg[0] ? eb.msg : "not a JSON object");
+        json_decref(r->summary);
+        r->summary = NULL;
+        return;
+    }
+    const json_t *s = r->summary;
+    in->has_summary = true;
+    copy_str(in->model, sizeof in->model, json_object_get(s, "model"));
+    copy_str(in->hardware_label, sizeof in->hardware_label, json_object_get(s, "hardware_label"));
+    copy_str(in->dataset, sizeof in->dataset, json_object_get(s, "dataset"));
+    if (!in->dataset[0])
+        copy_str(in->dataset, sizeof in->dataset,
+                 json_object_get(json_object_get(s, "profiler_config"), "dataset_id"));
+    copy_str(in->dataset_name, sizeof in->dataset_name, json_object_get(s, "dataset_name"));
+    const json_t *tel = json_object_get(s, "telemetry");
+    copy_str(in->platform, sizeof in->platform, json_object_get(tel, "platform"));
+    copy_str(in->collector, sizeof in->collector, json_object_get(tel, "collector"));
+    copy_str(in->client, sizeof in->client,
+             json_object_get(json_object_get(s, "profiler_config"), "client_id"));
+    copy_str(in->gpu_name, sizeof in->gpu_name,
+             json_object_get(json_object_get(s, "gpu_info"), "name"));
+    copy_str(in->cpu_brand, sizeof in->cpu_brand,
+             json_object_get(json_object_get(s, "system_info"), "cpu_brand"));
+    ipw_json_get_number(s, "generated_at", &in->generated_at);
+    ipw_json_get_number(s, "total_queries", &in->total_queries);
+}
+
+ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_options *opts,
+                            struct ipw_run_reader **out, ipw_errbuf *eb)
+{
+    *out = NULL;
+    if (!run_dir || !*run_dir)
+        return ipw_fail(eb, IPW_E_INVALID, "no run directory given");
+    if (!ipw_path_exists(run_dir))
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "run directory %s does not exist; give the directory `ipw profile` wrote "
+                        "(runs/profile_<hardware>_<model>_<dataset>)",
+                        run_dir);
+    if (!ipw_is_dir(run_dir))
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "%s is not a directory; give the run directory, not a file in it", run_dir);
+    struct ipw_run_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening %s", run_dir);
+    snprintf(r->dir, sizeof r->dir, "%s", run_dir);
+    if (opts)
+        r->opts = *opts;
+    size_t max_line = r->opts.max_line_bytes ? r->opts.max_line_bytes : DEFAULT_MAX_LINE;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/records.jsonl", run_dir);
+    if (!ipw_path_exists(path)) {
+        snprintf(path, sizeof path, "%s/data-00000-of-00001.arrow", run_dir);
+        bool arrow = ipw_path_exists(path);
+        free(r);
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "%s is not a run directory: it has no records.jsonl%s", run_dir,
+                        arrow ? " (it has an Arrow dataset, which analysis cannot read yet; "
+                                "records.jsonl is the run's source of truth)"
+                              : "; give the directory `ipw profile` wrote");
+    }
+    ipw_err e = jsonl_open(path, max_line, &r->src, eb);
+    if (e != IPW_OK) {
+        free(r);
+        return e;
+    }
+    r->ops = &jsonl_ops;
+    load_info(r);
+    snprintf(r->model, sizeof r->model, "%s",
+             r->opts.model && *r->opts.model ? r->opts.model : r->info.model);
+    *out = r;
+    return IPW_OK;
+}
+
+/* The model named by a record when nobody said which: the only key of model_answers (or of
+ * model_metrics), else the first. */
+static void guess_model(struct ipw_run_reader *r, const json_t *rec)
+{
+    const json_t *o = json_object_get(rec, "model_answers");
+    if (!json_is_object(o) || json_object_size(o) == 0)
+        o = json_object_get(rec, "model_metrics");
+    if (!json_is_object(o) || json_object_size(o) == 0)
+        return;
+    const char *k = json_object_iter_key(json_object_iter((json_t *)o));
+    if (json_object_size(o) > 1)
+        ipw_warn("%s: records hold answers of %zu models and summary.json names none; using "
+                 "'%s' (choose with --model)",
+                 r->dir, json_object_size(o), k);
+    snprintf(r->model, sizeof r->model, "%s", k);
+}
+
+/* The message for a line the scanner refused. */
+static void malformed(const struct ipw_run_reader *r, long line, const char *text, size_t len,
+                      bool terminated, const struct ipw_scan_result *res, ipw_errbuf *eb)
+{
+    if (res->not_object) {
+        ipw_fail(eb, IPW_E_INVALID, "%s/records.jsonl:%ld: a record must be a JSON object, got "
+                 "'%.40s%s'", r->dir, line, text, len > 40 ? "..." : "");
+        return;
+    }
+    ipw_fail(eb, IPW_E_INVALID, "%s/records.jsonl:%ld: malformed record (column %zu: %s)%s",
+             r->dir, line, res->error_offset + 1, res->error,
+             terminated ? "" : " - the last line is cut short, as a crash mid-write leaves it");
+}
+
+ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, bool *eof,
+                            ipw_errbuf *eb)
+{
+    json_decref(r->current);
+    r->current = NULL;
+    for (;;) {
+        const char *text = NULL;
+        size_t len = 0;
+        json_t *rec = NULL;
+        long line = 0;
+        bool terminated = true;
+        ipw_err e = r->ops->next(r->src, &text, &len, &rec, &line, &terminated, eof, eb);
+        if (e != IPW_OK || *eof)
+            return e;
+        if (rec) {
+            if (!r->model[0])
+                guess_model(r, rec);
+            r->current = rec;
+            ipw_run_query_from_json(rec, r->model, q);
+            q->line = line;
+            return IPW_OK;
+        }
+        struct ipw_scan_result res;
+        bool ok = ipw_record_scan(text, len, r->model, &r->arena, q, &res);
+        if (ok && !r->model[0] && res.first_model) {
+            /* nobody named the model: take the records' (the first, when there are several) */
+            if (res.many_models)
+                ipw_warn("%s: records hold answers of several models and summary.json names "
+                         "none; using '%s' (choose with --model)",
+                         r->dir, res.first_model);
+            snprintf(r->model, sizeof r->model, "%s", res.first_model);
+            ok = ipw_record_scan(text, len, r->model, &r->arena, q, &res);
+        }
+        if (ok && !r->model_checked && res.first_model) {
+            r->model_checked = true;
+            if (!res.model_found && res.many_models)
+                return ipw_fail(eb, IPW_E_NOTFOUND,
+                                "%s/records.jsonl:%ld has no answers of model '%s' (it holds "
+                                "'%s' and others); choose one with --model",
+                                r->dir, line, r->model, res.first_model);
+            if (!res.model_found) {
+                ipw_warn("%s: the records have no answers of model '%s'; using the only model "
+                         "there, '%s'",
+                         r->dir, r->model, res.first_model);
+                snprintf(r->model, sizeof r->model, "%s", res.first_model);
+            }
+        }
+        if (ok) {
+            q->line = line;
+            return IPW_OK;
+        }
+        ipw_errbuf local = {0};
+        malformed(r, line, text, len, terminated, &res, &local);
+        if (r->opts.skip_malformed || !terminated) {
+            if (r->skipped++ == 0)
+                snprintf(r->first_skip, sizeof r->first_skip, "%s", local.msg);
+            ipw_warn("skipping %s", local.msg);
+            continue;
+        }
+        if (eb)
+            *eb = local;
+        return IPW_E_INVALID;
+    }
+}
+
+ipw_err ipw_run_reader_rewind(struct ipw_run_reader *r, ipw_errbuf *eb)
+{
+    json_decref(r->current);
+    r->current = NULL;
+    r->skipped = 0;
+    r->first_skip[0] = '\0';
+    r->model_checked = true; /* warned (or not) on the first pass */
+    return r->ops->rewind(r->src, eb);
+}
+
+const struct ipw_run_info *ipw_run_reader_info(const struct ipw_run_reader *r)
+{
+    return &r->info;
+}
+const json_t *ipw_run_reader_summary(const struct ipw_run_reader *r) { return r->summary; }
+const char *ipw_run_reader_model(const struct ipw_run_reader *r) { return r->model; }
+const char *ipw_run_reader_dir(const struct ipw_run_reader *r) { return r->dir; }
+
+size_t ipw_run_reader_skipped(const struct ipw_run_reader *r, const char **first_message)
+{
+    if (first_message)
+        *first_message = r->first_skip;
+    return r->skipped;
+}
+
+void ipw_run_reader_close(struct ipw_run_reader *r)
+{
+    if (!r)
+        return;
+    json_decref(r->current);
+    json_decref(r->summary);
+    ipw_scan_arena_free(&r->arena);
+    if (r->ops)
+        r->ops->close(r->src);
+    free(r);
+}

@@ -1,0 +1,156 @@
+/* `ipw analyze RUN_DIR`: scores a run and writes accuracy.json, regression.json and
+ * scores.jsonl under RUN_DIR/analysis/, then prints the headline figures. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "ipw/analysis.h"
+#include "ipw/clock.h"
+#include "ipw/log.h"
+#include "ipw/options.h"
+
+static void fig(const char *label, double v, const char *fmt, const char *unit)
+{
+    printf("  %-28s ", label);
+    if (isfinite(v)) {
+        printf(fmt, v);
+        printf("%s\n", unit);
+    } else {
+        printf("n/a\n");
+    }
+}
+
+static void print_result(const char *dir, const struct ipw_analyze_result *r)
+{
+    const struct ipw_accuracy_result *a = &r->accuracy;
+    printf("run        %s\nmodel      %s\nqueries    %llu\n", dir, r->model,
+           (unsigned long long)r->records);
+    if (r->wrote_accuracy) {
+        printf("scored     %llu correct, %llu incorrect, %llu unevaluated, %llu failed "
+               "(%llu queries, %llu judgings)\n",
+               (unsigned long long)a->correct, (unsigned long long)a->incorrect,
+               (unsigned long long)a->unevaluated, (unsigned long long)a->failed,
+               (unsigned long long)a->failed_queries, (unsigned long long)a->failed_evaluations);
+        fig("accuracy", a->accuracy * 100, "%.2f", " %");
+        fig("intelligence per joule", a->ipj, "%.6g", " /J");
+        fig("intelligence per watt", a->ipw, "%.6g", " /W");
+        fig("energy per query", a->avg_energy_j, "%.4g", " J");
+        fig("power per query", a->avg_power_w, "%.4g", " W");
+        fig("IPJ on all domains", a->ipj_total, "%.6g", " /J");
+        fig("IPJ above idle", a->ipj_active, "%.6g", " /J");
+        fig("prefill share of energy", a->prefill_share * 100, "%.1f", " %");
+        fig("latency p50", a->latency_p50_s, "%.3f", " s");
+        fig("latency p95", a->latency_p95_s, "%.3f", " s");
+        if (a->imputed_energy)
+            printf("  (energy imputed as power x latency for %llu queries)\n",
+                   (unsigned long long)a->imputed_energy);
+    }
+    if (r->judge_used)
+        printf("judge      %llu judged, %llu failed, %llu from cache, %llu requests (%llu "
+               "retries)\n",
+               (unsigned long long)r->judge.judged, (unsigned long long)r->judge.failed,
+               (unsigned long long)r->judge_cache_hits, (unsigned long long)r->judge.requests,
+               (unsigned long long)r->judge.retries);
+    printf("wrote     ");
+    if (r->wrote_accuracy)
+        printf(" %s/analysis/accuracy.json %s/analysis/scores.jsonl", dir, dir);
+    if (r->wrote_regression)
+        printf(" %s/analysis/regression.json", dir);
+    printf("\n");
+    if (r->warnings)
+        printf("%llu warnings: see the \"warnings\" lists in those files\n",
+               (unsigned long long)r->warnings);
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+    struct ipw_analyze_options ao;
+    ipw_analyze_options_init(&ao);
+    const char *analysis = "all", *log_level = NULL;
+    long concurrency = 8, retries = 3, backoff_ms = 500;
+    int64_t timeout_ns = 120 * IPW_NS_PER_SEC;
+    bool quiet = false;
+    static const char *const kinds[] = {"accuracy", "regression", "all", NULL};
+    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
+    struct ipw_option opts[] = {
+        {"analysis", IPW_OPT_CHOICE, &analysis, "WHICH", "accuracy, regression or all (default all)",
+         0, 0, kinds},
+        {"model", IPW_OPT_STRING, &ao.model, "NAME",
+         "whose answers to score (default: summary.json's model)"},
+        {"eval-base-url", IPW_OPT_STRING, &ao.judge.base_url, "URL",
+         "OpenAI-compatible judge endpoint, e.g. https://api.openai.com/v1 (default: no judge; "
+         "open answers stay unevaluated)"},
+        {"eval-model", IPW_OPT_STRING, &ao.judge.model, "NAME", "judge model name"},
+        {"judge-concurrency", IPW_OPT_INT, &concurrency, "N",
+         "judge requests in flight (default 8)", 1, 256},
+        {"judge-all", IPW_OPT_FLAG, &ao.judge_all, NULL,
+         "also judge mcq and exact answers (the judge's verdict wins)"},
+        {"judge-retries", IPW_OPT_INT, &retries, "N",
+         "retries of a judge request after 429/5xx/timeouts/unreadable replies (default 3)", 0,
+         10},
+        {"judge-backoff-ms", IPW_OPT_INT, &backoff_ms, "MS",
+         "delay before the first retry, doubled after each (default 500)", 1, 60000},
+        {"judge-timeout", IPW_OPT_DURATION, &timeout_ns, "DURATION",
+         "time limit of one judge request (default 120s)"},
+        {"skip-malformed", IPW_OPT_FLAG, &ao.skip_malformed, NULL,
+         "skip malformed record lines with a warning instead of stopping"},
+        {"quiet", IPW_OPT_FLAG, &quiet, NULL, "print nothing on success"},
+        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "error|warn|info|debug|trace", 0, 0,
+         levels},
+        IPW_OPT_END};
+    struct ipw_command_help help = {
+        "ipw analyze RUN_DIR [--analysis accuracy|regression|all] [--eval-base-url URL "
+        "--eval-model NAME] [options]",
+        "Scores a run's answers (mcq letters and exact answers locally; open answers with an LLM "
+        "judge when --eval-base-url is given, its key from IPW_EVAL_API_KEY or OPENAI_API_KEY), "
+        "computes accuracy, intelligence per joule and per watt, and least-squares fits of "
+        "latency, energy and power on tokens. Writes RUN_DIR/analysis/accuracy.json, "
+        "regression.json and scores.jsonl; judge verdicts are cached in "
+        "RUN_DIR/analysis/judge_cache.jsonl so a re-run asks only for what is missing.",
+        "examples:\n  ipw analyze runs/profile_H10080GB_llama_3_1_8b_ipw\n"
+        "  ipw analyze runs/profile_x --eval-base-url https://api.openai.com/v1 --eval-model "
+        "gpt-4o-mini"};
+    const char *pos[1];
+    size_t npos = 0;
+    enum ipw_parse_result pr =
+        ipw_parse_options(argc, argv, "ipw analyze", opts, &help, pos, 1, &npos);
+    if (pr != IPW_PARSE_OK)
+        return pr == IPW_PARSE_HELP ? 0 : 2;
+    if (log_level)
+        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
+    if (npos != 1) {
+        fprintf(stderr, "ipw analyze: give one run directory (try --help)\n");
+        return 2;
+    }
+    if (ao.judge.model && !ao.judge.base_url) {
+        fprintf(stderr, "ipw analyze: --eval-model needs --eval-base-url (the judge endpoint)\n");
+        return 2;
+    }
+    if (timeout_ns < IPW_NS_PER_SEC) {
+        fprintf(stderr, "ipw analyze: --judge-timeout must be at least 1s\n");
+        return 2;
+    }
+    ao.analysis = analysis;
+    ao.judge.concurrency = (int)concurrency;
+    ao.judge.max_attempts = (int)retries + 1;
+    ao.judge.backoff_ms = backoff_ms;
+    ao.judge.timeout_ms = (long)(timeout_ns / IPW_NS_PER_MS);
+    ao.should_stop = ipw_cli_stop_requested;
+    ipw_cli_install_stop_handlers();
+
+    struct ipw_analyze_result res;
+    ipw_errbuf eb = {0};
+    if (ipw_analyze_run(pos[0], &ao, &res, &eb) != IPW_OK) {
+        fprintf(stderr, "ipw analyze: %s\n", eb.msg);
+        return 1;
+    }
+    if (!quiet)
+        print_result(pos[0], &res);
+    if (res.judge_refused) {
+        fprintf(stderr, "ipw analyze: the judge refused the requests: %s\n",
+                res.judge.first_error);
+        return 1;
+    }
+    return 0;
+}

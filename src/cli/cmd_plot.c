@@ -1,0 +1,52 @@
+/* `ipw plot RUN_DIR`: draws the run's plots as PNG and SVG into RUN_DIR/plots/. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "ipw/log.h"
+#include "ipw/options.h"
+#include "ipw/plots.h"
+
+int cmd_plot(int argc, char **argv)
+{
+    const char *format = "both", *out_dir = NULL, *log_level = NULL;
+    static const char *const formats[] = {"png", "svg", "both", NULL};
+    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
+    struct ipw_option opts[] = {
+        {"format", IPW_OPT_CHOICE, &format, "FMT", "png, svg or both (default both)", 0, 0,
+         formats},
+        {"output-dir", IPW_OPT_STRING, &out_dir, "DIR", "where to write (default RUN_DIR/plots)"},
+        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "error|warn|info|debug|trace", 0, 0,
+         levels},
+        IPW_OPT_END};
+    struct ipw_command_help help = {
+        "ipw plot RUN_DIR [--format png|svg|both] [--output-dir DIR]",
+        "Draws ttft, latency, energy and power against tokens (scatter with the least-squares "
+        "line; the fits come from RUN_DIR/analysis/regression.json, or are computed when it is "
+        "missing) and completion_tokens_kde (a Gaussian kernel density, Scott's bandwidth).",
+        "example:\n  ipw plot runs/profile_H10080GB_llama_3_1_8b_ipw"};
+    const char *pos[1];
+    size_t npos = 0;
+    enum ipw_parse_result pr = ipw_parse_options(argc, argv, "ipw plot", opts, &help, pos, 1, &npos);
+    if (pr != IPW_PARSE_OK)
+        return pr == IPW_PARSE_HELP ? 0 : 2;
+    if (log_level)
+        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
+    if (npos != 1) {
+        fprintf(stderr, "ipw plot: give one run directory (try --help)\n");
+        return 2;
+    }
+    int f = strcmp(format, "png") == 0   ? IPW_PLOT_PNG
+            : strcmp(format, "svg") == 0 ? IPW_PLOT_SVG
+                                         : IPW_PLOT_PNG | IPW_PLOT_SVG;
+    ipw_errbuf eb = {0};
+    ipw_err e = ipw_plot_run(pos[0], out_dir, f, &eb);
+    ipw_plot_release_fonts();
+    if (e != IPW_OK) {
+        fprintf(stderr, "ipw plot: %s\n", eb.msg);
+        return 1;
+    }
+    printf("wrote %s/{ttft,latency,energy,power,completion_tokens_kde}.{%s}\n",
+           out_dir ? out_dir : "plots", f == 3 ? "png,svg" : format);
+    return 0;
+}

@@ -1,0 +1,60 @@
+/* `ipw report RUN_DIR...`: one self-contained HTML page for one run, or several side by side. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "ipw/log.h"
+#include "ipw/options.h"
+#include "ipw/plots.h"
+#include "ipw/report.h"
+
+#define MAX_RUNS 64
+
+int cmd_report(int argc, char **argv)
+{
+    const char *output = NULL, *log_level = NULL;
+    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
+    struct ipw_option opts[] = {
+        {"output", IPW_OPT_STRING, &output, "FILE",
+         "where to write (default RUN_DIR/report.html for one run, ./report.html for several)"},
+        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "error|warn|info|debug|trace", 0, 0,
+         levels},
+        IPW_OPT_END};
+    struct ipw_command_help help = {
+        "ipw report RUN_DIR... [--output report.html]",
+        "Writes one self-contained HTML page (inline CSS and SVG plots, no scripts, nothing "
+        "fetched) with each run's accuracy, intelligence per joule and per watt, energy per "
+        "query, prefill/decode split, latency percentiles, regressions and plots; with several "
+        "runs, a side-by-side comparison table first. Runs not analysed yet are analysed "
+        "locally first (no judge).",
+        "examples:\n  ipw report runs/profile_H10080GB_llama_3_1_8b_ipw\n"
+        "  ipw report runs/profile_* --output compare.html"};
+    const char *pos[MAX_RUNS];
+    size_t npos = 0;
+    enum ipw_parse_result pr =
+        ipw_parse_options(argc, argv, "ipw report", opts, &help, pos, MAX_RUNS, &npos);
+    if (pr != IPW_PARSE_OK)
+        return pr == IPW_PARSE_HELP ? 0 : 2;
+    if (log_level)
+        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
+    if (npos == 0) {
+        fprintf(stderr, "ipw report: give at least one run directory (try --help)\n");
+        return 2;
+    }
+    char path[4200];
+    if (output)
+        snprintf(path, sizeof path, "%s", output);
+    else if (npos == 1)
+        snprintf(path, sizeof path, "%s/report.html", pos[0]);
+    else
+        snprintf(path, sizeof path, "report.html");
+    ipw_errbuf eb = {0};
+    ipw_err e = ipw_report_write(pos, npos, path, &eb);
+    ipw_plot_release_fonts();
+    if (e != IPW_OK) {
+        fprintf(stderr, "ipw report: %s\n", eb.msg);
+        return 1;
+    }
+    printf("wrote %s\n", path);
+    return 0;
+}

@@ -1,0 +1,241 @@
+/* Prometheus text exposition (format 0.0.4) of the monitor's state: every family gets # HELP
+ * and # TYPE, counters end in _total, units are base units (joules, watts, bytes, seconds,
+ * ratios), so that `promtool check metrics` is clean. */
+#include "monitor/metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipw/version.h"
+
+#define TEXT_MAX ((size_t)1 << 20)
+
+struct sb {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sb *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = true;
+            return;
+        }
+        if (b->p && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 8192;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        char *q = cap <= TEXT_MAX ? realloc(b->p, cap) : NULL;
+        if (!q) {
+            b->failed = true;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+}
+
+/* Label values escape backslash, double quote and newline. */
+static void esc(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+    for (; *in && o + 2 < size; in++) {
+        if (*in == '\\' || *in == '"') {
+            out[o++] = '\\';
+            out[o++] = *in;
+        } else if (*in == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
+static void family(struct sb *b, const char *name, const char *type, const char *help)
+{
+    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The shortest of %.15g and %.17g that reads back as the same double. */
+static void fmt_value(double v, char *out, size_t size)
+{
+    snprintf(out, size, "%.15g", v);
+    if (strtod(out, NULL) != v)
+        snprintf(out, size, "%.17g", v);
+}
+
+static void sample(struct sb *b, const char *name, const char *labels, double v)
+{
+    char num[40];
+    fmt_value(v, num, sizeof num);
+    if (labels && *labels)
+        sb_printf(b, "%s{%s} %s\n", name, labels, num);
+    else
+        sb_printf(b, "%s %s\n", name, num);
+}
+
+static void one(struct sb *b, const char *name, const char *type, const char *help, double v)
+{
+    family(b, name, type, help);
+    sample(b, name, NULL, v);
+}
+
+/* A family with one sample per label value, for the metrics that are valid in this reading. */
+struct labelled {
+    const char *label;
+    ipw_metric metric;
+    double scale;
+};
+
+static void labelled_family(struct sb *b, const struct ipw_reading *r, const char *name,
+                            const char *type, const char *help, const char *key,
+                            const struct labelled *items, size_t n)
+{
+    bool any = false;
+    for (size_t i = 0; i < n; i++)
+        any = any || ipw_reading_has(r, items[i].metric);
+    if (!any)
+        return;
+    family(b, name, type, help);
+    for (size_t i = 0; i < n; i++) {
+        if (!ipw_reading_has(r, items[i].metric))
+            continue;
+        char labels[64];
+        snprintf(labels, sizeof labels, "%s=\"%s\"", key, items[i].label);
+        sample(b, name, labels, r->v[items[i].metric] * items[i].scale);
+    }
+}
+
+static void device_family(struct sb *b, const struct ipw_metrics_view *v, const char *name,
+                          const char *type, const char *help, enum ipw_device_field f,
+                          double scale)
+{
+    bool any = false;
+    for (unsigned i = 0; i < v->ndev; i++)
+        any = any || ipw_device_has(&v->dev[i], f);
+    if (!any)
+        return;
+    family(b, name, type, help);
+    for (unsigned i = 0; i < v->ndev; i++) {
+        if (!ipw_device_has(&v->dev[i], f))
+            continue;
+        char uuid[200], dname[260], labels[600];
+        esc(v->info->dev[i].uuid, uuid, sizeof uuid);
+        esc(v->info->dev[i].name, dname, sizeof dname);
+        snprintf(labels, sizeof labels, "index=\"%u\",uuid=\"%s\",name=\"%s\"",
+                 v->info->dev[i].index, uuid, dname);
+        sample(b, name, labels, v->dev[i].v[f] * scale);
+    }
+}
+
+char *ipw_metrics_render(const struct ipw_metrics_view *v)
+{
+    struct sb b = {0};
+    const double mib = 1048576.0;
+    char platform[40], host[520], brand[260], gpu[260], labels[1200];
+    esc(v->info->platform, platform, sizeof platform);
+    esc(v->si ? v->si->host_name : "", host, sizeof host);
+    esc(v->si ? v->si->cpu_brand : "", brand, sizeof brand);
+    esc(v->info->gpu_name, gpu, sizeof gpu);
+    snprintf(labels, sizeof labels,
+             "platform=\"%s\",version=\"%s\",host=\"%s\",cpu_brand=\"%s\",gpu=\"%s\"", platform,
+             IPW_VERSION, host, brand, gpu);
+    family(&b, "ipw_monitor_info", "gauge", "The energy monitor's collector and host (always 1).");
+    sample(&b, "ipw_monitor_info", labels, 1);
+    one(&b, "ipw_monitor_start_time_seconds", "gauge",
+        "Unix time at which the monitor started.", (double)v->start_real_ns / 1e9);
+    one(&b, "ipw_monitor_sample_interval_seconds", "gauge",
+        "Sampling period of the shared sampler.", (double)v->interval_ns / 1e9);
+    one(&b, "ipw_monitor_samples_total", "counter", "Readings taken by the sampler.",
+        (double)v->st.samples);
+    one(&b, "ipw_monitor_sample_failures_total", "counter",
+        "Sampler ticks on which the collector failed (values unavailable).",
+        (double)v->ss.failures);
+    one(&b, "ipw_monitor_missed_ticks_total", "counter",
+        "Sampler ticks skipped because sampling fell behind.",
+        (double)(v->ss.missed_ticks + v->st.missed_ticks));
+    one(&b, "ipw_monitor_dropped_readings_total", "counter",
+        "Readings that slow streams lost (their oldest) instead of delaying others.",
+        (double)v->st.dropped);
+    one(&b, "ipw_monitor_readings_sent_total", "counter",
+        "Readings delivered to StreamTelemetry clients.", (double)v->st.sent);
+    one(&b, "ipw_monitor_streams", "gauge", "StreamTelemetry streams open now.",
+        (double)v->st.streams_open);
+    one(&b, "ipw_monitor_streams_opened_total", "counter", "StreamTelemetry streams opened.",
+        (double)v->st.streams_total);
+    one(&b, "ipw_monitor_connections", "gauge", "gRPC (HTTP/2) connections open now.",
+        (double)v->st.connections_open);
+    one(&b, "ipw_monitor_protocol_errors_total", "counter",
+        "Connections closed for a malformed HTTP/2 preface or frame.",
+        (double)v->st.protocol_errors);
+
+    if (v->have_reading) {
+        const struct ipw_reading *r = &v->r;
+        one(&b, "ipw_monitor_last_sample_timestamp_seconds", "gauge",
+            "Unix time of the newest reading.", (double)r->real_ns / 1e9);
+        static const struct labelled energy[] = {{"gpu", IPW_M_GPU_ENERGY_J, 1},
+                                                 {"cpu", IPW_M_CPU_ENERGY_J, 1},
+                                                 {"dram", IPW_M_DRAM_ENERGY_J, 1},
+                                                 {"ane", IPW_M_ANE_ENERGY_J, 1}};
+        labelled_family(&b, r, "ipw_energy_joules_total", "counter",
+                        "Energy used since the monitor started, per domain.", "domain", energy,
+                        4);
+        static const struct labelled power[] = {{"gpu", IPW_M_GPU_POWER_W, 1},
+                                                {"cpu", IPW_M_CPU_POWER_W, 1},
+                                                {"dram", IPW_M_DRAM_POWER_W, 1},
+                                                {"ane", IPW_M_ANE_POWER_W, 1}};
+        labelled_family(&b, r, "ipw_power_watts", "gauge", "Power draw now, per domain.",
+                        "domain", power, 4);
+        if (ipw_reading_has(r, IPW_M_TEMPERATURE_C))
+            one(&b, "ipw_temperature_celsius", "gauge",
+                "Accelerator temperature (average over devices).", r->v[IPW_M_TEMPERATURE_C]);
+        static const struct labelled mem[] = {{"gpu", IPW_M_GPU_MEM_USED_MB, mib},
+                                              {"cpu", IPW_M_CPU_MEM_USED_MB, mib}};
+        labelled_family(&b, r, "ipw_memory_used_bytes", "gauge",
+                        "Memory in use: GPU memory (summed over devices) and host memory.",
+                        "kind", mem, 2);
+        static const struct labelled memt[] = {{"gpu", IPW_M_GPU_MEM_TOTAL_MB, mib}};
+        labelled_family(&b, r, "ipw_memory_total_bytes", "gauge", "GPU memory in total.",
+                        "kind", memt, 1);
+        static const struct labelled util[] = {
+            {"gpu_compute", IPW_M_GPU_UTIL_PCT, 0.01},
+            {"gpu_memory_bandwidth", IPW_M_GPU_MEMBW_UTIL_PCT, 0.01},
+            {"gpu_tensor_core", IPW_M_GPU_TENSOR_UTIL_PCT, 0.01}};
+        labelled_family(&b, r, "ipw_utilization_ratio", "gauge",
+                        "Accelerator utilization as a ratio from 0 to 1.", "kind", util, 3);
+        device_family(&b, v, "ipw_gpu_energy_joules_total", "counter",
+                      "Energy of one GPU since the monitor started.", IPW_DF_ENERGY_J, 1);
+        device_family(&b, v, "ipw_gpu_power_watts", "gauge", "Power draw of one GPU now.",
+                      IPW_DF_POWER_W, 1);
+        device_family(&b, v, "ipw_gpu_temperature_celsius", "gauge", "Temperature of one GPU.",
+                      IPW_DF_TEMPERATURE_C, 1);
+        device_family(&b, v, "ipw_gpu_memory_used_bytes", "gauge", "Memory in use on one GPU.",
+                      IPW_DF_MEM_USED_MB, mib);
+        device_family(&b, v, "ipw_gpu_memory_total_bytes", "gauge", "Memory of one GPU.",
+                      IPW_DF_MEM_TOTAL_MB, mib);
+        device_family(&b, v, "ipw_gpu_utilization_ratio", "gauge",
+                      "Compute utilization of one GPU, 0 to 1.", IPW_DF_UTIL_PCT, 0.01);
+    }
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}

@@ -1,0 +1,35 @@
+/* The wire mapping of SPEC §2.1 in one place: a reading, its devices and the host's identity
+ * to a TelemetryReading message and back. Unavailable values travel as -1; any negative value
+ * read from the wire is taken as unavailable, as the original client does. */
+#ifndef IPW_MONITOR_WIRE_H
+#define IPW_MONITOR_WIRE_H
+
+#include <stdbool.h>
+
+#include "grpc/grpc.h"
+#include "ipw/collector.h"
+#include "ipw/reading.h"
+#include "ipw/sysinfo.h"
+#include "proto/energy.pb-c.h"
+
+/* Append the encoded TelemetryReading (unframed) to out. dev has info->ndev entries (may be
+ * NULL when there are none). False when out's bound is reached. */
+bool ipw_wire_encode_reading(const struct ipw_reading *r, const struct ipw_device_reading *dev,
+                             const struct ipw_collector_info *info,
+                             const struct ipw_system_info *si, struct ipw_grpc_buf *out);
+
+/* The energy domain a platform reports as energy_joules (GPU for nvidia/amd/macos/sim, CPU
+ * package for rapl/null). Unknown platforms: GPU when a GPU is named, else CPU. */
+ipw_domain ipw_wire_main_domain(const char *platform, const char *gpu_name);
+
+/* Values of a decoded message into r (cleared first; timestamps and sequence are left to the
+ * caller, who knows which clock to use) and up to maxdev devices (their count in *ndev). */
+void ipw_wire_decode_reading(const Energy__TelemetryReading *m, ipw_domain main,
+                             struct ipw_reading *r, struct ipw_device_reading *dev,
+                             unsigned maxdev, unsigned *ndev);
+
+/* Identity carried by a message: platform, GPU and device names into info; host into si. */
+void ipw_wire_decode_info(const Energy__TelemetryReading *m, struct ipw_collector_info *info,
+                          struct ipw_system_info *si);
+
+#endif

@@ -1,0 +1,320 @@
+/* The run reader: flattening a record, model resolution, kind inference, malformed and
+ * cut-short lines, long lines, rewinding, and clear errors for directories that are not runs. */
+#include "ipw_test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/record_scan.h"
+#include "ipw/run_reader.h"
+
+static const char *rec_a =
+    "{\"record_index\":0,\"problem\":\"Q?\\nA. x\\nB. y\",\"answer\":\"B\",\"subject\":\"s\","
+    "\"kind\":\"mcq\",\"status\":\"ok\",\"model_answers\":{\"m1\":\"B\"},"
+    "\"model_metrics\":{\"m1\":{\"energy_metrics\":{\"per_query_joules\":10,\"total_joules\":"
+    "12.5,\"active_joules\":null,\"prefill_joules\":1,\"decode_joules\":9,\"energy_source\":"
+    "\"counter\"},\"latency_metrics\":{\"time_to_first_token_seconds\":0.1,"
+    "\"total_query_seconds\":2},\"power_metrics\":{\"gpu\":{\"per_query_watts\":{\"avg\":5},"
+    "\"total_watts\":{\"avg\":6.25}}},\"token_metrics\":{\"input\":10,\"output\":20,"
+    "\"total\":null},\"lm_correctness\":true}}}\n";
+
+static char *make_run(const char *records, const char *summary)
+{
+    char *dir = ipw_test_mkdtemp("ipw-reader");
+    ipw_test_write(dir, "records.jsonl", records);
+    if (summary)
+        ipw_test_write(dir, "summary.json", summary);
+    return dir;
+}
+
+static void test_flatten(void **state)
+{
+    (void)state;
+    char *dir = make_run(rec_a, "{\"model\":\"m1\",\"hardware_label\":\"H100\",\"dataset\":"
+                                "\"ipw\",\"telemetry\":{\"platform\":\"nvidia\"}}");
+    struct ipw_run_reader *r;
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
+    assert_string_equal(ipw_run_reader_info(r)->hardware_label, "H100");
+    assert_string_equal(ipw_run_reader_info(r)->platform, "nvidia");
+    struct ipw_run_query q;
+    bool eof;
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_false(eof);
+    assert_int_equal(q.line, 1);
+    assert_int_equal(q.kind, IPW_KIND_MCQ);
+    assert_true(q.kind_given);
+    assert_string_equal(q.response, "B");
+    assert_string_equal(q.reference, "B");
+    assert_int_equal(q.prior_correct, 1);
+    assert_double_equal(q.energy_j, 10, 0);
+    assert_double_equal(q.total_j, 12.5, 0);
+    assert_true(isnan(q.active_j));
+    assert_double_equal(q.total_tokens, 30, 0); /* null total: input + output */
+    assert_double_equal(q.power_avg_w, 5, 0);
+    assert_double_equal(q.total_power_avg_w, 6.25, 0);
+    assert_string_equal(q.energy_source, "counter");
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_true(eof);
+    /* a second pass */
+    assert_int_equal(ipw_run_reader_rewind(r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_false(eof);
+    assert_int_equal(q.record_index, 0);
+    ipw_run_reader_close(r);
+    ipw_test_rmtree(dir);
+    free(dir);
+}
+
+static void test_model_resolution(void **state)
+{
+    (void)state;
+    /* no summary: the only model in the records; a summary naming another tag: still found */
+    char *dir = make_run(rec_a, NULL);
+    struct ipw_run_reader *r;
+    struct ipw_run_query q;
+    bool eof;
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_string_equal(ipw_run_reader_model(r), "m1");
+    assert_double_equal(q.energy_j, 10, 0);
+    ipw_run_reader_close(r);
+    struct ipw_run_reader_options o = {.model = "m1:latest"};
+    assert_int_equal(ipw_run_reader_open(dir, &o, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_string_equal(q.response, "B");
+    ipw_run_reader_close(r);
+    ipw_test_rmtree(dir);
+    free(dir);
+
+    /* two models: the one asked for, and an error for one that is not there */
+    dir = make_run("{\"model_answers\":{\"m1\":\"A\",\"m2\":\"B\"}}\n", NULL);
+    o.model = "m2";
+    assert_int_equal(ipw_run_reader_open(dir, &o, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_string_equal(q.response, "B");
+    ipw_run_reader_close(r);
+    o.model = "m3";
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_run_reader_open(dir, &o, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, &eb), IPW_E_NOTFOUND);
+    assert_non_null(strstr(eb.msg, "--model"));
+    ipw_run_reader_close(r);
+    /* nobody named one: the first */
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_string_equal(ipw_run_reader_model(r), "m1");
+    assert_string_equal(q.response, "A");
+    ipw_run_reader_close(r);
+    ipw_test_rmtree(dir);
+    free(dir);
+}
+
+static void test_minimal_record(void **state)
+{
+    (void)state;
+    /* nothing but a prompt: every number NAN, strings empty, kind inferred */
+    json_t *j = json_loads("{\"problem\":\"Explain tides.\",\"answer\":\"The moon.\"}", 0, NULL);
+    struct ipw_run_query q;
+    ipw_run_query_from_json(j, "m", &q);
+    assert_false(q.kind_given);
+    assert_int_equal(q.kind, IPW_KIND_OPEN);
+    assert_string_equal(q.response, "");
+    assert_int_equal(q.record_index, -1);
+    assert_true(isnan(q.energy_j) && isnan(q.latency_s) && isnan(q.total_tokens));
+    assert_int_equal(q.prior_correct, -1);
+    assert_false(q.failed);
+    json_decref(j);
+    /* an error without a status is a failure; wrong types read as null */
+    j = json_loads("{\"error\":\"timeout\",\"model_metrics\":{\"m\":{\"energy_metrics\":"
+                   "{\"per_query_joules\":\"12\"}}}}",
+                   0, NULL);
+    ipw_run_query_from_json(j, "m", &q);
+    assert_true(q.failed);
+    assert_true(isnan(q.energy_j));
+    json_decref(j);
+}
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    char text[4096];
+    snprintf(text, sizeof text, "%s\n%s{\"broken\": \n%s", rec_a, rec_a, rec_a);
+    char *dir = make_run(text, NULL);
+    struct ipw_run_reader *r;
+    struct ipw_run_query q;
+    bool eof;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, &eb), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, &eb), IPW_OK); /* blank line skipped */
+    assert_int_equal(q.line, 3);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, &eb), IPW_E_INVALID);
+    assert_non_null(strstr(eb.msg, "records.jsonl:4:"));
+    ipw_run_reader_close(r);
+    struct ipw_run_reader_options o = {.skip_malformed = true};
+    assert_int_equal(ipw_run_reader_open(dir, &o, &r, NULL), IPW_OK);
+    int n = 0;
+    for (;;) {
+        assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+        if (eof)
+            break;
+        n++;
+    }
+    assert_int_equal(n, 3);
+    const char *first;
+    assert_int_equal(ipw_run_reader_skipped(r, &first), 1);
+    assert_non_null(strstr(first, ":4:"));
+    ipw_run_reader_close(r);
+    ipw_test_rmtree(dir);
+    free(dir);
+
+    /* a last line cut short (no newline) is skipped even without skip_malformed */
+    snprintf(text, sizeof text, "%s{\"record_index\": 1, \"probl", rec_a);
+    dir = make_run(text, NULL);
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+    assert_true(eof);
+    assert_int_equal(ipw_run_reader_skipped(r, &first), 1);
+    assert_non_null(strstr(first, "cut short"));
+    ipw_run_reader_close(r);
+    ipw_test_rmtree(dir);
+    free(dir);
+}
+
+static void test_line_limit(void **state)
+{
+    (void)state;
+    size_t n = 300000;
+    char *text = malloc(n + 64);
+    strcpy(text, "{\"problem\":\"");
+    memset(text + 12, 'x', n);
+    strcpy(text + 12 + n, "\"}\n");
+    char *dir = make_run(text, NULL);
+    struct ipw_run_reader *r;
+    struct ipw_run_query q;
+    bool eof;
+    ipw_errbuf eb = {0};
+    struct ipw_run_reader_options o = {.max_line_bytes = 100000};
+    assert_int_equal(ipw_run_reader_open(dir, &o, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, &eb), IPW_E_RANGE);
+    assert_non_null(strstr(eb.msg, "records.jsonl:1"));
+    ipw_run_reader_close(r);
+    /* under the default limit it spans several reads and parses */
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
+    assert_int_equal(ipw_run_reader_next(r, &q, &eof, &eb), IPW_OK);
+    assert_int_equal(strlen(q.problem), n);
+    ipw_run_reader_close(r);
+    ipw_test_rmtree(dir);
+    free(dir);
+    free(text);
+}
+
+static void test_not_a_run(void **state)
+{
+    (void)state;
+    struct ipw_run_reader *r;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_run_reader_open("/nonexistent/run", NULL, &r, &eb), IPW_E_NOTFOUND);
+    assert_non_null(strstr(eb.msg, "does not exist"));
+    char *dir = ipw_test_mkdtemp("ipw-reader");
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, &eb), IPW_E_NOTFOUND);
+    assert_non_null(strstr(eb.msg, "not a run directory"));
+    ipw_test_write(dir, "data-00000-of-00001.arrow", "x");
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, &eb), IPW_E_NOTFOUND);
+    assert_non_null(strstr(eb.msg, "Arrow"));
+    ipw_test_write(dir, "records.jsonl", "");
+    ipw_test_write(dir, "summary.json", "{not json");
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, &eb), IPW_OK); /* bad summary: ignored */
+    assert_false(ipw_run_reader_info(r)->has_summary);
+    ipw_run_reader_close(r);
+    char file[512];
+    snprintf(file, sizeof file, "%s/records.jsonl", dir);
+    assert_int_equal(ipw_run_reader_open(file, NULL, &r, &eb), IPW_E_INVALID);
+    assert_non_null(strstr(eb.msg, "not a directory"));
+    ipw_test_rmtree(dir);
+    free(dir);
+}
+
+/* The fast line scanner: what it accepts and refuses (as jansson), and the same query as the
+ * jansson path on the same text. */
+static void test_scanner(void **state)
+{
+    (void)state;
+    struct ipw_scan_arena arena = {0};
+    struct ipw_run_query fast, slow;
+    struct ipw_scan_result res;
+    const char *good[] = {
+        rec_a,
+        "{\"problem\":\"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\" \\/\\t\",\"answer\":\"B\","
+        "\"model_answers\":{\"m\":\"A\",\"m\":\"C\"},\"model_metrics\":{\"x\":{"
+        "\"energy_metrics\":{\"per_query_joules\":1e2,\"per_query_joules\":-0.5E-3}}}}",
+        "{\"dataset_metadata\":{\"kind\":\"exact\"},\"status\":null,\"error\":\"boom\","
+        "\"model_answers\":{\"a\\u0062\":\"x\",\"ab\":\"y\"},\"record_index\":3.0}",
+        "  {}  \r\n",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *models[] = {"m", ""};
+        for (size_t k = 0; k < 2; k++) {
+            assert_true(ipw_record_scan(good[i], strlen(good[i]), models[k], &arena, &fast,
+                                        &res));
+            json_t *j = json_loads(good[i], 0, NULL);
+            assert_non_null(j);
+            ipw_run_query_from_json(j, models[k], &slow);
+            assert_string_equal(fast.problem, slow.problem);
+            assert_string_equal(fast.response, slow.response);
+            assert_string_equal(fast.error, slow.error);
+            assert_int_equal(fast.kind, slow.kind);
+            assert_int_equal(fast.kind_given, slow.kind_given);
+            assert_int_equal(fast.failed, slow.failed);
+            assert_int_equal(fast.record_index, slow.record_index);
+            assert_true(fast.energy_j == slow.energy_j ||
+                        (isnan(fast.energy_j) && isnan(slow.energy_j)));
+            assert_true(fast.total_tokens == slow.total_tokens ||
+                        (isnan(fast.total_tokens) && isnan(slow.total_tokens)));
+            json_decref(j);
+        }
+    }
+    assert_true(ipw_record_scan(good[1], strlen(good[1]), "m", &arena, &fast, &res));
+    assert_string_equal(fast.problem, "caf\xC3\xA9 \xF0\x9F\x98\x80 \"q\" /\t");
+    assert_string_equal(fast.response, "C"); /* the last duplicate wins */
+    assert_double_equal(fast.energy_j, -0.5e-3, 0);
+    assert_true(ipw_record_scan(good[2], strlen(good[2]), "", &arena, &fast, &res));
+    assert_string_equal(fast.response, "y"); /* "a\u0062" and "ab" are one key */
+    assert_int_equal(fast.record_index, -1);  /* 3.0 is not an integer */
+
+    const char *bad[] = {"{\"a\":01}", "{\"a\":1.}", "{\"a\":1}x", "{\"a\":\"\\u0000\"}",
+                         "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800x\"}", "{\"a\":\"\x01\"}",
+                         "{\"a\":\"\xC3\"}", "{\"a\":12345678901234567890}", "{\"a\":1e400}",
+                         "{\"a\":tru}", "{\"a\" 1}", "{\"a\":1,}", "{\"a\":[1,]}", "\"x\"",
+                         "", "{\"a\":\"\\x\"}", "{\"a\":-}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (ipw_record_scan(bad[i], strlen(bad[i]), "m", &arena, &fast, &res))
+            fail_msg("accepted %s", bad[i]);
+        assert_null(json_loads(bad[i], 0, NULL));
+        assert_false(res.not_object);
+        assert_true(res.error[0] != '\0');
+    }
+    assert_false(ipw_record_scan("[1, 2]", 6, "m", &arena, &fast, &res));
+    assert_true(res.not_object);
+    /* nesting beyond 2048 levels is refused, like jansson */
+    char deep[5000];
+    memset(deep, '[', 2100);
+    memset(deep + 2100, ']', 2100);
+    deep[4200] = '\0';
+    assert_false(ipw_record_scan(deep, strlen(deep), "m", &arena, &fast, &res));
+    assert_non_null(strstr(res.error, "depth"));
+    ipw_scan_arena_free(&arena);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flatten),   cmocka_unit_test(test_model_resolution),
+        cmocka_unit_test(test_minimal_record), cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_line_limit), cmocka_unit_test(test_not_a_run),
+        cmocka_unit_test(test_scanner),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
