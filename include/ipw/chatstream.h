@@ -79,6 +79,7 @@ struct ipw_sse {
     char *data; /* data: fields of the event being read, joined with '\n' */
     size_t len, cap, max;
     bool have_data;
+    bool overflow; /* the current event passed the limit: skip it up to its blank line */
     char event[64]; /* the event: field; "" means "message" */
     char last_id[128];
     bool started; /* a UTF-8 byte order mark is skipped on the first line only */

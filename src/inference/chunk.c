@@ -63,11 +63,11 @@ static bool put_clean(char *out, size_t size, const char *text, size_t len, size
     if (size == 0)
         return true;
     while (i < len) {
-        if (i >= max) {
+        size_t k = utf8_len(p + i, len - i);
+        if (i + (k ? k : 1) > max) {
             cut = true;
             break;
         }
-        size_t k = utf8_len(p + i, len - i);
         char tmp[8];
         size_t tn;
         if (k == 1 && p[i] >= 0x20 && p[i] != 0x7F) {

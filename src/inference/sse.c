@@ -27,11 +27,17 @@ void ipw_sse_free(struct ipw_sse *s)
 static ipw_err append(struct ipw_sse *s, const char *p, size_t n, ipw_errbuf *eb)
 {
     size_t need = n + (s->have_data ? 1 : 0);
-    if (need > s->max - s->len)
+    if (s->overflow)
+        return IPW_OK;
+    if (need > s->max - s->len) {
+        s->overflow = true;
+        s->len = 0;
+        s->have_data = false;
         return ipw_fail(eb, IPW_E_RANGE,
                         "an event of the server's stream is longer than the %zu-byte limit "
                         "(its data: lines add up to more)",
                         s->max);
+    }
     if (s->len + need + 1 > s->cap) {
         size_t cap = s->cap ? s->cap : 512;
         while (cap < s->len + need + 1)
@@ -59,6 +65,7 @@ static ipw_err dispatch(struct ipw_sse *s, struct ipw_stream_chunk *out, ipw_err
         e = ipw_openai_parse_data(s->data, s->len, s->event, out, eb);
     s->len = 0;
     s->have_data = false;
+    s->overflow = false;
     s->event[0] = '\0';
     return e;
 }
