@@ -203,7 +203,10 @@ ipw_err ipw_chat_run_conclude(struct ipw_chat_run *r, ipw_err http_err, const ip
         e = ipw_fail(&eb, IPW_E_TIMEOUT, "gave up after %ld tokens: %s", r->deltas,
                      http_eb->msg);
     } else if (http_err != IPW_OK) {
-        e = ipw_fail(&eb, http_err, "%s", http_eb->msg);
+        bool unreachable = !reply->sent && (http_err == IPW_E_IO || http_err == IPW_E_TIMEOUT);
+        e = ipw_fail(&eb, http_err, "%s%s", http_eb->msg,
+                     unreachable ? ": is the server running there? (check --client-base-url)"
+                                 : "");
     } else if (reply->status < 200 || reply->status >= 300) {
         char text[300];
         ipw_stream_error_text(reply->body, reply->body_len, text, sizeof text);

@@ -57,10 +57,11 @@ static ipw_err resolve_base_url(const char *in, char *out, size_t size, ipw_errb
     if (n < 0 || (size_t)n >= size)
         return ipw_fail(eb, IPW_E_RANGE, "base URL '%.80s...' is longer than %zu characters", in,
                         size - 1);
+    size_t host = (size_t)(strstr(out, "://") - out) + 3;
     size_t len = strlen(out);
-    while (len > 0 && out[len - 1] == '/')
+    while (len > host && out[len - 1] == '/')
         out[--len] = '\0';
-    if (strlen(strstr(out, "://") + 3) == 0)
+    if (len == host || out[host] == '/')
         return ipw_fail(eb, IPW_E_INVALID, "base URL '%.200s' has no host", in);
     return IPW_OK;
 }

@@ -200,8 +200,7 @@ static ipw_err explain(CURLcode rc, struct call_state *st, const char *errbuf, c
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
-        return ipw_fail(eb, IPW_E_IO, "cannot connect to %s (%s): is the server running there?",
-                        url, why);
+        return ipw_fail(eb, IPW_E_IO, "cannot connect to %s (%s)", url, why);
     case CURLE_PARTIAL_FILE:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:

@@ -138,7 +138,7 @@ static ipw_err tags(struct ipw_client *c, json_t **models, ipw_errbuf *eb)
         if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
             size_t n = strlen(eb->msg);
             snprintf(eb->msg + n, sizeof eb->msg - n,
-                     "; start it with `ollama serve`, or pass --client-base-url");
+                     ": start it with `ollama serve`, or pass --client-base-url");
         }
         return e;
     }

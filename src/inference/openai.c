@@ -18,11 +18,14 @@ static ipw_err openai_status(const struct ipw_remote *rm, const char *model, lon
                         "%s refused the request (HTTP %ld: %s): %s", rm->display, status, text,
                         rm->bearer ? "check the key in IPW_API_KEY / OPENAI_API_KEY"
                                    : "it wants an API key: set OPENAI_API_KEY or IPW_API_KEY");
-    if (status == 404)
+    if (status == 404) {
+        char models[1200];
+        ipw_http_display_url(rm->models_url, models, sizeof models);
         return ipw_fail(eb, IPW_E_NOTFOUND,
                         "model '%s' is not served at %s (HTTP 404: %s): list what is served with "
                         "GET %s",
-                        model, rm->display, text, rm->models_url);
+                        model, rm->display, text, models);
+    }
     if (status == 400 || status == 422)
         return ipw_fail(eb, IPW_E_INVALID,
                         "%s rejected the request for model '%s' (HTTP %ld: %s): check the "
@@ -148,13 +151,13 @@ static ipw_err models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
         ipw_err_prefix(eb, "cannot reach the %s server at %s", c->ops->name, rm->display);
         if (eb && e == IPW_E_PERM) {
             size_t n = strlen(eb->msg);
-            snprintf(eb->msg + n, sizeof eb->msg - n, "; %s",
+            snprintf(eb->msg + n, sizeof eb->msg - n, ": %s",
                      rm->bearer ? "check the key in IPW_API_KEY / OPENAI_API_KEY"
                                 : "it wants an API key: set OPENAI_API_KEY or IPW_API_KEY");
         } else if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
             size_t n = strlen(eb->msg);
             snprintf(eb->msg + n, sizeof eb->msg - n,
-                     "; start the server, or pass --client-base-url");
+                     ": start the server, or pass --client-base-url");
         }
         if (eb)
             ipw_redact(eb->msg, sizeof eb->msg, rm->bearer);

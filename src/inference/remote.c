@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ipw/clock.h"
+#include "ipw/log.h"
 
 #define MAX_JSON_REPLY (16u * 1024 * 1024)
 
@@ -152,6 +153,7 @@ ipw_err ipw_remote_chat(const struct ipw_remote *rm, const struct ipw_chat_reque
         .ud = &run,
     };
     struct ipw_http_reply reply;
+    ipw_debug("POST %s (model %s, %zu-byte body)", rm->display, req->model, call.body_len);
     int64_t t0 = ipw_mono_ns();
     e = ipw_http_call(&call, &reply, &eb);
     if (res->start_ns == 0)
@@ -162,6 +164,11 @@ ipw_err ipw_remote_chat(const struct ipw_remote *rm, const struct ipw_chat_reque
     ipw_chat_run_settle(&run);
     struct status_ctx sc = {rm, req->model};
     ipw_chat_run_conclude(&run, e, &eb, &reply, rm->display, status_adapter, &sc, rm->bearer);
+    if (res->error != IPW_OK)
+        ipw_debug("query to %s failed: %s", rm->display, res->error_msg);
+    else
+        ipw_debug("query to %s done: %ld tokens in %.3f s", rm->display, res->output_tokens,
+                  (double)(res->end_ns - res->start_ns) / 1e9);
     ipw_http_reply_free(&reply);
     ipw_chat_run_free(&run);
     free(text);
@@ -206,7 +213,9 @@ ipw_err ipw_remote_get_json(const struct ipw_remote *rm, const char *url, json_t
         }
     }
     ipw_http_reply_free(&reply);
-    if (e != IPW_OK && eb)
+    if (e != IPW_OK && eb) {
         ipw_redact(eb->msg, sizeof eb->msg, rm->bearer);
+        ipw_debug("GET %s failed: %s", shown, eb->msg);
+    }
     return e;
 }

@@ -121,3 +121,19 @@ json_t *ipw_test_llm_server_requests(const struct ipw_test_llm_server *s)
     fclose(f);
     return arr;
 }
+
+json_t *ipw_test_llm_server_last_body(const struct ipw_test_llm_server *s, const char *path)
+{
+    json_t *all = ipw_test_llm_server_requests(s), *found = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(all, i, r)
+    {
+        const char *p = json_string_value(json_object_get(r, "path"));
+        if (p && strcmp(p, path) == 0)
+            found = json_object_get(r, "body");
+    }
+    json_incref(found);
+    json_decref(all);
+    return found;
+}

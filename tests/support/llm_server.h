@@ -24,4 +24,7 @@ void ipw_test_llm_server_stop(struct ipw_test_llm_server *s);
 /* The requests logged so far, as a JSON array (caller decrefs). */
 json_t *ipw_test_llm_server_requests(const struct ipw_test_llm_server *s);
 
+/* The body of the last request logged for `path` (a new reference), or NULL. */
+json_t *ipw_test_llm_server_last_body(const struct ipw_test_llm_server *s, const char *path);
+
 #endif
