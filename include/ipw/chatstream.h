@@ -65,6 +65,11 @@ void ipw_stream_chunk_clear(struct ipw_stream_chunk *c);
 /* Write at most `max` bytes of text into out as a quoted, one-line excerpt ("…" when cut,
  * control bytes as \xNN), for error messages about bad input. */
 void ipw_stream_excerpt(char *out, size_t size, const char *text, size_t len, size_t max);
+/* The same without quotes: text made one line of valid UTF-8, cut to fit out. */
+void ipw_stream_clean(char *out, size_t size, const char *text, size_t len);
+/* Cuts a NUL-terminated message back to valid UTF-8 where a bounded snprintf split a
+ * multi-byte character (or server bytes slipped in), so it can go into JSON records. */
+void ipw_stream_utf8_fix(char *msg);
 
 /* ---- Ollama: one NDJSON line of POST /api/chat (or /api/generate) ------------------------- */
 

@@ -231,5 +231,6 @@ ipw_err ipw_chat_run_conclude(struct ipw_chat_run *r, ipw_err http_err, const ip
     r->res->error = e;
     snprintf(r->res->error_msg, sizeof r->res->error_msg, "%s", e == IPW_OK ? "" : eb.msg);
     ipw_redact(r->res->error_msg, sizeof r->res->error_msg, secret);
+    ipw_stream_utf8_fix(r->res->error_msg);
     return e;
 }

@@ -116,6 +116,32 @@ void ipw_stream_excerpt(char *out, size_t size, const char *text, size_t len, si
     out[o] = '\0';
 }
 
+void ipw_stream_clean(char *out, size_t size, const char *text, size_t len)
+{
+    put_clean(out, size, text, len, len, false);
+}
+
+void ipw_stream_utf8_fix(char *msg)
+{
+    size_t len = strlen(msg), i = 0;
+    const unsigned char *p = (const unsigned char *)msg;
+    while (i < len) {
+        size_t k = utf8_len(p + i, len - i);
+        if (k == 0) {
+            bool tail = len - i < 4 && (p[i] & 0xC0) == 0xC0;
+            for (size_t j = i + 1; tail && j < len; j++)
+                tail = (p[j] & 0xC0) == 0x80;
+            if (tail) { /* a sequence cut short at the end */
+                msg[i] = '\0';
+                return;
+            }
+            msg[i] = '?'; /* a stray byte in the middle */
+            k = 1;
+        }
+        i += k;
+    }
+}
+
 static const char *error_message(json_t *root)
 {
     json_t *err = json_object_get(root, "error");

@@ -68,7 +68,7 @@ static void learn_status(struct call_state *st)
     curl_easy_getinfo(st->h, CURLINFO_RESPONSE_CODE, &st->r->status);
     char *ct = NULL;
     if (curl_easy_getinfo(st->h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-        snprintf(st->r->content_type, sizeof st->r->content_type, "%s", ct);
+        ipw_stream_clean(st->r->content_type, sizeof st->r->content_type, ct, strlen(ct));
     st->streaming = st->c->on_line && st->r->status >= 200 && st->r->status < 300;
 }
 

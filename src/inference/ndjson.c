@@ -51,10 +51,13 @@ static void take_string(json_t *obj, const char *key, const char **s, size_t *n)
 
 static ipw_err malformed(const char *what, const char *line, size_t len, ipw_errbuf *eb)
 {
-    char ex[EXCERPT_BYTES * 4 + 16];
+    char ex[240]; /* escaped bytes take 4 characters: the output bound matters too */
     ipw_stream_excerpt(ex, sizeof ex, line, len, EXCERPT_BYTES);
-    return ipw_fail(eb, IPW_E_PROTOCOL, "malformed NDJSON line from the server (%s): %s", what,
+    ipw_err e = ipw_fail(eb, IPW_E_PROTOCOL, "malformed NDJSON line from the server (%s): %s", what,
                     ex);
+    if (eb)
+        ipw_stream_utf8_fix(eb->msg); /* a cut at the buffer end may split a character */
+    return e;
 }
 
 ipw_err ipw_ndjson_parse_line(const char *line, size_t len, struct ipw_stream_chunk *out,
@@ -66,8 +69,10 @@ ipw_err ipw_ndjson_parse_line(const char *line, size_t len, struct ipw_stream_ch
     json_error_t je;
     json_t *root = json_loadb(line, len, JSON_ALLOW_NUL, &je);
     if (!root) {
-        char what[200];
-        snprintf(what, sizeof what, "%s at column %d", je.text, je.column);
+        char what[200], text[120];
+        /* jansson quotes the bytes near the error, which may be anything */
+        ipw_stream_clean(text, sizeof text, je.text, strlen(je.text));
+        snprintf(what, sizeof what, "%s at column %d", text, je.column);
         return malformed(what, line, len, eb);
     }
     if (!json_is_object(root)) {

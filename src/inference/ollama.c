@@ -140,6 +140,8 @@ static ipw_err tags(struct ipw_client *c, json_t **models, ipw_errbuf *eb)
             snprintf(eb->msg + n, sizeof eb->msg - n,
                      ": start it with `ollama serve`, or pass --client-base-url");
         }
+        if (eb)
+            ipw_stream_utf8_fix(eb->msg);
         return e;
     }
     json_t *list = json_object_get(root, "models");

@@ -159,8 +159,10 @@ static ipw_err models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
             snprintf(eb->msg + n, sizeof eb->msg - n,
                      ": start the server, or pass --client-base-url");
         }
-        if (eb)
+        if (eb) {
             ipw_redact(eb->msg, sizeof eb->msg, rm->bearer);
+            ipw_stream_utf8_fix(eb->msg);
+        }
         return e;
     }
     json_t *data = json_object_get(root, "data");

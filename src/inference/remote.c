@@ -206,15 +206,17 @@ ipw_err ipw_remote_get_json(const struct ipw_remote *rm, const char *url, json_t
         json_error_t je;
         *out = json_loadb(reply.body ? reply.body : "", reply.body_len, 0, &je);
         if (!*out) {
-            char ex[600];
+            char ex[600], why[160];
             ipw_stream_excerpt(ex, sizeof ex, reply.body ? reply.body : "", reply.body_len, 120);
-            e = ipw_fail(eb, IPW_E_PROTOCOL, "GET %s did not return JSON (%s): %s", shown,
-                         je.text, ex);
+            ipw_stream_clean(why, sizeof why, je.text, strlen(je.text));
+            e = ipw_fail(eb, IPW_E_PROTOCOL, "GET %s did not return JSON (%s): %s", shown, why,
+                         ex);
         }
     }
     ipw_http_reply_free(&reply);
     if (e != IPW_OK && eb) {
         ipw_redact(eb->msg, sizeof eb->msg, rm->bearer);
+        ipw_stream_utf8_fix(eb->msg);
         ipw_debug("GET %s failed: %s", shown, eb->msg);
     }
     return e;

@@ -156,6 +156,25 @@ static void test_malformed(void **state)
     assert_string_equal(out, "\"\xC3\xA9\xE2\x80\xA6\"");
 }
 
+/* jansson's own error text quotes the bytes near the error: they must be cleaned too (found by
+ * fuzzing) */
+static void test_malformed_invalid_utf8_near_error(void **state)
+{
+    (void)state;
+    struct ipw_stream_chunk c;
+    ipw_errbuf eb;
+    assert_int_equal(parse("{\"model\"\xff\xff\xff:\"x\"}", &c, &eb), IPW_E_PROTOCOL);
+    json_t *s = json_string(eb.msg);
+    assert_non_null(s);
+    json_decref(s);
+    char msg[16] = "abc\xE2\x80";
+    ipw_stream_utf8_fix(msg);
+    assert_string_equal(msg, "abc");
+    char mid[16] = "a\xFF" "b\xC3\xA9";
+    ipw_stream_utf8_fix(mid);
+    assert_string_equal(mid, "a?b\xC3\xA9");
+}
+
 static void test_error_text_shapes(void **state)
 {
     (void)state;
@@ -189,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deltas),          cmocka_unit_test(test_final_line),
         cmocka_unit_test(test_error_line),      cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_malformed_invalid_utf8_near_error),
         cmocka_unit_test(test_error_text_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

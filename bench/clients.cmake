@@ -1,0 +1,4 @@
+# bench_clients talks to the scripted LLM server for its end-to-end figures.
+if(TARGET bench_clients AND TARGET llm_test_server)
+  add_dependencies(bench_clients llm_test_server)
+endif()
