@@ -198,7 +198,8 @@ static void script_free(struct script *s) { json_decref(s->reply); }
 struct piece {
     char *text;
     size_t len;
-    int64_t at_ns;   /* relative to the request */
+    int64_t at_ns;   /* scheduled time relative to the request; becomes the gap after the
+                        previous piece, so a late piece never shortens the ones after it */
     size_t split_at; /* 0: sent in one write */
     bool abort;      /* close the connection here, without finishing the response */
 };
@@ -209,6 +210,7 @@ struct stream {
     size_t idx, off;
     bool gap_done;
     int64_t t0;
+    int64_t last_ns; /* when the previous piece went out (t0 at first) */
 };
 
 static void add_piece(struct stream *st, const char *text, int64_t at, bool split, bool abort)
@@ -263,7 +265,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
     if (st->idx >= st->n)
         return MHD_CONTENT_READER_END_OF_STREAM;
     struct piece *p = &st->p[st->idx];
-    if (st->off == 0 && !wait_until(st->t0 + p->at_ns))
+    if (st->off == 0 && !wait_until((st->idx ? st->last_ns : st->t0) + p->at_ns))
         return MHD_CONTENT_READER_END_WITH_ERROR;
     if (p->abort)
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -279,6 +281,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
     memcpy(buf, p->text + st->off, n);
     st->off += n;
     if (st->off == p->len) {
+        st->last_ns = ipw_mono_ns();
         st->idx++;
         st->off = 0;
         st->gap_done = false;
@@ -589,6 +592,9 @@ static enum MHD_Result chat(struct MHD_Connection *conn, struct request *rq, boo
     }
     struct stream *st = build_stream(&s, model, openai, requested_max_tokens(body, openai),
                                      count_words(json_object_get(body, "messages")));
+    /* scheduled times into gaps: every inter-token interval is at least the scripted one */
+    for (size_t i = st->n; i-- > 1;)
+        st->p[i].at_ns -= st->p[i - 1].at_ns;
     st->t0 = ipw_mono_ns();
     script_free(&s);
     json_decref(body);

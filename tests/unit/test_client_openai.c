@@ -167,10 +167,13 @@ static void test_timestamps_follow_the_script(void **state)
     /* the role chunk arrives at once; the first token only after the scripted 200 ms */
     int64_t ttft = res.first_token_ns - res.start_ns;
     assert_true(ttft >= 200 * IPW_NS_PER_MS);
-    assert_true(ttft < 500 * IPW_NS_PER_MS);
+    assert_true(ttft < 600 * IPW_NS_PER_MS);
     int64_t decode = res.end_ns - res.first_token_ns;
-    assert_true(decode >= 19 * 25 * IPW_NS_PER_MS);
-    assert_true(decode < (19 * 25 + 500) * IPW_NS_PER_MS);
+    /* the server keeps every gap >= 25 ms, so start -> end holds at least 200 + 19 x 25 ms;
+     * first -> end can lose a little when this process reads the first token late */
+    assert_true(res.end_ns - res.start_ns >= (200 + 19 * 25) * IPW_NS_PER_MS);
+    assert_true(decode >= (19 * 25 - 100) * IPW_NS_PER_MS);
+    assert_true(decode < (19 * 25 + 600) * IPW_NS_PER_MS);
     assert_int_equal(res.input_tokens, 9);
     assert_int_equal(res.output_tokens, 20);
     ipw_chat_result_free(&res);
