@@ -96,7 +96,10 @@ static int64_t one_pass(const struct text *t, enum ipw_wire wire, size_t chunk, 
             const char *nl = memchr(t->p + off, '\n', t->len - off);
             n = nl ? (size_t)(nl - (t->p + off)) + 1 : t->len - off;
         }
-        if (ipw_linesplit_feed(&ls, t->p + off, n, ipw_chat_run_line, &run, &eb) != IPW_OK) {
+        ipw_err e = ipw_linesplit_feed(&ls, t->p + off, n, ipw_chat_run_line, &run, &eb);
+        if (e == IPW_E_CANCELLED && run.done)
+            break; /* the end marker: the clients stop reading there too */
+        if (e != IPW_OK) {
             fprintf(stderr, "bench: %s\n", eb.msg);
             exit(1);
         }

@@ -121,7 +121,12 @@ static ipw_err handle(struct ipw_chat_run *r, ipw_err pe, struct ipw_stream_chun
     } else if (pe != IPW_OK) {
         e = ipw_fail(eb, pe, "%s", peb->msg);
     } else {
+        bool was_done = r->done;
         e = apply(r, c, eb);
+        /* the answer is complete: stop reading rather than wait on a server (or proxy) that
+         * keeps the response open after its end marker */
+        if (e == IPW_OK && r->done && !was_done)
+            e = ipw_fail(eb, IPW_E_CANCELLED, "the stream's end marker arrived");
     }
     ipw_stream_chunk_clear(c);
     return e;

@@ -47,8 +47,10 @@ struct ipw_chat_run {
 
 void ipw_chat_run_init(struct ipw_chat_run *r, enum ipw_wire wire, struct ipw_chat_result *res,
                        const struct ipw_stream_events *ev);
-/* ipw_line_fn: one line of the response body. Fails only when the stream must stop (too many
- * malformed lines, text over the bound, out of memory); a malformed line is noted and skipped. */
+/* ipw_line_fn: one line of the response body. Returns IPW_E_CANCELLED once the end marker has
+ * arrived (reading stops there: nothing after it counts), and fails when the stream must stop
+ * (too many malformed lines, text over the bound, out of memory); a malformed line is noted and
+ * skipped. */
 ipw_err ipw_chat_run_line(void *run, const char *line, size_t len, ipw_errbuf *eb);
 /* ipw_http_call's on_sent: records the request-start time and calls ev->on_start. */
 void ipw_chat_run_on_sent(void *run, int64_t mono_ns);

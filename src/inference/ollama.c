@@ -100,8 +100,11 @@ static ipw_err ollama_open(struct ipw_client *c, ipw_errbuf *eb)
     if (!rm)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the ollama client");
     ipw_err e = ipw_remote_init(rm, c, eb);
+    json_t *tmpl = NULL;
     if (e == IPW_OK)
-        e = build_template(c->cfg.params, &rm->tmpl, eb);
+        e = build_template(c->cfg.params, &tmpl, eb);
+    if (e == IPW_OK)
+        e = ipw_remote_set_template(rm, tmpl, eb);
     if (e == IPW_OK)
         e = ipw_remote_join(rm->chat_url, sizeof rm->chat_url, c->base_url, "/api/chat", eb);
     if (e == IPW_OK)

@@ -112,8 +112,11 @@ static ipw_err openai_open(struct ipw_client *c, ipw_errbuf *eb)
     if (!rm)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the %s client", c->ops->name);
     ipw_err e = ipw_remote_init(rm, c, eb);
+    json_t *tmpl = NULL;
     if (e == IPW_OK)
-        e = build_template(c->cfg.params, &rm->tmpl, eb);
+        e = build_template(c->cfg.params, &tmpl, eb);
+    if (e == IPW_OK)
+        e = ipw_remote_set_template(rm, tmpl, eb);
     if (e == IPW_OK)
         e = ipw_remote_join(rm->chat_url, sizeof rm->chat_url, c->base_url,
                             "/v1/chat/completions", eb);

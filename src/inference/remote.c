@@ -50,10 +50,20 @@ ipw_err ipw_remote_init(struct ipw_remote *rm, struct ipw_client *c, ipw_errbuf 
 
 void ipw_remote_free(struct ipw_remote *rm)
 {
-    json_decref(rm->tmpl);
+    free(rm->tmpl_text);
     free(rm->system);
-    rm->tmpl = NULL;
+    rm->tmpl_text = NULL;
     rm->system = NULL;
+}
+
+ipw_err ipw_remote_set_template(struct ipw_remote *rm, json_t *tmpl, ipw_errbuf *eb)
+{
+    free(rm->tmpl_text);
+    rm->tmpl_text = json_dumps(tmpl, JSON_COMPACT);
+    json_decref(tmpl);
+    if (!rm->tmpl_text)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory preparing the request template");
+    return IPW_OK;
 }
 
 ipw_err ipw_remote_join(char *out, size_t size, const char *base, const char *path,
@@ -89,7 +99,7 @@ static json_t *message(const char *role, const char *content)
 static ipw_err build_body(const struct ipw_remote *rm, const struct ipw_chat_request *req,
                           char **text, size_t *prompt_bytes, ipw_errbuf *eb)
 {
-    json_t *body = json_deep_copy(rm->tmpl);
+    json_t *body = json_loads(rm->tmpl_text, 0, NULL);
     json_t *msgs = json_array();
     const char *system = req->system_prompt ? req->system_prompt : rm->system;
     *prompt_bytes = strlen(req->prompt);
@@ -156,6 +166,8 @@ ipw_err ipw_remote_chat(const struct ipw_remote *rm, const struct ipw_chat_reque
     ipw_debug("POST %s (model %s, %zu-byte body)", rm->display, req->model, call.body_len);
     int64_t t0 = ipw_mono_ns();
     e = ipw_http_call(&call, &reply, &eb);
+    if (e == IPW_E_CANCELLED && run.done)
+        e = IPW_OK; /* we stopped reading at the end marker */
     if (res->start_ns == 0)
         res->start_ns = t0; /* never connected: the attempt started here */
     res->http_status = reply.status;

@@ -15,7 +15,9 @@ struct ipw_remote {
     const char *label; /* "Ollama", "the OpenAI-compatible server" */
     enum ipw_wire wire;
     const char *accept;
-    json_t *tmpl;       /* request body without model and messages; deep-copied per call */
+    /* the request body without model and messages, as JSON text: each call parses its own
+     * copy, so concurrent calls share nothing mutable */
+    char *tmpl_text;
     char *system;       /* system prompt from params, or NULL */
     const char *bearer; /* the client's API key copy, or NULL */
     int64_t connect_ns, idle_ns;
@@ -28,6 +30,8 @@ struct ipw_remote {
  * never sent) into rm; the caller then fills the rest. */
 ipw_err ipw_remote_init(struct ipw_remote *rm, struct ipw_client *c, ipw_errbuf *eb);
 void ipw_remote_free(struct ipw_remote *rm);
+/* Takes the request template (consumed) for every later call. */
+ipw_err ipw_remote_set_template(struct ipw_remote *rm, json_t *tmpl, ipw_errbuf *eb);
 
 /* True for keys the client consumes itself and never sends. */
 bool ipw_remote_client_key(const char *key);

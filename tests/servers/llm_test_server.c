@@ -27,7 +27,7 @@ static FILE *g_log;
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct script {
-    int64_t ttft_ns, itl_ns, stall_ns, load_ns;
+    int64_t ttft_ns, itl_ns, stall_ns, load_ns, linger_ns;
     long tokens, prompt_tokens, reasoning;
     long malformed, disconnect, stream_error, stall_after;
     int error_status;
@@ -58,7 +58,7 @@ static bool set_key(struct script *s, const char *key, json_t *v, char *err, siz
         const char *name;
         int64_t *d;
     } durs[] = {{"ttft", &s->ttft_ns}, {"itl", &s->itl_ns}, {"stall", &s->stall_ns},
-                {"load", &s->load_ns}};
+                {"load", &s->load_ns}, {"linger", &s->linger_ns}};
     for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++)
         if (strcmp(key, durs[i].name) == 0) {
             if (dur < 0) {
@@ -211,6 +211,7 @@ struct stream {
     bool gap_done;
     int64_t t0;
     int64_t last_ns; /* when the previous piece went out (t0 at first) */
+    int64_t linger_ns; /* keep the response open this long after the last piece */
 };
 
 static void add_piece(struct stream *st, const char *text, int64_t at, bool split, bool abort)
@@ -262,8 +263,11 @@ static bool wait_until(int64_t t)
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream *st = cls;
-    if (st->idx >= st->n)
+    if (st->idx >= st->n) {
+        if (st->linger_ns && !wait_until(st->last_ns + st->linger_ns))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         return MHD_CONTENT_READER_END_OF_STREAM;
+    }
     struct piece *p = &st->p[st->idx];
     if (st->off == 0 && !wait_until((st->idx ? st->last_ns : st->t0) + p->at_ns))
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -596,6 +600,7 @@ static enum MHD_Result chat(struct MHD_Connection *conn, struct request *rq, boo
     for (size_t i = st->n; i-- > 1;)
         st->p[i].at_ns -= st->p[i - 1].at_ns;
     st->t0 = ipw_mono_ns();
+    st->linger_ns = s.linger_ns;
     script_free(&s);
     json_decref(body);
     struct MHD_Response *r =
@@ -726,7 +731,7 @@ static void usage(void)
             "SPEC: comma-separated ttft=DUR itl=DUR tokens=N prompt_tokens=N reply=WORDS\n"
             "      reasoning=N reasoning_field=reasoning split crlf comments multiline\n"
             "      no_usage no_done malformed=K disconnect=K stream_error=K error=STATUS\n"
-            "      stall=DUR stall_after=K load=DUR   (DUR: 200ms, 1s; bare numbers are ms)\n"
+            "      stall=DUR stall_after=K load=DUR linger=DUR   (DUR: 200ms, 1s; bare = ms)\n"
             "A model named \"test\" or \"test,SPEC\" needs no configuration.\n");
 }
 

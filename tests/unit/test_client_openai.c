@@ -333,6 +333,22 @@ static void test_failures(void **state)
     close_fixture(&f);
 }
 
+/* A server that keeps the response open after its end marker does not hold the query up. */
+static void test_end_marker_ends_the_query(void **state)
+{
+    (void)state;
+    struct fixture f;
+    const char *kv[] = {"idle_timeout=5s"};
+    open_with(&f, "vllm", g_srv.url, kv, 1, NULL);
+    struct ipw_chat_result res;
+    int64_t t0 = ipw_mono_ns();
+    assert_int_equal(ask(&f, "test,tokens=3,linger=30s", &res, NULL), IPW_OK);
+    assert_true(ipw_mono_ns() - t0 < 3 * IPW_NS_PER_SEC);
+    assert_int_equal(res.output_tokens, 3);
+    ipw_chat_result_free(&res);
+    close_fixture(&f);
+}
+
 static void test_health_and_models(void **state)
 {
     (void)state;
@@ -486,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_params_reach_the_request),
         cmocka_unit_test(test_wire_variants),
         cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_end_marker_ends_the_query),
         cmocka_unit_test(test_health_and_models),
         cmocka_unit_test(test_openai_default_needs_a_key),
         cmocka_unit_test(test_api_key_env),
