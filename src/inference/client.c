@@ -103,7 +103,7 @@ ipw_err ipw_client_open(const char *name, const struct ipw_client_config *cfg,
         e = ops->open(c, eb);
     if (e != IPW_OK) {
         if (c->cfg.api_key) {
-            memset((char *)c->cfg.api_key, 0, strlen(c->cfg.api_key));
+            explicit_bzero((char *)c->cfg.api_key, strlen(c->cfg.api_key));
             free((char *)c->cfg.api_key);
         }
         free(c);
@@ -120,7 +120,7 @@ void ipw_client_close(struct ipw_client *c)
     if (c->ops && c->ops->close)
         c->ops->close(c);
     if (c->cfg.api_key) {
-        memset((char *)c->cfg.api_key, 0, strlen(c->cfg.api_key));
+        explicit_bzero((char *)c->cfg.api_key, strlen(c->cfg.api_key));
         free((char *)c->cfg.api_key);
     }
     free(c);

@@ -12,6 +12,10 @@
 #include "ipw/clock.h"
 #include "ipw/version.h"
 
+#if LIBCURL_VERSION_NUM < 0x075000
+#error "libcurl 7.80 or newer is needed (CURLOPT_PREREQFUNCTION times the request start)"
+#endif
+
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static CURLcode g_curl_init_rc;
 
@@ -153,7 +157,7 @@ static ipw_err setup(struct call_state *st, struct curl_slist **hdrs, char *errb
                             "break): check OPENAI_API_KEY / IPW_API_KEY");
         snprintf(line, sizeof line, "Authorization: Bearer %s", c->bearer);
         *hdrs = curl_slist_append(*hdrs, line);
-        memset(line, 0, sizeof line);
+        explicit_bzero(line, sizeof line);
     }
     if (!*hdrs)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory building HTTP headers");
