@@ -92,7 +92,15 @@ ipw_err ipw_client_open(const char *name, const struct ipw_client_config *cfg,
 void ipw_client_close(struct ipw_client *c);
 void ipw_chat_result_free(struct ipw_chat_result *res);
 
-/* --client-param / --dataset-param K=V strings into a JSON object with typed values. */
+/* The API key from the environment: IPW_API_KEY, else OPENAI_API_KEY; NULL when neither is set
+ * (or empty). The caller puts it in ipw_client_config.api_key; clients copy it, send it only as
+ * an Authorization: Bearer header, and redact it from every message they write. */
+const char *ipw_client_api_key_from_env(void);
+
+/* --client-param / --dataset-param K=V strings into a JSON object with typed values:
+ * integers, reals, true/false/null, JSON arrays/objects when the value starts with [ or {,
+ * a JSON string when it is one in double quotes ("42" stays text), else the text itself.
+ * A key given twice: the last wins. An entry without '=' or with an empty key is an error. */
 ipw_err ipw_params_parse(const char *const *kv, size_t n, json_t **out, ipw_errbuf *eb);
 
 #endif

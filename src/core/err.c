@@ -26,13 +26,31 @@ const char *ipw_err_name(ipw_err code)
     return "unknown";
 }
 
+/* A message cut at the buffer's end may split a UTF-8 character; drop the partial one, since
+ * messages end up inside JSON records, which must be valid UTF-8. */
+static void trim_partial_utf8(char *s)
+{
+    size_t n = strlen(s);
+    size_t i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && n - i < 3)
+        i--;
+    if (i == 0)
+        return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (want > 1 && n - (i - 1) < want)
+        s[i - 1] = '\0';
+}
+
 ipw_err ipw_fail(ipw_errbuf *eb, ipw_err code, const char *fmt, ...)
 {
     if (eb) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(eb->msg, sizeof eb->msg, fmt, ap);
+        int len = vsnprintf(eb->msg, sizeof eb->msg, fmt, ap);
         va_end(ap);
+        if (len >= (int)sizeof eb->msg)
+            trim_partial_utf8(eb->msg);
         eb->code = code;
     }
     return code;
@@ -52,7 +70,9 @@ void ipw_err_prefix(ipw_errbuf *eb, const char *fmt, ...)
     char old[IPW_ERRMSG_MAX];
     memcpy(old, eb->msg, sizeof old);
     old[sizeof old - 1] = '\0';
-    snprintf(eb->msg, sizeof eb->msg, "%s: %s", head, old);
+    int len = snprintf(eb->msg, sizeof eb->msg, "%s: %s", head, old);
+    if (len >= (int)sizeof eb->msg)
+        trim_partial_utf8(eb->msg);
 }
 
 void ipw_errbuf_clear(ipw_errbuf *eb)

@@ -142,12 +142,31 @@ static void test_hardware_label(void **state)
     assert_string_equal(out, "UNKNOWN_HW");
 }
 
+static void test_error_messages_stay_utf8(void **state)
+{
+    (void)state;
+    /* a message cut inside a multi-byte character must not end in half of it */
+    char big[IPW_ERRMSG_MAX + 8];
+    memset(big, 'x', sizeof big);
+    big[IPW_ERRMSG_MAX - 2] = '\xc3'; /* 'é' = C3 A9 straddles the cut */
+    big[IPW_ERRMSG_MAX - 1] = '\xa9';
+    big[sizeof big - 1] = '\0';
+    ipw_errbuf eb;
+    ipw_fail(&eb, IPW_E_IO, "%s", big);
+    size_t n = strlen(eb.msg);
+    assert_true(n < IPW_ERRMSG_MAX);
+    assert_true((unsigned char)eb.msg[n - 1] < 0x80);
+    ipw_fail(&eb, IPW_E_IO, "short é");
+    assert_string_equal(eb.msg, "short é");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_percentiles_match_numpy), cmocka_unit_test(test_durations),
         cmocka_unit_test(test_options),                 cmocka_unit_test(test_atomic_files),
         cmocka_unit_test(test_hardware_label),
+        cmocka_unit_test(test_error_messages_stay_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,198 @@
+/* The Ollama client: POST /api/chat with stream:true, answered as NDJSON lines (SPEC §3.5).
+ * --client-param keys map onto Ollama's request: max_tokens -> options.num_predict (default
+ * 4096); format, keep_alive, think, tools at the top level; every other key into options. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "remote.h"
+
+#define DEFAULT_MAX_TOKENS 4096
+
+/* keys of POST /api/chat that live beside "options" rather than inside it */
+static const char *const top_level_keys[] = {"format", "keep_alive", "think", "tools", NULL};
+
+static bool in_list(const char *key, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(key, *list) == 0)
+            return true;
+    return false;
+}
+
+static ipw_err ollama_status(const struct ipw_remote *rm, const char *model, long status,
+                             const char *text, ipw_errbuf *eb)
+{
+    if (status == 404 && strstr(text, "not found"))
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "model '%s' not found on %s: pull it with `ollama pull %s` (server said: "
+                        "%s)",
+                        model, rm->display, model, text);
+    if (status == 400)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "Ollama at %s rejected the request for model '%s' (HTTP 400: %s): check "
+                        "the --client-param values",
+                        rm->display, model, text);
+    return ipw_fail(eb, IPW_E_IO, "Ollama at %s answered HTTP %ld for model '%s': %s", rm->display,
+                    status, model, text);
+}
+
+/* Request body template from the parameters: everything but model and messages. */
+static ipw_err build_template(const json_t *params, json_t **out, ipw_errbuf *eb)
+{
+    json_t *tmpl = json_object(), *opts = NULL;
+    json_t *given = json_object_get(params, "options");
+    if (given && !json_is_object(given)) {
+        json_decref(tmpl);
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "parameter options must be a JSON object, e.g. options={\"num_ctx\":8192}");
+    }
+    opts = given ? json_deep_copy(given) : json_object();
+    if (!tmpl || !opts) {
+        json_decref(tmpl);
+        json_decref(opts);
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory preparing the Ollama request");
+    }
+    const char *key;
+    json_t *v;
+    ipw_err e = IPW_OK;
+    json_object_foreach((json_t *)params, key, v)
+    {
+        if (ipw_remote_client_key(key) || strcmp(key, "options") == 0)
+            continue;
+        if (strcmp(key, "model") == 0 || strcmp(key, "messages") == 0 ||
+            strcmp(key, "stream") == 0 || strcmp(key, "prompt") == 0) {
+            e = ipw_fail(eb, IPW_E_INVALID,
+                         "parameter %s is set by the ollama client itself and cannot be given",
+                         key);
+            break;
+        }
+        if (strcmp(key, "max_tokens") == 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < -1 || json_integer_value(v) == 0) {
+                e = ipw_fail(eb, IPW_E_INVALID,
+                             "parameter max_tokens must be a positive integer (or -1 for no "
+                             "limit on Ollama)");
+                break;
+            }
+            continue; /* becomes num_predict below unless num_predict is given */
+        }
+        json_object_set_new(in_list(key, top_level_keys) ? tmpl : opts, key, json_deep_copy(v));
+    }
+    if (e == IPW_OK && !json_object_get(opts, "num_predict")) {
+        json_t *mt = json_object_get(params, "max_tokens");
+        json_object_set_new(opts, "num_predict",
+                            mt ? json_deep_copy(mt) : json_integer(DEFAULT_MAX_TOKENS));
+    }
+    if (e != IPW_OK) {
+        json_decref(tmpl);
+        json_decref(opts);
+        return e;
+    }
+    json_object_set_new(tmpl, "stream", json_true());
+    json_object_set_new(tmpl, "options", opts);
+    *out = tmpl;
+    return IPW_OK;
+}
+
+static ipw_err ollama_open(struct ipw_client *c, ipw_errbuf *eb)
+{
+    struct ipw_remote *rm = calloc(1, sizeof *rm);
+    if (!rm)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the ollama client");
+    ipw_err e = ipw_remote_init(rm, c, eb);
+    json_t *tmpl = NULL;
+    if (e == IPW_OK)
+        e = build_template(c->cfg.params, &tmpl, eb);
+    if (e == IPW_OK)
+        e = ipw_remote_set_template(rm, tmpl, eb);
+    if (e == IPW_OK)
+        e = ipw_remote_join(rm->chat_url, sizeof rm->chat_url, c->base_url, "/api/chat", eb);
+    if (e == IPW_OK)
+        e = ipw_remote_join(rm->models_url, sizeof rm->models_url, c->base_url, "/api/tags", eb);
+    if (e != IPW_OK) {
+        ipw_remote_free(rm);
+        free(rm);
+        return e;
+    }
+    rm->label = "Ollama";
+    rm->wire = IPW_WIRE_NDJSON;
+    rm->accept = "application/x-ndjson";
+    rm->status_fn = ollama_status;
+    c->priv = rm;
+    return IPW_OK;
+}
+
+static void ollama_close(struct ipw_client *c)
+{
+    if (c->priv) {
+        ipw_remote_free(c->priv);
+        free(c->priv);
+        c->priv = NULL;
+    }
+}
+
+static ipw_err tags(struct ipw_client *c, json_t **models, ipw_errbuf *eb)
+{
+    struct ipw_remote *rm = c->priv;
+    json_t *root = NULL;
+    ipw_err e = ipw_remote_get_json(rm, rm->models_url, &root, eb);
+    if (e != IPW_OK) {
+        ipw_err_prefix(eb, "cannot reach Ollama at %s", rm->display);
+        if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
+            size_t n = strlen(eb->msg);
+            snprintf(eb->msg + n, sizeof eb->msg - n,
+                     ": start it with `ollama serve`, or pass --client-base-url");
+        }
+        if (eb)
+            ipw_stream_utf8_fix(eb->msg);
+        return e;
+    }
+    json_t *list = json_object_get(root, "models");
+    if (!json_is_array(list)) {
+        json_decref(root);
+        return ipw_fail(eb, IPW_E_PROTOCOL,
+                        "%s answered GET /api/tags without a \"models\" list: is it an Ollama "
+                        "server?",
+                        rm->display);
+    }
+    if (models) {
+        json_t *names = json_array();
+        size_t i;
+        json_t *m;
+        json_array_foreach(list, i, m)
+        {
+            const char *name = json_string_value(json_object_get(m, "name"));
+            if (!name)
+                name = json_string_value(json_object_get(m, "model"));
+            if (name)
+                json_array_append_new(names, json_string(name));
+        }
+        *models = names;
+    }
+    json_decref(root);
+    return IPW_OK;
+}
+
+static ipw_err ollama_health(struct ipw_client *c, ipw_errbuf *eb) { return tags(c, NULL, eb); }
+
+static ipw_err ollama_list_models(struct ipw_client *c, json_t **models, ipw_errbuf *eb)
+{
+    *models = NULL;
+    return tags(c, models, eb);
+}
+
+static ipw_err ollama_chat(struct ipw_client *c, const struct ipw_chat_request *req,
+                           const struct ipw_stream_events *ev, struct ipw_chat_result *res)
+{
+    return ipw_remote_chat(c->priv, req, ev, res);
+}
+
+const struct ipw_client_ops ipw_client_ollama = {
+    .name = "ollama",
+    .default_base_url = "http://127.0.0.1:11434",
+    .open = ollama_open,
+    .health = ollama_health,
+    .list_models = ollama_list_models,
+    .chat = ollama_chat,
+    .close = ollama_close,
+};

@@ -1,0 +1,227 @@
+/* OpenAI-compatible clients (OpenAI, vLLM, llama.cpp's server, SGLang): POST {base}/v1/chat/
+ * completions with stream:true and stream_options.include_usage, answered as Server-Sent
+ * Events (SPEC §3.5). --client-param keys go to the top level of the request. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "remote.h"
+
+#define DEFAULT_MAX_TOKENS 4096
+
+static ipw_err openai_status(const struct ipw_remote *rm, const char *model, long status,
+                             const char *text, ipw_errbuf *eb)
+{
+    if (status == 401 || status == 403)
+        return ipw_fail(eb, IPW_E_PERM,
+                        "%s refused the request (HTTP %ld: %s): %s", rm->display, status, text,
+                        rm->bearer ? "check the key in IPW_API_KEY / OPENAI_API_KEY"
+                                   : "it wants an API key: set OPENAI_API_KEY or IPW_API_KEY");
+    if (status == 404) {
+        char models[1200];
+        ipw_http_display_url(rm->models_url, models, sizeof models);
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "model '%s' is not served at %s (HTTP 404: %s): list what is served with "
+                        "GET %s",
+                        model, rm->display, text, models);
+    }
+    if (status == 400 || status == 422)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "%s rejected the request for model '%s' (HTTP %ld: %s): check the "
+                        "--client-param values (OpenAI reasoning models want "
+                        "max_completion_tokens rather than max_tokens)",
+                        rm->display, model, status, text);
+    if (status == 429)
+        return ipw_fail(eb, IPW_E_IO, "%s is rate limiting requests (HTTP 429: %s)", rm->display,
+                        text);
+    return ipw_fail(eb, IPW_E_IO, "%s answered HTTP %ld for model '%s': %s", rm->display, status,
+                    model, text);
+}
+
+static ipw_err build_template(const json_t *params, json_t **out, ipw_errbuf *eb)
+{
+    json_t *tmpl = json_object();
+    json_t *so = json_object();
+    if (!tmpl || !so) {
+        json_decref(tmpl);
+        json_decref(so);
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory preparing the request");
+    }
+    const char *key;
+    json_t *v;
+    ipw_err e = IPW_OK;
+    json_object_foreach((json_t *)params, key, v)
+    {
+        if (ipw_remote_client_key(key))
+            continue;
+        if (strcmp(key, "model") == 0 || strcmp(key, "messages") == 0 ||
+            strcmp(key, "stream") == 0) {
+            e = ipw_fail(eb, IPW_E_INVALID,
+                         "parameter %s is set by the client itself and cannot be given", key);
+            break;
+        }
+        if ((strcmp(key, "max_tokens") == 0 || strcmp(key, "max_completion_tokens") == 0) &&
+            (!json_is_integer(v) || json_integer_value(v) <= 0)) {
+            e = ipw_fail(eb, IPW_E_INVALID, "parameter %s must be a positive integer", key);
+            break;
+        }
+        if (strcmp(key, "stream_options") == 0) {
+            if (!json_is_object(v)) {
+                e = ipw_fail(eb, IPW_E_INVALID,
+                             "parameter stream_options must be a JSON object");
+                break;
+            }
+            json_object_update(so, v);
+            continue;
+        }
+        json_object_set_new(tmpl, key, json_deep_copy(v));
+    }
+    if (e != IPW_OK) {
+        json_decref(tmpl);
+        json_decref(so);
+        return e;
+    }
+    /* max_completion_tokens (OpenAI's newer name, required by its reasoning models) replaces
+     * the default max_tokens rather than being sent beside it */
+    if (!json_object_get(tmpl, "max_tokens") && !json_object_get(tmpl, "max_completion_tokens"))
+        json_object_set_new(tmpl, "max_tokens", json_integer(DEFAULT_MAX_TOKENS));
+    if (!json_object_get(so, "include_usage"))
+        json_object_set_new(so, "include_usage", json_true());
+    json_object_set_new(tmpl, "stream", json_true());
+    json_object_set_new(tmpl, "stream_options", so);
+    *out = tmpl;
+    return IPW_OK;
+}
+
+static bool is_openai_host(const char *base)
+{
+    const char *h = strstr(base, "://");
+    h = h ? h + 3 : base;
+    return strncasecmp(h, "api.openai.com", 14) == 0 && strchr("/:", h[14] ? h[14] : '/');
+}
+
+static ipw_err openai_open(struct ipw_client *c, ipw_errbuf *eb)
+{
+    if (is_openai_host(c->base_url) && !c->cfg.api_key)
+        return ipw_fail(eb, IPW_E_PERM,
+                        "the %s client needs an API key for %s: set OPENAI_API_KEY or "
+                        "IPW_API_KEY",
+                        c->ops->name, c->base_url);
+    struct ipw_remote *rm = calloc(1, sizeof *rm);
+    if (!rm)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the %s client", c->ops->name);
+    ipw_err e = ipw_remote_init(rm, c, eb);
+    json_t *tmpl = NULL;
+    if (e == IPW_OK)
+        e = build_template(c->cfg.params, &tmpl, eb);
+    if (e == IPW_OK)
+        e = ipw_remote_set_template(rm, tmpl, eb);
+    if (e == IPW_OK)
+        e = ipw_remote_join(rm->chat_url, sizeof rm->chat_url, c->base_url,
+                            "/v1/chat/completions", eb);
+    if (e == IPW_OK)
+        e = ipw_remote_join(rm->models_url, sizeof rm->models_url, c->base_url, "/v1/models",
+                            eb);
+    if (e != IPW_OK) {
+        ipw_remote_free(rm);
+        free(rm);
+        return e;
+    }
+    rm->label = "the OpenAI-compatible server";
+    rm->wire = IPW_WIRE_SSE;
+    rm->accept = "text/event-stream";
+    rm->status_fn = openai_status;
+    c->priv = rm;
+    return IPW_OK;
+}
+
+static void openai_close(struct ipw_client *c)
+{
+    if (c->priv) {
+        ipw_remote_free(c->priv);
+        free(c->priv);
+        c->priv = NULL;
+    }
+}
+
+static ipw_err models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
+{
+    struct ipw_remote *rm = c->priv;
+    json_t *root = NULL;
+    ipw_err e = ipw_remote_get_json(rm, rm->models_url, &root, eb);
+    if (e != IPW_OK) {
+        ipw_err_prefix(eb, "cannot reach the %s server at %s", c->ops->name, rm->display);
+        if (eb && e == IPW_E_PERM) {
+            size_t n = strlen(eb->msg);
+            snprintf(eb->msg + n, sizeof eb->msg - n, ": %s",
+                     rm->bearer ? "check the key in IPW_API_KEY / OPENAI_API_KEY"
+                                : "it wants an API key: set OPENAI_API_KEY or IPW_API_KEY");
+        } else if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
+            size_t n = strlen(eb->msg);
+            snprintf(eb->msg + n, sizeof eb->msg - n,
+                     ": start the server, or pass --client-base-url");
+        }
+        if (eb) {
+            ipw_redact(eb->msg, sizeof eb->msg, rm->bearer);
+            ipw_stream_utf8_fix(eb->msg);
+        }
+        return e;
+    }
+    json_t *data = json_object_get(root, "data");
+    if (!json_is_array(data)) {
+        json_decref(root);
+        return ipw_fail(eb, IPW_E_PROTOCOL,
+                        "GET %s answered without a \"data\" list: is it an OpenAI-compatible "
+                        "server?",
+                        rm->models_url);
+    }
+    if (out) {
+        json_t *names = json_array();
+        size_t i;
+        json_t *m;
+        json_array_foreach(data, i, m)
+        {
+            const char *id = json_string_value(json_object_get(m, "id"));
+            if (id)
+                json_array_append_new(names, json_string(id));
+        }
+        *out = names;
+    }
+    json_decref(root);
+    return IPW_OK;
+}
+
+static ipw_err openai_health(struct ipw_client *c, ipw_errbuf *eb) { return models(c, NULL, eb); }
+
+static ipw_err openai_list_models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
+{
+    *out = NULL;
+    return models(c, out, eb);
+}
+
+static ipw_err openai_chat(struct ipw_client *c, const struct ipw_chat_request *req,
+                           const struct ipw_stream_events *ev, struct ipw_chat_result *res)
+{
+    return ipw_remote_chat(c->priv, req, ev, res);
+}
+
+const struct ipw_client_ops ipw_client_openai = {
+    .name = "openai",
+    .default_base_url = "https://api.openai.com/v1",
+    .open = openai_open,
+    .health = openai_health,
+    .list_models = openai_list_models,
+    .chat = openai_chat,
+    .close = openai_close,
+};
+
+const struct ipw_client_ops ipw_client_vllm = {
+    .name = "vllm",
+    .default_base_url = "http://127.0.0.1:8000",
+    .open = openai_open,
+    .health = openai_health,
+    .list_models = openai_list_models,
+    .chat = openai_chat,
+    .close = openai_close,
+};

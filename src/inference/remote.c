@@ -1,0 +1,235 @@
+/* One chat request or JSON GET for the HTTP clients (ollama, openai, vllm): builds the body
+ * from the prepared template, streams the reply through chat_run, and explains failures. */
+#include "remote.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipw/clock.h"
+#include "ipw/log.h"
+
+#define MAX_JSON_REPLY (16u * 1024 * 1024)
+
+bool ipw_remote_client_key(const char *key)
+{
+    return strcmp(key, "system_prompt") == 0 || strcmp(key, "system") == 0 ||
+           strcmp(key, "connect_timeout") == 0 || strcmp(key, "idle_timeout") == 0;
+}
+
+ipw_err ipw_remote_init(struct ipw_remote *rm, struct ipw_client *c, ipw_errbuf *eb)
+{
+    memset(rm, 0, sizeof *rm);
+    const json_t *params = c->cfg.params;
+    rm->connect_ns = c->cfg.connect_timeout_ns;
+    rm->idle_ns = c->cfg.idle_timeout_ns;
+    rm->bearer = c->cfg.api_key;
+    ipw_http_display_url(c->base_url, rm->display, sizeof rm->display);
+    if (params && !json_is_object(params))
+        return ipw_fail(eb, IPW_E_INVALID, "client parameters must be a JSON object");
+    ipw_err e = ipw_params_duration(params, "connect_timeout", &rm->connect_ns, eb);
+    if (e == IPW_OK)
+        e = ipw_params_duration(params, "idle_timeout", &rm->idle_ns, eb);
+    if (e != IPW_OK)
+        return e;
+    const char *keys[] = {"system_prompt", "system"};
+    for (int i = 0; i < 2 && !rm->system; i++) {
+        json_t *v = json_object_get(params, keys[i]);
+        if (!v || json_is_null(v))
+            continue;
+        if (!json_is_string(v))
+            return ipw_fail(eb, IPW_E_INVALID,
+                            "parameter %s must be text (quote it: %s=\"...\")", keys[i],
+                            keys[i]);
+        rm->system = strdup(json_string_value(v));
+        if (!rm->system)
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory keeping the system prompt");
+    }
+    return IPW_OK;
+}
+
+void ipw_remote_free(struct ipw_remote *rm)
+{
+    free(rm->tmpl_text);
+    free(rm->system);
+    rm->tmpl_text = NULL;
+    rm->system = NULL;
+}
+
+ipw_err ipw_remote_set_template(struct ipw_remote *rm, json_t *tmpl, ipw_errbuf *eb)
+{
+    free(rm->tmpl_text);
+    rm->tmpl_text = json_dumps(tmpl, JSON_COMPACT);
+    json_decref(tmpl);
+    if (!rm->tmpl_text)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory preparing the request template");
+    return IPW_OK;
+}
+
+ipw_err ipw_remote_join(char *out, size_t size, const char *base, const char *path,
+                        ipw_errbuf *eb)
+{
+    size_t bl = strlen(base);
+    if (bl >= 3 && strcmp(base + bl - 3, "/v1") == 0 && strncmp(path, "/v1/", 4) == 0)
+        path += 3;
+    int n = snprintf(out, size, "%s%s", base, path);
+    if (n < 0 || (size_t)n >= size)
+        return ipw_fail(eb, IPW_E_RANGE, "URL %s%s is too long", base, path);
+    return IPW_OK;
+}
+
+/* ---- chat --------------------------------------------------------------------------------- */
+
+struct status_ctx {
+    const struct ipw_remote *rm;
+    const char *model;
+};
+
+static ipw_err status_adapter(void *ctx, long status, const char *text, ipw_errbuf *eb)
+{
+    const struct status_ctx *sc = ctx;
+    return sc->rm->status_fn(sc->rm, sc->model, status, text, eb);
+}
+
+static json_t *message(const char *role, const char *content)
+{
+    return json_pack("{s:s, s:s}", "role", role, "content", content);
+}
+
+static ipw_err build_body(const struct ipw_remote *rm, const struct ipw_chat_request *req,
+                          char **text, size_t *prompt_bytes, ipw_errbuf *eb)
+{
+    json_t *body = json_loads(rm->tmpl_text, 0, NULL);
+    json_t *msgs = json_array();
+    const char *system = req->system_prompt ? req->system_prompt : rm->system;
+    *prompt_bytes = strlen(req->prompt);
+    ipw_err e = IPW_OK;
+    if (!body || !msgs)
+        e = ipw_fail(eb, IPW_E_NOMEM, "out of memory building the request");
+    if (e == IPW_OK && system && *system) {
+        *prompt_bytes += strlen(system);
+        if (json_array_append_new(msgs, message("system", system)) != 0)
+            e = ipw_fail(eb, IPW_E_INVALID, "the system prompt is not valid UTF-8 text");
+    }
+    if (e == IPW_OK && json_array_append_new(msgs, message("user", req->prompt)) != 0)
+        e = ipw_fail(eb, IPW_E_INVALID, "the prompt is not valid UTF-8 text");
+    if (e == IPW_OK && json_object_set_new(body, "model", json_string(req->model)) != 0)
+        e = ipw_fail(eb, IPW_E_INVALID, "the model name is not valid UTF-8 text");
+    if (e == IPW_OK) {
+        json_object_set(body, "messages", msgs);
+        *text = json_dumps(body, JSON_COMPACT);
+        if (!*text)
+            e = ipw_fail(eb, IPW_E_NOMEM, "out of memory serializing the request");
+    }
+    json_decref(msgs);
+    json_decref(body);
+    return e;
+}
+
+ipw_err ipw_remote_chat(const struct ipw_remote *rm, const struct ipw_chat_request *req,
+                        const struct ipw_stream_events *ev, struct ipw_chat_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->first_token_ns = 0;
+    struct ipw_chat_run run;
+    ipw_chat_run_init(&run, rm->wire, res, ev);
+    ipw_errbuf eb;
+    ipw_errbuf_clear(&eb);
+    char *text = NULL;
+    ipw_err e = IPW_OK;
+    if (!req || !req->model || !*req->model || !req->prompt)
+        e = ipw_fail(&eb, IPW_E_INVALID, "a chat request needs a model name and a prompt");
+    else
+        e = build_body(rm, req, &text, &run.prompt_bytes, &eb);
+    if (e != IPW_OK) {
+        ipw_chat_run_settle(&run);
+        res->start_ns = res->end_ns = ipw_mono_ns();
+        res->error = e;
+        snprintf(res->error_msg, sizeof res->error_msg, "%s", eb.msg);
+        ipw_chat_run_free(&run);
+        return e;
+    }
+    struct ipw_http_call call = {
+        .method = "POST",
+        .url = rm->chat_url,
+        .body = text,
+        .body_len = strlen(text),
+        .accept = rm->accept,
+        .bearer = rm->bearer,
+        .connect_timeout_ns = rm->connect_ns,
+        .idle_timeout_ns = rm->idle_ns,
+        .on_line = ipw_chat_run_line,
+        .on_sent = ipw_chat_run_on_sent,
+        .ud = &run,
+    };
+    struct ipw_http_reply reply;
+    ipw_debug("POST %s (model %s, %zu-byte body)", rm->display, req->model, call.body_len);
+    int64_t t0 = ipw_mono_ns();
+    e = ipw_http_call(&call, &reply, &eb);
+    if (e == IPW_E_CANCELLED && run.done)
+        e = IPW_OK; /* we stopped reading at the end marker */
+    if (res->start_ns == 0)
+        res->start_ns = t0; /* never connected: the attempt started here */
+    res->http_status = reply.status;
+    if (e == IPW_OK && reply.status >= 200 && reply.status < 300)
+        e = ipw_chat_run_eof(&run, &eb);
+    ipw_chat_run_settle(&run);
+    struct status_ctx sc = {rm, req->model};
+    ipw_chat_run_conclude(&run, e, &eb, &reply, rm->display, status_adapter, &sc, rm->bearer);
+    if (res->error != IPW_OK)
+        ipw_debug("query to %s failed: %s", rm->display, res->error_msg);
+    else
+        ipw_debug("query to %s done: %ld tokens in %.3f s", rm->display, res->output_tokens,
+                  (double)(res->end_ns - res->start_ns) / 1e9);
+    ipw_http_reply_free(&reply);
+    ipw_chat_run_free(&run);
+    free(text);
+    return res->error;
+}
+
+/* ---- JSON GET (health, models) ------------------------------------------------------------ */
+
+ipw_err ipw_remote_get_json(const struct ipw_remote *rm, const char *url, json_t **out,
+                            ipw_errbuf *eb)
+{
+    *out = NULL;
+    struct ipw_http_call call = {
+        .method = "GET",
+        .url = url,
+        .accept = "application/json",
+        .bearer = rm->bearer,
+        .connect_timeout_ns = rm->connect_ns,
+        .idle_timeout_ns = rm->idle_ns < 60 * IPW_NS_PER_SEC ? rm->idle_ns : 60 * IPW_NS_PER_SEC,
+        .max_body = MAX_JSON_REPLY,
+    };
+    struct ipw_http_reply reply;
+    char shown[1200];
+    ipw_http_display_url(url, shown, sizeof shown);
+    ipw_err e = ipw_http_call(&call, &reply, eb);
+    if (e == IPW_OK && (reply.status < 200 || reply.status >= 300)) {
+        char text[300];
+        ipw_stream_error_text(reply.body, reply.body_len, text, sizeof text);
+        ipw_err code = reply.status == 401 || reply.status == 403 ? IPW_E_PERM
+                       : reply.status == 404                      ? IPW_E_NOTFOUND
+                                                                  : IPW_E_IO;
+        e = ipw_fail(eb, code, "GET %s returned HTTP %ld: %s", shown, reply.status, text);
+    }
+    if (e == IPW_OK) {
+        json_error_t je;
+        *out = json_loadb(reply.body ? reply.body : "", reply.body_len, 0, &je);
+        if (!*out) {
+            char ex[600], why[160];
+            ipw_stream_excerpt(ex, sizeof ex, reply.body ? reply.body : "", reply.body_len, 120);
+            ipw_stream_clean(why, sizeof why, je.text, strlen(je.text));
+            e = ipw_fail(eb, IPW_E_PROTOCOL, "GET %s did not return JSON (%s): %s", shown, why,
+                         ex);
+        }
+    }
+    ipw_http_reply_free(&reply);
+    if (e != IPW_OK && eb) {
+        ipw_redact(eb->msg, sizeof eb->msg, rm->bearer);
+        ipw_stream_utf8_fix(eb->msg);
+        ipw_debug("GET %s failed: %s", shown, eb->msg);
+    }
+    return e;
+}
