@@ -7,6 +7,11 @@
 
 #include "ipw/err.h"
 
+/* json_dumps for everything ipw writes: reals in their shortest form that reads back to the
+ * same double (0.05, not jansson's 0.050000000000000003), so files are exact and readable.
+ * flags as for json_dumps (any JSON_REAL_PRECISION is overridden). Free with free(). */
+char *ipw_json_dumps(const json_t *j, size_t flags);
+
 /* A JSON number, or null when !valid or the value is not finite (JSON has no NaN). */
 json_t *ipw_json_real_or_null(double v, bool valid);
 /* Load a JSON file (bounded to max_bytes); the error names the file, line and column. */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "ipw/analysis.h"
 #include "ipw/client.h"
 #include "ipw/clock.h"
 #include "ipw/log.h"
@@ -26,6 +27,27 @@ static void on_interrupt(int sig)
 }
 
 static int stop_requested(void) { return interrupts > 0; }
+
+/* The end of a run: score it and compute its figures of merit (SPEC §3.2 step 6). Open-ended
+ * items need a judge (--eval-base-url); without one they stay unevaluated. */
+static int analyze_after_profile(const char *run_dir, const struct ipw_profile_config *cfg)
+{
+    struct ipw_analyze_options ao;
+    ipw_analyze_options_init(&ao);
+    ao.model = cfg->model;
+    ao.judge.base_url = cfg->eval_base_url;
+    ao.judge.model = cfg->eval_model;
+    ao.should_stop = stop_requested;
+    struct ipw_analyze_result res;
+    ipw_errbuf eb = {0};
+    if (ipw_analyze_run(run_dir, &ao, &res, &eb) != IPW_OK) {
+        fprintf(stderr, "ipw profile: analysis failed: %s (rerun it with 'ipw analyze %s')\n",
+                eb.msg, run_dir);
+        return 1;
+    }
+    ipw_cli_print_analysis(run_dir, &res);
+    return res.judge_refused ? 1 : 0;
+}
 
 int cmd_profile(int argc, char **argv)
 {
@@ -178,7 +200,7 @@ int cmd_profile(int argc, char **argv)
         }
     }
     if (rc == IPW_OK && !no_eval && !stop_requested() && out.run_dir[0])
-        exit_code = ipw_cli_analyze_after_profile(out.run_dir, &cfg) ? 1 : exit_code;
+        exit_code = analyze_after_profile(out.run_dir, &cfg) ? 1 : exit_code;
     json_decref(cp);
     json_decref(dp);
     return exit_code;

@@ -30,9 +30,83 @@ ipw_err ipw_json_load_file(const char *path, size_t max_bytes, json_t **out, ipw
     return IPW_OK;
 }
 
+/* The shortest %.Ng (N = 15..17) of the number text at s[0..len) that parses back to the same
+ * double; jansson's ".0" on integral reals is kept so the value stays a real. */
+static size_t shortest_real(const char *s, size_t len, char *out, size_t size)
+{
+    char buf[64];
+    if (len >= sizeof buf)
+        return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    double v = strtod(buf, NULL);
+    for (int p = 15; p <= 17; p++) {
+        int n = snprintf(out, size, "%.*g", p, v);
+        if (n <= 0 || (size_t)n >= size)
+            return 0;
+        if (strtod(out, NULL) == v) {
+            if (!strpbrk(out, ".eE") && (size_t)n + 2 < size) {
+                memcpy(out + n, ".0", 3);
+                n += 2;
+            }
+            return (size_t)n;
+        }
+    }
+    return 0;
+}
+
+char *ipw_json_dumps(const json_t *j, size_t flags)
+{
+    flags &= ~(size_t)JSON_REAL_PRECISION(31);
+    char *text = json_dumps(j, flags | JSON_REAL_PRECISION(17));
+    if (!text)
+        return NULL;
+    /* rewrite each real number token outside strings, in place (it can only get shorter) */
+    size_t o = 0;
+    bool in_str = false;
+    for (size_t i = 0; text[i];) {
+        char c = text[i];
+        if (in_str) {
+            text[o++] = c;
+            i++;
+            if (c == '\\' && text[i])
+                text[o++] = text[i++];
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+            text[o++] = text[i++];
+            continue;
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t start = i;
+            bool real = false;
+            while (text[i] && strchr("+-0123456789.eE", text[i])) {
+                real |= text[i] == '.' || text[i] == 'e' || text[i] == 'E';
+                i++;
+            }
+            char best[40];
+            size_t n = real ? shortest_real(text + start, i - start, best, sizeof best) : 0;
+            if (n && n <= i - start) {
+                memcpy(text + o, best, n);
+                o += n;
+            } else {
+                memmove(text + o, text + start, i - start);
+                o += i - start;
+            }
+            continue;
+        }
+        text[o++] = text[i++];
+    }
+    text[o] = '\0';
+    return text;
+}
+
 ipw_err ipw_json_write_file(const char *path, const json_t *j, ipw_errbuf *eb)
 {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    char *text = ipw_json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!text)
         return ipw_fail(eb, IPW_E_NOMEM, "cannot serialize JSON for %s", path);
     size_t len = strlen(text);

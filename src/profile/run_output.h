@@ -6,19 +6,20 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "ipw/client.h"
 #include "ipw/dataset.h"
 #include "ipw/profile.h"
 #include "telemetry_session.h"
 
-struct ipw_records_writer;
+#include "ipw/perfmodel.h"
+#include "ipw/records.h"
 
 struct ipw_run_output {
     char dir[4096];
+    char records_path[4200];
     char hardware_label[128];
-    struct ipw_records_writer *records;
-    bool *done; /* by record_index, from records.jsonl on resume */
-    size_t n;
-    double started_at; /* Unix seconds */
+    struct ipw_records_log *log;
+    struct ipw_records_done done; /* record_index values already finished (resume) */
 };
 
 /* Create (or resume, or replace) <output_dir>/profile_<hw>_<model>_<dataset>/. */
@@ -38,8 +39,16 @@ ipw_err ipw_run_output_write_summary(struct ipw_run_output *o, const struct ipw_
                                      ipw_errbuf *eb);
 void ipw_run_output_close(struct ipw_run_output *o);
 
-/* FLOPs and MACs of a request when the model is known to the perf model (else have = false). */
-void ipw_profile_estimate_compute(const char *model, const struct ipw_chat_result *res, bool *have,
-                                  double *flops, double *macs);
+/* summary.json's object (run_output.c writes it; summary.c builds it). */
+json_t *ipw_profile_summary_json(const struct ipw_run_output *o, const struct ipw_profile_config *cfg,
+                                 const struct ipw_telemetry_session *ts,
+                                 const struct ipw_dataset *ds, double baseline_s,
+                                 const struct ipw_energy *baseline_w, const json_t *records);
+
+/* FLOPs and MACs of a request: the server's own figures (the sim client reports them), else
+ * the perf model's estimate from the model's architecture when pm is non-NULL; have = false
+ * when neither is available (compute_metrics stay null). */
+void ipw_profile_estimate_compute(const struct ipw_perf *pm, const struct ipw_chat_result *res,
+                                  bool *have, double *flops, double *macs);
 
 #endif

@@ -13,6 +13,7 @@
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
+#include "ipw/perfmodel.h"
 #include "ipw/profile.h"
 #include "ipw/sysinfo.h"
 #include "progress.h"
@@ -44,6 +45,9 @@ struct runner {
     size_t since_flush;
     double energy_j, total_j;
     size_t failed;
+
+    bool have_perf; /* the model is known to the perf model: FLOPs can be estimated */
+    struct ipw_perf perf;
 
     bool have_idle;
     double idle_w; /* summed over the measured domains */
@@ -200,7 +204,8 @@ static void run_one(struct runner *r, size_t record_index)
         /* the request never left (connection refused, bad URL): nothing to attribute */
         o.start_unix = o.end_unix = (double)ipw_real_ns() / 1e9;
     }
-    ipw_profile_estimate_compute(r->cfg->model, &res, &o.have_compute, &o.flops, &o.macs);
+    ipw_profile_estimate_compute(r->have_perf ? &r->perf : NULL, &res, &o.have_compute, &o.flops,
+                                 &o.macs);
     finish_query(r, &o);
     ipw_chat_result_free(&res);
 }
@@ -340,6 +345,13 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
                      r->ts.platform);
     }
     if (rc == IPW_OK) {
+        /* FLOPs per request from the architecture when the served model is a known one (FLOPs do
+         * not depend on the hardware; a spec is needed only to set the model up) */
+        struct ipw_model_spec ms;
+        struct ipw_hw_spec hs;
+        if (ipw_model_spec_match(cfg->model, &ms) && ipw_hw_spec_load("H100", &hs, NULL) == IPW_OK &&
+            ipw_perf_init(&r->perf, &hs, &ms, NULL, NULL) == IPW_OK)
+            r->have_perf = true;
         r->gpu_info = ipw_telemetry_session_gpu_info(&r->ts);
         r->system_info = ipw_telemetry_session_system_info(&r->ts);
         r->real_minus_mono = ipw_real_ns() - ipw_mono_ns();
@@ -391,8 +403,6 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
     /* 5. outputs: the dataset and the summary always, whatever stopped the run */
     if (r->out.dir[0]) {
         ipw_errbuf fe = {0};
-        if (ipw_run_output_flush_dataset(&r->out, &fe) != IPW_OK)
-            ipw_warn("cannot write the Arrow dataset (records.jsonl is intact): %s", fe.msg);
         if (ipw_run_output_write_summary(&r->out, cfg, &r->ts, r->ds, r->baseline_s,
                                          &r->baseline_w, true, &fe) != IPW_OK)
             ipw_warn("cannot write summary.json: %s", fe.msg);

@@ -66,7 +66,25 @@ ipw_err ipw_telemetry_session_open(const struct ipw_telemetry_session_config *cf
             return ipw_fail(eb, IPW_E_INVALID,
                             "--monitor local cannot be combined with remote monitors; give "
                             "every node's monitor as HOST:PORT");
-    return ipw_fail(eb, IPW_E_UNSUPPORTED, "remote monitors are not available in this build");
+    struct ipw_remote_config rc;
+    ipw_remote_config_init(&rc);
+    rc.interval_ms = (uint32_t)(cfg->interval_ns / IPW_NS_PER_MS);
+    ipw_err e = ipw_remote_open(cfg->monitors, n, &rc, &ts->remote, eb);
+    if (e != IPW_OK)
+        return e;
+    ts->src.n = 1; /* the remote sums every monitor into one sampler */
+    ts->src.s[0] = ipw_remote_sampler(ts->remote);
+    ts->info = *ipw_remote_info(ts->remote);
+    ts->src.main_domain[0] = ts->info.main_domain;
+    ts->sys = *ipw_remote_system_info(ts->remote);
+    ts->local = false;
+    snprintf(ts->platform, sizeof ts->platform, "%s", ts->info.platform);
+    snprintf(ts->collector_name, sizeof ts->collector_name, "remote");
+    size_t len = 0;
+    for (size_t i = 0; i < n && len + 2 < sizeof ts->monitors_desc; i++)
+        len += (size_t)snprintf(ts->monitors_desc + len, sizeof ts->monitors_desc - len, "%s%s",
+                                i ? "," : "", cfg->monitors[i]);
+    return IPW_OK;
 }
 
 int64_t ipw_telemetry_session_mark(struct ipw_telemetry_session *ts, int64_t client_ns)
@@ -97,8 +115,13 @@ ipw_err ipw_telemetry_session_settle(struct ipw_telemetry_session *ts, int64_t t
 
 void ipw_telemetry_session_close(struct ipw_telemetry_session *ts)
 {
-    for (size_t i = 0; i < ts->src.n; i++)
-        ipw_sampler_destroy(ts->src.s[i]);
+    if (ts->remote) {
+        ipw_remote_close(ts->remote); /* owns its sampler */
+        ts->remote = NULL;
+    } else {
+        for (size_t i = 0; i < ts->src.n; i++)
+            ipw_sampler_destroy(ts->src.s[i]);
+    }
     ts->src.n = 0;
     ipw_collector_close(ts->collector);
     ts->collector = NULL;

@@ -8,13 +8,14 @@
 
 #include "ipw/attribution.h"
 #include "ipw/collector.h"
+#include "ipw/remote.h"
 #include "ipw/sysinfo.h"
 
 struct ipw_telemetry_session {
     struct ipw_energy_sources src;
     bool local;                     /* snapshots possible */
     struct ipw_collector *collector; /* local only */
-    void *remote[IPW_MAX_SOURCES];  /* remote monitor connections */
+    struct ipw_remote *remote;      /* remote monitors (summed into one sampler) */
     char platform[16];
     char collector_name[32];
     struct ipw_collector_info info; /* identity of the (first) source's accelerator */
