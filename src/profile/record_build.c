@@ -156,5 +156,13 @@ json_t *ipw_profile_record_json(const struct ipw_query_outcome *q)
     json_object_set_new(o, "server_timings",
                         r->server_timings ? json_deep_copy(r->server_timings) : json_null());
     json_object_set_new(o, "concurrency", json_integer(q->concurrency));
+    /* the instants energy was cut at, on this host's monotonic clock: with a telemetry trace
+     * of the same boot they let anyone recompute the attribution */
+    json_t *tw = json_object();
+    json_object_set_new(tw, "clock", json_string("monotonic"));
+    json_object_set_new(tw, "start_ns", q->e_start ? json_integer(q->e_start) : json_null());
+    json_object_set_new(tw, "first_token_ns", q->e_first ? json_integer(q->e_first) : json_null());
+    json_object_set_new(tw, "end_ns", q->e_end ? json_integer(q->e_end) : json_null());
+    json_object_set_new(o, "telemetry_window", tw);
     return o;
 }

@@ -16,6 +16,7 @@ struct ipw_query_outcome {
     const char *model;
     const struct ipw_chat_result *res;
     double start_unix, end_unix;
+    int64_t e_start, e_first, e_end; /* energy boundaries, CLOCK_MONOTONIC ns (0: none) */
     ipw_domain main_domain;
     bool have_energy; /* attribution ran (false when telemetry failed for this query) */
     struct ipw_energy total, prefill, decode;

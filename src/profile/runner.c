@@ -197,6 +197,9 @@ static void run_one(struct runner *r, size_t record_index)
         o.have_energy = attribute(r, &q, e_end, &o, why, sizeof why);
         if (!o.have_energy)
             ipw_warn("record %zu: no energy attributed: %s", record_index, why);
+        o.e_start = q.e_start;
+        o.e_first = q.has_first ? q.e_first : 0;
+        o.e_end = e_end;
         o.start_unix = (double)(q.e_start + r->real_minus_mono) / 1e9;
         o.end_unix = (double)(e_end + r->real_minus_mono) / 1e9;
         ipw_activity_prune(&r->activity);
