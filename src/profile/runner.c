@@ -271,12 +271,9 @@ static ipw_err open_client(struct runner *r, ipw_errbuf *eb)
     ipw_err rc = ipw_client_open(cfg->client_id, &cc, &r->client, eb);
     if (rc != IPW_OK)
         return rc;
-    rc = r->client->ops->health(r->client, eb);
-    if (rc != IPW_OK) {
-        ipw_err_prefix(eb, "%s server at %s is not answering", cfg->client_id,
-                       r->client->base_url);
+    rc = r->client->ops->health(r->client, eb); /* its message names the URL and the fix */
+    if (rc != IPW_OK)
         return rc;
-    }
     /* A wrong model name is the commonest mistake: catch it before measuring anything. */
     json_t *models = NULL;
     ipw_errbuf lb = {0};
@@ -367,6 +364,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
         rc = ipw_run_output_open(&r->out, cfg, r->ds, label, eb);
     }
     if (rc == IPW_OK) {
+        ipw_telemetry_session_log_notes(&r->ts);
         snprintf(outcome->run_dir, sizeof outcome->run_dir, "%s", r->out.dir);
         r->pending = malloc((r->ds->n ? r->ds->n : 1) * sizeof *r->pending);
         if (!r->pending)
@@ -403,8 +401,9 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
         ipw_progress_finish(&r->progress);
     }
 
-    /* 5. outputs: the dataset and the summary always, whatever stopped the run */
-    if (r->out.dir[0]) {
+    /* 5. outputs: the dataset and the summary always, whatever stopped the run (once the run
+     * directory exists) */
+    if (r->out.log) {
         ipw_errbuf fe = {0};
         if (ipw_run_output_write_summary(&r->out, cfg, &r->ts, r->ds, r->baseline_s,
                                          &r->baseline_w, true, &fe) != IPW_OK)

@@ -24,11 +24,6 @@ static ipw_err open_local(const struct ipw_telemetry_session_config *cfg,
     ipw_err rc = ipw_collector_open(cfg->collector, &cc, &ts->collector, eb);
     if (rc != IPW_OK)
         return rc;
-    if (ts->collector->detect_log[0])
-        ipw_info("telemetry: %s chosen; skipped %s", ts->collector->info.platform,
-                 ts->collector->detect_log);
-    if (ts->collector->info.notes[0])
-        ipw_warn("telemetry (%s): %s", ts->collector->info.platform, ts->collector->info.notes);
     struct ipw_sampler_config sc;
     ipw_sampler_config_init(&sc);
     sc.interval_ns = cfg->interval_ns;
@@ -85,6 +80,15 @@ ipw_err ipw_telemetry_session_open(const struct ipw_telemetry_session_config *cf
         len += (size_t)snprintf(ts->monitors_desc + len, sizeof ts->monitors_desc - len, "%s%s",
                                 i ? "," : "", cfg->monitors[i]);
     return IPW_OK;
+}
+
+void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts)
+{
+    if (ts->collector && ts->collector->detect_log[0])
+        ipw_info("telemetry: %s chosen; skipped %s", ts->collector->info.platform,
+                 ts->collector->detect_log);
+    if (ts->info.notes[0])
+        ipw_warn("telemetry (%s): %s", ts->platform, ts->info.notes);
 }
 
 int64_t ipw_telemetry_session_mark(struct ipw_telemetry_session *ts, int64_t client_ns)

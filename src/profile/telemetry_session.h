@@ -34,6 +34,9 @@ struct ipw_telemetry_session_config {
 
 ipw_err ipw_telemetry_session_open(const struct ipw_telemetry_session_config *cfg,
                                    struct ipw_telemetry_session *ts, ipw_errbuf *eb);
+/* Log the fallbacks the collector took (after the run is known to start, so that an early
+ * error stays one line). */
+void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts);
 /* Boundary reading: a synchronous snapshot locally; remotely just the time (returns now). */
 int64_t ipw_telemetry_session_mark(struct ipw_telemetry_session *ts, int64_t client_ns);
 /* Remote sources need the readings after t before t can be interpolated: wait for them. */

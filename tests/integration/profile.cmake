@@ -9,3 +9,10 @@ if(TARGET ipw_gpu_testutil AND TARGET llm_test_server)
   set_tests_properties(integration.profile.energy_truth PROPERTIES LABELS integration
                        TIMEOUT 300 ENVIRONMENT "${IPW_TEST_ENV}")
 endif()
+
+if(TARGET llm_test_server AND TARGET energy-monitor)
+  add_test(NAME integration.profile.cli
+           COMMAND ${IPW_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/integration/profile_cli.py)
+  set_tests_properties(integration.profile.cli PROPERTIES LABELS integration TIMEOUT 600
+                       ENVIRONMENT "${IPW_TEST_ENV};IPW_NODE=${IPW_NODE}")
+endif()
