@@ -56,9 +56,11 @@ size_t ipw_activity_count_at(struct ipw_activity *a, int64_t t);
  * start and end of another query inside it; each piece's energy is divided equally among the
  * queries in flight during it (so the shares of all queries add up to the device energy). With
  * one query in flight this is exactly ipw_attr_energy. */
+/* share_seconds (may be NULL) receives the integral of 1/n(t) over [t0, t1]: the query's share
+ * of the wall time, which is what an idle baseline must be multiplied by under the same rule. */
 ipw_err ipw_attr_shared_energy(const struct ipw_energy_sources *src, struct ipw_activity *a,
                                uint64_t id, int64_t t0, int64_t t1, struct ipw_energy *out,
-                               ipw_errbuf *eb);
+                               double *share_seconds, ipw_errbuf *eb);
 
 /* Statistics over the readings inside [t0, t1] (SPEC §3.3's avg/max/median/min). With several
  * sources, values are aligned on the first source's reading times (sample-and-hold of the

@@ -2,6 +2,7 @@
  * first only queues judge requests), scoring each query, feeding the accuracy and regression
  * accumulators, and writing analysis/accuracy.json, regression.json and scores.jsonl. */
 #include "ipw/analysis.h"
+#include "ipw/sim.h"
 
 #include <errno.h>
 #include <math.h>
@@ -85,10 +86,17 @@ struct score {
     char extracted[256];
 };
 
+/* The sim client answers every prompt with a labelled placeholder: there is nothing to score,
+ * and counting it wrong would report a modelled run's accuracy as 0 (SPEC §3.6). */
+static bool is_modelled(const struct ipw_run_query *q)
+{
+    return strncmp(q->response, IPW_SIM_RESPONSE_LABEL, strlen(IPW_SIM_RESPONSE_LABEL)) == 0;
+}
+
 /* Whether the judge should see this query, given its local result. */
 static bool wants_judge(const struct ctx *c, const struct ipw_run_query *q, bool local_decided)
 {
-    if (!c->judge_on || q->failed || !*q->response)
+    if (!c->judge_on || q->failed || !*q->response || is_modelled(q))
         return false;
     switch (q->kind) {
     case IPW_KIND_OPEN: return *q->reference != '\0';
@@ -120,6 +128,11 @@ static void score_query(struct ctx *c, const struct ipw_run_query *q, struct sco
     if (q->failed) {
         s->verdict = IPW_VERDICT_FAILED;
         snprintf(s->method, sizeof s->method, "query-failed");
+        return;
+    }
+    if (is_modelled(q)) {
+        s->verdict = IPW_VERDICT_UNEVALUATED;
+        snprintf(s->method, sizeof s->method, "modelled-response");
         return;
     }
     bool decided = false;
@@ -308,7 +321,7 @@ static ipw_err write_accuracy(const char *path, const json_t *doc, const char *s
 {
     if (!scores_path)
         return ipw_json_write_file(path, doc, eb);
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    char *text = ipw_json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!text)
         return ipw_fail(eb, IPW_E_NOMEM, "cannot serialise %s", path);
     char *mark = strstr(text, "\"" RECORDS_MARK "\"");
@@ -386,9 +399,10 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
             break;
         bool scored = s.verdict == IPW_VERDICT_CORRECT || s.verdict == IPW_VERDICT_INCORRECT;
         json_t *o = score_json(&q, &s, &used, scored);
-        if (json_dumpf(o, scores.f, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0 ||
-            fputc('\n', scores.f) == EOF)
+        char *line = ipw_json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (!line || fputs(line, scores.f) == EOF || fputc('\n', scores.f) == EOF)
             e = ipw_fail(eb, IPW_E_IO, "cannot write %s: %s", scores.tmp, strerror(errno));
+        free(line);
         json_decref(o);
     }
     res->records = n;

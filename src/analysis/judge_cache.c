@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipw/jsonutil.h"
 #include "ipw/fsutil.h"
 #include "ipw/judge.h"
 #include "ipw/log.h"
@@ -170,7 +171,7 @@ ipw_err ipw_judge_cache_put(struct ipw_judge_cache *c, const char *key_hex, bool
     json_object_set_new(j, "correct", json_boolean(correct));
     json_object_set_new(j, "judge_model", json_string(judge_model ? judge_model : ""));
     json_object_set_new(j, "judged_at", json_integer((json_int_t)time(NULL)));
-    char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *line = ipw_json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(j);
     if (!line)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory writing %s", c->path);

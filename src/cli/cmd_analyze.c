@@ -21,7 +21,7 @@ static void fig(const char *label, double v, const char *fmt, const char *unit)
     }
 }
 
-static void print_result(const char *dir, const struct ipw_analyze_result *r)
+void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r)
 {
     const struct ipw_accuracy_result *a = &r->accuracy;
     printf("run        %s\nmodel      %s\nqueries    %llu\n", dir, r->model,
@@ -146,7 +146,7 @@ int cmd_analyze(int argc, char **argv)
         return 1;
     }
     if (!quiet)
-        print_result(pos[0], &res);
+        ipw_cli_print_analysis(pos[0], &res);
     if (res.judge_refused) {
         fprintf(stderr, "ipw analyze: the judge refused the requests: %s\n",
                 res.judge.first_error);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "ipw/jsonutil.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
 #include "ipw/log.h"
@@ -59,7 +60,7 @@ static void emit(const struct ipw_reading *r, const struct ipw_device_reading *d
 {
     if (as_json) {
         json_t *j = ipw_reading_to_json(r, dev, info);
-        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *s = ipw_json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (s)
             printf("%s\n", s);
         free(s);

@@ -10,6 +10,12 @@ int cmd_monitor(int argc, char **argv);
  * the program in messages and help. */
 int ipw_cli_monitor_main(int argc, char **argv, const char *prog);
 int cmd_analyze(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+
+/* The headline figures of an analysis, as `ipw analyze` prints them (also after a profile). */
+struct ipw_analyze_result;
+void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r);
 int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 

@@ -14,11 +14,13 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"profile", cmd_profile, "measure the energy of every query of a dataset on a server"},
     {"telemetry", cmd_telemetry, "print live telemetry readings (local collector or a monitor)"},
     {"monitor", cmd_monitor, "run the energy monitor: gRPC telemetry stream + Prometheus"},
     {"analyze", cmd_analyze, "score a run: accuracy, intelligence per joule/watt, regressions"},
     {"plot", cmd_plot, "draw a run's latency, energy, power and token plots (PNG and SVG)"},
     {"report", cmd_report, "write one self-contained HTML report of one or more runs"},
+    {"list", cmd_list, "list the clients, datasets, analyses and collectors of this build"},
 };
 
 static void usage(FILE *out)

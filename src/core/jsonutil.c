@@ -30,9 +30,83 @@ ipw_err ipw_json_load_file(const char *path, size_t max_bytes, json_t **out, ipw
     return IPW_OK;
 }
 
+/* The shortest %.Ng (N = 15..17) of the number text at s[0..len) that parses back to the same
+ * double; jansson's ".0" on integral reals is kept so the value stays a real. */
+static size_t shortest_real(const char *s, size_t len, char *out, size_t size)
+{
+    char buf[64];
+    if (len >= sizeof buf)
+        return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    double v = strtod(buf, NULL);
+    for (int p = 15; p <= 17; p++) {
+        int n = snprintf(out, size, "%.*g", p, v);
+        if (n <= 0 || (size_t)n >= size)
+            return 0;
+        if (strtod(out, NULL) == v) {
+            if (!strpbrk(out, ".eE") && (size_t)n + 2 < size) {
+                memcpy(out + n, ".0", 3);
+                n += 2;
+            }
+            return (size_t)n;
+        }
+    }
+    return 0;
+}
+
+char *ipw_json_dumps(const json_t *j, size_t flags)
+{
+    flags &= ~(size_t)JSON_REAL_PRECISION(31);
+    char *text = json_dumps(j, flags | JSON_REAL_PRECISION(17));
+    if (!text)
+        return NULL;
+    /* rewrite each real number token outside strings, in place (it can only get shorter) */
+    size_t o = 0;
+    bool in_str = false;
+    for (size_t i = 0; text[i];) {
+        char c = text[i];
+        if (in_str) {
+            text[o++] = c;
+            i++;
+            if (c == '\\' && text[i])
+                text[o++] = text[i++];
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+            text[o++] = text[i++];
+            continue;
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t start = i;
+            bool real = false;
+            while (text[i] && strchr("+-0123456789.eE", text[i])) {
+                real |= text[i] == '.' || text[i] == 'e' || text[i] == 'E';
+                i++;
+            }
+            char best[40];
+            size_t n = real ? shortest_real(text + start, i - start, best, sizeof best) : 0;
+            if (n && n <= i - start) {
+                memcpy(text + o, best, n);
+                o += n;
+            } else {
+                memmove(text + o, text + start, i - start);
+                o += i - start;
+            }
+            continue;
+        }
+        text[o++] = text[i++];
+    }
+    text[o] = '\0';
+    return text;
+}
+
 ipw_err ipw_json_write_file(const char *path, const json_t *j, ipw_errbuf *eb)
 {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    char *text = ipw_json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!text)
         return ipw_fail(eb, IPW_E_NOMEM, "cannot serialize JSON for %s", path);
     size_t len = strlen(text);
@@ -62,3 +136,69 @@ const char *ipw_json_get_string(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
 }
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is invalid (overlongs,
+ * surrogates and code points above U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return c ? 1 : 0; /* NUL is not allowed inside jansson strings */
+    size_t n;
+    unsigned cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (left < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
+json_t *ipw_json_stringn_lossy(const char *s, size_t len)
+{
+    if (!s)
+        return json_string("");
+    json_t *j = json_stringn(s, len);
+    if (j)
+        return j;
+    /* at most 3 output bytes per input byte (U+FFFD is 3 bytes) */
+    char *buf = malloc(len * 3 + 1);
+    if (!buf)
+        return json_string("");
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq(p + i, len - i);
+        if (n) {
+            memcpy(buf + o, p + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(buf + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    j = json_stringn(buf, o);
+    free(buf);
+    return j ? j : json_string("");
+}
+
+json_t *ipw_json_string_lossy(const char *s) { return ipw_json_stringn_lossy(s, s ? strlen(s) : 0); }

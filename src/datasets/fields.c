@@ -7,6 +7,7 @@
 
 #include "datasets/presets.h"
 #include "ipw/dataset_rows.h"
+#include "ipw/jsonutil.h"
 
 static json_t *nonnull(json_t *v) { return json_is_null(v) ? NULL : v; }
 
@@ -45,7 +46,7 @@ char *ds_text(const json_t *v)
         return NULL;
     if (json_is_string(v))
         return strndup(json_string_value(v), json_string_length(v));
-    return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
+    return ipw_json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
 char *ds_strdup_trim(const char *s)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "datasets/rows_impl.h"
+#include "ipw/jsonutil.h"
 
 static ipw_err from_json(json_t *arr, json_t **out, ipw_errbuf *eb)
 {
@@ -19,7 +20,7 @@ static ipw_err from_json(json_t *arr, json_t **out, ipw_errbuf *eb)
         if (json_is_string(v)) {
             s = json_incref(v);
         } else if (json_is_number(v)) {
-            char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+            char *t = ipw_json_dumps(v, JSON_ENCODE_ANY);
             s = t ? json_string(t) : NULL;
             free(t);
         } else {

@@ -96,9 +96,10 @@ ipw_err ipw_client_open(const char *name, const struct ipw_client_config *cfg,
     }
     const char *base = cfg && cfg->base_url && *cfg->base_url ? cfg->base_url
                                                                : ops->default_base_url;
-    if (e == IPW_OK && base)
+    /* only HTTP clients have a default URL; an in-process client judges a given one itself */
+    if (e == IPW_OK && base && ops->default_base_url)
         e = resolve_base_url(base, c->base_url, sizeof c->base_url, eb);
-    c->cfg.base_url = c->base_url;
+    c->cfg.base_url = ops->default_base_url ? c->base_url : base;
     if (e == IPW_OK)
         e = ops->open(c, eb);
     if (e != IPW_OK) {

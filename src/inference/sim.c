@@ -161,6 +161,12 @@ static void sim_close(struct ipw_client *c)
 
 static ipw_err sim_open(struct ipw_client *c, ipw_errbuf *eb)
 {
+    if (c->cfg.base_url && c->cfg.base_url[0] && strcmp(c->cfg.base_url, "sim://local") != 0)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "the sim client runs in-process and takes no --client-base-url "
+                        "(got '%s')",
+                        c->cfg.base_url);
+    snprintf(c->base_url, sizeof c->base_url, "sim://local");
     struct opts o;
     ipw_err e = parse_params(c->cfg.params, &o, eb);
     if (e != IPW_OK)
@@ -411,7 +417,7 @@ done:
 
 const struct ipw_client_ops ipw_client_sim = {
     .name = "sim",
-    .default_base_url = "sim://local",
+    .default_base_url = NULL, /* no server: nothing to connect to */
     .open = sim_open,
     .health = sim_health,
     .list_models = sim_list_models,

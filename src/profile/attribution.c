@@ -107,9 +107,10 @@ static int cmp_i64(const void *x, const void *y)
 
 ipw_err ipw_attr_shared_energy(const struct ipw_energy_sources *src, struct ipw_activity *a,
                                uint64_t id, int64_t t0, int64_t t1, struct ipw_energy *out,
-                               ipw_errbuf *eb)
+                               double *share_seconds, ipw_errbuf *eb)
 {
     (void)id;
+    double share = 0;
     /* Copy the intervals overlapping [t0, t1] so the lock is not held during energy reads. */
     size_t cap = 2 + 2 * IPW_ACTIVITY_MAX;
     int64_t *cuts = malloc(cap * sizeof *cuts);
@@ -152,6 +153,7 @@ ipw_err ipw_attr_shared_energy(const struct ipw_energy_sources *src, struct ipw_
                 n++;
         if (n == 0)
             n = 1; /* the caller's own query, if not registered */
+        share += (double)(y - x) / 1e9 / (double)n;
         struct ipw_energy e;
         rc = ipw_attr_energy(src, x, y, &e, eb);
         if (rc != IPW_OK)
@@ -169,6 +171,8 @@ ipw_err ipw_attr_shared_energy(const struct ipw_energy_sources *src, struct ipw_
         }
     }
     out->valid &= ~invalid;
+    if (share_seconds)
+        *share_seconds = share;
     free(cuts);
     free(ov);
     return rc;

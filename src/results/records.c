@@ -1,5 +1,6 @@
 /* The durable records log (records.jsonl): bounded line reading, crash-torn tail detection and
  * repair, duplicate detection, the resume set, and fsync'ed appends. */
+#include "ipw/jsonutil.h"
 #include "ipw/records.h"
 
 #include <errno.h>
@@ -545,7 +546,7 @@ ipw_err ipw_records_append(struct ipw_records_log *log, const json_t *rec, ipw_e
                         "record_index %lld is already in %s; a finished query is never "
                         "recorded twice",
                         (long long)index, log->path);
-    char *line = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *line = ipw_json_dumps(rec, JSON_COMPACT);
     if (!line)
         return ipw_fail(eb, IPW_E_NOMEM, "cannot serialize record %lld for %s", (long long)index,
                         log->path);

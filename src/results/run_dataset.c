@@ -2,6 +2,7 @@
  * docs/formats/records.md for every model seen), each record conformed to it, the Arrow stream
  * written to a temporary file and renamed, then dataset_info.json and state.json. The
  * records.jsonl path (with reuse of the previous file) is in run_dataset_log.c. */
+#include "ipw/jsonutil.h"
 #include "ipw/run_dataset.h"
 
 #include <errno.h>
@@ -202,7 +203,7 @@ static json_t *make_row(const struct ipw_arrow_field *schema, json_t *rec,
         const struct ipw_arrow_field *c = schema->children[i];
         json_t *v = json_object_get(rec, c->name), *x;
         if (!strcmp(c->name, "dataset_metadata") && v && !json_is_string(v) && !json_is_null(v)) {
-            char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+            char *text = ipw_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
             x = text ? json_string_nocheck(text) : NULL;
             free(text);
         } else {

@@ -23,7 +23,7 @@ if(IPW_NODE)
              COMMAND ${IPW_NODE} ${_script} ${IPW_SAMPLE_RUN_DIR})
     set_tests_properties(integration.arrow_reader_${check} PROPERTIES
                          LABELS integration TIMEOUT 300 FIXTURES_REQUIRED arrow_sample_run
-                         ENVIRONMENT "${IPW_TEST_ENV}")
+                         ENVIRONMENT "${IPW_TEST_ENV};IPW_EXPECT_MODELS=2")
   endforeach()
 else()
   message(WARNING "node not found: the Arrow independent-reader tests (apache-arrow, "

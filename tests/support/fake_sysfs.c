@@ -94,15 +94,19 @@ const char *ipw_fake_rapl_path(const char *root, const char *id)
     return path;
 }
 
+/* Changes the value in place, as the kernel's counter changes under an open descriptor: one
+ * pwrite of a fixed-width, zero-padded number and no truncation, so a concurrent reader never
+ * sees an empty file, and a read torn by the write can only mix in the high digits, which
+ * hardly ever change between two writes. */
 static void rewrite(const char *path, uint64_t value)
 {
     char text[32];
-    snprintf(text, sizeof text, "%" PRIu64 "\n", value);
-    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    snprintf(text, sizeof text, "%020" PRIu64 "\n", value);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         die("open", path);
     size_t len = strlen(text);
-    if (write(fd, text, len) != (ssize_t)len)
+    if (pwrite(fd, text, len, 0) != (ssize_t)len)
         die("write", path);
     close(fd);
 }

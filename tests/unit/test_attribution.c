@@ -97,15 +97,19 @@ static void test_shared_energy_adds_up(void **state)
         assert_int_equal(ipw_activity_begin(&a, (uint64_t)i, snaps[2 * i], NULL), IPW_OK);
     for (int i = 0; i < 3; i++)
         ipw_activity_end(&a, (uint64_t)i, snaps[2 * i + 1]);
-    double sum = 0;
+    double sum = 0, share[3], share_sum = 0;
     struct ipw_energy e[3];
     for (int i = 0; i < 3; i++) {
         assert_int_equal(ipw_attr_shared_energy(&src, &a, (uint64_t)i, snaps[2 * i],
-                                                snaps[2 * i + 1], &e[i], NULL),
+                                                snaps[2 * i + 1], &e[i], &share[i], NULL),
                          IPW_OK);
         assert_int_equal(e[i].exact[IPW_DOMAIN_GPU], 1);
         sum += e[i].joules[IPW_DOMAIN_GPU];
+        share_sum += share[i];
     }
+    /* shares of wall time add up to the union of the windows, like the energies */
+    assert_double_equal(share_sum, (double)(snaps[3] - snaps[0]) / 1e9, 1e-12);
+    assert_double_equal(share[2], (double)(snaps[5] - snaps[4]) / 1e9 / 3.0, 1e-12);
     double device = energy_at(snaps[3]) - energy_at(snaps[0]); /* union: q1 start .. q2 end */
     assert_double_equal(sum, device, 1e-9);
     /* q3 runs only while all three are in flight: exactly a third of its window's energy */

@@ -8,6 +8,7 @@
 
 #include "ipw/clock.h"
 #include "ipw/fsutil.h"
+#include "ipw/jsonutil.h"
 #include "ipw/options.h"
 #include "ipw/stats.h"
 #include "ipw/sysinfo.h"
@@ -160,6 +161,39 @@ static void test_error_messages_stay_utf8(void **state)
     assert_string_equal(eb.msg, "short é");
 }
 
+static void test_json_reals_short_and_exact(void **state)
+{
+    (void)state;
+    json_t *o = json_pack("{s:f, s:f, s:f, s:f, s:s, s:i, s:[f, f]}", "a", 0.05, "b", 130.0, "c",
+                          0.1 + 0.2, "d", -1.5e-300, "s", "0.050000000000000003 \"1.0\"", "i",
+                          42, "l", 1e22, 3.0);
+    char *text = ipw_json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(text, "{\"a\":0.05,\"b\":130.0,\"c\":0.30000000000000004,"
+                              "\"d\":-1.5e-300,\"s\":\"0.050000000000000003 \\\"1.0\\\"\","
+                              "\"i\":42,\"l\":[1e22,3.0]}");
+    free(text);
+    json_decref(o);
+    /* every double survives the trip through text exactly */
+    uint64_t x = 0x243F6A8885A308D3ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        memcpy(&v, &x, sizeof v);
+        if (!isfinite(v))
+            continue;
+        json_t *a = json_pack("[f]", v);
+        char *t = ipw_json_dumps(a, JSON_COMPACT);
+        json_t *back = json_loads(t, 0, NULL);
+        assert_non_null(back);
+        double w = json_number_value(json_array_get(back, 0));
+        if (memcmp(&v, &w, sizeof v) != 0 && !(v == 0 && w == 0))
+            fail_msg("%.17g came back as %.17g via %s", v, w, t);
+        free(t);
+        json_decref(a);
+        json_decref(back);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_options),                 cmocka_unit_test(test_atomic_files),
         cmocka_unit_test(test_hardware_label),
         cmocka_unit_test(test_error_messages_stay_utf8),
+        cmocka_unit_test(test_json_reals_short_and_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
 // the stream framing, buffer alignment, every value against records.jsonl, the schema against
 // dataset_info.json's features, state.json, and hand-picked edge streams.
 //   node check_arrow_js.mjs RUN_DIR
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { check, fail, loadRecords, modelNames, MODEL_METRICS } from './common.mjs';
@@ -210,7 +210,9 @@ check(/^[0-9a-f]{16}$/.test(state._fingerprint), 'state.json _fingerprint is not
 check(state._format_columns === null && state._format_type === null && state._split === null &&
   state._output_all_columns === false && isDeepStrictEqual(state._format_kwargs, {}), 'state.json values');
 
-// ---- edge streams -------------------------------------------------------------------------------
+// ---- edge streams (written by write_sample_run; a profiler run directory has none) ------------
+const hasEdges = existsSync(path.join(runDir, 'edge.arrow'));
+if (hasEdges) {
 const edgeBuf = new Uint8Array(readFileSync(path.join(runDir, 'edge.arrow')));
 const edgeFrame = walkStream(edgeBuf, 'edge.arrow');
 check(edgeFrame.batches === 3, `edge.arrow: ${edgeFrame.batches} batches, expected 3`);
@@ -241,6 +243,7 @@ const emptyFrame = walkStream(emptyBuf, 'empty.arrow');
 const empty = tableFromIPC(emptyBuf);
 check(emptyFrame.batches === 0 && empty.numRows === 0 && empty.schema.fields.length === 7,
   'empty.arrow: a schema with 7 columns and no rows');
+}
 
 console.log(`ok: ${records.length} rows in ${frame.batches} batches (${frame.buffers} buffers, all ` +
-  `8-byte aligned), ${models.size} models; edge and empty streams read exactly`);
+  `8-byte aligned), ${models.size} models` + (hasEdges ? '; edge and empty streams read exactly' : ''));

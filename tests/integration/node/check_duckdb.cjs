@@ -53,7 +53,8 @@ function close(a, b) {
   const records = loadRecords();
   const models = new Set();
   for (const r of records) for (const k of Object.keys(r.model_metrics ?? {})) models.add(k);
-  if (models.size < 2) fail(`the sample run should hold at least two models, found ${models.size}`);
+  if (process.env.IPW_EXPECT_MODELS && models.size < Number(process.env.IPW_EXPECT_MODELS))
+    fail(`the run should hold at least ${process.env.IPW_EXPECT_MODELS} models, found ${models.size}`);
 
   let checked = 0;
   const n = Number(conn.query('SELECT count(*)::BIGINT AS n FROM run').toArray()[0].n);
@@ -105,10 +106,12 @@ function close(a, b) {
     if (got !== c) fail(`subject ${s}: DuckDB counts ${got}, records ${c}`);
     checked++;
   }
-  const uni = records.find((r) => /🚀/.test(r.problem ?? ''));
+  // a problem with characters beyond the BMP if the run has one (the sample run does), else
+  // the first: either way it must come back byte for byte
+  const uni = records.find((r) => /🚀/.test(r.problem ?? '')) ?? records[0];
   const got = Number(conn.query(`SELECT count(*)::BIGINT AS n FROM run WHERE problem = ${sqlString(uni.problem)}`).toArray()[0].n);
   const want = records.filter((r) => r.problem === uni.problem).length;
-  if (got !== want) fail(`unicode problem: DuckDB counts ${got}, records ${want}`);
+  if (got !== want) fail(`problem text: DuckDB counts ${got}, records ${want}`);
   const len = Number(conn.query('SELECT max(length(problem))::BIGINT AS n FROM run').toArray()[0].n);
   const wantLen = Math.max(...records.map((r) => [...(r.problem ?? '')].length));
   if (len !== wantLen) fail(`longest problem: DuckDB ${len} characters, records ${wantLen}`);

@@ -1,0 +1,184 @@
+/* The run directory's lifecycle: refuse to clobber an existing run unless told (--resume or
+ * --overwrite), check that a resumed run is the same run, append records durably, and rebuild
+ * the Arrow dataset and summary.json from records.jsonl. */
+#include "run_output.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ipw/fsutil.h"
+#include "ipw/jsonutil.h"
+#include "ipw/log.h"
+#include "ipw/run_dataset.h"
+
+/* A resumed run must be the same run: same dataset sample, model and client. summary.json
+ * (written when the run started) holds the configuration it started with. */
+static ipw_err check_same_run(const char *dir, const struct ipw_profile_config *cfg,
+                              ipw_errbuf *eb)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    json_t *s = NULL;
+    ipw_errbuf le = {0};
+    if (ipw_json_load_file(path, 64 << 20, &s, &le) != IPW_OK) {
+        ipw_warn("resuming without a readable summary.json (%s); trusting the command line",
+                 le.msg);
+        return IPW_OK;
+    }
+    const json_t *pc = json_object_get(s, "profiler_config");
+    const json_t *ap = json_object_get(pc, "additional_parameters");
+    const char *was_model = ipw_json_get_string(pc, "model");
+    const char *was_client = ipw_json_get_string(pc, "client_id");
+    const char *was_dataset = ipw_json_get_string(pc, "dataset_id");
+    double was_max = -1, was_seed = -1;
+    ipw_json_get_number(pc, "max_queries", &was_max);
+    ipw_json_get_number(ap, "seed", &was_seed);
+    double now_max = cfg->max_queries > 0 ? (double)cfg->max_queries : -1;
+    double now_seed = cfg->seed_given ? (double)cfg->seed : -1;
+    const char *what = NULL;
+    char detail[256] = "";
+    if (was_model && strcmp(was_model, cfg->model) != 0)
+        what = "--model";
+    else if (was_client && strcmp(was_client, cfg->client_id) != 0)
+        what = "--client";
+    else if (was_dataset && strcmp(was_dataset, cfg->dataset_id) != 0)
+        what = "--dataset";
+    else if (was_max != now_max)
+        what = "--max-queries";
+    else if (was_seed != now_seed)
+        what = "--seed";
+    if (what)
+        snprintf(detail, sizeof detail, "%s differs from the run being resumed", what);
+    json_decref(s);
+    if (what)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "cannot resume %s: %s; repeat the original command with --resume, or "
+                        "use --overwrite to start again",
+                        dir, detail);
+    return IPW_OK;
+}
+
+ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_config *cfg,
+                            const struct ipw_dataset *ds, const char *hardware_label,
+                            ipw_errbuf *eb)
+{
+    memset(o, 0, sizeof *o);
+    (void)ds;
+    snprintf(o->hardware_label, sizeof o->hardware_label, "%s", hardware_label);
+    char name[512];
+    ipw_run_dir_name(hardware_label, cfg->model, cfg->dataset_id, name, sizeof name);
+    ipw_err rc = ipw_path_join(o->dir, sizeof o->dir, cfg->output_dir, name, eb);
+    if (rc != IPW_OK)
+        return rc;
+    snprintf(o->records_path, sizeof o->records_path, "%s/%s", o->dir, IPW_RECORDS_FILE);
+    bool exists = ipw_path_exists(o->dir);
+    if (exists && !cfg->resume && !cfg->overwrite)
+        return ipw_fail(eb, IPW_E_EXISTS,
+                        "run directory %s already exists: pass --resume to continue it or "
+                        "--overwrite to replace it",
+                        o->dir);
+    if (exists && cfg->overwrite) {
+        rc = ipw_remove_tree(o->dir, eb);
+        if (rc != IPW_OK)
+            return rc;
+        exists = false;
+    }
+    if (exists && cfg->resume) {
+        rc = check_same_run(o->dir, cfg, eb);
+        if (rc != IPW_OK)
+            return rc;
+    }
+    rc = ipw_mkdir_p(o->dir, eb);
+    if (rc != IPW_OK) {
+        ipw_err_prefix(eb, "cannot create the run directory (check --output-dir)");
+        return rc;
+    }
+    bool resume = exists && cfg->resume && ipw_path_exists(o->records_path);
+    struct ipw_records_info info;
+    if (resume) {
+        /* failed queries are run again on resume: their new record supersedes the old */
+        rc = ipw_records_finished(o->records_path, true, &o->done, &info, eb);
+        if (rc != IPW_OK)
+            return rc;
+        if (info.torn_tail)
+            ipw_warn("%s ended in a partial line (a crash while writing); it is removed",
+                     o->records_path);
+    }
+    rc = ipw_records_open(o->records_path, resume, &o->log, &info, eb);
+    if (rc != IPW_OK)
+        ipw_records_done_free(&o->done);
+    return rc;
+}
+
+bool ipw_run_output_is_done(const struct ipw_run_output *o, size_t record_index)
+{
+    return ipw_records_done_has(&o->done, (int64_t)record_index);
+}
+
+ipw_err ipw_run_output_append(struct ipw_run_output *o, const json_t *record, ipw_errbuf *eb)
+{
+    return ipw_records_append(o->log, record, eb);
+}
+
+ipw_err ipw_run_output_flush_dataset(struct ipw_run_output *o, ipw_errbuf *eb)
+{
+    struct ipw_run_dataset_stats st;
+    return ipw_run_dataset_write_from_log(o->dir, false, &st, eb);
+}
+
+ipw_err ipw_run_output_write_summary(struct ipw_run_output *o, const struct ipw_profile_config *cfg,
+                                     const struct ipw_telemetry_session *ts,
+                                     const struct ipw_dataset *ds, double baseline_s,
+                                     const struct ipw_energy *baseline_w, bool final,
+                                     ipw_errbuf *eb)
+{
+    json_t *records = NULL;
+    ipw_err rc = IPW_OK;
+    if (ipw_path_exists(o->records_path))
+        rc = ipw_records_load(o->records_path, &records, NULL, eb);
+    if (rc != IPW_OK)
+        return rc;
+    if (final) {
+        /* the final rewrite sorts every record into record_index order */
+        struct ipw_run_dataset_stats st;
+        ipw_errbuf de = {0};
+        if (json_array_size(records) &&
+            ipw_run_dataset_write_from_log(o->dir, true, &st, &de) != IPW_OK)
+            ipw_warn("cannot write the Arrow dataset (records.jsonl is intact): %s", de.msg);
+    }
+    if (!records)
+        records = json_array();
+    json_t *s = ipw_profile_summary_json(o, cfg, ts, ds, baseline_s, baseline_w, records);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", o->dir);
+    rc = ipw_json_write_file(path, s, eb);
+    json_decref(s);
+    json_decref(records);
+    return rc;
+}
+
+void ipw_run_output_close(struct ipw_run_output *o)
+{
+    ipw_records_close(o->log);
+    o->log = NULL;
+    ipw_records_done_free(&o->done);
+}
+
+void ipw_profile_estimate_compute(const struct ipw_perf *pm, const struct ipw_chat_result *res,
+                                  bool *have, double *flops, double *macs)
+{
+    *have = false;
+    if (res->server_timings &&
+        ipw_json_get_number(res->server_timings, "flops_per_request", flops) &&
+        ipw_json_get_number(res->server_timings, "macs_per_request", macs)) {
+        *have = true;
+        return;
+    }
+    if (!pm || res->input_tokens < 0 || res->output_tokens < 0)
+        return;
+    struct ipw_perf_request pr;
+    ipw_perf_request(pm, res->input_tokens, res->output_tokens, &pr);
+    *flops = pr.flops;
+    *macs = pr.macs;
+    *have = true;
+}

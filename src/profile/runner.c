@@ -1,0 +1,457 @@
+/* The profiling loop of SPEC §3.2: check the server, start telemetry, take the idle baseline,
+ * then run every record on --concurrency worker threads, snapshotting telemetry at request
+ * start, first token and end, and appending each finished record durably before the next. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipw/client.h"
+#include "ipw/clock.h"
+#include "ipw/dataset.h"
+#include "ipw/fsutil.h"
+#include "ipw/jsonutil.h"
+#include "ipw/log.h"
+#include "ipw/perfmodel.h"
+#include "ipw/profile.h"
+#include "ipw/sysinfo.h"
+#include "progress.h"
+#include "record_build.h"
+#include "run_output.h"
+#include "telemetry_session.h"
+
+struct runner {
+    const struct ipw_profile_config *cfg;
+    struct ipw_dataset *ds;
+    struct ipw_client *client;
+    struct ipw_telemetry_session ts;
+    struct ipw_activity activity;
+    struct ipw_run_output out;
+    json_t *gpu_info, *system_info;
+    int64_t real_minus_mono; /* to report Unix times of monotonic boundaries */
+
+    size_t *pending; /* record indexes still to run */
+    size_t npending;
+    atomic_size_t next;
+    atomic_bool abort;
+
+    pthread_mutex_t lock; /* everything below */
+    int consecutive_failures;
+    char last_error[IPW_ERRMSG_MAX];
+    ipw_err write_error;
+    ipw_errbuf write_eb;
+    struct ipw_progress progress;
+    size_t since_flush;
+    double energy_j, total_j;
+    size_t failed;
+
+    bool have_perf; /* the model is known to the perf model: FLOPs can be estimated */
+    struct ipw_perf perf;
+
+    bool have_idle;
+    double idle_w; /* summed over the measured domains */
+    struct ipw_energy baseline_w;
+    double baseline_s;
+};
+
+struct query_ctx {
+    struct runner *r;
+    uint64_t id;
+    bool started, has_first;
+    int64_t e_start, e_first;
+    int concurrency;
+};
+
+static void on_start(void *ud, int64_t ns)
+{
+    struct query_ctx *q = ud;
+    q->e_start = ipw_telemetry_session_mark(&q->r->ts, ns);
+    q->started = true;
+    ipw_errbuf eb;
+    if (ipw_activity_begin(&q->r->activity, q->id, q->e_start, &eb) != IPW_OK)
+        ipw_warn("%s", eb.msg);
+    q->concurrency = (int)ipw_activity_count_at(&q->r->activity, q->e_start);
+}
+
+static void on_first_token(void *ud, int64_t ns)
+{
+    struct query_ctx *q = ud;
+    q->e_first = ipw_telemetry_session_mark(&q->r->ts, ns);
+    q->has_first = true;
+}
+
+/* Energies and window statistics of one query; false when telemetry could not answer. */
+static bool attribute(struct runner *r, struct query_ctx *q, int64_t e_end,
+                      struct ipw_query_outcome *o, char *why, size_t why_size)
+{
+    ipw_errbuf eb = {0};
+    ipw_err rc = ipw_telemetry_session_settle(&r->ts, e_end, &eb);
+    if (rc == IPW_OK)
+        rc = ipw_attr_shared_energy(&r->ts.src, &r->activity, q->id, q->e_start, e_end, &o->total,
+                                    &o->share_seconds, &eb);
+    if (rc == IPW_OK && q->has_first) {
+        rc = ipw_attr_shared_energy(&r->ts.src, &r->activity, q->id, q->e_start, q->e_first,
+                                    &o->prefill, NULL, &eb);
+        if (rc == IPW_OK)
+            rc = ipw_attr_shared_energy(&r->ts.src, &r->activity, q->id, q->e_first, e_end,
+                                        &o->decode, NULL, &eb);
+    }
+    if (rc == IPW_OK)
+        rc = ipw_attr_window_stats(&r->ts.src, q->e_start, e_end, &o->win, &eb);
+    if (rc != IPW_OK)
+        snprintf(why, why_size, "%s", eb.msg);
+    return rc == IPW_OK;
+}
+
+static void describe(const struct ipw_query_outcome *o, const json_t *rec, char *line, size_t size)
+{
+    const struct ipw_chat_result *res = o->res;
+    if (res->error != IPW_OK) {
+        snprintf(line, size, "record %zu failed: %s", o->record_index, res->error_msg);
+        return;
+    }
+    json_t *em = json_object_get(
+        json_object_get(json_object_get(rec, "model_metrics"), o->model), "energy_metrics");
+    double j = 0, pj = 0, dj = 0;
+    bool has_j = ipw_json_get_number(em, "per_query_joules", &j);
+    ipw_json_get_number(em, "prefill_joules", &pj);
+    ipw_json_get_number(em, "decode_joules", &dj);
+    double secs = (double)(res->end_ns - res->start_ns) / 1e9;
+    if (has_j)
+        snprintf(line, size, "record %zu: %.2f s, %.2f J (prefill %.2f J, decode %.2f J), %ld tokens",
+                 o->record_index, secs, j, pj, dj, res->output_tokens);
+    else
+        snprintf(line, size, "record %zu: %.2f s, energy unavailable, %ld tokens", o->record_index,
+                 secs, res->output_tokens);
+}
+
+static void finish_query(struct runner *r, struct ipw_query_outcome *o)
+{
+    json_t *rec = ipw_profile_record_json(o);
+    char line[512];
+    describe(o, rec, line, sizeof line);
+    bool failed = o->res->error != IPW_OK;
+    double j = 0, tj = 0;
+    json_t *em = json_object_get(
+        json_object_get(json_object_get(rec, "model_metrics"), o->model), "energy_metrics");
+    ipw_json_get_number(em, "per_query_joules", &j);
+    ipw_json_get_number(em, "total_joules", &tj);
+
+    pthread_mutex_lock(&r->lock);
+    ipw_errbuf eb = {0};
+    ipw_err rc = ipw_run_output_append(&r->out, rec, &eb);
+    if (rc != IPW_OK && r->write_error == IPW_OK) {
+        /* the durable log cannot be written: stop rather than measure what cannot be kept */
+        r->write_error = rc;
+        r->write_eb = eb;
+        atomic_store(&r->abort, true);
+    }
+    if (failed) {
+        r->failed++;
+        snprintf(r->last_error, sizeof r->last_error, "%s", o->res->error_msg);
+        if (++r->consecutive_failures >= IPW_PROFILE_MAX_CONSECUTIVE_FAILURES)
+            atomic_store(&r->abort, true);
+    } else {
+        r->consecutive_failures = 0;
+    }
+    r->energy_j += j;
+    r->total_j += tj;
+    ipw_progress_update(&r->progress, failed, j, line);
+    if (rc == IPW_OK && ++r->since_flush >= IPW_PROFILE_DATASET_FLUSH_EVERY) {
+        r->since_flush = 0;
+        ipw_errbuf fe = {0};
+        if (ipw_run_output_flush_dataset(&r->out, &fe) != IPW_OK)
+            ipw_warn("cannot rewrite the Arrow dataset (records.jsonl is intact): %s", fe.msg);
+    }
+    pthread_mutex_unlock(&r->lock);
+    json_decref(rec);
+}
+
+static void run_one(struct runner *r, size_t record_index)
+{
+    const struct ipw_dataset_record *rec = &r->ds->rec[record_index];
+    struct query_ctx q = {.r = r, .id = record_index + 1, .concurrency = 1};
+    struct ipw_stream_events ev = {.ud = &q, .on_start = on_start, .on_first_token = on_first_token};
+    struct ipw_chat_request req = {.model = r->cfg->model, .prompt = rec->problem};
+    struct ipw_chat_result res;
+    memset(&res, 0, sizeof res);
+    r->client->ops->chat(r->client, &req, &ev, &res);
+
+    struct ipw_query_outcome o;
+    memset(&o, 0, sizeof o);
+    o.record_index = record_index;
+    o.rec = rec;
+    o.model = r->cfg->model;
+    o.res = &res;
+    o.main_domain = ipw_sources_main_domain(&r->ts.src);
+    o.gpu_info = r->gpu_info;
+    o.system_info = r->system_info;
+    o.concurrency = q.concurrency;
+    o.have_idle = r->have_idle;
+    o.idle_power_w = r->idle_w;
+    if (q.started) {
+        int64_t e_end = ipw_telemetry_session_mark(&r->ts, res.end_ns);
+        ipw_activity_end(&r->activity, q.id, e_end);
+        char why[IPW_ERRMSG_MAX];
+        o.have_energy = attribute(r, &q, e_end, &o, why, sizeof why);
+        if (!o.have_energy)
+            ipw_warn("record %zu: no energy attributed: %s", record_index, why);
+        o.e_start = q.e_start;
+        o.e_first = q.has_first ? q.e_first : 0;
+        o.e_end = e_end;
+        o.start_unix = (double)(q.e_start + r->real_minus_mono) / 1e9;
+        o.end_unix = (double)(e_end + r->real_minus_mono) / 1e9;
+        ipw_activity_prune(&r->activity);
+    } else {
+        /* the request never left (connection refused, bad URL): nothing to attribute */
+        o.start_unix = o.end_unix = (double)ipw_real_ns() / 1e9;
+    }
+    ipw_profile_estimate_compute(r->have_perf ? &r->perf : NULL, &res, &o.have_compute, &o.flops,
+                                 &o.macs);
+    finish_query(r, &o);
+    ipw_chat_result_free(&res);
+}
+
+static bool should_stop(struct runner *r)
+{
+    return atomic_load(&r->abort) || (r->cfg->stop_requested && r->cfg->stop_requested());
+}
+
+static void *worker(void *arg)
+{
+    struct runner *r = arg;
+    while (!should_stop(r)) {
+        size_t i = atomic_fetch_add(&r->next, 1);
+        if (i >= r->npending)
+            break;
+        run_one(r, r->pending[i]);
+    }
+    return NULL;
+}
+
+/* Mean power per domain with no request in flight (SPEC §3.2 step 2). */
+static void take_baseline(struct runner *r)
+{
+    int64_t dur = r->cfg->baseline_ns;
+    if (dur <= 0)
+        return;
+    ipw_info("measuring the idle baseline for %.1f s (no request in flight)", (double)dur / 1e9);
+    int64_t t0 = ipw_telemetry_session_mark(&r->ts, ipw_mono_ns());
+    int64_t deadline = t0 + dur;
+    while (ipw_mono_ns() < deadline && !should_stop(r))
+        ipw_sleep_ns(deadline - ipw_mono_ns() > 100 * IPW_NS_PER_MS ? 100 * IPW_NS_PER_MS
+                                                                     : deadline - ipw_mono_ns());
+    int64_t t1 = ipw_telemetry_session_mark(&r->ts, ipw_mono_ns());
+    ipw_errbuf eb = {0};
+    if (ipw_telemetry_session_settle(&r->ts, t1, &eb) != IPW_OK ||
+        ipw_attr_mean_power(&r->ts.src, t0, t1, &r->baseline_w, &eb) != IPW_OK) {
+        ipw_warn("idle baseline unavailable: %s", eb.msg);
+        return;
+    }
+    r->baseline_s = (double)(t1 - t0) / 1e9;
+    r->idle_w = 0;
+    for (int d = 0; d < IPW_DOMAIN_COUNT; d++)
+        if (r->baseline_w.valid & (1u << d))
+            r->idle_w += r->baseline_w.joules[d];
+    r->have_idle = r->baseline_w.valid != 0;
+    if (r->have_idle)
+        ipw_info("idle baseline: %.2f W over %.1f s", r->idle_w, r->baseline_s);
+}
+
+static ipw_err open_client(struct runner *r, ipw_errbuf *eb)
+{
+    const struct ipw_profile_config *cfg = r->cfg;
+    struct ipw_client_config cc = {0};
+    cc.base_url = cfg->client_base_url;
+    cc.api_key = ipw_client_api_key_from_env();
+    cc.connect_timeout_ns = cfg->connect_timeout_ns;
+    cc.idle_timeout_ns = cfg->idle_timeout_ns;
+    cc.params = cfg->client_params;
+    ipw_err rc = ipw_client_open(cfg->client_id, &cc, &r->client, eb);
+    if (rc != IPW_OK)
+        return rc;
+    rc = r->client->ops->health(r->client, eb); /* its message names the URL and the fix */
+    if (rc != IPW_OK)
+        return rc;
+    /* A wrong model name is the commonest mistake: catch it before measuring anything. */
+    json_t *models = NULL;
+    ipw_errbuf lb = {0};
+    if (r->client->ops->list_models &&
+        r->client->ops->list_models(r->client, &models, &lb) == IPW_OK && json_array_size(models)) {
+        bool found = false;
+        char avail[512] = "";
+        size_t i;
+        json_t *m;
+        json_array_foreach(models, i, m)
+        {
+            const char *name = json_string_value(m);
+            if (name && strcmp(name, cfg->model) == 0)
+                found = true;
+            size_t len = strlen(avail);
+            if (name && len + strlen(name) + 3 < sizeof avail)
+                snprintf(avail + len, sizeof avail - len, "%s%s", len ? ", " : "", name);
+        }
+        json_decref(models);
+        if (!found)
+            return ipw_fail(eb, IPW_E_NOTFOUND,
+                            "model '%s' is not served by %s (available: %s); check --model",
+                            cfg->model, r->client->base_url, avail[0] ? avail : "none");
+    } else {
+        json_decref(models);
+    }
+    return IPW_OK;
+}
+
+ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile_outcome *outcome,
+                        ipw_errbuf *eb)
+{
+    struct runner *r = calloc(1, sizeof *r);
+    if (!r)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory starting the profiler");
+    memset(outcome, 0, sizeof *outcome);
+    r->cfg = cfg;
+    pthread_mutex_init(&r->lock, NULL);
+    ipw_activity_init(&r->activity);
+    ipw_err rc;
+
+    /* 1. dataset and client, failing early with messages that name the input */
+    struct ipw_dataset_options dopt = {.path = cfg->dataset_path,
+                                       .params = cfg->dataset_params,
+                                       .max_queries = cfg->max_queries,
+                                       .seed = cfg->seed,
+                                       .seed_given = cfg->seed_given};
+    rc = ipw_dataset_load(cfg->dataset_id, &dopt, &r->ds, eb);
+    if (rc == IPW_OK && r->ds->n == 0)
+        rc = ipw_fail(eb, IPW_E_INVALID, "dataset %s has no usable records", cfg->dataset_id);
+    if (rc == IPW_OK)
+        rc = open_client(r, eb);
+
+    /* 2. telemetry */
+    if (rc == IPW_OK) {
+        bool sim = strcmp(cfg->client_id, "sim") == 0;
+        struct ipw_telemetry_session_config tc = {
+            .monitors = cfg->monitors,
+            .n_monitors = cfg->n_monitors,
+            .collector = cfg->collector ? cfg->collector : (sim ? "sim" : "auto"),
+            .interval_ns = cfg->interval_ns,
+            .sim_hardware = json_string_value(json_object_get(cfg->client_params, "hardware")),
+            .sim_model = json_string_value(json_object_get(cfg->client_params, "model")),
+        };
+        rc = ipw_telemetry_session_open(&tc, &r->ts, eb);
+        if (rc == IPW_OK && sim && strcmp(r->ts.platform, "sim") != 0)
+            ipw_warn("the sim client is measured with the %s collector: its energies are real "
+                     "readings of this machine, not the modelled ones",
+                     r->ts.platform);
+    }
+    if (rc == IPW_OK) {
+        /* FLOPs per request from the architecture when the served model is a known one (FLOPs do
+         * not depend on the hardware; a spec is needed only to set the model up) */
+        struct ipw_model_spec ms;
+        struct ipw_hw_spec hs;
+        if (ipw_model_spec_match(cfg->model, &ms) && ipw_hw_spec_load("H100", &hs, NULL) == IPW_OK &&
+            ipw_perf_init(&r->perf, &hs, &ms, NULL, NULL) == IPW_OK)
+            r->have_perf = true;
+        r->gpu_info = ipw_telemetry_session_gpu_info(&r->ts);
+        r->system_info = ipw_telemetry_session_system_info(&r->ts);
+        r->real_minus_mono = ipw_real_ns() - ipw_mono_ns();
+    }
+
+    /* 3. the run directory: created, resumed or replaced */
+    if (rc == IPW_OK) {
+        char label[128];
+        ipw_hardware_label(r->ts.info.gpu_name, r->ts.sys.cpu_brand, label, sizeof label);
+        rc = ipw_run_output_open(&r->out, cfg, r->ds, label, eb);
+    }
+    if (rc == IPW_OK) {
+        ipw_telemetry_session_log_notes(&r->ts);
+        snprintf(outcome->run_dir, sizeof outcome->run_dir, "%s", r->out.dir);
+        r->pending = malloc((r->ds->n ? r->ds->n : 1) * sizeof *r->pending);
+        if (!r->pending)
+            rc = ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+    }
+    if (rc == IPW_OK) {
+        for (size_t i = 0; i < r->ds->n; i++)
+            if (!ipw_run_output_is_done(&r->out, i))
+                r->pending[r->npending++] = i;
+        size_t done = r->ds->n - r->npending;
+        if (done)
+            ipw_info("resuming: %zu of %zu records already finished", done, r->ds->n);
+        ipw_progress_init(&r->progress, cfg->progress_bar, r->ds->n, done);
+        rc = ipw_run_output_write_summary(&r->out, cfg, &r->ts, r->ds, r->baseline_s, &r->baseline_w,
+                                          false, eb);
+    }
+
+    /* 4. baseline, then the queries */
+    if (rc == IPW_OK && r->npending) {
+        take_baseline(r);
+        int n = cfg->concurrency > 0 ? cfg->concurrency : 1;
+        if ((size_t)n > r->npending)
+            n = (int)r->npending;
+        pthread_t *th = calloc((size_t)n, sizeof *th);
+        int started = 0;
+        for (int i = 0; th && i < n; i++)
+            if (pthread_create(&th[i], NULL, worker, r) == 0)
+                started++;
+        if (started == 0)
+            rc = ipw_fail(eb, IPW_E_NOMEM, "cannot start query threads");
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        free(th);
+        ipw_progress_finish(&r->progress);
+    }
+
+    /* 5. outputs: the dataset and the summary always, whatever stopped the run (once the run
+     * directory exists) */
+    if (r->out.log) {
+        ipw_errbuf fe = {0};
+        if (ipw_run_output_write_summary(&r->out, cfg, &r->ts, r->ds, r->baseline_s,
+                                         &r->baseline_w, true, &fe) != IPW_OK)
+            ipw_warn("cannot write summary.json: %s", fe.msg);
+    }
+    if (rc == IPW_OK && r->write_error != IPW_OK) {
+        rc = r->write_error;
+        if (eb)
+            *eb = r->write_eb;
+    }
+    if (rc == IPW_OK && r->consecutive_failures >= IPW_PROFILE_MAX_CONSECUTIVE_FAILURES)
+        rc = ipw_fail(eb, IPW_E_IO,
+                      "stopped after %d failed queries in a row; the last error: %s "
+                      "(finished records are kept; fix the cause and rerun with --resume)",
+                      r->consecutive_failures, r->last_error);
+    if (r->ds) {
+        outcome->queries_total = r->ds->n;
+        outcome->queries_done = r->progress.done;
+    }
+    outcome->queries_failed = r->failed;
+    outcome->energy_joules = r->energy_j;
+    outcome->total_joules = r->total_j;
+    outcome->stopped_early = atomic_load(&r->abort) ||
+                             (cfg->stop_requested && cfg->stop_requested());
+
+    ipw_run_output_close(&r->out);
+    ipw_telemetry_session_close(&r->ts);
+    ipw_client_close(r->client);
+    ipw_dataset_free(r->ds);
+    json_decref(r->gpu_info);
+    json_decref(r->system_info);
+    free(r->pending);
+    ipw_activity_destroy(&r->activity);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+    return rc;
+}
+
+void ipw_profile_config_init(struct ipw_profile_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->dataset_id = "ipw";
+    cfg->output_dir = "./runs/";
+    cfg->concurrency = 1;
+    cfg->collector = NULL;
+    cfg->interval_ns = 50 * IPW_NS_PER_MS;
+    cfg->baseline_ns = 5 * IPW_NS_PER_SEC;
+    cfg->connect_timeout_ns = 10 * IPW_NS_PER_SEC;
+    cfg->idle_timeout_ns = 300 * IPW_NS_PER_SEC;
+    cfg->eval_client = "openai";
+}

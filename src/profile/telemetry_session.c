@@ -1,0 +1,142 @@
+/* Opens the telemetry the profiler measures with, local or remote, and hides the difference:
+ * the local sampler takes a snapshot at each query boundary (exact energy), remote monitors
+ * stream and the boundaries are interpolated once the readings after them have arrived. */
+#include "telemetry_session.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ipw/clock.h"
+#include "ipw/log.h"
+#include "ipw/reading_json.h"
+#include "ipw/sampler.h"
+
+static bool is_local(const char *m) { return !m || strcmp(m, "local") == 0; }
+
+static ipw_err open_local(const struct ipw_telemetry_session_config *cfg,
+                          struct ipw_telemetry_session *ts, ipw_errbuf *eb)
+{
+    struct ipw_collector_config cc;
+    ipw_collector_config_init(&cc);
+    cc.interval_ms = (int)(cfg->interval_ns / IPW_NS_PER_MS);
+    cc.sim_hardware = cfg->sim_hardware;
+    cc.sim_model = cfg->sim_model;
+    ipw_err rc = ipw_collector_open(cfg->collector, &cc, &ts->collector, eb);
+    if (rc != IPW_OK)
+        return rc;
+    struct ipw_sampler_config sc;
+    ipw_sampler_config_init(&sc);
+    sc.interval_ns = cfg->interval_ns;
+    struct ipw_sampler *s;
+    rc = ipw_sampler_create(ts->collector, &sc, &s, eb);
+    if (rc == IPW_OK)
+        rc = ipw_sampler_start(s, eb);
+    if (rc != IPW_OK) {
+        ipw_collector_close(ts->collector);
+        ts->collector = NULL;
+        return rc;
+    }
+    ts->src.n = 1;
+    ts->src.s[0] = s;
+    ts->src.main_domain[0] = ts->collector->info.main_domain;
+    ts->local = true;
+    ts->info = ts->collector->info;
+    snprintf(ts->platform, sizeof ts->platform, "%s", ts->collector->info.platform);
+    snprintf(ts->collector_name, sizeof ts->collector_name, "%s", ts->collector->info.platform);
+    snprintf(ts->monitors_desc, sizeof ts->monitors_desc, "local");
+    return IPW_OK;
+}
+
+ipw_err ipw_telemetry_session_open(const struct ipw_telemetry_session_config *cfg,
+                                   struct ipw_telemetry_session *ts, ipw_errbuf *eb)
+{
+    memset(ts, 0, sizeof *ts);
+    ts->interval_ns = cfg->interval_ns;
+    ipw_system_info_read(&ts->sys, NULL, NULL);
+    size_t n = cfg->n_monitors;
+    if (n == 0 || (n == 1 && is_local(cfg->monitors[0])))
+        return open_local(cfg, ts, eb);
+    for (size_t i = 0; i < n; i++)
+        if (is_local(cfg->monitors[i]))
+            return ipw_fail(eb, IPW_E_INVALID,
+                            "--monitor local cannot be combined with remote monitors; give "
+                            "every node's monitor as HOST:PORT");
+    struct ipw_remote_config rc;
+    ipw_remote_config_init(&rc);
+    rc.interval_ms = (uint32_t)(cfg->interval_ns / IPW_NS_PER_MS);
+    ipw_err e = ipw_remote_open(cfg->monitors, n, &rc, &ts->remote, eb);
+    if (e != IPW_OK)
+        return e;
+    ts->src.n = 1; /* the remote sums every monitor into one sampler */
+    ts->src.s[0] = ipw_remote_sampler(ts->remote);
+    ts->info = *ipw_remote_info(ts->remote);
+    ts->src.main_domain[0] = ts->info.main_domain;
+    ts->sys = *ipw_remote_system_info(ts->remote);
+    ts->local = false;
+    snprintf(ts->platform, sizeof ts->platform, "%s", ts->info.platform);
+    snprintf(ts->collector_name, sizeof ts->collector_name, "remote");
+    size_t len = 0;
+    for (size_t i = 0; i < n && len + 2 < sizeof ts->monitors_desc; i++)
+        len += (size_t)snprintf(ts->monitors_desc + len, sizeof ts->monitors_desc - len, "%s%s",
+                                i ? "," : "", cfg->monitors[i]);
+    return IPW_OK;
+}
+
+void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts)
+{
+    if (ts->collector && ts->collector->detect_log[0])
+        ipw_info("telemetry: %s chosen; skipped %s", ts->collector->info.platform,
+                 ts->collector->detect_log);
+    if (ts->info.notes[0])
+        ipw_warn("telemetry (%s): %s", ts->platform, ts->info.notes);
+}
+
+int64_t ipw_telemetry_session_mark(struct ipw_telemetry_session *ts, int64_t client_ns)
+{
+    if (!ts->local)
+        return client_ns;
+    struct ipw_reading r;
+    ipw_errbuf eb = {0};
+    if (ipw_sampler_snapshot(ts->src.s[0], &r, &eb) != IPW_OK)
+        ipw_debug("boundary snapshot failed: %s", eb.msg);
+    /* the snapshot went into the ring even when some values failed: its time is a boundary */
+    return r.mono_ns;
+}
+
+ipw_err ipw_telemetry_session_settle(struct ipw_telemetry_session *ts, int64_t t, ipw_errbuf *eb)
+{
+    if (ts->local)
+        return IPW_OK;
+    /* wait for each remote source's first reading after t (a few sampling periods at most) */
+    int64_t timeout = 4 * ts->interval_ns + 2 * IPW_NS_PER_SEC;
+    for (size_t i = 0; i < ts->src.n; i++) {
+        ipw_err rc = ipw_sampler_wait_until(ts->src.s[i], t, timeout, eb);
+        if (rc != IPW_OK)
+            return rc;
+    }
+    return IPW_OK;
+}
+
+void ipw_telemetry_session_close(struct ipw_telemetry_session *ts)
+{
+    if (ts->remote) {
+        ipw_remote_close(ts->remote); /* owns its sampler */
+        ts->remote = NULL;
+    } else {
+        for (size_t i = 0; i < ts->src.n; i++)
+            ipw_sampler_destroy(ts->src.s[i]);
+    }
+    ts->src.n = 0;
+    ipw_collector_close(ts->collector);
+    ts->collector = NULL;
+}
+
+json_t *ipw_telemetry_session_gpu_info(const struct ipw_telemetry_session *ts)
+{
+    return ipw_gpu_info_to_json(&ts->info);
+}
+
+json_t *ipw_telemetry_session_system_info(const struct ipw_telemetry_session *ts)
+{
+    return ipw_system_info_to_json(&ts->sys);
+}

@@ -1,0 +1,303 @@
+"""ipw profile from the outside: the real binary against the scripted LLM server and the sim
+backend. Crash (SIGKILL mid-query) then --resume yields every query exactly once; bad input
+gives one clear line and a non-zero exit; an existing run is refused unless --resume or
+--overwrite; --monitor HOST:PORT measures through a real energy-monitor; the run's Arrow dataset
+is read by the independent readers (apache-arrow, duckdb-wasm) when node is present."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import monitor_support as ms  # noqa: E402
+
+IPW = os.environ["IPW_BIN"]
+BIN = os.environ.get("IPW_TEST_BINARY_DIR", ".")
+SRC = os.environ.get("IPW_TEST_SOURCE_DIR", ".")
+SERVER = os.environ.get("IPW_LLM_TEST_SERVER") or os.path.join(BIN, "tests", "llm_test_server")
+NODE = os.environ.get("IPW_NODE", "")
+FAKE_NVML = os.path.join(BIN, "tests", "fakes", "nvml", "libnvidia-ml.so.1")
+
+servers = []
+
+
+def fail(msg):
+    """Stop the LLM servers too before monitor_support's fail leaves the process."""
+    for s in servers:
+        if s.proc.poll() is None:
+            s.proc.kill()
+    ms.fail(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    print("ok: " + msg, flush=True)
+
+
+
+class LlmServer:
+    def __init__(self, *models):
+        self.dir = ms.tmpdir("ipw-llm-")
+        port_file = os.path.join(self.dir, "port")
+        self.log = os.path.join(self.dir, "requests.jsonl")
+        args = [SERVER, "--port", "0", "--port-file", port_file, "--log", self.log]
+        for m in models:
+            args += ["--model", m]
+        # no inherited stdout: a pipe held open by a stray server would keep ctest waiting
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        servers.append(self)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                self.url = "http://127.0.0.1:%s" % open(port_file).read().strip()
+                return
+            time.sleep(0.02)
+        fail("llm_test_server did not start")
+
+    def chat_prompts(self):
+        out = []
+        if os.path.exists(self.log):
+            for line in open(self.log):
+                r = json.loads(line)
+                if r.get("path") == "/api/chat":
+                    msgs = r["body"]["messages"]
+                    out.append(msgs[-1]["content"])
+        return out
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def run(args, env=None, **kw):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([IPW] + args, capture_output=True, text=True, env=e, timeout=120, **kw)
+
+
+def stderr_lines(p):
+    return [line for line in p.stderr.splitlines() if line.strip()]
+
+
+def dataset(d, n):
+    path = os.path.join(d, "prompts.jsonl")
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write(json.dumps({"q": "prompt %d: what is %d+%d?" % (i, i, i), "a": str(2 * i)}) + "\n")
+    return path
+
+
+def records(run_dir):
+    return [json.loads(line) for line in open(os.path.join(run_dir, "records.jsonl"))]
+
+
+def only_run_dir(out):
+    dirs = [os.path.join(out, d) for d in os.listdir(out)]
+    check(len(dirs) == 1, "one run directory in %s" % out)
+    return dirs[0]
+
+
+def test_sim_run_and_readers():
+    out = ms.tmpdir("ipw-prof-sim-")
+    p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "12",
+             "--seed", "7", "--client-param", "time_scale=0.02", "--output-dir", out,
+             "--baseline-seconds", "0.3"])
+    check(p.returncode == 0, "sim run exits 0 (%s)" % p.stderr[-300:])
+    d = only_run_dir(out)
+    check(os.path.basename(d) == "profile_SimulatedH10080GB_llama_3_2_1b_ipw",
+          "run directory named profile_<hw>_<model>_<dataset> (%s)" % os.path.basename(d))
+    for f in ("records.jsonl", "data-00000-of-00001.arrow", "dataset_info.json", "state.json",
+              "summary.json", "analysis/accuracy.json", "analysis/regression.json"):
+        check(os.path.exists(os.path.join(d, f)), "%s written" % f)
+    s = json.load(open(os.path.join(d, "summary.json")))
+    for k in ("model", "profiler_config", "dataset", "dataset_name", "hardware_label",
+              "generated_at", "total_queries", "system_info", "gpu_info", "output_dir",
+              "versions", "telemetry", "totals"):
+        check(k in s, "summary.json has %s" % k)
+    check(s["totals"]["completed_queries"] == 12 and s["telemetry"]["platform"] == "sim",
+          "summary totals count every query, platform sim")
+    recs = records(d)
+    mm = recs[0]["model_metrics"]["llama-3.2-1b"]
+    check(mm["energy_metrics"]["energy_source"] == "modeled", "sim energies marked modeled")
+    check(mm["compute_metrics"]["flops_per_request"] > 0, "sim reports FLOPs per request")
+    acc = json.load(open(os.path.join(d, "analysis", "accuracy.json")))
+    check(acc["summary"]["unevaluated"] == 12 and acc["summary"]["incorrect"] == 0,
+          "sim answers are unevaluated, never counted wrong")
+    # the same seed picks the same records; the sample is reproducible
+    out2 = ms.tmpdir("ipw-prof-sim2-")
+    p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "12",
+             "--seed", "7", "--client-param", "time_scale=0.02", "--output-dir", out2,
+             "--baseline-seconds", "0", "--no-eval"])
+    check(p.returncode == 0, "second sim run exits 0")
+    same = [r["dataset_index"] for r in records(only_run_dir(out2))]
+    check(sorted(same) == sorted(r["dataset_index"] for r in recs), "--seed sample reproducible")
+    if NODE:
+        for script in ("check_arrow_js.mjs", "check_duckdb.cjs"):
+            q = subprocess.run([NODE, os.path.join(SRC, "tests", "integration", "node", script), d],
+                               capture_output=True, text=True, timeout=300)
+            check(q.returncode == 0, "%s reads the run: %s" % (script, (q.stdout + q.stderr).strip()[-300:]))
+    return d
+
+
+def test_existing_dir_and_overwrite():
+    out = ms.tmpdir("ipw-prof-exist-")
+    base = ["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "2",
+            "--client-param", "time_scale=0", "--output-dir", out, "--baseline-seconds", "0",
+            "--no-eval"]
+    check(run(base).returncode == 0, "first run")
+    p = run(base)
+    check(p.returncode != 0 and "--resume" in p.stderr and "--overwrite" in p.stderr,
+          "an existing run is refused, naming --resume and --overwrite")
+    check(len(stderr_lines(p)) == 1, "... in one line: %r" % p.stderr)
+    p = run(base + ["--overwrite"])
+    check(p.returncode == 0 and len(records(only_run_dir(out))) == 2, "--overwrite replaces it")
+    p = run(base + ["--resume", "--overwrite"])
+    check(p.returncode == 2, "--resume with --overwrite is a usage error")
+    p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "3",
+             "--client-param", "time_scale=0", "--output-dir", out, "--baseline-seconds", "0",
+             "--no-eval", "--resume"])
+    check(p.returncode != 0 and "--max-queries" in p.stderr,
+          "resuming with a different sample is refused (%s)" % p.stderr.strip())
+
+
+def test_crash_and_resume():
+    srv = LlmServer("m=ttft=40ms,itl=15ms,tokens=12,prompt_tokens=8")
+    d = ms.tmpdir("ipw-prof-crash-")
+    ds = dataset(d, 14)
+    out = os.path.join(d, "runs")
+    args = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+            "--dataset-param", "answer_field=a", "--output-dir", out, "--baseline-seconds", "0.2",
+            "--no-eval", "--collector", "null"]
+    proc = subprocess.Popen([IPW] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rec_path = None
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if os.path.isdir(out) and os.listdir(out):
+            rec_path = os.path.join(out, os.listdir(out)[0], "records.jsonl")
+            if os.path.exists(rec_path) and sum(1 for _ in open(rec_path)) >= 5:
+                break
+        time.sleep(0.01)
+    time.sleep(0.09)  # well inside the next query (each takes ~0.22 s)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = records(os.path.dirname(rec_path))
+    check(5 <= len(before) < 14, "killed mid-run with %d records on disk" % len(before))
+    sent_before = srv.chat_prompts()
+    check(len(sent_before) == len(before) + 1, "one query was in flight when killed")
+    p = run(args + ["--resume"])
+    check(p.returncode == 0, "--resume finishes the run (%s)" % p.stderr[-300:])
+    after = records(os.path.dirname(rec_path))
+    idx = sorted(r["record_index"] for r in after)
+    check(idx == list(range(14)), "every query exactly once after resume: %s" % idx)
+    check([r["record_index"] for r in after[:len(before)]] == [r["record_index"] for r in before],
+          "finished records were kept as they were")
+    sent = srv.chat_prompts()
+    finished = {r["problem"] for r in before}
+    resent = [q for q in sent[len(sent_before):] if q in finished]
+    check(not resent, "no finished query was sent again")
+    check(len(sent) == 14 + 1, "the interrupted query, and only it, was sent twice")
+    srv.stop()
+
+
+def one_line_error(p, *needles):
+    lines = stderr_lines(p)
+    return p.returncode not in (0, None) and len(lines) == 1 and all(n in lines[0] for n in needles)
+
+
+def test_bad_input():
+    srv = LlmServer("m=ttft=10ms,tokens=3")
+    d = ms.tmpdir("ipw-prof-bad-")
+    ds = dataset(d, 3)
+    common = ["--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+              "--dataset-param", "answer_field=a", "--output-dir", os.path.join(d, "runs"),
+              "--baseline-seconds", "0", "--no-eval", "--collector", "null"]
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url",
+             "http://127.0.0.1:9"] + common)
+    check(one_line_error(p, "127.0.0.1:9"), "unreachable server: one line naming the URL: %r" % p.stderr)
+    p = run(["profile", "--client", "ollama", "--model", "nosuch", "--client-base-url", srv.url]
+            + common)
+    check(one_line_error(p, "nosuch", "--model"), "wrong model: one line naming it: %r" % p.stderr)
+    p = run(["profile", "--client", "vllm", "--model", "nosuch", "--client-base-url", srv.url]
+            + common)
+    check(one_line_error(p, "nosuch"), "wrong model on the OpenAI protocol: %r" % p.stderr)
+    missing = os.path.join(d, "missing.jsonl")
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--dataset", "jsonl", "--dataset-path", missing, "--dataset-param", "prompt_field=q",
+             "--output-dir", os.path.join(d, "runs"), "--no-eval"])
+    check(one_line_error(p, missing), "missing dataset: one line naming the path: %r" % p.stderr)
+    ro = os.path.join(d, "readonly")
+    os.mkdir(ro, 0o555)
+    kw = {}
+    if os.geteuid() == 0:
+        # root writes anywhere: run the profiler as nobody so the permission really applies
+        kw["preexec_fn"] = lambda: (os.setgid(65534), os.setuid(65534))
+        os.chmod(d, 0o755)
+        os.chmod(ds, 0o644)
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+             "--output-dir", ro, "--baseline-seconds", "0", "--no-eval", "--collector", "null"],
+            **kw)
+    check(one_line_error(p, ro), "unwritable output dir: one line naming it: %r" % p.stderr)
+    p = run(["profile", "--client", "ollama"])
+    check(p.returncode == 2, "missing --model is a usage error (exit 2)")
+    srv.stop()
+
+
+def test_remote_monitor():
+    if not os.path.exists(FAKE_NVML):
+        print("skip: no fake NVML library")
+        return
+    d = ms.tmpdir("ipw-prof-remote-")
+    cfg = os.path.join(d, "nvml.conf")
+    with open(cfg, "w") as f:
+        f.write("devices = 2\ndev0.power = 180\ndev1.power = 95\n")
+    env = {"IPW_NVML_LIBRARY": FAKE_NVML, "IPW_FAKE_NVML_CONFIG": cfg}
+    os.environ.update(env)
+    mon = ms.Monitor(collector="nvidia", interval_ms=20)
+    srv = LlmServer("m=ttft=80ms,itl=20ms,tokens=10")
+    ds = dataset(d, 4)
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+             "--dataset-param", "answer_field=a", "--output-dir", os.path.join(d, "runs"),
+             "--monitor", mon.target, "--baseline-seconds", "0.3", "--no-eval"])
+    check(p.returncode == 0, "profile through an energy monitor (%s)" % p.stderr[-300:])
+    run_dir = only_run_dir(os.path.join(d, "runs"))
+    s = json.load(open(os.path.join(run_dir, "summary.json")))
+    check(s["telemetry"]["monitors"] == mon.target and s["telemetry"]["platform"] == "nvidia",
+          "summary names the monitor and its platform")
+    for r in records(run_dir):
+        em = r["model_metrics"]["m"]["energy_metrics"]
+        secs = r["model_metrics"]["m"]["latency_metrics"]["total_query_seconds"]
+        w = r["telemetry_window"]
+        window_s = (w["end_ns"] - w["start_ns"]) / 1e9
+        truth = (180 + 95) * window_s
+        err = abs(em["per_query_joules"] - truth) / truth
+        check(err < 0.01, "remote energy %.3f J vs %.3f J true (%.3f %%)"
+              % (em["per_query_joules"], truth, 100 * err))
+        check(abs(em["prefill_joules"] + em["decode_joules"] - em["per_query_joules"]) < 1e-6,
+              "prefill + decode = per query")
+        check(abs(window_s - secs) < 0.05, "the energy window is the query's")
+    srv.stop()
+    mon.terminate()
+
+
+try:
+    test_sim_run_and_readers()
+    test_existing_dir_and_overwrite()
+    test_crash_and_resume()
+    test_bad_input()
+    test_remote_monitor()
+finally:
+    for s in servers:
+        if s.proc.poll() is None:
+            s.stop()
+    ms.cleanup()
+print("all profile CLI checks passed")
