@@ -51,6 +51,9 @@ struct ipw_accuracy {
     uint64_t total, correct, incorrect, unevaluated, failed_queries, failed_evaluations;
     uint64_t by_kind[3][4]; /* [kind][verdict] */
     struct ipw_acc_basis main, all, active;
+    /* energy and power over every successful query, scored or not (a run with nothing to score
+     * — sim, or open items without a judge — still has an energy per query) */
+    struct ipw_acc_basis run;
     /* prefill/decode split over successful queries that have both phases */
     uint64_t phase_n;
     double prefill_sum, decode_sum, phase_input_tokens, phase_output_tokens;
@@ -66,6 +69,8 @@ struct ipw_accuracy_result {
     uint64_t total_scored;
     double accuracy;
     double ipj, ipw, avg_energy_j, avg_power_w;
+    double run_avg_energy_j, run_avg_power_w; /* over every successful query */
+    uint64_t run_energy_samples;
     uint64_t energy_samples, power_samples, imputed_energy, nonpositive_energy, missing_energy;
     uint64_t derived_power_samples, metric_power_samples;
     double ipj_total, ipw_total, avg_total_energy_j, avg_total_power_w;

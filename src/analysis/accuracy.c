@@ -17,8 +17,8 @@ static bool pos(double v) { return isfinite(v) && v > 0; }
 void ipw_accuracy_init(struct ipw_accuracy *a)
 {
     memset(a, 0, sizeof *a);
-    struct ipw_acc_basis *b[] = {&a->main, &a->all, &a->active};
-    for (size_t i = 0; i < 3; i++) {
+    struct ipw_acc_basis *b[] = {&a->main, &a->all, &a->active, &a->run};
+    for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
         ipw_welford_init(&b[i]->energy);
         ipw_welford_init(&b[i]->power);
     }
@@ -132,6 +132,7 @@ ipw_err ipw_accuracy_add(struct ipw_accuracy *a, const struct ipw_acc_query *q,
 
     /* run-wide figures over every successful query, scored or not */
     a->ok_queries++;
+    basis_add(&a->run, false, q->energy_j, q->power_w, q->latency_s, false, NULL);
     if (isfinite(q->input_tokens))
         a->input_tokens += q->input_tokens;
     if (isfinite(q->output_tokens))
@@ -190,6 +191,9 @@ void ipw_accuracy_finish(const struct ipw_accuracy *a, struct ipw_accuracy_resul
 
     r->avg_energy_j = mean_or_nan(&a->main.energy);
     r->avg_power_w = mean_or_nan(&a->main.power);
+    r->run_avg_energy_j = mean_or_nan(&a->run.energy);
+    r->run_avg_power_w = mean_or_nan(&a->run.power);
+    r->run_energy_samples = a->run.energy.n;
     r->ipj = ratio(r->accuracy, r->avg_energy_j);
     r->ipw = ratio(r->accuracy, r->avg_power_w);
     r->energy_samples = a->main.energy.n;
@@ -263,6 +267,10 @@ json_t *ipw_accuracy_summary_json(const struct ipw_accuracy_result *r, const cha
     json_object_set_new(s, "intelligence_per_watt", real(r->ipw));
     json_object_set_new(s, "avg_per_query_energy_joules", real(r->avg_energy_j));
     json_object_set_new(s, "avg_per_query_power_watts", real(r->avg_power_w));
+    json_object_set_new(s, "avg_energy_joules_all_queries", real(r->run_avg_energy_j));
+    json_object_set_new(s, "avg_power_watts_all_queries", real(r->run_avg_power_w));
+    json_object_set_new(s, "energy_sample_count_all_queries",
+                        json_integer((json_int_t)r->run_energy_samples));
     json_object_set_new(s, "energy_sample_count", json_integer((json_int_t)r->energy_samples));
     json_object_set_new(s, "power_sample_count", json_integer((json_int_t)r->power_samples));
     json_object_set_new(s, "imputed_energy_count", json_integer((json_int_t)r->imputed_energy));

@@ -35,8 +35,10 @@ void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r)
         fig("accuracy", a->accuracy * 100, "%.2f", " %");
         fig("intelligence per joule", a->ipj, "%.6g", " /J");
         fig("intelligence per watt", a->ipw, "%.6g", " /W");
-        fig("energy per query", a->avg_energy_j, "%.4g", " J");
-        fig("power per query", a->avg_power_w, "%.4g", " W");
+        fig("energy per query", a->run_avg_energy_j, "%.4g", " J");
+        fig("power per query", a->run_avg_power_w, "%.4g", " W");
+        if (a->energy_samples != a->run_energy_samples)
+            fig("energy per scored query", a->avg_energy_j, "%.4g", " J");
         fig("IPJ on all domains", a->ipj_total, "%.6g", " /J");
         fig("IPJ above idle", a->ipj_active, "%.6g", " /J");
         fig("prefill share of energy", a->prefill_share * 100, "%.1f", " %");

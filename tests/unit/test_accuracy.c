@@ -26,6 +26,26 @@ static void finish(struct ipw_accuracy *a, struct ipw_accuracy_result *r)
     ipw_accuracy_free(a);
 }
 
+/* An unscored query leaves IPJ alone but counts in the run-wide energy and power per query. */
+static void test_unscored_queries_count_in_run_means(void **state)
+{
+    (void)state;
+    struct ipw_accuracy a;
+    ipw_accuracy_init(&a);
+    struct ipw_acc_query q1 = q_make(IPW_VERDICT_CORRECT, 10, 2);
+    struct ipw_acc_query q2 = q_make(IPW_VERDICT_INCORRECT, 20, 4);
+    struct ipw_acc_query q3 = q_make(IPW_VERDICT_UNEVALUATED, 60, 3);
+    assert_int_equal(ipw_accuracy_add(&a, &q1, NULL, NULL), IPW_OK);
+    assert_int_equal(ipw_accuracy_add(&a, &q2, NULL, NULL), IPW_OK);
+    assert_int_equal(ipw_accuracy_add(&a, &q3, NULL, NULL), IPW_OK);
+    struct ipw_accuracy_result r;
+    finish(&a, &r);
+    assert_double_equal(r.ipj, 1.0 / 30.0, 1e-15);
+    assert_double_equal(r.run_avg_energy_j, 30, 1e-12);
+    assert_double_equal(r.run_avg_power_w, (5 + 5 + 20) / 3.0, 1e-12);
+    assert_int_equal(r.run_energy_samples, 3);
+}
+
 /* SPEC §4.2: (correct, 10 J, 2 s) and (wrong, 20 J, 4 s) -> accuracy 0.5, IPJ 1/30, IPW 0.1. */
 static void test_check_vector(void **state)
 {
@@ -192,7 +212,8 @@ static void test_phases_latency(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_check_vector),   cmocka_unit_test(test_imputation),
+        cmocka_unit_test(test_check_vector),
+        cmocka_unit_test(test_unscored_queries_count_in_run_means),   cmocka_unit_test(test_imputation),
         cmocka_unit_test(test_bases_and_counts), cmocka_unit_test(test_nothing_scored),
         cmocka_unit_test(test_phases_latency),
     };
