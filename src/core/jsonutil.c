@@ -87,8 +87,21 @@ char *ipw_json_dumps(const json_t *j, size_t flags)
                 real |= text[i] == '.' || text[i] == 'e' || text[i] == 'E';
                 i++;
             }
+            /* %.17g printed fewer than 17 significant digits only when the value is exact in
+             * them: already the shortest form, nothing to try */
+            int sig = 0;
+            bool lead = true;
+            for (size_t k = start; k < i && text[k] != 'e' && text[k] != 'E'; k++) {
+                if (text[k] < '0' || text[k] > '9')
+                    continue;
+                if (lead && text[k] == '0')
+                    continue;
+                lead = false;
+                sig++;
+            }
             char best[40];
-            size_t n = real ? shortest_real(text + start, i - start, best, sizeof best) : 0;
+            size_t n = real && sig >= 17 ? shortest_real(text + start, i - start, best, sizeof best)
+                                         : 0;
             if (n && n <= i - start) {
                 memcpy(text + o, best, n);
                 o += n;

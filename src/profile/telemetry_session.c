@@ -19,6 +19,9 @@ static ipw_err open_local(const struct ipw_telemetry_session_config *cfg,
     struct ipw_collector_config cc;
     ipw_collector_config_init(&cc);
     cc.interval_ms = (int)(cfg->interval_ns / IPW_NS_PER_MS);
+    /* three snapshots per query would each make the kernel format all of /proc/meminfo: a
+     * memory figure up to 100 ms old is as good for per-query memory statistics */
+    cc.meminfo_interval_ns = 100 * IPW_NS_PER_MS;
     cc.sim_hardware = cfg->sim_hardware;
     cc.sim_model = cfg->sim_model;
     ipw_err rc = ipw_collector_open(cfg->collector, &cc, &ts->collector, eb);

@@ -31,6 +31,7 @@ struct ipw_sampler {
     struct ipw_device_reading *dring; /* cap * ndev, or NULL */
     size_t cap, head, count;          /* head: index of the next write */
     uint64_t inserted;
+    uint32_t seen_valid; /* every metric bit any reading has held: which domains exist */
     _Atomic uint64_t snapshots, failures, missed; /* bumped outside ring_lock */
     uint64_t next_seq;
 
@@ -155,6 +156,7 @@ static ipw_err insert(struct ipw_sampler *s, struct ipw_reading *r,
                         (long long)r->mono_ns, (long long)newest);
     }
     r->sequence = s->next_seq++;
+    s->seen_valid |= r->valid;
     s->ring[s->head] = *r;
     if (s->ndev) {
         struct ipw_device_reading *d = &s->dring[s->head * s->ndev];
@@ -409,10 +411,7 @@ ipw_err ipw_sampler_energy_between(struct ipw_sampler *s, int64_t t0, int64_t t1
     bool any_energy = false;
     for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
         ipw_metric m = ipw_domain_energy_metric((ipw_domain)d);
-        bool present = false;
-        for (size_t i = 0; i < s->count && !present; i++)
-            present = ipw_reading_has(at(s, i), m);
-        if (!present)
+        if (!(s->seen_valid & (1u << m)))
             continue;
         any_energy = true;
         out->present |= 1u << d;
