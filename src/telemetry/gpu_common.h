@@ -17,6 +17,21 @@ void ipw_tick_fail(struct ipw_tick_err *te, ipw_err code, const char *fmt, ...)
 /* IPW_OK when nothing failed; else the code, with the first message (and how many more) in eb. */
 ipw_err ipw_tick_result(struct ipw_tick_err *te, ipw_errbuf *eb);
 
+/* Folding per-GPU values into the machine's reading: power, energy and memory summed,
+ * temperature and utilization averaged. A sum over some GPUs would understate the machine, so
+ * an aggregate is set only when every GPU gave that value this tick. */
+struct ipw_gpu_sum {
+    double sum[IPW_DF_COUNT];
+    unsigned n[IPW_DF_COUNT];
+    bool any_average, any_integrated;
+};
+
+/* One GPU's values; average: its power is a windowed average; integrated: its energy comes
+ * from integrating power rather than a counter. */
+void ipw_gpu_sum_add(struct ipw_gpu_sum *s, const struct ipw_device_reading *dr, bool average,
+                     bool integrated);
+void ipw_gpu_sum_finish(const struct ipw_gpu_sum *s, unsigned ndev, struct ipw_reading *r);
+
 /* Devices that took the same fallback at open, and the first reason given. */
 struct ipw_devlist {
     char text[160];

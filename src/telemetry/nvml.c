@@ -425,9 +425,9 @@ static ipw_err nv_sample(struct ipw_collector *c, struct ipw_reading *r,
     struct nv *nv = c->priv;
     struct ipw_tick_err te = {.code = IPW_OK};
     int64_t t = r->mono_ns;
-    double sum[IPW_DF_COUNT] = {0}, bw = 0, tensor = 0;
-    unsigned n[IPW_DF_COUNT] = {0}, ngpm = 0;
-    bool any_average = false, any_integrated = false;
+    struct ipw_gpu_sum gs = {0};
+    double bw = 0, tensor = 0;
+    unsigned ngpm = 0;
     for (unsigned i = 0; i < nv->ndev; i++) {
         struct nv_dev *d = &nv->dev[i];
         struct ipw_device_reading scratch, *dr = dev ? &dev[i] : &scratch;
@@ -436,38 +436,15 @@ static ipw_err nv_sample(struct ipw_collector *c, struct ipw_reading *r,
         if (d->lost && !refetch(c, d, &te))
             continue;
         read_dev(c, d, t, dr, &x, &te);
-        for (int f = 0; f < IPW_DF_COUNT; f++)
-            if (ipw_device_has(dr, (enum ipw_device_field)f)) {
-                sum[f] += dr->v[f];
-                n[f]++;
-            }
-        any_average |= ipw_device_has(dr, IPW_DF_POWER_W) && x.power_source == IPW_POWER_AVERAGE;
-        any_integrated |= x.integrated;
+        ipw_gpu_sum_add(&gs, dr, x.power_source == IPW_POWER_AVERAGE, x.integrated);
         if (x.gpm_valid) {
             bw += x.gpm_bw;
             tensor += x.gpm_tensor;
             ngpm++;
         }
     }
-    /* A sum over some GPUs would understate the machine: aggregates need every GPU. */
     unsigned all = nv->ndev;
-    if (n[IPW_DF_POWER_W] == all) {
-        ipw_reading_set(r, IPW_M_GPU_POWER_W, sum[IPW_DF_POWER_W]);
-        r->power_source = any_average ? IPW_POWER_AVERAGE : IPW_POWER_INSTANT;
-    }
-    if (n[IPW_DF_ENERGY_J] == all) {
-        ipw_reading_set(r, IPW_M_GPU_ENERGY_J, sum[IPW_DF_ENERGY_J]);
-        r->energy_source[IPW_DOMAIN_GPU] =
-            any_integrated ? IPW_ENERGY_INTEGRATED : IPW_ENERGY_COUNTER;
-    }
-    if (n[IPW_DF_TEMPERATURE_C] == all)
-        ipw_reading_set(r, IPW_M_TEMPERATURE_C, sum[IPW_DF_TEMPERATURE_C] / all);
-    if (n[IPW_DF_MEM_USED_MB] == all)
-        ipw_reading_set(r, IPW_M_GPU_MEM_USED_MB, sum[IPW_DF_MEM_USED_MB]);
-    if (n[IPW_DF_MEM_TOTAL_MB] == all)
-        ipw_reading_set(r, IPW_M_GPU_MEM_TOTAL_MB, sum[IPW_DF_MEM_TOTAL_MB]);
-    if (n[IPW_DF_UTIL_PCT] == all)
-        ipw_reading_set(r, IPW_M_GPU_UTIL_PCT, sum[IPW_DF_UTIL_PCT] / all);
+    ipw_gpu_sum_finish(&gs, all, r);
     if (ngpm == all) {
         ipw_reading_set(r, IPW_M_GPU_MEMBW_UTIL_PCT, bw / all);
         ipw_reading_set(r, IPW_M_GPU_TENSOR_UTIL_PCT, tensor / all);
