@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ipw/utf8.h"
 
 #define MAX_DEPTH 2048
 
@@ -64,40 +65,6 @@ static bool hex4(const char *p, const char *end, unsigned *out)
     return true;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid (overlong forms, surrogates
- * and code points past U+10FFFF are invalid, as in jansson). */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t n;
-    unsigned cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
 /* A string at c->p (the opening quote); validates it and moves past the closing quote. */
 static bool string(struct sc *c)
 {
@@ -145,7 +112,7 @@ static bool string(struct sc *c)
             c->p += 2;
             continue;
         }
-        size_t n = utf8_len((const unsigned char *)c->p, (const unsigned char *)c->end);
+        size_t n = ipw_utf8_seq((const unsigned char *)c->p, (size_t)(c->end - c->p));
         if (!n)
             return fail(c, "invalid UTF-8 in a string");
         c->p += n;

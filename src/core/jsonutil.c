@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ipw/fsutil.h"
+#include "ipw/utf8.h"
 
 json_t *ipw_json_real_or_null(double v, bool valid)
 {
@@ -150,39 +151,6 @@ const char *ipw_json_get_string(const json_t *obj, const char *key)
     return json_string_value(json_object_get(obj, key));
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is invalid (overlongs,
- * surrogates and code points above U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return c ? 1 : 0; /* NUL is not allowed inside jansson strings */
-    size_t n;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (left < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
 
 json_t *ipw_json_stringn_lossy(const char *s, size_t len)
 {
@@ -198,7 +166,7 @@ json_t *ipw_json_stringn_lossy(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     size_t o = 0;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_seq(p + i, len - i);
+        size_t n = p[i] ? ipw_utf8_seq(p + i, len - i) : 0; /* no NUL inside jansson strings */
         if (n) {
             memcpy(buf + o, p + i, n);
             o += n;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ipw/chatstream.h"
+#include "ipw/utf8.h"
 
 void ipw_stream_chunk_init(struct ipw_stream_chunk *c)
 {
@@ -19,39 +20,6 @@ void ipw_stream_chunk_clear(struct ipw_stream_chunk *c)
     ipw_stream_chunk_init(c);
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char b = p[0];
-    size_t need;
-    uint32_t cp;
-    if (b < 0x80)
-        return 1;
-    if (b >= 0xC2 && b <= 0xDF) {
-        need = 2;
-        cp = b & 0x1F;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        need = 3;
-        cp = b & 0x0F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 4;
-        cp = b & 0x07;
-    } else {
-        return 0;
-    }
-    if (need > n)
-        return 0;
-    for (size_t k = 1; k < need; k++) {
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[k] & 0x3F);
-    }
-    if ((need == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (need == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return need;
-}
-
 /* Copies at most max input bytes of text into out as one line of valid UTF-8: control bytes
  * and invalid sequences become \xNN (or a space when `spaces`). Returns true when cut. */
 static bool put_clean(char *out, size_t size, const char *text, size_t len, size_t max,
@@ -63,7 +31,7 @@ static bool put_clean(char *out, size_t size, const char *text, size_t len, size
     if (size == 0)
         return true;
     while (i < len) {
-        size_t k = utf8_len(p + i, len - i);
+        size_t k = ipw_utf8_seq(p + i, len - i);
         if (i + (k ? k : 1) > max) {
             cut = true;
             break;
@@ -126,7 +94,7 @@ void ipw_stream_utf8_fix(char *msg)
     size_t len = strlen(msg), i = 0;
     const unsigned char *p = (const unsigned char *)msg;
     while (i < len) {
-        size_t k = utf8_len(p + i, len - i);
+        size_t k = ipw_utf8_seq(p + i, len - i);
         if (k == 0) {
             bool tail = len - i < 4 && (p[i] & 0xC0) == 0xC0;
             for (size_t j = i + 1; tail && j < len; j++)

@@ -13,6 +13,7 @@
 #include "ipw/arrow.h"
 #include "results/arrow_format.h"
 #include "results/flatbuf.h"
+#include "ipw/utf8.h"
 
 struct rcol {
     const struct ipw_arrow_field *f;
@@ -52,44 +53,6 @@ struct msg {
 };
 
 /* ---- UTF-8 ------------------------------------------------------------------------------------ */
-
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i <= need)
-            return false;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += need + 1;
-    }
-    return true;
-}
 
 /* ---- schema ------------------------------------------------------------------------------------ */
 
@@ -132,7 +95,7 @@ static ipw_err parse_field(const struct fb_table *t, int depth, size_t *count, s
         fb_bool(t, FIELD_NULLABLE, false, &nullable) < 0 ||
         fb_u8(t, FIELD_TYPE_TYPE, 0, &tag) < 0 || fb_vector(t, FIELD_CHILDREN, 4, 4, &kids) < 0)
         return bad(eb, "a schema field's metadata is out of bounds", at);
-    if (strlen(name) != name_len || !utf8_valid((const uint8_t *)name, name_len))
+    if (strlen(name) != name_len || !ipw_utf8_valid((const uint8_t *)name, name_len))
         return bad(eb, "a field name is not NUL-free UTF-8", at);
     int has_type = fb_table(t, FIELD_TYPE, &type);
     int has_dict = fb_table(t, FIELD_DICTIONARY, &dict);
@@ -232,8 +195,8 @@ static ipw_err parse_metadata(const struct fb_table *t, unsigned id, json_t *md,
         if (fb_vec_table(&v, i, &kv) < 0 || fb_string(&kv, KEYVALUE_KEY, &k, &kl) < 0 ||
             fb_string(&kv, KEYVALUE_VALUE, &val, &vl) < 0)
             return bad(eb, "a custom_metadata entry is out of bounds", at);
-        if (strlen(k) != kl || !utf8_valid((const uint8_t *)k, kl) ||
-            !utf8_valid((const uint8_t *)val, vl))
+        if (strlen(k) != kl || !ipw_utf8_valid((const uint8_t *)k, kl) ||
+            !ipw_utf8_valid((const uint8_t *)val, vl))
             return bad(eb, "a custom_metadata entry is not UTF-8", at);
         if (json_object_set_new(md, k, json_stringn_nocheck(val, vl)) != 0)
             return ipw_fail(eb, IPW_E_NOMEM, "out of memory reading Arrow metadata");
@@ -489,7 +452,7 @@ static ipw_err bind(struct bind_ctx *c, struct rcol *col, const struct ipw_arrow
             if (!is_valid(col, i))
                 continue;
             int64_t a = offset_at(col, i), b = offset_at(col, i + 1);
-            if (!utf8_valid(dp + a, (size_t)(b - a)))
+            if (!ipw_utf8_valid(dp + a, (size_t)(b - a)))
                 return bad(c->eb, "a string value is not valid UTF-8", c->m->offset);
         }
         return IPW_OK;
