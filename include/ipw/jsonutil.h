@@ -25,6 +25,10 @@ bool ipw_json_get_number(const json_t *obj, const char *key, double *out);
 json_t *ipw_json_string_lossy(const char *s);
 json_t *ipw_json_stringn_lossy(const char *s, size_t len);
 
+/* Append a printf-formatted string (at most 511 bytes, kept valid UTF-8) to a JSON array:
+ * the "warnings" lists of the analysis files. */
+void ipw_json_append_fmt(json_t *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* String member or NULL. */
 const char *ipw_json_get_string(const json_t *obj, const char *key);
 

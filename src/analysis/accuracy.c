@@ -357,42 +357,32 @@ json_t *ipw_accuracy_data_json(const struct ipw_accuracy_result *r)
     return d;
 }
 
-static void warn(json_t *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(json_t *arr, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    json_array_append_new(arr, json_string(buf));
-}
 
 void ipw_accuracy_warnings(const struct ipw_accuracy_result *r, const char *model, json_t *arr)
 {
     if (r->unevaluated)
-        warn(arr, "%llu queries of model '%s' are unevaluated (open answers need a judge: "
+        ipw_json_append_fmt(arr, "%llu queries of model '%s' are unevaluated (open answers need a judge: "
                   "--eval-base-url and --eval-model)",
              (unsigned long long)r->unevaluated, model);
     if (r->failed_queries)
-        warn(arr, "%llu queries failed during profiling and are not scored",
+        ipw_json_append_fmt(arr, "%llu queries failed during profiling and are not scored",
              (unsigned long long)r->failed_queries);
     if (r->failed_evaluations)
-        warn(arr, "%llu queries could not be judged (judge errors after retries); re-run "
+        ipw_json_append_fmt(arr, "%llu queries could not be judged (judge errors after retries); re-run "
                   "analyze to retry them",
              (unsigned long long)r->failed_evaluations);
     if (r->total_scored == 0)
-        warn(arr, "no query was scored, so accuracy, IPJ and IPW are undefined");
+        ipw_json_append_fmt(arr, "no query was scored, so accuracy, IPJ and IPW are undefined");
     if (r->total_scored && r->energy_samples == 0)
-        warn(arr, "no scored query has a positive energy; intelligence_per_joule unavailable");
+        ipw_json_append_fmt(arr, "no scored query has a positive energy; intelligence_per_joule unavailable");
     if (r->total_scored && r->power_samples == 0)
-        warn(arr, "no scored query has a power; intelligence_per_watt unavailable");
+        ipw_json_append_fmt(arr, "no scored query has a power; intelligence_per_watt unavailable");
     if (r->imputed_energy)
-        warn(arr, "imputed the energy of %llu queries as window power x latency (no positive "
+        ipw_json_append_fmt(arr, "imputed the energy of %llu queries as window power x latency (no positive "
                   "energy reading)",
              (unsigned long long)r->imputed_energy);
     if (r->missing_energy)
-        warn(arr, "left out of the energy mean %llu scored queries with no positive energy and "
+        ipw_json_append_fmt(arr, "left out of the energy mean %llu scored queries with no positive energy and "
                   "no power and latency to impute it from",
              (unsigned long long)r->missing_energy);
 }

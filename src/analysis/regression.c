@@ -126,16 +126,6 @@ void ipw_regression_add(struct ipw_regression *r, const struct ipw_run_query *q)
     }
 }
 
-static void warn(json_t *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(json_t *arr, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    json_array_append_new(arr, json_string(buf));
-}
 
 json_t *ipw_regression_json(const struct ipw_regression *r)
 {
@@ -151,7 +141,7 @@ json_t *ipw_regression_json(const struct ipw_regression *r)
         json_object_set_new(o, "avg_y", ipw_json_real_or_null(f.avg_y, f.count > 0));
         json_object_set_new(regs, ipw_regression_name((enum ipw_reg_id)i), o);
         if (!f.valid)
-            warn(warnings, "%s: %s, so no fit", ipw_regression_name((enum ipw_reg_id)i),
+            ipw_json_append_fmt(warnings, "%s: %s, so no fit", ipw_regression_name((enum ipw_reg_id)i),
                  f.count < 2 ? "fewer than 2 points" : "fewer than 2 distinct x values");
     }
     const struct {
@@ -165,7 +155,7 @@ json_t *ipw_regression_json(const struct ipw_regression *r)
     };
     for (size_t i = 0; i < sizeof zeros / sizeof zeros[0]; i++)
         if (zeros[i].n)
-            warn(warnings, "%llu %s samples equal 0", (unsigned long long)zeros[i].n,
+            ipw_json_append_fmt(warnings, "%llu %s samples equal 0", (unsigned long long)zeros[i].n,
                  zeros[i].what);
     json_object_set_new(doc, "analysis", json_string("regression"));
     json_t *summary = json_object();

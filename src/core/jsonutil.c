@@ -2,6 +2,8 @@
 #include "ipw/jsonutil.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,3 +185,13 @@ json_t *ipw_json_stringn_lossy(const char *s, size_t len)
 }
 
 json_t *ipw_json_string_lossy(const char *s) { return ipw_json_stringn_lossy(s, s ? strlen(s) : 0); }
+
+void ipw_json_append_fmt(json_t *arr, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    json_array_append_new(arr, ipw_json_string_lossy(buf));
+}
