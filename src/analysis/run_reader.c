@@ -1,6 +1,7 @@
 /* Streams a run directory's queries for analysis: records.jsonl read line by line (bounded), each
  * line parsed alone and flattened into an ipw_run_query; summary.json read once. */
 #include "ipw/run_reader.h"
+#include "run_source_arrow.h"
 
 #include "analysis/record_scan.h"
 
@@ -353,22 +354,29 @@ ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_opt
     size_t max_line = r->opts.max_line_bytes ? r->opts.max_line_bytes : DEFAULT_MAX_LINE;
     char path[4200];
     snprintf(path, sizeof path, "%s/records.jsonl", run_dir);
-    if (!ipw_path_exists(path)) {
-        snprintf(path, sizeof path, "%s/data-00000-of-00001.arrow", run_dir);
-        bool arrow = ipw_path_exists(path);
-        free(r);
-        return ipw_fail(eb, IPW_E_NOTFOUND,
-                        "%s is not a run directory: it has no records.jsonl%s", run_dir,
-                        arrow ? " (it has an Arrow dataset, which analysis cannot read yet; "
-                                "records.jsonl is the run's source of truth)"
-                              : "; give the directory `ipw profile` wrote");
+    ipw_err e;
+    if (ipw_path_exists(path)) {
+        e = jsonl_open(path, max_line, &r->src, eb);
+        r->ops = &jsonl_ops;
+    } else {
+        /* no durable log: a run the original tool wrote keeps only the Arrow dataset */
+        char state[4200];
+        snprintf(state, sizeof state, "%s/state.json", run_dir);
+        if (!ipw_path_exists(state)) {
+            free(r);
+            return ipw_fail(eb, IPW_E_NOTFOUND,
+                            "%s is not a run directory: it has neither records.jsonl nor a "
+                            "HuggingFace dataset (state.json); give the directory `ipw profile` "
+                            "wrote",
+                            run_dir);
+        }
+        e = ipw_run_source_arrow_open(run_dir, &r->src, eb);
+        r->ops = &ipw_run_source_arrow;
     }
-    ipw_err e = jsonl_open(path, max_line, &r->src, eb);
     if (e != IPW_OK) {
         free(r);
         return e;
     }
-    r->ops = &jsonl_ops;
     load_info(r);
     snprintf(r->model, sizeof r->model, "%s",
              r->opts.model && *r->opts.model ? r->opts.model : r->info.model);

@@ -251,6 +251,29 @@ def test_bad_input():
     srv.stop()
 
 
+def test_analyze_from_arrow_alone():
+    """A run directory with only the HuggingFace dataset (what the original tool leaves) is
+    analysed to the same figures as from records.jsonl."""
+    srv = LlmServer("m=ttft=5ms,itl=1ms,reply=The answer is (B).")
+    d = ms.tmpdir("ipw-prof-arrow-")
+    out = os.path.join(d, "runs")
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--max-queries", "40", "--seed", "3", "--output-dir", out, "--baseline-seconds", "0",
+             "--collector", "null"])
+    check(p.returncode == 0, "profile with local scoring")
+    run_dir = only_run_dir(out)
+    before = json.load(open(os.path.join(run_dir, "analysis", "accuracy.json")))["summary"]
+    check(before["correct"] > 0 and before["incorrect"] > 0, "a mix of right and wrong answers")
+    os.rename(os.path.join(run_dir, "records.jsonl"), os.path.join(d, "records.jsonl"))
+    shutil.rmtree(os.path.join(run_dir, "analysis"))
+    p = run(["analyze", run_dir])
+    check(p.returncode == 0, "analyze reads the Arrow dataset alone (%s)" % p.stderr[-200:])
+    after = json.load(open(os.path.join(run_dir, "analysis", "accuracy.json")))["summary"]
+    diff = {k: (before[k], after.get(k)) for k in before if before[k] != after.get(k)}
+    check(not diff, "the same figures as from records.jsonl: %s" % diff)
+    srv.stop()
+
+
 def test_remote_monitor():
     if not os.path.exists(FAKE_NVML):
         print("skip: no fake NVML library")
@@ -294,6 +317,7 @@ try:
     test_existing_dir_and_overwrite()
     test_crash_and_resume()
     test_bad_input()
+    test_analyze_from_arrow_alone()
     test_remote_monitor()
 finally:
     for s in servers:
