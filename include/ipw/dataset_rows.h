@@ -13,7 +13,7 @@ enum ipw_rows_format {
     IPW_ROWS_JSONL,    /* one object per line; blank lines and CRLF allowed */
     IPW_ROWS_JSON,     /* one array of objects */
     IPW_ROWS_CSV,      /* header row, then one record per row; every cell a string */
-    IPW_ROWS_HF_DISK,  /* a HuggingFace save_to_disk folder: reserved for the Arrow reader */
+    IPW_ROWS_HF_DISK,  /* a HuggingFace save_to_disk folder (Arrow stream files) */
 };
 
 #define IPW_ROWS_DEFAULT_MAX_ROW_BYTES ((size_t)16 << 20)
@@ -37,8 +37,8 @@ struct ipw_rows_sink {
     ipw_err (*bad)(void *ud, size_t index, size_t line, const char *msg, ipw_errbuf *eb);
 };
 
-/* Reads the file at path. A missing file is IPW_E_NOTFOUND naming the path; a directory is
- * IPW_E_UNSUPPORTED (HuggingFace folders need the Arrow reader). */
+/* Reads the file at path, or the HuggingFace save_to_disk folder. A missing file is
+ * IPW_E_NOTFOUND naming the path. */
 ipw_err ipw_rows_read_file(const char *path, const struct ipw_rows_opts *opt,
                            const struct ipw_rows_sink *sink, ipw_errbuf *eb);
 /* Same over a buffer (embedded data, fuzzers); label names it in messages. */

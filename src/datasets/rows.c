@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* One entry per input kind. A directory reader (HuggingFace save_to_disk folders, through the
- * Arrow reader) plugs in as read_dir; until then such folders get a clear "unsupported". */
+/* One entry per input kind; a directory is read by the entry with read_dir (HuggingFace
+ * save_to_disk folders, through the Arrow reader). */
 struct rows_reader {
     enum ipw_rows_format fmt;
     const char *name;
@@ -26,7 +26,7 @@ static const struct rows_reader readers[] = {
     {IPW_ROWS_JSONL, "jsonl", rows_read_jsonl, NULL},
     {IPW_ROWS_JSON, "json", rows_read_json, NULL},
     {IPW_ROWS_CSV, "csv", rows_read_csv, NULL},
-    {IPW_ROWS_HF_DISK, "hf-disk", NULL, NULL},
+    {IPW_ROWS_HF_DISK, "hf-disk", NULL, rows_read_hf_disk},
 };
 
 static const struct rows_reader *reader_for(enum ipw_rows_format f)
@@ -289,13 +289,11 @@ ipw_err ipw_rows_read_file(const char *path, const struct ipw_rows_opts *opt,
     }
     if (S_ISDIR(st.st_mode)) {
         const struct rows_reader *r = reader_for(IPW_ROWS_HF_DISK);
-        if (r->read_dir && (fmt == IPW_ROWS_AUTO || fmt == IPW_ROWS_HF_DISK))
+        if (fmt == IPW_ROWS_AUTO || fmt == IPW_ROWS_HF_DISK)
             return r->read_dir(path, opt, sink, eb);
-        return ipw_fail(eb, IPW_E_UNSUPPORTED,
-                        "%s is a directory%s; reading HuggingFace save_to_disk folders is not "
-                        "supported yet: export the split to JSON Lines "
-                        "(dataset.to_json(\"rows.jsonl\")) and pass that file",
-                        path, looks_like_hf_folder(path) ? " (a HuggingFace dataset folder)" : "");
+        return ipw_fail(eb, IPW_E_INVALID, "%s is a directory%s, not a %s file", path,
+                        looks_like_hf_folder(path) ? " (a HuggingFace dataset folder)" : "",
+                        ipw_rows_format_name(fmt));
     }
     if (fmt == IPW_ROWS_HF_DISK)
         return ipw_fail(eb, IPW_E_INVALID, "%s is a file, not a HuggingFace dataset folder",

@@ -60,4 +60,8 @@ ipw_err rows_read_jsonl(struct rows_ctx *c, ipw_errbuf *eb);
 ipw_err rows_read_json(struct rows_ctx *c, ipw_errbuf *eb);
 ipw_err rows_read_csv(struct rows_ctx *c, ipw_errbuf *eb);
 
+/* A HuggingFace save_to_disk folder (rows_hf.c). */
+ipw_err rows_read_hf_disk(const char *path, const struct ipw_rows_opts *opt,
+                          const struct ipw_rows_sink *sink, ipw_errbuf *eb);
+
 #endif

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "ipw/dataset.h"
+#include "ipw/fsutil.h"
+#include "ipw/run_dataset.h"
 #include "ipw/dataset_rows.h"
 
 static char *tmpdir;
@@ -564,11 +566,47 @@ static void test_path_and_param_errors(void **state)
                      IPW_E_INVALID);
     assert_int_equal(load_err("jsonl", path_of("p.jsonl"), "{\"format\":\"xml\"}", false, &eb),
                      IPW_E_INVALID);
-    /* a directory (e.g. a HuggingFace save_to_disk folder) is not readable yet */
+    /* a directory must be a HuggingFace save_to_disk folder (it has state.json) */
     ipw_test_write(tmpdir, "hfdir/dataset_info.json", "{}");
-    assert_int_equal(load_err("mmlu-pro", path_of("hfdir"), NULL, false, &eb),
-                     IPW_E_UNSUPPORTED);
-    assert_non_null(strstr(eb.msg, "HuggingFace"));
+    assert_int_equal(load_err("mmlu-pro", path_of("hfdir"), NULL, false, &eb), IPW_E_INVALID);
+    assert_non_null(strstr(eb.msg, "not a HuggingFace save_to_disk folder"));
+    ipw_test_write(tmpdir, "dict/dataset_dict.json", "{\"splits\": [\"test\"]}");
+    assert_int_equal(load_err("mmlu-pro", path_of("dict"), NULL, false, &eb), IPW_E_INVALID);
+    assert_non_null(strstr(eb.msg, "one split's folder"));
+}
+
+/* A save_to_disk folder as input: here a run directory's own HuggingFace dataset (columns
+ * problem, answer, subject, ...), the shape of the original tool's dataset folders. */
+static void test_hf_folder_input(void **state)
+{
+    (void)state;
+    json_t *recs[3];
+    for (int i = 0; i < 3; i++) {
+        char problem[64], answer[8];
+        snprintf(problem, sizeof problem, "What is %d + %d?", i, i);
+        snprintf(answer, sizeof answer, "%d", 2 * i);
+        recs[i] = json_pack("{s:i, s:s, s:s, s:s, s:{}}", "record_index", i, "problem", problem,
+                            "answer", answer, "subject", i == 1 ? "algebra" : "arithmetic",
+                            "dataset_metadata");
+    }
+    struct ipw_run_dataset_stats st;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_mkdir_p(path_of("hf"), NULL), IPW_OK);
+    if (ipw_run_dataset_write(path_of("hf"), recs, 3, &st, &eb) != IPW_OK)
+        fail_msg("writing the folder: %s", eb.msg);
+    struct ipw_dataset *ds =
+        load("jsonl", path_of("hf"),
+             "{\"prompt_field\":\"problem\",\"answer_field\":\"answer\","
+             "\"subject_field\":\"subject\",\"kind\":\"exact\"}",
+             0, false, 0, false);
+    assert_int_equal(ds->n, 3);
+    assert_string_equal(ds->rec[2].problem, "What is 2 + 2?");
+    assert_string_equal(ds->rec[2].answer, "4");
+    assert_string_equal(ds->rec[1].subject, "algebra");
+    assert_string_equal(ds->rec[0].kind, "exact");
+    ipw_dataset_free(ds);
+    for (int i = 0; i < 3; i++)
+        json_decref(recs[i]);
 }
 
 /* --- sampling ---------------------------------------------------------------------------- */
@@ -831,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_structural_errors),
         cmocka_unit_test(test_row_limit),
         cmocka_unit_test(test_path_and_param_errors),
+        cmocka_unit_test(test_hf_folder_input),
         cmocka_unit_test(test_sampling),
         cmocka_unit_test(test_sample_indices_reference),
         cmocka_unit_test(test_jsonl_mapping),
