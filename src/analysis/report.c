@@ -256,8 +256,10 @@ static const struct metric accuracy_rows[] = {
 static const struct metric efficiency_rows[] = {
     {"intelligence_per_joule", "Intelligence per joule (IPJ, main domain)", F_SIG},
     {"intelligence_per_watt", "Intelligence per watt (IPW, main domain)", F_SIG},
-    {"avg_per_query_energy_joules", "Energy per query (main domain)", F_J},
-    {"avg_per_query_power_watts", "Power per query (main domain)", F_W},
+    {"avg_energy_joules_all_queries", "Energy per query (main domain, all queries)", F_J},
+    {"avg_power_watts_all_queries", "Power per query (main domain, all queries)", F_W},
+    {"avg_per_query_energy_joules", "Energy per scored query (main domain)", F_J},
+    {"avg_per_query_power_watts", "Power per scored query (main domain)", F_W},
     {"energy_sample_count", "Queries in the energy mean", F_COUNT},
     {"power_sample_count", "Queries in the power mean", F_COUNT},
     {"imputed_energy_count", "Energies imputed as power \xC3\x97 latency", F_COUNT},
@@ -428,8 +430,13 @@ static void warnings_list(struct sb *b, const json_t *acc, const json_t *reg)
     sb_put(b, "</ul></details>\n");
 }
 
-static void judge_note(struct sb *b, const json_t *acc)
+static void judge_note(struct sb *b, const json_t *acc, const struct run_view *v)
 {
+    if (strcmp(v->info.client, "sim") == 0) {
+        sb_put(b, "<p class=\"note\">The sim backend answers with a labelled placeholder: "
+                  "nothing is scored, and every energy is modelled, not measured.</p>\n");
+        return;
+    }
     const json_t *j = json_object_get(json_object_get(acc, "data"), "judge");
     if (!json_is_true(json_object_get(j, "enabled"))) {
         sb_put(b, "<p class=\"note\">Open-ended answers were not judged (no judge configured): "
@@ -548,10 +555,10 @@ static void run_section(struct sb *b, const struct run_view *v, size_t run_no)
     card(b, "accuracy", v->summary, "accuracy", F_PCT);
     card(b, "intelligence per joule", v->summary, "intelligence_per_joule", F_SIG);
     card(b, "intelligence per watt", v->summary, "intelligence_per_watt", F_SIG);
-    card(b, "energy per query", v->summary, "avg_per_query_energy_joules", F_J);
+    card(b, "energy per query", v->summary, "avg_energy_joules_all_queries", F_J);
     card(b, "latency p50", v->summary, "latency_p50_seconds", F_S);
     sb_put(b, "</div>\n");
-    judge_note(b, v->acc);
+    judge_note(b, v->acc, v);
     sb_put(b, "<div class=\"tables\">\n");
     metric_table(b, "Accuracy", accuracy_rows, sizeof accuracy_rows / sizeof accuracy_rows[0],
                  v->summary);
@@ -575,8 +582,8 @@ static const struct metric compare_cols[] = {
     {"accuracy", "accuracy", F_PCT},
     {"intelligence_per_joule", "IPJ", F_SIG},
     {"intelligence_per_watt", "IPW", F_SIG},
-    {"avg_per_query_energy_joules", "J / query", F_J},
-    {"avg_per_query_power_watts", "W / query", F_W},
+    {"avg_energy_joules_all_queries", "J / query", F_J},
+    {"avg_power_watts_all_queries", "W / query", F_W},
     {"prefill_energy_share", "prefill share", F_PCT},
     {"latency_p50_seconds", "p50 latency", F_S},
     {"latency_p95_seconds", "p95 latency", F_S},
