@@ -87,7 +87,18 @@ ipw_err ipw_telemetry_session_open(const struct ipw_telemetry_session_config *cf
 
 void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts)
 {
-    if (ts->collector && ts->collector->detect_log[0])
+    bool null = strcmp(ts->platform, "null") == 0;
+    /* auto-detection ending in null is what a user must not miss (often: RAPL needs root) */
+    if (null && ts->collector && ts->collector->detect_log[0])
+        ipw_warn("telemetry: no power or energy counter is readable here (null collector), so "
+                 "queries are timed and scored but get no energy; skipped %s",
+                 ts->collector->detect_log);
+    else if (null && ts->local)
+        ipw_info("telemetry: null collector: queries get no energy");
+    else if (null)
+        ipw_warn("telemetry: the energy monitor reads no power counter (platform null), so "
+                 "queries are timed and scored but get no energy");
+    else if (ts->collector && ts->collector->detect_log[0])
         ipw_info("telemetry: %s chosen; skipped %s", ts->collector->info.platform,
                  ts->collector->detect_log);
     if (ts->info.notes[0])
