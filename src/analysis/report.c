@@ -358,8 +358,10 @@ static void regression_table(struct sb *b, const json_t *reg)
 {
     const json_t *regs = json_object_get(json_object_get(reg, "data"), "regressions");
     sb_put(b, "<table class=\"grid\"><caption>Least-squares fits (y = slope \xC2\xB7 x + "
-              "intercept)</caption><thead><tr><th>fit</th><th>points</th><th>slope</th>"
-              "<th>intercept</th><th>R\xC2\xB2</th><th>mean y</th></tr></thead><tbody>\n");
+              "intercept)</caption><thead><tr><th>fit</th><th class=\"num\">points</th>"
+              "<th class=\"num\">slope</th><th class=\"num\">intercept</th>"
+              "<th class=\"num\">R\xC2\xB2</th><th class=\"num\">mean y</th></tr></thead>"
+              "<tbody>\n");
     for (int i = 0; i < IPW_REG_COUNT; i++) {
         const char *name = ipw_regression_name((enum ipw_reg_id)i);
         const json_t *o = json_object_get(regs, name);
@@ -383,8 +385,9 @@ static void kinds_table(struct sb *b, const json_t *acc)
     if (!json_is_object(kinds) || json_object_size(kinds) == 0)
         return;
     sb_put(b, "<table class=\"grid\"><caption>By kind of item</caption><thead><tr><th>kind</th>"
-              "<th>correct</th><th>incorrect</th><th>unevaluated</th><th>failed</th>"
-              "<th>accuracy</th></tr></thead><tbody>\n");
+              "<th class=\"num\">correct</th><th class=\"num\">incorrect</th>"
+              "<th class=\"num\">unevaluated</th><th class=\"num\">failed</th>"
+              "<th class=\"num\">accuracy</th></tr></thead><tbody>\n");
     const char *kind;
     const json_t *o;
     json_object_foreach((json_t *)kinds, kind, o)
@@ -613,7 +616,7 @@ static void comparison(struct sb *b, const struct run_view *v, size_t n)
               "class=\"grid compare\"><thead><tr><th>run</th><th>model</th><th>hardware</th>"
               "<th>dataset</th>");
     for (size_t c = 0; c < ncols; c++) {
-        sb_put(b, "<th>");
+        sb_put(b, "<th class=\"num\">");
         sb_esc(b, compare_cols[c].label);
         sb_put(b, "</th>");
     }
@@ -671,7 +674,7 @@ static const char css[] =
     "td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     "table.grid thead th{background:var(--soft);font-weight:650;white-space:nowrap}"
     "table.compare{font-size:13px}table.compare th,table.compare td{padding:4px 6px}"
-    "table.grid td.num{text-align:right}"
+    "table.grid td.num,table.grid th.num{text-align:right}"
     "td.best{font-weight:700}"
     ".na{color:#9a9aa2}"
     ".scroll{overflow-x:auto}"
