@@ -593,23 +593,30 @@ static const struct metric compare_cols[] = {
     {"total_queries", "queries", F_COUNT},
 };
 
+/* Equal up to rounding noise: two runs at 322 W and 322.0000000001 W are a tie. */
+static bool same_value(double a, double b)
+{
+    return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
+}
+
 static void comparison(struct sb *b, const struct run_view *v, size_t n)
 {
     size_t ncols = sizeof compare_cols / sizeof compare_cols[0];
-    /* the best run per column: highest accuracy/IPJ/IPW, lowest energy and latency */
-    size_t best[sizeof compare_cols / sizeof compare_cols[0]];
+    /* the best value per column: highest accuracy/IPJ/IPW, lowest energy and latency */
+    double best[sizeof compare_cols / sizeof compare_cols[0]];
+    bool all_tied[sizeof compare_cols / sizeof compare_cols[0]];
     for (size_t c = 0; c < ncols; c++) {
-        best[c] = (size_t)-1;
+        best[c] = NAN;
+        all_tied[c] = true;
         bool higher = c < 3, lower = c == 3 || c == 4 || c == 6 || c == 7;
-        double bv = NAN;
         for (size_t i = 0; i < n && (higher || lower); i++) {
             double x;
             if (!ipw_json_get_number(v[i].summary, compare_cols[c].key, &x))
                 continue;
-            if (isnan(bv) || (higher && x > bv) || (lower && x < bv)) {
-                bv = x;
-                best[c] = i;
-            }
+            if (!isnan(best[c]) && !same_value(x, best[c]))
+                all_tied[c] = false;
+            if (isnan(best[c]) || (higher && x > best[c]) || (lower && x < best[c]))
+                best[c] = x;
         }
     }
     sb_put(b, "<section id=\"comparison\"><h2>Comparison</h2>\n<div class=\"scroll\"><table "
@@ -634,9 +641,14 @@ static void comparison(struct sb *b, const struct run_view *v, size_t n)
         sb_put(b, "</td>");
         char attr[48];
         snprintf(attr, sizeof attr, " data-run=\"%zu\"", i + 1);
-        for (size_t c = 0; c < ncols; c++)
-            value_cell(b, v[i].summary, compare_cols[c].key, compare_cols[c].fmt, attr,
-                       n > 1 && best[c] == i);
+        for (size_t c = 0; c < ncols; c++) {
+            /* bold every run at the best value, none when they all share it (no winner) */
+            double x;
+            bool bold = n > 1 && !all_tied[c] && !isnan(best[c]) &&
+                        ipw_json_get_number(v[i].summary, compare_cols[c].key, &x) &&
+                        same_value(x, best[c]);
+            value_cell(b, v[i].summary, compare_cols[c].key, compare_cols[c].fmt, attr, bold);
+        }
         sb_put(b, "</tr>\n");
     }
     sb_put(b, "</tbody></table></div><p class=\"note\">Bold: the best run in each column "

@@ -83,6 +83,8 @@ void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r)
                (unsigned long long)r->judge.judged, (unsigned long long)r->judge.failed,
                (unsigned long long)r->judge_cache_hits, (unsigned long long)r->judge.requests,
                (unsigned long long)r->judge.retries);
+    if (r->judge_used && r->judge.failed && r->judge.first_error[0])
+        printf("           first judge error: %s\n", r->judge.first_error);
     printf("wrote      %s%s%s in %s/analysis/\n",
            r->wrote_accuracy ? "accuracy.json, scores.jsonl" : "",
            r->wrote_accuracy && r->wrote_regression ? ", " : "",
