@@ -66,7 +66,7 @@ void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r)
         fig("intelligence per watt", a->ipw, "%.6g", " /W");
         fig("energy per query", a->run_avg_energy_j, "%.4g", " J");
         fig("power per query", a->run_avg_power_w, "%.4g", " W");
-        if (a->energy_samples != a->run_energy_samples)
+        if (a->energy_samples && a->energy_samples != a->run_energy_samples)
             fig("energy per scored query", a->avg_energy_j, "%.4g", " J");
         fig("IPJ on all domains", a->ipj_total, "%.6g", " /J");
         fig("IPJ above idle", a->ipj_active, "%.6g", " /J");
