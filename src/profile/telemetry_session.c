@@ -99,8 +99,14 @@ void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts)
         ipw_warn("telemetry: the energy monitor reads no power counter (platform null), so "
                  "queries are timed and scored but get no energy");
     else if (ts->collector && ts->collector->detect_log[0])
-        ipw_info("telemetry: %s chosen; skipped %s", ts->collector->info.platform,
-                 ts->collector->detect_log);
+        /* which collectors did not apply (macOS on Linux, ...) is detail, not news */
+        ipw_debug("telemetry: %s chosen; skipped %s", ts->collector->info.platform,
+                  ts->collector->detect_log);
+    if (ts->local && !null)
+        ipw_info("telemetry: %s collector, sampled every %lld ms", ts->platform,
+                 (long long)(ts->interval_ns / IPW_NS_PER_MS));
+    else if (!ts->local && !null)
+        ipw_info("telemetry: energy monitors %s (platform %s)", ts->monitors_desc, ts->platform);
     if (ts->info.notes[0])
         ipw_warn("telemetry (%s): %s", ts->platform, ts->info.notes);
 }
