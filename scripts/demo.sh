@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh --build-only
 cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc 2>/dev/null || echo 2)"
+# only the two programs: the tests, fuzz targets and benchmarks are scripts/test.sh's job
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target ipw energy-monitor
 
 if [ $# -eq 0 ]; then
   set -- --client sim --model llama-3.1-8b --client-param hardware=H100

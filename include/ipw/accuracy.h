@@ -67,6 +67,9 @@ struct ipw_accuracy {
 struct ipw_accuracy_result {
     uint64_t total, correct, incorrect, unevaluated, failed, failed_queries, failed_evaluations;
     uint64_t total_scored;
+    /* of the unevaluated, the sim backend's placeholder answers (the caller counts them: the
+     * accumulator does not see the responses) */
+    uint64_t unevaluated_modelled;
     double accuracy;
     double ipj, ipw, avg_energy_j, avg_power_w;
     double run_avg_energy_j, run_avg_power_w; /* over every successful query */

@@ -30,6 +30,8 @@ struct ipw_analyze_result {
     uint64_t judge_cache_hits;
     bool judge_refused; /* the endpoint refused the key: judged items are counted failed */
     uint64_t warnings;
+    char warning_text[2048]; /* those warnings, one per line (cut short when longer) */
+    uint64_t modelled_energy; /* queries whose energy the sim backend modelled (not measured) */
 };
 
 void ipw_analyze_options_init(struct ipw_analyze_options *o);

@@ -64,6 +64,10 @@ struct ipw_client_ops {
     ipw_err (*health)(struct ipw_client *c, ipw_errbuf *eb);
     /* Model names the server offers (a JSON array of strings, caller decrefs). */
     ipw_err (*list_models)(struct ipw_client *c, json_t **models, ipw_errbuf *eb);
+    /* Optional: can this client serve `model`? The error names the model and the fix. For
+     * clients that serve more names than list_models shows (aliases); when NULL, the name must
+     * be one that list_models returns. */
+    ipw_err (*check_model)(struct ipw_client *c, const char *model, ipw_errbuf *eb);
     /* Stream one completion. Must be callable from several threads at once (--concurrency).
      * Fills res in every case; returns res->error. */
     ipw_err (*chat)(struct ipw_client *c, const struct ipw_chat_request *req,

@@ -50,6 +50,8 @@ struct ipw_profile_outcome {
     size_t queries_failed;
     double energy_joules;   /* main domain, this invocation */
     double total_joules;
+    size_t queries_measured; /* this invocation's queries that got an energy */
+    char platform[32];      /* the telemetry's platform: "sim" energies are modelled */
     bool stopped_early;     /* by the user or by consecutive failures */
 };
 

@@ -360,10 +360,19 @@ json_t *ipw_accuracy_data_json(const struct ipw_accuracy_result *r)
 
 void ipw_accuracy_warnings(const struct ipw_accuracy_result *r, const char *model, json_t *arr)
 {
-    if (r->unevaluated)
-        ipw_json_append_fmt(arr, "%llu queries of model '%s' are unevaluated (open answers need a judge: "
-                  "--eval-base-url and --eval-model)",
-             (unsigned long long)r->unevaluated, model);
+    uint64_t modelled = r->unevaluated_modelled < r->unevaluated ? r->unevaluated_modelled
+                                                                   : r->unevaluated;
+    if (modelled)
+        ipw_json_append_fmt(arr, "the sim backend answered %llu %s of model '%s' with a "
+                                 "placeholder: a modelled run has nothing to score",
+                            (unsigned long long)modelled, modelled == 1 ? "query" : "queries",
+                            model);
+    if (r->unevaluated > modelled)
+        ipw_json_append_fmt(arr, "%llu %s of model '%s' %s unevaluated (open answers need a judge: "
+                                 "--eval-base-url and --eval-model)",
+                            (unsigned long long)(r->unevaluated - modelled),
+                            r->unevaluated - modelled == 1 ? "query" : "queries", model,
+                            r->unevaluated - modelled == 1 ? "is" : "are");
     if (r->failed_queries)
         ipw_json_append_fmt(arr, "%llu queries failed during profiling and are not scored",
              (unsigned long long)r->failed_queries);

@@ -38,7 +38,7 @@ static ipw_err out_open(struct outfile *o, const char *path, ipw_errbuf *eb)
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", path, (long)getpid());
     o->f = fopen(o->tmp, "w");
     if (!o->f)
-        return ipw_fail(eb, IPW_E_IO, "cannot create %s: %s", o->tmp, strerror(errno));
+        return ipw_fail(eb, IPW_E_IO, "cannot write %s: %s", o->path, strerror(errno));
     setvbuf(o->f, NULL, _IOFBF, 1 << 20);
     return IPW_OK;
 }
@@ -78,6 +78,7 @@ struct ctx {
     struct ipw_judge_cache *cache;
     uint64_t cache_hits;
     uint64_t inferred_kinds;
+    uint64_t modelled_answers;
 };
 
 struct score {
@@ -358,6 +359,21 @@ static ipw_err write_accuracy(const char *path, const json_t *doc, const char *s
     return e;
 }
 
+/* Counts the warnings of a file and keeps their text for the caller to show. */
+static void collect_warnings(struct ipw_analyze_result *res, const json_t *arr)
+{
+    size_t i;
+    const json_t *w;
+    json_array_foreach(arr, i, w)
+    {
+        size_t len = strlen(res->warning_text), room = sizeof res->warning_text - len;
+        const char *t = json_string_value(w);
+        if (t && room > 1)
+            snprintf(res->warning_text + len, room, "%s\n", t);
+    }
+    res->warnings += json_array_size(arr);
+}
+
 static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc, bool want_reg,
                          const char *adir, struct ipw_analyze_result *res, ipw_errbuf *eb)
 {
@@ -384,6 +400,8 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
             break;
         }
         n++;
+        if (q.energy_source && strcmp(q.energy_source, "modeled") == 0)
+            res->modelled_energy++;
         if (want_reg)
             ipw_regression_add(&reg, &q);
         if (!want_acc)
@@ -392,6 +410,8 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
             c->inferred_kinds++;
         struct score s;
         score_query(c, &q, &s);
+        if (strcmp(s.method, "modelled-response") == 0)
+            c->modelled_answers++;
         struct ipw_acc_query aq = acc_query(&q, s.verdict);
         struct ipw_acc_used used;
         e = ipw_accuracy_add(&acc, &aq, &used, eb);
@@ -425,6 +445,7 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
     if (e == IPW_OK && want_acc) {
         e = out_commit(&scores, eb);
         ipw_accuracy_finish(&acc, &res->accuracy);
+        res->accuracy.unevaluated_modelled = c->modelled_answers;
         json_t *doc = json_object();
         json_object_set_new(doc, "analysis", json_string("accuracy"));
         json_object_set_new(doc, "summary", ipw_accuracy_summary_json(&res->accuracy, model));
@@ -438,7 +459,7 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         if (res->judge_refused)
             json_array_append_new(warnings, json_sprintf("the judge refused the requests: %s",
                                                          res->judge.first_error));
-        res->warnings += json_array_size(warnings);
+        collect_warnings(res, warnings);
         json_object_set_new(doc, "warnings", warnings);
         json_t *data = ipw_accuracy_data_json(&res->accuracy);
         json_object_set_new(data, "judge", judge_json(c, res));
@@ -460,7 +481,7 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         json_t *doc = ipw_regression_json(&reg);
         json_t *w = json_object_get(doc, "warnings");
         json_array_extend(w, reader_warnings);
-        res->warnings += json_array_size(w);
+        collect_warnings(res, w);
         snprintf(path, sizeof path, "%s/regression.json", adir);
         e = ipw_json_write_file(path, doc, eb);
         json_decref(doc);

@@ -128,9 +128,13 @@ ipw_err ipw_plot_data_load(const char *run_dir, struct ipw_plot_data *d, ipw_err
         json_decref(doc);
         const struct ipw_run_info *info = ipw_run_reader_info(r);
         const char *model = ipw_run_reader_model(r);
-        snprintf(d->subtitle, sizeof d->subtitle, "%s%s%s%s%s", model,
+        /* a plot travels alone (papers, slides): a modelled run says so on the plot itself */
+        bool modelled = strcmp(d->energy_source, "modeled") == 0 ||
+                        strcmp(info->platform, "sim") == 0 || strcmp(info->client, "sim") == 0;
+        snprintf(d->subtitle, sizeof d->subtitle, "%s%s%s%s%s%s", model,
                  info->hardware_label[0] ? " \xC2\xB7 " : "", info->hardware_label,
-                 info->dataset[0] ? " \xC2\xB7 " : "", info->dataset);
+                 info->dataset[0] ? " \xC2\xB7 " : "", info->dataset,
+                 modelled ? " \xC2\xB7 modelled (sim), not measured" : "");
     }
     ipw_run_reader_close(r);
     if (e != IPW_OK)

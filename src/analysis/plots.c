@@ -53,8 +53,11 @@ static struct axis make_axis(double lo, double hi, int target, bool zero_ok)
         lo = 0;
         hi = 1;
     }
-    if (hi - lo <= 0) {
-        double pad = fabs(lo) > 0 ? fabs(lo) * 0.1 : 1;
+    /* A range that is empty, or only rounding noise (every query at 238 W, give or take one
+     * ulp), gets a visible one: a step below the values' resolution would never advance. */
+    double scale = fmax(fabs(lo), fabs(hi));
+    if (hi - lo <= scale * 1e-9) {
+        double pad = scale > 0 ? scale * 0.1 : 1;
         lo -= pad;
         hi += pad;
     }
@@ -135,6 +138,13 @@ static double py(const struct frame *f, double v)
     return f->y1 - (v - f->y.lo) / (f->y.hi - f->y.lo) * (f->y1 - f->y0);
 }
 
+/* Intervals between the first and last tick; make_axis aims at ~6, the cap is a guard. */
+static int tick_count(const struct axis *a)
+{
+    double n = floor((a->hi - a->lo) / a->step + 1e-6);
+    return isfinite(n) && n > 0 ? (n > 50 ? 50 : (int)n) : 0;
+}
+
 static void draw_frame(cairo_t *cr, const struct frame *f, const char *title,
                        const char *subtitle, const char *xlabel, const char *ylabel)
 {
@@ -151,7 +161,10 @@ static void draw_frame(cairo_t *cr, const struct frame *f, const char *title,
     cairo_set_line_width(cr, 1);
     font(cr, 11.5, false);
     char buf[64];
-    for (double v = f->x.lo; v <= f->x.hi + f->x.step * 1e-6; v += f->x.step) {
+    /* ticks by index, bounded, so that no rounding can stall or run away the loop */
+    int nx = tick_count(&f->x), ny = tick_count(&f->y);
+    for (int i = 0; i <= nx; i++) {
+        double v = f->x.lo + i * f->x.step;
         double x = round(px(f, v)) + 0.5;
         cairo_set_source_rgb(cr, 0.91, 0.91, 0.93);
         cairo_move_to(cr, x, f->y0);
@@ -164,7 +177,8 @@ static void draw_frame(cairo_t *cr, const struct frame *f, const char *title,
         fmt_num(buf, sizeof buf, v, f->x.decimals);
         text_at(cr, x, f->y1 + 9, buf, 0.5, 1);
     }
-    for (double v = f->y.lo; v <= f->y.hi + f->y.step * 1e-6; v += f->y.step) {
+    for (int i = 0; i <= ny; i++) {
+        double v = f->y.lo + i * f->y.step;
         double y = round(py(f, v)) + 0.5;
         cairo_set_source_rgb(cr, 0.91, 0.91, 0.93);
         cairo_move_to(cr, f->x0, y);
@@ -564,7 +578,7 @@ ipw_err ipw_plot_write(const struct ipw_plot_data *d, enum ipw_plot_id id, int f
     if (e == IPW_OK) {
         FILE *f = fopen(tmp, "wb");
         if (!f) {
-            e = ipw_fail(eb, IPW_E_IO, "cannot create %s: %s", tmp, strerror(errno));
+            e = ipw_fail(eb, IPW_E_IO, "cannot write %s: %s", path, strerror(errno));
         } else {
             cairo_status_t st = cairo_surface_write_to_png_stream(s, to_file, f);
             int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;

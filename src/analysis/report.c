@@ -358,8 +358,10 @@ static void regression_table(struct sb *b, const json_t *reg)
 {
     const json_t *regs = json_object_get(json_object_get(reg, "data"), "regressions");
     sb_put(b, "<table class=\"grid\"><caption>Least-squares fits (y = slope \xC2\xB7 x + "
-              "intercept)</caption><thead><tr><th>fit</th><th>points</th><th>slope</th>"
-              "<th>intercept</th><th>R\xC2\xB2</th><th>mean y</th></tr></thead><tbody>\n");
+              "intercept)</caption><thead><tr><th>fit</th><th class=\"num\">points</th>"
+              "<th class=\"num\">slope</th><th class=\"num\">intercept</th>"
+              "<th class=\"num\">R\xC2\xB2</th><th class=\"num\">mean y</th></tr></thead>"
+              "<tbody>\n");
     for (int i = 0; i < IPW_REG_COUNT; i++) {
         const char *name = ipw_regression_name((enum ipw_reg_id)i);
         const json_t *o = json_object_get(regs, name);
@@ -383,8 +385,9 @@ static void kinds_table(struct sb *b, const json_t *acc)
     if (!json_is_object(kinds) || json_object_size(kinds) == 0)
         return;
     sb_put(b, "<table class=\"grid\"><caption>By kind of item</caption><thead><tr><th>kind</th>"
-              "<th>correct</th><th>incorrect</th><th>unevaluated</th><th>failed</th>"
-              "<th>accuracy</th></tr></thead><tbody>\n");
+              "<th class=\"num\">correct</th><th class=\"num\">incorrect</th>"
+              "<th class=\"num\">unevaluated</th><th class=\"num\">failed</th>"
+              "<th class=\"num\">accuracy</th></tr></thead><tbody>\n");
     const char *kind;
     const json_t *o;
     json_object_foreach((json_t *)kinds, kind, o)
@@ -590,30 +593,37 @@ static const struct metric compare_cols[] = {
     {"total_queries", "queries", F_COUNT},
 };
 
+/* Equal up to rounding noise: two runs at 322 W and 322.0000000001 W are a tie. */
+static bool same_value(double a, double b)
+{
+    return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
+}
+
 static void comparison(struct sb *b, const struct run_view *v, size_t n)
 {
     size_t ncols = sizeof compare_cols / sizeof compare_cols[0];
-    /* the best run per column: highest accuracy/IPJ/IPW, lowest energy and latency */
-    size_t best[sizeof compare_cols / sizeof compare_cols[0]];
+    /* the best value per column: highest accuracy/IPJ/IPW, lowest energy and latency */
+    double best[sizeof compare_cols / sizeof compare_cols[0]];
+    bool all_tied[sizeof compare_cols / sizeof compare_cols[0]];
     for (size_t c = 0; c < ncols; c++) {
-        best[c] = (size_t)-1;
+        best[c] = NAN;
+        all_tied[c] = true;
         bool higher = c < 3, lower = c == 3 || c == 4 || c == 6 || c == 7;
-        double bv = NAN;
         for (size_t i = 0; i < n && (higher || lower); i++) {
             double x;
             if (!ipw_json_get_number(v[i].summary, compare_cols[c].key, &x))
                 continue;
-            if (isnan(bv) || (higher && x > bv) || (lower && x < bv)) {
-                bv = x;
-                best[c] = i;
-            }
+            if (!isnan(best[c]) && !same_value(x, best[c]))
+                all_tied[c] = false;
+            if (isnan(best[c]) || (higher && x > best[c]) || (lower && x < best[c]))
+                best[c] = x;
         }
     }
     sb_put(b, "<section id=\"comparison\"><h2>Comparison</h2>\n<div class=\"scroll\"><table "
               "class=\"grid compare\"><thead><tr><th>run</th><th>model</th><th>hardware</th>"
               "<th>dataset</th>");
     for (size_t c = 0; c < ncols; c++) {
-        sb_put(b, "<th>");
+        sb_put(b, "<th class=\"num\">");
         sb_esc(b, compare_cols[c].label);
         sb_put(b, "</th>");
     }
@@ -631,9 +641,14 @@ static void comparison(struct sb *b, const struct run_view *v, size_t n)
         sb_put(b, "</td>");
         char attr[48];
         snprintf(attr, sizeof attr, " data-run=\"%zu\"", i + 1);
-        for (size_t c = 0; c < ncols; c++)
-            value_cell(b, v[i].summary, compare_cols[c].key, compare_cols[c].fmt, attr,
-                       n > 1 && best[c] == i);
+        for (size_t c = 0; c < ncols; c++) {
+            /* bold every run at the best value, none when they all share it (no winner) */
+            double x;
+            bool bold = n > 1 && !all_tied[c] && !isnan(best[c]) &&
+                        ipw_json_get_number(v[i].summary, compare_cols[c].key, &x) &&
+                        same_value(x, best[c]);
+            value_cell(b, v[i].summary, compare_cols[c].key, compare_cols[c].fmt, attr, bold);
+        }
         sb_put(b, "</tr>\n");
     }
     sb_put(b, "</tbody></table></div><p class=\"note\">Bold: the best run in each column "
@@ -671,7 +686,7 @@ static const char css[] =
     "td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     "table.grid thead th{background:var(--soft);font-weight:650;white-space:nowrap}"
     "table.compare{font-size:13px}table.compare th,table.compare td{padding:4px 6px}"
-    "table.grid td.num{text-align:right}"
+    "table.grid td.num,table.grid th.num{text-align:right}"
     "td.best{font-weight:700}"
     ".na{color:#9a9aa2}"
     ".scroll{overflow-x:auto}"

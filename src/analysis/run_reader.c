@@ -5,6 +5,7 @@
 
 #include "analysis/record_scan.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -331,6 +332,23 @@ static void load_info(struct ipw_run_reader *r)
     ipw_json_get_number(s, "total_queries", &in->total_queries);
 }
 
+/* Does dir hold a dataset shard (data-*.arrow)? */
+static bool has_arrow_file(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        found = strncmp(e->d_name, "data-", 5) == 0 && n > 11 &&
+                strcmp(e->d_name + n - 6, ".arrow") == 0;
+    }
+    closedir(d);
+    return found;
+}
+
 ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_options *opts,
                             struct ipw_run_reader **out, ipw_errbuf *eb)
 {
@@ -362,6 +380,14 @@ ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_opt
         /* no durable log: a run the original tool wrote keeps only the Arrow dataset */
         char state[4200];
         snprintf(state, sizeof state, "%s/state.json", run_dir);
+        if (!ipw_path_exists(state) && has_arrow_file(run_dir)) {
+            free(r);
+            return ipw_fail(eb, IPW_E_NOTFOUND,
+                            "%s has an Arrow file but neither records.jsonl nor state.json, so "
+                            "it is not a complete HuggingFace dataset; copy the whole directory "
+                            "`ipw profile` or datasets.save_to_disk wrote",
+                            run_dir);
+        }
         if (!ipw_path_exists(state)) {
             free(r);
             return ipw_fail(eb, IPW_E_NOTFOUND,

@@ -21,23 +21,52 @@ static void fig(const char *label, double v, const char *fmt, const char *unit)
     }
 }
 
+/* At most this many warnings are printed; the files hold them all. */
+#define SHOWN_WARNINGS 8
+
+static void print_warnings(const char *dir, const struct ipw_analyze_result *r)
+{
+    if (!r->warnings)
+        return;
+    const char *p = r->warning_text;
+    size_t shown = 0;
+    while (*p && shown < SHOWN_WARNINGS) {
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            break; /* cut short: the rest is in the files */
+        printf("%s %.*s\n", shown ? "          " : "warnings  ", (int)(nl - p), p);
+        shown++;
+        p = nl + 1;
+    }
+    if (r->warnings > shown)
+        printf("%s %llu more in %s/analysis/*.json (\"warnings\")\n",
+               shown ? "          " : "warnings  ", (unsigned long long)(r->warnings - shown),
+               dir);
+}
+
 void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r)
 {
     const struct ipw_accuracy_result *a = &r->accuracy;
     printf("run        %s\nmodel      %s\nqueries    %llu\n", dir, r->model,
            (unsigned long long)r->records);
+    if (r->modelled_energy)
+        printf("energy     modelled by the sim backend for %llu queries: not a measurement\n",
+               (unsigned long long)r->modelled_energy);
     if (r->wrote_accuracy) {
-        printf("scored     %llu correct, %llu incorrect, %llu unevaluated, %llu failed "
-               "(%llu queries, %llu judgings)\n",
+        printf("scored     %llu correct, %llu incorrect, %llu unevaluated, %llu failed",
                (unsigned long long)a->correct, (unsigned long long)a->incorrect,
-               (unsigned long long)a->unevaluated, (unsigned long long)a->failed,
-               (unsigned long long)a->failed_queries, (unsigned long long)a->failed_evaluations);
+               (unsigned long long)a->unevaluated, (unsigned long long)a->failed);
+        if (a->failed)
+            printf(" (%llu failed queries, %llu failed judgements)",
+                   (unsigned long long)a->failed_queries,
+                   (unsigned long long)a->failed_evaluations);
+        printf("\n");
         fig("accuracy", a->accuracy * 100, "%.2f", " %");
         fig("intelligence per joule", a->ipj, "%.6g", " /J");
         fig("intelligence per watt", a->ipw, "%.6g", " /W");
         fig("energy per query", a->run_avg_energy_j, "%.4g", " J");
         fig("power per query", a->run_avg_power_w, "%.4g", " W");
-        if (a->energy_samples != a->run_energy_samples)
+        if (a->energy_samples && a->energy_samples != a->run_energy_samples)
             fig("energy per scored query", a->avg_energy_j, "%.4g", " J");
         fig("IPJ on all domains", a->ipj_total, "%.6g", " /J");
         fig("IPJ above idle", a->ipj_active, "%.6g", " /J");
@@ -54,15 +83,13 @@ void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r)
                (unsigned long long)r->judge.judged, (unsigned long long)r->judge.failed,
                (unsigned long long)r->judge_cache_hits, (unsigned long long)r->judge.requests,
                (unsigned long long)r->judge.retries);
-    printf("wrote     ");
-    if (r->wrote_accuracy)
-        printf(" %s/analysis/accuracy.json %s/analysis/scores.jsonl", dir, dir);
-    if (r->wrote_regression)
-        printf(" %s/analysis/regression.json", dir);
-    printf("\n");
-    if (r->warnings)
-        printf("%llu warnings: see the \"warnings\" lists in those files\n",
-               (unsigned long long)r->warnings);
+    if (r->judge_used && r->judge.failed && r->judge.first_error[0])
+        printf("           first judge error: %s\n", r->judge.first_error);
+    printf("wrote      %s%s%s in %s/analysis/\n",
+           r->wrote_accuracy ? "accuracy.json, scores.jsonl" : "",
+           r->wrote_accuracy && r->wrote_regression ? ", " : "",
+           r->wrote_regression ? "regression.json" : "", dir);
+    print_warnings(dir, r);
 }
 
 int cmd_analyze(int argc, char **argv)
@@ -83,7 +110,8 @@ int cmd_analyze(int argc, char **argv)
         {"eval-base-url", IPW_OPT_STRING, &ao.judge.base_url, "URL",
          "OpenAI-compatible judge endpoint, e.g. https://api.openai.com/v1 (default: no judge; "
          "open answers stay unevaluated)"},
-        {"eval-model", IPW_OPT_STRING, &ao.judge.model, "NAME", "judge model name"},
+        {"eval-model", IPW_OPT_STRING, &ao.judge.model, "NAME",
+         "judge model name (with --eval-base-url)"},
         {"judge-concurrency", IPW_OPT_INT, &concurrency, "N",
          "judge requests in flight (default 8)", 1, 256},
         {"judge-all", IPW_OPT_FLAG, &ao.judge_all, NULL,
@@ -98,7 +126,7 @@ int cmd_analyze(int argc, char **argv)
         {"skip-malformed", IPW_OPT_FLAG, &ao.skip_malformed, NULL,
          "skip malformed record lines with a warning instead of stopping"},
         {"quiet", IPW_OPT_FLAG, &quiet, NULL, "print nothing on success"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "error|warn|info|debug|trace", 0, 0,
+        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default warn)", 0, 0,
          levels},
         IPW_OPT_END};
     struct ipw_command_help help = {
@@ -129,8 +157,14 @@ int cmd_analyze(int argc, char **argv)
         fprintf(stderr, "ipw analyze: --eval-model needs --eval-base-url (the judge endpoint)\n");
         return 2;
     }
+    if (ao.judge.base_url && !ao.judge.model) {
+        fprintf(stderr, "ipw analyze: --eval-base-url needs --eval-model (the judge model's "
+                        "name)\n");
+        return 2;
+    }
     if (timeout_ns < IPW_NS_PER_SEC) {
-        fprintf(stderr, "ipw analyze: --judge-timeout must be at least 1s\n");
+        fprintf(stderr, "ipw analyze: --judge-timeout must be at least 1s (got %.3gs)\n",
+                (double)timeout_ns / 1e9);
         return 2;
     }
     ao.analysis = analysis;

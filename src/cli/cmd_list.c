@@ -62,8 +62,10 @@ static void print_group(const char *title, const char *const *names, const struc
 int cmd_list(int argc, char **argv)
 {
     struct ipw_option opts[] = {IPW_OPT_END};
-    struct ipw_command_help help = {"ipw list clients|datasets|analyses|collectors|all",
-                                    "Lists what this build of ipw can use.", NULL};
+    struct ipw_command_help help = {"ipw list [clients|datasets|analyses|collectors|all]",
+                                    "Lists what this build of ipw can use (all of it when no "
+                                    "group is given).",
+                                    "example:\n  ipw list collectors"};
     const char *pos[1] = {"all"};
     size_t npos = 0;
     enum ipw_parse_result pr = ipw_parse_options(argc, argv, "ipw list", opts, &help, pos, 1, &npos);

@@ -16,14 +16,15 @@ int cmd_plot(int argc, char **argv)
         {"format", IPW_OPT_CHOICE, &format, "FMT", "png, svg or both (default both)", 0, 0,
          formats},
         {"output-dir", IPW_OPT_STRING, &out_dir, "DIR", "where to write (default RUN_DIR/plots)"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "error|warn|info|debug|trace", 0, 0,
+        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default warn)", 0, 0,
          levels},
         IPW_OPT_END};
     struct ipw_command_help help = {
         "ipw plot RUN_DIR [--format png|svg|both] [--output-dir DIR]",
         "Draws ttft, latency, energy and power against tokens (scatter with the least-squares "
         "line; the fits come from RUN_DIR/analysis/regression.json, or are computed when it is "
-        "missing) and completion_tokens_kde (a Gaussian kernel density, Scott's bandwidth).",
+        "missing) and completion_tokens_kde (a Gaussian kernel density, Scott's bandwidth). "
+        "Reads RUN_DIR/records.jsonl, or the run's Arrow dataset when it has none.",
         "example:\n  ipw plot runs/profile_H10080GB_llama_3_1_8b_ipw"};
     const char *pos[1];
     size_t npos = 0;
@@ -46,7 +47,12 @@ int cmd_plot(int argc, char **argv)
         fprintf(stderr, "ipw plot: %s\n", eb.msg);
         return 1;
     }
-    printf("wrote %s/{ttft,latency,energy,power,completion_tokens_kde}.{%s}\n",
-           out_dir ? out_dir : "plots", f == 3 ? "png,svg" : format);
+    /* the directory the plots really went to, so that the line can be copied into a shell */
+    if (out_dir)
+        printf("wrote %s/{ttft,latency,energy,power,completion_tokens_kde}.{%s}\n", out_dir,
+               f == 3 ? "png,svg" : format);
+    else
+        printf("wrote %s/plots/{ttft,latency,energy,power,completion_tokens_kde}.{%s}\n", pos[0],
+               f == 3 ? "png,svg" : format);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "ipw/analysis.h"
 #include "ipw/client.h"
+#include "ipw/judge.h"
 #include "ipw/clock.h"
 #include "ipw/log.h"
 #include "ipw/options.h"
@@ -29,7 +30,8 @@ static void on_interrupt(int sig)
 static int stop_requested(void) { return interrupts > 0; }
 
 /* The end of a run: score it and compute its figures of merit (SPEC §3.2 step 6). Open-ended
- * items need a judge (--eval-base-url); without one they stay unevaluated. */
+ * items need a judge (--eval-base-url); without one they stay unevaluated. Returns the exit
+ * code: 0, 1 (failed, or the judge refused the key) or 130 (interrupted). */
 static int analyze_after_profile(const char *run_dir, const struct ipw_profile_config *cfg)
 {
     struct ipw_analyze_options ao;
@@ -41,11 +43,20 @@ static int analyze_after_profile(const char *run_dir, const struct ipw_profile_c
     struct ipw_analyze_result res;
     ipw_errbuf eb = {0};
     if (ipw_analyze_run(run_dir, &ao, &res, &eb) != IPW_OK) {
+        if (stop_requested()) {
+            fprintf(stderr, "ipw profile: analysis interrupted (every query is recorded); finish "
+                            "it with 'ipw analyze %s'\n",
+                    run_dir);
+            return 130;
+        }
         fprintf(stderr, "ipw profile: analysis failed: %s (rerun it with 'ipw analyze %s')\n",
                 eb.msg, run_dir);
         return 1;
     }
     ipw_cli_print_analysis(run_dir, &res);
+    if (res.judge_refused)
+        fprintf(stderr, "ipw profile: the judge refused the requests: %s\n",
+                res.judge.first_error);
     return res.judge_refused ? 1 : 0;
 }
 
@@ -64,22 +75,24 @@ int cmd_profile(int argc, char **argv)
     static const char *const collectors[] = {"auto", "nvidia", "amd", "rapl", "macos",
                                              "null", "sim", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
+    static const char *const eval_clients[] = {"openai", NULL};
     struct ipw_option opts[] = {
         {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0, clients},
         {"model", IPW_OPT_STRING, &model, "NAME", "model name as the server knows it (required)"},
         {"client-base-url", IPW_OPT_STRING, &cfg.client_base_url, "URL",
-         "server URL (default: the client's; ollama http://127.0.0.1:11434, vllm "
-         "http://127.0.0.1:8000)"},
+         "server URL (default per client: ollama http://127.0.0.1:11434, vllm "
+         "http://127.0.0.1:8000, openai https://api.openai.com/v1)"},
         {"dataset", IPW_OPT_CHOICE, &cfg.dataset_id, "ID", "dataset (default ipw, built in)", 0,
          0, datasets},
         {"dataset-path", IPW_OPT_STRING, &cfg.dataset_path, "PATH",
          "dataset file for mmlu-pro, supergpqa and jsonl"},
-        {"dataset-param", IPW_OPT_LIST, &dparams, "K=V", "dataset parameter (repeatable)"},
+        {"dataset-param", IPW_OPT_LIST, &dparams, "K=V", "dataset parameter, e.g. prompt_field=question for jsonl (repeatable)"},
         {"client-param", IPW_OPT_LIST, &cparams, "K=V",
-         "request parameter, e.g. max_tokens=256 temperature=0 (repeatable)"},
+         "request parameter, e.g. max_tokens=256 or temperature=0 (repeatable; max_tokens "
+         "defaults to 4096)"},
         {"max-queries", IPW_OPT_INT, &max_queries, "N", "run at most N records (default all)", 1,
          1e9},
-        {"seed", IPW_OPT_INT, &seed, "N", "sample --max-queries records at random with this seed",
+        {"seed", IPW_OPT_INT, &seed, "N", "with --max-queries, a reproducible random sample (default: the first N records)",
          0, 4e18},
         {"output-dir", IPW_OPT_STRING, &cfg.output_dir, "DIR", "where runs go (default ./runs/)"},
         {"resume", IPW_OPT_FLAG, &resume, NULL, "continue an interrupted run in its directory"},
@@ -87,30 +100,40 @@ int cmd_profile(int argc, char **argv)
         {"concurrency", IPW_OPT_INT, &concurrency, "N", "queries in flight at once (default 1)",
          1, 1024},
         {"monitor", IPW_OPT_LIST, &monitors, "local|HOST:PORT",
-         "telemetry source: local (default) or energy monitors, repeatable (energies add up)"},
+         "telemetry source: local (default), or an energy monitor's HOST:PORT; repeat for "
+         "several nodes (their energies add up)"},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "local collector (default auto; sim for --client sim)", 0, 0, collectors},
-        {"interval-ms", IPW_OPT_INT, &interval_ms, "MS", "sampling period (default 50)", 1, 10000},
+        {"interval-ms", IPW_OPT_INT, &interval_ms, "MS", "sampling period in milliseconds, 1 to 10000 (default 50)", 1, 10000},
         {"baseline-seconds", IPW_OPT_DOUBLE, &baseline_s, "S",
-         "idle baseline before the queries (default 5; 0 = none)", 0, 3600},
+         "seconds of idle power measured before the first query (default 5; 0 = none)", 0,
+         3600},
         {"connect-timeout", IPW_OPT_DURATION, &connect_timeout, "DURATION",
          "connect timeout (default 10s)"},
         {"idle-timeout", IPW_OPT_DURATION, &idle_timeout, "DURATION",
          "a stream silent this long fails the query (default 300s)"},
-        {"eval-client", IPW_OPT_STRING, &cfg.eval_client, "NAME", "judge client (openai)"},
+        {"eval-client", IPW_OPT_CHOICE, &cfg.eval_client, "NAME",
+         "judge protocol (default openai, the only one)", 0, 0, eval_clients},
         {"eval-base-url", IPW_OPT_STRING, &cfg.eval_base_url, "URL",
-         "OpenAI-compatible judge endpoint for open-ended answers"},
-        {"eval-model", IPW_OPT_STRING, &cfg.eval_model, "NAME", "judge model"},
-        {"no-eval", IPW_OPT_FLAG, &no_eval, NULL, "do not analyse the run at the end"},
-        {"no-progress", IPW_OPT_FLAG, &no_progress, NULL, "log lines instead of a progress bar"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "error|warn|info|debug|trace", 0, 0,
+         "OpenAI-compatible judge endpoint for open-ended answers (default: none; they stay "
+         "unevaluated)"},
+        {"eval-model", IPW_OPT_STRING, &cfg.eval_model, "NAME",
+         "judge model name (with --eval-base-url)"},
+        {"no-eval", IPW_OPT_FLAG, &no_eval, NULL,
+         "skip the analysis at the end (run 'ipw analyze RUN_DIR' later)"},
+        {"no-progress", IPW_OPT_FLAG, &no_progress, NULL,
+         "one log line per query instead of the progress bar (always so when stderr is not a "
+         "terminal)"},
+        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default info)", 0, 0,
          levels},
         IPW_OPT_END};
     struct ipw_command_help help = {
         "ipw profile --client ollama|openai|vllm|sim --model NAME [options]",
-        "Sends a dataset's prompts to an inference server while measuring energy, and writes\n"
-        "a run directory: records.jsonl, a HuggingFace Arrow dataset, summary.json and the\n"
-        "analysis. Each query's energy is split into prefill (to the first token) and decode.",
+        "Sends a dataset's prompts to an inference server while measuring energy, and writes "
+        "a run directory: records.jsonl, a HuggingFace Arrow dataset, summary.json and the "
+        "analysis. Each query's energy is split into prefill (to the first token) and decode. "
+        "Ctrl-C lets the queries in flight finish and exits 130; resume with the same command "
+        "plus --resume.",
         "examples:\n"
         "  ipw profile --client sim --model llama-3.1-8b --max-queries 20\n"
         "  ipw profile --client ollama --model llama3.2:1b --max-queries 50\n"
@@ -126,13 +149,31 @@ int cmd_profile(int argc, char **argv)
     else if (ipw_log_get_level() < IPW_LOG_INFO && !getenv("IPW_LOG_LEVEL"))
         ipw_log_set_level(IPW_LOG_INFO);
     if (!client || !model) {
-        fprintf(stderr, "ipw profile: --client and --model are required. Try 'ipw profile "
-                        "--help'.\n");
+        fprintf(stderr, "ipw profile: --client and --model are required (try 'ipw profile "
+                        "--help')\n");
         return 2;
     }
     if (resume && overwrite) {
-        fprintf(stderr, "ipw profile: --resume and --overwrite exclude each other\n");
+        fprintf(stderr, "ipw profile: --resume and --overwrite exclude each other: give one\n");
         return 2;
+    }
+    if (cfg.eval_model && !cfg.eval_base_url) {
+        fprintf(stderr, "ipw profile: --eval-model needs --eval-base-url (the judge endpoint)\n");
+        return 2;
+    }
+    if (cfg.eval_base_url && !cfg.eval_model) {
+        fprintf(stderr, "ipw profile: --eval-base-url needs --eval-model (the judge model's "
+                        "name)\n");
+        return 2;
+    }
+    if (cfg.eval_base_url && !no_eval) {
+        /* a judge URL that cannot work should stop the run now, not after every query */
+        char endpoint[2048];
+        ipw_errbuf jb = {0};
+        if (ipw_judge_endpoint(cfg.eval_base_url, endpoint, sizeof endpoint, &jb) != IPW_OK) {
+            fprintf(stderr, "ipw profile: %s\n", jb.msg);
+            return 2;
+        }
     }
     if (monitors.n > IPW_MAX_SOURCES) {
         fprintf(stderr, "ipw profile: at most %d --monitor sources\n", IPW_MAX_SOURCES);
@@ -189,10 +230,17 @@ int cmd_profile(int argc, char **argv)
         fprintf(stderr, "ipw profile: %s\n", eb.msg);
         exit_code = 1;
     } else {
-        printf("queries: %zu of %zu done, %zu failed; energy this session: %.2f J (all domains "
-               "%.2f J)\n",
-               out.queries_done, out.queries_total, out.queries_failed, out.energy_joules,
-               out.total_joules);
+        printf("queries: %zu of %zu done, %zu failed; ", out.queries_done, out.queries_total,
+               out.queries_failed);
+        if (out.queries_measured == 0)
+            printf("no energy measured this session%s\n",
+                   strcmp(out.platform, "null") == 0 ? " (no power counter readable here)" : "");
+        else if (strcmp(out.platform, "sim") == 0)
+            printf("modelled energy this session: %.2f J (all domains %.2f J), not measured\n",
+                   out.energy_joules, out.total_joules);
+        else
+            printf("energy this session: %.2f J (all domains %.2f J)\n", out.energy_joules,
+                   out.total_joules);
         if (stop_requested()) {
             fprintf(stderr, "ipw profile: interrupted; continue with the same command plus "
                             "--resume\n");
@@ -200,7 +248,7 @@ int cmd_profile(int argc, char **argv)
         }
     }
     if (rc == IPW_OK && !no_eval && !stop_requested() && out.run_dir[0])
-        exit_code = analyze_after_profile(out.run_dir, &cfg) ? 1 : exit_code;
+        exit_code = analyze_after_profile(out.run_dir, &cfg);
     json_decref(cp);
     json_decref(dp);
     return exit_code;

@@ -17,7 +17,7 @@ int cmd_report(int argc, char **argv)
     struct ipw_option opts[] = {
         {"output", IPW_OPT_STRING, &output, "FILE",
          "where to write (default RUN_DIR/report.html for one run, ./report.html for several)"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "error|warn|info|debug|trace", 0, 0,
+        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default warn)", 0, 0,
          levels},
         IPW_OPT_END};
     struct ipw_command_help help = {

@@ -82,7 +82,11 @@ static int run_local(const char *collector, int64_t interval_ns, long count, boo
         fprintf(stderr, "ipw telemetry: %s\n", eb.msg);
         return 1;
     }
-    if (c->detect_log[0])
+    if (c->detect_log[0] && strcmp(c->info.platform, "null") == 0)
+        fprintf(stderr, "ipw telemetry: note: no power or energy counter is readable here (null "
+                        "collector), so only memory is shown; skipped: %s\n",
+                c->detect_log);
+    else if (c->detect_log[0])
         ipw_info("collector %s chosen; skipped: %s", c->info.platform, c->detect_log);
     if (c->info.notes[0])
         fprintf(stderr, "ipw telemetry: note: %s\n", c->info.notes);
@@ -173,7 +177,7 @@ int cmd_telemetry(int argc, char **argv)
         {"count", IPW_OPT_INT, &count, "N", "stop after N readings (default: until Ctrl-C)", 0,
          1e9},
         {"json", IPW_OPT_FLAG, &as_json, NULL, "print one JSON object per line"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "error|warn|info|debug|trace", 0, 0,
+        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default warn)", 0, 0,
          levels},
         IPW_OPT_END};
     struct ipw_command_help help = {

@@ -44,7 +44,8 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
         {"collection-interval-ms", IPW_OPT_INT, &interval_ms, "MS",
          "sampling period in milliseconds, 1 to 10000 (default 50)", 1, 10000},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
-         "auto|nvidia|amd|rapl|macos|null|sim (default auto)", 0, 0, collectors},
+         "telemetry collector (default auto: the first that works of macos, nvidia, amd, rapl, "
+         "null)", 0, 0, collectors},
         {"metrics-port", IPW_OPT_INT, &metrics_port, "PORT",
          "Prometheus /metrics port (default 9470, skipped with a warning if busy; 0 picks one; "
          "-1 turns it off)",
@@ -54,12 +55,12 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
         {"unix", IPW_OPT_STRING, &unix_path, "PATH",
          "also serve gRPC on this Unix socket (mode 0660)"},
         {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL",
-         "error|warn|info|debug|trace (default info)", 0, 0, levels},
+         "log detail (default info)", 0, 0, levels},
         {"port-file", IPW_OPT_STRING, &port_file, "PATH",
          "write the ports in use (grpc_port=N, metrics_port=N) to PATH once listening"},
         {"stream-queue", IPW_OPT_INT, &queue, "N",
-         "readings a slow client may fall behind before losing its oldest (default ~2 s)", 0,
-         65536},
+         "readings a slow client may fall behind before losing its oldest (default: about 2 s "
+         "of readings, 64 to 4096)", 0, 65536},
         IPW_OPT_END};
     char usage[160];
     snprintf(usage, sizeof usage,
@@ -95,7 +96,11 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
         fprintf(stderr, "%s: %s\n", prog, eb.msg);
         return 1;
     }
-    if (c->detect_log[0])
+    if (c->detect_log[0] && strcmp(c->info.platform, "null") == 0)
+        ipw_warn("collector null: no power or energy counter is readable here, so the readings "
+                 "carry memory only; skipped: %s",
+                 c->detect_log);
+    else if (c->detect_log[0])
         ipw_info("collector %s chosen; skipped: %s", c->info.platform, c->detect_log);
     if (c->info.notes[0])
         ipw_warn("collector %s: %s", c->info.platform, c->info.notes);

@@ -38,6 +38,7 @@ static void fsync_dir_of(const char *path)
     }
 }
 
+/* Errors name path, the file the user asked for, not the temporary beside it. */
 ipw_err ipw_write_file_atomic(const char *path, const void *data, size_t len, ipw_errbuf *eb)
 {
     char tmp[4096];
@@ -46,7 +47,7 @@ ipw_err ipw_write_file_atomic(const char *path, const void *data, size_t len, ip
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         int e = errno;
-        return ipw_fail(eb, errno_code(e), "cannot create %s: %s", tmp, strerror(e));
+        return ipw_fail(eb, errno_code(e), "cannot write %s: %s", path, strerror(e));
     }
     const char *p = data;
     size_t left = len;
@@ -58,7 +59,7 @@ ipw_err ipw_write_file_atomic(const char *path, const void *data, size_t len, ip
             int e = errno;
             close(fd);
             unlink(tmp);
-            return ipw_fail(eb, errno_code(e), "cannot write %s: %s", tmp, strerror(e));
+            return ipw_fail(eb, errno_code(e), "cannot write %s: %s", path, strerror(e));
         }
         p += w;
         left -= (size_t)w;
@@ -66,7 +67,7 @@ ipw_err ipw_write_file_atomic(const char *path, const void *data, size_t len, ip
     if (fsync(fd) != 0 || close(fd) != 0) {
         int e = errno;
         unlink(tmp);
-        return ipw_fail(eb, errno_code(e), "cannot flush %s: %s", tmp, strerror(e));
+        return ipw_fail(eb, errno_code(e), "cannot write %s: %s", path, strerror(e));
     }
     if (rename(tmp, path) != 0) {
         int e = errno;

@@ -17,11 +17,13 @@ static const struct ipw_option *find(const struct ipw_option *opts, const char *
     return NULL;
 }
 
+/* Every usage error is one line: what is wrong, with the flag and the value, and where the
+ * options are listed. */
 static int bad(const char *cmd, const char *fmt, const char *a, const char *b)
 {
     fprintf(stderr, "%s: ", cmd);
     fprintf(stderr, fmt, a, b);
-    fprintf(stderr, "\nTry '%s --help' for the options.\n", cmd);
+    fprintf(stderr, " (try '%s --help')\n", cmd);
     return IPW_PARSE_ERROR;
 }
 
@@ -41,10 +43,10 @@ static int assign(const char *cmd, const struct ipw_option *o, const char *val)
         if (errno || end == val || *end)
             return bad(cmd, "--%s expects an integer, got '%s'", o->name, val);
         if (o->min < o->max && (v < o->min || v > o->max)) {
-            char range[64];
-            snprintf(range, sizeof range, "%.0f to %.0f", o->min, o->max);
-            fprintf(stderr, "%s: --%s %s is out of range (%s)\n", cmd, o->name, val, range);
-            return IPW_PARSE_ERROR;
+            char what[160];
+            snprintf(what, sizeof what, "%.40s is out of range: give %.0f to %.0f", val, o->min,
+                     o->max);
+            return bad(cmd, "--%s %s", o->name, what);
         }
         *(long *)o->value = v;
         return 0;
@@ -55,9 +57,10 @@ static int assign(const char *cmd, const struct ipw_option *o, const char *val)
         if (errno || end == val || *end || !isfinite(v))
             return bad(cmd, "--%s expects a number, got '%s'", o->name, val);
         if (o->min < o->max && (v < o->min || v > o->max)) {
-            fprintf(stderr, "%s: --%s %s is out of range (%g to %g)\n", cmd, o->name, val, o->min,
-                    o->max);
-            return IPW_PARSE_ERROR;
+            char what[160];
+            snprintf(what, sizeof what, "%.40s is out of range: give %g to %g", val, o->min,
+                     o->max);
+            return bad(cmd, "--%s %s", o->name, what);
         }
         *(double *)o->value = v;
         return 0;
@@ -84,14 +87,14 @@ static int assign(const char *cmd, const struct ipw_option *o, const char *val)
             }
         }
         {
-            char list[512] = "";
+            char list[512] = "", what[600];
             for (const char *const *c = o->choices; c && *c; c++) {
                 size_t l = strlen(list);
                 snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", *c);
             }
-            fprintf(stderr, "%s: --%s '%s' is not one of: %s\n", cmd, o->name, val, list);
+            snprintf(what, sizeof what, "'%s' is not one of: %s", val, list);
+            return bad(cmd, "--%s %s", o->name, what);
         }
-        return IPW_PARSE_ERROR;
     }
     return IPW_PARSE_ERROR;
 }
@@ -147,28 +150,78 @@ enum ipw_parse_result ipw_parse_options(int argc, char **argv, const char *cmd,
     return IPW_PARSE_OK;
 }
 
+/* Prints text from column `col` (the cursor is already there), wrapping at `width` and indenting
+ * continuation lines to `col`; newlines in text start new lines. */
+static void wrap(const char *text, int col, int width)
+{
+    int at = col;
+    const char *p = text;
+    while (*p) {
+        if (*p == '\n') {
+            printf("\n%*s", col, "");
+            at = col;
+            p++;
+            continue;
+        }
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        size_t len = strcspn(p, " \n");
+        if (at > col && at + 1 + (int)len > width) {
+            printf("\n%*s", col, "");
+            at = col;
+        } else if (at > col) {
+            putchar(' ');
+            at++;
+        }
+        fwrite(p, 1, len, stdout);
+        at += (int)len;
+        p += len;
+    }
+    putchar('\n');
+}
+
+enum { HELP_COL = 31, HELP_WIDTH = 100, PROSE_WIDTH = 80 };
+
+static void option_line(const char *left, const char *help)
+{
+    int n = printf("  %s", left);
+    if (n >= HELP_COL - 1) { /* too wide for the column: help on the next line */
+        printf("\n%*s", HELP_COL, "");
+    } else {
+        printf("%*s", HELP_COL - n, "");
+    }
+    wrap(help, HELP_COL, HELP_WIDTH);
+}
+
 void ipw_print_option_help(const char *cmd, const struct ipw_option *opts,
                            const struct ipw_command_help *help)
 {
     printf("usage: %s\n", help && help->usage ? help->usage : cmd);
-    if (help && help->description)
-        printf("\n%s\n", help->description);
+    if (help && help->description) {
+        putchar('\n');
+        wrap(help->description, 0, PROSE_WIDTH);
+    }
     printf("\noptions:\n");
     for (const struct ipw_option *o = opts; o->name; o++) {
-        char left[96];
+        char left[96], text[1024];
         if (o->type == IPW_OPT_FLAG)
             snprintf(left, sizeof left, "--%s", o->name);
         else
             snprintf(left, sizeof left, "--%s %s", o->name, o->arg ? o->arg : "VALUE");
-        printf("  %-34s %s\n", left, o->help ? o->help : "");
+        snprintf(text, sizeof text, "%s", o->help ? o->help : "");
         if (o->type == IPW_OPT_CHOICE && o->choices) {
-            printf("  %-34s one of:", "");
-            for (const char *const *c = o->choices; *c; c++)
-                printf(" %s", *c);
-            printf("\n");
+            size_t l = strlen(text);
+            snprintf(text + l, sizeof text - l, "%sone of:", l ? "\n" : "");
+            for (const char *const *c = o->choices; *c; c++) {
+                l = strlen(text);
+                snprintf(text + l, sizeof text - l, " %s", *c);
+            }
         }
+        option_line(left, text);
     }
-    printf("  %-34s %s\n", "-h, --help", "show this help");
+    option_line("-h, --help", "show this help");
     if (help && help->epilog)
         printf("\n%s\n", help->epilog);
 }

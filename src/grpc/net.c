@@ -87,7 +87,7 @@ ipw_err ipw_net_listen_tcp(const char *host_in, int port, int *fd_out, int *boun
         if (err == EADDRINUSE)
             return ipw_fail(eb, IPW_E_EXISTS,
                             "cannot listen on %s:%d: the port is already in use (another "
-                            "monitor running?); stop it or choose another --port",
+                            "monitor running?); stop it or choose another port",
                             host, port);
         return ipw_fail(eb, err == EACCES ? IPW_E_PERM : IPW_E_IO, "cannot listen on %s:%d: %s",
                         host, port, strerror(err));

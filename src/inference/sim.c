@@ -242,6 +242,38 @@ static ipw_err sim_list_models(struct ipw_client *c, json_t **models, ipw_errbuf
     return IPW_OK;
 }
 
+/* A name serves when model= forces a spec, or when it matches a spec by name or alias
+ * ("llama3.1:8b", "meta-llama/Llama-3.1-8B-Instruct"); the spec must fit the hardware. A name
+ * matching none is refused here (the profiler asks before measuring), though chat would model it
+ * as the default spec. */
+static ipw_err sim_check_model(struct ipw_client *c, const char *model, ipw_errbuf *eb)
+{
+    struct sim_client *sc = c->priv;
+    const struct sim_model *sm = NULL;
+    if (sc->model_forced)
+        sm = &sc->models[sc->dflt];
+    for (size_t i = 0; !sm && model && i < sc->nmodels; i++)
+        if (ipw_model_spec_matches(&sc->models[i].perf.model, model))
+            sm = &sc->models[i];
+    if (!sm) {
+        char avail[512] = "";
+        for (size_t i = 0; i < sc->nmodels; i++) {
+            size_t len = strlen(avail);
+            snprintf(avail + len, sizeof avail - len, "%s%s", len ? ", " : "",
+                     sc->models[i].perf.model.name);
+        }
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "model '%s' matches no model spec of the sim backend (available: %s); "
+                        "check --model, or model any name as one of them with --client-param "
+                        "model=NAME",
+                        model ? model : "", avail);
+    }
+    if (!sm->usable)
+        return ipw_fail(eb, IPW_E_INVALID, "sim: model %s on %s: %s", sm->perf.model.name,
+                        sc->hw.name, sm->why);
+    return IPW_OK;
+}
+
 /* ---- chat ------------------------------------------------------------------------------- */
 
 static ipw_err fail_result(struct ipw_chat_result *res, ipw_err code, const char *fmt, ...)
@@ -421,6 +453,7 @@ const struct ipw_client_ops ipw_client_sim = {
     .open = sim_open,
     .health = sim_health,
     .list_models = sim_list_models,
+    .check_model = sim_check_model,
     .chat = sim_chat,
     .close = sim_close,
 };

@@ -446,6 +446,8 @@ ipw_err ipw_monitor_create(struct ipw_sampler *s, const struct ipw_system_info *
     if (e == IPW_OK && m->cfg.port >= 0) {
         e = ipw_grpc_server_listen_tcp(m->server, m->cfg.bind_address, m->cfg.port, &m->grpc_port,
                                        eb);
+        if (e != IPW_OK)
+            ipw_err_prefix(eb, "gRPC endpoint (--port)"); /* which of the two ports it was */
         if (e == IPW_OK && !ipw_net_is_loopback(m->cfg.bind_address))
             ipw_warn("monitor: listening on %s, which is not a loopback address: the telemetry "
                      "stream has no authentication and no encryption, so anyone who can reach "

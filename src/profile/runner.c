@@ -44,7 +44,7 @@ struct runner {
     struct ipw_progress progress;
     size_t since_flush;
     double energy_j, total_j;
-    size_t failed;
+    size_t failed, measured;
 
     bool have_perf; /* the model is known to the perf model: FLOPs can be estimated */
     struct ipw_perf perf;
@@ -135,7 +135,7 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
     double j = 0, tj = 0;
     json_t *em = json_object_get(
         json_object_get(json_object_get(rec, "model_metrics"), o->model), "energy_metrics");
-    ipw_json_get_number(em, "per_query_joules", &j);
+    bool measured = ipw_json_get_number(em, "per_query_joules", &j);
     ipw_json_get_number(em, "total_joules", &tj);
 
     pthread_mutex_lock(&r->lock);
@@ -157,6 +157,7 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
     }
     r->energy_j += j;
     r->total_j += tj;
+    r->measured += measured;
     ipw_progress_update(&r->progress, failed, j, line);
     if (rc == IPW_OK && ++r->since_flush >= IPW_PROFILE_DATASET_FLUSH_EVERY) {
         r->since_flush = 0;
@@ -234,7 +235,7 @@ static void *worker(void *arg)
 static void take_baseline(struct runner *r)
 {
     int64_t dur = r->cfg->baseline_ns;
-    if (dur <= 0)
+    if (dur <= 0 || strcmp(r->ts.platform, "null") == 0) /* nothing to measure: no waiting */
         return;
     ipw_info("measuring the idle baseline for %.1f s (no request in flight)", (double)dur / 1e9);
     int64_t t0 = ipw_telemetry_session_mark(&r->ts, ipw_mono_ns());
@@ -275,6 +276,8 @@ static ipw_err open_client(struct runner *r, ipw_errbuf *eb)
     if (rc != IPW_OK)
         return rc;
     /* A wrong model name is the commonest mistake: catch it before measuring anything. */
+    if (r->client->ops->check_model)
+        return r->client->ops->check_model(r->client, cfg->model, eb);
     json_t *models = NULL;
     ipw_errbuf lb = {0};
     if (r->client->ops->list_models &&
@@ -343,6 +346,10 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
             ipw_warn("the sim client is measured with the %s collector: its energies are real "
                      "readings of this machine, not the modelled ones",
                      r->ts.platform);
+        else if (rc == IPW_OK && sim && !r->ts.local)
+            ipw_warn("the sim client runs in this process, where a remote monitor cannot see its "
+                     "requests: energies are the monitor's idle model, not these queries' (drop "
+                     "--monitor to model them)");
     }
     if (rc == IPW_OK) {
         /* FLOPs per request from the architecture when the served model is a known one (FLOPs do
@@ -426,6 +433,8 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
     outcome->queries_failed = r->failed;
     outcome->energy_joules = r->energy_j;
     outcome->total_joules = r->total_j;
+    outcome->queries_measured = r->measured;
+    snprintf(outcome->platform, sizeof outcome->platform, "%s", r->ts.platform);
     outcome->stopped_early = atomic_load(&r->abort) ||
                              (cfg->stop_requested && cfg->stop_requested());
 

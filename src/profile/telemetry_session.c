@@ -87,9 +87,26 @@ ipw_err ipw_telemetry_session_open(const struct ipw_telemetry_session_config *cf
 
 void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts)
 {
-    if (ts->collector && ts->collector->detect_log[0])
-        ipw_info("telemetry: %s chosen; skipped %s", ts->collector->info.platform,
+    bool null = strcmp(ts->platform, "null") == 0;
+    /* auto-detection ending in null is what a user must not miss (often: RAPL needs root) */
+    if (null && ts->collector && ts->collector->detect_log[0])
+        ipw_warn("telemetry: no power or energy counter is readable here (null collector), so "
+                 "queries are timed and scored but get no energy; skipped %s",
                  ts->collector->detect_log);
+    else if (null && ts->local)
+        ipw_info("telemetry: null collector: queries get no energy");
+    else if (null)
+        ipw_warn("telemetry: the energy monitor reads no power counter (platform null), so "
+                 "queries are timed and scored but get no energy");
+    else if (ts->collector && ts->collector->detect_log[0])
+        /* which collectors did not apply (macOS on Linux, ...) is detail, not news */
+        ipw_debug("telemetry: %s chosen; skipped %s", ts->collector->info.platform,
+                  ts->collector->detect_log);
+    if (ts->local && !null)
+        ipw_info("telemetry: %s collector, sampled every %lld ms", ts->platform,
+                 (long long)(ts->interval_ns / IPW_NS_PER_MS));
+    else if (!ts->local && !null)
+        ipw_info("telemetry: energy monitors %s (platform %s)", ts->monitors_desc, ts->platform);
     if (ts->info.notes[0])
         ipw_warn("telemetry (%s): %s", ts->platform, ts->info.notes);
 }

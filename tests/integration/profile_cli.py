@@ -130,6 +130,18 @@ def test_sim_run_and_readers():
     acc = json.load(open(os.path.join(d, "analysis", "accuracy.json")))
     check(acc["summary"]["unevaluated"] == 12 and acc["summary"]["incorrect"] == 0,
           "sim answers are unevaluated, never counted wrong")
+    check(any("placeholder" in w for w in acc["warnings"]) and
+          not any("need a judge" in w for w in acc["warnings"]),
+          "the warning says sim answers are placeholders, not that a judge is missing: %r"
+          % acc["warnings"])
+    check("modelled energy this session" in p.stdout and "not measured" in p.stdout,
+          "the totals line says the energy is modelled: %r" % p.stdout[:400])
+    check("modelled by the sim backend for 12 queries" in p.stdout,
+          "the analysis printout says the energy is modelled: %r" % p.stdout[-900:])
+    check("placeholder" in p.stdout, "the analysis printout shows its warnings")
+    q = run(["plot", d, "--format", "svg"])
+    check(q.returncode == 0 and os.path.join(d, "plots") + "/{" in q.stdout,
+          "ipw plot prints the directory it wrote to: %r" % q.stdout)
     # the same seed picks the same records; the sample is reproducible
     out2 = ms.tmpdir("ipw-prof-sim2-")
     p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "12",
@@ -205,6 +217,73 @@ def test_crash_and_resume():
     check(not resent, "no finished query was sent again")
     check(len(sent) == 14 + 1, "the interrupted query, and only it, was sent twice")
     srv.stop()
+
+
+def test_sim_models():
+    """The sim client takes the names real servers use (aliases), refuses unknown names and
+    models that do not fit the modelled hardware before anything is measured."""
+    out = ms.tmpdir("ipw-prof-simmodels-")
+    common = ["--max-queries", "1", "--client-param", "time_scale=0", "--output-dir", out,
+              "--baseline-seconds", "0", "--no-eval", "--overwrite"]
+    p = run(["profile", "--client", "sim", "--model", "llama3.1:8b"] + common)
+    check(p.returncode == 0, "sim serves the alias llama3.1:8b (%s)" % p.stderr[-300:])
+    p = run(["profile", "--client", "sim", "--model", "nosuch-model"] + common)
+    check(p.returncode == 1 and len(stderr_lines(p)) == 1 and "nosuch-model" in p.stderr and
+          "llama-3.1-8b" in p.stderr, "unknown sim model: one line listing the specs: %r" % p.stderr)
+    p = run(["profile", "--client", "sim", "--model", "nosuch-model", "--client-param",
+             "model=llama-3.2-1b"] + common)
+    check(p.returncode == 0, "model= models any name (%s)" % p.stderr[-300:])
+    p = run(["profile", "--client", "sim", "--model", "llama-3.1-70b"] + common)
+    check(p.returncode == 1 and len(stderr_lines(p)) == 1 and "H100" in p.stderr,
+          "a model too big for the hardware fails before any query: %r" % p.stderr)
+    check(not os.path.exists(os.path.join(out, "profile_SimulatedH10080GB_llama_3_1_70b_ipw")),
+          "... and leaves no run directory")
+
+
+def test_no_power_counters():
+    """A machine where auto-detection finds no power counter: a warning says why, no idle
+    baseline is waited for, and the totals say that no energy was measured."""
+    srv = LlmServer("m=ttft=5ms,itl=1ms,tokens=3")
+    d = ms.tmpdir("ipw-prof-null-")
+    empty = os.path.join(d, "sys")
+    os.mkdir(empty)
+    env = {"IPW_SYSFS_ROOT": empty, "IPW_NVML_LIBRARY": os.path.join(d, "no-nvml.so"),
+           "IPW_ROCM_SMI_LIBRARY": os.path.join(d, "no-rocm.so"),
+           "IPW_POWERMETRICS": os.path.join(d, "no-powermetrics")}
+    t0 = time.time()
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--dataset", "jsonl", "--dataset-path", dataset(d, 2), "--dataset-param",
+             "prompt_field=q", "--output-dir", os.path.join(d, "runs"), "--baseline-seconds", "5",
+             "--no-eval"], env=env)
+    took = time.time() - t0
+    check(p.returncode == 0, "a run without power counters completes (%s)" % p.stderr[-300:])
+    warn = [line for line in stderr_lines(p) if " warn " in line]
+    check(len(warn) == 1 and "no power or energy counter" in warn[0] and "rapl" in warn[0],
+          "one warning says no counter is readable and why: %r" % warn)
+    check("idle baseline" not in p.stderr and took < 4.5,
+          "no idle baseline is waited for (%.1f s): %r" % (took, p.stderr[-300:]))
+    check("no energy measured this session" in p.stdout, "the totals say so: %r" % p.stdout)
+    q = run(["telemetry", "--local", "--count", "1"], env=env)
+    check(q.returncode == 0 and "no power or energy counter" in q.stderr,
+          "ipw telemetry says why it reads nothing: %r" % q.stderr)
+    srv.stop()
+
+
+def test_usage_errors():
+    """Bad usage is one line naming the flag, exit 2, before anything runs."""
+    d = ms.tmpdir("ipw-prof-usage-")
+    base = ["profile", "--client", "sim", "--model", "llama-3.2-1b", "--output-dir", d]
+    for extra, needle in ((["--max-queries", "0"], "--max-queries"),
+                          (["--max-queries", "x"], "--max-queries"),
+                          (["--client", "nosuch"], "--client"),
+                          (["--eval-model", "judge"], "--eval-base-url"),
+                          (["--eval-base-url", "http://127.0.0.1:9/v1"], "--eval-model"),
+                          (["--eval-base-url", "ftp://judge", "--eval-model", "j"], "ftp://judge"),
+                          (["--resume", "--overwrite"], "--overwrite")):
+        p = run(base + extra)
+        check(p.returncode == 2 and len(stderr_lines(p)) == 1 and needle in p.stderr,
+              "%s: one line naming %s, exit 2: %r" % (" ".join(extra), needle, p.stderr))
+    check(os.listdir(d) == [], "no run directory was created by bad usage")
 
 
 def one_line_error(p, *needles):
@@ -319,6 +398,9 @@ try:
     test_bad_input()
     test_analyze_from_arrow_alone()
     test_remote_monitor()
+    test_sim_models()
+    test_no_power_counters()
+    test_usage_errors()
 finally:
     for s in servers:
         if s.proc.poll() is None:

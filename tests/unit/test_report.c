@@ -78,11 +78,64 @@ static void test_report(void **state)
     free(dir);
 }
 
+/* A run directory of 10 records; `extra` joules added to each query's energy. */
+static char *write_run(int extra)
+{
+    char *dir = ipw_test_mkdtemp("ipw-report-cmp");
+    char text[8192] = "";
+    for (int i = 0; i < 10; i++) {
+        char line[1024];
+        snprintf(line, sizeof line, record, i, i, i % 3 ? "B" : "A", 10 + i + extra,
+                 9 + i + extra, 1 + i, 20 + i, 30 + 2 * i, 50 + 3 * i);
+        strcat(text, line);
+    }
+    ipw_test_write(dir, "records.jsonl", text);
+    ipw_test_write(dir, "summary.json", "{\"model\":\"m<1>\",\"dataset\":\"ipw\"}");
+    return dir;
+}
+
+/* The comparison bolds every run at a column's best value and none when all runs share it. */
+static void test_compare_bold(void **state)
+{
+    (void)state;
+    char *a = write_run(0), *b = write_run(0), *c = write_run(5);
+    const char *runs[] = {a, b, c};
+    char out[512];
+    snprintf(out, sizeof out, "%s/compare.html", a);
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_report_write(runs, 3, out, &eb), IPW_OK);
+    char *html;
+    assert_int_equal(ipw_read_file(out, 64u << 20, &html, NULL, NULL), IPW_OK);
+    const char *cmp = strstr(html, "id=\"comparison\"");
+    assert_non_null(cmp);
+    char *end = strstr(cmp, "</table>");
+    assert_non_null(end);
+    *end = '\0';
+    static const char energy_best[] =
+        "<td class=\"num best\" data-metric=\"avg_energy_joules_all_queries\" data-run=\"%d\"";
+    char want[256];
+    for (int run = 1; run <= 3; run++) {
+        snprintf(want, sizeof want, energy_best, run);
+        if (run < 3)
+            assert_non_null(strstr(cmp, want)); /* the two cheapest runs tie: both bold */
+        else
+            assert_null(strstr(cmp, want));
+    }
+    /* every run has the same accuracy: nobody wins that column */
+    assert_null(strstr(cmp, "<td class=\"num best\" data-metric=\"accuracy\""));
+    free(html);
+    for (int i = 0; i < 3; i++) {
+        ipw_test_rmtree(runs[i]);
+        free((char *)runs[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_report),
+        cmocka_unit_test(test_compare_bold),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     ipw_plot_release_fonts();

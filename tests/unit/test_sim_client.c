@@ -313,6 +313,39 @@ static void test_model_selection(void **state)
     close_sim(c);
 }
 
+/* What the profiler asks before measuring: aliases serve, unknown names and models that do
+ * not fit the hardware are refused with a message naming them, model= serves any name. */
+static void test_check_model(void **state)
+{
+    (void)state;
+    ipw_errbuf eb = {0};
+    struct ipw_client *c = open_sim("{\"time_scale\":0}", NULL, &eb);
+    assert_non_null(c);
+    assert_non_null(c->ops->check_model);
+    assert_int_equal(c->ops->check_model(c, "llama-3.1-8b", &eb), IPW_OK);
+    assert_int_equal(c->ops->check_model(c, "llama3.1:8b", &eb), IPW_OK);
+    assert_int_equal(c->ops->check_model(c, "meta-llama/Llama-3.1-8B-Instruct", &eb), IPW_OK);
+    assert_int_equal(c->ops->check_model(c, "some-private-model", &eb), IPW_E_NOTFOUND);
+    assert_non_null(strstr(eb.msg, "some-private-model"));
+    assert_non_null(strstr(eb.msg, "llama-3.2-1b")); /* the available specs are listed */
+    assert_non_null(strstr(eb.msg, "model=NAME"));   /* and the way to model any name */
+    /* 70B in bfloat16 is ~141 GB: not on one 80 GB H100 */
+    assert_int_equal(c->ops->check_model(c, "llama-3.1-70b", &eb), IPW_E_INVALID);
+    assert_non_null(strstr(eb.msg, "llama-3.1-70b"));
+    assert_non_null(strstr(eb.msg, "H100"));
+    close_sim(c);
+
+    c = open_sim("{\"time_scale\":0,\"hardware\":\"H200\"}", NULL, &eb);
+    assert_non_null(c);
+    assert_int_equal(c->ops->check_model(c, "llama-3.1-70b", &eb), IPW_OK);
+    close_sim(c);
+
+    c = open_sim("{\"time_scale\":0,\"model\":\"llama-3.2-1b\"}", NULL, &eb);
+    assert_non_null(c);
+    assert_int_equal(c->ops->check_model(c, "some-private-model", &eb), IPW_OK);
+    close_sim(c);
+}
+
 static void expect_open_error(const char *params, const char *needle)
 {
     ipw_err e;
@@ -450,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_deterministic_output),
         cmocka_unit_test(test_max_tokens_and_seed),
         cmocka_unit_test(test_model_selection),
+        cmocka_unit_test(test_check_model),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_request_errors),
         cmocka_unit_test(test_concurrent_chats),
