@@ -285,6 +285,8 @@ struct ipw_run_reader {
     size_t skipped;
     char first_skip[IPW_ERRMSG_MAX];
     bool model_checked;
+    long *superseded; /* sorted lines whose record_index comes again later (skipped) */
+    size_t nsuperseded;
 };
 
 static void copy_str(char *dst, size_t size, const json_t *v)
@@ -331,6 +333,107 @@ static void load_info(struct ipw_run_reader *r)
     ipw_json_get_number(s, "total_queries", &in->total_queries);
 }
 
+/* ---- records superseded by a later line -------------------------------------------------- */
+
+/* `ipw profile --resume` runs a failed query again and appends its new record: the same
+ * record_index then appears twice and the later line is the query's record (as for the Arrow
+ * dataset and summary.json). A first pass finds the earlier lines so that no query is counted
+ * twice; it costs 16 bytes per record while it runs and 8 per superseded line after. */
+struct seen {
+    long index, line;
+};
+
+static int cmp_seen(const void *x, const void *y)
+{
+    const struct seen *a = x, *b = y;
+    if (a->index != b->index)
+        return (a->index > b->index) - (a->index < b->index);
+    return (a->line > b->line) - (a->line < b->line);
+}
+
+static int cmp_long(const void *x, const void *y)
+{
+    long a = *(const long *)x, b = *(const long *)y;
+    return (a > b) - (a < b);
+}
+
+/* record_index of one line: our writer's lines start with it; anything else is parsed. */
+static long line_index(const char *text, size_t len)
+{
+    static const char head[] = "{\"record_index\":";
+    size_t hl = sizeof head - 1;
+    if (len > hl && memcmp(text, head, hl) == 0) {
+        long v = 0;
+        size_t i = hl, digits = 0;
+        while (i < len && text[i] >= '0' && text[i] <= '9' && digits < 15)
+            v = v * 10 + (text[i++] - '0'), digits++;
+        if (digits && i < len && (text[i] == ',' || text[i] == '}'))
+            return v;
+    }
+    json_t *rec = json_loadb(text, len, 0, NULL);
+    const json_t *ri = json_object_get(rec, "record_index");
+    long v = json_is_integer(ri) && json_integer_value(ri) >= 0 ? (long)json_integer_value(ri) : -1;
+    json_decref(rec);
+    return v;
+}
+
+static void find_superseded(struct ipw_run_reader *r, const char *path, size_t max_line)
+{
+    void *src;
+    if (jsonl_open(path, max_line, &src, NULL) != IPW_OK)
+        return;
+    struct seen *v = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        const char *text;
+        size_t len;
+        json_t *rec;
+        long line;
+        bool terminated, eof;
+        if (jsonl_next(src, &text, &len, &rec, &line, &terminated, &eof, NULL) != IPW_OK || eof)
+            break;
+        long index = line_index(text, len);
+        if (index < 0)
+            continue; /* the main pass reports what is wrong with it */
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 1024;
+            struct seen *nv = realloc(v, nc * sizeof *v);
+            if (!nv) {
+                ipw_warn("out of memory looking for superseded records in %s; a query run again "
+                         "by --resume may be counted twice",
+                         path);
+                n = 0;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n++] = (struct seen){index, line};
+    }
+    jsonl_close(src);
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_seen);
+    size_t k = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (v[i].index == v[i + 1].index)
+            k++;
+    if (k && (r->superseded = malloc(k * sizeof *r->superseded))) {
+        for (size_t i = 0; i + 1 < n; i++)
+            if (v[i].index == v[i + 1].index)
+                r->superseded[r->nsuperseded++] = v[i].line;
+        qsort(r->superseded, r->nsuperseded, sizeof *r->superseded, cmp_long);
+        ipw_debug("%s: %zu records superseded by a later record of the same query", path,
+                  r->nsuperseded);
+    }
+    free(v);
+}
+
+static bool is_superseded(const struct ipw_run_reader *r, long line)
+{
+    return r->nsuperseded &&
+           bsearch(&line, r->superseded, r->nsuperseded, sizeof line, cmp_long) != NULL;
+}
+
 ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_options *opts,
                             struct ipw_run_reader **out, ipw_errbuf *eb)
 {
@@ -358,6 +461,8 @@ ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_opt
     if (ipw_path_exists(path)) {
         e = jsonl_open(path, max_line, &r->src, eb);
         r->ops = &jsonl_ops;
+        if (e == IPW_OK)
+            find_superseded(r, path, max_line);
     } else {
         /* no durable log: a run the original tool wrote keeps only the Arrow dataset */
         char state[4200];
@@ -429,6 +534,10 @@ ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, b
         ipw_err e = r->ops->next(r->src, &text, &len, &rec, &line, &terminated, eof, eb);
         if (e != IPW_OK || *eof)
             return e;
+        if (line > 0 && is_superseded(r, line)) {
+            json_decref(rec);
+            continue;
+        }
         if (rec) {
             if (!r->model[0])
                 guess_model(r, rec);
@@ -511,6 +620,7 @@ void ipw_run_reader_close(struct ipw_run_reader *r)
         return;
     json_decref(r->current);
     json_decref(r->summary);
+    free(r->superseded);
     ipw_scan_arena_free(&r->arena);
     if (r->ops)
         r->ops->close(r->src);

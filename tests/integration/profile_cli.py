@@ -207,6 +207,46 @@ def test_crash_and_resume():
     srv.stop()
 
 
+def test_resume_after_failures():
+    """Queries that failed are run again by --resume; each new record supersedes the failed one
+    in every view: summary totals, the analysis, the Arrow dataset."""
+    bad = LlmServer("m=error=500")
+    d = ms.tmpdir("ipw-prof-refail-")
+    ds = dataset(d, 8)
+    out = os.path.join(d, "runs")
+
+    def args(url):
+        return ["profile", "--client", "ollama", "--model", "m", "--client-base-url", url,
+                "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+                "--dataset-param", "answer_field=a", "--output-dir", out,
+                "--baseline-seconds", "0", "--collector", "null", "--no-progress"]
+    p = run(args(bad.url) + ["--no-eval"])
+    check(p.returncode == 1 and "5 failed queries in a row" in p.stderr,
+          "5 failures in a row stop the run with exit 1 (%s)" % p.stderr.strip()[-200:])
+    bad.stop()
+    good = LlmServer("m=ttft=5ms,itl=1ms,tokens=3")
+    p = run(args(good.url) + ["--resume"])
+    check(p.returncode == 0, "--resume after failures (%s)" % p.stderr[-300:])
+    run_dir = only_run_dir(out)
+    recs = records(run_dir)
+    check(len(recs) == 13 and sum(r["status"] == "failed" for r in recs) == 5,
+          "the failed records stay in the log, followed by their reruns")
+    t = json.load(open(os.path.join(run_dir, "summary.json")))["totals"]
+    check(t["completed_queries"] == 8 and t["failed_queries"] == 0 and t["output_tokens"] == 24,
+          "summary totals count each query once: %s" % t)
+    acc = json.load(open(os.path.join(run_dir, "analysis", "accuracy.json")))["summary"]
+    check(acc["total_queries"] == 8 and acc["failed_queries"] == 0,
+          "the analysis counts each query once (%d queries, %d failed)"
+          % (acc["total_queries"], acc["failed_queries"]))
+    if NODE:
+        q = subprocess.run([NODE, os.path.join(SRC, "tests", "integration", "node",
+                                               "check_arrow_js.mjs"), run_dir],
+                           capture_output=True, text=True, timeout=300)
+        check(q.returncode == 0, "the Arrow dataset holds the reruns: %s"
+              % (q.stdout + q.stderr).strip()[-300:])
+    good.stop()
+
+
 def one_line_error(p, *needles):
     lines = stderr_lines(p)
     return p.returncode not in (0, None) and len(lines) == 1 and all(n in lines[0] for n in needles)
@@ -316,6 +356,7 @@ try:
     test_sim_run_and_readers()
     test_existing_dir_and_overwrite()
     test_crash_and_resume()
+    test_resume_after_failures()
     test_bad_input()
     test_analyze_from_arrow_alone()
     test_remote_monitor()
