@@ -58,12 +58,60 @@ static ipw_err check_same_run(const char *dir, const struct ipw_profile_config *
     return IPW_OK;
 }
 
+/* The finished records must be the dataset's records at the same positions: a dataset file
+ * edited (or a different --dataset-path or --dataset-param) since the run started would
+ * otherwise mix two datasets under one set of indexes. */
+struct same_data {
+    const struct ipw_dataset *ds;
+    const char *path;
+    int64_t bad;
+    bool beyond;
+};
+
+static ipw_err check_record(void *ctx, json_t *rec, int64_t index, size_t line, uint64_t offset,
+                            size_t len, ipw_errbuf *eb)
+{
+    (void)line, (void)offset, (void)len, (void)eb;
+    struct same_data *sd = ctx;
+    if (sd->bad >= 0)
+        return IPW_OK;
+    if ((uint64_t)index >= sd->ds->n) {
+        sd->bad = index;
+        sd->beyond = true;
+        return IPW_OK;
+    }
+    json_t *now = ipw_json_string_lossy(sd->ds->rec[index].problem);
+    if (!json_equal(now, json_object_get(rec, "problem")))
+        sd->bad = index;
+    json_decref(now);
+    return IPW_OK;
+}
+
+static ipw_err check_same_data(const char *records_path, const struct ipw_profile_config *cfg,
+                               const struct ipw_dataset *ds, ipw_errbuf *eb)
+{
+    struct same_data sd = {ds, records_path, -1, false};
+    ipw_err rc = ipw_records_scan(records_path, check_record, &sd, NULL, eb);
+    if (rc != IPW_OK || sd.bad < 0)
+        return rc;
+    const char *src = cfg->dataset_path ? cfg->dataset_path : cfg->dataset_id;
+    if (sd.beyond)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "cannot resume: %s has record %lld but dataset %s now gives only %zu "
+                        "records; restore the dataset the run started with, or use --overwrite",
+                        records_path, (long long)sd.bad, src, ds->n);
+    return ipw_fail(eb, IPW_E_INVALID,
+                    "cannot resume: record %lld of %s was a different prompt than dataset %s now "
+                    "gives at that position (the dataset or --dataset-param changed); restore "
+                    "it, or use --overwrite to start again",
+                    (long long)sd.bad, records_path, src);
+}
+
 ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_config *cfg,
                             const struct ipw_dataset *ds, const char *hardware_label,
                             ipw_errbuf *eb)
 {
     memset(o, 0, sizeof *o);
-    (void)ds;
     snprintf(o->hardware_label, sizeof o->hardware_label, "%s", hardware_label);
     char name[512];
     ipw_run_dir_name(hardware_label, cfg->model, cfg->dataset_id, name, sizeof name);
@@ -97,7 +145,9 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
     struct ipw_records_info info;
     if (resume) {
         /* failed queries are run again on resume: their new record supersedes the old */
-        rc = ipw_records_finished(o->records_path, true, &o->done, &info, eb);
+        rc = check_same_data(o->records_path, cfg, ds, eb);
+        if (rc == IPW_OK)
+            rc = ipw_records_finished(o->records_path, true, &o->done, &info, eb);
         if (rc != IPW_OK)
             return rc;
         if (info.torn_tail)

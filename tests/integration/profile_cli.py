@@ -247,6 +247,33 @@ def test_resume_after_failures():
     good.stop()
 
 
+def test_resume_changed_dataset():
+    """A resumed run must send the same prompts at the same positions: a dataset edited since
+    the run started is refused (one line), rows appended to it are simply run."""
+    srv = LlmServer("m=ttft=2ms,tokens=2")
+    d = ms.tmpdir("ipw-prof-dschg-")
+    ds = dataset(d, 4)
+    out = os.path.join(d, "runs")
+    args = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+            "--dataset-param", "answer_field=a", "--output-dir", out, "--baseline-seconds", "0",
+            "--no-eval", "--collector", "null", "--no-progress"]
+    check(run(args).returncode == 0, "a run of 4 records")
+    original = open(ds).read()
+    with open(ds, "w") as f:
+        f.write(original.replace("prompt 2:", "edited prompt 2:"))
+    p = run(args + ["--resume"])
+    check(one_line_error(p, "record 2", ds, "--overwrite"),
+          "an edited dataset is refused on resume: %r" % p.stderr)
+    with open(ds, "w") as f:
+        f.write(original)
+        f.write(json.dumps({"q": "prompt 4: more?", "a": "x"}) + "\n")
+    p = run(args + ["--resume"])
+    check(p.returncode == 0 and len(records(only_run_dir(out))) == 5,
+          "rows appended to the dataset are run on resume (%s)" % p.stderr[-200:])
+    srv.stop()
+
+
 def one_line_error(p, *needles):
     lines = stderr_lines(p)
     return p.returncode not in (0, None) and len(lines) == 1 and all(n in lines[0] for n in needles)
@@ -357,6 +384,7 @@ try:
     test_existing_dir_and_overwrite()
     test_crash_and_resume()
     test_resume_after_failures()
+    test_resume_changed_dataset()
     test_bad_input()
     test_analyze_from_arrow_alone()
     test_remote_monitor()
