@@ -471,8 +471,8 @@ ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_opt
             free(r);
             return ipw_fail(eb, IPW_E_NOTFOUND,
                             "%s is not a run directory: it has neither records.jsonl nor a "
-                            "HuggingFace dataset (state.json); give the directory `ipw profile` "
-                            "wrote",
+                            "HuggingFace Arrow dataset (state.json); give the directory `ipw "
+                            "profile` wrote",
                             run_dir);
         }
         e = ipw_run_source_arrow_open(run_dir, &r->src, eb);
