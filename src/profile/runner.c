@@ -154,11 +154,18 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
     pthread_mutex_lock(&r->lock);
     ipw_errbuf eb = {0};
     ipw_err rc = ipw_run_output_append(&r->out, rec, &eb);
-    if (rc != IPW_OK && r->write_error == IPW_OK) {
-        /* the durable log cannot be written: stop rather than measure what cannot be kept */
-        r->write_error = rc;
-        r->write_eb = eb;
+    if (rc != IPW_OK) {
+        /* the durable log cannot be written: stop rather than measure what cannot be kept,
+         * and count nothing that is not on disk */
+        if (r->write_error == IPW_OK) {
+            r->write_error = rc;
+            r->write_eb = eb;
+        }
         atomic_store(&r->abort, true);
+        pthread_mutex_unlock(&r->lock);
+        ipw_warn("record %zu was measured but could not be saved: %s", o->record_index, eb.msg);
+        json_decref(rec);
+        return;
     }
     if (failed) {
         r->failed++;
@@ -171,7 +178,7 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
     r->energy_j += j;
     r->total_j += tj;
     ipw_progress_update(&r->progress, failed, j, line);
-    if (rc == IPW_OK && ++r->since_flush >= IPW_PROFILE_DATASET_FLUSH_EVERY) {
+    if (++r->since_flush >= IPW_PROFILE_DATASET_FLUSH_EVERY) {
         r->since_flush = 0;
         ipw_errbuf fe = {0};
         if (ipw_run_output_flush_dataset(&r->out, &fe) != IPW_OK)
@@ -422,11 +429,11 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
                                          &r->baseline_w, true, &fe) != IPW_OK)
             ipw_warn("cannot write summary.json: %s", fe.msg);
     }
-    if (rc == IPW_OK && r->write_error != IPW_OK) {
-        rc = r->write_error;
-        if (eb)
-            *eb = r->write_eb;
-    }
+    if (rc == IPW_OK && r->write_error != IPW_OK)
+        rc = ipw_fail(eb, r->write_error,
+                      "stopped: %s (the records before it are kept; fix that and continue with "
+                      "--resume)",
+                      r->write_eb.msg);
     if (rc == IPW_OK && r->consecutive_failures >= IPW_PROFILE_MAX_CONSECUTIVE_FAILURES)
         rc = ipw_fail(eb, IPW_E_IO,
                       "stopped after %d failed queries in a row; the last error: %s "

@@ -274,6 +274,34 @@ def test_resume_changed_dataset():
     srv.stop()
 
 
+def test_disk_full():
+    """A log that cannot be written (here a file-size limit, as a full disk) stops the run with
+    the cause and the way on; every record already written stays whole, and --resume
+    finishes the run."""
+    import resource
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # inherited: writes fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60000, 60000))
+    out = ms.tmpdir("ipw-prof-full-")
+    args = ["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "40",
+            "--client-param", "time_scale=0", "--output-dir", out, "--baseline-seconds", "0",
+            "--no-eval", "--no-progress"]
+    p = run(args, preexec_fn=limited)
+    last = stderr_lines(p)[-1] if stderr_lines(p) else ""
+    check(p.returncode == 1 and "records.jsonl" in last and "--resume" in last,
+          "a log that cannot grow stops the run, naming it and --resume: %r" % last)
+    d = only_run_dir(out)
+    text = open(os.path.join(d, "records.jsonl")).read()
+    kept = [json.loads(line) for line in text.splitlines()]
+    check(text.endswith("\n") and 0 < len(kept) < 40, "%d whole records kept" % len(kept))
+    progress = [line for line in p.stderr.splitlines() if line.startswith("[")]
+    check(len(progress) == len(kept), "only saved records are reported done (%d lines, %d records)"
+          % (len(progress), len(kept)))
+    p = run(args + ["--resume"])
+    check(p.returncode == 0 and len(records(d)) == 40, "--resume finishes the run")
+
+
 def one_line_error(p, *needles):
     lines = stderr_lines(p)
     return p.returncode not in (0, None) and len(lines) == 1 and all(n in lines[0] for n in needles)
@@ -385,6 +413,7 @@ try:
     test_crash_and_resume()
     test_resume_after_failures()
     test_resume_changed_dataset()
+    test_disk_full()
     test_bad_input()
     test_analyze_from_arrow_alone()
     test_remote_monitor()
