@@ -3,8 +3,12 @@
  * the Arrow dataset and summary.json from records.jsonl. */
 #include "run_output.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
@@ -107,6 +111,38 @@ static ipw_err check_same_data(const char *records_path, const struct ipw_profil
                     (long long)sd.bad, records_path, src);
 }
 
+/* One profiler per run directory: a second `ipw profile --resume` (or --overwrite) of a run
+ * still going would interleave its queries with the first one's and measure both loads at
+ * once. The lock is on records.jsonl (rewritten in place only) and ends with the process. */
+static ipw_err lock_log(struct ipw_run_output *o, ipw_errbuf *eb)
+{
+    if (o->locked)
+        return IPW_OK;
+    int fd = open(o->records_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return IPW_OK; /* nothing to lock yet */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return ipw_fail(eb, IPW_E_EXISTS,
+                            "run directory %s is being written by another ipw profile; wait for "
+                            "it to finish or stop it first",
+                            o->dir);
+        return IPW_OK; /* a file system without locks: go on unguarded */
+    }
+    o->lock_fd = fd;
+    o->locked = true;
+    return IPW_OK;
+}
+
+static void unlock_log(struct ipw_run_output *o)
+{
+    if (o->locked)
+        close(o->lock_fd);
+    o->locked = false;
+}
+
 ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_config *cfg,
                             const struct ipw_dataset *ds, const char *hardware_label,
                             ipw_errbuf *eb)
@@ -125,7 +161,13 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
                         "run directory %s already exists: pass --resume to continue it or "
                         "--overwrite to replace it",
                         o->dir);
+    if (exists) {
+        rc = lock_log(o, eb);
+        if (rc != IPW_OK)
+            return rc;
+    }
     if (exists && cfg->overwrite) {
+        unlock_log(o); /* the new log gets its own lock */
         rc = ipw_remove_tree(o->dir, eb);
         if (rc != IPW_OK)
             return rc;
@@ -155,8 +197,14 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
                      o->records_path);
     }
     rc = ipw_records_open(o->records_path, resume, &o->log, &info, eb);
-    if (rc != IPW_OK)
+    if (rc == IPW_OK)
+        rc = lock_log(o, eb);
+    if (rc != IPW_OK) {
+        ipw_records_close(o->log);
+        o->log = NULL;
         ipw_records_done_free(&o->done);
+        unlock_log(o);
+    }
     return rc;
 }
 
@@ -212,6 +260,7 @@ void ipw_run_output_close(struct ipw_run_output *o)
     ipw_records_close(o->log);
     o->log = NULL;
     ipw_records_done_free(&o->done);
+    unlock_log(o);
 }
 
 void ipw_profile_estimate_compute(const struct ipw_perf *pm, const struct ipw_chat_result *res,

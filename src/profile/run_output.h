@@ -20,6 +20,8 @@ struct ipw_run_output {
     char hardware_label[128];
     struct ipw_records_log *log;
     struct ipw_records_done done; /* record_index values already finished (resume) */
+    int lock_fd;                  /* flock on records.jsonl: one profiler per run directory */
+    bool locked;
 };
 
 /* Create (or resume, or replace) <output_dir>/profile_<hw>_<model>_<dataset>/. */

@@ -302,6 +302,34 @@ def test_disk_full():
     check(p.returncode == 0 and len(records(d)) == 40, "--resume finishes the run")
 
 
+def test_one_profiler_per_run():
+    """While a run is going, a second --resume or --overwrite of its directory is refused (they
+    would interleave queries and measure two loads at once)."""
+    srv = LlmServer("m=ttft=50ms,itl=20ms,tokens=10")
+    d = ms.tmpdir("ipw-prof-lock-")
+    ds = dataset(d, 40)
+    out = os.path.join(d, "runs")
+    args = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+            "--dataset-param", "answer_field=a", "--output-dir", out, "--baseline-seconds", "0",
+            "--no-eval", "--collector", "null", "--no-progress"]
+    first = subprocess.Popen([IPW] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while time.time() < deadline and not (os.path.isdir(out) and os.listdir(out) and os.path.exists(
+            os.path.join(out, os.listdir(out)[0], "records.jsonl"))):
+        time.sleep(0.02)
+    for flag in ("--resume", "--overwrite"):
+        p = run(args + [flag])
+        check(one_line_error(p, "another ipw profile"), "%s of a run in progress is refused: %r"
+              % (flag, p.stderr))
+    first.send_signal(signal.SIGINT)
+    first.wait()
+    p = run(args + ["--resume"])
+    check(p.returncode == 0 and len(records(only_run_dir(out))) == 40,
+          "once it has stopped, --resume continues it")
+    srv.stop()
+
+
 def one_line_error(p, *needles):
     lines = stderr_lines(p)
     return p.returncode not in (0, None) and len(lines) == 1 and all(n in lines[0] for n in needles)
@@ -414,6 +442,7 @@ try:
     test_resume_after_failures()
     test_resume_changed_dataset()
     test_disk_full()
+    test_one_profiler_per_run()
     test_bad_input()
     test_analyze_from_arrow_alone()
     test_remote_monitor()
