@@ -3,6 +3,8 @@
  * the Arrow dataset and summary.json from records.jsonl. */
 #include "run_output.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -143,6 +145,36 @@ static void unlock_log(struct ipw_run_output *o)
     o->locked = false;
 }
 
+/* Outputs are replaced through "<name>.tmp.<pid>" and a rename: a process killed in between
+ * leaves the temporary behind (an Arrow file can be large). With the directory locked, any
+ * such file is a dead writer's. */
+static void remove_stale_temporaries(const char *dir)
+{
+    static const char *const outputs[] = {"data-00000-of-00001.arrow", "dataset_info.json",
+                                          "state.json", "summary.json"};
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++) {
+            size_t n = strlen(outputs[i]);
+            const char *p = de->d_name + n;
+            if (strncmp(de->d_name, outputs[i], n) != 0 || strncmp(p, ".tmp.", 5) != 0)
+                continue;
+            p += 5;
+            bool digits = *p != '\0';
+            for (; *p; p++)
+                digits = digits && isdigit((unsigned char)*p);
+            char path[4400];
+            if (digits && snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path &&
+                unlink(path) == 0)
+                ipw_info("removed %s, left by a run that was killed while writing", path);
+        }
+    }
+    closedir(d);
+}
+
 ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_config *cfg,
                             const struct ipw_dataset *ds, const char *hardware_label,
                             ipw_errbuf *eb)
@@ -177,6 +209,8 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
         rc = check_same_run(o->dir, cfg, eb);
         if (rc != IPW_OK)
             return rc;
+        if (o->locked)
+            remove_stale_temporaries(o->dir);
     }
     rc = ipw_mkdir_p(o->dir, eb);
     if (rc != IPW_OK) {

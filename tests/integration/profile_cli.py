@@ -192,8 +192,16 @@ def test_crash_and_resume():
     check(5 <= len(before) < 14, "killed mid-run with %d records on disk" % len(before))
     sent_before = srv.chat_prompts()
     check(len(sent_before) == len(before) + 1, "one query was in flight when killed")
+    run_dir = os.path.dirname(rec_path)
+    # what a kill during the Arrow rewrite or the summary's replacement leaves behind
+    for name in ("data-00000-of-00001.arrow.tmp.99999", "summary.json.tmp.4242"):
+        open(os.path.join(run_dir, name), "w").write("partial")
+    open(os.path.join(run_dir, "notes.tmp.1"), "w").write("the user's")
     p = run(args + ["--resume"])
     check(p.returncode == 0, "--resume finishes the run (%s)" % p.stderr[-300:])
+    left = sorted(f for f in os.listdir(run_dir) if ".tmp." in f)
+    check(left == ["notes.tmp.1"], "a killed writer's temporaries are removed, nothing else: %s"
+          % left)
     after = records(os.path.dirname(rec_path))
     idx = sorted(r["record_index"] for r in after)
     check(idx == list(range(14)), "every query exactly once after resume: %s" % idx)
