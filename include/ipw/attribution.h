@@ -24,6 +24,11 @@ struct ipw_energy_sources {
 ipw_err ipw_attr_energy(const struct ipw_energy_sources *src, int64_t t0, int64_t t1,
                         struct ipw_energy *out, ipw_errbuf *eb);
 
+/* Cumulative energy per domain at t, summed over sources (valid as above): the ledger keeps
+ * the value at its last cut, so a piece never needs readings older than that cut. */
+ipw_err ipw_attr_energy_at(const struct ipw_energy_sources *src, int64_t t,
+                           struct ipw_energy *out, ipw_errbuf *eb);
+
 /* The run's main domain: the first source's (all nodes of a deployment share a platform). */
 static inline ipw_domain ipw_sources_main_domain(const struct ipw_energy_sources *src)
 {
@@ -36,7 +41,9 @@ static inline ipw_domain ipw_sources_main_domain(const struct ipw_energy_sources
  * snapshots) is divided equally among them and added to each one's prefill or decode. Each
  * query is thus charged as it runs, so nothing about finished queries has to be kept: memory is
  * bounded by the queries in flight, however long one of them lasts, and the shares of all
- * queries add up to the device energy over the union of their windows. */
+ * queries add up to the device energy over the union of their windows. The cumulative energy
+ * at the last event is kept, so no piece needs readings older than the event before it: a
+ * query may last longer than the telemetry buffer reaches back. */
 struct ipw_share_ledger;
 
 struct ipw_share_ledger_config {
@@ -47,10 +54,13 @@ struct ipw_share_ledger_config {
      * Times are clamped so that events enter in time order. */
     int64_t (*mark)(void *ud, int64_t client_ns);
     void *mark_ud;
-    /* Boundaries interpolated from a stream (remote monitors): energy is divided only when a
-     * query is collected, after the caller waited for the readings after its end. Otherwise
-     * each piece is divided as its closing event enters (its end is a reading already). */
+    /* Boundaries interpolated from a stream (remote monitors): an event is divided once the
+     * readings after it have arrived (a thread looks every pump_ns, default 200 ms; < 0: only
+     * at collect and ipw_share_ledger_pump), and at the latest when a query is collected,
+     * after the caller waited for the readings after its end. Otherwise each event is divided
+     * as it enters (a snapshot: its reading is there already). */
     bool deferred;
+    int64_t pump_ns;
 };
 
 /* What the rule gives one query. total = prefill + decode, domain by domain, exactly. */
@@ -76,6 +86,8 @@ int64_t ipw_share_ledger_end(struct ipw_share_ledger *l, uint64_t id, int64_t cl
  * or unfinished id. */
 ipw_err ipw_share_ledger_collect(struct ipw_share_ledger *l, uint64_t id,
                                  struct ipw_query_share *out, ipw_errbuf *eb);
+/* Deferred mode: divide the events the telemetry has passed. */
+void ipw_share_ledger_pump(struct ipw_share_ledger *l);
 /* Queries registered and not yet collected. */
 size_t ipw_share_ledger_tracked(struct ipw_share_ledger *l);
 

@@ -38,6 +38,38 @@ ipw_err ipw_attr_energy(const struct ipw_energy_sources *src, int64_t t0, int64_
     return IPW_OK;
 }
 
+ipw_err ipw_attr_energy_at(const struct ipw_energy_sources *src, int64_t t,
+                           struct ipw_energy *out, ipw_errbuf *eb)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t invalid = 0;
+    for (size_t i = 0; i < src->n; i++) {
+        struct ipw_energy e;
+        ipw_err rc = ipw_sampler_energy_at(src->s[i], t, &e, eb);
+        if (rc != IPW_OK) {
+            if (src->n > 1)
+                ipw_err_prefix(eb, "telemetry source %zu", i + 1);
+            return rc;
+        }
+        for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
+            uint32_t bit = 1u << d;
+            if (!(e.present & bit))
+                continue;
+            out->present |= bit;
+            if (!(e.valid & bit)) {
+                invalid |= bit;
+                continue;
+            }
+            out->joules[d] += e.joules[d];
+            out->source[d] = e.source[d];
+            out->exact[d] = (out->valid & bit) ? (out->exact[d] && e.exact[d]) : e.exact[d];
+            out->valid |= bit;
+        }
+    }
+    out->valid &= ~invalid;
+    return IPW_OK;
+}
+
 /* Value of metric m at time t from a source's readings: the newest reading at or before t
  * that holds it (sample-and-hold). */
 static int held_value(const struct ipw_reading *v, size_t n, size_t *cursor, int64_t t,

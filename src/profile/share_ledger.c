@@ -4,10 +4,13 @@
 #include "ipw/attribution.h"
 
 #include <pthread.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ipw/clock.h"
 
 enum ev_kind { EV_START, EV_FIRST, EV_END };
 
@@ -45,9 +48,18 @@ struct ipw_share_ledger {
     int64_t last_in;   /* newest event entered */
     int64_t divided;   /* energy is divided up to here */
     bool have_divided;
+    struct ipw_energy at; /* cumulative energy at `divided` */
+    bool at_ok;
+    char at_why[IPW_ERRMSG_MAX]; /* why it is unknown */
     struct event *ev; /* entered, not yet divided (deferred mode): at most 3 per entry */
     size_t nev;
+    pthread_t pump;
+    bool pumping;
+    bool stop;
+    pthread_cond_t stop_cond;
 };
+
+static void *pump_main(void *arg);
 
 ipw_err ipw_share_ledger_create(const struct ipw_share_ledger_config *cfg,
                                 struct ipw_share_ledger **out, ipw_errbuf *eb)
@@ -70,6 +82,20 @@ ipw_err ipw_share_ledger_create(const struct ipw_share_ledger_config *cfg,
     l->cfg = *cfg;
     l->cap = cap;
     pthread_mutex_init(&l->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->stop_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (cfg->deferred && cfg->pump_ns >= 0) {
+        int rc = pthread_create(&l->pump, NULL, pump_main, l);
+        if (rc != 0) {
+            ipw_share_ledger_destroy(l);
+            return ipw_fail(eb, IPW_E_NOMEM, "cannot start the energy ledger's thread (error %d)",
+                            rc);
+        }
+        l->pumping = true;
+    }
     *out = l;
     return IPW_OK;
 }
@@ -78,6 +104,14 @@ void ipw_share_ledger_destroy(struct ipw_share_ledger *l)
 {
     if (!l)
         return;
+    if (l->pumping) {
+        pthread_mutex_lock(&l->lock);
+        l->stop = true;
+        pthread_cond_broadcast(&l->stop_cond);
+        pthread_mutex_unlock(&l->lock);
+        pthread_join(l->pump, NULL);
+    }
+    pthread_cond_destroy(&l->stop_cond);
     pthread_mutex_destroy(&l->lock);
     free(l->q);
     free(l->ev);
@@ -99,13 +133,38 @@ static void add_piece(struct bucket *b, const struct ipw_energy *e, double n)
     }
 }
 
+/* The energy of (divided, t] from the cumulative energies at both ends. */
+static void piece(const struct ipw_share_ledger *l, const struct ipw_energy *now,
+                  struct ipw_energy *e)
+{
+    memset(e, 0, sizeof *e);
+    e->present = now->present | l->at.present;
+    for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
+        uint32_t bit = 1u << d;
+        if (!(now->valid & l->at.valid & bit))
+            continue;
+        double j = now->joules[d] - l->at.joules[d];
+        e->joules[d] = j < 0 ? 0 : j; /* a counter that went back (a reset) adds nothing */
+        e->source[d] = now->source[d];
+        e->exact[d] = now->exact[d] && l->at.exact[d];
+        e->valid |= bit;
+    }
+}
+
 /* Divide the energy of (divided, t] among the queries in flight over it. */
 static void divide_to(struct ipw_share_ledger *l, int64_t t)
 {
-    if (l->have_divided && t > l->divided && l->inflight > 0) {
+    if (l->have_divided && t <= l->divided)
+        return;
+    struct ipw_energy now;
+    ipw_errbuf eb = {0};
+    bool now_ok = ipw_attr_energy_at(l->cfg.src, t, &now, &eb) == IPW_OK;
+    if (l->have_divided && l->inflight > 0) {
         struct ipw_energy e;
-        ipw_errbuf eb = {0};
-        ipw_err rc = ipw_attr_energy(l->cfg.src, l->divided, t, &e, &eb);
+        bool ok = now_ok && l->at_ok;
+        if (ok)
+            piece(l, &now, &e);
+        const char *why = !l->at_ok ? l->at_why : eb.msg;
         double n = (double)l->inflight;
         double dt = (double)(t - l->divided) / 1e9;
         for (size_t i = 0; i < l->cap; i++) {
@@ -114,19 +173,21 @@ static void divide_to(struct ipw_share_ledger *l, int64_t t)
                 continue;
             q->share_s += dt / n;
             struct bucket *b = &q->b[q->decoding ? 1 : 0];
-            if (rc == IPW_OK) {
+            if (ok) {
                 add_piece(b, &e, n);
             } else {
                 b->invalid = ~0u; /* nothing is known about this piece */
                 if (!q->why[0])
-                    snprintf(q->why, sizeof q->why, "%s", eb.msg);
+                    snprintf(q->why, sizeof q->why, "%s", why);
             }
         }
     }
-    if (!l->have_divided || t > l->divided) {
-        l->divided = t;
-        l->have_divided = true;
-    }
+    l->at = now;
+    l->at_ok = now_ok;
+    if (!now_ok)
+        snprintf(l->at_why, sizeof l->at_why, "%s", eb.msg);
+    l->divided = t;
+    l->have_divided = true;
 }
 
 static void apply(struct ipw_share_ledger *l, const struct event *ev)
@@ -164,6 +225,53 @@ static int64_t enter(struct ipw_share_ledger *l, size_t slot, enum ev_kind kind,
     else
         apply(l, &ev); /* (the queue cannot overflow: each entry has at most 3 events) */
     return t;
+}
+
+/* Lock held. Divide the queued events whose time every source's readings have passed. */
+static void pump_locked(struct ipw_share_ledger *l)
+{
+    if (!l->nev)
+        return;
+    int64_t horizon = INT64_MAX;
+    for (size_t i = 0; i < l->cfg.src->n; i++) {
+        struct ipw_sampler_stats st;
+        ipw_sampler_get_stats(l->cfg.src->s[i], &st);
+        if (!st.held)
+            return;
+        if (st.newest_mono_ns < horizon)
+            horizon = st.newest_mono_ns;
+    }
+    size_t k = 0;
+    while (k < l->nev && l->ev[k].t <= horizon)
+        apply(l, &l->ev[k++]);
+    memmove(l->ev, l->ev + k, (l->nev - k) * sizeof *l->ev);
+    l->nev -= k;
+}
+
+void ipw_share_ledger_pump(struct ipw_share_ledger *l)
+{
+    pthread_mutex_lock(&l->lock);
+    pump_locked(l);
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Deferred mode: pieces are divided while their readings are still in the telemetry buffer,
+ * however long the query that spans them lasts. */
+static void *pump_main(void *arg)
+{
+    struct ipw_share_ledger *l = arg;
+    int64_t period = l->cfg.pump_ns > 0 ? l->cfg.pump_ns : 200 * IPW_NS_PER_MS;
+    pthread_mutex_lock(&l->lock);
+    while (!l->stop) {
+        int64_t deadline = ipw_mono_ns() + period;
+        struct timespec ts = {.tv_sec = deadline / IPW_NS_PER_SEC,
+                              .tv_nsec = deadline % IPW_NS_PER_SEC};
+        pthread_cond_timedwait(&l->stop_cond, &l->lock, &ts);
+        if (!l->stop)
+            pump_locked(l);
+    }
+    pthread_mutex_unlock(&l->lock);
+    return NULL;
 }
 
 static struct entry *find(struct ipw_share_ledger *l, uint64_t id, size_t *slot)

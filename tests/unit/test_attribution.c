@@ -102,7 +102,8 @@ static void enter_all(struct ipw_share_ledger *l, struct qev *ev, size_t n)
 
 static struct ipw_share_ledger *ledger(const struct ipw_energy_sources *src, size_t n, bool deferred)
 {
-    struct ipw_share_ledger_config lc = {.src = src, .max_queries = n, .deferred = deferred};
+    struct ipw_share_ledger_config lc = {
+        .src = src, .max_queries = n, .deferred = deferred, .pump_ns = -1};
     struct ipw_share_ledger *l;
     assert_int_equal(ipw_share_ledger_create(&lc, &l, NULL), IPW_OK);
     return l;
@@ -259,6 +260,77 @@ static void test_long_query_beside_many_short(void **state)
     ipw_sampler_destroy(src.s[0]);
 }
 
+/* One query alone, far longer than the telemetry ring: the ledger keeps the cumulative energy
+ * at each event, so its phases need no reading older than the event before them. */
+static void test_long_query_alone(void **state)
+{
+    (void)state;
+    struct ipw_sampler_config sc;
+    ipw_sampler_config_init(&sc);
+    sc.capacity = 64; /* ~6 s of readings every 100 ms */
+    struct ipw_energy_sources src = {.n = 1};
+    assert_int_equal(ipw_sampler_create_push(0, &sc, &src.s[0], NULL), IPW_OK);
+    struct ipw_share_ledger *l = ledger(&src, 1, false);
+    int64_t tick = 0, t0 = 250 * MS, t1 = 2250 * MS, t2 = 300 * IPW_NS_PER_SEC + 50 * MS;
+    int64_t at[3] = {t0, t1, t2};
+    for (int k = 0; k < 3; k++) {
+        for (; tick < at[k]; tick += 100 * MS)
+            push_at(src.s[0], tick, 1.0, 0);
+        push_at(src.s[0], at[k], 1.0, IPW_READING_SNAPSHOT);
+        if (k == 0)
+            assert_int_equal(ipw_share_ledger_start(l, 7, t0, NULL, NULL, NULL), IPW_OK);
+        else if (k == 1)
+            ipw_share_ledger_first_token(l, 7, t1);
+        else
+            ipw_share_ledger_end(l, 7, t2);
+    }
+    struct ipw_energy old;
+    assert_int_equal(ipw_attr_energy(&src, t0, t2, &old, NULL), IPW_E_RANGE); /* ring forgot t0 */
+    struct ipw_query_share sh;
+    assert_int_equal(ipw_share_ledger_collect(l, 7, &sh, NULL), IPW_OK);
+    assert_double_equal(gpu(&sh.prefill), energy_at(t1) - energy_at(t0), 1e-9);
+    assert_double_equal(gpu(&sh.decode), energy_at(t2) - energy_at(t1), 1e-9);
+    assert_int_equal(sh.total.exact[IPW_DOMAIN_GPU], 1);
+    ipw_share_ledger_destroy(l);
+    ipw_sampler_destroy(src.s[0]);
+}
+
+/* The same with remote monitors: the ledger's thread divides each event once the stream has
+ * passed it, while its readings are still held. */
+static void test_long_remote_query_is_pumped(void **state)
+{
+    (void)state;
+    for (int pumped = 0; pumped < 2; pumped++) {
+        struct ipw_sampler_config sc;
+        ipw_sampler_config_init(&sc);
+        sc.capacity = 16;
+        struct ipw_energy_sources src = {.n = 1};
+        assert_int_equal(ipw_sampler_create_push(0, &sc, &src.s[0], NULL), IPW_OK);
+        struct ipw_share_ledger_config lc = {
+            .src = &src, .max_queries = 1, .deferred = true, .pump_ns = pumped ? 5 * MS : -1};
+        struct ipw_share_ledger *l;
+        assert_int_equal(ipw_share_ledger_create(&lc, &l, NULL), IPW_OK);
+        int64_t tick = 0;
+        for (; tick <= 100 * MS; tick += 50 * MS)
+            push_at(src.s[0], tick, 1.0, 0);
+        assert_int_equal(ipw_share_ledger_start(l, 1, 30 * MS, NULL, NULL, NULL), IPW_OK);
+        ipw_sleep_ns(100 * MS); /* the thread's turn */
+        for (; tick <= 3000 * MS; tick += 50 * MS)
+            push_at(src.s[0], tick, 1.0, 0); /* the ring no longer reaches back to 30 ms */
+        ipw_share_ledger_end(l, 1, 2990 * MS);
+        struct ipw_query_share sh;
+        assert_int_equal(ipw_share_ledger_collect(l, 1, &sh, NULL), IPW_OK);
+        if (pumped) {
+            assert_double_equal(gpu(&sh.total), energy_at(2990 * MS) - energy_at(30 * MS), 1e-9);
+        } else {
+            assert_int_equal(sh.total.valid, 0); /* divided too late: unknown, and said why */
+            assert_non_null(strstr(sh.why, "older than the telemetry buffer"));
+        }
+        ipw_share_ledger_destroy(l);
+        ipw_sampler_destroy(src.s[0]);
+    }
+}
+
 /* Empty phases measure 0 J, not "unknown": a first token at the very start, a query that ends
  * where it starts, and a query that never produced a token. */
 static void test_empty_phases(void **state)
@@ -409,6 +481,8 @@ int main(void)
         cmocka_unit_test(test_shared_energy_adds_up),
         cmocka_unit_test(test_collect_order_does_not_matter),
         cmocka_unit_test(test_long_query_beside_many_short),
+        cmocka_unit_test(test_long_query_alone),
+        cmocka_unit_test(test_long_remote_query_is_pumped),
         cmocka_unit_test(test_empty_phases),
         cmocka_unit_test(test_deferred_and_late_events),
         cmocka_unit_test(test_gap_is_unknown),
