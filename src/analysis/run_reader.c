@@ -341,6 +341,7 @@ static void load_info(struct ipw_run_reader *r)
  * twice; it costs 16 bytes per record while it runs and 8 per superseded line after. */
 struct seen {
     long index, line;
+    bool checked; /* the whole line was parsed */
 };
 
 static int cmp_seen(const void *x, const void *y)
@@ -357,11 +358,13 @@ static int cmp_long(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* record_index of one line: our writer's lines start with it; anything else is parsed. */
-static long line_index(const char *text, size_t len)
+/* record_index of one line: our writer's lines start with it (*checked false: the rest of the
+ * line is not looked at); anything else is parsed (*checked true). -1: not a record. */
+static long line_index(const char *text, size_t len, bool *checked)
 {
     static const char head[] = "{\"record_index\":";
     size_t hl = sizeof head - 1;
+    *checked = false;
     if (len > hl && memcmp(text, head, hl) == 0) {
         long v = 0;
         size_t i = hl, digits = 0;
@@ -370,6 +373,7 @@ static long line_index(const char *text, size_t len)
         if (digits && i < len && (text[i] == ',' || text[i] == '}'))
             return v;
     }
+    *checked = true;
     json_t *rec = json_loadb(text, len, 0, NULL);
     const json_t *ri = json_object_get(rec, "record_index");
     long v = json_is_integer(ri) && json_integer_value(ri) >= 0 ? (long)json_integer_value(ri) : -1;
@@ -377,54 +381,133 @@ static long line_index(const char *text, size_t len)
     return v;
 }
 
-static void find_superseded(struct ipw_run_reader *r, const char *path, size_t max_line)
+struct seen_list {
+    struct seen *v;
+    size_t n, cap;
+    bool oom;
+};
+
+/* Calls fn for each line of the log (text, line number); false from fn stops. */
+static void each_line(const char *path, size_t max_line,
+                      bool (*fn)(void *ctx, const char *text, size_t len, long line), void *ctx)
 {
     void *src;
     if (jsonl_open(path, max_line, &src, NULL) != IPW_OK)
         return;
-    struct seen *v = NULL;
-    size_t n = 0, cap = 0;
     for (;;) {
         const char *text;
         size_t len;
         json_t *rec;
         long line;
         bool terminated, eof;
-        if (jsonl_next(src, &text, &len, &rec, &line, &terminated, &eof, NULL) != IPW_OK || eof)
+        if (jsonl_next(src, &text, &len, &rec, &line, &terminated, &eof, NULL) != IPW_OK || eof ||
+            !fn(ctx, text, len, line))
             break;
-        long index = line_index(text, len);
-        if (index < 0)
-            continue; /* the main pass reports what is wrong with it */
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 1024;
-            struct seen *nv = realloc(v, nc * sizeof *v);
-            if (!nv) {
-                ipw_warn("out of memory looking for superseded records in %s; a query run again "
-                         "by --resume may be counted twice",
-                         path);
-                n = 0;
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        v[n++] = (struct seen){index, line};
     }
     jsonl_close(src);
+}
+
+static bool collect_index(void *ctx, const char *text, size_t len, long line)
+{
+    struct seen_list *sl = ctx;
+    bool checked;
+    long index = line_index(text, len, &checked);
+    if (index < 0)
+        return true; /* the main pass reports what is wrong with it */
+    if (sl->n == sl->cap) {
+        size_t nc = sl->cap ? 2 * sl->cap : 1024;
+        struct seen *nv = realloc(sl->v, nc * sizeof *sl->v);
+        if (!nv) {
+            sl->oom = true;
+            return false;
+        }
+        sl->v = nv;
+        sl->cap = nc;
+    }
+    sl->v[sl->n++] = (struct seen){index, line, checked};
+    return true;
+}
+
+/* Lines whose quick look must be confirmed by a full parse (those sharing an index: a line
+ * torn by a crash must not supersede a whole one). */
+struct confirm {
+    long *lines;
+    size_t n;
+    long *bad; /* lines that did not parse as records */
+    size_t nbad;
+};
+
+static bool confirm_line(void *ctx, const char *text, size_t len, long line)
+{
+    struct confirm *c = ctx;
+    if (!bsearch(&line, c->lines, c->n, sizeof line, cmp_long))
+        return true;
+    json_t *rec = json_loadb(text, len, 0, NULL);
+    if (!json_is_integer(json_object_get(rec, "record_index")))
+        c->bad[c->nbad++] = line;
+    json_decref(rec);
+    return true;
+}
+
+static bool same_index_next(const struct seen *v, size_t n, size_t i)
+{
+    return i + 1 < n && v[i].index == v[i + 1].index;
+}
+
+/* In a group of lines sharing an index (v sorted by index, then line). */
+static bool shared(const struct seen *v, size_t n, size_t i)
+{
+    return same_index_next(v, n, i) || (i && v[i - 1].index == v[i].index);
+}
+
+static void find_superseded(struct ipw_run_reader *r, const char *path, size_t max_line)
+{
+    struct seen_list sl = {0};
+    each_line(path, max_line, collect_index, &sl);
+    if (sl.oom)
+        ipw_warn("out of memory looking for superseded records in %s; a query run again by "
+                 "--resume may be counted twice",
+                 path);
+    struct seen *v = sl.v;
+    size_t n = sl.n;
     if (n > 1)
         qsort(v, n, sizeof *v, cmp_seen);
+    struct confirm c = {0};
+    for (size_t i = 0; i < n; i++)
+        if (shared(v, n, i) && !v[i].checked)
+            c.n++;
+    if (c.n) {
+        c.lines = malloc(c.n * sizeof *c.lines);
+        c.bad = malloc(c.n * sizeof *c.bad);
+        size_t k = 0;
+        for (size_t i = 0; c.lines && i < n; i++)
+            if (shared(v, n, i) && !v[i].checked)
+                c.lines[k++] = v[i].line;
+        if (c.lines && c.bad) {
+            qsort(c.lines, c.n, sizeof *c.lines, cmp_long);
+            each_line(path, max_line, confirm_line, &c);
+            qsort(c.bad, c.nbad, sizeof *c.bad, cmp_long);
+        }
+    }
+    /* drop the lines that are not records, then every line but the last of an index */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(c.nbad && bsearch(&v[i].line, c.bad, c.nbad, sizeof(long), cmp_long)))
+            v[m++] = v[i];
     size_t k = 0;
-    for (size_t i = 0; i + 1 < n; i++)
-        if (v[i].index == v[i + 1].index)
+    for (size_t i = 0; i < m; i++)
+        if (same_index_next(v, m, i))
             k++;
     if (k && (r->superseded = malloc(k * sizeof *r->superseded))) {
-        for (size_t i = 0; i + 1 < n; i++)
-            if (v[i].index == v[i + 1].index)
+        for (size_t i = 0; i < m; i++)
+            if (same_index_next(v, m, i))
                 r->superseded[r->nsuperseded++] = v[i].line;
         qsort(r->superseded, r->nsuperseded, sizeof *r->superseded, cmp_long);
         ipw_debug("%s: %zu records superseded by a later record of the same query", path,
                   r->nsuperseded);
     }
+    free(c.lines);
+    free(c.bad);
     free(v);
 }
 

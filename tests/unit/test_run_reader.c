@@ -328,7 +328,9 @@ static void test_superseded(void **state)
         "\n"
         "{\"record_index\":3,\"problem\":\"d\",\"status\":\"ok\",\"model_answers\":{\"m\":\"y\"}}\n"
         "{\"record_index\":1,\"problem\":\"b\",\"status\":\"ok\",\"model_answers\":{\"m\":\"z\"}}\n"
-        "{\"status\":\"ok\",\"record_index\":2,\"problem\":\"c\",\"model_answers\":{\"m\":\"w\"}}\n";
+        "{\"status\":\"ok\",\"record_index\":2,\"problem\":\"c\",\"model_answers\":{\"m\":\"w\"}}\n"
+        /* a crash while writing a rerun of record 0: a torn line supersedes nothing */
+        "{\"record_index\":0,\"problem\":\"a\",\"sta";
     char *dir = make_run(recs, NULL);
     struct ipw_run_reader *r;
     assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
