@@ -338,7 +338,7 @@ static void load_info(struct ipw_run_reader *r)
 /* `ipw profile --resume` runs a failed query again and appends its new record: the same
  * record_index then appears twice and the later line is the query's record (as for the Arrow
  * dataset and summary.json). A first pass finds the earlier lines so that no query is counted
- * twice; it costs 16 bytes per record while it runs and 8 per superseded line after. */
+ * twice; it costs 24 bytes per record while it runs and 8 per superseded line after. */
 struct seen {
     long index, line;
     bool checked; /* the whole line was parsed */
