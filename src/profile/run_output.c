@@ -19,8 +19,8 @@
 
 /* A resumed run must be the same run: same dataset sample, model and client. summary.json
  * (written when the run started) holds the configuration it started with. */
-static ipw_err check_same_run(const char *dir, const struct ipw_profile_config *cfg,
-                              ipw_errbuf *eb)
+static ipw_err check_same_run(struct ipw_run_output *o, const char *dir,
+                              const struct ipw_profile_config *cfg, ipw_errbuf *eb)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", dir);
@@ -55,6 +55,10 @@ static ipw_err check_same_run(const char *dir, const struct ipw_profile_config *
         what = "--seed";
     if (what)
         snprintf(detail, sizeof detail, "%s differs from the run being resumed", what);
+    json_t *bl = json_object_get(json_object_get(s, "telemetry"), "baseline");
+    double was_s = 0;
+    if (ipw_json_get_number(bl, "duration_s", &was_s) && was_s > 0)
+        o->prev_baseline = json_incref(bl);
     json_decref(s);
     if (what)
         return ipw_fail(eb, IPW_E_INVALID,
@@ -206,7 +210,7 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
         exists = false;
     }
     if (exists && cfg->resume) {
-        rc = check_same_run(o->dir, cfg, eb);
+        rc = check_same_run(o, o->dir, cfg, eb);
         if (rc != IPW_OK)
             return rc;
         if (o->locked)
@@ -295,6 +299,8 @@ void ipw_run_output_close(struct ipw_run_output *o)
     o->log = NULL;
     ipw_records_done_free(&o->done);
     unlock_log(o);
+    json_decref(o->prev_baseline);
+    o->prev_baseline = NULL;
 }
 
 void ipw_profile_estimate_compute(const struct ipw_perf *pm, const struct ipw_chat_result *res,

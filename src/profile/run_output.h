@@ -22,6 +22,7 @@ struct ipw_run_output {
     struct ipw_records_done done; /* record_index values already finished (resume) */
     int lock_fd;                  /* flock on records.jsonl: one profiler per run directory */
     bool locked;
+    json_t *prev_baseline; /* the resumed run's telemetry.baseline, kept if none is taken now */
 };
 
 /* Create (or resume, or replace) <output_dir>/profile_<hw>_<model>_<dataset>/. */

@@ -131,6 +131,11 @@ json_t *ipw_profile_summary_json(const struct ipw_run_output *o, const struct ip
         json_object_set_new(bl, names[d],
                             ipw_json_real_or_null(baseline_w->joules[d],
                                                   baseline_s > 0 && (baseline_w->valid & (1u << d))));
+    if (baseline_s <= 0 && o->prev_baseline) {
+        /* a resumed run that measured no baseline now keeps the one it started with */
+        json_decref(bl);
+        bl = json_deep_copy(o->prev_baseline);
+    }
     json_object_set_new(tel, "baseline", bl);
     json_object_set_new(s, "telemetry", tel);
 

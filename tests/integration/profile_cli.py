@@ -130,6 +130,14 @@ def test_sim_run_and_readers():
     acc = json.load(open(os.path.join(d, "analysis", "accuracy.json")))
     check(acc["summary"]["unevaluated"] == 12 and acc["summary"]["incorrect"] == 0,
           "sim answers are unevaluated, never counted wrong")
+    # resuming a finished run measures nothing, and keeps the run's idle baseline
+    p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "12",
+             "--seed", "7", "--client-param", "time_scale=0.02", "--output-dir", out,
+             "--baseline-seconds", "0.3", "--no-eval", "--resume"])
+    s2 = json.load(open(os.path.join(d, "summary.json")))
+    check(p.returncode == 0 and s2["telemetry"]["baseline"] == s["telemetry"]["baseline"]
+          and s2["telemetry"]["baseline"]["duration_s"] > 0.25,
+          "a resume with nothing to run keeps the baseline: %s" % s2["telemetry"]["baseline"])
     # the same seed picks the same records; the sample is reproducible
     out2 = ms.tmpdir("ipw-prof-sim2-")
     p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "12",
