@@ -69,6 +69,7 @@ int cmd_profile(int argc, char **argv)
     static const char *const datasets[] = {"ipw", "mmlu-pro", "supergpqa", "jsonl", NULL};
     static const char *const collectors[] = {"auto", "nvidia", "amd", "rapl", "macos",
                                              "null", "sim", NULL};
+    static const char *const eval_clients[] = {"openai", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0, clients},
@@ -103,7 +104,8 @@ int cmd_profile(int argc, char **argv)
          "connect timeout (default 10s)"},
         {"idle-timeout", IPW_OPT_DURATION, &idle_timeout, "DURATION",
          "a stream silent this long fails the query (default 300s)"},
-        {"eval-client", IPW_OPT_STRING, &cfg.eval_client, "NAME", "judge client (openai)"},
+        {"eval-client", IPW_OPT_CHOICE, &cfg.eval_client, "NAME",
+         "judge client (openai: any OpenAI-compatible endpoint)", 0, 0, eval_clients},
         {"eval-base-url", IPW_OPT_STRING, &cfg.eval_base_url, "URL",
          "OpenAI-compatible judge endpoint for open-ended answers"},
         {"eval-model", IPW_OPT_STRING, &cfg.eval_model, "NAME", "judge model"},

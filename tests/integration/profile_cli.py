@@ -387,6 +387,9 @@ def test_bad_input():
     check(one_line_error(p, ro), "unwritable output dir: one line naming it: %r" % p.stderr)
     p = run(["profile", "--client", "ollama"])
     check(p.returncode == 2, "missing --model is a usage error (exit 2)")
+    p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--eval-client", "claude"])
+    check(p.returncode == 2 and "openai" in p.stderr,
+          "an --eval-client that does not exist is a usage error: %r" % p.stderr)
     srv.stop()
 
 
