@@ -47,8 +47,8 @@ static int analyze_after_profile(const char *run_dir, const struct ipw_profile_c
     struct ipw_analyze_result res;
     ipw_errbuf eb = {0};
     if (ipw_analyze_run(run_dir, &ao, &res, &eb) != IPW_OK) {
-        fprintf(stderr, "ipw profile: analysis failed: %s (rerun it with 'ipw analyze %s')\n",
-                eb.msg, run_dir);
+        fprintf(stderr, "ipw profile: analysis %s: %s (rerun it with 'ipw analyze %s')\n",
+                stop_requested() ? "interrupted" : "failed", eb.msg, run_dir);
         return 1;
     }
     ipw_cli_print_analysis(run_dir, &res);
@@ -207,8 +207,11 @@ int cmd_profile(int argc, char **argv)
             exit_code = 130;
         }
     }
-    if (rc == IPW_OK && !no_eval && !stop_requested() && out.run_dir[0])
+    if (rc == IPW_OK && !no_eval && !stop_requested() && out.run_dir[0]) {
         exit_code = analyze_after_profile(out.run_dir, &cfg) ? 1 : exit_code;
+        if (stop_requested()) /* Ctrl-C during the analysis: the run itself is complete */
+            exit_code = 130;
+    }
     json_decref(cp);
     json_decref(dp);
     return exit_code;

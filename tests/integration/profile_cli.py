@@ -346,6 +346,29 @@ def test_one_profiler_per_run():
     srv.stop()
 
 
+def test_interrupt_during_analysis():
+    """Ctrl-C while the judge works: the run is complete, the analysis stops, exit 130."""
+    srv = LlmServer("j=ttft=20s", "m=ttft=1ms,tokens=2")
+    d = ms.tmpdir("ipw-prof-evint-")
+    proc = subprocess.Popen([IPW, "profile", "--client", "ollama", "--model", "m",
+                             "--client-base-url", srv.url, "--max-queries", "30", "--output-dir",
+                             os.path.join(d, "runs"), "--baseline-seconds", "0", "--collector",
+                             "null", "--no-progress", "--eval-base-url", srv.url + "/v1",
+                             "--eval-model", "j"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and not (os.path.exists(srv.log) and [
+            line for line in open(srv.log) if '"/v1/chat/completions"' in line]):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    check(proc.returncode == 130 and "analysis interrupted" in err and "ipw analyze" in err,
+          "Ctrl-C during the analysis exits 130 and says how to finish it (%d: %s)"
+          % (proc.returncode, err.strip()[-200:]))
+    check(len(records(only_run_dir(os.path.join(d, "runs")))) == 30, "the run itself is whole")
+    srv.stop()
+
+
 def one_line_error(p, *needles):
     lines = stderr_lines(p)
     return p.returncode not in (0, None) and len(lines) == 1 and all(n in lines[0] for n in needles)
@@ -462,6 +485,7 @@ try:
     test_resume_changed_dataset()
     test_disk_full()
     test_one_profiler_per_run()
+    test_interrupt_during_analysis()
     test_bad_input()
     test_analyze_from_arrow_alone()
     test_remote_monitor()
