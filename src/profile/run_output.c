@@ -268,28 +268,24 @@ ipw_err ipw_run_output_write_summary(struct ipw_run_output *o, const struct ipw_
                                      const struct ipw_energy *baseline_w, bool final,
                                      ipw_errbuf *eb)
 {
-    json_t *records = NULL;
-    ipw_err rc = IPW_OK;
-    if (ipw_path_exists(o->records_path))
-        rc = ipw_records_load(o->records_path, &records, NULL, eb);
+    struct ipw_profile_totals *t;
+    ipw_err rc = ipw_profile_totals_read(o->records_path, cfg->model, ds ? ds->n : 0, &t, eb);
     if (rc != IPW_OK)
         return rc;
     if (final) {
         /* the final rewrite sorts every record into record_index order */
         struct ipw_run_dataset_stats st;
         ipw_errbuf de = {0};
-        if (json_array_size(records) &&
+        if (ipw_profile_totals_queries(t) &&
             ipw_run_dataset_write_from_log(o->dir, true, &st, &de) != IPW_OK)
             ipw_warn("cannot write the Arrow dataset (records.jsonl is intact): %s", de.msg);
     }
-    if (!records)
-        records = json_array();
-    json_t *s = ipw_profile_summary_json(o, cfg, ts, ds, baseline_s, baseline_w, records);
+    json_t *s = ipw_profile_summary_json(o, cfg, ts, ds, baseline_s, baseline_w, t);
+    ipw_profile_totals_free(t);
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", o->dir);
     rc = ipw_json_write_file(path, s, eb);
     json_decref(s);
-    json_decref(records);
     return rc;
 }
 
