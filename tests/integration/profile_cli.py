@@ -473,6 +473,28 @@ def test_remote_monitor():
         check(abs(em["prefill_joules"] + em["decode_joules"] - em["per_query_joules"]) < 1e-6,
               "prefill + decode = per query")
         check(abs(window_s - secs) < 0.05, "the energy window is the query's")
+    # overlapping queries through the monitor: the shares add up to the power over the union
+    ds = dataset(d, 16)
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+             "--dataset-param", "answer_field=a", "--output-dir", os.path.join(d, "runs"),
+             "--monitor", mon.target, "--baseline-seconds", "0", "--no-eval", "--overwrite",
+             "--concurrency", "4"])
+    check(p.returncode == 0, "concurrent profile through a monitor (%s)" % p.stderr[-300:])
+    recs = records(run_dir)
+    iv = sorted((r["telemetry_window"]["start_ns"], r["telemetry_window"]["end_ns"]) for r in recs)
+    union, (c0, c1) = 0, iv[0]
+    for a, b in iv[1:] + [(None, None)]:
+        if a is not None and a <= c1:
+            c1 = max(c1, b)
+            continue
+        union += c1 - c0
+        if a is not None:
+            c0, c1 = a, b
+    shares = sum(r["model_metrics"]["m"]["energy_metrics"]["per_query_joules"] for r in recs)
+    truth = (180 + 95) * union / 1e9
+    check(max(r["concurrency"] for r in recs) > 1 and abs(shares - truth) / truth < 0.01,
+          "the shares add up: %.3f J vs %.3f J over the union" % (shares, truth))
     srv.stop()
     mon.terminate()
 
