@@ -1,6 +1,8 @@
 /* The equal-share rule for overlapping queries, kept as a ledger of query events in time order:
  * each piece of time between two consecutive events is divided among the queries in flight
- * during it as soon as its energy is known, so finished queries leave nothing behind. */
+ * during it as soon as its energy is known, so finished queries leave nothing behind.
+ * Lock order: the ledger's lock, then the sampler's (a snapshot takes sample_lock then
+ * ring_lock; reading energy takes ring_lock). Nothing the sampler calls takes the ledger's. */
 #include "ipw/attribution.h"
 
 #include <pthread.h>
