@@ -6,11 +6,11 @@
 #include "ipw/attribution.h"
 
 #include <pthread.h>
-#include <time.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ipw/clock.h"
 
@@ -23,7 +23,7 @@ struct bucket {
 
 struct entry {
     bool used;
-    bool inflight, decoding, end_done; /* as the events were divided */
+    bool inflight, decoding; /* as the events were divided */
     bool ended;                        /* its end has entered */
     uint64_t id;
     int64_t start, first, end;
@@ -209,7 +209,6 @@ static void apply(struct ipw_share_ledger *l, const struct event *ev)
             q->inflight = false;
             l->inflight--;
         }
-        q->end_done = true;
         break;
     }
 }
