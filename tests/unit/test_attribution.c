@@ -87,7 +87,12 @@ static int cmp_qev(const void *x, const void *y)
 
 static void enter_all(struct ipw_share_ledger *l, struct qev *ev, size_t n)
 {
-    qsort(ev, n, sizeof *ev, cmp_qev);
+    for (size_t i = 1; i < n; i++) /* stable: events at the same time keep their order */
+        for (size_t j = i; j > 0 && cmp_qev(&ev[j - 1], &ev[j]) > 0; j--) {
+            struct qev x = ev[j];
+            ev[j] = ev[j - 1];
+            ev[j - 1] = x;
+        }
     for (size_t i = 0; i < n; i++) {
         int64_t t = 0;
         if (ev[i].kind == 0)
@@ -331,6 +336,32 @@ static void test_long_remote_query_is_pumped(void **state)
     }
 }
 
+/* Events at the same instant: a query that ends where another starts shares nothing with it. */
+static void test_identical_timestamps(void **state)
+{
+    (void)state;
+    int64_t snaps[] = {200 * MS, 400 * MS, 600 * MS, 1000 * MS};
+    struct ipw_energy_sources src = {.n = 1};
+    src.s[0] = make_source(50 * MS, 2 * IPW_NS_PER_SEC, snaps, 4, 1.0);
+    struct ipw_share_ledger *l = ledger(&src, 3, false);
+    /* A [0.2, 0.6], C [0.4, 0.6], B [0.6, 1.0]; A and C end as B starts */
+    struct qev ev[] = {{200 * MS, 'A', 0}, {400 * MS, 'C', 0}, {600 * MS, 'A', 2},
+                       {600 * MS, 'C', 2}, {600 * MS, 'B', 0}, {1000 * MS, 'B', 2}};
+    enter_all(l, ev, 6);
+    struct ipw_query_share a, b, c;
+    assert_int_equal(ipw_share_ledger_collect(l, 'A', &a, NULL), IPW_OK);
+    assert_int_equal(ipw_share_ledger_collect(l, 'B', &b, NULL), IPW_OK);
+    assert_int_equal(ipw_share_ledger_collect(l, 'C', &c, NULL), IPW_OK);
+#define E(x, y) (energy_at((x) * MS) - energy_at((y) * MS))
+    assert_double_equal(gpu(&a.total), E(400, 200) + E(600, 400) / 2, 1e-9);
+    assert_double_equal(gpu(&c.total), E(600, 400) / 2, 1e-9);
+    assert_double_equal(gpu(&b.total), E(1000, 600), 1e-9);
+#undef E
+    assert_int_equal(b.concurrency, 1); /* A and C had ended when B started */
+    ipw_share_ledger_destroy(l);
+    ipw_sampler_destroy(src.s[0]);
+}
+
 /* Empty phases measure 0 J, not "unknown": a first token at the very start, a query that ends
  * where it starts, and a query that never produced a token. */
 static void test_empty_phases(void **state)
@@ -483,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_long_query_beside_many_short),
         cmocka_unit_test(test_long_query_alone),
         cmocka_unit_test(test_long_remote_query_is_pumped),
+        cmocka_unit_test(test_identical_timestamps),
         cmocka_unit_test(test_empty_phases),
         cmocka_unit_test(test_deferred_and_late_events),
         cmocka_unit_test(test_gap_is_unknown),
