@@ -4,7 +4,6 @@
 #ifndef IPW_ATTRIBUTION_H
 #define IPW_ATTRIBUTION_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,42 +24,72 @@ struct ipw_energy_sources {
 ipw_err ipw_attr_energy(const struct ipw_energy_sources *src, int64_t t0, int64_t t1,
                         struct ipw_energy *out, ipw_errbuf *eb);
 
+/* Cumulative energy per domain at t, summed over sources (valid as above): the ledger keeps
+ * the value at its last cut, so a piece never needs readings older than that cut. */
+ipw_err ipw_attr_energy_at(const struct ipw_energy_sources *src, int64_t t,
+                           struct ipw_energy *out, ipw_errbuf *eb);
+
 /* The run's main domain: the first source's (all nodes of a deployment share a platform). */
 static inline ipw_domain ipw_sources_main_domain(const struct ipw_energy_sources *src)
 {
     return src->n ? src->main_domain[0] : IPW_DOMAIN_GPU;
 }
 
-/* Which queries were in flight when: the basis of the --concurrency division rule. Each query
- * is an interval [start, end]; a running query has end = INT64_MAX. Bounded. */
-#define IPW_ACTIVITY_MAX 4096
-struct ipw_activity {
-    pthread_mutex_t lock;
-    size_t n;
-    struct {
-        uint64_t id;
-        int64_t start, end;
-    } iv[IPW_ACTIVITY_MAX];
+/* The equal-share rule for overlapping queries (--concurrency): a ledger of query events
+ * (start, first token, end) kept in time order. Between two consecutive events the set of
+ * queries in flight is constant; that piece's energy (a counter difference, exact between
+ * snapshots) is divided equally among them and added to each one's prefill or decode. Each
+ * query is thus charged as it runs, so nothing about finished queries has to be kept: memory is
+ * bounded by the queries in flight, however long one of them lasts, and the shares of all
+ * queries add up to the device energy over the union of their windows. The cumulative energy
+ * at the last event is kept, so no piece needs readings older than the event before it: a
+ * query may last longer than the telemetry buffer reaches back. */
+struct ipw_share_ledger;
+
+struct ipw_share_ledger_config {
+    const struct ipw_energy_sources *src;
+    size_t max_queries; /* started and not yet collected at once (>= the worker count) */
+    /* Called under the ledger's lock at every event with the time the client gave; returns the
+     * boundary's CLOCK_MONOTONIC time (a telemetry snapshot locally). NULL: the given time.
+     * Times are clamped so that events enter in time order. */
+    int64_t (*mark)(void *ud, int64_t client_ns);
+    void *mark_ud;
+    /* Boundaries interpolated from a stream (remote monitors): an event is divided once the
+     * readings after it have arrived (a thread looks every pump_ns, default 200 ms; < 0: only
+     * at collect and ipw_share_ledger_pump), and at the latest when a query is collected,
+     * after the caller waited for the readings after its end. Otherwise each event is divided
+     * as it enters (a snapshot: its reading is there already). */
+    bool deferred;
+    int64_t pump_ns;
 };
 
-void ipw_activity_init(struct ipw_activity *a);
-void ipw_activity_destroy(struct ipw_activity *a);
-ipw_err ipw_activity_begin(struct ipw_activity *a, uint64_t id, int64_t t, ipw_errbuf *eb);
-void ipw_activity_end(struct ipw_activity *a, uint64_t id, int64_t t);
-/* Forget intervals no running query can overlap any more (call after attributing a query). */
-void ipw_activity_prune(struct ipw_activity *a);
-/* Number of queries in flight at time t. */
-size_t ipw_activity_count_at(struct ipw_activity *a, int64_t t);
+/* What the rule gives one query. total = prefill + decode, domain by domain, exactly. */
+struct ipw_query_share {
+    struct ipw_energy prefill, decode, total;
+    double share_seconds; /* integral of 1/n(t) over its window: its share of wall time */
+    int concurrency;      /* queries in flight when it started, itself included */
+    int64_t start_ns, first_token_ns, end_ns; /* boundaries (first_token_ns 0: none) */
+    char why[IPW_ERRMSG_MAX]; /* set when some domain could not be measured */
+};
 
-/* Energy of query `id` over [t0, t1] under the division rule: the interval is cut at every
- * start and end of another query inside it; each piece's energy is divided equally among the
- * queries in flight during it (so the shares of all queries add up to the device energy). With
- * one query in flight this is exactly ipw_attr_energy. */
-/* share_seconds (may be NULL) receives the integral of 1/n(t) over [t0, t1]: the query's share
- * of the wall time, which is what an idle baseline must be multiplied by under the same rule. */
-ipw_err ipw_attr_shared_energy(const struct ipw_energy_sources *src, struct ipw_activity *a,
-                               uint64_t id, int64_t t0, int64_t t1, struct ipw_energy *out,
-                               double *share_seconds, ipw_errbuf *eb);
+ipw_err ipw_share_ledger_create(const struct ipw_share_ledger_config *cfg,
+                                struct ipw_share_ledger **out, ipw_errbuf *eb);
+void ipw_share_ledger_destroy(struct ipw_share_ledger *l);
+/* Events of query id (unique among those not yet collected); each returns the boundary time.
+ * start fails only when max_queries are already registered. */
+ipw_err ipw_share_ledger_start(struct ipw_share_ledger *l, uint64_t id, int64_t client_ns,
+                               int64_t *t, int *concurrency, ipw_errbuf *eb);
+int64_t ipw_share_ledger_first_token(struct ipw_share_ledger *l, uint64_t id, int64_t client_ns);
+int64_t ipw_share_ledger_end(struct ipw_share_ledger *l, uint64_t id, int64_t client_ns);
+/* After end (and, when deferred, once readings after the end have arrived): divides what is
+ * left up to the query's end, fills out and forgets the query. IPW_E_NOTFOUND for an unknown
+ * or unfinished id. */
+ipw_err ipw_share_ledger_collect(struct ipw_share_ledger *l, uint64_t id,
+                                 struct ipw_query_share *out, ipw_errbuf *eb);
+/* Deferred mode: divide the events the telemetry has passed. */
+void ipw_share_ledger_pump(struct ipw_share_ledger *l);
+/* Queries registered and not yet collected. */
+size_t ipw_share_ledger_tracked(struct ipw_share_ledger *l);
 
 /* Statistics over the readings inside [t0, t1] (SPEC §3.3's avg/max/median/min). With several
  * sources, values are aligned on the first source's reading times (sample-and-hold of the

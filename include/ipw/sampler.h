@@ -81,6 +81,11 @@ ipw_err ipw_sampler_window(struct ipw_sampler *s, int64_t t0, int64_t t1,
 ipw_err ipw_sampler_energy_between(struct ipw_sampler *s, int64_t t0, int64_t t1,
                                    struct ipw_energy *out, ipw_errbuf *eb);
 
+/* The cumulative energy per domain at t (since the collector opened), interpolated as
+ * ipw_sampler_energy_between does; a domain with no bracketing reading is left invalid. */
+ipw_err ipw_sampler_energy_at(struct ipw_sampler *s, int64_t t, struct ipw_energy *out,
+                              ipw_errbuf *eb);
+
 /* Block until a reading with mono_ns >= t exists or timeout_ns passes (IPW_E_TIMEOUT). */
 ipw_err ipw_sampler_wait_until(struct ipw_sampler *s, int64_t t, int64_t timeout_ns,
                                ipw_errbuf *eb);

@@ -286,6 +286,8 @@ struct ipw_run_reader {
     size_t skipped;
     char first_skip[IPW_ERRMSG_MAX];
     bool model_checked;
+    long *superseded; /* sorted lines whose record_index comes again later (skipped) */
+    size_t nsuperseded;
 };
 
 static void copy_str(char *dst, size_t size, const json_t *v)
@@ -349,6 +351,190 @@ static bool has_arrow_file(const char *dir)
     return found;
 }
 
+/* ---- records superseded by a later line -------------------------------------------------- */
+
+/* `ipw profile --resume` runs a failed query again and appends its new record: the same
+ * record_index then appears twice and the later line is the query's record (as for the Arrow
+ * dataset and summary.json). A first pass finds the earlier lines so that no query is counted
+ * twice; it costs 24 bytes per record while it runs and 8 per superseded line after. */
+struct seen {
+    long index, line;
+    bool checked; /* the whole line was parsed */
+};
+
+static int cmp_seen(const void *x, const void *y)
+{
+    const struct seen *a = x, *b = y;
+    if (a->index != b->index)
+        return (a->index > b->index) - (a->index < b->index);
+    return (a->line > b->line) - (a->line < b->line);
+}
+
+static int cmp_long(const void *x, const void *y)
+{
+    long a = *(const long *)x, b = *(const long *)y;
+    return (a > b) - (a < b);
+}
+
+/* record_index of one line: our writer's lines start with it (*checked false: the rest of the
+ * line is not looked at); anything else is parsed (*checked true). -1: not a record. */
+static long line_index(const char *text, size_t len, bool *checked)
+{
+    static const char head[] = "{\"record_index\":";
+    size_t hl = sizeof head - 1;
+    *checked = false;
+    if (len > hl && memcmp(text, head, hl) == 0) {
+        long v = 0;
+        size_t i = hl, digits = 0;
+        while (i < len && text[i] >= '0' && text[i] <= '9' && digits < 15)
+            v = v * 10 + (text[i++] - '0'), digits++;
+        if (digits && i < len && (text[i] == ',' || text[i] == '}'))
+            return v;
+    }
+    *checked = true;
+    json_t *rec = json_loadb(text, len, 0, NULL);
+    const json_t *ri = json_object_get(rec, "record_index");
+    long v = json_is_integer(ri) && json_integer_value(ri) >= 0 ? (long)json_integer_value(ri) : -1;
+    json_decref(rec);
+    return v;
+}
+
+struct seen_list {
+    struct seen *v;
+    size_t n, cap;
+    bool oom;
+};
+
+/* Calls fn for each line of the log (text, line number); false from fn stops. */
+static void each_line(const char *path, size_t max_line,
+                      bool (*fn)(void *ctx, const char *text, size_t len, long line), void *ctx)
+{
+    void *src;
+    if (jsonl_open(path, max_line, &src, NULL) != IPW_OK)
+        return;
+    for (;;) {
+        const char *text;
+        size_t len;
+        json_t *rec;
+        long line;
+        bool terminated, eof;
+        if (jsonl_next(src, &text, &len, &rec, &line, &terminated, &eof, NULL) != IPW_OK || eof ||
+            !fn(ctx, text, len, line))
+            break;
+    }
+    jsonl_close(src);
+}
+
+static bool collect_index(void *ctx, const char *text, size_t len, long line)
+{
+    struct seen_list *sl = ctx;
+    bool checked;
+    long index = line_index(text, len, &checked);
+    if (index < 0)
+        return true; /* the main pass reports what is wrong with it */
+    if (sl->n == sl->cap) {
+        size_t nc = sl->cap ? 2 * sl->cap : 1024;
+        struct seen *nv = realloc(sl->v, nc * sizeof *sl->v);
+        if (!nv) {
+            sl->oom = true;
+            return false;
+        }
+        sl->v = nv;
+        sl->cap = nc;
+    }
+    sl->v[sl->n++] = (struct seen){index, line, checked};
+    return true;
+}
+
+/* Lines whose quick look must be confirmed by a full parse (those sharing an index: a line
+ * torn by a crash must not supersede a whole one). */
+struct confirm {
+    long *lines;
+    size_t n;
+    long *bad; /* lines that did not parse as records */
+    size_t nbad;
+};
+
+static bool confirm_line(void *ctx, const char *text, size_t len, long line)
+{
+    struct confirm *c = ctx;
+    if (!bsearch(&line, c->lines, c->n, sizeof line, cmp_long))
+        return true;
+    json_t *rec = json_loadb(text, len, 0, NULL);
+    if (!json_is_integer(json_object_get(rec, "record_index")))
+        c->bad[c->nbad++] = line;
+    json_decref(rec);
+    return true;
+}
+
+static bool same_index_next(const struct seen *v, size_t n, size_t i)
+{
+    return i + 1 < n && v[i].index == v[i + 1].index;
+}
+
+/* In a group of lines sharing an index (v sorted by index, then line). */
+static bool shared(const struct seen *v, size_t n, size_t i)
+{
+    return same_index_next(v, n, i) || (i && v[i - 1].index == v[i].index);
+}
+
+static void find_superseded(struct ipw_run_reader *r, const char *path, size_t max_line)
+{
+    struct seen_list sl = {0};
+    each_line(path, max_line, collect_index, &sl);
+    if (sl.oom)
+        ipw_warn("out of memory looking for superseded records in %s; a query run again by "
+                 "--resume may be counted twice",
+                 path);
+    struct seen *v = sl.v;
+    size_t n = sl.n;
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_seen);
+    struct confirm c = {0};
+    for (size_t i = 0; i < n; i++)
+        if (shared(v, n, i) && !v[i].checked)
+            c.n++;
+    if (c.n) {
+        c.lines = malloc(c.n * sizeof *c.lines);
+        c.bad = malloc(c.n * sizeof *c.bad);
+        size_t k = 0;
+        for (size_t i = 0; c.lines && i < n; i++)
+            if (shared(v, n, i) && !v[i].checked)
+                c.lines[k++] = v[i].line;
+        if (c.lines && c.bad) {
+            qsort(c.lines, c.n, sizeof *c.lines, cmp_long);
+            each_line(path, max_line, confirm_line, &c);
+            qsort(c.bad, c.nbad, sizeof *c.bad, cmp_long);
+        }
+    }
+    /* drop the lines that are not records, then every line but the last of an index */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(c.nbad && bsearch(&v[i].line, c.bad, c.nbad, sizeof(long), cmp_long)))
+            v[m++] = v[i];
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        if (same_index_next(v, m, i))
+            k++;
+    if (k && (r->superseded = malloc(k * sizeof *r->superseded))) {
+        for (size_t i = 0; i < m; i++)
+            if (same_index_next(v, m, i))
+                r->superseded[r->nsuperseded++] = v[i].line;
+        qsort(r->superseded, r->nsuperseded, sizeof *r->superseded, cmp_long);
+        ipw_debug("%s: %zu records superseded by a later record of the same query", path,
+                  r->nsuperseded);
+    }
+    free(c.lines);
+    free(c.bad);
+    free(v);
+}
+
+static bool is_superseded(const struct ipw_run_reader *r, long line)
+{
+    return r->nsuperseded &&
+           bsearch(&line, r->superseded, r->nsuperseded, sizeof line, cmp_long) != NULL;
+}
+
 ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_options *opts,
                             struct ipw_run_reader **out, ipw_errbuf *eb)
 {
@@ -376,6 +562,8 @@ ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_opt
     if (ipw_path_exists(path)) {
         e = jsonl_open(path, max_line, &r->src, eb);
         r->ops = &jsonl_ops;
+        if (e == IPW_OK)
+            find_superseded(r, path, max_line);
     } else {
         /* no durable log: a run the original tool wrote keeps only the Arrow dataset */
         char state[4200];
@@ -392,8 +580,8 @@ ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_opt
             free(r);
             return ipw_fail(eb, IPW_E_NOTFOUND,
                             "%s is not a run directory: it has neither records.jsonl nor a "
-                            "HuggingFace dataset (state.json); give the directory `ipw profile` "
-                            "wrote",
+                            "HuggingFace Arrow dataset (state.json); give the directory `ipw "
+                            "profile` wrote",
                             run_dir);
         }
         e = ipw_run_source_arrow_open(run_dir, &r->src, eb);
@@ -455,6 +643,10 @@ ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, b
         ipw_err e = r->ops->next(r->src, &text, &len, &rec, &line, &terminated, eof, eb);
         if (e != IPW_OK || *eof)
             return e;
+        if (line > 0 && is_superseded(r, line)) {
+            json_decref(rec);
+            continue;
+        }
         if (rec) {
             if (!r->model[0])
                 guess_model(r, rec);
@@ -537,6 +729,7 @@ void ipw_run_reader_close(struct ipw_run_reader *r)
         return;
     json_decref(r->current);
     json_decref(r->summary);
+    free(r->superseded);
     ipw_scan_arena_free(&r->arena);
     if (r->ops)
         r->ops->close(r->src);

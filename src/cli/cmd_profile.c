@@ -1,6 +1,8 @@
 /* `ipw profile`: parse SPEC §3.1's flags into a profiler configuration, run it, print where
  * the results are, and (unless --no-eval) analyse the run. */
+#include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +17,23 @@
 #include "ipw/options.h"
 #include "ipw/profile.h"
 
-static volatile sig_atomic_t interrupts;
+/* Read by the query threads, so an atomic (a lock-free one is safe in a handler), not a
+ * volatile sig_atomic_t, which is only safe for the thread the handler interrupted. */
+static atomic_int interrupts;
 
-/* The first Ctrl-C lets the queries in flight finish and writes every output; a second one
- * ends the process at once (finished records are already on disk). */
+/* The first Ctrl-C (or SIGTERM) lets the queries in flight finish and writes every output; a
+ * second one ends the process at once (finished records are already on disk). */
 static void on_interrupt(int sig)
 {
-    if (++interrupts >= 2) {
+    int saved = errno;
+    if (atomic_fetch_add(&interrupts, 1) + 1 >= 2) {
         signal(sig, SIG_DFL);
         raise(sig);
     }
+    errno = saved;
 }
 
-static int stop_requested(void) { return interrupts > 0; }
+static int stop_requested(void) { return atomic_load(&interrupts) > 0; }
 
 /* The end of a run: score it and compute its figures of merit (SPEC §3.2 step 6). Open-ended
  * items need a judge (--eval-base-url); without one they stay unevaluated. Returns the exit
@@ -74,6 +80,7 @@ int cmd_profile(int argc, char **argv)
     static const char *const datasets[] = {"ipw", "mmlu-pro", "supergpqa", "jsonl", NULL};
     static const char *const collectors[] = {"auto", "nvidia", "amd", "rapl", "macos",
                                              "null", "sim", NULL};
+    static const char *const eval_clients[] = {"openai", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     static const char *const eval_clients[] = {"openai", NULL};
     struct ipw_option opts[] = {

@@ -1,5 +1,5 @@
-/* Energy attribution: sums over telemetry sources, the equal-share rule for overlapping
- * queries, window statistics, and the naive method kept only for comparison. */
+/* Energy attribution: sums over telemetry sources, window statistics, mean power, and the naive
+ * method kept only for comparison (the equal-share rule is in share_ledger.c). */
 #include "ipw/attribution.h"
 
 #include <math.h>
@@ -38,144 +38,36 @@ ipw_err ipw_attr_energy(const struct ipw_energy_sources *src, int64_t t0, int64_
     return IPW_OK;
 }
 
-void ipw_activity_init(struct ipw_activity *a)
+ipw_err ipw_attr_energy_at(const struct ipw_energy_sources *src, int64_t t,
+                           struct ipw_energy *out, ipw_errbuf *eb)
 {
-    memset(a, 0, sizeof *a);
-    pthread_mutex_init(&a->lock, NULL);
-}
-
-void ipw_activity_destroy(struct ipw_activity *a) { pthread_mutex_destroy(&a->lock); }
-
-ipw_err ipw_activity_begin(struct ipw_activity *a, uint64_t id, int64_t t, ipw_errbuf *eb)
-{
-    pthread_mutex_lock(&a->lock);
-    if (a->n == IPW_ACTIVITY_MAX) {
-        pthread_mutex_unlock(&a->lock);
-        return ipw_fail(eb, IPW_E_NOMEM,
-                        "more than %d overlapping query intervals are tracked; lower "
-                        "--concurrency",
-                        IPW_ACTIVITY_MAX);
-    }
-    a->iv[a->n].id = id;
-    a->iv[a->n].start = t;
-    a->iv[a->n].end = INT64_MAX;
-    a->n++;
-    pthread_mutex_unlock(&a->lock);
-    return IPW_OK;
-}
-
-void ipw_activity_end(struct ipw_activity *a, uint64_t id, int64_t t)
-{
-    pthread_mutex_lock(&a->lock);
-    for (size_t i = 0; i < a->n; i++)
-        if (a->iv[i].id == id && a->iv[i].end == INT64_MAX)
-            a->iv[i].end = t;
-    pthread_mutex_unlock(&a->lock);
-}
-
-void ipw_activity_prune(struct ipw_activity *a)
-{
-    pthread_mutex_lock(&a->lock);
-    int64_t oldest_running = INT64_MAX;
-    for (size_t i = 0; i < a->n; i++)
-        if (a->iv[i].end == INT64_MAX && a->iv[i].start < oldest_running)
-            oldest_running = a->iv[i].start;
-    size_t k = 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (a->iv[i].end >= oldest_running)
-            a->iv[k++] = a->iv[i];
-    a->n = k;
-    pthread_mutex_unlock(&a->lock);
-}
-
-size_t ipw_activity_count_at(struct ipw_activity *a, int64_t t)
-{
-    pthread_mutex_lock(&a->lock);
-    size_t c = 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (a->iv[i].start <= t && t <= a->iv[i].end)
-            c++;
-    pthread_mutex_unlock(&a->lock);
-    return c;
-}
-
-static int cmp_i64(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
-ipw_err ipw_attr_shared_energy(const struct ipw_energy_sources *src, struct ipw_activity *a,
-                               uint64_t id, int64_t t0, int64_t t1, struct ipw_energy *out,
-                               double *share_seconds, ipw_errbuf *eb)
-{
-    (void)id;
-    double share = 0;
-    /* Copy the intervals overlapping [t0, t1] so the lock is not held during energy reads. */
-    size_t cap = 2 + 2 * IPW_ACTIVITY_MAX;
-    int64_t *cuts = malloc(cap * sizeof *cuts);
-    int64_t(*ov)[2] = malloc(IPW_ACTIVITY_MAX * sizeof *ov);
-    if (!cuts || !ov) {
-        free(cuts);
-        free(ov);
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory attributing shared energy");
-    }
-    size_t ncut = 0, nov = 0;
-    cuts[ncut++] = t0;
-    cuts[ncut++] = t1;
-    pthread_mutex_lock(&a->lock);
-    for (size_t i = 0; i < a->n; i++) {
-        int64_t s = a->iv[i].start, e = a->iv[i].end;
-        if (e < t0 || s > t1)
-            continue;
-        ov[nov][0] = s;
-        ov[nov][1] = e;
-        nov++;
-        if (s > t0 && s < t1)
-            cuts[ncut++] = s;
-        if (e > t0 && e < t1)
-            cuts[ncut++] = e;
-    }
-    pthread_mutex_unlock(&a->lock);
-    qsort(cuts, ncut, sizeof *cuts, cmp_i64);
-
     memset(out, 0, sizeof *out);
     uint32_t invalid = 0;
-    ipw_err rc = IPW_OK;
-    for (size_t k = 0; k + 1 < ncut; k++) {
-        int64_t x = cuts[k], y = cuts[k + 1];
-        if (y <= x)
-            continue;
-        /* queries in flight for the whole piece (the cuts guarantee all-or-nothing) */
-        size_t n = 0;
-        for (size_t i = 0; i < nov; i++)
-            if (ov[i][0] <= x && ov[i][1] >= y)
-                n++;
-        if (n == 0)
-            n = 1; /* the caller's own query, if not registered */
-        share += (double)(y - x) / 1e9 / (double)n;
+    for (size_t i = 0; i < src->n; i++) {
         struct ipw_energy e;
-        rc = ipw_attr_energy(src, x, y, &e, eb);
-        if (rc != IPW_OK)
-            break;
-        out->present |= e.present;
-        invalid |= e.present & ~e.valid;
+        ipw_err rc = ipw_sampler_energy_at(src->s[i], t, &e, eb);
+        if (rc != IPW_OK) {
+            if (src->n > 1)
+                ipw_err_prefix(eb, "telemetry source %zu", i + 1);
+            return rc;
+        }
         for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
             uint32_t bit = 1u << d;
-            if (!(e.valid & bit))
+            if (!(e.present & bit))
                 continue;
-            out->joules[d] += e.joules[d] / (double)n;
+            out->present |= bit;
+            if (!(e.valid & bit)) {
+                invalid |= bit;
+                continue;
+            }
+            out->joules[d] += e.joules[d];
             out->source[d] = e.source[d];
             out->exact[d] = (out->valid & bit) ? (out->exact[d] && e.exact[d]) : e.exact[d];
             out->valid |= bit;
         }
     }
     out->valid &= ~invalid;
-    if (share_seconds)
-        *share_seconds = share;
-    free(cuts);
-    free(ov);
-    return rc;
+    return IPW_OK;
 }
 
 /* Value of metric m at time t from a source's readings: the newest reading at or before t

@@ -3,8 +3,14 @@
  * the Arrow dataset and summary.json from records.jsonl. */
 #include "run_output.h"
 
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
@@ -13,8 +19,8 @@
 
 /* A resumed run must be the same run: same dataset sample, model and client. summary.json
  * (written when the run started) holds the configuration it started with. */
-static ipw_err check_same_run(const char *dir, const struct ipw_profile_config *cfg,
-                              ipw_errbuf *eb)
+static ipw_err check_same_run(struct ipw_run_output *o, const char *dir,
+                              const struct ipw_profile_config *cfg, ipw_errbuf *eb)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", dir);
@@ -49,6 +55,10 @@ static ipw_err check_same_run(const char *dir, const struct ipw_profile_config *
         what = "--seed";
     if (what)
         snprintf(detail, sizeof detail, "%s differs from the run being resumed", what);
+    json_t *bl = json_object_get(json_object_get(s, "telemetry"), "baseline");
+    double was_s = 0;
+    if (ipw_json_get_number(bl, "duration_s", &was_s) && was_s > 0)
+        o->prev_baseline = json_incref(bl);
     json_decref(s);
     if (what)
         return ipw_fail(eb, IPW_E_INVALID,
@@ -58,12 +68,122 @@ static ipw_err check_same_run(const char *dir, const struct ipw_profile_config *
     return IPW_OK;
 }
 
+/* The finished records must be the dataset's records at the same positions: a dataset file
+ * edited (or a different --dataset-path or --dataset-param) since the run started would
+ * otherwise mix two datasets under one set of indexes. */
+struct same_data {
+    const struct ipw_dataset *ds;
+    const char *path;
+    int64_t bad;
+    bool beyond;
+};
+
+static ipw_err check_record(void *ctx, json_t *rec, int64_t index, size_t line, uint64_t offset,
+                            size_t len, ipw_errbuf *eb)
+{
+    (void)line, (void)offset, (void)len, (void)eb;
+    struct same_data *sd = ctx;
+    if (sd->bad >= 0)
+        return IPW_OK;
+    if ((uint64_t)index >= sd->ds->n) {
+        sd->bad = index;
+        sd->beyond = true;
+        return IPW_OK;
+    }
+    json_t *now = ipw_json_string_lossy(sd->ds->rec[index].problem);
+    if (!json_equal(now, json_object_get(rec, "problem")))
+        sd->bad = index;
+    json_decref(now);
+    return IPW_OK;
+}
+
+static ipw_err check_same_data(const char *records_path, const struct ipw_profile_config *cfg,
+                               const struct ipw_dataset *ds, ipw_errbuf *eb)
+{
+    struct same_data sd = {ds, records_path, -1, false};
+    ipw_err rc = ipw_records_scan(records_path, check_record, &sd, NULL, eb);
+    if (rc != IPW_OK || sd.bad < 0)
+        return rc;
+    const char *src = cfg->dataset_path ? cfg->dataset_path : cfg->dataset_id;
+    if (sd.beyond)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "cannot resume: %s has record %lld but dataset %s now gives only %zu "
+                        "records; restore the dataset the run started with, or use --overwrite",
+                        records_path, (long long)sd.bad, src, ds->n);
+    return ipw_fail(eb, IPW_E_INVALID,
+                    "cannot resume: record %lld of %s was a different prompt than dataset %s now "
+                    "gives at that position (the dataset or --dataset-param changed); restore "
+                    "it, or use --overwrite to start again",
+                    (long long)sd.bad, records_path, src);
+}
+
+/* One profiler per run directory: a second `ipw profile --resume` (or --overwrite) of a run
+ * still going would interleave its queries with the first one's and measure both loads at
+ * once. The lock is on records.jsonl (rewritten in place only) and ends with the process. */
+static ipw_err lock_log(struct ipw_run_output *o, ipw_errbuf *eb)
+{
+    if (o->locked)
+        return IPW_OK;
+    int fd = open(o->records_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return IPW_OK; /* nothing to lock yet */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return ipw_fail(eb, IPW_E_EXISTS,
+                            "run directory %s is being written by another ipw profile; wait for "
+                            "it to finish or stop it first",
+                            o->dir);
+        return IPW_OK; /* a file system without locks: go on unguarded */
+    }
+    o->lock_fd = fd;
+    o->locked = true;
+    return IPW_OK;
+}
+
+static void unlock_log(struct ipw_run_output *o)
+{
+    if (o->locked)
+        close(o->lock_fd);
+    o->locked = false;
+}
+
+/* Outputs are replaced through "<name>.tmp.<pid>" and a rename: a process killed in between
+ * leaves the temporary behind (an Arrow file can be large). With the directory locked, any
+ * such file is a dead writer's. */
+static void remove_stale_temporaries(const char *dir)
+{
+    static const char *const outputs[] = {"data-00000-of-00001.arrow", "dataset_info.json",
+                                          "state.json", "summary.json"};
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++) {
+            size_t n = strlen(outputs[i]);
+            const char *p = de->d_name + n;
+            if (strncmp(de->d_name, outputs[i], n) != 0 || strncmp(p, ".tmp.", 5) != 0)
+                continue;
+            p += 5;
+            bool digits = *p != '\0';
+            for (; *p; p++)
+                digits = digits && isdigit((unsigned char)*p);
+            char path[4400];
+            if (digits && snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path &&
+                unlink(path) == 0)
+                ipw_info("removed %s, left by a run that was killed while writing", path);
+        }
+    }
+    closedir(d);
+}
+
 ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_config *cfg,
                             const struct ipw_dataset *ds, const char *hardware_label,
                             ipw_errbuf *eb)
 {
     memset(o, 0, sizeof *o);
-    (void)ds;
     snprintf(o->hardware_label, sizeof o->hardware_label, "%s", hardware_label);
     char name[512];
     ipw_run_dir_name(hardware_label, cfg->model, cfg->dataset_id, name, sizeof name);
@@ -77,16 +197,24 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
                         "run directory %s already exists: pass --resume to continue it or "
                         "--overwrite to replace it",
                         o->dir);
+    if (exists) {
+        rc = lock_log(o, eb);
+        if (rc != IPW_OK)
+            return rc;
+    }
     if (exists && cfg->overwrite) {
+        unlock_log(o); /* the new log gets its own lock */
         rc = ipw_remove_tree(o->dir, eb);
         if (rc != IPW_OK)
             return rc;
         exists = false;
     }
     if (exists && cfg->resume) {
-        rc = check_same_run(o->dir, cfg, eb);
+        rc = check_same_run(o, o->dir, cfg, eb);
         if (rc != IPW_OK)
             return rc;
+        if (o->locked)
+            remove_stale_temporaries(o->dir);
     }
     rc = ipw_mkdir_p(o->dir, eb);
     if (rc != IPW_OK) {
@@ -97,7 +225,9 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
     struct ipw_records_info info;
     if (resume) {
         /* failed queries are run again on resume: their new record supersedes the old */
-        rc = ipw_records_finished(o->records_path, true, &o->done, &info, eb);
+        rc = check_same_data(o->records_path, cfg, ds, eb);
+        if (rc == IPW_OK)
+            rc = ipw_records_finished(o->records_path, true, &o->done, &info, eb);
         if (rc != IPW_OK)
             return rc;
         if (info.torn_tail)
@@ -105,8 +235,14 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
                      o->records_path);
     }
     rc = ipw_records_open(o->records_path, resume, &o->log, &info, eb);
-    if (rc != IPW_OK)
+    if (rc == IPW_OK)
+        rc = lock_log(o, eb);
+    if (rc != IPW_OK) {
+        ipw_records_close(o->log);
+        o->log = NULL;
         ipw_records_done_free(&o->done);
+        unlock_log(o);
+    }
     return rc;
 }
 
@@ -132,28 +268,24 @@ ipw_err ipw_run_output_write_summary(struct ipw_run_output *o, const struct ipw_
                                      const struct ipw_energy *baseline_w, bool final,
                                      ipw_errbuf *eb)
 {
-    json_t *records = NULL;
-    ipw_err rc = IPW_OK;
-    if (ipw_path_exists(o->records_path))
-        rc = ipw_records_load(o->records_path, &records, NULL, eb);
+    struct ipw_profile_totals *t;
+    ipw_err rc = ipw_profile_totals_read(o->records_path, cfg->model, ds ? ds->n : 0, &t, eb);
     if (rc != IPW_OK)
         return rc;
     if (final) {
         /* the final rewrite sorts every record into record_index order */
         struct ipw_run_dataset_stats st;
         ipw_errbuf de = {0};
-        if (json_array_size(records) &&
+        if (ipw_profile_totals_queries(t) &&
             ipw_run_dataset_write_from_log(o->dir, true, &st, &de) != IPW_OK)
             ipw_warn("cannot write the Arrow dataset (records.jsonl is intact): %s", de.msg);
     }
-    if (!records)
-        records = json_array();
-    json_t *s = ipw_profile_summary_json(o, cfg, ts, ds, baseline_s, baseline_w, records);
+    json_t *s = ipw_profile_summary_json(o, cfg, ts, ds, baseline_s, baseline_w, t);
+    ipw_profile_totals_free(t);
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", o->dir);
     rc = ipw_json_write_file(path, s, eb);
     json_decref(s);
-    json_decref(records);
     return rc;
 }
 
@@ -162,6 +294,9 @@ void ipw_run_output_close(struct ipw_run_output *o)
     ipw_records_close(o->log);
     o->log = NULL;
     ipw_records_done_free(&o->done);
+    unlock_log(o);
+    json_decref(o->prev_baseline);
+    o->prev_baseline = NULL;
 }
 
 void ipw_profile_estimate_compute(const struct ipw_perf *pm, const struct ipw_chat_result *res,

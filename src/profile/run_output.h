@@ -20,6 +20,9 @@ struct ipw_run_output {
     char hardware_label[128];
     struct ipw_records_log *log;
     struct ipw_records_done done; /* record_index values already finished (resume) */
+    int lock_fd;                  /* flock on records.jsonl: one profiler per run directory */
+    bool locked;
+    json_t *prev_baseline; /* the resumed run's telemetry.baseline, kept if none is taken now */
 };
 
 /* Create (or resume, or replace) <output_dir>/profile_<hw>_<model>_<dataset>/. */
@@ -39,11 +42,20 @@ ipw_err ipw_run_output_write_summary(struct ipw_run_output *o, const struct ipw_
                                      ipw_errbuf *eb);
 void ipw_run_output_close(struct ipw_run_output *o);
 
+/* The run's totals, streamed from records.jsonl: each record_index once (a later line
+ * supersedes), n_records = the size of the run's sample; memory is a few numbers per record. */
+struct ipw_profile_totals;
+ipw_err ipw_profile_totals_read(const char *records_path, const char *model, size_t n_records,
+                                struct ipw_profile_totals **out, ipw_errbuf *eb);
+size_t ipw_profile_totals_queries(const struct ipw_profile_totals *t);
+void ipw_profile_totals_free(struct ipw_profile_totals *t);
+
 /* summary.json's object (run_output.c writes it; summary.c builds it). */
 json_t *ipw_profile_summary_json(const struct ipw_run_output *o, const struct ipw_profile_config *cfg,
                                  const struct ipw_telemetry_session *ts,
                                  const struct ipw_dataset *ds, double baseline_s,
-                                 const struct ipw_energy *baseline_w, const json_t *records);
+                                 const struct ipw_energy *baseline_w,
+                                 const struct ipw_profile_totals *totals);
 
 /* FLOPs and MACs of a request: the server's own figures (the sim client reports them), else
  * the perf model's estimate from the model's architecture when pm is non-NULL; have = false

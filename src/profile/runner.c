@@ -26,7 +26,7 @@ struct runner {
     struct ipw_dataset *ds;
     struct ipw_client *client;
     struct ipw_telemetry_session ts;
-    struct ipw_activity activity;
+    struct ipw_share_ledger *ledger;
     struct ipw_run_output out;
     json_t *gpu_info, *system_info;
     int64_t real_minus_mono; /* to report Unix times of monotonic boundaries */
@@ -66,42 +66,55 @@ struct query_ctx {
 static void on_start(void *ud, int64_t ns)
 {
     struct query_ctx *q = ud;
-    q->e_start = ipw_telemetry_session_mark(&q->r->ts, ns);
-    q->started = true;
-    ipw_errbuf eb;
-    if (ipw_activity_begin(&q->r->activity, q->id, q->e_start, &eb) != IPW_OK)
-        ipw_warn("%s", eb.msg);
-    q->concurrency = (int)ipw_activity_count_at(&q->r->activity, q->e_start);
+    ipw_errbuf eb = {0};
+    if (ipw_share_ledger_start(q->r->ledger, q->id, ns, &q->e_start, &q->concurrency, &eb) ==
+        IPW_OK)
+        q->started = true;
+    else
+        ipw_warn("record %llu: no energy will be attributed: %s",
+                 (unsigned long long)(q->id - 1), eb.msg);
 }
 
 static void on_first_token(void *ud, int64_t ns)
 {
     struct query_ctx *q = ud;
-    q->e_first = ipw_telemetry_session_mark(&q->r->ts, ns);
+    if (!q->started)
+        return;
+    q->e_first = ipw_share_ledger_first_token(q->r->ledger, q->id, ns);
     q->has_first = true;
 }
 
-/* Energies and window statistics of one query; false when telemetry could not answer. */
-static bool attribute(struct runner *r, struct query_ctx *q, int64_t e_end,
-                      struct ipw_query_outcome *o, char *why, size_t why_size)
+/* The ledger's boundary reading: a snapshot locally, the client's time remotely. */
+static int64_t mark_boundary(void *ud, int64_t client_ns)
+{
+    return ipw_telemetry_session_mark(ud, client_ns);
+}
+
+/* Energies and window statistics of one query. Energy and statistics fail independently: a
+ * window older than the telemetry buffer (a very long query) loses its power statistics, never
+ * its energy, which the ledger divided as the query ran. */
+static void attribute(struct runner *r, struct query_ctx *q, int64_t e_end,
+                      struct ipw_query_outcome *o)
 {
     ipw_errbuf eb = {0};
-    ipw_err rc = ipw_telemetry_session_settle(&r->ts, e_end, &eb);
-    if (rc == IPW_OK)
-        rc = ipw_attr_shared_energy(&r->ts.src, &r->activity, q->id, q->e_start, e_end, &o->total,
-                                    &o->share_seconds, &eb);
-    if (rc == IPW_OK && q->has_first) {
-        rc = ipw_attr_shared_energy(&r->ts.src, &r->activity, q->id, q->e_start, q->e_first,
-                                    &o->prefill, NULL, &eb);
-        if (rc == IPW_OK)
-            rc = ipw_attr_shared_energy(&r->ts.src, &r->activity, q->id, q->e_first, e_end,
-                                        &o->decode, NULL, &eb);
+    if (ipw_telemetry_session_settle(&r->ts, e_end, &eb) != IPW_OK)
+        ipw_warn("record %zu: %s", o->record_index, eb.msg);
+    struct ipw_query_share sh;
+    if (ipw_share_ledger_collect(r->ledger, q->id, &sh, &eb) != IPW_OK) {
+        ipw_warn("record %zu: no energy attributed: %s", o->record_index, eb.msg);
+        return;
     }
-    if (rc == IPW_OK)
-        rc = ipw_attr_window_stats(&r->ts.src, q->e_start, e_end, &o->win, &eb);
-    if (rc != IPW_OK)
-        snprintf(why, why_size, "%s", eb.msg);
-    return rc == IPW_OK;
+    o->have_energy = true;
+    o->total = sh.total;
+    o->prefill = sh.prefill;
+    o->decode = sh.decode;
+    o->share_seconds = sh.share_seconds;
+    if (sh.why[0])
+        ipw_warn("record %zu: energy partly unavailable: %s", o->record_index, sh.why);
+    if (ipw_attr_window_stats(&r->ts.src, q->e_start, e_end, &o->win, &eb) != IPW_OK) {
+        memset(&o->win, 0, sizeof o->win);
+        ipw_warn("record %zu: no power statistics: %s", o->record_index, eb.msg);
+    }
 }
 
 static void describe(const struct ipw_query_outcome *o, const json_t *rec, char *line, size_t size)
@@ -141,11 +154,18 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
     pthread_mutex_lock(&r->lock);
     ipw_errbuf eb = {0};
     ipw_err rc = ipw_run_output_append(&r->out, rec, &eb);
-    if (rc != IPW_OK && r->write_error == IPW_OK) {
-        /* the durable log cannot be written: stop rather than measure what cannot be kept */
-        r->write_error = rc;
-        r->write_eb = eb;
+    if (rc != IPW_OK) {
+        /* the durable log cannot be written: stop rather than measure what cannot be kept,
+         * and count nothing that is not on disk */
+        if (r->write_error == IPW_OK) {
+            r->write_error = rc;
+            r->write_eb = eb;
+        }
         atomic_store(&r->abort, true);
+        pthread_mutex_unlock(&r->lock);
+        ipw_warn("record %zu was measured but could not be saved: %s", o->record_index, eb.msg);
+        json_decref(rec);
+        return;
     }
     if (failed) {
         r->failed++;
@@ -159,7 +179,7 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
     r->total_j += tj;
     r->measured += measured;
     ipw_progress_update(&r->progress, failed, j, line);
-    if (rc == IPW_OK && ++r->since_flush >= IPW_PROFILE_DATASET_FLUSH_EVERY) {
+    if (++r->since_flush >= IPW_PROFILE_DATASET_FLUSH_EVERY) {
         r->since_flush = 0;
         ipw_errbuf fe = {0};
         if (ipw_run_output_flush_dataset(&r->out, &fe) != IPW_OK)
@@ -188,22 +208,17 @@ static void run_one(struct runner *r, size_t record_index)
     o.main_domain = ipw_sources_main_domain(&r->ts.src);
     o.gpu_info = r->gpu_info;
     o.system_info = r->system_info;
-    o.concurrency = q.concurrency;
     o.have_idle = r->have_idle;
     o.idle_power_w = r->idle_w;
+    o.concurrency = q.concurrency;
     if (q.started) {
-        int64_t e_end = ipw_telemetry_session_mark(&r->ts, res.end_ns);
-        ipw_activity_end(&r->activity, q.id, e_end);
-        char why[IPW_ERRMSG_MAX];
-        o.have_energy = attribute(r, &q, e_end, &o, why, sizeof why);
-        if (!o.have_energy)
-            ipw_warn("record %zu: no energy attributed: %s", record_index, why);
+        int64_t e_end = ipw_share_ledger_end(r->ledger, q.id, res.end_ns);
+        attribute(r, &q, e_end, &o);
         o.e_start = q.e_start;
         o.e_first = q.has_first ? q.e_first : 0;
         o.e_end = e_end;
         o.start_unix = (double)(q.e_start + r->real_minus_mono) / 1e9;
         o.end_unix = (double)(e_end + r->real_minus_mono) / 1e9;
-        ipw_activity_prune(&r->activity);
     } else {
         /* the request never left (connection refused, bad URL): nothing to attribute */
         o.start_unix = o.end_unix = (double)ipw_real_ns() / 1e9;
@@ -315,7 +330,6 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
     memset(outcome, 0, sizeof *outcome);
     r->cfg = cfg;
     pthread_mutex_init(&r->lock, NULL);
-    ipw_activity_init(&r->activity);
     ipw_err rc;
 
     /* 1. dataset and client, failing early with messages that name the input */
@@ -395,12 +409,18 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
         int n = cfg->concurrency > 0 ? cfg->concurrency : 1;
         if ((size_t)n > r->npending)
             n = (int)r->npending;
-        pthread_t *th = calloc((size_t)n, sizeof *th);
+        struct ipw_share_ledger_config lc = {.src = &r->ts.src,
+                                             .max_queries = (size_t)n,
+                                             .mark = mark_boundary,
+                                             .mark_ud = &r->ts,
+                                             .deferred = !r->ts.local};
+        rc = ipw_share_ledger_create(&lc, &r->ledger, eb);
+        pthread_t *th = rc == IPW_OK ? calloc((size_t)n, sizeof *th) : NULL;
         int started = 0;
         for (int i = 0; th && i < n; i++)
             if (pthread_create(&th[i], NULL, worker, r) == 0)
                 started++;
-        if (started == 0)
+        if (rc == IPW_OK && started == 0)
             rc = ipw_fail(eb, IPW_E_NOMEM, "cannot start query threads");
         for (int i = 0; i < started; i++)
             pthread_join(th[i], NULL);
@@ -416,11 +436,11 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
                                          &r->baseline_w, true, &fe) != IPW_OK)
             ipw_warn("cannot write summary.json: %s", fe.msg);
     }
-    if (rc == IPW_OK && r->write_error != IPW_OK) {
-        rc = r->write_error;
-        if (eb)
-            *eb = r->write_eb;
-    }
+    if (rc == IPW_OK && r->write_error != IPW_OK)
+        rc = ipw_fail(eb, r->write_error,
+                      "stopped: %s (the records before it are kept; fix that and continue with "
+                      "--resume)",
+                      r->write_eb.msg);
     if (rc == IPW_OK && r->consecutive_failures >= IPW_PROFILE_MAX_CONSECUTIVE_FAILURES)
         rc = ipw_fail(eb, IPW_E_IO,
                       "stopped after %d failed queries in a row; the last error: %s "
@@ -445,7 +465,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
     json_decref(r->gpu_info);
     json_decref(r->system_info);
     free(r->pending);
-    ipw_activity_destroy(&r->activity);
+    ipw_share_ledger_destroy(r->ledger);
     pthread_mutex_destroy(&r->lock);
     free(r);
     return rc;

@@ -2,15 +2,26 @@
  * recomputed from the records themselves so that a resumed run reports all of its queries. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
+#include "ipw/log.h"
+#include "ipw/records.h"
 #include "ipw/version.h"
 #include "run_output.h"
 
-struct totals {
+/* What summary.json needs of one record. */
+struct row {
+    double energy, total, active, seconds, start, end;
+    long long in_tokens, out_tokens;
+    bool present, failed, has_energy, has_total, has_active, has_start, has_end;
+};
+
+struct ipw_profile_totals {
     double energy, total, active, query_seconds;
     bool has_energy, has_total, has_active;
     long long in_tokens, out_tokens;
@@ -18,40 +29,107 @@ struct totals {
     double first_start, last_end;
 };
 
-static void add_record(struct totals *t, const json_t *rec, const char *model)
+struct scan {
+    struct row *rows; /* by record_index; a later line overwrites (a rerun supersedes) */
+    size_t n;
+    const char *model;
+    size_t beyond; /* records whose index is not in the run's sample */
+};
+
+static ipw_err take_record(void *ctx, json_t *rec, int64_t index, size_t line, uint64_t offset,
+                           size_t len, ipw_errbuf *eb)
 {
-    t->queries++;
+    (void)line, (void)offset, (void)len, (void)eb;
+    struct scan *sc = ctx;
+    if ((uint64_t)index >= sc->n) {
+        sc->beyond++;
+        return IPW_OK;
+    }
+    struct row *r = &sc->rows[index];
+    memset(r, 0, sizeof *r);
+    r->present = true;
     const char *status = ipw_json_get_string(rec, "status");
-    if (status && strcmp(status, "ok") != 0)
-        t->failed++;
-    const json_t *mm = json_object_get(json_object_get(rec, "model_metrics"), model);
+    r->failed = status && strcmp(status, "ok") != 0;
+    const json_t *mm = json_object_get(json_object_get(rec, "model_metrics"), sc->model);
     const json_t *em = json_object_get(mm, "energy_metrics");
     const json_t *tm = json_object_get(mm, "token_metrics");
     const json_t *lm = json_object_get(mm, "latency_metrics");
+    r->has_energy = ipw_json_get_number(em, "per_query_joules", &r->energy);
+    r->has_total = ipw_json_get_number(em, "total_joules", &r->total);
+    r->has_active = ipw_json_get_number(em, "active_joules", &r->active);
     double v;
-    if (ipw_json_get_number(em, "per_query_joules", &v)) {
-        t->energy += v;
+    if (ipw_json_get_number(tm, "input", &v))
+        r->in_tokens = (long long)v;
+    if (ipw_json_get_number(tm, "output", &v))
+        r->out_tokens = (long long)v;
+    ipw_json_get_number(lm, "total_query_seconds", &r->seconds);
+    r->has_start = ipw_json_get_number(rec, "request_start_time", &r->start);
+    r->has_end = ipw_json_get_number(rec, "request_end_time", &r->end);
+    return IPW_OK;
+}
+
+static void add_row(struct ipw_profile_totals *t, const struct row *r)
+{
+    t->queries++;
+    if (r->failed)
+        t->failed++;
+    if (r->has_energy) {
+        t->energy += r->energy;
         t->has_energy = true;
     }
-    if (ipw_json_get_number(em, "total_joules", &v)) {
-        t->total += v;
+    if (r->has_total) {
+        t->total += r->total;
         t->has_total = true;
     }
-    if (ipw_json_get_number(em, "active_joules", &v)) {
-        t->active += v;
+    if (r->has_active) {
+        t->active += r->active;
         t->has_active = true;
     }
-    if (ipw_json_get_number(tm, "input", &v))
-        t->in_tokens += (long long)v;
-    if (ipw_json_get_number(tm, "output", &v))
-        t->out_tokens += (long long)v;
-    if (ipw_json_get_number(lm, "total_query_seconds", &v))
-        t->query_seconds += v;
-    if (ipw_json_get_number(rec, "request_start_time", &v) && (t->first_start == 0 || v < t->first_start))
-        t->first_start = v;
-    if (ipw_json_get_number(rec, "request_end_time", &v) && v > t->last_end)
-        t->last_end = v;
+    t->in_tokens += r->in_tokens;
+    t->out_tokens += r->out_tokens;
+    t->query_seconds += r->seconds;
+    if (r->has_start && (t->first_start == 0 || r->start < t->first_start))
+        t->first_start = r->start;
+    if (r->has_end && r->end > t->last_end)
+        t->last_end = r->end;
 }
+
+ipw_err ipw_profile_totals_read(const char *records_path, const char *model, size_t n_records,
+                                struct ipw_profile_totals **out, ipw_errbuf *eb)
+{
+    *out = NULL;
+    struct ipw_profile_totals *t = calloc(1, sizeof *t);
+    struct scan sc = {calloc(n_records ? n_records : 1, sizeof(struct row)), n_records, model, 0};
+    if (!t || !sc.rows) {
+        free(t);
+        free(sc.rows);
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory summing %zu records", n_records);
+    }
+    /* streamed: a long run's log is never held in memory at once */
+    ipw_err rc = ipw_path_exists(records_path)
+                     ? ipw_records_scan(records_path, take_record, &sc, NULL, eb)
+                     : IPW_OK;
+    for (size_t i = 0; rc == IPW_OK && i < sc.n; i++)
+        if (sc.rows[i].present)
+            add_row(t, &sc.rows[i]);
+    if (sc.beyond)
+        ipw_warn("%s: %zu records are not in this run's sample and are left out of the totals",
+                 records_path, sc.beyond);
+    free(sc.rows);
+    if (rc != IPW_OK) {
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return IPW_OK;
+}
+
+size_t ipw_profile_totals_queries(const struct ipw_profile_totals *t)
+{
+    return t->queries;
+}
+
+void ipw_profile_totals_free(struct ipw_profile_totals *t) { free(t); }
 
 /* Parameters as recorded: secrets never reach a file, whatever key the user chose. */
 static json_t *redacted(const json_t *params)
@@ -74,12 +152,10 @@ static json_t *redacted(const json_t *params)
 json_t *ipw_profile_summary_json(const struct ipw_run_output *o, const struct ipw_profile_config *cfg,
                                  const struct ipw_telemetry_session *ts,
                                  const struct ipw_dataset *ds, double baseline_s,
-                                 const struct ipw_energy *baseline_w, const json_t *records)
+                                 const struct ipw_energy *baseline_w,
+                                 const struct ipw_profile_totals *totals)
 {
-    struct totals t = {0};
-    size_t i;
-    json_t *rec;
-    json_array_foreach(records, i, rec) add_record(&t, rec, cfg->model);
+    const struct ipw_profile_totals t = *totals;
 
     json_t *s = json_object();
     json_object_set_new(s, "model", json_string(cfg->model));
@@ -131,6 +207,11 @@ json_t *ipw_profile_summary_json(const struct ipw_run_output *o, const struct ip
         json_object_set_new(bl, names[d],
                             ipw_json_real_or_null(baseline_w->joules[d],
                                                   baseline_s > 0 && (baseline_w->valid & (1u << d))));
+    if (baseline_s <= 0 && o->prev_baseline) {
+        /* a resumed run that measured no baseline now keeps the one it started with */
+        json_decref(bl);
+        bl = json_deep_copy(o->prev_baseline);
+    }
     json_object_set_new(tel, "baseline", bl);
     json_object_set_new(s, "telemetry", tel);
 

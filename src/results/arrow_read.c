@@ -792,7 +792,7 @@ ipw_err ipw_arrow_reader_open_file(const char *path, uint64_t max_bytes,
     ipw_err e = ipw_arrow_reader_open(map, (size_t)st.st_size, limits, out, eb);
     if (e != IPW_OK) {
         munmap(map, (size_t)st.st_size);
-        ipw_err_prefix(eb, "reading %s: ", path);
+        ipw_err_prefix(eb, "reading %s", path);
         return e;
     }
     (*out)->map = map;
@@ -873,7 +873,7 @@ ipw_err ipw_arrow_read_file_json(const char *path, const struct ipw_arrow_read_l
         return e;
     e = read_all(r, out, eb);
     if (e != IPW_OK)
-        ipw_err_prefix(eb, "reading %s: ", path);
+        ipw_err_prefix(eb, "reading %s", path);
     ipw_arrow_reader_free(r);
     return e;
 }

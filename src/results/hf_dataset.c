@@ -174,7 +174,7 @@ ipw_err ipw_hf_dataset_load(const char *dir, json_t **rows, json_t **features, i
             ipw_arrow_batch_free(b);
         }
         if (e != IPW_OK)
-            ipw_err_prefix(eb, "reading %s: ", file);
+            ipw_err_prefix(eb, "reading %s", file);
         ipw_arrow_reader_free(r);
         if (e != IPW_OK)
             break;

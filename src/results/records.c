@@ -568,7 +568,7 @@ ipw_err ipw_records_append(struct ipw_records_log *log, const json_t *rec, ipw_e
         /* a partial line would damage the log for every later record: cut it off again */
         if (e != IPW_OK && ftruncate(log->fd, st.st_size) != 0)
             ipw_err_prefix(eb, "%s may now end in a partial line (run with --resume to repair "
-                               "it): ", log->path);
+                               "it)", log->path);
     }
     free(line);
     if (e != IPW_OK)

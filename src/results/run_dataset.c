@@ -460,6 +460,6 @@ ipw_err ipw_run_dataset_write(const char *run_dir, json_t *const *records, size_
     json_decref(models);
     free(v);
     if (e != IPW_OK)
-        ipw_err_prefix(eb, "writing the dataset of %s: ", run_dir);
+        ipw_err_prefix(eb, "writing the dataset of %s", run_dir);
     return e;
 }

@@ -295,7 +295,7 @@ ipw_err ipw_run_dataset_write_from_log(const char *run_dir, bool final,
             close(fd);
         e = ipw_fail(eb, en == ENOENT ? IPW_E_NOTFOUND : IPW_E_IO, "cannot open %s: %s",
                      log_path, strerror(en));
-        ipw_err_prefix(eb, "writing the dataset of %s: ", run_dir);
+        ipw_err_prefix(eb, "writing the dataset of %s", run_dir);
         return e;
     }
 
@@ -375,6 +375,6 @@ ipw_err ipw_run_dataset_write_from_log(const char *run_dir, bool final,
     json_decref(lp.models);
     close(fd);
     if (e != IPW_OK)
-        ipw_err_prefix(eb, "writing the dataset of %s: ", run_dir);
+        ipw_err_prefix(eb, "writing the dataset of %s", run_dir);
     return e;
 }

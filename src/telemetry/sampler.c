@@ -446,6 +446,39 @@ ipw_err ipw_sampler_energy_between(struct ipw_sampler *s, int64_t t0, int64_t t1
     return result;
 }
 
+ipw_err ipw_sampler_energy_at(struct ipw_sampler *s, int64_t t, struct ipw_energy *out,
+                              ipw_errbuf *eb)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&s->ring_lock);
+    ipw_err result = IPW_OK;
+    bool any_energy = false;
+    for (int d = 0; d < IPW_DOMAIN_COUNT && result == IPW_OK; d++) {
+        ipw_metric m = ipw_domain_energy_metric((ipw_domain)d);
+        if (!(s->seen_valid & (1u << m)))
+            continue;
+        any_energy = true;
+        out->present |= 1u << d;
+        int x;
+        uint8_t src;
+        ipw_errbuf local;
+        ipw_err e = energy_at(s, (ipw_domain)d, t, &out->joules[d], &x, &src, &local);
+        if (e == IPW_E_RANGE) {
+            result = e;
+            if (eb)
+                *eb = local;
+        } else if (e == IPW_OK) {
+            out->source[d] = src;
+            out->exact[d] = x;
+            out->valid |= 1u << d;
+        }
+    }
+    if (result == IPW_OK && !any_energy && s->count > 0 && count_at_or_before(s, t) == 0)
+        result = too_old(s, t, eb);
+    pthread_mutex_unlock(&s->ring_lock);
+    return result;
+}
+
 ipw_err ipw_sampler_window(struct ipw_sampler *s, int64_t t0, int64_t t1,
                            struct ipw_reading **out, size_t *n, ipw_errbuf *eb)
 {

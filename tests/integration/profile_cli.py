@@ -142,6 +142,14 @@ def test_sim_run_and_readers():
     q = run(["plot", d, "--format", "svg"])
     check(q.returncode == 0 and os.path.join(d, "plots") + "/{" in q.stdout,
           "ipw plot prints the directory it wrote to: %r" % q.stdout)
+    # resuming a finished run measures nothing, and keeps the run's idle baseline
+    p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "12",
+             "--seed", "7", "--client-param", "time_scale=0.02", "--output-dir", out,
+             "--baseline-seconds", "0.3", "--no-eval", "--resume"])
+    s2 = json.load(open(os.path.join(d, "summary.json")))
+    check(p.returncode == 0 and s2["telemetry"]["baseline"] == s["telemetry"]["baseline"]
+          and s2["telemetry"]["baseline"]["duration_s"] > 0.25,
+          "a resume with nothing to run keeps the baseline: %s" % s2["telemetry"]["baseline"])
     # the same seed picks the same records; the sample is reproducible
     out2 = ms.tmpdir("ipw-prof-sim2-")
     p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "12",
@@ -204,8 +212,16 @@ def test_crash_and_resume():
     check(5 <= len(before) < 14, "killed mid-run with %d records on disk" % len(before))
     sent_before = srv.chat_prompts()
     check(len(sent_before) == len(before) + 1, "one query was in flight when killed")
+    run_dir = os.path.dirname(rec_path)
+    # what a kill during the Arrow rewrite or the summary's replacement leaves behind
+    for name in ("data-00000-of-00001.arrow.tmp.99999", "summary.json.tmp.4242"):
+        open(os.path.join(run_dir, name), "w").write("partial")
+    open(os.path.join(run_dir, "notes.tmp.1"), "w").write("the user's")
     p = run(args + ["--resume"])
     check(p.returncode == 0, "--resume finishes the run (%s)" % p.stderr[-300:])
+    left = sorted(f for f in os.listdir(run_dir) if ".tmp." in f)
+    check(left == ["notes.tmp.1"], "a killed writer's temporaries are removed, nothing else: %s"
+          % left)
     after = records(os.path.dirname(rec_path))
     idx = sorted(r["record_index"] for r in after)
     check(idx == list(range(14)), "every query exactly once after resume: %s" % idx)
@@ -285,6 +301,151 @@ def test_usage_errors():
               "%s: one line naming %s, exit 2: %r" % (" ".join(extra), needle, p.stderr))
     check(os.listdir(d) == [], "no run directory was created by bad usage")
 
+def test_resume_after_failures():
+    """Queries that failed are run again by --resume; each new record supersedes the failed one
+    in every view: summary totals, the analysis, the Arrow dataset."""
+    bad = LlmServer("m=error=500")
+    d = ms.tmpdir("ipw-prof-refail-")
+    ds = dataset(d, 8)
+    out = os.path.join(d, "runs")
+
+    def args(url):
+        return ["profile", "--client", "ollama", "--model", "m", "--client-base-url", url,
+                "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+                "--dataset-param", "answer_field=a", "--output-dir", out,
+                "--baseline-seconds", "0", "--collector", "null", "--no-progress"]
+    p = run(args(bad.url) + ["--no-eval"])
+    check(p.returncode == 1 and "5 failed queries in a row" in p.stderr,
+          "5 failures in a row stop the run with exit 1 (%s)" % p.stderr.strip()[-200:])
+    bad.stop()
+    good = LlmServer("m=ttft=5ms,itl=1ms,tokens=3")
+    p = run(args(good.url) + ["--resume"])
+    check(p.returncode == 0, "--resume after failures (%s)" % p.stderr[-300:])
+    run_dir = only_run_dir(out)
+    recs = records(run_dir)
+    check(len(recs) == 13 and sum(r["status"] == "failed" for r in recs) == 5,
+          "the failed records stay in the log, followed by their reruns")
+    t = json.load(open(os.path.join(run_dir, "summary.json")))["totals"]
+    check(t["completed_queries"] == 8 and t["failed_queries"] == 0 and t["output_tokens"] == 24,
+          "summary totals count each query once: %s" % t)
+    acc = json.load(open(os.path.join(run_dir, "analysis", "accuracy.json")))["summary"]
+    check(acc["total_queries"] == 8 and acc["failed_queries"] == 0,
+          "the analysis counts each query once (%d queries, %d failed)"
+          % (acc["total_queries"], acc["failed_queries"]))
+    if NODE:
+        q = subprocess.run([NODE, os.path.join(SRC, "tests", "integration", "node",
+                                               "check_arrow_js.mjs"), run_dir],
+                           capture_output=True, text=True, timeout=300)
+        check(q.returncode == 0, "the Arrow dataset holds the reruns: %s"
+              % (q.stdout + q.stderr).strip()[-300:])
+    good.stop()
+
+
+def test_resume_changed_dataset():
+    """A resumed run must send the same prompts at the same positions: a dataset edited since
+    the run started is refused (one line), rows appended to it are simply run."""
+    srv = LlmServer("m=ttft=2ms,tokens=2")
+    d = ms.tmpdir("ipw-prof-dschg-")
+    ds = dataset(d, 4)
+    out = os.path.join(d, "runs")
+    args = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+            "--dataset-param", "answer_field=a", "--output-dir", out, "--baseline-seconds", "0",
+            "--no-eval", "--collector", "null", "--no-progress"]
+    check(run(args).returncode == 0, "a run of 4 records")
+    original = open(ds).read()
+    with open(ds, "w") as f:
+        f.write(original.replace("prompt 2:", "edited prompt 2:"))
+    p = run(args + ["--resume"])
+    check(one_line_error(p, "record 2", ds, "--overwrite"),
+          "an edited dataset is refused on resume: %r" % p.stderr)
+    with open(ds, "w") as f:
+        f.write(original)
+        f.write(json.dumps({"q": "prompt 4: more?", "a": "x"}) + "\n")
+    p = run(args + ["--resume"])
+    check(p.returncode == 0 and len(records(only_run_dir(out))) == 5,
+          "rows appended to the dataset are run on resume (%s)" % p.stderr[-200:])
+    srv.stop()
+
+
+def test_disk_full():
+    """A log that cannot be written (here a file-size limit, as a full disk) stops the run with
+    the cause and the way on; every record already written stays whole, and --resume
+    finishes the run."""
+    import resource
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # inherited: writes fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60000, 60000))
+    out = ms.tmpdir("ipw-prof-full-")
+    args = ["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "40",
+            "--client-param", "time_scale=0", "--output-dir", out, "--baseline-seconds", "0",
+            "--no-eval", "--no-progress"]
+    p = run(args, preexec_fn=limited)
+    last = stderr_lines(p)[-1] if stderr_lines(p) else ""
+    check(p.returncode == 1 and "records.jsonl" in last and "--resume" in last,
+          "a log that cannot grow stops the run, naming it and --resume: %r" % last)
+    d = only_run_dir(out)
+    text = open(os.path.join(d, "records.jsonl")).read()
+    kept = [json.loads(line) for line in text.splitlines()]
+    check(text.endswith("\n") and 0 < len(kept) < 40, "%d whole records kept" % len(kept))
+    progress = [line for line in p.stderr.splitlines() if line.startswith("[")]
+    check(len(progress) == len(kept), "only saved records are reported done (%d lines, %d records)"
+          % (len(progress), len(kept)))
+    p = run(args + ["--resume"])
+    check(p.returncode == 0 and len(records(d)) == 40, "--resume finishes the run")
+
+
+def test_one_profiler_per_run():
+    """While a run is going, a second --resume or --overwrite of its directory is refused (they
+    would interleave queries and measure two loads at once)."""
+    srv = LlmServer("m=ttft=50ms,itl=20ms,tokens=10")
+    d = ms.tmpdir("ipw-prof-lock-")
+    ds = dataset(d, 40)
+    out = os.path.join(d, "runs")
+    args = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+            "--dataset-param", "answer_field=a", "--output-dir", out, "--baseline-seconds", "0",
+            "--no-eval", "--collector", "null", "--no-progress"]
+    first = subprocess.Popen([IPW] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while time.time() < deadline and not (os.path.isdir(out) and os.listdir(out) and os.path.exists(
+            os.path.join(out, os.listdir(out)[0], "records.jsonl"))):
+        time.sleep(0.02)
+    for flag in ("--resume", "--overwrite"):
+        p = run(args + [flag])
+        check(one_line_error(p, "another ipw profile"), "%s of a run in progress is refused: %r"
+              % (flag, p.stderr))
+    first.send_signal(signal.SIGINT)
+    first.wait()
+    p = run(args + ["--resume"])
+    check(p.returncode == 0 and len(records(only_run_dir(out))) == 40,
+          "once it has stopped, --resume continues it")
+    srv.stop()
+
+
+def test_interrupt_during_analysis():
+    """Ctrl-C while the judge works: the run is complete, the analysis stops, exit 130."""
+    srv = LlmServer("j=ttft=20s", "m=ttft=1ms,tokens=2")
+    d = ms.tmpdir("ipw-prof-evint-")
+    proc = subprocess.Popen([IPW, "profile", "--client", "ollama", "--model", "m",
+                             "--client-base-url", srv.url, "--max-queries", "30", "--output-dir",
+                             os.path.join(d, "runs"), "--baseline-seconds", "0", "--collector",
+                             "null", "--no-progress", "--eval-base-url", srv.url + "/v1",
+                             "--eval-model", "j"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and not (os.path.exists(srv.log) and [
+            line for line in open(srv.log) if '"/v1/chat/completions"' in line]):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    check(proc.returncode == 130 and "analysis interrupted" in err and "ipw analyze" in err,
+          "Ctrl-C during the analysis exits 130 and says how to finish it (%d: %s)"
+          % (proc.returncode, err.strip()[-200:]))
+    check(len(records(only_run_dir(os.path.join(d, "runs")))) == 30, "the run itself is whole")
+    srv.stop()
+
 
 def one_line_error(p, *needles):
     lines = stderr_lines(p)
@@ -327,6 +488,9 @@ def test_bad_input():
     check(one_line_error(p, ro), "unwritable output dir: one line naming it: %r" % p.stderr)
     p = run(["profile", "--client", "ollama"])
     check(p.returncode == 2, "missing --model is a usage error (exit 2)")
+    p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--eval-client", "claude"])
+    check(p.returncode == 2 and "openai" in p.stderr,
+          "an --eval-client that does not exist is a usage error: %r" % p.stderr)
     srv.stop()
 
 
@@ -387,6 +551,28 @@ def test_remote_monitor():
         check(abs(em["prefill_joules"] + em["decode_joules"] - em["per_query_joules"]) < 1e-6,
               "prefill + decode = per query")
         check(abs(window_s - secs) < 0.05, "the energy window is the query's")
+    # overlapping queries through the monitor: the shares add up to the power over the union
+    ds = dataset(d, 16)
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+             "--dataset-param", "answer_field=a", "--output-dir", os.path.join(d, "runs"),
+             "--monitor", mon.target, "--baseline-seconds", "0", "--no-eval", "--overwrite",
+             "--concurrency", "4"])
+    check(p.returncode == 0, "concurrent profile through a monitor (%s)" % p.stderr[-300:])
+    recs = records(run_dir)
+    iv = sorted((r["telemetry_window"]["start_ns"], r["telemetry_window"]["end_ns"]) for r in recs)
+    union, (c0, c1) = 0, iv[0]
+    for a, b in iv[1:] + [(None, None)]:
+        if a is not None and a <= c1:
+            c1 = max(c1, b)
+            continue
+        union += c1 - c0
+        if a is not None:
+            c0, c1 = a, b
+    shares = sum(r["model_metrics"]["m"]["energy_metrics"]["per_query_joules"] for r in recs)
+    truth = (180 + 95) * union / 1e9
+    check(max(r["concurrency"] for r in recs) > 1 and abs(shares - truth) / truth < 0.01,
+          "the shares add up: %.3f J vs %.3f J over the union" % (shares, truth))
     srv.stop()
     mon.terminate()
 
@@ -395,6 +581,11 @@ try:
     test_sim_run_and_readers()
     test_existing_dir_and_overwrite()
     test_crash_and_resume()
+    test_resume_after_failures()
+    test_resume_changed_dataset()
+    test_disk_full()
+    test_one_profiler_per_run()
+    test_interrupt_during_analysis()
     test_bad_input()
     test_analyze_from_arrow_alone()
     test_remote_monitor()

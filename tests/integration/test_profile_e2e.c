@@ -194,6 +194,10 @@ static void test_energy_matches_truth_alone(void **state)
                     gpu_truth_energy(&g_nvml, 2, t0, t1), 0.01, 0);
         check_close("decode", i, metric(rec, "energy_metrics", "decode_joules"),
                     gpu_truth_energy(&g_nvml, 2, t1, t2), 0.01, 0);
+        if (metric(rec, "energy_metrics", "prefill_joules") +
+                metric(rec, "energy_metrics", "decode_joules") !=
+            metric(rec, "energy_metrics", "per_query_joules"))
+            fail_msg("record %zu: prefill + decode != per_query_joules", i);
         /* the companion's counters: written every 0.5 ms, so 1 ms of slack at each end */
         double secs = (double)(t2 - t0) / 1e9;
         check_close("cpu", i, metric(rec, "energy_metrics", "cpu_joules"), CPU_W * secs, 0.01,
@@ -221,12 +225,21 @@ static void test_concurrent_shares_add_up(void **state)
     int64_t iv[6][2];
     size_t n = json_array_size(r->records);
     double shares = 0;
+    int overlapped_at_start = 0;
     for (size_t i = 0; i < n; i++) {
         const json_t *rec = json_array_get(r->records, i);
         iv[i][0] = window(rec, "start_ns");
         iv[i][1] = window(rec, "end_ns");
         shares += metric(rec, "energy_metrics", "per_query_joules");
+        /* the phases are cut from the same shares: they add up exactly, not approximately */
+        double pq = metric(rec, "energy_metrics", "per_query_joules");
+        if (metric(rec, "energy_metrics", "prefill_joules") +
+                metric(rec, "energy_metrics", "decode_joules") != pq)
+            fail_msg("record %zu: prefill + decode != per_query_joules", i);
+        if (json_integer_value(json_object_get(rec, "concurrency")) > 1)
+            overlapped_at_start = 1;
     }
+    assert_true(overlapped_at_start);
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
             if (iv[j][0] < iv[i][0]) {

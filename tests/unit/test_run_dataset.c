@@ -277,9 +277,11 @@ static void test_conformance_and_edges(void **state)
     snprintf(missing, sizeof missing, "%s/nope", dir);
     assert_int_equal(ipw_run_dataset_write_from_log(missing, false, &st, &eb), IPW_E_NOTFOUND);
     assert_non_null(strstr(eb.msg, "nope"));
+    assert_null(strstr(eb.msg, ": :")); /* one separator between context and cause */
     r = record(0, "m", 1.0);
     assert_int_equal(ipw_run_dataset_write(missing, &r, 1, &st, &eb), IPW_E_IO);
     assert_non_null(strstr(eb.msg, "nope"));
+    assert_null(strstr(eb.msg, ": :"));
     json_decref(r);
     ipw_test_rmtree(dir);
     free(dir);

@@ -135,11 +135,19 @@ static void test_minimal_record(void **state)
     json_decref(j);
 }
 
+/* rec_a with another record_index (the same index twice means a superseded record) */
+static const char *rec_n(int n, char *buf, size_t size)
+{
+    snprintf(buf, size, "{\"record_index\":%d%s", n, rec_a + strlen("{\"record_index\":0"));
+    return buf;
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
-    char text[4096];
-    snprintf(text, sizeof text, "%s\n%s{\"broken\": \n%s", rec_a, rec_a, rec_a);
+    char text[4096], r1[1024], r2[1024];
+    snprintf(text, sizeof text, "%s\n%s{\"broken\": \n%s", rec_a, rec_n(1, r1, sizeof r1),
+             rec_n(2, r2, sizeof r2));
     char *dir = make_run(text, NULL);
     struct ipw_run_reader *r;
     struct ipw_run_query q;
@@ -308,13 +316,52 @@ static void test_scanner(void **state)
     ipw_scan_arena_free(&arena);
 }
 
+/* --resume runs a failed query again and appends its new record: the later line of a
+ * record_index is the query's record, the earlier one is not counted (on every pass). */
+static void test_superseded(void **state)
+{
+    (void)state;
+    const char *recs =
+        "{\"record_index\":0,\"problem\":\"a\",\"status\":\"ok\",\"model_answers\":{\"m\":\"x\"}}\n"
+        "{\"record_index\":1,\"problem\":\"b\",\"status\":\"failed\",\"error\":\"HTTP 500\"}\n"
+        "{\"problem\":\"c\",\"record_index\":2,\"status\":\"failed\",\"error\":\"timeout\"}\n"
+        "\n"
+        "{\"record_index\":3,\"problem\":\"d\",\"status\":\"ok\",\"model_answers\":{\"m\":\"y\"}}\n"
+        "{\"record_index\":1,\"problem\":\"b\",\"status\":\"ok\",\"model_answers\":{\"m\":\"z\"}}\n"
+        "{\"status\":\"ok\",\"record_index\":2,\"problem\":\"c\",\"model_answers\":{\"m\":\"w\"}}\n"
+        /* a crash while writing a rerun of record 0: a torn line supersedes nothing */
+        "{\"record_index\":0,\"problem\":\"a\",\"sta";
+    char *dir = make_run(recs, NULL);
+    struct ipw_run_reader *r;
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
+    for (int pass = 0; pass < 2; pass++) {
+        long want[] = {0, 3, 1, 2};
+        const char *answers[] = {"x", "y", "z", "w"};
+        struct ipw_run_query q;
+        bool eof;
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+            assert_false(eof);
+            assert_int_equal(q.record_index, want[i]);
+            assert_false(q.failed);
+            assert_string_equal(q.response, answers[i]);
+        }
+        assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+        assert_true(eof);
+        assert_int_equal(ipw_run_reader_rewind(r, NULL), IPW_OK);
+    }
+    ipw_run_reader_close(r);
+    ipw_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flatten),   cmocka_unit_test(test_model_resolution),
         cmocka_unit_test(test_minimal_record), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_line_limit), cmocka_unit_test(test_not_a_run),
-        cmocka_unit_test(test_scanner),
+        cmocka_unit_test(test_scanner),    cmocka_unit_test(test_superseded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
