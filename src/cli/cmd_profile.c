@@ -82,7 +82,6 @@ int cmd_profile(int argc, char **argv)
                                              "null", "sim", NULL};
     static const char *const eval_clients[] = {"openai", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
-    static const char *const eval_clients[] = {"openai", NULL};
     struct ipw_option opts[] = {
         {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0, clients},
         {"model", IPW_OPT_STRING, &model, "NAME", "model name as the server knows it (required)"},
