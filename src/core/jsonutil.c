@@ -33,8 +33,115 @@ ipw_err ipw_json_load_file(const char *path, size_t max_bytes, json_t **out, ipw
     return IPW_OK;
 }
 
+/* The 17 significant digits and the decimal exponent of a %.17g number text:
+ * |value| = d[0].d[1]...d[16] x 10^exp. False when the text is not of that shape. */
+static bool split_digits(const char *s, size_t len, char d[17], int *exp, bool *neg)
+{
+    size_t i = 0, n = 0;
+    int point = -1, lead = 0; /* digits before the point; zeros before the first significant */
+    *neg = len && s[0] == '-';
+    i = *neg;
+    for (; i < len && s[i] != 'e' && s[i] != 'E'; i++) {
+        if (s[i] == '.') {
+            point = (int)(n + (size_t)lead);
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        if (n == 0 && s[i] == '0') {
+            lead++;
+            continue;
+        }
+        if (n == 17)
+            return false;
+        d[n++] = s[i];
+    }
+    if (n != 17)
+        return false;
+    int e10 = 0;
+    if (i < len) {
+        char *end;
+        long v = strtol(s + i + 1, &end, 10);
+        if (end != s + len || v < -400 || v > 400)
+            return false;
+        e10 = (int)v;
+    }
+    int before = point < 0 ? (int)n + lead : point; /* digits written before the point */
+    *exp = before - lead - 1 + e10;
+    return true;
+}
+
+/* d[0..p) rounded from the 17 digits, formatted as printf's %.{p}g would print the double
+ * those 17 digits stand for. Returns the length, 0 when the rounding direction cannot be told
+ * from the 17 digits alone (the dropped part is exactly half of a unit). */
+static size_t round_to(const char d17[17], int exp, bool neg, int p, char *out, size_t size)
+{
+    /* the 17 digits are the double rounded once: what they drop is within half a unit of the
+     * 17th digit, so only a dropped part of exactly 5, 50 leaves the direction open */
+    int cmp = d17[p] - '5';
+    for (int k = p + 1; cmp == 0 && k < 17; k++)
+        cmp = d17[k] != '0';
+    if (cmp == 0)
+        return 0;
+    char d[17];
+    memcpy(d, d17, (size_t)p);
+    if (cmp > 0) {
+        int k = p - 1;
+        while (k >= 0 && d[k] == '9')
+            d[k--] = '0';
+        if (k < 0) {
+            d[0] = '1';
+            exp++;
+        } else {
+            d[k]++;
+        }
+    }
+    int nd = p;
+    while (nd > 1 && d[nd - 1] == '0')
+        nd--;
+    char buf[48];
+    size_t o = 0;
+    if (neg)
+        buf[o++] = '-';
+    if (exp >= -4 && exp < p) {
+        if (exp < 0) {
+            buf[o++] = '0';
+            buf[o++] = '.';
+            for (int k = 0; k < -exp - 1; k++)
+                buf[o++] = '0';
+            memcpy(buf + o, d, (size_t)nd);
+            o += (size_t)nd;
+        } else {
+            for (int k = 0; k <= exp; k++)
+                buf[o++] = k < nd ? d[k] : '0';
+            if (nd > exp + 1) {
+                buf[o++] = '.';
+                memcpy(buf + o, d + exp + 1, (size_t)(nd - exp - 1));
+                o += (size_t)(nd - exp - 1);
+            }
+        }
+    } else {
+        buf[o++] = d[0];
+        if (nd > 1) {
+            buf[o++] = '.';
+            memcpy(buf + o, d + 1, (size_t)(nd - 1));
+            o += (size_t)(nd - 1);
+        }
+        int n = snprintf(buf + o, sizeof buf - o, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+        o += (size_t)n;
+    }
+    if (o >= size)
+        return 0;
+    memcpy(out, buf, o);
+    out[o] = '\0';
+    return o;
+}
+
 /* The shortest %.Ng (N = 15..17) of the number text at s[0..len) that parses back to the same
- * double; jansson's ".0" on integral reals is kept so the value stays a real. */
+ * double; jansson's ".0" on integral reals is kept so the value stays a real. 0: keep the text
+ * (already the 17-digit form). The digits are rounded as text, not through printf, whose
+ * big-number conversion was a quarter of `ipw analyze`'s time; printf is the fallback only for
+ * a dropped part of exactly half a unit. */
 static size_t shortest_real(const char *s, size_t len, char *out, size_t size)
 {
     char buf[64];
@@ -43,16 +150,23 @@ static size_t shortest_real(const char *s, size_t len, char *out, size_t size)
     memcpy(buf, s, len);
     buf[len] = '\0';
     double v = strtod(buf, NULL);
-    for (int p = 15; p <= 17; p++) {
-        int n = snprintf(out, size, "%.*g", p, v);
-        if (n <= 0 || (size_t)n >= size)
-            return 0;
+    char d17[17];
+    int exp;
+    bool neg, split = split_digits(s, len, d17, &exp, &neg);
+    for (int p = 15; p <= 16; p++) {
+        size_t n = split ? round_to(d17, exp, neg, p, out, size) : 0;
+        if (n == 0) {
+            int w = snprintf(out, size, "%.*g", p, v);
+            if (w <= 0 || (size_t)w >= size)
+                return 0;
+            n = (size_t)w;
+        }
         if (strtod(out, NULL) == v) {
-            if (!strpbrk(out, ".eE") && (size_t)n + 2 < size) {
+            if (!strpbrk(out, ".eE") && n + 2 < size) {
                 memcpy(out + n, ".0", 3);
                 n += 2;
             }
-            return (size_t)n;
+            return n;
         }
     }
     return 0;

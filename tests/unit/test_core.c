@@ -194,6 +194,84 @@ static void test_json_reals_short_and_exact(void **state)
     }
 }
 
+/* What ipw_json_dumps must print for v, by the plain method: jansson's %.17g text, replaced by
+ * the first %.15g / %.16g / %.17g that reads back to v when that is no longer. */
+static void reference_real(double v, char *out, size_t size)
+{
+    json_t *a = json_pack("[f]", v);
+    char *t = json_dumps(a, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    size_t len = strlen(t) - 2;
+    snprintf(out, size, "%.*s", (int)len, t + 1);
+    free(t);
+    json_decref(a);
+    int sig = 0;
+    bool lead = true;
+    for (const char *c = out; *c && *c != 'e'; c++) {
+        if (*c < '0' || *c > '9' || (lead && *c == '0'))
+            continue;
+        lead = false;
+        sig++;
+    }
+    if (sig < 17 || !strpbrk(out, ".e"))
+        return;
+    for (int p = 15; p <= 17; p++) {
+        char c[64];
+        snprintf(c, sizeof c, "%.*g", p, v);
+        if (strtod(c, NULL) != v)
+            continue;
+        if (!strpbrk(c, ".eE"))
+            strcat(c, ".0");
+        if (strlen(c) <= len)
+            snprintf(out, size, "%s", c);
+        return;
+    }
+}
+
+static void check_real(double v)
+{
+    char want[64];
+    reference_real(v, want, sizeof want);
+    json_t *a = json_pack("[f]", v);
+    char *t = ipw_json_dumps(a, JSON_COMPACT);
+    char got[64];
+    snprintf(got, sizeof got, "%.*s", (int)strlen(t) - 2, t + 1);
+    if (strcmp(got, want) != 0)
+        fail_msg("%.17g printed %s, the reference says %s", v, got, want);
+    free(t);
+    json_decref(a);
+}
+
+/* The shortest form is found by rounding digits as text: it must print exactly what the plain
+ * printf-and-check method prints, on values of every shape (computed ratios that need 15 or 16
+ * digits, carries like 9.999...e-5, halves, huge and tiny exponents, random bit patterns). */
+static void test_json_reals_match_printf(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int i = 1; i <= 1000; i++)
+        for (int j = 1; j <= 30; j++) {
+            check_real((double)i / j);
+            check_real(i * 0.001 * j);
+            check_real(-(double)j / i * 1e-7);
+        }
+    static const double special[] = {0.1 + 0.2, 9.9999999999999995e-5, 0.99999999999999994,
+                                     999999999999999.94, 1e15 + 0.3, 1e16 / 3, 123456789012345.67,
+                                     5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
+                                     0.000123456789012345678, 1e-5 / 3, 1e21 / 7, 0.5, 2.5e-5};
+    for (size_t i = 0; i < sizeof special / sizeof *special; i++) {
+        check_real(special[i]);
+        check_real(-special[i]);
+    }
+    for (int i = 0; i < 40000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        memcpy(&v, &x, sizeof v);
+        if (isfinite(v))
+            check_real(v);
+        check_real((double)(x >> 11) / 9007199254740992.0 * 1000);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_hardware_label),
         cmocka_unit_test(test_error_messages_stay_utf8),
         cmocka_unit_test(test_json_reals_short_and_exact),
+        cmocka_unit_test(test_json_reals_match_printf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
