@@ -98,9 +98,11 @@ int ipw_grpc_deframer_feed(struct ipw_grpc_deframer *d, const uint8_t *data, siz
                 break;
             uint32_t n = (uint32_t)d->hdr[1] << 24 | (uint32_t)d->hdr[2] << 16 |
                          (uint32_t)d->hdr[3] << 8 | d->hdr[4];
-            if (d->hdr[0] == 1)
+            if (d->hdr[0] == 1) {
+                d->compressed = true;
                 return fail(d, 12, "compressed messages are not supported (flag %lu, %lu bytes)",
                             1, n);
+            }
             if (d->hdr[0] != 0)
                 return fail(d, 13, "invalid message flag byte %lu (length %lu)", d->hdr[0], n);
             if (n > d->max)

@@ -50,6 +50,8 @@ struct ipw_grpc_deframer {
     bool in_body;
     struct ipw_grpc_buf body;
     int error;     /* sticky ipw_grpc_code once the stream is unusable */
+    bool compressed; /* the error is a message with the compressed flag (1) set: the caller
+                      * decides between INTERNAL and UNIMPLEMENTED from grpc-encoding */
     char errmsg[128];
 };
 

@@ -32,6 +32,8 @@
  * that arrives while they are still sending as a failed request). */
 #define DRAIN_NS (1 * IPW_NS_PER_SEC)
 #define DRAIN_BYTES (64 * 1024)
+/* Request messages must come uncompressed (compressed flag 0); responses always are. */
+#define ACCEPT_ENCODING "identity"
 
 enum call_state {
     CALL_RECEIVING, /* headers accepted, waiting for the request and half-close */
@@ -51,6 +53,8 @@ struct call {
     char path[256];
     bool path_too_long, method_post, have_method, content_type_ok, have_content_type;
     size_t header_bytes;
+    bool headers_too_big;  /* past max_header_list: answered with status 8, rest ignored */
+    char encoding[32];     /* grpc-encoding of the request ("" when absent) */
     int64_t deadline; /* monotonic ns, 0 = none */
     /* request body */
     struct ipw_grpc_deframer in;
@@ -180,7 +184,7 @@ static void set_nv(nghttp2_nv *nv, const char *name, const char *value)
 static void respond_headers_only(struct call *k, const char *http_status, int code,
                                  const char *msg)
 {
-    nghttp2_nv nv[4];
+    nghttp2_nv nv[5];
     size_t n = 0;
     char codebuf[8], msgbuf[512];
     set_nv(&nv[n++], ":status", http_status);
@@ -188,6 +192,10 @@ static void respond_headers_only(struct call *k, const char *http_status, int co
         set_nv(&nv[n++], "content-type", "application/grpc");
         snprintf(codebuf, sizeof codebuf, "%d", code);
         set_nv(&nv[n++], "grpc-status", codebuf);
+        /* The gRPC compression spec: an UNIMPLEMENTED answer (an unsupported grpc-encoding
+         * among them) names the encodings the server accepts, so a client can retry plain. */
+        if (code == IPW_GRPC_UNIMPLEMENTED)
+            set_nv(&nv[n++], "grpc-accept-encoding", ACCEPT_ENCODING);
         if (msg && *msg) {
             ipw_grpc_percent_encode(msg, msgbuf, sizeof msgbuf);
             set_nv(&nv[n++], "grpc-message", msgbuf);
@@ -417,12 +425,15 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
     if (!k || f->hd.type != NGHTTP2_HEADERS)
         return 0;
     k->header_bytes += namelen + valuelen + 32; /* RFC 7540 §6.5.2 accounting */
-    if (k->header_bytes > c->srv->cfg.max_header_list) {
-        ipw_debug("grpc: stream %d reset: request headers exceed %zu bytes", k->id,
+    if (k->header_bytes > c->srv->cfg.max_header_list && !k->headers_too_big) {
+        /* Nothing of the headers is kept, so reading the rest costs no memory; the call gets
+         * RESOURCE_EXHAUSTED with a reason (as grpc-core servers answer) once they end, not
+         * a bare RST_STREAM that clients report as INTERNAL. */
+        ipw_debug("grpc: stream %d: request headers exceed %zu bytes", k->id,
                   c->srv->cfg.max_header_list);
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets this stream only */
+        k->headers_too_big = true;
     }
-    if (f->headers.cat != NGHTTP2_HCAT_REQUEST)
+    if (f->headers.cat != NGHTTP2_HCAT_REQUEST || k->headers_too_big)
         return 0; /* trailers from the client carry nothing we use */
     if (eq(name, namelen, ":method")) {
         k->have_method = true;
@@ -440,6 +451,10 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
         k->have_content_type = true;
         k->content_type_ok = valuelen >= n && memcmp(value, ct, n) == 0 &&
                              (valuelen == n || value[n] == '+' || value[n] == ';');
+    } else if (eq(name, namelen, "grpc-encoding")) {
+        size_t n = valuelen < sizeof k->encoding - 1 ? valuelen : sizeof k->encoding - 1;
+        memcpy(k->encoding, value, n);
+        k->encoding[n] = '\0';
     } else if (eq(name, namelen, "grpc-timeout")) {
         int64_t ns = ipw_grpc_parse_timeout((const char *)value, valuelen);
         if (ns >= 0) {
@@ -455,6 +470,13 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 static void request_headers_done(struct call *k)
 {
     const struct ipw_grpc_server_config *cfg = &k->conn->srv->cfg;
+    if (k->headers_too_big) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "request headers exceed the server's limit of %zu bytes",
+                 cfg->max_header_list);
+        respond_headers_only(k, "200", IPW_GRPC_RESOURCE_EXHAUSTED, msg);
+        return;
+    }
     if (!k->have_method || !k->method_post) {
         respond_headers_only(k, "405", 0, NULL);
         return;
@@ -503,6 +525,23 @@ static int keep_request(void *ud, const uint8_t *msg, size_t len)
     return 0;
 }
 
+/* A message with the compressed flag set. The gRPC spec makes it INTERNAL when the request
+ * named no grpc-encoding (or identity), and UNIMPLEMENTED (with grpc-accept-encoding) when it
+ * named one this server does not decode: we decode none. */
+static void refuse_compressed(struct call *k)
+{
+    char msg[160];
+    if (k->encoding[0] == '\0' || strcmp(k->encoding, "identity") == 0) {
+        respond_headers_only(k, "200", IPW_GRPC_INTERNAL,
+                             "compressed message without a grpc-encoding header");
+        return;
+    }
+    snprintf(msg, sizeof msg,
+             "grpc-encoding '%s' is not supported; send messages uncompressed (accepted: %s)",
+             k->encoding, ACCEPT_ENCODING);
+    respond_headers_only(k, "200", IPW_GRPC_UNIMPLEMENTED, msg);
+}
+
 static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data,
                          size_t len, void *user)
 {
@@ -521,7 +560,9 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     int code = ipw_grpc_deframer_feed(&k->in, data, len, keep_request, k);
     account(k);
     struct ipw_grpc_server *s = k->conn->srv;
-    if (code != 0) {
+    if (code != 0 && k->in.compressed) {
+        refuse_compressed(k);
+    } else if (code != 0) {
         respond_headers_only(k, "200", code,
                              k->in.error ? k->in.errmsg : "out of memory holding the request");
     } else if (s->held_bytes > s->cfg.max_buffered) {

@@ -168,6 +168,34 @@ def group_limits():
               "5 MiB request: RESOURCE_EXHAUSTED (%s)" % e.details())
     h = st.Health(energy_pb2.HealthRequest(), timeout=5)
     check(h.healthy, "the server still answers after refusing it")
+
+    # ~20 KB of metadata (over the advertised 16 KiB header list): a status, not a bare reset
+    md = [("x-k%d" % i, "v" * 100) for i in range(150)]
+    try:
+        st.Health(energy_pb2.HealthRequest(), timeout=5, metadata=md)
+        fail("20 KB of metadata should be refused")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "header" in e.details(),
+              "20 KB of metadata: RESOURCE_EXHAUSTED (%s)" % e.details())
+    md = [("x-k%d" % i, "v" * 20) for i in range(100)]
+    check(st.Health(energy_pb2.HealthRequest(), timeout=5, metadata=md).healthy,
+          "100 metadata entries and a long user-agent under the limit are fine")
+
+    # Compression. grpcio sends small messages uncompressed even on a gzip channel (they would
+    # grow), so those calls work; a message it does compress gets UNIMPLEMENTED naming the
+    # accepted encodings (the gRPC compression spec), and responses stay uncompressed.
+    gz = grpc.insecure_channel(mon.target, compression=grpc.Compression.Gzip,
+                               options=[("grpc.primary_user_agent", "ipw-test/" + "x" * 500)])
+    gz_st, gz_hs = energy_pb2_grpc.EnergyMonitorStub(gz), health_pb2_grpc.HealthStub(gz)
+    check(gz_st.Health(energy_pb2.HealthRequest(), timeout=5).healthy and
+          len(collect(gz_st, 0.3)) >= 3, "a gzip channel's calls and stream work")
+    try:
+        gz_hs.Check(health_pb2.HealthCheckRequest(service="a" * 2000), timeout=5)
+        fail("a gzip-compressed request should be refused")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.UNIMPLEMENTED and "identity" in e.details(),
+              "a gzip-compressed request: UNIMPLEMENTED (%s)" % e.details())
+    gz.close()
     ch.close()
     check(mon.terminate() == 0, "exit status 0")
 
@@ -257,17 +285,30 @@ def group_raw():
     frames, _ = ms.read_frames(s, until=lambda f: f[2] == 3 and f[1] & ms.END_STREAM, timeout=3)
     hdr = [f for f in frames if f[0] == ms.HEADERS and f[2] == 3]
     check(hdr and ms.first_status(hdr[0][3]) == "200", "then a gRPC call on that connection: 200")
-    # request headers over the 16 KiB limit reset that stream only
+    # request headers over the 16 KiB limit end that stream only, with status 8 and a reason
     s.sendall(ms.grpc_request_headers(5, "/energy.EnergyMonitor/Health",
                                       extra=[("x-big", "a" * 20000)]) +
               ms.frame(ms.DATA, ms.END_STREAM, 5, ms.grpc_message(b"")))
-    frames, eof = ms.read_frames(s, until=lambda f: f[2] == 5 and f[0] == ms.RST_STREAM, timeout=3)
-    check(any(f[0] == ms.RST_STREAM and f[2] == 5 for f in frames) and not eof,
-          "20 KB of request headers: that stream is reset, the connection stays")
+    frames, eof = ms.read_frames(s, until=lambda f: f[2] == 5 and f[1] & ms.END_STREAM, timeout=3)
+    ends = [f for f in frames if f[2] == 5 and f[0] == ms.HEADERS and f[1] & ms.END_STREAM]
+    check(ends and ms.has_grpc_status(ends[0][3], 8) and not eof,
+          "20 KB of request headers: that stream ends RESOURCE_EXHAUSTED, the connection stays")
     s.sendall(ms.grpc_request_headers(7, "/energy.EnergyMonitor/Health") +
               ms.frame(ms.DATA, ms.END_STREAM, 7, ms.grpc_message(b"")))
     frames, _ = ms.read_frames(s, until=lambda f: f[2] == 7 and f[1] & ms.END_STREAM, timeout=3)
     check(any(f[0] == ms.HEADERS and f[2] == 7 for f in frames), "and the next call is answered")
+    s.close()
+
+    # gRPC compression spec: the compressed flag without a grpc-encoding header is INTERNAL
+    # (not UNIMPLEMENTED, which means "that encoding is not supported")
+    s = ms.raw_connect(mon.port)
+    s.sendall(ms.PREFACE + ms.settings() +
+              ms.grpc_request_headers(1, "/energy.EnergyMonitor/Health") +
+              ms.frame(ms.DATA, ms.END_STREAM, 1, b"\x01\x00\x00\x00\x00"))
+    frames, _ = ms.read_frames(s, until=lambda f: f[2] == 1 and f[1] & ms.END_STREAM, timeout=3)
+    ends = [f for f in frames if f[2] == 1 and f[0] == ms.HEADERS and f[1] & ms.END_STREAM]
+    check(ends and ms.has_grpc_status(ends[0][3], 13),
+          "compressed flag without grpc-encoding: INTERNAL")
     s.close()
 
     if shutil.which("curl"):

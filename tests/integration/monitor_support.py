@@ -229,6 +229,14 @@ def read_frames(sock, until=None, timeout=3.0):
     return frames, False
 
 
+def has_grpc_status(block, code):
+    """Whether a header block carries grpc-status `code`. A status value not yet sent on the
+    connection goes out as a literal, and nghttp2 never Huffman-codes one or two digits (that
+    is not shorter), so the value is its length byte and digits."""
+    v = str(code).encode()
+    return bytes([len(v)]) + v in block
+
+
 STATIC_STATUS = {8: "200", 9: "204", 10: "206", 11: "304", 12: "400", 13: "404", 14: "500"}
 
 
