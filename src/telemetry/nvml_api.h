@@ -126,17 +126,24 @@ typedef struct {
 
 _Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t is 24 bytes");
 _Static_assert(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t is 40 bytes");
+_Static_assert(offsetof(nvmlMemory_v2_t, total) == 8, "nvmlMemory_v2_t.total at 8");
 _Static_assert(offsetof(nvmlMemory_v2_t, used) == 32, "nvmlMemory_v2_t.used at 32");
 _Static_assert(NVML_MEMORY_V2_VERSION == 0x02000028u, "nvmlMemory_v2 version word");
 _Static_assert(sizeof(nvmlUtilization_t) == 8, "nvmlUtilization_t is 8 bytes");
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t (v3) is 68 bytes");
 _Static_assert(offsetof(nvmlPciInfo_t, pciDeviceId) == 28, "pciDeviceId at 28 in every version");
+_Static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "busId at 36");
 _Static_assert(sizeof(nvmlValue_t) == 8, "nvmlValue_t is 8 bytes");
 _Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t is 40 bytes");
+_Static_assert(offsetof(nvmlFieldValue_t, scopeId) == 4, "scopeId at 4");
+_Static_assert(offsetof(nvmlFieldValue_t, timestamp) == 8, "timestamp at 8");
 _Static_assert(offsetof(nvmlFieldValue_t, valueType) == 24, "valueType at 24");
 _Static_assert(offsetof(nvmlFieldValue_t, nvmlReturn) == 28, "nvmlReturn at 28");
 _Static_assert(offsetof(nvmlFieldValue_t, value) == 32, "value at 32");
 _Static_assert(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t is 40 bytes");
+_Static_assert(offsetof(nvmlGpmMetric_t, value) == 8, "GPM metric value at 8");
+_Static_assert(offsetof(nvmlGpmMetric_t, metricInfo) == 16, "GPM metric names at 16");
+_Static_assert(offsetof(nvmlGpmMetricsGet_t, sample1) == 8, "GPM sample1 at 8");
 _Static_assert(offsetof(nvmlGpmMetricsGet_t, metrics) == 24, "GPM metrics array at 24");
 _Static_assert(sizeof(nvmlGpmSupport_t) == 8, "nvmlGpmSupport_t is 8 bytes");
 

@@ -14,15 +14,17 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-typedef enum {
+/* rsmi_status_t is an enum whose last value is 0xFFFFFFFF: a 32-bit unsigned on the wire. */
+typedef uint32_t rsmi_status_t;
+enum {
     RSMI_STATUS_SUCCESS = 0,
     RSMI_STATUS_INVALID_ARGS = 1,
     RSMI_STATUS_NOT_SUPPORTED = 2,
     RSMI_STATUS_FILE_ERROR = 3,
     RSMI_STATUS_INIT_ERROR = 8,
-    RSMI_STATUS_INSUFFICIENT_SIZE = 11,
-    RSMI_STATUS_UNKNOWN_ERROR = 0x7fffffff
-} rsmi_status_t;
+    RSMI_STATUS_INSUFFICIENT_SIZE = 11
+};
+#define RSMI_STATUS_UNKNOWN_ERROR 0xFFFFFFFFu
 
 #define FAKE_RESOLUTION_UJ 15.3f
 
