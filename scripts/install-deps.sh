@@ -15,7 +15,7 @@ TEST_PKGS=(
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy
   prometheus chromium
   valgrind procps ca-certificates
-  librocm-smi64-1
+  librocm-smi64-1 librocm-smi-dev
 )
 
 want=("${BUILD_PKGS[@]}")
