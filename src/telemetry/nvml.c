@@ -66,6 +66,8 @@ static const struct ipw_dynsym nv_syms[] = {
     SYM("nvmlDeviceGetHandleByUUID", NULL, NULL, DeviceGetHandleByUUID, false),
     SYM("nvmlDeviceGetName", NULL, NULL, DeviceGetName, false),
     SYM("nvmlDeviceGetUUID", NULL, NULL, DeviceGetUUID, false),
+    SYM("nvmlDeviceGetDeviceHandleFromMigDeviceHandle", NULL, NULL,
+        DeviceGetDeviceHandleFromMigDeviceHandle, false),
     SYM("nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo",
         DeviceGetPciInfo, false),
     SYM("nvmlDeviceGetTotalEnergyConsumption", NULL, NULL, DeviceGetTotalEnergyConsumption, false),
@@ -539,6 +541,99 @@ static void dev_identity(struct nv *nv, nvmlDevice_t h, unsigned index,
     info->uuid[sizeof info->uuid - 1] = '\0';
 }
 
+/* The parent GPU's UUID of one MIG entry: the pre-R470 form MIG-GPU-<uuid>/<gi>/<ci> names
+ * it; the current MIG-<uuid> is looked up through NVML. */
+static ipw_err mig_parent(struct nv *nv, const char *entry, char *parent, size_t size,
+                          ipw_errbuf *eb)
+{
+    if (strncasecmp(entry + 4, "GPU-", 4) == 0) {
+        size_t n = strcspn(entry + 4, "/");
+        snprintf(parent, size, "%.*s", (int)n, entry + 4);
+        return IPW_OK;
+    }
+    if (!nv->api.DeviceGetHandleByUUID || !nv->api.DeviceGetDeviceHandleFromMigDeviceHandle ||
+        !nv->api.DeviceGetUUID)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "CUDA_VISIBLE_DEVICES entry '%s' is a MIG instance and this NVML cannot "
+                        "name its GPU (driver older than R450?); name the parent GPU's index or "
+                        "UUID instead",
+                        entry);
+    nvmlDevice_t mig, gpu;
+    nvmlReturn_t rc = nv->api.DeviceGetHandleByUUID(entry, &mig);
+    const char *fn = "nvmlDeviceGetHandleByUUID";
+    if (rc == NVML_SUCCESS) {
+        rc = nv->api.DeviceGetDeviceHandleFromMigDeviceHandle(mig, &gpu);
+        fn = "nvmlDeviceGetDeviceHandleFromMigDeviceHandle";
+    }
+    if (rc == NVML_SUCCESS) {
+        rc = nv->api.DeviceGetUUID(gpu, parent, (unsigned)size);
+        fn = "nvmlDeviceGetUUID";
+    }
+    if (rc != NVML_SUCCESS)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "CUDA_VISIBLE_DEVICES entry '%s' names no MIG instance NVML knows (%s: "
+                        "%s); check nvidia-smi -L, or name the parent GPU's index or UUID",
+                        entry, fn, nv_str(nv, rc));
+    return IPW_OK;
+}
+
+/* A MIG-sliced job's CUDA_VISIBLE_DEVICES names MIG instances. NVML reads power and energy for
+ * whole GPUs only, so each instance is replaced by its GPU (once per GPU), with a warning that
+ * the GPU's figures include whatever the other instances on it run. *out: the rewritten value
+ * (free it), or NULL when no entry is a MIG instance. */
+static ipw_err mig_to_parents(struct nv *nv, const char *spec, char **out, ipw_errbuf *eb)
+{
+    *out = NULL;
+    bool any = false;
+    for (const char *p = spec; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        p += strspn(p, " ");
+        any |= strncasecmp(p, "MIG-", 4) == 0;
+    }
+    if (!any)
+        return IPW_OK;
+    size_t cap = strlen(spec) + 1 + 16 * 100, len = 0, pieces = 0;
+    char *o = malloc(cap);
+    if (!o)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory reading CUDA_VISIBLE_DEVICES");
+    o[0] = '\0';
+    char seen[16][96];
+    unsigned nseen = 0;
+    for (const char *p = spec; *p;) {
+        size_t n = strcspn(p, ",");
+        char entry[128], parent[96];
+        snprintf(entry, sizeof entry, "%.*s", (int)n, p);
+        p += n + (p[n] == ',');
+        const char *t = entry + strspn(entry, " ");
+        const char *piece = t;
+        if (strncasecmp(t, "MIG-", 4) == 0) {
+            ipw_err e = mig_parent(nv, t, parent, sizeof parent, eb);
+            if (e != IPW_OK) {
+                free(o);
+                return e;
+            }
+            bool dup = false;
+            for (unsigned k = 0; k < nseen && !dup; k++)
+                dup = strcasecmp(seen[k], parent) == 0;
+            if (dup)
+                continue;
+            if (nseen < 16)
+                snprintf(seen[nseen++], sizeof seen[0], "%s", parent);
+            ipw_warn("CUDA_VISIBLE_DEVICES names MIG instance %s of %s: NVML reads power and "
+                     "energy for whole GPUs only, so ipw measures all of %s, including the work "
+                     "of any other MIG instance on it",
+                     t, parent, parent);
+            piece = parent;
+        }
+        if (len + strlen(piece) + 2 > cap) {
+            free(o);
+            return ipw_fail(eb, IPW_E_INVALID, "CUDA_VISIBLE_DEVICES has too many entries");
+        }
+        len += (size_t)snprintf(o + len, cap - len, "%s%s", pieces++ ? "," : "", piece);
+    }
+    *out = o;
+    return IPW_OK;
+}
+
 static ipw_err nv_open(struct ipw_collector *c, ipw_errbuf *eb)
 {
     struct nv *nv = calloc(1, sizeof *nv);
@@ -593,8 +688,12 @@ static ipw_err nv_open(struct ipw_collector *c, ipw_errbuf *eb)
     unsigned sel[IPW_MAX_DEVICES], nsel = 0;
     const char *vis = c->cfg.cuda_visible_devices;
     bool explicit_sel = vis && strcasecmp(vis, "all") != 0;
-    e = ipw_gpu_select("CUDA_VISIBLE_DEVICES", c->cfg.cuda_visible_devices, count, uuids, sel,
-                       &nsel, IPW_MAX_DEVICES, eb);
+    char *mig_spec = NULL;
+    e = mig_to_parents(nv, vis, &mig_spec, eb);
+    if (e == IPW_OK)
+        e = ipw_gpu_select("CUDA_VISIBLE_DEVICES", mig_spec ? mig_spec : vis, count, uuids, sel,
+                           &nsel, IPW_MAX_DEVICES, eb);
+    free(mig_spec);
     struct ipw_devlist skipped = {.why = NULL};
     for (unsigned k = 0; e == IPW_OK && k < nsel; k++) {
         unsigned i = sel[k];

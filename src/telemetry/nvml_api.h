@@ -157,6 +157,7 @@ struct nvml_api {
     nvmlReturn_t (*DeviceGetHandleByUUID)(const char *, nvmlDevice_t *);
     nvmlReturn_t (*DeviceGetName)(nvmlDevice_t, char *, unsigned int);
     nvmlReturn_t (*DeviceGetUUID)(nvmlDevice_t, char *, unsigned int);
+    nvmlReturn_t (*DeviceGetDeviceHandleFromMigDeviceHandle)(nvmlDevice_t, nvmlDevice_t *);
     nvmlReturn_t (*DeviceGetPciInfo)(nvmlDevice_t, nvmlPciInfo_t *);
     nvmlReturn_t (*DeviceGetTotalEnergyConsumption)(nvmlDevice_t, unsigned long long *);
     nvmlReturn_t (*DeviceGetPowerUsage)(nvmlDevice_t, unsigned int *);

@@ -239,6 +239,7 @@ AT(nvmlGpmSupport_t, isSupportedDevice);
 #define P_BY_INDEX(S) (unsigned int, nvmlDevice_t *)
 #define P_BY_UUID(S) (const char *, nvmlDevice_t *)
 #define P_STRING(S) (nvmlDevice_t, char *, unsigned int)
+#define P_MIG_PARENT(S) (nvmlDevice_t, nvmlDevice_t *)
 #define P_PCI(S) (nvmlDevice_t, S(nvmlPciInfo_t) *)
 #define P_ENERGY(S) (nvmlDevice_t, unsigned long long *)
 #define P_POWER(S) (nvmlDevice_t, unsigned int *)
@@ -260,6 +261,10 @@ PROTO(DeviceGetHandleByIndex, nvmlDeviceGetHandleByIndex_v2, P_BY_INDEX);
 PROTO(DeviceGetHandleByUUID, nvmlDeviceGetHandleByUUID, P_BY_UUID);
 PROTO(DeviceGetName, nvmlDeviceGetName, P_STRING);
 PROTO(DeviceGetUUID, nvmlDeviceGetUUID, P_STRING);
+#ifdef NVML_DEVICE_MIG_ENABLE /* headers from before MIG (CUDA 10) lack the call */
+PROTO(DeviceGetDeviceHandleFromMigDeviceHandle, nvmlDeviceGetDeviceHandleFromMigDeviceHandle,
+      P_MIG_PARENT);
+#endif
 PROTO(DeviceGetPciInfo, nvmlDeviceGetPciInfo_v3, P_PCI);
 PROTO(DeviceGetTotalEnergyConsumption, nvmlDeviceGetTotalEnergyConsumption, P_ENERGY);
 PROTO(DeviceGetPowerUsage, nvmlDeviceGetPowerUsage, P_POWER);

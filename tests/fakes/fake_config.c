@@ -66,6 +66,8 @@ static int set_dev(struct fake_dev *d, const char *key, const char *v, char *err
         snprintf(d->name, sizeof d->name, "%s", v);
     else if (!strcmp(key, "uuid"))
         snprintf(d->uuid, sizeof d->uuid, "%s", v);
+    else if (!strcmp(key, "mig"))
+        snprintf(d->mig_uuid, sizeof d->mig_uuid, "%s", v);
     else if (!strcmp(key, "unique_id"))
         d->unique_id = strtoull(v, &end, 0);
     else if (!strcmp(key, "pci_device_id"))

@@ -10,6 +10,7 @@
  *   gpm = on|off                 NVML GPM supported
  *   temp_junction = on|off       ROCm junction sensor present (else edge only)
  *   devN.name / devN.uuid / devN.unique_id / devN.pci_device_id
+ *   devN.mig = MIG-...           UUID of one MIG instance on this GPU (NVML only)
  *   devN.power = 100:1,300:2     the power waveform (W : seconds, last level holds)
  *   devN.energy = on|off         energy counter supported
  *   devN.energy_offset_j = 1e5   counter value at the epoch
@@ -34,6 +35,7 @@ enum fake_counter { FAKE_COUNTER_OK = 0, FAKE_COUNTER_STICK, FAKE_COUNTER_BACKWA
 struct fake_dev {
     char name[96];
     char uuid[96];
+    char mig_uuid[96]; /* "" when the GPU has no MIG instance */
     unsigned long long unique_id;
     unsigned pci_device_id;
     struct wave wave;

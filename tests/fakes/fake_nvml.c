@@ -100,6 +100,7 @@ static struct {
     int64_t epoch;
     long calls[FAKE_MAX_DEV];
     struct fake_handle handles[FAKE_MAX_DEV];
+    struct fake_handle mig[FAKE_MAX_DEV]; /* MIG device handles: only their parent is asked */
 } S;
 
 static double now_s(void)
@@ -167,6 +168,7 @@ EXPORT const char *nvmlErrorString(nvmlReturn_t rc)
     case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
     case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
     case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
+    case 6 /* NVML_ERROR_NOT_FOUND */: return "Not Found";
     case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
     case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
     case NVML_ERROR_ARGUMENT_VERSION_MISMATCH: return "Argument version mismatch";
@@ -205,10 +207,28 @@ EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *h)
         return NVML_ERROR_UNINITIALIZED;
     if (!uuid || !h)
         return NVML_ERROR_INVALID_ARGUMENT;
-    for (unsigned i = 0; i < S.cfg.ndev; i++)
+    for (unsigned i = 0; i < S.cfg.ndev; i++) {
         if (strcmp(S.cfg.dev[i].uuid, uuid) == 0)
             return nvmlDeviceGetHandleByIndex(i, h);
+        if (S.cfg.dev[i].mig_uuid[0] && strcmp(S.cfg.dev[i].mig_uuid, uuid) == 0) {
+            S.mig[i].index = i;
+            *h = &S.mig[i];
+            return NVML_SUCCESS;
+        }
+    }
     return 6; /* NVML_ERROR_NOT_FOUND */
+}
+
+/* As the real one: the parent of a MIG device handle; a GPU handle is INVALID_ARGUMENT. */
+EXPORT nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t mig,
+                                                                 nvmlDevice_t *parent)
+{
+    if (S.inits == 0)
+        return NVML_ERROR_UNINITIALIZED;
+    if (!mig || !parent || mig < S.mig || mig >= S.mig + S.cfg.ndev)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    *parent = &S.handles[mig->index];
+    return NVML_SUCCESS;
 }
 
 static nvmlReturn_t copy_str(const char *s, char *buf, unsigned int len)

@@ -155,6 +155,45 @@ static void test_cuda_visible_devices(void **state)
     }
 }
 
+/* A MIG-sliced job: CUDA_VISIBLE_DEVICES names MIG instances, current (MIG-<uuid>, looked up
+ * through NVML) or pre-R470 (MIG-GPU-<uuid>/<gi>/<ci>); each stands for its whole GPU, once. */
+static void test_cuda_visible_devices_mig(void **state)
+{
+    (void)state;
+    struct fake_config fc;
+    gpu_script(NVML_ENV, 'n', &fc,
+               "devices = 3\ndev1.mig = MIG-5e6f7a8b-1111-2222-3333-444455556666\n"
+               "dev2.mig = MIG-9a8b7c6d-1111-2222-3333-444455556666\n");
+    char legacy[160], mixed[160];
+    snprintf(legacy, sizeof legacy, "MIG-%s/1/0", fc.dev[2].uuid);
+    snprintf(mixed, sizeof mixed, "MIG-9a8b7c6d-1111-2222-3333-444455556666, %s/2/0,0", legacy);
+    struct {
+        const char *spec;
+        unsigned n;
+        unsigned idx[3];
+    } ok[] = {
+        {"MIG-5e6f7a8b-1111-2222-3333-444455556666", 1, {1}},
+        {legacy, 1, {2}},
+        /* two instances of GPU 2 (one per form) measure GPU 2 once; then GPU 0 */
+        {mixed, 2, {2, 0}},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct ipw_collector *c = open_ok(LIB(), ok[i].spec);
+        assert_int_equal(c->info.ndev, ok[i].n);
+        for (unsigned k = 0; k < ok[i].n; k++)
+            assert_int_equal(c->info.dev[k].index, ok[i].idx[k]);
+        gpu_close(c);
+    }
+    struct ipw_collector *c = NULL;
+    ipw_errbuf eb = {0};
+    assert_int_equal(gpu_open("nvidia", LIB(), NULL, "MIG-00000000-dead-beef-0000-000000000000",
+                              &c, &eb),
+                     IPW_E_INVALID);
+    assert_null(c);
+    if (!strstr(eb.msg, "names no MIG instance NVML knows") || !strstr(eb.msg, "Not Found"))
+        fail_msg("unknown MIG instance: %s", eb.msg);
+}
+
 static void test_gpu_select_prefixes(void **state)
 {
     (void)state;
@@ -428,6 +467,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_two_gpus_aggregated_and_per_device, teardown),
         cmocka_unit_test_teardown(test_cuda_visible_devices, teardown),
+        cmocka_unit_test_teardown(test_cuda_visible_devices_mig, teardown),
         cmocka_unit_test(test_gpu_select_prefixes),
         cmocka_unit_test_teardown(test_instant_power_falls_back_to_average, teardown),
         cmocka_unit_test_teardown(test_memory_v2_then_v1, teardown),
