@@ -191,3 +191,15 @@ void ds_set_kind(struct ipw_dataset_record *rec, const char *kind)
 {
     snprintf(rec->kind, sizeof rec->kind, "%s", kind);
 }
+
+ipw_err ds_mcq_record(const json_t *row, const char *question, const json_t *opts, char letter,
+                      const char *sep, const char *tail, const char *const *subject_keys,
+                      struct ipw_dataset_record *rec, ipw_errbuf *eb)
+{
+    char ans[2] = {letter, '\0'};
+    rec->problem = ds_mcq_prompt(question, opts, sep, tail);
+    rec->answer = strdup(ans);
+    ds_set_kind(rec, "mcq");
+    return rec->problem && rec->answer ? ds_subject(row, subject_keys, rec, eb)
+                                       : ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+}

@@ -79,13 +79,9 @@ static ipw_err convert(void *state, json_t *row, struct ipw_dataset_record *rec,
                      "field 'answer' is %c but 'answer_index' %ld means %c; fix one of them",
                      letter, idx, (char)('A' + idx));
     if (e == IPW_OK) {
-        char ans[2] = {letter ? letter : (char)('A' + idx), '\0'};
-        rec->problem = ds_mcq_prompt(question, opts, "\n\n", "Respond with the correct letter.");
-        rec->answer = strdup(ans);
         static const char *const subj[] = {"category", NULL};
-        e = rec->problem && rec->answer ? ds_subject(row, subj, rec, eb)
-                                        : ipw_fail(eb, IPW_E_NOMEM, "out of memory");
-        ds_set_kind(rec, "mcq");
+        e = ds_mcq_record(row, question, opts, letter ? letter : (char)('A' + idx), "\n\n",
+                          "Respond with the correct letter.", subj, rec, eb);
     }
     free(question);
     json_decref(opts);

@@ -48,6 +48,10 @@ char *ds_mcq_prompt(const char *question, const json_t *opts, const char *sep, c
 ipw_err ds_subject(const json_t *row, const char *const *keys, struct ipw_dataset_record *rec,
                    ipw_errbuf *eb);
 void ds_set_kind(struct ipw_dataset_record *rec, const char *kind);
+/* Fills an mcq record: the ds_mcq_prompt prompt, the answer letter and the subject. */
+ipw_err ds_mcq_record(const json_t *row, const char *question, const json_t *opts, char letter,
+                      const char *sep, const char *tail, const char *const *subject_keys,
+                      struct ipw_dataset_record *rec, ipw_errbuf *eb);
 
 #define DS_MAX_OPTIONS 26
 

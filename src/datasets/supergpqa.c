@@ -47,13 +47,9 @@ static ipw_err convert(void *state, json_t *row, struct ipw_dataset_record *rec,
     if (e == IPW_OK && !letter)
         e = letter_from_text(row, opts, &letter, eb);
     if (e == IPW_OK) {
-        char ans[2] = {letter, '\0'};
-        rec->problem = ds_mcq_prompt(question, opts, "\n", "Respond with the correct letter only.");
-        rec->answer = strdup(ans);
         static const char *const subj[] = {"subfield", "field", "discipline", NULL};
-        e = rec->problem && rec->answer ? ds_subject(row, subj, rec, eb)
-                                        : ipw_fail(eb, IPW_E_NOMEM, "out of memory");
-        ds_set_kind(rec, "mcq");
+        e = ds_mcq_record(row, question, opts, letter, "\n",
+                          "Respond with the correct letter only.", subj, rec, eb);
     }
     free(question);
     json_decref(opts);

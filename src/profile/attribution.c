@@ -6,68 +6,58 @@
 #include <stdlib.h>
 #include <string.h>
 
-ipw_err ipw_attr_energy(const struct ipw_energy_sources *src, int64_t t0, int64_t t1,
-                        struct ipw_energy *out, ipw_errbuf *eb)
+/* Adds one source's energies to out. A domain any source reports but cannot read is noted in
+ * *invalid: a sum missing one node's part would look like a measurement. */
+static void add_source(struct ipw_energy *out, const struct ipw_energy *e, uint32_t *invalid)
+{
+    for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
+        uint32_t bit = 1u << d;
+        if (!(e->present & bit))
+            continue;
+        out->present |= bit;
+        if (!(e->valid & bit)) {
+            *invalid |= bit;
+            continue;
+        }
+        out->joules[d] += e->joules[d];
+        out->source[d] = e->source[d];
+        out->exact[d] = (out->valid & bit) ? (out->exact[d] && e->exact[d]) : e->exact[d];
+        out->valid |= bit;
+    }
+}
+
+/* Sums over every source; span: true for the energy between t0 and t1, false for the
+ * counter value at t0. */
+static ipw_err sum_sources(const struct ipw_energy_sources *src, int64_t t0, int64_t t1,
+                           bool span, struct ipw_energy *out, ipw_errbuf *eb)
 {
     memset(out, 0, sizeof *out);
     uint32_t invalid = 0;
     for (size_t i = 0; i < src->n; i++) {
         struct ipw_energy e;
-        ipw_err rc = ipw_sampler_energy_between(src->s[i], t0, t1, &e, eb);
+        ipw_err rc = span ? ipw_sampler_energy_between(src->s[i], t0, t1, &e, eb)
+                          : ipw_sampler_energy_at(src->s[i], t0, &e, eb);
         if (rc != IPW_OK) {
             if (src->n > 1)
                 ipw_err_prefix(eb, "telemetry source %zu", i + 1);
             return rc;
         }
-        for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
-            uint32_t bit = 1u << d;
-            if (!(e.present & bit))
-                continue;
-            out->present |= bit;
-            if (!(e.valid & bit)) {
-                invalid |= bit;
-                continue;
-            }
-            out->joules[d] += e.joules[d];
-            out->source[d] = e.source[d];
-            out->exact[d] = (out->valid & bit) ? (out->exact[d] && e.exact[d]) : e.exact[d];
-            out->valid |= bit;
-        }
+        add_source(out, &e, &invalid);
     }
     out->valid &= ~invalid;
     return IPW_OK;
 }
 
+ipw_err ipw_attr_energy(const struct ipw_energy_sources *src, int64_t t0, int64_t t1,
+                        struct ipw_energy *out, ipw_errbuf *eb)
+{
+    return sum_sources(src, t0, t1, true, out, eb);
+}
+
 ipw_err ipw_attr_energy_at(const struct ipw_energy_sources *src, int64_t t,
                            struct ipw_energy *out, ipw_errbuf *eb)
 {
-    memset(out, 0, sizeof *out);
-    uint32_t invalid = 0;
-    for (size_t i = 0; i < src->n; i++) {
-        struct ipw_energy e;
-        ipw_err rc = ipw_sampler_energy_at(src->s[i], t, &e, eb);
-        if (rc != IPW_OK) {
-            if (src->n > 1)
-                ipw_err_prefix(eb, "telemetry source %zu", i + 1);
-            return rc;
-        }
-        for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
-            uint32_t bit = 1u << d;
-            if (!(e.present & bit))
-                continue;
-            out->present |= bit;
-            if (!(e.valid & bit)) {
-                invalid |= bit;
-                continue;
-            }
-            out->joules[d] += e.joules[d];
-            out->source[d] = e.source[d];
-            out->exact[d] = (out->valid & bit) ? (out->exact[d] && e.exact[d]) : e.exact[d];
-            out->valid |= bit;
-        }
-    }
-    out->valid &= ~invalid;
-    return IPW_OK;
+    return sum_sources(src, t, t, false, out, eb);
 }
 
 /* Value of metric m at time t from a source's readings: the newest reading at or before t
