@@ -584,20 +584,16 @@ static ipw_err mig_parent(struct nv *nv, const char *entry, char *parent, size_t
 static ipw_err mig_to_parents(struct nv *nv, const char *spec, char **out, ipw_errbuf *eb)
 {
     *out = NULL;
-    bool any = false;
-    for (const char *p = spec; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
-        p += strspn(p, " ");
-        any |= strncasecmp(p, "MIG-", 4) == 0;
-    }
-    if (!any)
+    if (!spec)
         return IPW_OK;
-    size_t cap = strlen(spec) + 1 + 16 * 100, len = 0, pieces = 0;
+    size_t cap = strlen(spec) + 1 + IPW_MAX_DEVICES * 96, len = 0, pieces = 0;
     char *o = malloc(cap);
     if (!o)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory reading CUDA_VISIBLE_DEVICES");
     o[0] = '\0';
-    char seen[16][96];
+    char seen[IPW_MAX_DEVICES][96]; /* parents already written */
     unsigned nseen = 0;
+    bool any = false;
     for (const char *p = spec; *p;) {
         size_t n = strcspn(p, ",");
         char entry[128], parent[96];
@@ -614,9 +610,10 @@ static ipw_err mig_to_parents(struct nv *nv, const char *spec, char **out, ipw_e
             bool dup = false;
             for (unsigned k = 0; k < nseen && !dup; k++)
                 dup = strcasecmp(seen[k], parent) == 0;
+            any = true;
             if (dup)
                 continue;
-            if (nseen < 16)
+            if (nseen < IPW_MAX_DEVICES)
                 snprintf(seen[nseen++], sizeof seen[0], "%s", parent);
             ipw_warn("CUDA_VISIBLE_DEVICES names MIG instance %s of %s: NVML reads power and "
                      "energy for whole GPUs only, so ipw measures all of %s, including the work "
@@ -630,7 +627,10 @@ static ipw_err mig_to_parents(struct nv *nv, const char *spec, char **out, ipw_e
         }
         len += (size_t)snprintf(o + len, cap - len, "%s%s", pieces++ ? "," : "", piece);
     }
-    *out = o;
+    if (any)
+        *out = o;
+    else
+        free(o); /* no MIG entry: the value goes to ipw_gpu_select as it is */
     return IPW_OK;
 }
 
