@@ -156,6 +156,8 @@ json_t *ipw_profile_record_json(const struct ipw_query_outcome *q)
     json_object_set_new(o, "server_timings",
                         r->server_timings ? json_deep_copy(r->server_timings) : json_null());
     json_object_set_new(o, "concurrency", json_integer(q->concurrency));
+    json_object_set_new(o, "served_model",
+                        json_string(q->served_model ? q->served_model : q->model));
     /* the instants energy was cut at, on this host's monotonic clock: with a telemetry trace
      * of the same boot they let anyone recompute the attribution */
     json_t *tw = json_object();

@@ -155,7 +155,45 @@ def test_item13_run_names():
     srv.stop()
 
 
+def readme_ollama_commands():
+    """The README's Ollama commands, as a user would paste them."""
+    readme = os.path.join(os.environ.get("IPW_TEST_SOURCE_DIR", "."), "README.md")
+    return [line.split() for line in open(readme)
+            if line.startswith("ipw profile --client ollama")]
+
+
+def test_item9_ollama_untagged():
+    """`--model llama3.2` where Ollama lists `llama3.2:latest` runs, as Ollama itself would,
+    and the records keep the resolved name. Run with the README's own commands."""
+    srv = LlmServer("llama3.2:latest=ttft=1ms,tokens=2", "llama3.2:1b=ttft=1ms,tokens=2",
+                    "qwen3:8b=ttft=1ms,tokens=2")
+    d = ms.tmpdir("ipw-nu-9-")
+    cmds = readme_ollama_commands()
+    check(any("llama3.2" == c[c.index("--model") + 1] for c in cmds),
+          "the README shows an untagged Ollama name: %s" % cmds)
+    extra = ["--client-base-url", srv.url, "--output-dir", os.path.join(d, "runs"),
+             "--baseline-seconds", "0", "--no-eval", "--collector", "null", "--no-progress"]
+    for cmd in cmds:
+        model = cmd[cmd.index("--model") + 1]
+        p = run(cmd[1:] + extra)
+        check(p.returncode == 0, "README: %s (%s)" % (" ".join(cmd), p.stderr[-300:]))
+        run_dir = [os.path.join(d, "runs", x) for x in os.listdir(os.path.join(d, "runs"))
+                   if x.endswith("_%s_ipw" % model.replace(".", "_").replace(":", "_"))][0]
+        recs = records(run_dir)
+        want = model if ":" in model else model + ":latest"
+        check(len(recs) == 50 and all(r["served_model"] == want for r in recs) and
+              model in recs[0]["model_metrics"], "%s is served as %s, recorded so" % (model, want))
+    sent = {r["body"]["model"] for r in srv.requests("/api/chat")}
+    check(sent == {"llama3.2:latest", "llama3.2:1b"}, "the server got the resolved names: %s" % sent)
+    p = run(["profile", "--client", "ollama", "--model", "qwen3"] + extra)
+    check(p.returncode == 1 and "qwen3:8b" in p.stderr and len(lines(p)) == 1,
+          "an untagged name with no :latest is still refused, listing what is served: %r"
+          % p.stderr)
+    srv.stop()
+
+
 try:
+    test_item9_ollama_untagged()
     test_item10_range_checks()
     test_item11_messages()
     test_item13_run_names()
