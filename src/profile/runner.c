@@ -141,9 +141,12 @@ static void describe(const struct ipw_query_outcome *o, const json_t *rec, char 
 
 static void finish_query(struct runner *r, struct ipw_query_outcome *o)
 {
-    json_t *rec = ipw_profile_record_json(o);
-    char line[512];
-    describe(o, rec, line, sizeof line);
+    ipw_errbuf eb = {0};
+    json_t *rec = NULL;
+    ipw_err rc = ipw_profile_record_json(o, &rec, &eb);
+    char line[512] = "";
+    if (rc == IPW_OK)
+        describe(o, rec, line, sizeof line);
     bool failed = o->res->error != IPW_OK;
     double j = 0, tj = 0;
     json_t *em = json_object_get(
@@ -152,8 +155,8 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
     ipw_json_get_number(em, "total_joules", &tj);
 
     pthread_mutex_lock(&r->lock);
-    ipw_errbuf eb = {0};
-    ipw_err rc = ipw_run_output_append(&r->out, rec, &eb);
+    if (rc == IPW_OK)
+        rc = ipw_run_output_append(&r->out, rec, &eb);
     if (rc != IPW_OK) {
         /* the durable log cannot be written: stop rather than measure what cannot be kept,
          * and count nothing that is not on disk */
