@@ -116,6 +116,9 @@ int cmd_analyze(int argc, char **argv)
          "judge requests in flight (default 8)", 1, 256},
         {"judge-all", IPW_OPT_FLAG, &ao.judge_all, NULL,
          "also judge mcq and exact answers (the judge's verdict wins)"},
+        {"rejudge", IPW_OPT_FLAG, &ao.rejudge, NULL,
+         "ask the judge again instead of reusing the verdicts in analysis/judge_cache.jsonl "
+         "(which are reused otherwise, with or without judge flags)"},
         {"judge-retries", IPW_OPT_INT, &retries, "N",
          "retries of a judge request after 429/5xx/timeouts/unreadable replies (default 3)", 0,
          10},
@@ -160,6 +163,10 @@ int cmd_analyze(int argc, char **argv)
     if (ao.judge.base_url && !ao.judge.model) {
         fprintf(stderr, "ipw analyze: --eval-base-url needs --eval-model (the judge model's "
                         "name)\n");
+        return 2;
+    }
+    if (ao.rejudge && !ao.judge.base_url) {
+        fprintf(stderr, "ipw analyze: --rejudge needs a judge: --eval-base-url and --eval-model\n");
         return 2;
     }
     if (timeout_ns < IPW_NS_PER_SEC) {
