@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ipw/buf.h"
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
 
@@ -101,21 +102,11 @@ static void append_frame(struct lw_job *j, const char *type, json_t *data)
         return;
     size_t need = strlen(json) + strlen(type) + 64;
     char *text = malloc(need);
-    if (!text || (j->nframes == j->cap && j->cap >= ((size_t)1 << 20))) {
+    if (!text || ipw_grow(&j->frames, &j->cap, j->nframes + 1, sizeof *j->frames,
+                          LW_MAX_FRAMES) != IPW_OK) {
         free(json);
         free(text);
         return;
-    }
-    if (j->nframes == j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 64;
-        struct lw_frame *f = realloc(j->frames, cap * sizeof *f);
-        if (!f) {
-            free(json);
-            free(text);
-            return;
-        }
-        j->frames = f;
-        j->cap = cap;
     }
     /* JSON from jansson has no raw newline, so one data line carries the whole object. */
     int n = snprintf(text, need, "id: %zu\nevent: %s\ndata: %s\n\n", j->nframes + 1, type, json);
@@ -319,21 +310,11 @@ ipw_err lw_jobs_submit(struct lw_jobs *q, const char *kind, const json_t *reques
                         queued);
     }
     struct lw_job *j = calloc(1, sizeof *j);
-    if (!j || (q->njobs == q->cap && q->cap >= 4 * (LW_KEEP_FINISHED + IPW_LABWEB_MAX_QUEUE))) {
+    if (!j || ipw_grow(&q->jobs, &q->cap, q->njobs + 1, sizeof *q->jobs,
+                       LW_KEEP_FINISHED + IPW_LABWEB_MAX_QUEUE + 2) != IPW_OK) {
         free(j);
         pthread_mutex_unlock(&q->mu);
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory queueing a lab job");
-    }
-    if (q->njobs == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 16;
-        struct lw_job **p = realloc(q->jobs, cap * sizeof *p);
-        if (!p) {
-            free(j);
-            pthread_mutex_unlock(&q->mu);
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory queueing a lab job");
-        }
-        q->jobs = p;
-        q->cap = cap;
     }
     snprintf(j->id, sizeof j->id, "j%lu", q->next_id++);
     snprintf(j->kind, sizeof j->kind, "%s", kind);

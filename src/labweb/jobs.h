@@ -17,6 +17,7 @@
 #define LW_KEEP_FINISHED 32
 #define LW_EVENTS_SOFT_BYTES (6u * 1024 * 1024)
 #define LW_EVENTS_HARD_BYTES (8u * 1024 * 1024)
+#define LW_MAX_FRAMES (1u << 20)
 
 struct lw_jobs;
 struct lw_job;

@@ -10,15 +10,14 @@
 #include <unistd.h>
 
 #include "grpc/net.h"
+#include "ipw/buf.h"
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
 
 #define LW_MAX_CONNECTIONS 64
 
 struct lw_conn {
-    char *body;
-    size_t len;
-    bool too_big;
+    struct ipw_buf body; /* bounded by the server's max_body */
 };
 
 static void common_headers(struct MHD_Response *resp)
@@ -137,30 +136,25 @@ static lw_result handle(void *cls, struct MHD_Connection *conn, const char *url,
         c = calloc(1, sizeof *c);
         if (!c)
             return MHD_NO;
+        ipw_buf_init(&c->body, w->max_body);
         *con_cls = c;
         return MHD_YES;
     }
     if (*upload_size) {
-        /* Bodies without a Content-Length (chunked) are bounded here. */
-        if (!c->too_big && c->len + *upload_size <= w->max_body) {
-            char *p = realloc(c->body, c->len + *upload_size + 1);
-            if (!p)
-                return MHD_NO;
-            memcpy(p + c->len, upload, *upload_size);
-            c->body = p;
-            c->len += *upload_size;
-            c->body[c->len] = '\0';
-        } else {
-            c->too_big = true;
-        }
+        /* Bodies without a Content-Length (chunked) are bounded here; past the bound the
+         * buffer's sticky error remembers it and the rest is read and dropped. */
+        ipw_buf_put(&c->body, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
-    if (c->too_big)
+    ipw_err be = ipw_buf_status(&c->body);
+    if (be == IPW_E_RANGE)
         return lw_reply_error(conn, 413, "the request body is larger than the %zu bytes this "
                                          "server takes",
                               w->max_body);
-    struct lw_req r = {w, conn, method, url, c->body ? c->body : "", c->len, NULL};
+    if (be != IPW_OK)
+        return lw_reply_error(conn, 500, "out of memory reading the request body");
+    struct lw_req r = {w, conn, method, url, ipw_buf_str(&c->body), c->body.len, NULL};
     return lw_route(&r);
 }
 
@@ -170,7 +164,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)cls, (void)conn, (void)toe;
     struct lw_conn *c = *con_cls;
     if (c) {
-        free(c->body);
+        ipw_buf_free(&c->body);
         free(c);
         *con_cls = NULL;
     }
