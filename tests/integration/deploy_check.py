@@ -145,13 +145,11 @@ def run_daemonset_args(args, env):
     from rapl_ramp import Ramp
     ramp = Ramp(root, {"intel-rapl:0": 40.0})
     ramp.start()
-    argv = []
-    for k, v in args.items():
-        if k in ("--port", "--metrics-port"):
-            continue
-        if k == "--log-level":
-            v = "warn"
-        argv.append("%s=%s" % (k, v.replace("$(POD_IP)", "127.0.0.1")))
+    # ms.Monitor gives --collector, --collection-interval-ms, --log-level and the ports itself
+    # (a flag may be given once): it gets the manifest's collector and interval, the rest as is
+    argv = ["%s=%s" % (k, v.replace("$(POD_IP)", "127.0.0.1")) for k, v in args.items()
+            if k not in ("--port", "--metrics-port", "--collector", "--collection-interval-ms",
+                         "--log-level")]
     os.environ["IPW_SYSFS_ROOT"] = root  # the manifest's value is a path inside the pod
     for k, e in env.items():
         if "value" in e and k != "IPW_SYSFS_ROOT":
@@ -159,8 +157,8 @@ def run_daemonset_args(args, env):
     os.environ["IPW_NVML_LIBRARY"] = "/nonexistent/libnvidia-ml.so.1"
     os.environ["IPW_ROCM_SMI_LIBRARY"] = "/nonexistent/librocm_smi64.so"
     try:
-        # ms.Monitor puts --collector null first; the manifest's --collector=auto overrides it
-        mon = ms.Monitor(*argv)
+        mon = ms.Monitor(*argv, collector=args["--collector"],
+                         interval_ms=int(args["--collection-interval-ms"]))
         energy_pb2, energy_pb2_grpc, health_pb2, health_pb2_grpc = ms.load_stubs()
         import grpc
         ch = grpc.insecure_channel(mon.target)
