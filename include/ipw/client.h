@@ -26,6 +26,10 @@ struct ipw_chat_request {
     const char *model;
     const char *prompt;        /* the user message */
     const char *system_prompt; /* NULL: none (or params' system_prompt) */
+    /* The dataset item's kind ("mcq", "exact", "open") and reference answer, or NULL. Servers
+     * never see them; only a modelled backend (sim) uses them, to model whether its answer
+     * would have been right. */
+    const char *item_kind, *item_reference;
 };
 
 /* Called on the streaming thread, synchronously, so the caller can snapshot telemetry at the

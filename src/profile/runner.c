@@ -198,7 +198,10 @@ static void run_one(struct runner *r, size_t record_index)
     const struct ipw_dataset_record *rec = &r->ds->rec[record_index];
     struct query_ctx q = {.r = r, .id = record_index + 1, .concurrency = 1};
     struct ipw_stream_events ev = {.ud = &q, .on_start = on_start, .on_first_token = on_first_token};
-    struct ipw_chat_request req = {.model = r->served_model, .prompt = rec->problem};
+    struct ipw_chat_request req = {.model = r->served_model,
+                                   .prompt = rec->problem,
+                                   .item_kind = rec->kind,
+                                   .item_reference = rec->answer};
     struct ipw_chat_result res;
     memset(&res, 0, sizeof res);
     r->client->ops->chat(r->client, &req, &ev, &res);
