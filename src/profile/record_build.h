@@ -14,7 +14,8 @@
 struct ipw_query_outcome {
     size_t record_index;
     const struct ipw_dataset_record *rec;
-    const char *model;
+    const char *model;        /* --model: the key of model_answers / model_metrics */
+    const char *served_model; /* the name the server served it under (NULL: the same) */
     const struct ipw_chat_result *res;
     double start_unix, end_unix;
     int64_t e_start, e_first, e_end; /* energy boundaries, CLOCK_MONOTONIC ns (0: none) */
