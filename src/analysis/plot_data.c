@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipw/analysis.h"
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
+#include "ipw/log.h"
 #include "ipw/plots.h"
 #include "ipw/run_reader.h"
 #include "ipw/stats.h"
@@ -145,6 +147,13 @@ ipw_err ipw_plot_data_load(const char *run_dir, struct ipw_plot_data *d, ipw_err
         json_t *doc = NULL;
         if (ipw_path_exists(path) && ipw_json_load_file(path, 16u << 20, &doc, NULL) != IPW_OK)
             doc = NULL;
+        char why[256];
+        if (doc && !ipw_analysis_current(run_dir, doc, why, sizeof why)) {
+            /* fits of fewer records than the plot draws: recomputed from the records */
+            ipw_info("not using %s: %s; the fits are computed from the records", path, why);
+            json_decref(doc);
+            doc = NULL;
+        }
         for (int k = 0; k < IPW_PLOT_SCATTERS; k++)
             if (!doc || !ipw_regression_fit_from_json(doc, scatter_reg[k], &d->fit[k]))
                 ipw_ols_fit(&reg.fit[scatter_reg[k]], &d->fit[k]);
