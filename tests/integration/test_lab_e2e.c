@@ -1,10 +1,12 @@
 /* ipw lab end to end, in process: the scripted LLM server over real sockets and a fake RAPL
- * tree whose package counter advances at 40 W, and at 100 W from the moment a request starts
- * until it ends (the switch times are taken from the engine's own snapshot events). Checks the
- * acceptance figures: prefill, decode and total Wh within 1 % of the analytic integral over the
- * snapshot times, idle baseline and active energies within 1 %, closure below 0.01 %; and E_llm
- * of the server's process tree, whose child burns a known amount of CPU, within 5 % of that
- * share of package energy (share of capacity). */
+ * tree whose package counter a thread advances at 40 W, and at 100 W from the moment a request
+ * starts until it ends (switched by the engine's own snapshot events). The truth at an instant
+ * is what the counter held then (the thread logs every value it writes), so a thread the
+ * loaded machine schedules late changes the counter, not the check; that the counter follows
+ * 40/100 W is checked on its own, loosely. Acceptance figures: prefill, decode and total Wh
+ * within 1 %, idle baseline and active energies within 1 %, closure below 0.01 %; and E_llm of
+ * the server's process tree, whose child burns a known amount of CPU, within 5 % of that share
+ * of package energy (share of capacity). */
 #include "ipw_test.h"
 
 #include <pthread.h>
@@ -21,9 +23,9 @@
 #define IDLE_W 40.0
 #define BUSY_W 100.0
 #define RUNS 3
-#define BURN_S 0.6
-/* TTFT 250 ms, then 24 tokens 30 ms apart: ~1 s per run; the child burns 0.6 s of CPU */
-#define SCRIPT "e2e=ttft=250ms,itl=30ms,tokens=24,prompt_tokens=17,burn=600ms"
+#define BURN_S 1.0
+/* TTFT 250 ms, then 24 tokens 50 ms apart: ~1.4 s per run; the child burns 1 s of CPU */
+#define SCRIPT "e2e=ttft=250ms,itl=50ms,tokens=24,prompt_tokens=17,burn=1000ms"
 
 static char *g_sysfs;
 static atomic_bool g_stop;
@@ -32,8 +34,39 @@ static double g_joules;   /* the fake counter, advanced by the updater */
 static int64_t g_last_ns;
 static bool g_busy;
 /* switch times of each run, recorded by the event callback */
-static int64_t g_on[RUNS * 2], g_off[RUNS * 2], g_snap[RUNS * 2][3];
+static int64_t g_on[RUNS * 2], g_off[RUNS * 2], g_snap[RUNS * 2][3], g_base[RUNS * 2][2];
 static int g_run = -1;
+/* every value the counter took, and when it was written */
+#define LOG_MAX (1 << 20)
+static int64_t *g_log_t;
+static double *g_log_j;
+static size_t g_log_n;
+
+static void log_write(int64_t t, double j)
+{
+    if (g_log_n < LOG_MAX) {
+        g_log_t[g_log_n] = t;
+        g_log_j[g_log_n] = j;
+        g_log_n++;
+    }
+}
+
+/* What the counter held at t: the last value written before t. */
+static double counter_at(int64_t t)
+{
+    pthread_mutex_lock(&g_lock);
+    size_t lo = 0, hi = g_log_n;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (g_log_t[mid] <= t)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    double j = g_log_j[lo];
+    pthread_mutex_unlock(&g_lock);
+    return j;
+}
 
 static void *updater(void *arg)
 {
@@ -43,7 +76,9 @@ static void *updater(void *arg)
         int64_t now = ipw_mono_ns();
         g_joules += (g_busy ? BUSY_W : IDLE_W) * (double)(now - g_last_ns) / 1e9;
         g_last_ns = now;
-        ipw_fake_rapl_set(g_sysfs, "intel-rapl:0", (uint64_t)(g_joules * 1e6));
+        uint64_t uj = (uint64_t)(g_joules * 1e6);
+        ipw_fake_rapl_set(g_sysfs, "intel-rapl:0", uj);
+        log_write(ipw_mono_ns(), (double)uj / 1e6);
         pthread_mutex_unlock(&g_lock);
         ipw_sleep_ns(200 * 1000);
     }
@@ -67,6 +102,10 @@ static void on_event(void *ud, const struct ipw_lab_event *ev)
     (void)ud;
     if (ev->kind == IPW_LAB_EV_PROGRESS)
         g_run++;
+    if (ev->kind == IPW_LAB_EV_BASELINE && g_run >= 0 && g_run < RUNS * 2) {
+        g_base[g_run][1] = ev->mono_ns;
+        g_base[g_run][0] = ev->mono_ns - (int64_t)llround(ev->seconds * 1e9);
+    }
     if (ev->kind != IPW_LAB_EV_SNAPSHOT || g_run < 0 || g_run >= RUNS * 2)
         return;
     if (strcmp(ev->phase, "start") == 0) {
@@ -80,8 +119,15 @@ static void on_event(void *ud, const struct ipw_lab_event *ev)
     }
 }
 
-/* Joules of the scripted power over [a, b] for run k: 40 W, 100 W within [on, off]. */
+/* Joules the counter advanced over [a, b]. */
 static double truth(int k, int64_t a, int64_t b)
+{
+    (void)k;
+    return counter_at(b) - counter_at(a);
+}
+
+/* Joules of the scripted power over [a, b] for run k: 40 W, 100 W within [on, off]. */
+static double scripted(int k, int64_t a, int64_t b)
 {
     int64_t lo = a > g_on[k] ? a : g_on[k], hi = b < g_off[k] ? b : g_off[k];
     double busy = hi > lo ? (double)(hi - lo) / 1e9 : 0;
@@ -111,6 +157,10 @@ static int setup(void **state)
     *state = f;
     const char *args[] = {"--model", SCRIPT, NULL};
     assert_int_equal(ipw_test_llm_server_start(&f->server, args), 0);
+    g_log_t = malloc(LOG_MAX * sizeof *g_log_t);
+    g_log_j = malloc(LOG_MAX * sizeof *g_log_j);
+    g_log_n = 0;
+    log_write(0, 0);
     g_sysfs = ipw_fake_sysfs_new();
     ipw_fake_rapl_zone(g_sysfs, "intel-rapl:0", "package-0", 0, IPW_FAKE_RAPL_RANGE);
     setenv("IPW_SYSFS_ROOT", g_sysfs, 1);
@@ -134,6 +184,8 @@ static int teardown(void **state)
     ipw_test_rmtree(f->dir);
     free(f->dir);
     free(f);
+    free(g_log_t);
+    free(g_log_j);
     return 0;
 }
 
@@ -179,14 +231,22 @@ static void test_energy_truth_and_e_llm(void **state)
         check("prefill", k, r->prefill_wh, truth(k, s, t), 0.01);
         check("decode", k, r->decode_wh, truth(k, t, e), 0.01);
         check("total", k, r->total_wh, truth(k, s, e), 0.01);
-        if (fabs(r->idle_watts - IDLE_W) > 0.01 * IDLE_W)
-            fail_msg("run %d: idle %.4f W, true %.1f W", k, r->idle_watts, IDLE_W);
+        /* the counter itself follows the script (loosely: the thread runs when it can) */
+        double sc = scripted(k, s, e), dev = truth(k, s, e);
+        if (fabs(dev - sc) > 0.05 * sc)
+            fail_msg("run %d: the fake counter advanced %.3f J, the script says %.3f J", k, dev,
+                     sc);
+        double b0 = (double)g_base[k][0], b1 = (double)g_base[k][1];
+        double idle = truth(k, g_base[k][0], g_base[k][1]) / ((b1 - b0) / 1e9);
+        print_message("run %d idle             %.4f W  truth %.4f W\n", k, r->idle_watts, idle);
+        if (fabs(r->idle_watts - idle) > 0.01 * idle)
+            fail_msg("run %d: idle %.4f W, true %.4f W", k, r->idle_watts, idle);
         double secs = (double)(e - s) / 1e9;
-        check("total active", k, r->total_active_wh, truth(k, s, e) - IDLE_W * secs, 0.01);
+        check("total active", k, r->total_active_wh, truth(k, s, e) - idle * secs, 0.01);
         check("prefill active", k, r->prefill_active_wh,
-              truth(k, s, t) - IDLE_W * (double)(t - s) / 1e9, 0.01);
+              truth(k, s, t) - idle * (double)(t - s) / 1e9, 0.01);
         check("decode active", k, r->decode_active_wh,
-              truth(k, t, e) - IDLE_W * (double)(e - t) / 1e9, 0.01);
+              truth(k, t, e) - idle * (double)(e - t) / 1e9, 0.01);
         if (!(fabs(r->closure_error_wh) < 1e-4 * r->total_wh))
             fail_msg("run %d: closure error %.3g Wh of %.3g Wh", k, r->closure_error_wh,
                      r->total_wh);
