@@ -26,6 +26,10 @@ struct ipw_chat_request {
     const char *model;
     const char *prompt;        /* the user message */
     const char *system_prompt; /* NULL: none (or params' system_prompt) */
+    /* The dataset item's kind ("mcq", "exact", "open") and reference answer, or NULL. Servers
+     * never see them; only a modelled backend (sim) uses them, to model whether its answer
+     * would have been right. */
+    const char *item_kind, *item_reference;
 };
 
 /* Called on the streaming thread, synchronously, so the caller can snapshot telemetry at the
@@ -68,6 +72,9 @@ struct ipw_client_ops {
      * clients that serve more names than list_models shows (aliases); when NULL, the name must
      * be one that list_models returns. */
     ipw_err (*check_model)(struct ipw_client *c, const char *model, ipw_errbuf *eb);
+    /* Optional: the tag a server assumes when a model name has none (Ollama: ":latest", so
+     * "llama3.2" is "llama3.2:latest"); the profiler then resolves names the same way. */
+    const char *default_model_tag;
     /* Stream one completion. Must be callable from several threads at once (--concurrency).
      * Fills res in every case; returns res->error. */
     ipw_err (*chat)(struct ipw_client *c, const struct ipw_chat_request *req,

@@ -11,6 +11,7 @@
 #include "ipw/client.h"
 #include "ipw/clock.h"
 #include "ipw/perfmodel.h"
+#include "ipw/published_accuracy.h"
 #include "ipw/sim.h"
 
 #define DEFAULT_HARDWARE "H100"
@@ -325,6 +326,31 @@ static json_t *timings_json(const struct sim_client *sc, const struct sim_model 
     return t;
 }
 
+/* Whether this answer would have been right, modelled: drawn (per item and seed) from the
+ * model's published accuracy on the benchmark that stands for the item's kind. Only mcq and
+ * exact items with a reference, and only models with a published figure; NULL otherwise (the
+ * placeholder then stays unevaluated). */
+static json_t *modelled_correctness(const struct sim_client *sc, const char *model,
+                                    const struct ipw_chat_request *req)
+{
+    const char *kind = req->item_kind;
+    if (!kind || (strcmp(kind, "mcq") != 0 && strcmp(kind, "exact") != 0) ||
+        !req->item_reference || !*req->item_reference)
+        return NULL;
+    struct ipw_published_accuracy pa;
+    if (ipw_published_accuracy_get(model, kind, &pa, NULL) != IPW_OK)
+        return NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "correct",
+                        json_boolean(ipw_modelled_correct(req->prompt, sc->seed, pa.accuracy)));
+    json_object_set_new(o, "label", json_string("modelled accuracy"));
+    json_object_set_new(o, "probability", json_real(pa.accuracy));
+    json_object_set_new(o, "benchmark", json_string(pa.benchmark));
+    json_object_set_new(o, "source", json_string(pa.source));
+    json_object_set_new(o, "seed", json_integer((json_int_t)sc->seed));
+    return o;
+}
+
 static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req,
                         const struct ipw_stream_events *ev, struct ipw_chat_result *res)
 {
@@ -433,6 +459,9 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
     snprintf(res->finish_reason, sizeof res->finish_reason, "%s",
              n_out < want ? "length" : "stop");
     res->server_timings = timings_json(sc, sm, req, matched, &plan);
+    json_t *mc = modelled_correctness(sc, pm->model.name, req);
+    if (mc)
+        json_object_set_new(res->server_timings, "modelled_correctness", mc);
     res->error = IPW_OK;
 done:
     res->content = content ? content : strdup("");
