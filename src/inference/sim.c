@@ -4,10 +4,12 @@
  * sim collector's modelled power follows. Nothing here is measured. docs/sim.md. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipw/buf.h"
 #include "ipw/client.h"
 #include "ipw/clock.h"
 #include "ipw/perfmodel.h"
@@ -29,7 +31,7 @@ struct sim_model {
 struct sim_client {
     struct ipw_hw_spec hw;
     struct sim_model *models;
-    size_t nmodels, dflt;
+    size_t nmodels, models_cap, dflt;
     bool model_forced; /* model= given: it serves every request */
     long max_tokens, out_min, out_max, out_fixed;
     double time_scale;
@@ -123,10 +125,9 @@ static ipw_err add_model(struct sim_client *sc, const struct ipw_model_spec *m,
     for (size_t i = 0; i < sc->nmodels; i++)
         if (strcmp(sc->models[i].perf.model.name, m->name) == 0)
             return IPW_OK;
-    struct sim_model *grown = realloc(sc->models, (sc->nmodels + 1) * sizeof *grown);
-    if (!grown)
+    if (ipw_grow(&sc->models, &sc->models_cap, sc->nmodels + 1, sizeof *sc->models, SIZE_MAX) !=
+        IPW_OK)
         return IPW_E_NOMEM;
-    sc->models = grown;
     struct sim_model *sm = &sc->models[sc->nmodels++];
     memset(sm, 0, sizeof *sm);
     ipw_errbuf eb = {0};
@@ -441,6 +442,12 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
      * it; deadlines run from the first token so that lateness never accumulates. */
     double elapsed = 0;
     for (long j = 1; j < n_out; j++) {
+        if (ev->should_stop && ev->should_stop(ev->ud)) {
+            res->end_ns = ipw_sim_activity_end(slot);
+            fail_result(res, IPW_E_CANCELLED, "sim: cancelled while streaming, after %ld tokens",
+                        j);
+            goto done;
+        }
         struct ipw_perf_step st;
         ipw_perf_decode_step(pm, n_in + j - 1, &st);
         elapsed += st.time_s;
