@@ -268,7 +268,31 @@ def test_item3_stale_analysis():
     srv.stop()
 
 
+def test_item7_answer_field():
+    """Rows without the answer field are refused at load time, before anything is measured."""
+    srv = LlmServer("m=ttft=1ms,tokens=2")
+    d = ms.tmpdir("ipw-nu-7-")
+    ds = jsonl(d, "qa.jsonl", [{"question": "2+2?", "solution": "4"},
+                               {"question": "3+3?", "solution": "6"}])
+    base = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=question",
+            "--output-dir", os.path.join(d, "runs"), "--baseline-seconds", "0",
+            "--collector", "null"]
+    p = run(base)
+    check(p.returncode != 0 and len(lines(p)) == 1 and "answer field 'answer'" in p.stderr and
+          "question, solution" in p.stderr and "answer_field=" in p.stderr,
+          "no row has the answer field: one line naming it and the fields seen: %r" % p.stderr)
+    check(not srv.requests("/api/chat"), "... before any query was sent")
+    p = run(base + ["--dataset-param", "answer_field=solution"])
+    check(p.returncode == 0, "answer_field=solution runs (%s)" % p.stderr[-200:])
+    p = run(base + ["--dataset-param", "answer_field=none", "--overwrite", "--no-eval"])
+    check(p.returncode == 0, "answer_field=none runs prompts without references (%s)"
+          % p.stderr[-200:])
+    srv.stop()
+
+
 try:
+    test_item7_answer_field()
     test_item3_stale_analysis()
     test_item16_demo_headline_and_item14_comparison()
     test_item16_demo_build_quiet()
