@@ -291,7 +291,27 @@ def test_item7_answer_field():
     srv.stop()
 
 
+def test_item8_judge_reached_first():
+    """A judge URL nothing answers fails before the first query (exit 2, the URL named)."""
+    srv = LlmServer("m=ttft=1ms,tokens=2", "j=ttft=1ms,reply=CORRECT")
+    d = ms.tmpdir("ipw-nu-8-")
+    base = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--max-queries", "3", "--output-dir", os.path.join(d, "runs"),
+            "--baseline-seconds", "0", "--collector", "null", "--eval-model", "j"]
+    p = run(base + ["--eval-base-url", "http://127.0.0.1:9/v1"])
+    check(usage_error(p, "127.0.0.1:9", "--eval-base-url"),
+          "an unreachable judge: exit 2, one line naming it: %r" % p.stderr)
+    check(not srv.requests("/api/chat") and not os.path.exists(os.path.join(d, "runs")),
+          "... before any query or run directory")
+    p = run(base + ["--eval-base-url", srv.url + "/v1"])
+    check(p.returncode == 0 and srv.requests("/v1/models"),
+          "a reachable judge is checked with GET /v1/models and the run goes on (%s)"
+          % p.stderr[-200:])
+    srv.stop()
+
+
 try:
+    test_item8_judge_reached_first()
     test_item7_answer_field()
     test_item3_stale_analysis()
     test_item16_demo_headline_and_item14_comparison()
