@@ -310,7 +310,29 @@ def test_item8_judge_reached_first():
     srv.stop()
 
 
+def test_item5_same_monitor_twice():
+    """The same monitor twice (or two monitors of one machine's same devices) is refused: its
+    energy and idle baseline would be counted twice."""
+    mon = ms.Monitor(collector="null", interval_ms=20)
+    srv = LlmServer("m=ttft=1ms,tokens=2")
+    d = ms.tmpdir("ipw-nu-5-")
+    base = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--max-queries", "2", "--output-dir", os.path.join(d, "runs"),
+            "--baseline-seconds", "0", "--no-eval", "--no-progress"]
+    alias = mon.target.replace("127.0.0.1", "localhost")
+    p = run(base + ["--monitor", mon.target, "--monitor", alias])
+    check(p.returncode == 1 and "measure the same hardware" in p.stderr and
+          mon.target in p.stderr and len(lines(p)) == 1,
+          "one monitor under two names is refused in one line: %r" % p.stderr)
+    check(not srv.requests("/api/chat"), "... before any query")
+    p = run(base + ["--monitor", mon.target])
+    check(p.returncode == 0, "once, it is used (%s)" % p.stderr[-200:])
+    mon.terminate()
+    srv.stop()
+
+
 try:
+    test_item5_same_monitor_twice()
     test_item8_judge_reached_first()
     test_item7_answer_field()
     test_item3_stale_analysis()
