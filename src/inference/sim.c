@@ -325,6 +325,44 @@ static json_t *timings_json(const struct sim_client *sc, const struct sim_model 
     return t;
 }
 
+/* A conversation's text as one prompt (the model reads all of it at prefill); tool calls count
+ * by their arguments. NULL when out of memory (the request then counts as empty). */
+static char *joined_messages(const json_t *messages)
+{
+    size_t cap = 1, i;
+    const json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        cap += json_string_length(json_object_get(m, "content")) + 1;
+        char *calls = json_dumps(json_object_get(m, "tool_calls"), JSON_COMPACT | JSON_ENCODE_ANY);
+        cap += calls ? strlen(calls) + 1 : 0;
+        free(calls);
+    }
+    char *out = malloc(cap);
+    size_t len = 0;
+    json_array_foreach(messages, i, m)
+    {
+        if (!out)
+            break;
+        const json_t *c = json_object_get(m, "content");
+        size_t n = json_string_length(c);
+        memcpy(out + len, json_is_string(c) ? json_string_value(c) : "", n);
+        len += n;
+        out[len++] = '\n';
+        char *calls = json_dumps(json_object_get(m, "tool_calls"), JSON_COMPACT | JSON_ENCODE_ANY);
+        if (calls) {
+            size_t k = strlen(calls);
+            memcpy(out + len, calls, k);
+            len += k;
+            out[len++] = '\n';
+            free(calls);
+        }
+    }
+    if (out)
+        out[len] = '\0';
+    return out;
+}
+
 static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req,
                         const struct ipw_stream_events *ev, struct ipw_chat_result *res)
 {
@@ -335,7 +373,7 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
     memset(res, 0, sizeof *res);
     res->input_tokens = res->output_tokens = -1;
     res->token_source = IPW_TOKENS_SERVER;
-    char *content = NULL;
+    char *content = NULL, *joined = NULL;
 
     /* which model: model= forces one; else the request's name when it matches a spec */
     size_t idx = sc->dflt;
@@ -354,7 +392,8 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
         goto done;
     }
     const char *system = req->system_prompt ? req->system_prompt : sc->system;
-    const char *prompt = req->prompt ? req->prompt : "";
+    joined = req->messages ? joined_messages(req->messages) : NULL;
+    const char *prompt = joined ? joined : req->prompt ? req->prompt : "";
     long n_in = ipw_sim_estimate_chat_tokens(system, prompt);
     long ctx = pm->model.max_context;
     if (n_in >= ctx) {
@@ -435,6 +474,7 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
     res->server_timings = timings_json(sc, sm, req, matched, &plan);
     res->error = IPW_OK;
 done:
+    free(joined);
     res->content = content ? content : strdup("");
     res->reasoning = strdup("");
     if (!res->content || !res->reasoning) {
