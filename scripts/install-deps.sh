@@ -13,7 +13,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
   clang libclang-rt-14-dev
-  python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy
+  python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy python3-yaml
   prometheus chromium
   valgrind procps ca-certificates
   librocm-smi64-1 librocm-smi-dev

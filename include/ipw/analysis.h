@@ -16,6 +16,7 @@ struct ipw_analyze_options {
     const char *model;     /* whose answers; NULL: summary.json's model */
     struct ipw_judge_config judge; /* judge.base_url NULL or "": no judge */
     bool judge_all;        /* also judge mcq and exact items (the judge's verdict wins) */
+    bool rejudge;          /* ask the judge again instead of reusing cached verdicts */
     bool skip_malformed;   /* skip malformed record lines with a warning instead of failing */
     int (*should_stop)(void); /* polled; may be NULL */
 };

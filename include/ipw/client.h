@@ -33,6 +33,10 @@ struct ipw_chat_request {
     /* Tools the model may call, OpenAI style: [{type:"function", function:{name,
      * description, parameters}}]; NULL: none. Borrowed. */
     const json_t *tools;
+    /* The dataset item's kind ("mcq", "exact", "open") and reference answer, or NULL. Servers
+     * never see them; only a modelled backend (sim) uses them, to model whether its answer
+     * would have been right. */
+    const char *item_kind, *item_reference;
 };
 
 /* Called on the streaming thread, synchronously, so the caller can snapshot telemetry at the
@@ -44,6 +48,9 @@ struct ipw_stream_events {
     /* First non-empty content, reasoning or tool-call delta. */
     void (*on_first_token)(void *ud, int64_t mono_ns);
     void (*on_delta)(void *ud, const char *content, const char *reasoning);
+    /* Asked after each streamed piece: true abandons the query at once (IPW_E_CANCELLED), so a
+     * user's Cancel does not wait for the rest of a long answer. */
+    bool (*should_stop)(void *ud);
 };
 
 enum ipw_token_source { IPW_TOKENS_SERVER = 0, IPW_TOKENS_ESTIMATED };
@@ -78,6 +85,9 @@ struct ipw_client_ops {
      * clients that serve more names than list_models shows (aliases); when NULL, the name must
      * be one that list_models returns. */
     ipw_err (*check_model)(struct ipw_client *c, const char *model, ipw_errbuf *eb);
+    /* Optional: the tag a server assumes when a model name has none (Ollama: ":latest", so
+     * "llama3.2" is "llama3.2:latest"); the profiler then resolves names the same way. */
+    const char *default_model_tag;
     /* Stream one completion. Must be callable from several threads at once (--concurrency).
      * Fills res in every case; returns res->error. */
     ipw_err (*chat)(struct ipw_client *c, const struct ipw_chat_request *req,
@@ -104,6 +114,13 @@ extern const char *const ipw_client_names[];
 ipw_err ipw_client_open(const char *name, const struct ipw_client_config *cfg,
                         struct ipw_client **out, ipw_errbuf *eb);
 void ipw_client_close(struct ipw_client *c);
+/* Is the server up, and does it serve `model`? health (its message names the URL and the
+ * fix), then check_model where the client has one, else the name must be one list_models
+ * returns (when the server lists any): a wrong name is the commonest mistake, caught before
+ * anything is measured, naming the server and the models it has. `served` receives the name
+ * the server knows it by (an untagged Ollama name gets the default tag). */
+ipw_err ipw_client_check_ready(struct ipw_client *c, const char *model, char *served,
+                               size_t served_size, ipw_errbuf *eb);
 void ipw_chat_result_free(struct ipw_chat_result *res);
 
 /* The API key from the environment: IPW_API_KEY, else OPENAI_API_KEY; NULL when neither is set

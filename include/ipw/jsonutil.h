@@ -32,4 +32,26 @@ void ipw_json_append_fmt(json_t *arr, const char *fmt, ...) __attribute__((forma
 /* String member or NULL. */
 const char *ipw_json_get_string(const json_t *obj, const char *key);
 
+/* ---- building JSON with a sticky error ------------------------------------------------------
+ * jansson's json_object_set_new / json_array_append_new report a failed allocation (of the
+ * value, or of the slot) only in a result that is easy to ignore; a document built that way can
+ * silently miss fields. These wrappers remember the first failure (and the key it hit) in a
+ * struct ipw_jb, so a builder calls them freely and checks once, with ipw_jb_finish(), before
+ * the document is used. A NULL value or container counts as a failure (a json_* constructor
+ * that ran out of memory); the value is always consumed, as with the _new functions. */
+struct ipw_jb {
+    ipw_err err;    /* IPW_OK until something failed */
+    char key[64];   /* the member or array where the first failure happened */
+};
+
+/* obj[key] = val. Returns val (borrowed), or NULL when it failed. */
+json_t *ipw_jb_set(struct ipw_jb *jb, json_t *obj, const char *key, json_t *val);
+/* arr += val. Returns val (borrowed), or NULL when it failed. */
+json_t *ipw_jb_push(struct ipw_jb *jb, json_t *arr, json_t *val);
+/* Fold a failure of a nested builder (another struct ipw_jb) into this one. */
+void ipw_jb_merge(struct ipw_jb *jb, const struct ipw_jb *inner);
+/* IPW_OK, or the first failure, as "out of memory building <what> (at \"key\")". */
+__attribute__((warn_unused_result)) ipw_err ipw_jb_finish(const struct ipw_jb *jb,
+                                                          ipw_errbuf *eb, const char *what);
+
 #endif

@@ -73,6 +73,11 @@ bool ipw_judge_cache_claim(struct ipw_judge_cache *c, const char *key_hex);
 void ipw_judge_cache_mark_failed(struct ipw_judge_cache *c, const char *key_hex);
 size_t ipw_judge_cache_size(struct ipw_judge_cache *c);
 size_t ipw_judge_cache_damaged_lines(struct ipw_judge_cache *c);
+/* The judge model of the last verdict read from the file ("" when none): an analysis without
+ * judge flags reuses that judge's verdicts. */
+const char *ipw_judge_cache_model(const struct ipw_judge_cache *c);
+/* Drops every verdict from memory (--rejudge): new ones are appended and win on the next load. */
+void ipw_judge_cache_forget(struct ipw_judge_cache *c);
 void ipw_judge_cache_close(struct ipw_judge_cache *c);
 
 /* ---- the worker pool ------------------------------------------------------------------------ */

@@ -28,6 +28,7 @@ struct ipw_profile_config {
     uint64_t seed;
     bool seed_given;
     const char *output_dir; /* parent directory, default ./runs/ */
+    const char *run_name;   /* the run directory's name; NULL: ipw_run_dir_name's */
     bool resume, overwrite;
     int concurrency;             /* >= 1 */
     const char *monitors[IPW_MAX_SOURCES]; /* "local" or HOST:PORT */
@@ -63,9 +64,12 @@ void ipw_profile_config_init(struct ipw_profile_config *cfg);
 ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile_outcome *out,
                         ipw_errbuf *eb);
 
-/* Run directory naming (SPEC §3.4): profile_<hardware-label>_<model-slug>_<dataset-id>. */
+/* Run directory naming (SPEC §3.4): profile_<hardware-label>_<model-slug>_<dataset-id>; a jsonl
+ * dataset adds its file's stem, a non-ASCII or very long model name a hash of the name. */
 void ipw_model_slug(const char *model, char *out, size_t size);
 void ipw_run_dir_name(const char *hardware_label, const char *model, const char *dataset_id,
-                      char *out, size_t size);
+                      const char *dataset_path, char *out, size_t size);
+/* A --run-name must be one path component: no '/', not "." or "..", no control characters. */
+ipw_err ipw_run_name_check(const char *name, ipw_errbuf *eb);
 
 #endif

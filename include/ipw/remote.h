@@ -53,6 +53,10 @@ struct ipw_remote;
 
 void ipw_remote_config_init(struct ipw_remote_config *cfg);
 
+/* Checks one target's syntax (a port from 1 to 65535) before anything connects, so a
+ * command can refuse it as a usage error. */
+ipw_err ipw_remote_check_target(const char *target, ipw_errbuf *eb);
+
 /* Connect to every target ("HOST:PORT", "[V6]:PORT" or "unix:PATH"), wait for each one's first
  * reading, and start streaming. With several targets, the sampler holds their sum: energies
  * and power added, memory added, temperature and utilization averaged, devices listed one

@@ -34,6 +34,7 @@ struct run {
     const struct ipw_agent_run_config *cfg;
     struct ipw_agent_taskset ts;
     struct ipw_client *client;
+    char served[512]; /* the model's name as the server knows it */
     struct ipw_telemetry_session tel;
     bool tel_open;
     struct ipw_share_ledger *ledger;
@@ -189,9 +190,7 @@ static ipw_err open_client(struct run *r, ipw_errbuf *eb)
     ipw_err rc = ipw_client_open(cfg->client_id, &cc, &r->client, eb);
     json_decref(params);
     if (rc == IPW_OK)
-        rc = r->client->ops->health(r->client, eb);
-    if (rc == IPW_OK && r->client->ops->check_model)
-        rc = r->client->ops->check_model(r->client, cfg->model, eb);
+        rc = ipw_client_check_ready(r->client, cfg->model, r->served, sizeof r->served, eb);
     return rc;
 }
 
@@ -426,7 +425,7 @@ static ipw_err start(struct run *r, char *label, size_t label_size, ipw_errbuf *
     r->lc = (struct ipw_agent_loop_config){
         .kind = IPW_AGENT_REACT,
         .client = r->client,
-        .model = cfg->model,
+        .model = r->served[0] ? r->served : cfg->model,
         .max_turns = cfg->max_turns,
         .task_timeout_ns = cfg->task_timeout_ns,
         .sandbox = cfg->sandbox,

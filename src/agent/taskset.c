@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ipw/agent.h"
+#include "ipw/buf.h"
 #include "ipw/dataset.h"
 #include "ipw/embedded.h"
 #include "ipw/fsutil.h"
@@ -32,17 +33,10 @@ const struct ipw_agent_task *ipw_agent_tasks_find(const struct ipw_agent_taskset
 
 static ipw_err grow(struct ipw_agent_taskset *ts, size_t *cap, ipw_errbuf *eb)
 {
-    if (ts->n < *cap)
-        return IPW_OK;
-    if (ts->n >= MAX_TASKS)
-        return ipw_fail(eb, IPW_E_RANGE, "more than %d tasks in one set", MAX_TASKS);
-    size_t nc = *cap ? *cap * 2 : 64;
-    struct ipw_agent_task *p = realloc(ts->task, nc * sizeof *p);
-    if (!p)
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory reading tasks");
-    ts->task = p;
-    *cap = nc;
-    return IPW_OK;
+    ipw_err e = ipw_grow(&ts->task, cap, ts->n + 1, sizeof *ts->task, MAX_TASKS);
+    if (e == IPW_E_RANGE)
+        return ipw_fail(eb, e, "more than %d tasks in one set", MAX_TASKS);
+    return e == IPW_OK ? IPW_OK : ipw_fail(eb, e, "out of memory reading tasks");
 }
 
 ipw_err ipw_agent_tasks_parse(const char *text, size_t len, const char *source,

@@ -76,9 +76,13 @@ struct ctx {
     const struct ipw_analyze_options *opts;
     bool judge_on;
     struct ipw_judge_cache *cache;
+    /* the judge whose cached verdicts apply: --eval-model, or without judge flags the model of
+     * the cache's verdicts (so a plain `ipw analyze` keeps them); NULL: none */
+    const char *verdict_model;
     uint64_t cache_hits;
     uint64_t inferred_kinds;
     uint64_t modelled_answers;
+    uint64_t modelled_scored; /* verdicts that are the sim's modelled correctness */
 };
 
 struct score {
@@ -120,7 +124,23 @@ static bool mcq_decided(const struct ipw_run_query *q, struct score *s)
 
 static void judge_key(const struct ctx *c, const struct ipw_run_query *q, char key[65])
 {
-    ipw_judge_key(c->opts->judge.model, q->problem, q->reference, q->response, key);
+    ipw_judge_key(c->verdict_model, q->problem, q->reference, q->response, key);
+}
+
+/* Without a judge: the verdict an earlier judged analysis cached for this answer, if any. */
+static bool cached_verdict(struct ctx *c, const struct ipw_run_query *q, struct score *s)
+{
+    if (c->judge_on || !c->cache || !c->verdict_model || q->failed || !*q->response)
+        return false;
+    char key[65];
+    judge_key(c, q, key);
+    enum ipw_judge_cached v = ipw_judge_cache_get(c->cache, key);
+    if (v != IPW_JUDGE_CORRECT && v != IPW_JUDGE_INCORRECT)
+        return false;
+    s->verdict = v == IPW_JUDGE_CORRECT ? IPW_VERDICT_CORRECT : IPW_VERDICT_INCORRECT;
+    snprintf(s->method, sizeof s->method, "judge");
+    c->cache_hits++;
+    return true;
 }
 
 static void score_query(struct ctx *c, const struct ipw_run_query *q, struct score *s)
@@ -132,10 +152,19 @@ static void score_query(struct ctx *c, const struct ipw_run_query *q, struct sco
         return;
     }
     if (is_modelled(q)) {
+        if (q->prior_correct >= 0 && q->kind != IPW_KIND_OPEN) {
+            /* the sim's modelled correctness, drawn from the model's published accuracy:
+             * counted, and labelled "modelled accuracy" wherever the figures appear */
+            s->verdict = q->prior_correct ? IPW_VERDICT_CORRECT : IPW_VERDICT_INCORRECT;
+            snprintf(s->method, sizeof s->method, "modelled-accuracy");
+            return;
+        }
         s->verdict = IPW_VERDICT_UNEVALUATED;
         snprintf(s->method, sizeof s->method, "modelled-response");
         return;
     }
+    if (cached_verdict(c, q, s))
+        return;
     bool decided = false;
     switch (q->kind) {
     case IPW_KIND_MCQ: decided = mcq_decided(q, s); break;
@@ -291,8 +320,15 @@ static json_t *judge_json(const struct ctx *c, const struct ipw_analyze_result *
 {
     json_t *j = json_object();
     json_object_set_new(j, "enabled", json_boolean(c->judge_on));
-    if (!c->judge_on)
+    if (!c->judge_on) {
+        if (c->verdict_model) {
+            /* no judge asked now: verdicts an earlier judge left in the cache were reused */
+            json_object_set_new(j, "cached_verdicts_of", json_string(c->verdict_model));
+            json_object_set_new(j, "cache_file", json_string("judge_cache.jsonl"));
+            json_object_set_new(j, "cache_hits", json_integer((json_int_t)c->cache_hits));
+        }
         return j;
+    }
     char url[2048] = "", shown[2048];
     ipw_judge_endpoint(c->opts->judge.base_url, url, sizeof url, NULL);
     ipw_judge_url_for_display(url, shown, sizeof shown);
@@ -412,6 +448,8 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         score_query(c, &q, &s);
         if (strcmp(s.method, "modelled-response") == 0)
             c->modelled_answers++;
+        else if (strcmp(s.method, "modelled-accuracy") == 0)
+            c->modelled_scored++;
         struct ipw_acc_query aq = acc_query(&q, s.verdict);
         struct ipw_acc_used used;
         e = ipw_accuracy_add(&acc, &aq, &used, eb);
@@ -446,6 +484,7 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         e = out_commit(&scores, eb);
         ipw_accuracy_finish(&acc, &res->accuracy);
         res->accuracy.unevaluated_modelled = c->modelled_answers;
+        res->accuracy.modelled_scored = c->modelled_scored;
         json_t *doc = json_object();
         json_object_set_new(doc, "analysis", json_string("accuracy"));
         json_object_set_new(doc, "summary", ipw_accuracy_summary_json(&res->accuracy, model));
@@ -522,16 +561,24 @@ ipw_err ipw_analyze_run(const char *run_dir, const struct ipw_analyze_options *o
 
     struct ctx c = {.opts = opts};
     c.judge_on = want_acc && opts->judge.base_url && *opts->judge.base_url;
+    char cpath[4300];
+    snprintf(cpath, sizeof cpath, "%s/judge_cache.jsonl", adir);
     if (e == IPW_OK && c.judge_on) {
         if (!opts->judge.model || !*opts->judge.model)
             e = ipw_fail(eb, IPW_E_INVALID, "--eval-base-url needs --eval-model (the judge "
                                             "model's name)");
-        char cpath[4300];
-        snprintf(cpath, sizeof cpath, "%s/judge_cache.jsonl", adir);
         if (e == IPW_OK)
             e = ipw_judge_cache_open(cpath, &c.cache, eb);
+        if (e == IPW_OK && opts->rejudge)
+            ipw_judge_cache_forget(c.cache);
+        c.verdict_model = opts->judge.model;
         if (e == IPW_OK)
             e = judge_pass(&c, r, res, eb);
+    } else if (e == IPW_OK && want_acc && !opts->rejudge && ipw_path_exists(cpath)) {
+        /* no judge now, but verdicts from an earlier one: they still hold (item 2) */
+        e = ipw_judge_cache_open(cpath, &c.cache, eb);
+        if (e == IPW_OK && *ipw_judge_cache_model(c.cache))
+            c.verdict_model = ipw_judge_cache_model(c.cache);
     }
     if (e == IPW_OK)
         e = main_pass(&c, r, want_acc, want_reg, adir, res, eb);

@@ -28,6 +28,7 @@ struct ipw_judge_cache {
     size_t cap, used, damaged;
     int fd;
     char path[4096];
+    char last_model[256]; /* the judge model of the last verdict loaded */
 };
 
 static bool unhex(const char *hex, uint8_t out[32])
@@ -113,6 +114,9 @@ static void load_lines(struct ipw_judge_cache *c, char *text)
             continue;
         }
         set(c, key, json_is_true(ok) ? IPW_JUDGE_CORRECT : IPW_JUDGE_INCORRECT);
+        const char *jm = json_string_value(json_object_get(j, "judge_model"));
+        if (jm && *jm)
+            snprintf(c->last_model, sizeof c->last_model, "%s", jm);
         json_decref(j);
     }
 }
@@ -215,6 +219,17 @@ size_t ipw_judge_cache_size(struct ipw_judge_cache *c)
 }
 
 size_t ipw_judge_cache_damaged_lines(struct ipw_judge_cache *c) { return c->damaged; }
+
+const char *ipw_judge_cache_model(const struct ipw_judge_cache *c) { return c->last_model; }
+
+void ipw_judge_cache_forget(struct ipw_judge_cache *c)
+{
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->cap; i++)
+        c->slots[i].value = IPW_JUDGE_MISSING;
+    c->used = 0;
+    pthread_mutex_unlock(&c->mu);
+}
 
 void ipw_judge_cache_close(struct ipw_judge_cache *c)
 {

@@ -61,9 +61,11 @@ void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r)
                    (unsigned long long)a->failed_queries,
                    (unsigned long long)a->failed_evaluations);
         printf("\n");
-        fig("accuracy", a->accuracy * 100, "%.2f", " %");
-        fig("intelligence per joule", a->ipj, "%.6g", " /J");
-        fig("intelligence per watt", a->ipw, "%.6g", " /W");
+        /* the sim's verdicts are modelled: every figure built on them says so */
+        bool m = a->modelled_scored > 0;
+        fig(m ? "modelled accuracy" : "accuracy", a->accuracy * 100, "%.2f", " %");
+        fig(m ? "IPJ (modelled accuracy)" : "intelligence per joule", a->ipj, "%.6g", " /J");
+        fig(m ? "IPW (modelled accuracy)" : "intelligence per watt", a->ipw, "%.6g", " /W");
         fig("energy per query", a->run_avg_energy_j, "%.4g", " J");
         fig("power per query", a->run_avg_power_w, "%.4g", " W");
         if (a->energy_samples && a->energy_samples != a->run_energy_samples)
@@ -116,6 +118,9 @@ int cmd_analyze(int argc, char **argv)
          "judge requests in flight (default 8)", 1, 256},
         {"judge-all", IPW_OPT_FLAG, &ao.judge_all, NULL,
          "also judge mcq and exact answers (the judge's verdict wins)"},
+        {"rejudge", IPW_OPT_FLAG, &ao.rejudge, NULL,
+         "ask the judge again instead of reusing the verdicts in analysis/judge_cache.jsonl "
+         "(which are reused otherwise, with or without judge flags)"},
         {"judge-retries", IPW_OPT_INT, &retries, "N",
          "retries of a judge request after 429/5xx/timeouts/unreadable replies (default 3)", 0,
          10},
@@ -160,6 +165,10 @@ int cmd_analyze(int argc, char **argv)
     if (ao.judge.base_url && !ao.judge.model) {
         fprintf(stderr, "ipw analyze: --eval-base-url needs --eval-model (the judge model's "
                         "name)\n");
+        return 2;
+    }
+    if (ao.rejudge && !ao.judge.base_url) {
+        fprintf(stderr, "ipw analyze: --rejudge needs a judge: --eval-base-url and --eval-model\n");
         return 2;
     }
     if (timeout_ns < IPW_NS_PER_SEC) {

@@ -16,6 +16,7 @@
 #include "ipw/log.h"
 #include "ipw/options.h"
 #include "ipw/profile.h"
+#include "ipw/remote.h"
 
 /* Read by the query threads, so an atomic (a lock-free one is safe in a handler), not a
  * volatile sig_atomic_t, which is only safe for the thread the handler interrupted. */
@@ -101,6 +102,9 @@ int cmd_profile(int argc, char **argv)
         {"seed", IPW_OPT_INT, &seed, "N", "with --max-queries, a reproducible random sample (default: the first N records)",
          0, 4e18},
         {"output-dir", IPW_OPT_STRING, &cfg.output_dir, "DIR", "where runs go (default ./runs/)"},
+        {"run-name", IPW_OPT_STRING, &cfg.run_name, "NAME",
+         "the run directory's name inside --output-dir (default "
+         "profile_<hardware>_<model>_<dataset>)"},
         {"resume", IPW_OPT_FLAG, &resume, NULL, "continue an interrupted run in its directory"},
         {"overwrite", IPW_OPT_FLAG, &overwrite, NULL, "replace an existing run directory"},
         {"concurrency", IPW_OPT_INT, &concurrency, "N", "queries in flight at once (default 1)",
@@ -115,9 +119,9 @@ int cmd_profile(int argc, char **argv)
          "seconds of idle power measured before the first query (default 5; 0 = none)", 0,
          3600},
         {"connect-timeout", IPW_OPT_DURATION, &connect_timeout, "DURATION",
-         "connect timeout (default 10s)"},
+         "connect timeout, more than 0 (default 10s)"},
         {"idle-timeout", IPW_OPT_DURATION, &idle_timeout, "DURATION",
-         "a stream silent this long fails the query (default 300s)"},
+         "a stream silent this long fails the query, more than 0 (default 300s)"},
         {"eval-client", IPW_OPT_CHOICE, &cfg.eval_client, "NAME",
          "judge protocol (default openai, the only one)", 0, 0, eval_clients},
         {"eval-base-url", IPW_OPT_STRING, &cfg.eval_base_url, "URL",
@@ -184,6 +188,29 @@ int cmd_profile(int argc, char **argv)
     if (monitors.n > IPW_MAX_SOURCES) {
         fprintf(stderr, "ipw profile: at most %d --monitor sources\n", IPW_MAX_SOURCES);
         return 2;
+    }
+    ipw_errbuf nb = {0};
+    if (cfg.run_name && ipw_run_name_check(cfg.run_name, &nb) != IPW_OK) {
+        fprintf(stderr, "ipw profile: %s\n", nb.msg);
+        return 2;
+    }
+    if (seed >= 0 && max_queries <= 0) {
+        /* without a sample size every record runs and the seed would choose nothing */
+        fprintf(stderr, "ipw profile: --seed picks a sample and needs --max-queries N\n");
+        return 2;
+    }
+    if (connect_timeout <= 0 || idle_timeout <= 0) {
+        fprintf(stderr, "ipw profile: --%s must be more than 0 (e.g. 30s)\n",
+                connect_timeout <= 0 ? "connect-timeout" : "idle-timeout");
+        return 2;
+    }
+    for (size_t i = 0; i < monitors.n; i++) {
+        ipw_errbuf mb = {0};
+        if (strcmp(monitors.v[i], "local") != 0 &&
+            ipw_remote_check_target(monitors.v[i], &mb) != IPW_OK) {
+            fprintf(stderr, "ipw profile: --monitor: %s\n", mb.msg);
+            return 2;
+        }
     }
     ipw_errbuf eb = {0};
     json_t *cp = NULL, *dp = NULL;

@@ -24,7 +24,6 @@ int cmd_run(int argc, char **argv)
     int64_t connect_timeout = cfg.connect_timeout_ns, idle_timeout = cfg.idle_timeout_ns;
     bool resume = false, overwrite = false, unsandboxed = false;
     static const char *const agents[] = {"react", "terminus", NULL};
-    static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
     static const char *const datasets[] = {IPW_AGENT_BUILTIN, "ipw", "jsonl", NULL};
     static const char *const sandboxes[] = {"bwrap", "podman", "none", NULL};
     static const char *const scripts[] = {"solve", "fail", "loop", NULL};
@@ -34,7 +33,8 @@ int cmd_run(int argc, char **argv)
     struct ipw_option opts[] = {
         {"agent", IPW_OPT_CHOICE, &cfg.agent, "NAME", "react (a tool-calling loop; default)", 0,
          0, agents},
-        {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0, clients},
+        {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0,
+         ipw_client_names},
         {"model", IPW_OPT_STRING, &model, "NAME", "model name as the server knows it (required)"},
         {"client-base-url", IPW_OPT_STRING, &cfg.client_base_url, "URL", "server URL"},
         {"client-param", IPW_OPT_LIST, &cparams, "K=V", "request parameter (repeatable)"},

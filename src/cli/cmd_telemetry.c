@@ -174,7 +174,7 @@ int cmd_telemetry(int argc, char **argv)
          0, 0, collectors},
         {"interval", IPW_OPT_DURATION, &interval_ns, "DURATION",
          "time between readings, e.g. 250ms or 1s (default 1s)"},
-        {"count", IPW_OPT_INT, &count, "N", "stop after N readings (default: until Ctrl-C)", 0,
+        {"count", IPW_OPT_INT, &count, "N", "stop after N readings, 1 or more (default: until Ctrl-C)", 1,
          1e9},
         {"json", IPW_OPT_FLAG, &as_json, NULL, "print one JSON object per line"},
         {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default warn)", 0, 0,
@@ -197,6 +197,11 @@ int cmd_telemetry(int argc, char **argv)
     }
     if (target && local) {
         fprintf(stderr, "ipw telemetry: choose one of --local and --target\n");
+        return 2;
+    }
+    ipw_errbuf tb = {0};
+    if (target && ipw_remote_check_target(target, &tb) != IPW_OK) {
+        fprintf(stderr, "ipw telemetry: --target: %s\n", tb.msg);
         return 2;
     }
     ipw_cli_install_stop_handlers();

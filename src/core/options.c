@@ -35,14 +35,17 @@ static int assign(const char *cmd, const struct ipw_option *o, const char *val)
         *(bool *)o->value = true;
         return 0;
     case IPW_OPT_STRING:
+        /* an empty value is never meant: `--output-dir ''` would put the run in / */
+        if (!*val)
+            return bad(cmd, "--%s needs a non-empty value%s", o->name, "");
         *(const char **)o->value = val;
         return 0;
     case IPW_OPT_INT: {
         errno = 0;
         long v = strtol(val, &end, 10);
-        if (errno || end == val || *end)
+        if (end == val || *end)
             return bad(cmd, "--%s expects an integer, got '%s'", o->name, val);
-        if (o->min < o->max && (v < o->min || v > o->max)) {
+        if (errno == ERANGE || (o->min < o->max && (v < o->min || v > o->max))) {
             char what[160];
             snprintf(what, sizeof what, "%.40s is out of range: give %.0f to %.0f", val, o->min,
                      o->max);
@@ -106,6 +109,10 @@ enum ipw_parse_result ipw_parse_options(int argc, char **argv, const char *cmd,
 {
     size_t np = 0;
     bool only_positional = false;
+    /* A single-valued option given twice is a mistake whichever one was meant (the last one
+     * winning silently ran the wrong model); only lists repeat and flags may. */
+    enum { MAX_TRACKED = 128 };
+    const char *given[MAX_TRACKED] = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!only_positional && strcmp(a, "--") == 0) {
@@ -133,6 +140,16 @@ enum ipw_parse_result ipw_parse_options(int argc, char **argv, const char *cmd,
                 val = argv[++i];
             } else {
                 return bad(cmd, "--%s needs a value%s", o->name, "");
+            }
+            size_t k = (size_t)(o - opts);
+            if (o->type != IPW_OPT_FLAG && o->type != IPW_OPT_LIST && k < MAX_TRACKED) {
+                if (given[k]) {
+                    char what[200];
+                    snprintf(what, sizeof what, "('%.60s' and '%.60s'): give it once", given[k],
+                             val);
+                    return bad(cmd, "--%s given twice %s", o->name, what);
+                }
+                given[k] = val;
             }
             int r = assign(cmd, o, val);
             if (r)

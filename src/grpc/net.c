@@ -180,6 +180,29 @@ static ipw_err wait_connected(int fd, const char *target, int timeout_ms, ipw_er
     return IPW_OK;
 }
 
+ipw_err ipw_net_check_target(const char *target, ipw_errbuf *eb)
+{
+    if (strncmp(target, "unix:", 5) == 0)
+        return target[5] ? IPW_OK
+                         : ipw_fail(eb, IPW_E_INVALID, "monitor address '%s' has no path", target);
+    const char *colon = strrchr(target, ':');
+    if (!colon || colon == target || !colon[1] || (size_t)(colon - target) >= 256)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "monitor address '%s' is not HOST:PORT (e.g. 127.0.0.1:50053) or "
+                        "unix:PATH",
+                        target);
+    /* getaddrinfo takes the port modulo 65536: 70000 would quietly reach port 4464 */
+    long port = 0;
+    const char *p = colon + 1;
+    for (; *p >= '0' && *p <= '9' && port <= 65535; p++)
+        port = port * 10 + (*p - '0');
+    if (*p || port < 1 || port > 65535)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "monitor address '%s' has port '%s': give a port from 1 to 65535", target,
+                        colon + 1);
+    return IPW_OK;
+}
+
 ipw_err ipw_net_connect(const char *target, int timeout_ms, int *fd_out, ipw_errbuf *eb)
 {
     *fd_out = -1;
@@ -211,12 +234,10 @@ ipw_err ipw_net_connect(const char *target, int timeout_ms, int *fd_out, ipw_err
         return IPW_OK;
     }
     char host[256];
+    ipw_err ce = ipw_net_check_target(target, eb);
+    if (ce != IPW_OK)
+        return ce;
     const char *colon = strrchr(target, ':');
-    if (!colon || colon == target || !colon[1] || (size_t)(colon - target) >= sizeof host)
-        return ipw_fail(eb, IPW_E_INVALID,
-                        "monitor address '%s' is not HOST:PORT (e.g. 127.0.0.1:50053) or "
-                        "unix:PATH",
-                        target);
     char raw[256];
     snprintf(raw, sizeof raw, "%.*s", (int)(colon - target), target);
     strip_brackets(raw, host, sizeof host);

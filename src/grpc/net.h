@@ -14,6 +14,9 @@ ipw_err ipw_net_listen_tcp(const char *host, int port, int *fd, int *bound_port,
 ipw_err ipw_net_listen_unix(const char *path, unsigned mode, int *fd, ipw_errbuf *eb);
 /* Connect to "HOST:PORT", "[V6]:PORT" or "unix:PATH" within timeout_ms; non-blocking fd. */
 ipw_err ipw_net_connect(const char *target, int timeout_ms, int *fd, ipw_errbuf *eb);
+/* Checks a connect target's syntax ("HOST:PORT" with a port 1..65535, "[V6]:PORT", "unix:PATH")
+ * without resolving or connecting. */
+ipw_err ipw_net_check_target(const char *target, ipw_errbuf *eb);
 bool ipw_net_is_loopback(const char *host);
 int ipw_net_set_nonblocking(int fd);
 

@@ -194,6 +194,7 @@ const struct ipw_client_ops ipw_client_ollama = {
     .open = ollama_open,
     .health = ollama_health,
     .list_models = ollama_list_models,
+    .default_model_tag = ":latest",
     .chat = ollama_chat,
     .close = ollama_close,
 };

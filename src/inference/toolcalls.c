@@ -11,27 +11,23 @@ void ipw_toolcalls_init(struct ipw_toolcalls *t) { memset(t, 0, sizeof *t); }
 void ipw_toolcalls_free(struct ipw_toolcalls *t)
 {
     for (size_t i = 0; i < t->n; i++) {
-        free(t->call[i].name);
-        free(t->call[i].args);
+        ipw_buf_free(&t->call[i].name);
+        ipw_buf_free(&t->call[i].args);
         json_decref(t->call[i].args_obj);
     }
     memset(t, 0, sizeof *t);
 }
 
-static ipw_err append(struct ipw_toolcalls *t, char **buf, size_t *len, const char *s, size_t n,
+/* Every call's text counts towards one bound for the whole answer. */
+static ipw_err append(struct ipw_toolcalls *t, struct ipw_buf *buf, const char *s, size_t n,
                       ipw_errbuf *eb)
 {
     if (n > IPW_TOOLCALLS_MAX_BYTES - t->bytes)
         return ipw_fail(eb, IPW_E_RANGE,
                         "the model's tool calls are longer than the %u KiB limit on one answer",
                         IPW_TOOLCALLS_MAX_BYTES >> 10);
-    char *p = realloc(*buf, *len + n + 1);
-    if (!p)
+    if (ipw_buf_add(buf, s, n) != IPW_OK)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory keeping a tool call");
-    memcpy(p + *len, s, n);
-    *len += n;
-    p[*len] = '\0';
-    *buf = p;
     t->bytes += n;
     return IPW_OK;
 }
@@ -46,22 +42,24 @@ static struct ipw_toolcall_acc *slot(struct ipw_toolcalls *t, size_t idx, ipw_er
     while (t->n <= idx) {
         struct ipw_toolcall_acc *c = &t->call[t->n];
         memset(c, 0, sizeof *c);
+        ipw_buf_init(&c->name, IPW_TOOLCALLS_MAX_BYTES);
+        ipw_buf_init(&c->args, IPW_TOOLCALLS_MAX_BYTES);
         snprintf(c->id, sizeof c->id, "call_%zu", t->n);
         t->n++;
     }
     return &t->call[idx];
 }
 
-static ipw_err add_text(struct ipw_toolcalls *t, char **buf, size_t *len, const json_t *v,
+static ipw_err add_text(struct ipw_toolcalls *t, struct ipw_buf *buf, const json_t *v,
                         ipw_errbuf *eb)
 {
     if (json_is_string(v))
-        return append(t, buf, len, json_string_value(v), json_string_length(v), eb);
+        return append(t, buf, json_string_value(v), json_string_length(v), eb);
     if (json_is_object(v)) { /* some servers stream arguments as an object at once */
         char *s = json_dumps(v, JSON_COMPACT);
         if (!s)
             return ipw_fail(eb, IPW_E_NOMEM, "out of memory keeping a tool call");
-        ipw_err e = append(t, buf, len, s, strlen(s), eb);
+        ipw_err e = append(t, buf, s, strlen(s), eb);
         free(s);
         return e;
     }
@@ -86,9 +84,9 @@ ipw_err ipw_toolcalls_add_fragments(struct ipw_toolcalls *t, const json_t *frags
         if (id && *id)
             snprintf(c->id, sizeof c->id, "%s", id);
         const json_t *fn = json_object_get(f, "function");
-        ipw_err e = add_text(t, &c->name, &c->name_len, json_object_get(fn, "name"), eb);
+        ipw_err e = add_text(t, &c->name, json_object_get(fn, "name"), eb);
         if (e == IPW_OK)
-            e = add_text(t, &c->args, &c->args_len, json_object_get(fn, "arguments"), eb);
+            e = add_text(t, &c->args, json_object_get(fn, "arguments"), eb);
         if (e != IPW_OK)
             return e;
     }
@@ -108,7 +106,7 @@ ipw_err ipw_toolcalls_add_whole(struct ipw_toolcalls *t, const json_t *calls, ip
         if (id && *id)
             snprintf(c->id, sizeof c->id, "%s", id);
         const json_t *fn = json_object_get(f, "function");
-        ipw_err e = add_text(t, &c->name, &c->name_len, json_object_get(fn, "name"), eb);
+        ipw_err e = add_text(t, &c->name, json_object_get(fn, "name"), eb);
         const json_t *args = json_object_get(fn, "arguments");
         if (e == IPW_OK && json_is_object(args)) {
             c->args_obj = json_deep_copy(args);
@@ -122,7 +120,7 @@ ipw_err ipw_toolcalls_add_whole(struct ipw_toolcalls *t, const json_t *calls, ip
                              IPW_TOOLCALLS_MAX_BYTES >> 10);
             t->bytes += n;
         } else if (e == IPW_OK) {
-            e = add_text(t, &c->args, &c->args_len, args, eb);
+            e = add_text(t, &c->args, args, eb);
         }
         if (e != IPW_OK)
             return e;
@@ -139,14 +137,14 @@ json_t *ipw_toolcalls_take(struct ipw_toolcalls *t)
         struct ipw_toolcall_acc *c = &t->call[i];
         json_t *args = c->args_obj ? json_incref(c->args_obj) : NULL;
         if (!args) {
-            const char *text = c->args ? c->args : "";
-            args = c->args_len ? json_loadb(text, c->args_len, 0, NULL) : json_object();
+            const char *text = ipw_buf_str(&c->args);
+            args = c->args.len ? json_loadb(text, c->args.len, 0, NULL) : json_object();
             if (!json_is_object(args)) {
                 json_decref(args);
-                args = json_pack("{s:s%}", "_unparsed", text, c->args_len);
+                args = json_pack("{s:s%}", "_unparsed", text, c->args.len);
             }
         }
-        json_t *name = json_stringn(c->name ? c->name : "", c->name_len);
+        json_t *name = json_stringn(ipw_buf_str(&c->name), c->name.len);
         json_array_append_new(out, json_pack("{s:s, s:o, s:o}", "id", c->id, "name",
                                              name ? name : json_string(""), "arguments",
                                              args ? args : json_object()));

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "ipw/buf.h"
 #include "ipw/err.h"
 
 #define IPW_TOOLCALLS_MAX 64
@@ -14,9 +15,8 @@
 
 struct ipw_toolcall_acc {
     char id[128];
-    char *name, *args; /* text as assembled */
-    size_t name_len, args_len;
-    json_t *args_obj; /* Ollama: the arguments as sent (an object) */
+    struct ipw_buf name, args; /* text as assembled */
+    json_t *args_obj;          /* Ollama: the arguments as sent (an object) */
 };
 
 struct ipw_toolcalls {

@@ -9,11 +9,13 @@
 #include "ipw/attribution.h"
 #include "ipw/client.h"
 #include "ipw/dataset.h"
+#include "ipw/jsonutil.h"
 
 struct ipw_query_outcome {
     size_t record_index;
     const struct ipw_dataset_record *rec;
-    const char *model;
+    const char *model;        /* --model: the key of model_answers / model_metrics */
+    const char *served_model; /* the name the server served it under (NULL: the same) */
     const struct ipw_chat_result *res;
     double start_unix, end_unix;
     int64_t e_start, e_first, e_end; /* energy boundaries, CLOCK_MONOTONIC ns (0: none) */
@@ -30,9 +32,12 @@ struct ipw_query_outcome {
     double flops, macs;
 };
 
-json_t *ipw_profile_record_json(const struct ipw_query_outcome *q);
+/* The record of q in *out (the caller owns it). An allocation failure anywhere in it fails the
+ * whole record (IPW_E_NOMEM, *out NULL): a record is never written with fields missing. */
+ipw_err ipw_profile_record_json(const struct ipw_query_outcome *q, json_t **out, ipw_errbuf *eb);
 
-/* JSON {"avg","max","median","min"} of a summary (nulls when it holds no value). */
-json_t *ipw_summary_stats_json(const struct ipw_summary *s);
+/* JSON {"avg","max","median","min"} of a summary (nulls when it holds no value); failures are
+ * kept in jb. */
+json_t *ipw_summary_stats_json(struct ipw_jb *jb, const struct ipw_summary *s);
 
 #endif

@@ -186,7 +186,11 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
     memset(o, 0, sizeof *o);
     snprintf(o->hardware_label, sizeof o->hardware_label, "%s", hardware_label);
     char name[512];
-    ipw_run_dir_name(hardware_label, cfg->model, cfg->dataset_id, name, sizeof name);
+    if (cfg->run_name)
+        snprintf(name, sizeof name, "%s", cfg->run_name);
+    else
+        ipw_run_dir_name(hardware_label, cfg->model, cfg->dataset_id, cfg->dataset_path, name,
+                         sizeof name);
     ipw_err rc = ipw_path_join(o->dir, sizeof o->dir, cfg->output_dir, name, eb);
     if (rc != IPW_OK)
         return rc;
@@ -218,7 +222,13 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
     }
     rc = ipw_mkdir_p(o->dir, eb);
     if (rc != IPW_OK) {
-        ipw_err_prefix(eb, "cannot create the run directory (check --output-dir)");
+        /* a name too long comes from the run's name (the model's), not from --output-dir */
+        if (strstr(eb->msg, strerror(ENAMETOOLONG)))
+            ipw_err_prefix(eb, "the run directory name '%.60s...' is too long for the file "
+                               "system: choose a shorter one with --run-name",
+                           name);
+        else
+            ipw_err_prefix(eb, "cannot create the run directory (check --output-dir)");
         return rc;
     }
     bool resume = exists && cfg->resume && ipw_path_exists(o->records_path);

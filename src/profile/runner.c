@@ -46,6 +46,7 @@ struct runner {
     double energy_j, total_j;
     size_t failed, measured;
 
+    char served_model[256]; /* the name the server lists for --model (Ollama adds ":latest") */
     bool have_perf; /* the model is known to the perf model: FLOPs can be estimated */
     struct ipw_perf perf;
 
@@ -141,9 +142,12 @@ static void describe(const struct ipw_query_outcome *o, const json_t *rec, char 
 
 static void finish_query(struct runner *r, struct ipw_query_outcome *o)
 {
-    json_t *rec = ipw_profile_record_json(o);
-    char line[512];
-    describe(o, rec, line, sizeof line);
+    ipw_errbuf eb = {0};
+    json_t *rec = NULL;
+    ipw_err rc = ipw_profile_record_json(o, &rec, &eb);
+    char line[512] = "";
+    if (rc == IPW_OK)
+        describe(o, rec, line, sizeof line);
     bool failed = o->res->error != IPW_OK;
     double j = 0, tj = 0;
     json_t *em = json_object_get(
@@ -152,8 +156,8 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
     ipw_json_get_number(em, "total_joules", &tj);
 
     pthread_mutex_lock(&r->lock);
-    ipw_errbuf eb = {0};
-    ipw_err rc = ipw_run_output_append(&r->out, rec, &eb);
+    if (rc == IPW_OK)
+        rc = ipw_run_output_append(&r->out, rec, &eb);
     if (rc != IPW_OK) {
         /* the durable log cannot be written: stop rather than measure what cannot be kept,
          * and count nothing that is not on disk */
@@ -194,7 +198,10 @@ static void run_one(struct runner *r, size_t record_index)
     const struct ipw_dataset_record *rec = &r->ds->rec[record_index];
     struct query_ctx q = {.r = r, .id = record_index + 1, .concurrency = 1};
     struct ipw_stream_events ev = {.ud = &q, .on_start = on_start, .on_first_token = on_first_token};
-    struct ipw_chat_request req = {.model = r->cfg->model, .prompt = rec->problem};
+    struct ipw_chat_request req = {.model = r->served_model,
+                                   .prompt = rec->problem,
+                                   .item_kind = rec->kind,
+                                   .item_reference = rec->answer};
     struct ipw_chat_result res;
     memset(&res, 0, sizeof res);
     r->client->ops->chat(r->client, &req, &ev, &res);
@@ -204,6 +211,7 @@ static void run_one(struct runner *r, size_t record_index)
     o.record_index = record_index;
     o.rec = rec;
     o.model = r->cfg->model;
+    o.served_model = r->served_model;
     o.res = &res;
     o.main_domain = ipw_sources_main_domain(&r->ts.src);
     o.gpu_info = r->gpu_info;
@@ -284,41 +292,15 @@ static ipw_err open_client(struct runner *r, ipw_errbuf *eb)
     cc.connect_timeout_ns = cfg->connect_timeout_ns;
     cc.idle_timeout_ns = cfg->idle_timeout_ns;
     cc.params = cfg->client_params;
+    snprintf(r->served_model, sizeof r->served_model, "%s", cfg->model);
     ipw_err rc = ipw_client_open(cfg->client_id, &cc, &r->client, eb);
     if (rc != IPW_OK)
         return rc;
-    rc = r->client->ops->health(r->client, eb); /* its message names the URL and the fix */
-    if (rc != IPW_OK)
-        return rc;
-    /* A wrong model name is the commonest mistake: catch it before measuring anything. */
-    if (r->client->ops->check_model)
-        return r->client->ops->check_model(r->client, cfg->model, eb);
-    json_t *models = NULL;
-    ipw_errbuf lb = {0};
-    if (r->client->ops->list_models &&
-        r->client->ops->list_models(r->client, &models, &lb) == IPW_OK && json_array_size(models)) {
-        bool found = false;
-        char avail[512] = "";
-        size_t i;
-        json_t *m;
-        json_array_foreach(models, i, m)
-        {
-            const char *name = json_string_value(m);
-            if (name && strcmp(name, cfg->model) == 0)
-                found = true;
-            size_t len = strlen(avail);
-            if (name && len + strlen(name) + 3 < sizeof avail)
-                snprintf(avail + len, sizeof avail - len, "%s%s", len ? ", " : "", name);
-        }
-        json_decref(models);
-        if (!found)
-            return ipw_fail(eb, IPW_E_NOTFOUND,
-                            "model '%s' is not served by %s (available: %s); check --model",
-                            cfg->model, r->client->base_url, avail[0] ? avail : "none");
-    } else {
-        json_decref(models);
-    }
-    return IPW_OK;
+    rc = ipw_client_check_ready(r->client, cfg->model, r->served_model, sizeof r->served_model,
+                                eb);
+    if (rc == IPW_OK && strcmp(r->served_model, cfg->model) != 0)
+        ipw_info("model '%s' is served as '%s'", cfg->model, r->served_model);
+    return rc;
 }
 
 ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile_outcome *outcome,

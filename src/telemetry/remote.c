@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "grpc/client.h"
+#include "grpc/net.h"
 #include "ipw/clock.h"
 #include "ipw/log.h"
 #include "monitor/wire.h"
@@ -89,6 +90,11 @@ struct ipw_remote {
     uint32_t comb_valid;
     double comb_cum[IPW_DOMAIN_COUNT];
 };
+
+ipw_err ipw_remote_check_target(const char *target, ipw_errbuf *eb)
+{
+    return ipw_net_check_target(target, eb);
+}
 
 void ipw_remote_config_init(struct ipw_remote_config *cfg)
 {

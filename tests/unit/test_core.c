@@ -272,11 +272,42 @@ static void test_json_reals_match_printf(void **state)
     }
 }
 
+/* What new users typed (issue 10): an option given twice, an empty path, a number too large
+ * for a long. Each is a usage error, not a silent choice. */
+static void test_options_user_mistakes(void **state)
+{
+    (void)state;
+    const char *model = NULL, *dir = NULL;
+    long n = 0;
+    bool flag = false;
+    struct ipw_strlist list = {0};
+    struct ipw_option opts[] = {{"model", IPW_OPT_STRING, &model, "M", "model"},
+                                {"output-dir", IPW_OPT_STRING, &dir, "DIR", "dir"},
+                                {"n", IPW_OPT_INT, &n, "N", "count", 0, 0},
+                                {"flag", IPW_OPT_FLAG, &flag, NULL, "a flag"},
+                                {"param", IPW_OPT_LIST, &list, "K=V", "repeatable"},
+                                IPW_OPT_END};
+    char *twice[] = {"cmd", "--model", "a", "--model=b"};
+    assert_int_equal(ipw_parse_options(4, twice, "cmd", opts, NULL, NULL, 0, NULL),
+                     IPW_PARSE_ERROR);
+    char *empty[] = {"cmd", "--output-dir", ""};
+    assert_int_equal(ipw_parse_options(3, empty, "cmd", opts, NULL, NULL, 0, NULL),
+                     IPW_PARSE_ERROR);
+    char *huge[] = {"cmd", "--n", "99999999999999999999999"};
+    assert_int_equal(ipw_parse_options(3, huge, "cmd", opts, NULL, NULL, 0, NULL),
+                     IPW_PARSE_ERROR);
+    char *repeat_ok[] = {"cmd", "--flag", "--flag", "--param", "a=1", "--param", "a=2"};
+    assert_int_equal(ipw_parse_options(7, repeat_ok, "cmd", opts, NULL, NULL, 0, NULL),
+                     IPW_PARSE_OK);
+    assert_int_equal(list.n, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_percentiles_match_numpy), cmocka_unit_test(test_durations),
         cmocka_unit_test(test_options),                 cmocka_unit_test(test_atomic_files),
+        cmocka_unit_test(test_options_user_mistakes),
         cmocka_unit_test(test_hardware_label),
         cmocka_unit_test(test_error_messages_stay_utf8),
         cmocka_unit_test(test_json_reals_short_and_exact),

@@ -111,6 +111,17 @@ def main():
               "cache hits %r" % acc2["data"]["judge"])
         check(acc2["summary"]["accuracy"] == summ["accuracy"], "accuracy changed on re-run")
 
+        # issue 10 item 2: a plain `ipw analyze RUN` (no judge flags) keeps the cached verdicts
+        ipw("analyze", run, check=0)
+        plain = load_json(os.path.join(run, "analysis", "accuracy.json"))
+        check(plain["summary"]["accuracy"] == summ["accuracy"] and
+              plain["summary"]["correct"] == summ["correct"],
+              "a plain analyze keeps the judge's verdicts: %r vs %r"
+              % (plain["summary"]["accuracy"], summ["accuracy"]))
+        check(plain["data"]["judge"]["cached_verdicts_of"] == "judge-1",
+              "accuracy.json says whose cached verdicts were used: %r" % plain["data"]["judge"])
+        check(stats(port)["requests"] == s2["requests"], "a plain analyze sends nothing")
+
         # a cache that lost two lines (and gained a damaged one): exactly those are re-asked
         cpath = os.path.join(run, "analysis", "judge_cache.jsonl")
         lines = open(cpath).read().splitlines()
@@ -121,6 +132,15 @@ def main():
         s3 = stats(port)
         check(s3["requests"] - s2["requests"] == 4 * kinds["broken"] + len(dropped),
               "after dropping 2 cache lines: %d requests" % (s3["requests"] - s2["requests"]))
+        # --rejudge asks again for every item, cached or not
+        ipw(*base, "--rejudge", env=env, check=0)
+        s3r = stats(port)
+        # (the scripted server's flaky and garbled items fail only once: no retries this time)
+        check(s3r["requests"] - s3["requests"] == len(items) + 3 * kinds["broken"],
+              "--rejudge asked for every item again: %d requests for %d items"
+              % (s3r["requests"] - s3["requests"], len(items)))
+        code, out, err = ipw("analyze", run, "--rejudge", check=2)
+        check("--eval-base-url" in err, "--rejudge without a judge is a usage error: %r" % err)
 
         # --judge-all also sends the mcq and exact items
         run_all = os.path.join(work, "run_all")

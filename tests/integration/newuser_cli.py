@@ -1,0 +1,250 @@
+"""What a new user trips over (issue 10), against the real binary: each function covers one
+numbered item of the issue with the inputs that showed the defect. The scripted LLM server
+stands in for Ollama / vLLM; the sim backend for runs that need no server."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import monitor_support as ms  # noqa: E402
+
+IPW = os.environ["IPW_BIN"]
+BIN = os.environ.get("IPW_TEST_BINARY_DIR", ".")
+SERVER = os.environ.get("IPW_LLM_TEST_SERVER") or os.path.join(BIN, "tests", "llm_test_server")
+
+servers = []
+
+
+def fail(msg):
+    for s in servers:
+        if s.proc.poll() is None:
+            s.proc.kill()
+    ms.fail(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    print("ok: " + msg, flush=True)
+
+
+class LlmServer:
+    def __init__(self, *models):
+        self.dir = ms.tmpdir("ipw-nu-llm-")
+        port_file = os.path.join(self.dir, "port")
+        self.log = os.path.join(self.dir, "requests.jsonl")
+        args = [SERVER, "--port", "0", "--port-file", port_file, "--log", self.log]
+        for m in models:
+            args += ["--model", m]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        servers.append(self)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                self.port = int(open(port_file).read().strip())
+                self.url = "http://127.0.0.1:%d" % self.port
+                return
+            time.sleep(0.02)
+        fail("llm_test_server did not start")
+
+    def requests(self, path):
+        if not os.path.exists(self.log):
+            return []
+        return [json.loads(line) for line in open(self.log)
+                if json.loads(line).get("path") == path]
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def run(args, env=None, timeout=120):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([IPW] + args, capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def lines(p):
+    return [line for line in p.stderr.splitlines() if line.strip()]
+
+
+def usage_error(p, *needles):
+    """Exit 2 with one line naming every needle."""
+    ls = lines(p)
+    return p.returncode == 2 and len(ls) == 1 and all(n in ls[0] for n in needles)
+
+
+def jsonl(d, name, rows):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    return path
+
+
+def records(run_dir):
+    return [json.loads(line) for line in open(os.path.join(run_dir, "records.jsonl"))]
+
+
+SIM = ["profile", "--client", "sim", "--model", "llama-3.2-1b", "--client-param", "time_scale=0",
+       "--baseline-seconds", "0", "--no-eval", "--no-progress"]
+
+
+def test_item10_range_checks():
+    """Empty paths, ports past 65535, --count 0, --seed alone, a second --model and zero
+    timeouts are usage errors (exit 2, one line naming the flag)."""
+    d = ms.tmpdir("ipw-nu-10-")
+    p = run(SIM + ["--max-queries", "1", "--output-dir", ""])
+    check(usage_error(p, "--output-dir", "non-empty"), "--output-dir '' refused: %r" % p.stderr)
+    check(not os.path.exists("/profile_SimulatedH10080GB_llama_3_2_1b_ipw"), "... nothing in /")
+    p = run(SIM + ["--max-queries", "1", "--output-dir", d, "--monitor", "127.0.0.1:70000"])
+    check(usage_error(p, "70000", "1 to 65535"), "--monitor port 70000 refused: %r" % p.stderr)
+    p = run(["telemetry", "--target", "127.0.0.1:65536", "--count", "1"])
+    check(usage_error(p, "65536", "1 to 65535"), "--target port 65536 refused: %r" % p.stderr)
+    p = run(["telemetry", "--local", "--collector", "null", "--count", "0"])
+    check(usage_error(p, "--count"), "--count 0 refused (it ran forever): %r" % p.stderr)
+    p = run(SIM + ["--output-dir", d, "--seed", "3"])
+    check(usage_error(p, "--seed", "--max-queries"), "--seed without --max-queries: %r" % p.stderr)
+    p = run(SIM + ["--max-queries", "1", "--output-dir", d, "--model", "llama-3.1-8b"])
+    check(usage_error(p, "--model", "twice"), "a second --model refused: %r" % p.stderr)
+    for flag in ("--connect-timeout", "--idle-timeout"):
+        p = run(SIM + ["--max-queries", "1", "--output-dir", d, flag, "0"])
+        check(usage_error(p, flag, "more than 0"), "%s 0 refused: %r" % (flag, p.stderr))
+    h = run(["profile", "--help"])
+    check("more than 0" in h.stdout and "1 or more" in run(["telemetry", "--help"]).stdout,
+          "the help says what 0 means")
+    check(not os.listdir(d), "no run was started by any of them")
+
+
+def test_item11_messages():
+    """Messages that named the wrong cause."""
+    d = ms.tmpdir("ipw-nu-11-")
+    p = run(SIM + ["--max-queries", "99999999999999999999999", "--output-dir", d])
+    check(usage_error(p, "out of range") and "not an integer" not in p.stderr,
+          "an integer out of range is called out of range: %r" % p.stderr)
+
+
+def test_item13_run_names():
+    """Two jsonl files, two non-ASCII models and --run-name give distinct directories."""
+    srv = LlmServer("模型-7b=tokens=2", "模型-8b=tokens=2")
+    d = ms.tmpdir("ipw-nu-13-")
+    a = jsonl(d, "alpha.jsonl", [{"q": "1+1?", "a": "2"}])
+    b = jsonl(d, "beta.jsonl", [{"q": "2+2?", "a": "4"}])
+    out = os.path.join(d, "runs")
+    base = ["profile", "--client", "ollama", "--client-base-url", srv.url, "--dataset", "jsonl",
+            "--dataset-param", "prompt_field=q", "--dataset-param", "answer_field=a",
+            "--output-dir", out, "--baseline-seconds", "0", "--no-eval", "--collector", "null",
+            ]
+    for model in ("模型-7b", "模型-8b"):
+        for path in (a, b):
+            p = run(base + ["--model", model, "--dataset-path", path])
+            check(p.returncode == 0, "run %s on %s (%s)" % (model, path, p.stderr[-300:]))
+    names = sorted(os.listdir(out))
+    check(len(names) == 4 and all("alpha" in n or "beta" in n for n in names),
+          "four distinct directories, each naming its dataset file: %s" % names)
+    check(all(n.isascii() for n in names), "... in ASCII")
+    p = run(base + ["--model", "模型-7b", "--dataset-path", a, "--run-name", "my-run"])
+    check(p.returncode == 0 and os.path.isdir(os.path.join(out, "my-run")),
+          "--run-name names the directory (%s)" % p.stderr[-200:])
+    p = run(base + ["--model", "模型-7b", "--dataset-path", a, "--run-name", "../x"])
+    check(usage_error(p, "--run-name"), "a --run-name with '/' is refused: %r" % p.stderr)
+    srv.stop()
+
+
+def readme_ollama_commands():
+    """The README's Ollama commands, as a user would paste them."""
+    readme = os.path.join(os.environ.get("IPW_TEST_SOURCE_DIR", "."), "README.md")
+    return [line.split() for line in open(readme)
+            if line.startswith("ipw profile --client ollama")]
+
+
+def test_item9_ollama_untagged():
+    """`--model llama3.2` where Ollama lists `llama3.2:latest` runs, as Ollama itself would,
+    and the records keep the resolved name. Run with the README's own commands."""
+    srv = LlmServer("llama3.2:latest=ttft=1ms,tokens=2", "llama3.2:1b=ttft=1ms,tokens=2",
+                    "qwen3:8b=ttft=1ms,tokens=2")
+    d = ms.tmpdir("ipw-nu-9-")
+    cmds = readme_ollama_commands()
+    check(any("llama3.2" == c[c.index("--model") + 1] for c in cmds),
+          "the README shows an untagged Ollama name: %s" % cmds)
+    extra = ["--client-base-url", srv.url, "--output-dir", os.path.join(d, "runs"),
+             "--baseline-seconds", "0", "--no-eval", "--collector", "null", "--no-progress"]
+    for cmd in cmds:
+        model = cmd[cmd.index("--model") + 1]
+        p = run(cmd[1:] + extra)
+        check(p.returncode == 0, "README: %s (%s)" % (" ".join(cmd), p.stderr[-300:]))
+        run_dir = [os.path.join(d, "runs", x) for x in os.listdir(os.path.join(d, "runs"))
+                   if x.endswith("_%s_ipw" % model.replace(".", "_").replace(":", "_"))][0]
+        recs = records(run_dir)
+        want = model if ":" in model else model + ":latest"
+        check(len(recs) == 50 and all(r["served_model"] == want for r in recs) and
+              model in recs[0]["model_metrics"], "%s is served as %s, recorded so" % (model, want))
+    sent = {r["body"]["model"] for r in srv.requests("/api/chat")}
+    check(sent == {"llama3.2:latest", "llama3.2:1b"}, "the server got the resolved names: %s" % sent)
+    p = run(["profile", "--client", "ollama", "--model", "qwen3"] + extra)
+    check(p.returncode == 1 and "qwen3:8b" in p.stderr and len(lines(p)) == 1,
+          "an untagged name with no :latest is still refused, listing what is served: %r"
+          % p.stderr)
+    srv.stop()
+
+
+def test_item16_demo_headline_and_item14_comparison():
+    """A sim run shows accuracy, IPJ and IPW, each labelled "modelled accuracy"; in a report
+    beside a measured run, neither is ranked against the other."""
+    d = ms.tmpdir("ipw-nu-16-")
+    out = os.path.join(d, "runs")
+    p = run(["profile", "--client", "sim", "--model", "llama-3.1-8b", "--max-queries", "20",
+             "--seed", "1", "--client-param", "time_scale=0.05", "--output-dir", out,
+             "--run-name", "sim", "--baseline-seconds", "0", "--no-progress"])
+    check(p.returncode == 0, "sim run (%s)" % p.stderr[-300:])
+    for label in ("modelled accuracy", "IPJ (modelled accuracy)", "IPW (modelled accuracy)"):
+        line = [x for x in p.stdout.splitlines() if x.strip().startswith(label)]
+        check(line and "n/a" not in line[0], "the printout shows %s: %r" % (label, line))
+    acc = json.load(open(os.path.join(out, "sim", "analysis", "accuracy.json")))["summary"]
+    check(acc["accuracy_basis"] == "modelled accuracy" and acc["intelligence_per_joule"] > 0
+          and acc["intelligence_per_watt"] > 0, "accuracy.json: IPJ and IPW, labelled: %r" % acc)
+    srv = LlmServer("m=ttft=1ms,itl=1ms,tokens=3,reply=The answer is (B).")
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--max-queries", "20", "--seed", "1", "--output-dir", out, "--run-name", "real",
+             "--baseline-seconds", "0", "--collector", "null", "--no-progress"])
+    check(p.returncode == 0, "measured-side run (%s)" % p.stderr[-300:])
+    html_path = os.path.join(d, "both.html")
+    p = run(["report", os.path.join(out, "sim"), os.path.join(out, "real"), "--output",
+             html_path])
+    check(p.returncode == 0, "report of both (%s)" % p.stderr[-300:])
+    html = open(html_path, encoding="utf-8").read()
+    table = html[html.index('id="comparison"'):]
+    table = table[:table.index("</table>")]
+    check('class="num best"' not in table,
+          "a modelled run is not ranked against a measured one (one run in each group)")
+    check("sim: modelled energy and accuracy" in table, "the sim row says what is modelled")
+    check("IPJ (modelled accuracy)" in html, "the run's cards label IPJ as modelled")
+    srv.stop()
+
+
+def test_item16_demo_build_quiet():
+    """The demo prints a one-line build summary; the build log goes to a file."""
+    src = os.environ.get("IPW_TEST_SOURCE_DIR", ".")
+    demo = open(os.path.join(src, "scripts", "demo.sh")).read()
+    check("build_log=" in demo and "quiet cmake --build" in demo and
+          'echo "built ipw and energy-monitor' in demo,
+          "scripts/demo.sh sends the build to a log and prints one line")
+
+
+try:
+    test_item16_demo_headline_and_item14_comparison()
+    test_item16_demo_build_quiet()
+    test_item9_ollama_untagged()
+    test_item10_range_checks()
+    test_item11_messages()
+    test_item13_run_names()
+finally:
+    for s in servers:
+        if s.proc.poll() is None:
+            s.stop()
+    ms.cleanup()
+print("all new-user checks passed")
