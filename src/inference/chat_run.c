@@ -118,6 +118,10 @@ static ipw_err handle(struct ipw_chat_run *r, ipw_err pe, struct ipw_stream_chun
          * keeps the response open after its end marker */
         if (e == IPW_OK && r->done && !was_done)
             e = ipw_fail(eb, IPW_E_CANCELLED, "the stream's end marker arrived");
+        else if (e == IPW_OK && !r->done && r->ev && r->ev->should_stop &&
+                 r->ev->should_stop(r->ev->ud))
+            e = ipw_fail(eb, IPW_E_CANCELLED, "cancelled while streaming, after %ld tokens",
+                         r->deltas);
     }
     ipw_stream_chunk_clear(c);
     return e;

@@ -442,6 +442,12 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
      * it; deadlines run from the first token so that lateness never accumulates. */
     double elapsed = 0;
     for (long j = 1; j < n_out; j++) {
+        if (ev->should_stop && ev->should_stop(ev->ud)) {
+            res->end_ns = ipw_sim_activity_end(slot);
+            fail_result(res, IPW_E_CANCELLED, "sim: cancelled while streaming, after %ld tokens",
+                        j);
+            goto done;
+        }
         struct ipw_perf_step st;
         ipw_perf_decode_step(pm, n_in + j - 1, &st);
         elapsed += st.time_s;
