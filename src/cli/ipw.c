@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"analyze", cmd_analyze, "score a run: accuracy, intelligence per joule/watt, regressions"},
     {"plot", cmd_plot, "draw a run's latency, energy, power and token plots (PNG and SVG)"},
     {"report", cmd_report, "write one self-contained HTML report of one or more runs"},
+    {"simulate", cmd_simulate, "simulate an LLM serving cluster and its power (LLMServingSim 2.x)"},
     {"list", cmd_list, "list the clients, datasets, analyses and collectors of this build"},
 };
 
