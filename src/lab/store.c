@@ -225,7 +225,9 @@ ipw_err ipw_lab_store_open(const char *path, int busy_timeout_ms, struct ipw_lab
         e = sql_fail(s, eb, rc, "switching to WAL");
         goto fail;
     }
-    exec(s, "PRAGMA synchronous=FULL"); /* a finished run survives a power cut too */
+    /* NORMAL in WAL mode: a committed run survives the process being killed (the OS has it);
+     * only a power cut can lose the last commits. FULL would fsync every run. */
+    exec(s, "PRAGMA synchronous=NORMAL");
     if (version < IPW_LAB_SCHEMA_VERSION && (e = migrate(s, version, eb)) != IPW_OK)
         goto fail;
     *out = s;
@@ -341,7 +343,7 @@ ipw_err ipw_lab_store_add_run(struct ipw_lab_store *s, int64_t batch_id,
     sqlite3_bind_text(q, 2, prompt_text ? prompt_text : "", -1, SQLITE_TRANSIENT);
     for (size_t i = 0; i < lab_n_run_cols; i++)
         bind_col(q, (int)i + 3, &lab_run_cols[i], r);
-    rc = sqlite3_step(q); /* autocommit: durable when this returns (synchronous=FULL) */
+    rc = sqlite3_step(q); /* autocommit: committed when this returns */
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE)
         return sql_fail(s, eb, rc, "saving a run");
