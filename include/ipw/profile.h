@@ -30,6 +30,7 @@ struct ipw_profile_config {
     const char *output_dir; /* parent directory, default ./runs/ */
     const char *run_name;   /* the run directory's name; NULL: ipw_run_dir_name's */
     bool resume, overwrite;
+    bool resume_anyway; /* resume although measuring/generation settings changed */
     int concurrency;             /* >= 1 */
     const char *monitors[IPW_MAX_SOURCES]; /* "local" or HOST:PORT */
     size_t n_monitors;

@@ -105,7 +105,12 @@ int cmd_profile(int argc, char **argv)
         {"run-name", IPW_OPT_STRING, &cfg.run_name, "NAME",
          "the run directory's name inside --output-dir (default "
          "profile_<hardware>_<model>_<dataset>)"},
-        {"resume", IPW_OPT_FLAG, &resume, NULL, "continue an interrupted run in its directory"},
+        {"resume", IPW_OPT_FLAG, &resume, NULL,
+         "continue an interrupted run in its directory (the settings that change what is "
+         "measured or generated must match)"},
+        {"resume-anyway", IPW_OPT_FLAG, &cfg.resume_anyway, NULL,
+         "--resume although those settings changed; each record keeps the settings it was made "
+         "with"},
         {"overwrite", IPW_OPT_FLAG, &overwrite, NULL, "replace an existing run directory"},
         {"concurrency", IPW_OPT_INT, &concurrency, "N", "queries in flight at once (default 1)",
          1, 1024},
@@ -163,6 +168,8 @@ int cmd_profile(int argc, char **argv)
                         "--help')\n");
         return 2;
     }
+    if (cfg.resume_anyway)
+        resume = true;
     if (resume && overwrite) {
         fprintf(stderr, "ipw profile: --resume and --overwrite exclude each other: give one\n");
         return 2;

@@ -164,6 +164,8 @@ static json_t *record(struct ipw_jb *jb, const struct ipw_query_outcome *q)
                         r->server_timings ? json_deep_copy(r->server_timings) : json_null());
     ipw_jb_set(jb, o, "concurrency", json_integer(q->concurrency));
     ipw_jb_set(jb, o, "served_model", json_string(q->served_model ? q->served_model : q->model));
+    if (q->settings)
+        ipw_jb_set(jb, o, "settings", json_deep_copy(q->settings));
     /* the instants energy was cut at, on this host's monotonic clock: with a telemetry trace
      * of the same boot they let anyone recompute the attribution */
     json_t *tw = json_object();

@@ -47,6 +47,7 @@ struct runner {
     size_t failed, measured;
 
     char served_model[256]; /* the name the server lists for --model (Ollama adds ":latest") */
+    json_t *settings;       /* this invocation's settings, copied into every record */
     bool have_perf; /* the model is known to the perf model: FLOPs can be estimated */
     struct ipw_perf perf;
 
@@ -212,6 +213,7 @@ static void run_one(struct runner *r, size_t record_index)
     o.rec = rec;
     o.model = r->cfg->model;
     o.served_model = r->served_model;
+    o.settings = r->settings;
     o.res = &res;
     o.main_domain = ipw_sources_main_domain(&r->ts.src);
     o.gpu_info = r->gpu_info;
@@ -311,6 +313,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory starting the profiler");
     memset(outcome, 0, sizeof *outcome);
     r->cfg = cfg;
+    r->settings = ipw_profile_settings_json(cfg);
     pthread_mutex_init(&r->lock, NULL);
     ipw_err rc;
 
@@ -446,6 +449,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
     ipw_dataset_free(r->ds);
     json_decref(r->gpu_info);
     json_decref(r->system_info);
+    json_decref(r->settings);
     free(r->pending);
     ipw_share_ledger_destroy(r->ledger);
     pthread_mutex_destroy(&r->lock);

@@ -331,7 +331,38 @@ def test_item5_same_monitor_twice():
     srv.stop()
 
 
+def test_item1_resume_settings():
+    """--resume with other generation or measuring settings is refused (listing them); a
+    resume that finds no run is an error, not a new run."""
+    d = ms.tmpdir("ipw-nu-1-")
+    base = ["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "3",
+            "--client-param", "time_scale=0", "--output-dir", d, "--baseline-seconds", "0",
+            "--no-eval", "--no-progress"]
+    check(run(base).returncode == 0, "a run")
+    for extra, flag in ((["--client-param", "temperature=0.7"], "--client-param"),
+                        (["--concurrency", "2"], "--concurrency"),
+                        (["--interval-ms", "20"], "--interval-ms"),
+                        (["--baseline-seconds", "0.5"], "--baseline-seconds")):
+        b = list(base)
+        if extra[0] == "--baseline-seconds":
+            b[b.index("--baseline-seconds") + 1] = extra[1]
+            extra = []
+        p = run(b + extra + ["--resume"])
+        check(p.returncode == 1 and len(lines(p)) == 1 and flag in p.stderr and
+              "--resume-anyway" in p.stderr, "resume with another %s refused: %r" % (flag, p.stderr))
+    p = run(base + ["--collector", "null", "--resume"])
+    check(p.returncode == 1 and "nothing to resume" in p.stderr and len(os.listdir(d)) == 1,
+          "a resume that finds no run (another --collector) starts nothing: %r" % p.stderr)
+    p = run(base + ["--concurrency", "2", "--resume-anyway"])
+    check(p.returncode == 0, "--resume-anyway accepts the change (%s)" % p.stderr[-200:])
+    s = json.load(open(os.path.join(d, os.listdir(d)[0], "summary.json")))
+    check(s["settings"]["concurrency"] == 2 and
+          [h["concurrency"] for h in s["settings_history"]] == [1, 2],
+          "summary.json keeps every settings set: %r" % s.get("settings_history"))
+
+
 try:
+    test_item1_resume_settings()
     test_item5_same_monitor_twice()
     test_item8_judge_reached_first()
     test_item7_answer_field()
