@@ -361,7 +361,35 @@ def test_item1_resume_settings():
           "summary.json keeps every settings set: %r" % s.get("settings_history"))
 
 
+def test_item12_warmup_and_cold_start():
+    """One unmeasured warm-up request goes before the baseline by default (none for sim, none
+    with --warmup 0); a measured query during which the server reports a model load is
+    flagged cold_start with the load's length."""
+    srv = LlmServer("m=ttft=1ms,tokens=2", "cold=ttft=1ms,tokens=2,load=600ms")
+    d = ms.tmpdir("ipw-nu-12-")
+    base = ["profile", "--client", "ollama", "--client-base-url", srv.url, "--max-queries", "2",
+            "--output-dir", os.path.join(d, "runs"), "--baseline-seconds", "0", "--no-eval",
+            "--collector", "null", "--no-progress"]
+    p = run(base + ["--model", "m"])
+    chats = srv.requests("/api/chat")
+    check(p.returncode == 0 and len(chats) == 3 and
+          "single word OK" in chats[0]["body"]["messages"][-1]["content"],
+          "one warm-up request, then the 2 measured ones (%d sent)" % len(chats))
+    recs = records(os.path.join(d, "runs", os.listdir(os.path.join(d, "runs"))[0]))
+    check(len(recs) == 2 and not any(r["cold_start"] for r in recs),
+          "the warm-up is not a record; warm records are not flagged")
+    p = run(base + ["--model", "m", "--warmup", "0", "--overwrite"])
+    check(p.returncode == 0 and len(srv.requests("/api/chat")) == 5, "--warmup 0 sends none")
+    p = run(base + ["--model", "cold", "--warmup", "0", "--run-name", "cold"])
+    recs = records(os.path.join(d, "runs", "cold"))
+    check(all(r["cold_start"] and abs(r["model_load_seconds"] - 0.6) < 1e-9 for r in recs),
+          "a reported load flags the record cold_start with its length")
+    check("model load" in p.stderr and "--warmup" in p.stderr, "and says so: %r" % p.stderr[-300:])
+    srv.stop()
+
+
 try:
+    test_item12_warmup_and_cold_start()
     test_item1_resume_settings()
     test_item5_same_monitor_twice()
     test_item8_judge_reached_first()

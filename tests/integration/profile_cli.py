@@ -207,7 +207,7 @@ def test_crash_and_resume():
     args = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
             "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
             "--dataset-param", "answer_field=a", "--output-dir", out, "--baseline-seconds", "0.2",
-            "--no-eval", "--collector", "null"]
+            "--no-eval", "--collector", "null", "--warmup", "0"]  # counts every prompt sent
     proc = subprocess.Popen([IPW] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rec_path = None
     deadline = time.time() + 30
