@@ -7,13 +7,7 @@
 #include "ipw/log.h"
 #include "ipw/version.h"
 
-struct command {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-    const char *summary;
-};
-
-static const struct command commands[] = {
+static const struct ipw_cli_command commands[] = {
     {"profile", cmd_profile, "measure the energy of every query of a dataset on a server"},
     {"telemetry", cmd_telemetry, "print live telemetry readings (local collector or a monitor)"},
     {"monitor", cmd_monitor, "run the energy monitor: gRPC telemetry stream + Prometheus"},
@@ -51,6 +45,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    /* hidden: the build generates man pages and completions with it */
+    if (strcmp(name, "__docs") == 0)
+        return ipw_cli_docgen(argc - 1, argv + 1, commands, sizeof commands / sizeof commands[0]);
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
         printf("ipw %s\n", IPW_VERSION);
         return 0;
