@@ -8,7 +8,7 @@
 #include "grpc/grpc.h"
 
 struct rebuilt {
-    struct ipw_grpc_buf out;
+    struct ipw_buf out;
     size_t max;
 };
 
@@ -19,7 +19,7 @@ static int reframe(void *ud, const uint8_t *msg, size_t len)
         abort();
     uint8_t h[IPW_GRPC_FRAME_HEADER];
     ipw_grpc_frame_header(h, (uint32_t)len);
-    if (!ipw_grpc_buf_append(&rb->out, h, sizeof h) || !ipw_grpc_buf_append(&rb->out, msg, len))
+    if (ipw_buf_add(&rb->out, h, sizeof h) != IPW_OK || ipw_buf_add(&rb->out, msg, len) != IPW_OK)
         abort();
     return 0;
 }
@@ -45,13 +45,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (rc == 0) {
         size_t pending = ipw_grpc_deframer_idle(&d) ? 0 : d.hdr_have + d.body.len;
-        if (rb.out.len + pending != fed || (rb.out.len && memcmp(rb.out.data, in, rb.out.len)))
+        if (rb.out.len + pending != fed || (rb.out.len && memcmp(rb.out.p, in, rb.out.len)))
             abort();
     } else if (rc != IPW_GRPC_RESOURCE_EXHAUSTED && rc != IPW_GRPC_UNIMPLEMENTED &&
                rc != IPW_GRPC_INTERNAL) {
         abort();
     }
-    ipw_grpc_buf_free(&rb.out);
+    ipw_buf_free(&rb.out);
     ipw_grpc_deframer_free(&d);
 
     /* grpc-timeout: a parsed value formats back to one no earlier */

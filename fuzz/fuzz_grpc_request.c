@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* a new reading each time, so streams have something to send */
     ipw_sampler_snapshot(g_sampler, NULL, NULL);
 
-    struct ipw_grpc_buf wire = {.max = 8u << 20};
+    struct ipw_buf wire = {.max = 8u << 20};
     static const char preface[] = NGHTTP2_CLIENT_MAGIC;
     nghttp2_session_callbacks *cbs;
     nghttp2_session *client;
@@ -114,8 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nghttp2_session_client_new(&client, cbs, NULL);
     nghttp2_session_callbacks_del(cbs);
     if ((mode & 3) == 3) {
-        ipw_grpc_buf_append(&wire, preface, sizeof preface - 1);
-        ipw_grpc_buf_append(&wire, body, blen);
+        ipw_buf_put(&wire, preface, sizeof preface - 1);
+        ipw_buf_put(&wire, body, blen);
     } else {
         uint8_t *framed = NULL;
         struct body b = {body, blen, 0};
@@ -146,17 +146,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (;;) {
             const uint8_t *out;
             ssize_t k = nghttp2_session_mem_send(client, &out);
-            if (k <= 0 || !ipw_grpc_buf_append(&wire, out, (size_t)k))
+            if (k <= 0 || ipw_buf_add(&wire, out, (size_t)k) != IPW_OK)
                 break;
         }
         free(framed);
     }
-    struct ipw_grpc_buf answer = {.max = 8u << 20};
-    ipw_grpc_server_feed(ipw_monitor_grpc_server(g_mon), wire.data, wire.len, &answer, NULL);
+    struct ipw_buf answer = {.max = 8u << 20};
+    ipw_grpc_server_feed(ipw_monitor_grpc_server(g_mon), (const uint8_t *)wire.p, wire.len, &answer, NULL);
     if (answer.len)
-        nghttp2_session_mem_recv(client, answer.data, answer.len);
+        nghttp2_session_mem_recv(client, (const uint8_t *)answer.p, answer.len);
     nghttp2_session_del(client);
-    ipw_grpc_buf_free(&wire);
-    ipw_grpc_buf_free(&answer);
+    ipw_buf_free(&wire);
+    ipw_buf_free(&answer);
     return 0;
 }

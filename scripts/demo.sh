@@ -7,10 +7,23 @@
 #   ./scripts/demo.sh --client vllm --model meta-llama/Llama-3.1-8B-Instruct
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/install-deps.sh --build-only
-cmake -S . -B build >/dev/null
+# The install and build logs go to a file: the demo's output is its results. A failure shows
+# the log's last lines and where the whole log is.
+mkdir -p build
+build_log=./build/demo-build.log
+quiet() {
+  if ! "$@" >>"$build_log" 2>&1; then
+    echo "demo: '$*' failed; the last lines of $build_log:" >&2
+    tail -n 30 "$build_log" >&2
+    exit 1
+  fi
+}
+: >"$build_log"
+quiet ./scripts/install-deps.sh --build-only
+quiet cmake -S . -B build
 # only the two programs: the tests, fuzz targets and benchmarks are scripts/test.sh's job
-cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target ipw energy-monitor
+quiet cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target ipw energy-monitor
+echo "built ipw and energy-monitor in ./build (log: $build_log)"
 
 if [ $# -eq 0 ]; then
   set -- --client sim --model llama-3.1-8b --client-param hardware=H100

@@ -70,6 +70,9 @@ struct ipw_accuracy_result {
     /* of the unevaluated, the sim backend's placeholder answers (the caller counts them: the
      * accumulator does not see the responses) */
     uint64_t unevaluated_modelled;
+    /* of the scored, verdicts the sim backend modelled from published accuracies: when
+     * nonzero, accuracy, IPJ and IPW are a "modelled accuracy", never a measured one */
+    uint64_t modelled_scored;
     double accuracy;
     double ipj, ipw, avg_energy_j, avg_power_w;
     double run_avg_energy_j, run_avg_power_w; /* over every successful query */

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ipw/buf.h"
 #include "ipw/err.h"
 
 /* Longest line (and longest SSE event payload) a client accepts by default. */
@@ -20,8 +21,8 @@
 typedef ipw_err (*ipw_line_fn)(void *ud, const char *line, size_t len, ipw_errbuf *eb);
 
 struct ipw_linesplit {
-    char *buf; /* the unfinished line carried over between chunks */
-    size_t len, cap, max;
+    struct ipw_buf line; /* the unfinished line carried over between chunks; its limit is the
+                            line limit */
     bool last_cr; /* the previous chunk ended in CR: a leading LF is its CRLF's second half */
     unsigned long lines;
 };
@@ -81,8 +82,8 @@ ipw_err ipw_ndjson_parse_line(const char *line, size_t len, struct ipw_stream_ch
 /* ---- OpenAI-compatible: Server-Sent Events ------------------------------------------------ */
 
 struct ipw_sse {
-    char *data; /* data: fields of the event being read, joined with '\n' */
-    size_t len, cap, max;
+    struct ipw_buf data; /* data: fields of the event being read, joined with '\n'; its limit
+                            is the event limit */
     bool have_data;
     bool overflow; /* the current event passed the limit: skip it up to its blank line */
     char event[64]; /* the event: field; "" means "message" */

@@ -26,6 +26,10 @@ struct ipw_chat_request {
     const char *model;
     const char *prompt;        /* the user message */
     const char *system_prompt; /* NULL: none (or params' system_prompt) */
+    /* The dataset item's kind ("mcq", "exact", "open") and reference answer, or NULL. Servers
+     * never see them; only a modelled backend (sim) uses them, to model whether its answer
+     * would have been right. */
+    const char *item_kind, *item_reference;
 };
 
 /* Called on the streaming thread, synchronously, so the caller can snapshot telemetry at the
@@ -37,6 +41,9 @@ struct ipw_stream_events {
     /* First non-empty content or reasoning delta. */
     void (*on_first_token)(void *ud, int64_t mono_ns);
     void (*on_delta)(void *ud, const char *content, const char *reasoning);
+    /* Asked after each streamed piece: true abandons the query at once (IPW_E_CANCELLED), so a
+     * user's Cancel does not wait for the rest of a long answer. */
+    bool (*should_stop)(void *ud);
 };
 
 enum ipw_token_source { IPW_TOKENS_SERVER = 0, IPW_TOKENS_ESTIMATED };
@@ -97,6 +104,13 @@ extern const char *const ipw_client_names[];
 ipw_err ipw_client_open(const char *name, const struct ipw_client_config *cfg,
                         struct ipw_client **out, ipw_errbuf *eb);
 void ipw_client_close(struct ipw_client *c);
+/* Is the server up, and does it serve `model`? health (its message names the URL and the
+ * fix), then check_model where the client has one, else the name must be one list_models
+ * returns (when the server lists any): a wrong name is the commonest mistake, caught before
+ * anything is measured, naming the server and the models it has. `served` receives the name
+ * the server knows it by (an untagged Ollama name gets the default tag). */
+ipw_err ipw_client_check_ready(struct ipw_client *c, const char *model, char *served,
+                               size_t served_size, ipw_errbuf *eb);
 void ipw_chat_result_free(struct ipw_chat_result *res);
 
 /* The API key from the environment: IPW_API_KEY, else OPENAI_API_KEY; NULL when neither is set

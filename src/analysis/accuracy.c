@@ -263,6 +263,11 @@ json_t *ipw_accuracy_summary_json(const struct ipw_accuracy_result *r, const cha
     json_object_set_new(s, "total_queries", json_integer((json_int_t)r->total));
     json_object_set_new(s, "total_scored", json_integer((json_int_t)r->total_scored));
     json_object_set_new(s, "accuracy", real(r->accuracy));
+    /* "measured" (scored answers) or "modelled accuracy" (the sim's verdicts drawn from
+     * published accuracies): IPJ and IPW inherit the label */
+    json_object_set_new(s, "accuracy_basis",
+                        json_string(r->modelled_scored ? "modelled accuracy" : "measured"));
+    json_object_set_new(s, "modelled_scored", json_integer((json_int_t)r->modelled_scored));
     json_object_set_new(s, "intelligence_per_joule", real(r->ipj));
     json_object_set_new(s, "intelligence_per_watt", real(r->ipw));
     json_object_set_new(s, "avg_per_query_energy_joules", real(r->avg_energy_j));
@@ -362,9 +367,17 @@ void ipw_accuracy_warnings(const struct ipw_accuracy_result *r, const char *mode
 {
     uint64_t modelled = r->unevaluated_modelled < r->unevaluated ? r->unevaluated_modelled
                                                                    : r->unevaluated;
+    if (r->modelled_scored)
+        ipw_json_append_fmt(arr, "modelled accuracy: the sim backend modelled the correctness of "
+                                 "%llu %s of model '%s' from its published benchmark accuracy "
+                                 "(data/accuracy/published.json); accuracy, IPJ and IPW are "
+                                 "modelled, not measured",
+                            (unsigned long long)r->modelled_scored,
+                            r->modelled_scored == 1 ? "answer" : "answers", model);
     if (modelled)
         ipw_json_append_fmt(arr, "the sim backend answered %llu %s of model '%s' with a "
-                                 "placeholder: a modelled run has nothing to score",
+                                 "placeholder it cannot score (open items, or no published "
+                                 "accuracy for the model): unevaluated",
                             (unsigned long long)modelled, modelled == 1 ? "query" : "queries",
                             model);
     if (r->unevaluated > modelled)

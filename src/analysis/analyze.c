@@ -82,6 +82,7 @@ struct ctx {
     uint64_t cache_hits;
     uint64_t inferred_kinds;
     uint64_t modelled_answers;
+    uint64_t modelled_scored; /* verdicts that are the sim's modelled correctness */
 };
 
 struct score {
@@ -151,6 +152,13 @@ static void score_query(struct ctx *c, const struct ipw_run_query *q, struct sco
         return;
     }
     if (is_modelled(q)) {
+        if (q->prior_correct >= 0 && q->kind != IPW_KIND_OPEN) {
+            /* the sim's modelled correctness, drawn from the model's published accuracy:
+             * counted, and labelled "modelled accuracy" wherever the figures appear */
+            s->verdict = q->prior_correct ? IPW_VERDICT_CORRECT : IPW_VERDICT_INCORRECT;
+            snprintf(s->method, sizeof s->method, "modelled-accuracy");
+            return;
+        }
         s->verdict = IPW_VERDICT_UNEVALUATED;
         snprintf(s->method, sizeof s->method, "modelled-response");
         return;
@@ -440,6 +448,8 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         score_query(c, &q, &s);
         if (strcmp(s.method, "modelled-response") == 0)
             c->modelled_answers++;
+        else if (strcmp(s.method, "modelled-accuracy") == 0)
+            c->modelled_scored++;
         struct ipw_acc_query aq = acc_query(&q, s.verdict);
         struct ipw_acc_used used;
         e = ipw_accuracy_add(&acc, &aq, &used, eb);
@@ -474,6 +484,7 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         e = out_commit(&scores, eb);
         ipw_accuracy_finish(&acc, &res->accuracy);
         res->accuracy.unevaluated_modelled = c->modelled_answers;
+        res->accuracy.modelled_scored = c->modelled_scored;
         json_t *doc = json_object();
         json_object_set_new(doc, "analysis", json_string("accuracy"));
         json_object_set_new(doc, "summary", ipw_accuracy_summary_json(&res->accuracy, model));

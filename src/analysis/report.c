@@ -333,6 +333,13 @@ static bool modelled(const struct run_view *v)
            strcmp(v->plots.energy_source, "modeled") == 0;
 }
 
+/* The sim's verdicts drawn from published accuracies: accuracy, IPJ and IPW are modelled. */
+static bool modelled_accuracy(const struct run_view *v)
+{
+    const char *basis = ipw_json_get_string(v->summary, "accuracy_basis");
+    return basis && strcmp(basis, "modelled accuracy") == 0;
+}
+
 static void meta_row(struct sb *b, const char *label, const char *value)
 {
     if (!value || !*value)
@@ -436,8 +443,16 @@ static void warnings_list(struct sb *b, const json_t *acc, const json_t *reg)
 static void judge_note(struct sb *b, const json_t *acc, const struct run_view *v)
 {
     if (strcmp(v->info.client, "sim") == 0) {
-        sb_put(b, "<p class=\"note\">The sim backend answers with a labelled placeholder: "
-                  "nothing is scored, and every energy is modelled, not measured.</p>\n");
+        if (modelled_accuracy(v))
+            sb_put(b, "<p class=\"note\"><strong>Modelled accuracy.</strong> The sim backend "
+                      "generates no real answers: whether each multiple-choice and exact answer "
+                      "would have been right is drawn (per item and seed) from the model's "
+                      "published benchmark accuracy (data/accuracy/published.json, with "
+                      "sources); open answers stay unevaluated. Accuracy, IPJ and IPW here are "
+                      "therefore modelled, and every energy is modelled, not measured.</p>\n");
+        else
+            sb_put(b, "<p class=\"note\">The sim backend answers with a labelled placeholder: "
+                      "nothing is scored, and every energy is modelled, not measured.</p>\n");
         return;
     }
     const json_t *j = json_object_get(json_object_get(acc, "data"), "judge");
@@ -555,17 +570,22 @@ static void run_section(struct sb *b, const struct run_view *v, size_t run_no)
     format_time(when, sizeof when, v->info.generated_at);
     meta_row(b, "profiled", when);
     sb_put(b, "</dl>\n<div class=\"cards\">");
-    card(b, "accuracy", v->summary, "accuracy", F_PCT);
-    card(b, "intelligence per joule", v->summary, "intelligence_per_joule", F_SIG);
-    card(b, "intelligence per watt", v->summary, "intelligence_per_watt", F_SIG);
+    bool ma = modelled_accuracy(v);
+    card(b, ma ? "modelled accuracy" : "accuracy", v->summary, "accuracy", F_PCT);
+    card(b, ma ? "IPJ (modelled accuracy)" : "intelligence per joule", v->summary,
+         "intelligence_per_joule", F_SIG);
+    card(b, ma ? "IPW (modelled accuracy)" : "intelligence per watt", v->summary,
+         "intelligence_per_watt", F_SIG);
     card(b, "energy per query", v->summary, "avg_energy_joules_all_queries", F_J);
     card(b, "latency p50", v->summary, "latency_p50_seconds", F_S);
     sb_put(b, "</div>\n");
     judge_note(b, v->acc, v);
     sb_put(b, "<div class=\"tables\">\n");
-    metric_table(b, "Accuracy", accuracy_rows, sizeof accuracy_rows / sizeof accuracy_rows[0],
-                 v->summary);
-    metric_table(b, "Intelligence per joule and per watt", efficiency_rows,
+    metric_table(b, ma ? "Accuracy (modelled accuracy)" : "Accuracy", accuracy_rows,
+                 sizeof accuracy_rows / sizeof accuracy_rows[0], v->summary);
+    metric_table(b, ma ? "Intelligence per joule and per watt (modelled accuracy)"
+                       : "Intelligence per joule and per watt",
+                 efficiency_rows,
                  sizeof efficiency_rows / sizeof efficiency_rows[0], v->summary);
     metric_table(b, "Prefill and decode", phase_rows, sizeof phase_rows / sizeof phase_rows[0],
                  v->summary);
@@ -602,21 +622,29 @@ static bool same_value(double a, double b)
 static void comparison(struct sb *b, const struct run_view *v, size_t n)
 {
     size_t ncols = sizeof compare_cols / sizeof compare_cols[0];
-    /* the best value per column: highest accuracy/IPJ/IPW, lowest energy and latency */
-    double best[sizeof compare_cols / sizeof compare_cols[0]];
-    bool all_tied[sizeof compare_cols / sizeof compare_cols[0]];
-    for (size_t c = 0; c < ncols; c++) {
-        best[c] = NAN;
-        all_tied[c] = true;
-        bool higher = c < 3, lower = c == 3 || c == 4 || c == 6 || c == 7;
-        for (size_t i = 0; i < n && (higher || lower); i++) {
-            double x;
-            if (!ipw_json_get_number(v[i].summary, compare_cols[c].key, &x))
-                continue;
-            if (!isnan(best[c]) && !same_value(x, best[c]))
-                all_tied[c] = false;
-            if (isnan(best[c]) || (higher && x > best[c]) || (lower && x < best[c]))
-                best[c] = x;
+    /* The best value per column: highest accuracy/IPJ/IPW, lowest energy and latency. A
+     * modelled (sim) run is compared only with modelled runs and a measured one only with
+     * measured ones: a model's numbers "winning" over a measurement would mean nothing. */
+    double best[2][sizeof compare_cols / sizeof compare_cols[0]];
+    bool all_tied[2][sizeof compare_cols / sizeof compare_cols[0]];
+    size_t in_group[2] = {0, 0};
+    for (size_t i = 0; i < n; i++)
+        in_group[modelled(&v[i])]++;
+    for (int g = 0; g < 2; g++) {
+        for (size_t c = 0; c < ncols; c++) {
+            best[g][c] = NAN;
+            all_tied[g][c] = true;
+            bool higher = c < 3, lower = c == 3 || c == 4 || c == 6 || c == 7;
+            for (size_t i = 0; i < n && (higher || lower); i++) {
+                double x;
+                if ((int)modelled(&v[i]) != g ||
+                    !ipw_json_get_number(v[i].summary, compare_cols[c].key, &x))
+                    continue;
+                if (!isnan(best[g][c]) && !same_value(x, best[g][c]))
+                    all_tied[g][c] = false;
+                if (isnan(best[g][c]) || (higher && x > best[g][c]) || (lower && x < best[g][c]))
+                    best[g][c] = x;
+            }
         }
     }
     sb_put(b, "<section id=\"comparison\"><h2>Comparison</h2>\n<div class=\"scroll\"><table "
@@ -629,11 +657,14 @@ static void comparison(struct sb *b, const struct run_view *v, size_t n)
     }
     sb_put(b, "</tr></thead><tbody>\n");
     for (size_t i = 0; i < n; i++) {
-        sb_printf(b, "<tr data-run=\"%zu\"><td><a href=\"#run%zu\">%zu</a></td><td>", i + 1,
-                  i + 1, i + 1);
+        int g = modelled(&v[i]);
+        sb_printf(b, "<tr data-run=\"%zu\"%s><td><a href=\"#run%zu\">%zu</a></td><td>", i + 1,
+                  g ? " data-modelled=\"1\"" : "", i + 1, i + 1);
         sb_esc(b, v[i].model);
-        if (modelled(&v[i]))
-            sb_put(b, " <span class=\"badge\">sim</span>");
+        if (g)
+            sb_put(b, modelled_accuracy(&v[i])
+                          ? " <span class=\"badge\">sim: modelled energy and accuracy</span>"
+                          : " <span class=\"badge\">sim: modelled energy</span>");
         sb_put(b, "</td><td>");
         sb_esc(b, v[i].info.hardware_label[0] ? v[i].info.hardware_label : "unknown");
         sb_put(b, "</td><td>");
@@ -642,19 +673,20 @@ static void comparison(struct sb *b, const struct run_view *v, size_t n)
         char attr[48];
         snprintf(attr, sizeof attr, " data-run=\"%zu\"", i + 1);
         for (size_t c = 0; c < ncols; c++) {
-            /* bold every run at the best value, none when they all share it (no winner) */
+            /* bold every run at its group's best value, none when they all share it */
             double x;
-            bool bold = n > 1 && !all_tied[c] && !isnan(best[c]) &&
+            bool bold = in_group[g] > 1 && !all_tied[g][c] && !isnan(best[g][c]) &&
                         ipw_json_get_number(v[i].summary, compare_cols[c].key, &x) &&
-                        same_value(x, best[c]);
+                        same_value(x, best[g][c]);
             value_cell(b, v[i].summary, compare_cols[c].key, compare_cols[c].fmt, attr, bold);
         }
         sb_put(b, "</tr>\n");
     }
     sb_put(b, "</tbody></table></div><p class=\"note\">Bold: the best run in each column "
-              "(highest accuracy, IPJ and IPW; lowest energy, power and latency). IPJ = "
-              "accuracy / mean energy per query; IPW = accuracy / mean power per "
-              "query.</p></section>\n");
+              "(highest accuracy, IPJ and IPW; lowest energy, power and latency), among the "
+              "measured runs and, separately, among the modelled (sim) runs: a modelled run is "
+              "never ranked against a measured one. IPJ = accuracy / mean energy per query; "
+              "IPW = accuracy / mean power per query.</p></section>\n");
 }
 
 static const char css[] =

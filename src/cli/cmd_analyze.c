@@ -61,9 +61,11 @@ void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r)
                    (unsigned long long)a->failed_queries,
                    (unsigned long long)a->failed_evaluations);
         printf("\n");
-        fig("accuracy", a->accuracy * 100, "%.2f", " %");
-        fig("intelligence per joule", a->ipj, "%.6g", " /J");
-        fig("intelligence per watt", a->ipw, "%.6g", " /W");
+        /* the sim's verdicts are modelled: every figure built on them says so */
+        bool m = a->modelled_scored > 0;
+        fig(m ? "modelled accuracy" : "accuracy", a->accuracy * 100, "%.2f", " %");
+        fig(m ? "IPJ (modelled accuracy)" : "intelligence per joule", a->ipj, "%.6g", " /J");
+        fig(m ? "IPW (modelled accuracy)" : "intelligence per watt", a->ipw, "%.6g", " /W");
         fig("energy per query", a->run_avg_energy_j, "%.4g", " J");
         fig("power per query", a->run_avg_power_w, "%.4g", " W");
         if (a->energy_samples && a->energy_samples != a->run_energy_samples)

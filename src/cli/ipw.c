@@ -9,6 +9,7 @@
 
 static const struct ipw_cli_command commands[] = {
     {"profile", cmd_profile, "measure the energy of every query of a dataset on a server"},
+    {"lab", cmd_lab, "measure one prompt live: prefill/decode, active energy, E_llm, A/B tests"},
     {"telemetry", cmd_telemetry, "print live telemetry readings (local collector or a monitor)"},
     {"monitor", cmd_monitor, "run the energy monitor: gRPC telemetry stream + Prometheus"},
     {"analyze", cmd_analyze, "score a run: accuracy, intelligence per joule/watt, regressions"},

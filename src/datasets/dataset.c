@@ -1,11 +1,13 @@
 /* Dataset registry and loading: finds the preset for a dataset id, streams its rows through
  * the row readers, converts each to a record (reporting malformed rows with file:line), and
  * applies --max-queries (first N, or a seeded sample). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "datasets/presets.h"
+#include "ipw/buf.h"
 #include "ipw/dataset_rows.h"
 #include "ipw/embedded.h"
 #include "ipw/log.h"
@@ -180,15 +182,9 @@ static ipw_err on_row(void *ud, json_t *row, size_t index, size_t line, ipw_errb
         ipw_dataset_record_clear(&rec);
         return ipw_fail(eb, e, "%s:%zu: %s", L->label, line, re.msg);
     }
-    if (ds->n == L->cap) {
-        size_t cap = L->cap ? L->cap * 2 : 256;
-        struct ipw_dataset_record *r = realloc(ds->rec, cap * sizeof *r);
-        if (!r) {
-            ipw_dataset_record_clear(&rec);
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory after %zu records", ds->n);
-        }
-        ds->rec = r;
-        L->cap = cap;
+    if (ipw_grow(&ds->rec, &L->cap, ds->n + 1, sizeof *ds->rec, SIZE_MAX) != IPW_OK) {
+        ipw_dataset_record_clear(&rec);
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory after %zu records", ds->n);
     }
     rec.dataset_index = index;
     rec.metadata = json_incref(row);

@@ -129,38 +129,6 @@ void rows_skip_bom(struct rows_ctx *c)
         c->src.p += 3;
 }
 
-/* --- bounded buffer ---------------------------------------------------------------------- */
-
-int rbuf_add(struct rbuf *b, const void *data, size_t n)
-{
-    if (n > b->max || b->n > b->max - n)
-        return 1;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *d = realloc(b->d, cap);
-        if (!d)
-            return -1;
-        b->d = d;
-        b->cap = cap;
-    }
-    memcpy(b->d + b->n, data, n);
-    b->n += n;
-    b->d[b->n] = '\0';
-    return 0;
-}
-
-int rbuf_addc(struct rbuf *b, char ch)
-{
-    if (b->n + 1 < b->cap && b->n < b->max) {
-        b->d[b->n++] = ch;
-        b->d[b->n] = '\0';
-        return 0;
-    }
-    return rbuf_add(b, &ch, 1);
-}
-
 /* --- reporting --------------------------------------------------------------------------- */
 
 void rows_excerpt(const char *s, size_t n, char *out, size_t size)
@@ -240,8 +208,7 @@ static ipw_err run(struct rows_ctx *c, const char *path_for_detect, enum ipw_row
     c->line = 1;
     c->index = 0;
     ipw_err e = r->read(c, eb);
-    free(c->rb.d);
-    c->rb.d = NULL;
+    ipw_buf_free(&c->rb);
     return e;
 }
 
@@ -260,7 +227,7 @@ ipw_err ipw_rows_read_mem(const void *data, size_t len, const struct ipw_rows_op
     c.src.end = c.src.p + (data ? len : 0);
     c.label = c.src.path;
     c.max_row = max_row_of(opt);
-    c.rb.max = c.max_row;
+    ipw_buf_init(&c.rb, c.max_row);
     c.sink = sink;
     return run(&c, opt ? opt->label : NULL, opt ? opt->format : IPW_ROWS_AUTO, eb);
 }
@@ -315,7 +282,7 @@ ipw_err ipw_rows_read_file(const char *path, const struct ipw_rows_opts *opt,
     c.src.p = c.src.end = c.src.buf;
     c.label = opt && opt->label ? opt->label : path;
     c.max_row = max_row_of(opt);
-    c.rb.max = c.max_row;
+    ipw_buf_init(&c.rb, c.max_row);
     c.sink = sink;
     ipw_err e = run(&c, path, fmt, eb);
     free(c.src.buf);

@@ -12,7 +12,9 @@
 enum { F_START, F_UNQ, F_Q, F_QQ };
 
 struct csv {
-    size_t *fs, *fl; /* start and length of each field of the current record in c->rb */
+    struct field {
+        size_t start, len; /* of one field of the current record, in c->rb */
+    } *f;
     size_t nf, capf;
     size_t fstart;
     bool fquoted, over, after_quote_text, blank;
@@ -27,45 +29,33 @@ static void csv_free(struct csv *s)
     for (size_t i = 0; i < s->ncols; i++)
         free(s->names[i]);
     free(s->names);
-    free(s->fs);
-    free(s->fl);
+    free(s->f);
 }
 
 static int add(struct rows_ctx *c, struct csv *s, char ch)
 {
     if (s->over)
         return 0;
-    int r = rbuf_addc(&c->rb, ch);
-    if (r > 0)
+    ipw_err r = ipw_buf_add(&c->rb, &ch, 1);
+    if (r == IPW_E_RANGE)
         s->over = true;
-    return r < 0 ? -1 : 0;
+    return r == IPW_E_NOMEM ? -1 : 0;
 }
 
 static int end_field(struct rows_ctx *c, struct csv *s)
 {
-    size_t len = s->over ? 0 : c->rb.n - s->fstart;
+    size_t len = s->over ? 0 : c->rb.len - s->fstart;
     if (s->nf == 0)
         s->blank = len == 0 && !s->fquoted;
     if (s->nf >= CSV_MAX_FIELDS) {
         s->over = true;
     } else if (!s->over) {
-        if (s->nf == s->capf) {
-            size_t cap = s->capf ? s->capf * 2 : 16;
-            size_t *fs = realloc(s->fs, cap * sizeof *fs);
-            if (!fs)
-                return -1;
-            s->fs = fs;
-            size_t *fl = realloc(s->fl, cap * sizeof *fl);
-            if (!fl)
-                return -1;
-            s->fl = fl;
-            s->capf = cap;
-        }
-        s->fs[s->nf] = s->fstart;
-        s->fl[s->nf] = len;
+        if (ipw_grow(&s->f, &s->capf, s->nf + 1, sizeof *s->f, CSV_MAX_FIELDS) != IPW_OK)
+            return -1;
+        s->f[s->nf] = (struct field){s->fstart, len};
     }
     s->nf++;
-    s->fstart = c->rb.n;
+    s->fstart = c->rb.len;
     s->fquoted = false;
     return 0;
 }
@@ -84,8 +74,8 @@ static ipw_err header(struct rows_ctx *c, struct csv *s, size_t line, ipw_errbuf
         return rows_fatal(c, IPW_E_NOMEM, line, eb, "out of memory");
     s->ncols = s->nf;
     for (size_t i = 0; i < s->nf; i++) {
-        const char *p = c->rb.d + s->fs[i];
-        size_t n = s->fl[i];
+        const char *p = c->rb.p + s->f[i].start;
+        size_t n = s->f[i].len;
         json_t *probe = json_stringn(p, n); /* validates UTF-8 */
         if (!probe || has_nul(p, n)) {
             json_decref(probe);
@@ -125,8 +115,8 @@ static ipw_err end_row(struct rows_ctx *c, struct csv *s, size_t line, ipw_errbu
         if (!row)
             return rows_fatal(c, IPW_E_NOMEM, line, eb, "out of memory");
         for (size_t i = 0; i < s->nf && e == IPW_OK; i++) {
-            const char *p = c->rb.d + s->fs[i];
-            json_t *v = has_nul(p, s->fl[i]) ? NULL : json_stringn(p, s->fl[i]);
+            const char *p = c->rb.p + s->f[i].start;
+            json_t *v = has_nul(p, s->f[i].len) ? NULL : json_stringn(p, s->f[i].len);
             if (!v) {
                 json_decref(row);
                 row = NULL;
@@ -138,7 +128,7 @@ static ipw_err end_row(struct rows_ctx *c, struct csv *s, size_t line, ipw_errbu
         if (row)
             e = rows_emit(c, row, line, eb);
     }
-    c->rb.n = 0;
+    ipw_buf_reset(&c->rb);
     s->nf = 0;
     s->fstart = 0;
     s->over = s->after_quote_text = s->fquoted = false;
@@ -152,7 +142,7 @@ ipw_err rows_read_csv(struct rows_ctx *c, ipw_errbuf *eb)
     int state = F_START;
     bool skip_lf = false, pending = false; /* pending: a record has started */
     size_t row_line = c->line;
-    if (rbuf_add(&c->rb, "", 0) < 0) /* fields of an all-empty record still point somewhere */
+    if (ipw_buf_add(&c->rb, "", 0) == IPW_E_NOMEM) /* fields of an all-empty record still point somewhere */
         return rows_fatal(c, IPW_E_NOMEM, 1, eb, "out of memory");
     rows_skip_bom(c);
     for (;;) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ipw/buf.h"
 #include "ipw/dataset_rows.h"
 
 #define ROWS_CHUNK 65536
@@ -19,12 +20,6 @@ struct rows_src {
     int err;               /* errno of a failed read */
 };
 
-/* Bounded growable byte buffer; rbuf_add returns 0, 1 when max would be passed, -1 on ENOMEM. */
-struct rbuf {
-    char *d;
-    size_t n, cap, max;
-};
-
 struct rows_ctx {
     struct rows_src src;
     const char *label;
@@ -32,7 +27,7 @@ struct rows_ctx {
     const struct ipw_rows_sink *sink;
     size_t line;  /* current 1-based line */
     size_t index; /* next data row's index */
-    struct rbuf rb;
+    struct ipw_buf rb; /* the row being read; its limit is max_row */
 };
 
 /* Makes src->p < src->end unless at the end: 1 bytes available, 0 end, -1 read error. */
@@ -40,8 +35,6 @@ int rows_src_fill(struct rows_src *s);
 /* The read error as an ipw_err. */
 ipw_err rows_src_error(struct rows_ctx *c, ipw_errbuf *eb);
 
-int rbuf_add(struct rbuf *b, const void *data, size_t n);
-int rbuf_addc(struct rbuf *b, char ch);
 
 /* Hands a parsed row to the sink (takes ownership of row). */
 ipw_err rows_emit(struct rows_ctx *c, json_t *row, size_t line, ipw_errbuf *eb);

@@ -64,10 +64,10 @@ static int scan_element(struct rows_ctx *c, struct scan *s)
             }
         }
         if (!s->over) {
-            int r = rbuf_add(&c->rb, from, (size_t)(p - from));
-            if (r < 0)
+            ipw_err r = ipw_buf_add(&c->rb, from, (size_t)(p - from));
+            if (r == IPW_E_NOMEM)
                 return -2;
-            s->over = r > 0;
+            s->over = r == IPW_E_RANGE;
         }
         c->src.p = p;
         if (done) {
@@ -82,14 +82,14 @@ static ipw_err element(struct rows_ctx *c, size_t line, bool over, ipw_errbuf *e
     if (over)
         return rows_bad(c, line, eb, "array element longer than %zu bytes (the row limit)",
                         c->max_row);
-    size_t n = c->rb.n;
-    while (n && ws((unsigned char)c->rb.d[n - 1]))
+    size_t n = c->rb.len;
+    while (n && ws((unsigned char)c->rb.p[n - 1]))
         n--;
     json_error_t je;
-    json_t *j = json_loadb(c->rb.d, n, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_loadb(c->rb.p, n, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
         char ex[64];
-        rows_excerpt(c->rb.d, n, ex, sizeof ex);
+        rows_excerpt(c->rb.p, n, ex, sizeof ex);
         return rows_bad(c, line, eb, "invalid JSON in array element: %s (element starts '%s')",
                         je.text, ex);
     }
@@ -126,7 +126,7 @@ ipw_err rows_read_json(struct rows_ctx *c, ipw_errbuf *eb)
         }
         size_t start = c->line;
         struct scan s = {0};
-        c->rb.n = 0;
+        ipw_buf_reset(&c->rb);
         int r = scan_element(c, &s);
         if (r == -1)
             return rows_src_error(c, eb);
@@ -137,7 +137,7 @@ ipw_err rows_read_json(struct rows_ctx *c, ipw_errbuf *eb)
                               "the array element starting here is not closed before the end "
                               "of the file");
         ipw_err e;
-        if (c->rb.n == 0 && !s.over) {
+        if (c->rb.len == 0 && !s.over) {
             /* "[{..},]" is tolerated; "[,{..}]" or "{..},,{..}" is a missing element */
             if (s.term == ']')
                 break;

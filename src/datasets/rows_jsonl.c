@@ -30,16 +30,16 @@ static const char *json_kind(const json_t *j)
 /* Parses one complete line held in c->rb. */
 static ipw_err one_line(struct rows_ctx *c, size_t line, ipw_errbuf *eb)
 {
-    size_t n = c->rb.n;
-    if (n && c->rb.d[n - 1] == '\r')
+    size_t n = c->rb.len;
+    if (n && c->rb.p[n - 1] == '\r')
         n--;
-    if (blank(c->rb.d, n))
+    if (blank(c->rb.p, n))
         return IPW_OK;
     json_error_t je;
-    json_t *j = json_loadb(c->rb.d, n, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_loadb(c->rb.p, n, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
         char ex[64];
-        rows_excerpt(c->rb.d, n, ex, sizeof ex);
+        rows_excerpt(c->rb.p, n, ex, sizeof ex);
         return rows_bad(c, line, eb, "invalid JSON at column %d: %s (line starts '%s')",
                         je.column, je.text, ex);
     }
@@ -55,7 +55,7 @@ ipw_err rows_read_jsonl(struct rows_ctx *c, ipw_errbuf *eb)
 {
     rows_skip_bom(c);
     for (;;) {
-        c->rb.n = 0;
+        ipw_buf_reset(&c->rb);
         bool over = false, got_nl = false, any = false;
         for (;;) {
             int f = rows_src_fill(&c->src);
@@ -68,10 +68,10 @@ ipw_err rows_read_jsonl(struct rows_ctx *c, ipw_errbuf *eb)
             const unsigned char *nl = memchr(c->src.p, '\n', avail);
             size_t take = nl ? (size_t)(nl - c->src.p) : avail;
             if (!over) {
-                int r = rbuf_add(&c->rb, c->src.p, take);
-                if (r < 0)
+                ipw_err r = ipw_buf_add(&c->rb, c->src.p, take);
+                if (r == IPW_E_NOMEM)
                     return rows_fatal(c, IPW_E_NOMEM, c->line, eb, "out of memory");
-                if (r > 0)
+                if (r == IPW_E_RANGE)
                     over = true; /* keep scanning to the newline, storing nothing */
             }
             c->src.p += take;

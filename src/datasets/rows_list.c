@@ -38,7 +38,7 @@ static ipw_err from_json(json_t *arr, json_t **out, ipw_errbuf *eb)
 
 struct pyp {
     const char *p, *end;
-    struct rbuf b;
+    struct ipw_buf b;
 };
 
 static void skip_ws(struct pyp *s)
@@ -58,7 +58,7 @@ static int hexval(int ch)
     return -1;
 }
 
-static int put_utf8(struct rbuf *b, unsigned long cp)
+static int put_utf8(struct ipw_buf *b, unsigned long cp)
 {
     char u[4];
     int n;
@@ -81,7 +81,7 @@ static int put_utf8(struct rbuf *b, unsigned long cp)
         u[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    return rbuf_add(b, u, (size_t)n);
+    return ipw_buf_add(b, u, (size_t)n) != IPW_OK;
 }
 
 /* One quoted Python string at s->p (optional u prefix) into s->b; NULL or a reason. */
@@ -97,7 +97,7 @@ static const char *py_string(struct pyp *s)
         if (ch == '\0')
             return "NUL byte in a string";
         if (ch != '\\') {
-            if (rbuf_addc(&s->b, ch) != 0)
+            if (ipw_buf_add(&s->b, &ch, 1) != IPW_OK)
                 return "string too long";
             continue;
         }
@@ -129,7 +129,7 @@ static const char *py_string(struct pyp *s)
                 break;
             }
             /* Python keeps unknown escapes as written */
-            if (rbuf_addc(&s->b, '\\') != 0 || rbuf_addc(&s->b, e) != 0)
+            if (ipw_buf_add(&s->b, "\\", 1) != IPW_OK || ipw_buf_add(&s->b, &e, 1) != IPW_OK)
                 return "string too long";
             continue;
         }
@@ -160,12 +160,12 @@ static const char *py_number(struct pyp *s)
         s->p++;
     if (s->p == start)
         return "expected a quoted string";
-    return rbuf_add(&s->b, start, (size_t)(s->p - start)) ? "number too long" : NULL;
+    return ipw_buf_add(&s->b, start, (size_t)(s->p - start)) != IPW_OK ? "number too long" : NULL;
 }
 
 static ipw_err from_python(const char *text, size_t len, json_t **out, ipw_errbuf *eb)
 {
-    struct pyp s = {text, text + len, {NULL, 0, 0, len + 16}};
+    struct pyp s = {text, text + len, {.max = len + 16}};
     json_t *res = json_array();
     const char *why = NULL;
     skip_ws(&s);
@@ -190,12 +190,12 @@ static ipw_err from_python(const char *text, size_t len, json_t **out, ipw_errbu
         }
         if (s.p >= s.end)
             break; /* reported below as an unclosed list */
-        s.b.n = 0;
+        ipw_buf_reset(&s.b);
         why = (*s.p == '\'' || *s.p == '"' || *s.p == 'u' || *s.p == 'U') ? py_string(&s)
                                                                            : py_number(&s);
         if (why)
             goto fail;
-        json_t *v = json_stringn(s.b.d ? s.b.d : "", s.b.n);
+        json_t *v = json_stringn(ipw_buf_str(&s.b), s.b.len);
         if (!v) {
             why = "a string is not valid UTF-8";
             goto fail;
@@ -214,11 +214,11 @@ static ipw_err from_python(const char *text, size_t len, json_t **out, ipw_errbu
         why = "text after the closing ']'";
         goto fail;
     }
-    free(s.b.d);
+    ipw_buf_free(&s.b);
     *out = res;
     return IPW_OK;
 fail:
-    free(s.b.d);
+    ipw_buf_free(&s.b);
     json_decref(res);
     return ipw_fail(eb, IPW_E_INVALID, "%s", why);
 }

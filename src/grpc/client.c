@@ -29,9 +29,9 @@ struct ipw_grpc_stream {
     struct ipw_grpc_client *c;
     int32_t id;
     struct ipw_grpc_deframer in;
-    struct ipw_grpc_buf q; /* records: 4-byte length (host order) + message */
+    struct ipw_buf q; /* records: 4-byte length (host order) + message */
     size_t qhead;
-    struct ipw_grpc_buf req; /* framed request, sent by the data provider */
+    struct ipw_buf req; /* framed request, sent by the data provider */
     size_t req_off;
     bool closed, abandoned, have_grpc_status;
     int http_status;
@@ -62,8 +62,8 @@ static void stream_free(struct ipw_grpc_stream *st)
     if (st->next)
         st->next->prev = st->prev;
     ipw_grpc_deframer_free(&st->in);
-    ipw_grpc_buf_free(&st->q);
-    ipw_grpc_buf_free(&st->req);
+    ipw_buf_free(&st->q);
+    ipw_buf_free(&st->req);
     free(st);
 }
 
@@ -81,10 +81,12 @@ static int queue_message(void *ud, const uint8_t *msg, size_t len)
 {
     struct ipw_grpc_stream *st = ud;
     uint32_t n = (uint32_t)len;
-    if (!ipw_grpc_buf_reserve(&st->q, sizeof n + len))
+    /* room for both first, so a record is queued whole or not at all */
+    if (ipw_buf_reserve(&st->q, sizeof n + len) != IPW_OK)
         return IPW_GRPC_RESOURCE_EXHAUSTED;
-    ipw_grpc_buf_append(&st->q, &n, sizeof n);
-    ipw_grpc_buf_append(&st->q, msg, len);
+    memcpy(st->q.p + st->q.len, &n, sizeof n);
+    memcpy(st->q.p + st->q.len + sizeof n, msg, len);
+    ipw_buf_commit(&st->q, sizeof n + len);
     return 0;
 }
 
@@ -189,7 +191,7 @@ static ssize_t req_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t le
     struct ipw_grpc_stream *st = src->ptr;
     size_t left = st->req.len - st->req_off;
     size_t n = left < length ? left : length;
-    memcpy(buf, st->req.data + st->req_off, n);
+    memcpy(buf, st->req.p + st->req_off, n);
     st->req_off += n;
     if (st->req_off == st->req.len)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -361,8 +363,8 @@ ipw_err ipw_grpc_client_stream(struct ipw_grpc_client *c, const char *path, cons
     st->req.max = IPW_GRPC_FRAME_HEADER + len;
     uint8_t hdr[IPW_GRPC_FRAME_HEADER];
     ipw_grpc_frame_header(hdr, (uint32_t)len);
-    if (!ipw_grpc_buf_append(&st->req, hdr, sizeof hdr) || !ipw_grpc_buf_append(&st->req, req, len)) {
-        ipw_grpc_buf_free(&st->req);
+    if (ipw_buf_add(&st->req, hdr, sizeof hdr) != IPW_OK || ipw_buf_add(&st->req, req, len) != IPW_OK) {
+        ipw_buf_free(&st->req);
         free(st);
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory holding a request of %zu bytes", len);
     }
@@ -408,13 +410,15 @@ ipw_err ipw_grpc_stream_next(struct ipw_grpc_stream *st, const uint8_t **msg, si
         deadline = 1;
     *msg = NULL;
     *len = 0;
-    if (st->qhead == st->q.len)
-        st->qhead = st->q.len = 0;
+    if (st->qhead == st->q.len) {
+        st->qhead = 0;
+        ipw_buf_reset(&st->q);
+    }
     for (;;) {
         if (st->qhead < st->q.len) {
             uint32_t n;
-            memcpy(&n, st->q.data + st->qhead, sizeof n);
-            *msg = st->q.data + st->qhead + sizeof n;
+            memcpy(&n, st->q.p + st->qhead, sizeof n);
+            *msg = (const uint8_t *)st->q.p + st->qhead + sizeof n;
             *len = n;
             st->qhead += sizeof n + n;
             return IPW_OK;
@@ -453,7 +457,7 @@ void ipw_grpc_stream_close(struct ipw_grpc_stream *st)
 }
 
 ipw_err ipw_grpc_client_unary(struct ipw_grpc_client *c, const char *path, const uint8_t *req,
-                              size_t len, int64_t timeout_ns, struct ipw_grpc_buf *resp, int *code,
+                              size_t len, int64_t timeout_ns, struct ipw_buf *resp, int *code,
                               char *msg, size_t msgsize, ipw_errbuf *eb)
 {
     struct ipw_grpc_stream *st;
@@ -465,7 +469,7 @@ ipw_err ipw_grpc_client_unary(struct ipw_grpc_client *c, const char *path, const
         return e;
     int64_t deadline = timeout_ns > 0 ? ipw_mono_ns() + timeout_ns : 0;
     unsigned nmsg = 0;
-    resp->len = 0;
+    ipw_buf_reset(resp);
     for (;;) {
         const uint8_t *m;
         size_t n;
@@ -479,7 +483,7 @@ ipw_err ipw_grpc_client_unary(struct ipw_grpc_client *c, const char *path, const
         }
         if (!m)
             break;
-        if (nmsg++ == 0 && !ipw_grpc_buf_append(resp, m, n)) {
+        if (nmsg++ == 0 && ipw_buf_add(resp, m, n) != IPW_OK) {
             ipw_grpc_stream_close(st);
             return ipw_fail(eb, IPW_E_NOMEM, "response of %zu bytes from %s%s is too large", n,
                             c->target, path);

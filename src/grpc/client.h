@@ -22,7 +22,7 @@ ipw_err ipw_grpc_client_connect(const char *target, int64_t timeout_ns,
  * gRPC status (and msg its message); resp holds the response message when *code is 0.
  * timeout_ns bounds the wait and is sent as grpc-timeout (0 = none). */
 ipw_err ipw_grpc_client_unary(struct ipw_grpc_client *c, const char *path, const uint8_t *req,
-                              size_t len, int64_t timeout_ns, struct ipw_grpc_buf *resp, int *code,
+                              size_t len, int64_t timeout_ns, struct ipw_buf *resp, int *code,
                               char *msg, size_t msgsize, ipw_errbuf *eb);
 
 /* Start a server-streaming call. timeout_ns > 0 is sent as grpc-timeout, for the server to

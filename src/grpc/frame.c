@@ -19,43 +19,6 @@ const char *ipw_grpc_code_name(int code)
     return names[code];
 }
 
-bool ipw_grpc_buf_reserve(struct ipw_grpc_buf *b, size_t extra)
-{
-    if (extra > b->max || b->len > b->max - extra)
-        return false;
-    size_t want = b->len + extra;
-    if (want <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    if (cap > b->max)
-        cap = b->max;
-    while (cap < want)
-        cap = cap > b->max / 2 ? b->max : cap * 2;
-    uint8_t *p = realloc(b->data, cap);
-    if (!p)
-        return false;
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
-bool ipw_grpc_buf_append(struct ipw_grpc_buf *b, const void *p, size_t n)
-{
-    if (!ipw_grpc_buf_reserve(b, n))
-        return false;
-    if (n)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return true;
-}
-
-void ipw_grpc_buf_free(struct ipw_grpc_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
 void ipw_grpc_frame_header(uint8_t out[IPW_GRPC_FRAME_HEADER], uint32_t len)
 {
     out[0] = 0;
@@ -110,7 +73,7 @@ int ipw_grpc_deframer_feed(struct ipw_grpc_deframer *d, const uint8_t *data, siz
                             (unsigned long)d->max);
             d->need = n;
             d->in_body = true;
-            d->body.len = 0;
+            ipw_buf_reset(&d->body);
         }
         size_t take = d->need - d->body.len;
         if (take > len)
@@ -126,7 +89,7 @@ int ipw_grpc_deframer_feed(struct ipw_grpc_deframer *d, const uint8_t *data, siz
                 return rc;
             continue;
         }
-        if (!ipw_grpc_buf_append(&d->body, data, take))
+        if (ipw_buf_add(&d->body, data, take) != IPW_OK)
             return fail(d, 8, "out of memory buffering a message of %lu bytes (%lu held)",
                         d->need, (unsigned long)d->body.len);
         data += take;
@@ -135,8 +98,8 @@ int ipw_grpc_deframer_feed(struct ipw_grpc_deframer *d, const uint8_t *data, siz
             break;
         d->in_body = false;
         d->hdr_have = 0;
-        int rc = cb ? cb(ud, d->body.data, d->body.len) : 0;
-        d->body.len = 0;
+        int rc = cb ? cb(ud, (const uint8_t *)d->body.p, d->body.len) : 0;
+        ipw_buf_reset(&d->body);
         if (rc)
             return rc;
     }
@@ -148,7 +111,7 @@ bool ipw_grpc_deframer_idle(const struct ipw_grpc_deframer *d)
     return !d->in_body && d->hdr_have == 0;
 }
 
-void ipw_grpc_deframer_free(struct ipw_grpc_deframer *d) { ipw_grpc_buf_free(&d->body); }
+void ipw_grpc_deframer_free(struct ipw_grpc_deframer *d) { ipw_buf_free(&d->body); }
 
 int64_t ipw_grpc_parse_timeout(const char *v, size_t len)
 {

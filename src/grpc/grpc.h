@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipw/buf.h"
+
 #define IPW_GRPC_FRAME_HEADER 5
 #define IPW_GRPC_MAX_MESSAGE ((size_t)4 << 20) /* 4 MiB, grpc's default receive limit */
 
@@ -27,15 +29,6 @@ enum ipw_grpc_code {
 /* "OK", "DEADLINE_EXCEEDED", ...; "CODE_<n>" style text is never returned: unknown -> "UNKNOWN". */
 const char *ipw_grpc_code_name(int code);
 
-/* A growable byte buffer with a hard bound: it never holds more than `max` bytes. */
-struct ipw_grpc_buf {
-    uint8_t *data;
-    size_t len, cap, max;
-};
-/* Make room for `extra` more bytes; false when that would pass buf->max or allocation fails. */
-bool ipw_grpc_buf_reserve(struct ipw_grpc_buf *b, size_t extra);
-bool ipw_grpc_buf_append(struct ipw_grpc_buf *b, const void *p, size_t n);
-void ipw_grpc_buf_free(struct ipw_grpc_buf *b);
 
 void ipw_grpc_frame_header(uint8_t out[IPW_GRPC_FRAME_HEADER], uint32_t len);
 
@@ -48,7 +41,7 @@ struct ipw_grpc_deframer {
     size_t hdr_have;
     uint32_t need; /* body length of the message being read */
     bool in_body;
-    struct ipw_grpc_buf body;
+    struct ipw_buf body;
     int error;     /* sticky ipw_grpc_code once the stream is unusable */
     bool compressed; /* the error is a message with the compressed flag (1) set: the caller
                       * decides between INTERNAL and UNIMPLEMENTED from grpc-encoding */

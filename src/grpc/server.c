@@ -66,7 +66,7 @@ struct call {
     void *svc;      /* service state of a streaming call */
     bool svc_open;
     uint8_t hdr[IPW_GRPC_FRAME_HEADER];
-    struct ipw_grpc_buf msg;
+    struct ipw_buf msg;
     size_t off;     /* bytes of hdr+msg already handed to nghttp2 */
     bool have_msg, deferred, ending;
     bool draining;  /* answered before the request ended: reading (and dropping) its rest */
@@ -85,7 +85,7 @@ struct conn {
     bool dead;     /* close now */
     bool closing;  /* write side shut; draining input until EOF or the linger deadline */
     int64_t linger_until;
-    struct ipw_grpc_buf *mem_out; /* ipw_grpc_server_feed: output goes here, not to a socket */
+    struct ipw_buf *mem_out; /* ipw_grpc_server_feed: output goes here, not to a socket */
     bool proto_err;               /* counted once in the protocol-error statistic */
     struct conn *prev, *next;
 };
@@ -166,7 +166,7 @@ static void call_free(struct call *k, int final_code)
         s->calls = k->next;
     if (k->next)
         k->next->prev = k->prev;
-    ipw_grpc_buf_free(&k->msg);
+    ipw_buf_free(&k->msg);
     free(k);
     s->st_calls_open--;
 }
@@ -241,7 +241,7 @@ static ssize_t read_cb(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len
                 eof = true;
                 break;
             }
-            k->msg.len = 0;
+            ipw_buf_reset(&k->msg);
             int code = IPW_GRPC_OK;
             char msg[256] = "";
             enum ipw_grpc_pull pr = k->m->pull(k->m->ud, k->svc, &k->msg, &code, msg, sizeof msg);
@@ -271,7 +271,7 @@ static ssize_t read_cb(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len
                 take = k->msg.len - mo;
                 if (take > length - n)
                     take = length - n;
-                memcpy(buf + n, k->msg.data + mo, take);
+                memcpy(buf + n, k->msg.p + mo, take);
             }
             n += take;
             k->off += take;
@@ -325,7 +325,7 @@ static void dispatch(struct call *k)
     }
     const struct ipw_grpc_method *m = k->m;
     if (m->unary) {
-        k->msg.len = 0;
+        ipw_buf_reset(&k->msg);
         int code = m->unary(m->ud, k->req, k->req_len, &k->msg, msg, sizeof msg);
         release_request(k);
         if (code != IPW_GRPC_OK) {
@@ -704,7 +704,7 @@ static void conn_flush(struct conn *c)
             c->pend_len = (size_t)n;
         }
         if (c->mem_out) {
-            if (!ipw_grpc_buf_append(c->mem_out, c->pend, c->pend_len))
+            if (ipw_buf_add(c->mem_out, c->pend, c->pend_len) != IPW_OK)
                 c->dead = true;
             c->pend_len = 0;
             if (c->dead)
@@ -1075,7 +1075,7 @@ ipw_err ipw_grpc_server_run(struct ipw_grpc_server *s, ipw_errbuf *eb)
 }
 
 ipw_err ipw_grpc_server_feed(struct ipw_grpc_server *s, const uint8_t *in, size_t len,
-                             struct ipw_grpc_buf *out, ipw_errbuf *eb)
+                             struct ipw_buf *out, ipw_errbuf *eb)
 {
     struct conn *c = conn_new(s, -1);
     if (!c)

@@ -22,7 +22,7 @@ struct ipw_grpc_method {
     void *ud;
     /* Unary: decode the request, append the response message to `resp`; return a grpc code
      * (IPW_GRPC_OK, or another with a one-line reason in msg). */
-    int (*unary)(void *ud, const uint8_t *req, size_t len, struct ipw_grpc_buf *resp, char *msg,
+    int (*unary)(void *ud, const uint8_t *req, size_t len, struct ipw_buf *resp, char *msg,
                  size_t msgsize);
     /* Server streaming (unary == NULL): open returns a code and sets *state; pull is asked for
      * the next message whenever HTTP/2 flow control lets the stream send; close is called
@@ -30,7 +30,7 @@ struct ipw_grpc_method {
      * client went away). */
     int (*open)(void *ud, const uint8_t *req, size_t len, void **state, char *msg,
                 size_t msgsize);
-    enum ipw_grpc_pull (*pull)(void *ud, void *state, struct ipw_grpc_buf *out, int *code,
+    enum ipw_grpc_pull (*pull)(void *ud, void *state, struct ipw_buf *out, int *code,
                                char *msg, size_t msgsize);
     void (*close)(void *ud, void *state, int code);
 };
@@ -82,7 +82,7 @@ void ipw_grpc_server_stop(struct ipw_grpc_server *s);
  * to `out` (bounded by out->max); then the connection is dropped. For fuzzing and tests, on a
  * server that is not running (never beside ipw_grpc_server_run on another thread). */
 ipw_err ipw_grpc_server_feed(struct ipw_grpc_server *s, const uint8_t *in, size_t len,
-                             struct ipw_grpc_buf *out, ipw_errbuf *eb);
+                             struct ipw_buf *out, ipw_errbuf *eb);
 void ipw_grpc_server_get_stats(struct ipw_grpc_server *s, struct ipw_grpc_server_stats *st);
 void ipw_grpc_server_destroy(struct ipw_grpc_server *s);
 

@@ -17,40 +17,31 @@ void ipw_chat_run_init(struct ipw_chat_run *r, enum ipw_wire wire, struct ipw_ch
     r->ev = ev;
     r->prompt_tokens = r->completion_tokens = -1;
     ipw_sse_init(&r->sse, IPW_STREAM_MAX_LINE);
+    ipw_buf_init(&r->content, IPW_CHAT_MAX_TEXT);
+    ipw_buf_init(&r->reasoning, IPW_CHAT_MAX_TEXT);
 }
 
 void ipw_chat_run_free(struct ipw_chat_run *r)
 {
-    free(r->content.p);
-    free(r->reasoning.p);
-    r->content = r->reasoning = (struct ipw_textbuf){0};
+    ipw_buf_free(&r->content);
+    ipw_buf_free(&r->reasoning);
     json_decref(r->stats);
     r->stats = NULL;
     ipw_sse_free(&r->sse);
 }
 
-static ipw_err text_add(struct ipw_chat_run *r, struct ipw_textbuf *b, const char *s, size_t n,
+static ipw_err text_add(struct ipw_chat_run *r, struct ipw_buf *b, const char *s, size_t n,
                         ipw_errbuf *eb)
 {
+    /* the limit is on both texts together, so it is checked here rather than by either buffer */
     if (n > IPW_CHAT_MAX_TEXT - r->content.len - r->reasoning.len)
         return ipw_fail(eb, IPW_E_RANGE,
                         "the answer is longer than the %u MiB limit on one response; lower "
                         "max_tokens",
                         IPW_CHAT_MAX_TEXT >> 20);
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory keeping a %zu-byte answer",
-                            b->len + n);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    ipw_err e = ipw_buf_add(b, s, n);
+    if (e != IPW_OK)
+        return ipw_fail(eb, e, "out of memory keeping a %zu-byte answer", b->len + n);
     return IPW_OK;
 }
 
@@ -127,6 +118,10 @@ static ipw_err handle(struct ipw_chat_run *r, ipw_err pe, struct ipw_stream_chun
          * keeps the response open after its end marker */
         if (e == IPW_OK && r->done && !was_done)
             e = ipw_fail(eb, IPW_E_CANCELLED, "the stream's end marker arrived");
+        else if (e == IPW_OK && !r->done && r->ev && r->ev->should_stop &&
+                 r->ev->should_stop(r->ev->ud))
+            e = ipw_fail(eb, IPW_E_CANCELLED, "cancelled while streaming, after %ld tokens",
+                         r->deltas);
     }
     ipw_stream_chunk_clear(c);
     return e;
@@ -165,11 +160,11 @@ void ipw_chat_run_on_sent(void *run, int64_t mono_ns)
         r->ev->on_start(r->ev->ud, mono_ns);
 }
 
-static char *take_text(struct ipw_textbuf *b)
+/* The text for the result: "" when none, NULL only when memory ran out. */
+static char *take_text(struct ipw_buf *b)
 {
-    char *p = b->p ? b->p : strdup("");
-    *b = (struct ipw_textbuf){0};
-    return p;
+    char *p;
+    return ipw_buf_take(b, &p, NULL) == IPW_OK ? p : NULL;
 }
 
 void ipw_chat_run_settle(struct ipw_chat_run *r)
@@ -214,7 +209,7 @@ ipw_err ipw_chat_run_conclude(struct ipw_chat_run *r, ipw_err http_err, const ip
                                  : "");
     } else if (reply->status < 200 || reply->status >= 300) {
         char text[300];
-        ipw_stream_error_text(reply->body, reply->body_len, text, sizeof text);
+        ipw_stream_error_text(ipw_buf_str(&reply->body), reply->body.len, text, sizeof text);
         e = status_fn(status_ctx, reply->status, text, &eb);
     } else if (r->server_error) {
         e = ipw_fail(&eb, IPW_E_IO, "%s reported an error after %ld tokens: %s", display_url,

@@ -19,17 +19,12 @@
 
 enum ipw_wire { IPW_WIRE_NDJSON, IPW_WIRE_SSE };
 
-struct ipw_textbuf {
-    char *p;
-    size_t len, cap;
-};
-
 struct ipw_chat_run {
     enum ipw_wire wire;
     struct ipw_sse sse;
     struct ipw_chat_result *res;
     const struct ipw_stream_events *ev;
-    struct ipw_textbuf content, reasoning;
+    struct ipw_buf content, reasoning; /* together at most IPW_CHAT_MAX_TEXT */
     size_t prompt_bytes; /* for the token estimate when the server reports no counts */
     long deltas;         /* non-empty content or reasoning pieces received */
     unsigned long lines;

@@ -305,3 +305,50 @@ ipw_err ipw_params_duration(const json_t *params, const char *key, int64_t *ns, 
 }
 
 long ipw_estimate_tokens(size_t bytes) { return (long)((bytes + 3) / 4); }
+
+ipw_err ipw_client_check_ready(struct ipw_client *c, const char *model, char *served,
+                               size_t served_size, ipw_errbuf *eb)
+{
+    snprintf(served, served_size, "%s", model);
+    ipw_err rc = c->ops->health(c, eb); /* its message names the URL and the fix */
+    if (rc != IPW_OK)
+        return rc;
+    if (c->ops->check_model)
+        return c->ops->check_model(c, model, eb);
+    json_t *models = NULL;
+    ipw_errbuf lb = {0};
+    if (!c->ops->list_models || c->ops->list_models(c, &models, &lb) != IPW_OK ||
+        !json_array_size(models)) {
+        json_decref(models);
+        return IPW_OK;
+    }
+    const char *tag = c->ops->default_model_tag;
+    bool untagged = tag && !strchr(model, ':');
+    bool found = false;
+    char avail[512] = "";
+    size_t i;
+    json_t *m;
+    json_array_foreach(models, i, m)
+    {
+        const char *name = json_string_value(m);
+        if (!name)
+            continue;
+        /* the name as listed, or (like the server itself) an untagged name + its default tag */
+        size_t ml = strlen(model);
+        if (strcmp(name, model) == 0 ||
+            (untagged && !found && strncmp(name, model, ml) == 0 && strcmp(name + ml, tag) == 0)) {
+            if (!found || strcmp(name, model) == 0)
+                snprintf(served, served_size, "%s", name);
+            found = true;
+        }
+        size_t len = strlen(avail);
+        if (len + strlen(name) + 3 < sizeof avail)
+            snprintf(avail + len, sizeof avail - len, "%s%s", len ? ", " : "", name);
+    }
+    json_decref(models);
+    if (!found)
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "model '%s' is not served by %s (available: %s); check --model", model,
+                        c->base_url, avail[0] ? avail : "none");
+    return IPW_OK;
+}

@@ -49,19 +49,14 @@ void ipw_http_display_url(const char *url, char *out, size_t size)
 
 static ipw_err keep_body(struct call_state *st, const char *p, size_t n, size_t max)
 {
-    struct ipw_http_reply *r = st->r;
-    if (r->body_len + n > max) {
-        r->body_truncated = true;
-        n = max - r->body_len;
+    struct ipw_buf *b = &st->r->body;
+    if (b->max == 0)
+        ipw_buf_init(b, max); /* the status, and with it the limit, is known from the first piece */
+    if (n > b->max - b->len) {
+        st->r->body_truncated = true;
+        n = b->max - b->len;
     }
-    char *nb = realloc(r->body, r->body_len + n + 1);
-    if (!nb)
-        return IPW_E_NOMEM;
-    r->body = nb;
-    memcpy(r->body + r->body_len, p, n);
-    r->body_len += n;
-    r->body[r->body_len] = '\0';
-    return IPW_OK;
+    return ipw_buf_add(b, p, n);
 }
 
 static void learn_status(struct call_state *st)
@@ -96,7 +91,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
     size_t max = is_error || st->c->max_body == 0 ? IPW_HTTP_MAX_ERROR_BODY : st->c->max_body;
     if (keep_body(st, p, n, max) != IPW_OK) {
         st->cb_err = ipw_fail(&st->cb_eb, IPW_E_NOMEM, "out of memory keeping a %zu-byte reply",
-                              st->r->body_len + n);
+                              st->r->body.len + n);
         return 0;
     }
     if (st->r->body_truncated) {
@@ -323,7 +318,5 @@ out:
 
 void ipw_http_reply_free(struct ipw_http_reply *r)
 {
-    free(r->body);
-    r->body = NULL;
-    r->body_len = 0;
+    ipw_buf_free(&r->body);
 }

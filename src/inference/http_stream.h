@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipw/buf.h"
 #include "ipw/chatstream.h"
 #include "ipw/err.h"
 
@@ -32,8 +33,8 @@ struct ipw_http_call {
 struct ipw_http_reply {
     long status; /* 0 when no response arrived */
     char content_type[128];
-    char *body; /* the whole body (no on_line) or the error body of a non-2xx reply */
-    size_t body_len;
+    struct ipw_buf body; /* the whole body (no on_line) or the error body of a non-2xx reply;
+                            its limit is max_body or IPW_HTTP_MAX_ERROR_BODY */
     bool body_truncated;
     bool sent;           /* the request went out (the connection was made) */
     size_t bytes;        /* body bytes received */

@@ -208,7 +208,7 @@ ipw_err ipw_remote_get_json(const struct ipw_remote *rm, const char *url, json_t
     ipw_err e = ipw_http_call(&call, &reply, eb);
     if (e == IPW_OK && (reply.status < 200 || reply.status >= 300)) {
         char text[300];
-        ipw_stream_error_text(reply.body, reply.body_len, text, sizeof text);
+        ipw_stream_error_text(ipw_buf_str(&reply.body), reply.body.len, text, sizeof text);
         ipw_err code = reply.status == 401 || reply.status == 403 ? IPW_E_PERM
                        : reply.status == 404                      ? IPW_E_NOTFOUND
                                                                   : IPW_E_IO;
@@ -216,10 +216,10 @@ ipw_err ipw_remote_get_json(const struct ipw_remote *rm, const char *url, json_t
     }
     if (e == IPW_OK) {
         json_error_t je;
-        *out = json_loadb(reply.body ? reply.body : "", reply.body_len, 0, &je);
+        *out = json_loadb(ipw_buf_str(&reply.body), reply.body.len, 0, &je);
         if (!*out) {
             char ex[600], why[160];
-            ipw_stream_excerpt(ex, sizeof ex, reply.body ? reply.body : "", reply.body_len, 120);
+            ipw_stream_excerpt(ex, sizeof ex, ipw_buf_str(&reply.body), reply.body.len, 120);
             ipw_stream_clean(why, sizeof why, je.text, strlen(je.text));
             e = ipw_fail(eb, IPW_E_PROTOCOL, "GET %s did not return JSON (%s): %s", shown, why,
                          ex);

@@ -4,13 +4,16 @@
  * sim collector's modelled power follows. Nothing here is measured. docs/sim.md. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipw/buf.h"
 #include "ipw/client.h"
 #include "ipw/clock.h"
 #include "ipw/perfmodel.h"
+#include "ipw/published_accuracy.h"
 #include "ipw/sim.h"
 
 #define DEFAULT_HARDWARE "H100"
@@ -28,7 +31,7 @@ struct sim_model {
 struct sim_client {
     struct ipw_hw_spec hw;
     struct sim_model *models;
-    size_t nmodels, dflt;
+    size_t nmodels, models_cap, dflt;
     bool model_forced; /* model= given: it serves every request */
     long max_tokens, out_min, out_max, out_fixed;
     double time_scale;
@@ -122,10 +125,9 @@ static ipw_err add_model(struct sim_client *sc, const struct ipw_model_spec *m,
     for (size_t i = 0; i < sc->nmodels; i++)
         if (strcmp(sc->models[i].perf.model.name, m->name) == 0)
             return IPW_OK;
-    struct sim_model *grown = realloc(sc->models, (sc->nmodels + 1) * sizeof *grown);
-    if (!grown)
+    if (ipw_grow(&sc->models, &sc->models_cap, sc->nmodels + 1, sizeof *sc->models, SIZE_MAX) !=
+        IPW_OK)
         return IPW_E_NOMEM;
-    sc->models = grown;
     struct sim_model *sm = &sc->models[sc->nmodels++];
     memset(sm, 0, sizeof *sm);
     ipw_errbuf eb = {0};
@@ -325,6 +327,31 @@ static json_t *timings_json(const struct sim_client *sc, const struct sim_model 
     return t;
 }
 
+/* Whether this answer would have been right, modelled: drawn (per item and seed) from the
+ * model's published accuracy on the benchmark that stands for the item's kind. Only mcq and
+ * exact items with a reference, and only models with a published figure; NULL otherwise (the
+ * placeholder then stays unevaluated). */
+static json_t *modelled_correctness(const struct sim_client *sc, const char *model,
+                                    const struct ipw_chat_request *req)
+{
+    const char *kind = req->item_kind;
+    if (!kind || (strcmp(kind, "mcq") != 0 && strcmp(kind, "exact") != 0) ||
+        !req->item_reference || !*req->item_reference)
+        return NULL;
+    struct ipw_published_accuracy pa;
+    if (ipw_published_accuracy_get(model, kind, &pa, NULL) != IPW_OK)
+        return NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "correct",
+                        json_boolean(ipw_modelled_correct(req->prompt, sc->seed, pa.accuracy)));
+    json_object_set_new(o, "label", json_string("modelled accuracy"));
+    json_object_set_new(o, "probability", json_real(pa.accuracy));
+    json_object_set_new(o, "benchmark", json_string(pa.benchmark));
+    json_object_set_new(o, "source", json_string(pa.source));
+    json_object_set_new(o, "seed", json_integer((json_int_t)sc->seed));
+    return o;
+}
+
 static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req,
                         const struct ipw_stream_events *ev, struct ipw_chat_result *res)
 {
@@ -415,6 +442,12 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
      * it; deadlines run from the first token so that lateness never accumulates. */
     double elapsed = 0;
     for (long j = 1; j < n_out; j++) {
+        if (ev->should_stop && ev->should_stop(ev->ud)) {
+            res->end_ns = ipw_sim_activity_end(slot);
+            fail_result(res, IPW_E_CANCELLED, "sim: cancelled while streaming, after %ld tokens",
+                        j);
+            goto done;
+        }
         struct ipw_perf_step st;
         ipw_perf_decode_step(pm, n_in + j - 1, &st);
         elapsed += st.time_s;
@@ -433,6 +466,9 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
     snprintf(res->finish_reason, sizeof res->finish_reason, "%s",
              n_out < want ? "length" : "stop");
     res->server_timings = timings_json(sc, sm, req, matched, &plan);
+    json_t *mc = modelled_correctness(sc, pm->model.name, req);
+    if (mc)
+        json_object_set_new(res->server_timings, "modelled_correctness", mc);
     res->error = IPW_OK;
 done:
     res->content = content ? content : strdup("");

@@ -13,47 +13,35 @@
 void ipw_sse_init(struct ipw_sse *s, size_t max_event)
 {
     memset(s, 0, sizeof *s);
-    s->max = max_event ? max_event : IPW_STREAM_MAX_LINE;
+    ipw_buf_init(&s->data, max_event ? max_event : IPW_STREAM_MAX_LINE);
 }
 
 void ipw_sse_free(struct ipw_sse *s)
 {
-    free(s->data);
-    s->data = NULL;
-    s->len = s->cap = 0;
+    ipw_buf_free(&s->data);
     s->have_data = false;
 }
 
 static ipw_err append(struct ipw_sse *s, const char *p, size_t n, ipw_errbuf *eb)
 {
-    size_t need = n + (s->have_data ? 1 : 0);
     if (s->overflow)
         return IPW_OK;
-    if (need > s->max - s->len) {
+    ipw_err e = IPW_OK;
+    if (s->have_data)
+        e = ipw_buf_add(&s->data, "\n", 1);
+    if (e == IPW_OK)
+        e = ipw_buf_add(&s->data, p, n);
+    if (e == IPW_E_RANGE) {
         s->overflow = true;
-        s->len = 0;
+        ipw_buf_reset(&s->data);
         s->have_data = false;
         return ipw_fail(eb, IPW_E_RANGE,
                         "an event of the server's stream is longer than the %zu-byte limit "
                         "(its data: lines add up to more)",
-                        s->max);
+                        s->data.max);
     }
-    if (s->len + need + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 512;
-        while (cap < s->len + need + 1)
-            cap *= 2;
-        char *nb = realloc(s->data, cap);
-        if (!nb)
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory buffering a %zu-byte event",
-                            s->len + need);
-        s->data = nb;
-        s->cap = cap;
-    }
-    if (s->have_data)
-        s->data[s->len++] = '\n';
-    memcpy(s->data + s->len, p, n);
-    s->len += n;
-    s->data[s->len] = '\0';
+    if (e != IPW_OK)
+        return ipw_fail(eb, e, "out of memory buffering a %zu-byte event", s->data.len + n);
     s->have_data = true;
     return IPW_OK;
 }
@@ -62,8 +50,8 @@ static ipw_err dispatch(struct ipw_sse *s, struct ipw_stream_chunk *out, ipw_err
 {
     ipw_err e = IPW_OK;
     if (s->have_data)
-        e = ipw_openai_parse_data(s->data, s->len, s->event, out, eb);
-    s->len = 0;
+        e = ipw_openai_parse_data(s->data.p, s->data.len, s->event, out, eb);
+    ipw_buf_reset(&s->data);
     s->have_data = false;
     s->overflow = false;
     s->event[0] = '\0';

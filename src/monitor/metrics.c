@@ -3,52 +3,14 @@
  * ratios), so that `promtool check metrics` is clean. */
 #include "monitor/metrics.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipw/buf.h"
 #include "ipw/version.h"
 
 #define TEXT_MAX ((size_t)1 << 20)
-
-struct sb {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    if (b->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = true;
-            return;
-        }
-        if (b->p && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 8192;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *q = cap <= TEXT_MAX ? realloc(b->p, cap) : NULL;
-        if (!q) {
-            b->failed = true;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-}
 
 /* Label values escape backslash, double quote and newline. */
 static void esc(const char *in, char *out, size_t size)
@@ -68,9 +30,9 @@ static void esc(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
-static void family(struct sb *b, const char *name, const char *type, const char *help)
+static void family(struct ipw_buf *b, const char *name, const char *type, const char *help)
 {
-    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    ipw_buf_putf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* The shortest of %.15g and %.17g that reads back as the same double. */
@@ -81,17 +43,17 @@ static void fmt_value(double v, char *out, size_t size)
         snprintf(out, size, "%.17g", v);
 }
 
-static void sample(struct sb *b, const char *name, const char *labels, double v)
+static void sample(struct ipw_buf *b, const char *name, const char *labels, double v)
 {
     char num[40];
     fmt_value(v, num, sizeof num);
     if (labels && *labels)
-        sb_printf(b, "%s{%s} %s\n", name, labels, num);
+        ipw_buf_putf(b, "%s{%s} %s\n", name, labels, num);
     else
-        sb_printf(b, "%s %s\n", name, num);
+        ipw_buf_putf(b, "%s %s\n", name, num);
 }
 
-static void one(struct sb *b, const char *name, const char *type, const char *help, double v)
+static void one(struct ipw_buf *b, const char *name, const char *type, const char *help, double v)
 {
     family(b, name, type, help);
     sample(b, name, NULL, v);
@@ -104,7 +66,7 @@ struct labelled {
     double scale;
 };
 
-static void labelled_family(struct sb *b, const struct ipw_reading *r, const char *name,
+static void labelled_family(struct ipw_buf *b, const struct ipw_reading *r, const char *name,
                             const char *type, const char *help, const char *key,
                             const struct labelled *items, size_t n)
 {
@@ -123,7 +85,7 @@ static void labelled_family(struct sb *b, const struct ipw_reading *r, const cha
     }
 }
 
-static void device_family(struct sb *b, const struct ipw_metrics_view *v, const char *name,
+static void device_family(struct ipw_buf *b, const struct ipw_metrics_view *v, const char *name,
                           const char *type, const char *help, enum ipw_device_field f,
                           double scale)
 {
@@ -147,7 +109,8 @@ static void device_family(struct sb *b, const struct ipw_metrics_view *v, const 
 
 char *ipw_metrics_render(const struct ipw_metrics_view *v)
 {
-    struct sb b = {0};
+    struct ipw_buf b;
+    ipw_buf_init(&b, TEXT_MAX);
     const double mib = 1048576.0;
     char platform[40], host[520], brand[260], gpu[260], labels[1200];
     esc(v->info->platform, platform, sizeof platform);
@@ -233,9 +196,6 @@ char *ipw_metrics_render(const struct ipw_metrics_view *v)
         device_family(&b, v, "ipw_gpu_utilization_ratio", "gauge",
                       "Compute utilization of one GPU, 0 to 1.", IPW_DF_UTIL_PCT, 0.01);
     }
-    if (b.failed) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    char *text;
+    return ipw_buf_take(&b, &text, NULL) == IPW_OK ? text : NULL;
 }

@@ -26,7 +26,7 @@
 
 struct slot {
     int64_t mono_ns;
-    struct ipw_grpc_buf msg; /* encoded TelemetryReading, reused */
+    struct ipw_buf msg; /* encoded TelemetryReading, reused */
 };
 
 struct mstream {
@@ -143,7 +143,7 @@ static void encode_into_ring(struct ipw_monitor *m, const struct ipw_reading *r,
                              const struct ipw_device_reading *dev)
 {
     struct slot *s = &m->ring[m->ring_next % m->depth];
-    s->msg.len = 0;
+    ipw_buf_reset(&s->msg);
     s->mono_ns = r->mono_ns;
     if (!ipw_wire_encode_reading(r, dev, &m->collector->info, &m->si, &s->msg)) {
         ipw_warn("monitor: cannot encode reading %llu (out of memory); skipped",
@@ -232,7 +232,7 @@ static int64_t tick(void *ud, int64_t now)
     return m->next_tick;
 }
 
-static int health(void *ud, const uint8_t *req, size_t len, struct ipw_grpc_buf *resp, char *msg,
+static int health(void *ud, const uint8_t *req, size_t len, struct ipw_buf *resp, char *msg,
                   size_t msgsize)
 {
     struct ipw_monitor *m = ud;
@@ -248,13 +248,13 @@ static int health(void *ud, const uint8_t *req, size_t len, struct ipw_grpc_buf 
     Energy__HealthResponse hr = ENERGY__HEALTH_RESPONSE__INIT;
     hr.healthy = ss.held > 0 && ipw_mono_ns() - ss.newest_mono_ns < stale;
     hr.platform = m->collector->info.platform;
-    if (!ipw_grpc_buf_reserve(resp, energy__health_response__get_packed_size(&hr)))
+    if (ipw_buf_reserve(resp, energy__health_response__get_packed_size(&hr)) != IPW_OK)
         return IPW_GRPC_RESOURCE_EXHAUSTED;
-    resp->len += energy__health_response__pack(&hr, resp->data + resp->len);
+    ipw_buf_commit(resp, energy__health_response__pack(&hr, (uint8_t *)resp->p + resp->len));
     return IPW_GRPC_OK;
 }
 
-static int health_check(void *ud, const uint8_t *req, size_t len, struct ipw_grpc_buf *resp,
+static int health_check(void *ud, const uint8_t *req, size_t len, struct ipw_buf *resp,
                         char *msg, size_t msgsize)
 {
     struct ipw_monitor *m = ud;
@@ -277,9 +277,10 @@ static int health_check(void *ud, const uint8_t *req, size_t len, struct ipw_grp
     bool serving = strcmp(m->collector->info.platform, "null") != 0 && ss.held > 0;
     hr.status = serving ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
                         : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
-    if (!ipw_grpc_buf_reserve(resp, grpc__health__v1__health_check_response__get_packed_size(&hr)))
+    if (ipw_buf_reserve(resp, grpc__health__v1__health_check_response__get_packed_size(&hr)) != IPW_OK)
         return IPW_GRPC_RESOURCE_EXHAUSTED;
-    resp->len += grpc__health__v1__health_check_response__pack(&hr, resp->data + resp->len);
+    ipw_buf_commit(resp, grpc__health__v1__health_check_response__pack(
+                               &hr, (uint8_t *)resp->p + resp->len));
     return IPW_GRPC_OK;
 }
 
@@ -324,7 +325,7 @@ static int stream_open(void *ud, const uint8_t *req, size_t len, void **state, c
     return IPW_GRPC_OK;
 }
 
-static enum ipw_grpc_pull stream_pull(void *ud, void *state, struct ipw_grpc_buf *out, int *code,
+static enum ipw_grpc_pull stream_pull(void *ud, void *state, struct ipw_buf *out, int *code,
                                       char *msg, size_t msgsize)
 {
     (void)code, (void)msg, (void)msgsize;
@@ -344,7 +345,7 @@ static enum ipw_grpc_pull stream_pull(void *ud, void *state, struct ipw_grpc_buf
             if (st->next_due < s->mono_ns)
                 st->next_due = s->mono_ns + st->interval_ns; /* fell behind: resynchronise */
         }
-        if (!ipw_grpc_buf_append(out, s->msg.data, s->msg.len))
+        if (ipw_buf_add(out, s->msg.p, s->msg.len) != IPW_OK)
             return IPW_GRPC_PULL_WAIT;
         m->sent++;
         return IPW_GRPC_PULL_MESSAGE;
@@ -574,7 +575,7 @@ void ipw_monitor_destroy(struct ipw_monitor *m)
     }
     if (m->ring)
         for (size_t i = 0; i < m->depth; i++)
-            ipw_grpc_buf_free(&m->ring[i].msg);
+            ipw_buf_free(&m->ring[i].msg);
     free(m->ring);
     free(m->inbox_dev);
     free(m->scratch_dev);

@@ -17,7 +17,7 @@ static double dval(const struct ipw_device_reading *d, enum ipw_device_field f)
 
 bool ipw_wire_encode_reading(const struct ipw_reading *r, const struct ipw_device_reading *dev,
                              const struct ipw_collector_info *info,
-                             const struct ipw_system_info *si, struct ipw_grpc_buf *out)
+                             const struct ipw_system_info *si, struct ipw_buf *out)
 {
     Energy__TelemetryReading m = ENERGY__TELEMETRY_READING__INIT;
     Energy__SystemInfo sys = ENERGY__SYSTEM_INFO__INIT;
@@ -85,9 +85,9 @@ bool ipw_wire_encode_reading(const struct ipw_reading *r, const struct ipw_devic
     m.devices = ndev ? devp : NULL;
 
     size_t need = energy__telemetry_reading__get_packed_size(&m);
-    if (!ipw_grpc_buf_reserve(out, need))
+    if (ipw_buf_reserve(out, need) != IPW_OK)
         return false;
-    out->len += energy__telemetry_reading__pack(&m, out->data + out->len);
+    ipw_buf_commit(out, energy__telemetry_reading__pack(&m, (uint8_t *)out->p + out->len));
     return true;
 }
 

@@ -16,7 +16,7 @@
  * NULL when there are none). False when out's bound is reached. */
 bool ipw_wire_encode_reading(const struct ipw_reading *r, const struct ipw_device_reading *dev,
                              const struct ipw_collector_info *info,
-                             const struct ipw_system_info *si, struct ipw_grpc_buf *out);
+                             const struct ipw_system_info *si, struct ipw_buf *out);
 
 /* The energy domain a platform reports as energy_joules (GPU for nvidia/amd/macos/sim, CPU
  * package for rapl/null). Unknown platforms: GPU when a GPU is named, else CPU. */

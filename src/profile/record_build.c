@@ -140,7 +140,12 @@ static json_t *record(struct ipw_jb *jb, const struct ipw_query_outcome *q)
     ipw_jb_set(jb, mm, "gpu_info", q->gpu_info ? json_deep_copy(q->gpu_info) : json_null());
     ipw_jb_set(jb, mm, "system_info",
                         q->system_info ? json_deep_copy(q->system_info) : json_null());
-    ipw_jb_set(jb, mm, "lm_correctness", json_null());
+    /* null (scored later by ipw analyze) unless a modelled backend modelled it: the sim's
+     * "modelled accuracy" verdict, whose details stay in server_timings.modelled_correctness */
+    const json_t *mc = json_object_get(
+        json_object_get(r->server_timings, "modelled_correctness"), "correct");
+    ipw_jb_set(jb, mm, "lm_correctness", json_is_boolean(mc) ? json_boolean(json_is_true(mc))
+                                                             : json_null());
     ipw_jb_set(jb, mm, "lm_response", ipw_json_string_lossy(content));
     json_t *metrics = json_object();
     ipw_jb_set(jb, metrics, q->model, mm);

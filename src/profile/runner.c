@@ -198,7 +198,10 @@ static void run_one(struct runner *r, size_t record_index)
     const struct ipw_dataset_record *rec = &r->ds->rec[record_index];
     struct query_ctx q = {.r = r, .id = record_index + 1, .concurrency = 1};
     struct ipw_stream_events ev = {.ud = &q, .on_start = on_start, .on_first_token = on_first_token};
-    struct ipw_chat_request req = {.model = r->served_model, .prompt = rec->problem};
+    struct ipw_chat_request req = {.model = r->served_model,
+                                   .prompt = rec->problem,
+                                   .item_kind = rec->kind,
+                                   .item_reference = rec->answer};
     struct ipw_chat_result res;
     memset(&res, 0, sizeof res);
     r->client->ops->chat(r->client, &req, &ev, &res);
@@ -293,51 +296,11 @@ static ipw_err open_client(struct runner *r, ipw_errbuf *eb)
     ipw_err rc = ipw_client_open(cfg->client_id, &cc, &r->client, eb);
     if (rc != IPW_OK)
         return rc;
-    rc = r->client->ops->health(r->client, eb); /* its message names the URL and the fix */
-    if (rc != IPW_OK)
-        return rc;
-    /* A wrong model name is the commonest mistake: catch it before measuring anything. */
-    if (r->client->ops->check_model)
-        return r->client->ops->check_model(r->client, cfg->model, eb);
-    json_t *models = NULL;
-    ipw_errbuf lb = {0};
-    if (r->client->ops->list_models &&
-        r->client->ops->list_models(r->client, &models, &lb) == IPW_OK && json_array_size(models)) {
-        const char *tag = r->client->ops->default_model_tag;
-        bool untagged = tag && !strchr(cfg->model, ':');
-        bool found = false;
-        char avail[512] = "";
-        size_t i;
-        json_t *m;
-        json_array_foreach(models, i, m)
-        {
-            const char *name = json_string_value(m);
-            if (!name)
-                continue;
-            /* the name as listed, or (like the server itself) an untagged name + its default tag */
-            size_t ml = strlen(cfg->model);
-            if (strcmp(name, cfg->model) == 0 ||
-                (untagged && !found && strncmp(name, cfg->model, ml) == 0 &&
-                 strcmp(name + ml, tag) == 0)) {
-                if (!found || strcmp(name, cfg->model) == 0)
-                    snprintf(r->served_model, sizeof r->served_model, "%s", name);
-                found = true;
-            }
-            size_t len = strlen(avail);
-            if (len + strlen(name) + 3 < sizeof avail)
-                snprintf(avail + len, sizeof avail - len, "%s%s", len ? ", " : "", name);
-        }
-        json_decref(models);
-        if (!found)
-            return ipw_fail(eb, IPW_E_NOTFOUND,
-                            "model '%s' is not served by %s (available: %s); check --model",
-                            cfg->model, r->client->base_url, avail[0] ? avail : "none");
-        if (strcmp(r->served_model, cfg->model) != 0)
-            ipw_info("model '%s' is served as '%s'", cfg->model, r->served_model);
-    } else {
-        json_decref(models);
-    }
-    return IPW_OK;
+    rc = ipw_client_check_ready(r->client, cfg->model, r->served_model, sizeof r->served_model,
+                                eb);
+    if (rc == IPW_OK && strcmp(r->served_model, cfg->model) != 0)
+        ipw_info("model '%s' is served as '%s'", cfg->model, r->served_model);
+    return rc;
 }
 
 ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile_outcome *outcome,

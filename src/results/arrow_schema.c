@@ -1,10 +1,12 @@
 /* Arrow schemas as trees of fields, shared by the IPC writer and reader, and the two standard
  * output sinks (memory, stdio). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ipw/arrow.h"
+#include "ipw/buf.h"
 
 struct ipw_arrow_field *ipw_arrow_field_new(const char *name, enum ipw_arrow_type type)
 {
@@ -45,15 +47,10 @@ ipw_err ipw_arrow_field_adopt(struct ipw_arrow_field *parent, struct ipw_arrow_f
         ipw_arrow_field_free(child);
         return ipw_fail(eb, IPW_E_INVALID, "cannot add a field: no parent or child given");
     }
-    if (parent->n_children == parent->cap_children) {
-        size_t ncap = parent->cap_children ? parent->cap_children * 2 : 8;
-        struct ipw_arrow_field **nc = realloc(parent->children, ncap * sizeof *nc);
-        if (!nc) {
-            ipw_arrow_field_free(child);
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory adding field to %s", parent->name);
-        }
-        parent->children = nc;
-        parent->cap_children = ncap;
+    if (ipw_grow(&parent->children, &parent->cap_children, parent->n_children + 1,
+                 sizeof *parent->children, SIZE_MAX) != IPW_OK) {
+        ipw_arrow_field_free(child);
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory adding field to %s", parent->name);
     }
     parent->children[parent->n_children++] = child;
     return IPW_OK;
@@ -164,17 +161,9 @@ ipw_err ipw_arrow_mem_sink(void *ctx, const void *data, size_t len, ipw_errbuf *
         return ipw_fail(eb, IPW_E_NOMEM,
                         "Arrow output exceeds its %zu-byte memory bound; write to a file instead",
                         m->max);
-    if (m->len + len > m->cap) {
-        size_t ncap = m->cap ? m->cap : 4096;
-        while (ncap < m->len + len)
-            ncap = ncap > SIZE_MAX / 2 ? m->len + len : ncap * 2;
-        uint8_t *nd = realloc(m->data, ncap);
-        if (!nd)
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory buffering %zu bytes of Arrow output",
-                            m->len + len);
-        m->data = nd;
-        m->cap = ncap;
-    }
+    if (ipw_grow(&m->data, &m->cap, m->len + len, 1, SIZE_MAX) != IPW_OK)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory buffering %zu bytes of Arrow output",
+                        m->len + len);
     if (len)
         memcpy(m->data + m->len, data, len);
     m->len += len;

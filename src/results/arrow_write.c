@@ -2,10 +2,12 @@
  * batches (continuation marker, int32 metadata length, flatbuffer Message padded to 8, body of
  * 8-byte aligned buffers), then the end-of-stream marker. Memory is bounded by one batch. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ipw/arrow.h"
+#include "ipw/buf.h"
 #include "results/arrow_format.h"
 #include "results/flatbuf.h"
 
@@ -49,17 +51,8 @@ static size_t pad8(size_t n) { return (n + ARROW_ALIGN - 1) & ~(size_t)(ARROW_AL
 
 static bool wbuf_reserve(struct wbuf *b, size_t more)
 {
-    if (b->len + more <= b->cap)
-        return true;
-    size_t ncap = b->cap ? b->cap : 64;
-    while (ncap < b->len + more)
-        ncap *= 2;
-    uint8_t *np = realloc(b->p, ncap);
-    if (!np)
-        return false;
-    b->p = np;
-    b->cap = ncap;
-    return true;
+    return more <= SIZE_MAX - b->len &&
+           ipw_grow(&b->p, &b->cap, b->len + more, 1, SIZE_MAX) == IPW_OK;
 }
 
 static bool wbuf_put(struct wbuf *b, const void *p, size_t n)

@@ -5,11 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ipw/buf.h"
 #include "ipw/fsutil.h"
 
 /* ---- a small open-addressing map record_index -> failed flag ----------------------------------- */
@@ -219,8 +221,9 @@ ipw_err ipw_records_scan_from(const char *path, uint64_t offset, ipw_records_fn 
     struct scan sc = {path, offset, fn, ctx, info, {0}, eb};
     const size_t chunk = (size_t)1 << 20;
     char *buf = malloc(chunk);
-    char *line = NULL; /* a line spanning chunks is gathered here */
-    size_t line_len = 0, line_cap = 0, line_no = 0;
+    struct ipw_buf line; /* a line spanning chunks is gathered here */
+    ipw_buf_init(&line, IPW_RECORDS_MAX_LINE);
+    size_t line_no = 0;
     uint64_t file_off = offset, line_off = offset;
     ipw_err e = buf ? IPW_OK : ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", path);
     while (e == IPW_OK) {
@@ -237,51 +240,41 @@ ipw_err ipw_records_scan_from(const char *path, uint64_t offset, ipw_records_fn 
         while (p < got && e == IPW_OK) {
             char *nl = memchr(buf + p, '\n', got - p);
             size_t seg = nl ? (size_t)(nl - (buf + p)) : got - p;
-            if (line_len + seg > IPW_RECORDS_MAX_LINE) {
+            if (line.len + seg > IPW_RECORDS_MAX_LINE) {
                 e = ipw_fail(eb, IPW_E_RANGE,
                              "%s line %zu is longer than the %zu-byte limit; the file is not a "
                              "records log or is damaged",
                              path, line_no + 1, IPW_RECORDS_MAX_LINE);
                 break;
             }
-            if (nl && line_len == 0) { /* the common case: the whole line is in this chunk */
+            if (nl && line.len == 0) { /* the common case: the whole line is in this chunk */
                 line_no++;
                 e = whole_line(&sc, buf + p, seg, line_no, file_off + p);
             } else {
-                if (line_len + seg > line_cap) {
-                    size_t ncap = line_cap ? line_cap : 65536;
-                    while (ncap < line_len + seg)
-                        ncap *= 2;
-                    char *nb = realloc(line, ncap);
-                    if (!nb) {
-                        e = ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", path);
-                        break;
-                    }
-                    line = nb;
-                    line_cap = ncap;
-                }
-                if (line_len == 0)
+                if (line.len == 0)
                     line_off = file_off + p;
-                memcpy(line + line_len, buf + p, seg);
-                line_len += seg;
+                if (ipw_buf_add(&line, buf + p, seg) != IPW_OK) {
+                    e = ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", path);
+                    break;
+                }
                 if (nl) {
                     line_no++;
-                    e = whole_line(&sc, line, line_len, line_no, line_off);
-                    line_len = 0;
+                    e = whole_line(&sc, line.p, line.len, line_no, line_off);
+                    ipw_buf_reset(&line);
                 }
             }
             p += seg + (nl ? 1 : 0);
         }
         file_off += got;
     }
-    if (e == IPW_OK && line_len > 0) {
+    if (e == IPW_OK && line.len > 0) {
         line_no++;
-        e = tail_line(&sc, line, line_len, line_no, line_off);
+        e = tail_line(&sc, line.p, line.len, line_no, line_off);
     }
     info->lines = line_no;
     info->end_offset = info->torn_tail ? info->torn_offset : file_off;
     free(buf);
-    free(line);
+    ipw_buf_free(&line);
     close(fd);
     idxmap_free(&sc.seen);
     return e;
@@ -306,14 +299,8 @@ static ipw_err collect(void *ctx, json_t *rec, int64_t index, size_t line, uint6
                        size_t len, ipw_errbuf *eb)
 {
     struct entries *es = ctx;
-    if (es->n == es->cap) {
-        size_t ncap = es->cap ? es->cap * 2 : 256;
-        struct entry *nv = realloc(es->v, ncap * sizeof *nv);
-        if (!nv)
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory loading records");
-        es->v = nv;
-        es->cap = ncap;
-    }
+    if (ipw_grow(&es->v, &es->cap, es->n + 1, sizeof *es->v, SIZE_MAX) != IPW_OK)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory loading records");
     const char *status = json_string_value(json_object_get(rec, "status"));
     es->v[es->n++] = (struct entry){index, line, es->keep_json ? json_incref(rec) : NULL,
                                     status && !strcmp(status, "failed")};

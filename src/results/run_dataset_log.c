@@ -4,12 +4,14 @@
  * are copied and only the records appended since are converted. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ipw/buf.h"
 #include "ipw/fsutil.h"
 #include "ipw/hf_dataset.h"
 #include "ipw/log.h"
@@ -27,14 +29,8 @@ static ipw_err log_collect(void *ctx, json_t *rec, int64_t index, size_t line, u
                            size_t len, ipw_errbuf *eb)
 {
     struct log_pass *lp = ctx;
-    if (lp->n == lp->cap) {
-        size_t ncap = lp->cap ? lp->cap * 2 : 1024;
-        struct run_entry *nv = realloc(lp->v, ncap * sizeof *nv);
-        if (!nv)
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory indexing records");
-        lp->v = nv;
-        lp->cap = ncap;
-    }
+    if (ipw_grow(&lp->v, &lp->cap, lp->n + 1, sizeof *lp->v, SIZE_MAX) != IPW_OK)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory indexing records");
     lp->v[lp->n++] = (struct run_entry){index, line, off, len};
     return ipw_run_add_models(lp->models, rec)
                ? IPW_OK

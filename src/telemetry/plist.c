@@ -2,6 +2,8 @@
  * recursive descent with a depth limit; nodes live in one growing array, text in one pool. */
 #include "ipw/plist.h"
 
+#include "ipw/buf.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,8 +23,7 @@ struct node {
 struct ipw_plist {
     struct node *n;
     size_t count, cap;
-    char *pool;
-    size_t plen, pcap;
+    struct ipw_buf pool; /* offsets into it are uint32_t, so it stays below NONE */
     int root;
 };
 
@@ -188,21 +189,9 @@ static int expect_close(struct cur *c, const char *name)
 
 static int pool_put(struct cur *c, const char *bytes, size_t n)
 {
-    struct ipw_plist *p = c->p;
-    if (p->plen + n > p->pcap) {
-        size_t cap = p->pcap ? p->pcap : 256;
-        while (cap < p->plen + n)
-            cap *= 2;
-        if (cap > (size_t)UINT32_MAX - 1)
-            return fail(c, IPW_E_RANGE, "text too large");
-        char *np = realloc(p->pool, cap);
-        if (!np)
-            return fail(c, IPW_E_NOMEM, "out of memory");
-        p->pool = np;
-        p->pcap = cap;
-    }
-    memcpy(p->pool + p->plen, bytes, n);
-    p->plen += n;
+    ipw_err e = ipw_buf_add(&c->p->pool, bytes, n);
+    if (e != IPW_OK)
+        return fail(c, e, e == IPW_E_RANGE ? "text too large" : "out of memory");
     return 0;
 }
 
@@ -284,7 +273,7 @@ static int entity(struct cur *c)
 /* Character data up to the next element, decoded into the pool; *off gets its start. */
 static int text(struct cur *c, uint32_t *off)
 {
-    *off = (uint32_t)c->p->plen;
+    *off = (uint32_t)c->p->pool.len;
     for (;;) {
         if (at_end(c))
             return fail(c, IPW_E_PROTOCOL, "document ends inside text (truncated)");
@@ -326,16 +315,9 @@ static int new_node(struct cur *c, enum ipw_plist_type type, uint32_t key)
     struct ipw_plist *p = c->p;
     if (p->count == IPW_PLIST_MAX_NODES)
         return fail(c, IPW_E_RANGE, "more values than the plist reader allows");
-    if (p->count == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        if (cap > IPW_PLIST_MAX_NODES)
-            cap = IPW_PLIST_MAX_NODES;
-        struct node *nn = realloc(p->n, cap * sizeof *nn);
-        if (!nn)
-            return fail(c, IPW_E_NOMEM, "out of memory");
-        p->n = nn;
-        p->cap = cap;
-    }
+    ipw_err e = ipw_grow(&p->n, &p->cap, p->count + 1, sizeof *p->n, IPW_PLIST_MAX_NODES);
+    if (e != IPW_OK)
+        return fail(c, e, "out of memory");
     struct node *n = &p->n[p->count];
     memset(n, 0, sizeof *n);
     n->type = (uint8_t)type;
@@ -357,7 +339,7 @@ static void append(struct ipw_plist *p, int parent, int child)
 
 static int number(struct cur *c, int node, bool integer, uint32_t off)
 {
-    const char *s = c->p->pool + off;
+    const char *s = c->p->pool.p + off;
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
         s++;
     char buf[80];
@@ -388,7 +370,7 @@ static int number(struct cur *c, int node, bool integer, uint32_t off)
     }
     c->p->n[node].num = v;
     /* the digits are not kept as text */
-    c->p->plen = off;
+    ipw_buf_truncate(&c->p->pool, off);
     return 0;
 }
 
@@ -410,7 +392,7 @@ static int container(struct cur *c, int node, int depth, bool is_dict)
             if (!tag_is(&t, "key") || t.kind == TAG_CLOSE)
                 return fail(c, IPW_E_PROTOCOL, "expected <key> in <dict>");
             if (t.kind == TAG_EMPTY) {
-                key = (uint32_t)c->p->plen;
+                key = (uint32_t)c->p->pool.len;
                 if (pool_put(c, "", 1))
                     return -1;
             } else if (text(c, &key) || expect_close(c, "key")) {
@@ -462,7 +444,7 @@ static int value(struct cur *c, int depth, uint32_t key)
         if (type == IPW_PLIST_REAL || type == IPW_PLIST_INTEGER)
             return fail(c, IPW_E_PROTOCOL, "empty number");
         if (type == IPW_PLIST_STRING || type == IPW_PLIST_DATE || type == IPW_PLIST_DATA) {
-            c->p->n[node].text = (uint32_t)c->p->plen;
+            c->p->n[node].text = (uint32_t)c->p->pool.len;
             if (pool_put(c, "", 1))
                 return -1;
         }
@@ -503,6 +485,7 @@ ipw_err ipw_plist_parse(const char *s, size_t len, struct ipw_plist **out, ipw_e
     if (!p)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory parsing a plist");
     p->root = -1;
+    ipw_buf_init(&p->pool, (size_t)UINT32_MAX - 1);
     struct cur c = {.s = s, .len = len, .p = p, .eb = eb};
     struct tag t;
     if (skip_prolog(&c) == 0 && read_tag(&c, &t) == 0) {
@@ -528,7 +511,7 @@ void ipw_plist_free(struct ipw_plist *p)
     if (!p)
         return;
     free(p->n);
-    free(p->pool);
+    ipw_buf_free(&p->pool);
     free(p);
 }
 
@@ -553,7 +536,7 @@ int ipw_plist_dict_get(const struct ipw_plist *p, int dict, const char *key)
         return -1;
     int found = -1;
     for (int i = d->first; i >= 0; i = p->n[i].next)
-        if (p->n[i].key != NONE && strcmp(p->pool + p->n[i].key, key) == 0)
+        if (p->n[i].key != NONE && strcmp(p->pool.p + p->n[i].key, key) == 0)
             found = i;
     return found;
 }
@@ -573,7 +556,7 @@ int ipw_plist_next(const struct ipw_plist *p, int node)
 const char *ipw_plist_key(const struct ipw_plist *p, int node)
 {
     const struct node *n = get(p, node);
-    return n && n->key != NONE ? p->pool + n->key : NULL;
+    return n && n->key != NONE ? p->pool.p + n->key : NULL;
 }
 
 bool ipw_plist_number(const struct ipw_plist *p, int node, double *out)
@@ -588,7 +571,7 @@ bool ipw_plist_number(const struct ipw_plist *p, int node, double *out)
 const char *ipw_plist_text(const struct ipw_plist *p, int node)
 {
     const struct node *n = get(p, node);
-    return n && n->text != NONE ? p->pool + n->text : NULL;
+    return n && n->text != NONE ? p->pool.p + n->text : NULL;
 }
 
 const char *ipw_plist_type_name(enum ipw_plist_type t)

@@ -19,6 +19,7 @@
 #include <sys/sysctl.h>
 #endif
 
+#include "ipw/buf.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
 #include "ipw/log.h"
@@ -64,9 +65,7 @@ struct pm {
     /* --- reader thread only --- */
     char err_tail[STDERR_KEEP];
     size_t err_len;
-    char *acc; /* the sample being assembled */
-    size_t acc_len, acc_cap;
-    bool acc_overflow;
+    struct ipw_buf acc; /* the sample being assembled, at most IPW_PM_MAX_SAMPLE bytes */
 };
 
 /* ---- one sample ---------------------------------------------------------------------- */
@@ -332,39 +331,22 @@ static void feed(struct pm *pm, const char *b, size_t n)
     while (n) {
         const char *nul = memchr(b, '\0', n);
         size_t piece = nul ? (size_t)(nul - b) : n;
-        if (!pm->acc_overflow) {
-            if (pm->acc_len + piece > IPW_PM_MAX_SAMPLE) {
-                pm->acc_overflow = true;
-            } else {
-                if (pm->acc_len + piece > pm->acc_cap) {
-                    size_t cap = pm->acc_cap ? pm->acc_cap : 65536;
-                    while (cap < pm->acc_len + piece)
-                        cap *= 2;
-                    char *na = realloc(pm->acc, cap);
-                    if (!na) {
-                        pm->acc_overflow = true;
-                    } else {
-                        pm->acc = na;
-                        pm->acc_cap = cap;
-                    }
-                }
-                if (!pm->acc_overflow) {
-                    memcpy(pm->acc + pm->acc_len, b, piece);
-                    pm->acc_len += piece;
-                }
-            }
-        }
+        ipw_buf_put(&pm->acc, b, piece); /* a failure is kept until the sample's end */
         if (!nul)
             return;
-        if (pm->acc_overflow) {
+        ipw_err st = ipw_buf_status(&pm->acc);
+        if (st != IPW_OK) {
             char why[128];
-            snprintf(why, sizeof why, "sample larger than %zu bytes", IPW_PM_MAX_SAMPLE);
+            if (st == IPW_E_RANGE)
+                snprintf(why, sizeof why, "sample larger than %zu bytes", IPW_PM_MAX_SAMPLE);
+            else
+                snprintf(why, sizeof why, "out of memory assembling a %zu-byte sample",
+                         pm->acc.len + piece);
             bad_sample(pm, why);
         } else {
-            process(pm, pm->acc, pm->acc_len);
+            process(pm, pm->acc.p, pm->acc.len);
         }
-        pm->acc_len = 0;
-        pm->acc_overflow = false;
+        ipw_buf_reset(&pm->acc);
         b += piece + 1;
         n -= piece + 1;
     }
@@ -427,16 +409,15 @@ static bool pump(struct pm *pm, int out_fd, int err_fd)
     }
     if (err_fd >= 0)
         close(err_fd);
-    if (!stop && pm->acc_len) {
+    if (!stop && pm->acc.len) {
+        const char *a = pm->acc.p;
         bool blank = true;
-        for (size_t i = 0; i < pm->acc_len && blank; i++)
-            blank = pm->acc[i] == ' ' || pm->acc[i] == '\n' || pm->acc[i] == '\r' ||
-                    pm->acc[i] == '\t';
+        for (size_t i = 0; i < pm->acc.len && blank; i++)
+            blank = a[i] == ' ' || a[i] == '\n' || a[i] == '\r' || a[i] == '\t';
         if (!blank)
             bad_sample(pm, "output ended inside a sample (truncated)");
     }
-    pm->acc_len = 0;
-    pm->acc_overflow = false;
+    ipw_buf_reset(&pm->acc);
     free(b);
     return stop;
 }
@@ -566,7 +547,7 @@ static void pm_free(struct pm *pm)
     close(pm->stop_fds[1]);
     pthread_mutex_destroy(&pm->mu);
     pthread_cond_destroy(&pm->cv);
-    free(pm->acc);
+    ipw_buf_free(&pm->acc);
     free(pm);
 }
 
@@ -601,6 +582,8 @@ static ipw_err pm_open(struct ipw_collector *c, ipw_errbuf *eb)
     if (!command || !*command)
         command = "powermetrics";
     struct pm *pm = calloc(1, sizeof *pm);
+    if (pm)
+        ipw_buf_init(&pm->acc, IPW_PM_MAX_SAMPLE);
     if (!pm)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening powermetrics");
     if (cloexec_pipe(pm->stop_fds) != 0) {

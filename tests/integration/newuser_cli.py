@@ -192,7 +192,52 @@ def test_item9_ollama_untagged():
     srv.stop()
 
 
+def test_item16_demo_headline_and_item14_comparison():
+    """A sim run shows accuracy, IPJ and IPW, each labelled "modelled accuracy"; in a report
+    beside a measured run, neither is ranked against the other."""
+    d = ms.tmpdir("ipw-nu-16-")
+    out = os.path.join(d, "runs")
+    p = run(["profile", "--client", "sim", "--model", "llama-3.1-8b", "--max-queries", "20",
+             "--seed", "1", "--client-param", "time_scale=0.05", "--output-dir", out,
+             "--run-name", "sim", "--baseline-seconds", "0", "--no-progress"])
+    check(p.returncode == 0, "sim run (%s)" % p.stderr[-300:])
+    for label in ("modelled accuracy", "IPJ (modelled accuracy)", "IPW (modelled accuracy)"):
+        line = [x for x in p.stdout.splitlines() if x.strip().startswith(label)]
+        check(line and "n/a" not in line[0], "the printout shows %s: %r" % (label, line))
+    acc = json.load(open(os.path.join(out, "sim", "analysis", "accuracy.json")))["summary"]
+    check(acc["accuracy_basis"] == "modelled accuracy" and acc["intelligence_per_joule"] > 0
+          and acc["intelligence_per_watt"] > 0, "accuracy.json: IPJ and IPW, labelled: %r" % acc)
+    srv = LlmServer("m=ttft=1ms,itl=1ms,tokens=3,reply=The answer is (B).")
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--max-queries", "20", "--seed", "1", "--output-dir", out, "--run-name", "real",
+             "--baseline-seconds", "0", "--collector", "null", "--no-progress"])
+    check(p.returncode == 0, "measured-side run (%s)" % p.stderr[-300:])
+    html_path = os.path.join(d, "both.html")
+    p = run(["report", os.path.join(out, "sim"), os.path.join(out, "real"), "--output",
+             html_path])
+    check(p.returncode == 0, "report of both (%s)" % p.stderr[-300:])
+    html = open(html_path, encoding="utf-8").read()
+    table = html[html.index('id="comparison"'):]
+    table = table[:table.index("</table>")]
+    check('class="num best"' not in table,
+          "a modelled run is not ranked against a measured one (one run in each group)")
+    check("sim: modelled energy and accuracy" in table, "the sim row says what is modelled")
+    check("IPJ (modelled accuracy)" in html, "the run's cards label IPJ as modelled")
+    srv.stop()
+
+
+def test_item16_demo_build_quiet():
+    """The demo prints a one-line build summary; the build log goes to a file."""
+    src = os.environ.get("IPW_TEST_SOURCE_DIR", ".")
+    demo = open(os.path.join(src, "scripts", "demo.sh")).read()
+    check("build_log=" in demo and "quiet cmake --build" in demo and
+          'echo "built ipw and energy-monitor' in demo,
+          "scripts/demo.sh sends the build to a log and prints one line")
+
+
 try:
+    test_item16_demo_headline_and_item14_comparison()
+    test_item16_demo_build_quiet()
     test_item9_ollama_untagged()
     test_item10_range_checks()
     test_item11_messages()

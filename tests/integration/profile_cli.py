@@ -129,17 +129,28 @@ def test_sim_run_and_readers():
     check(mm["energy_metrics"]["energy_source"] == "modeled", "sim energies marked modeled")
     check(mm["compute_metrics"]["flops_per_request"] > 0, "sim reports FLOPs per request")
     acc = json.load(open(os.path.join(d, "analysis", "accuracy.json")))
-    check(acc["summary"]["unevaluated"] == 12 and acc["summary"]["incorrect"] == 0,
-          "sim answers are unevaluated, never counted wrong")
-    check(any("placeholder" in w for w in acc["warnings"]) and
+    n_open = sum(r["kind"] == "open" for r in recs)
+    modelled = [r for r in recs if r["kind"] != "open"]
+    check(acc["summary"]["unevaluated"] == n_open and
+          acc["summary"]["modelled_scored"] == len(modelled) == acc["summary"]["total_scored"],
+          "sim mcq/exact answers get a modelled verdict, open ones stay unevaluated: %r"
+          % acc["summary"])
+    check(acc["summary"]["accuracy_basis"] == "modelled accuracy" and
+          all(r["server_timings"]["modelled_correctness"]["label"] == "modelled accuracy" and
+              r["model_metrics"]["llama-3.2-1b"]["lm_correctness"] ==
+              r["server_timings"]["modelled_correctness"]["correct"] for r in modelled),
+          "records and accuracy.json label the verdicts 'modelled accuracy'")
+    check(any(w.startswith("modelled accuracy") for w in acc["warnings"]) and
           not any("need a judge" in w for w in acc["warnings"]),
-          "the warning says sim answers are placeholders, not that a judge is missing: %r"
+          "the warnings say the accuracy is modelled, not that a judge is missing: %r"
           % acc["warnings"])
+    check("modelled accuracy" in p.stdout and "IPJ (modelled accuracy)" in p.stdout,
+          "the printout labels accuracy and IPJ as modelled: %r" % p.stdout[-900:])
     check("modelled energy this session" in p.stdout and "not measured" in p.stdout,
           "the totals line says the energy is modelled: %r" % p.stdout[:400])
     check("modelled by the sim backend for 12 queries" in p.stdout,
           "the analysis printout says the energy is modelled: %r" % p.stdout[-900:])
-    check("placeholder" in p.stdout, "the analysis printout shows its warnings")
+    check("published benchmark accuracy" in p.stdout, "the analysis printout shows its warnings")
     q = run(["plot", d, "--format", "svg"])
     check(q.returncode == 0 and os.path.join(d, "plots") + "/{" in q.stdout,
           "ipw plot prints the directory it wrote to: %r" % q.stdout)

@@ -10,11 +10,11 @@
 #include "ipw/clock.h"
 #include "ipw_test.h"
 
-static int echo(void *ud, const uint8_t *req, size_t len, struct ipw_grpc_buf *resp, char *msg,
+static int echo(void *ud, const uint8_t *req, size_t len, struct ipw_buf *resp, char *msg,
                 size_t msgsize)
 {
     (void)ud;
-    if (!ipw_grpc_buf_append(resp, req, len)) {
+    if (ipw_buf_add(resp, req, len) != IPW_OK) {
         snprintf(msg, msgsize, "too large to echo");
         return IPW_GRPC_RESOURCE_EXHAUSTED;
     }
@@ -53,7 +53,7 @@ static void stop(struct srv *v)
     ipw_grpc_server_destroy(v->s);
 }
 
-static int call(int port, size_t len, struct ipw_grpc_buf *resp, char *msg)
+static int call(int port, size_t len, struct ipw_buf *resp, char *msg)
 {
     char target[32];
     snprintf(target, sizeof target, "127.0.0.1:%d", port);
@@ -64,14 +64,14 @@ static int call(int port, size_t len, struct ipw_grpc_buf *resp, char *msg)
     for (size_t i = 0; i < len; i++)
         req[i] = (uint8_t)(i * 7);
     int code = -1;
-    resp->len = 0;
+    ipw_buf_reset(resp);
     ipw_err e = ipw_grpc_client_unary(c, "/t.Echo/Echo", req, len, 5 * IPW_NS_PER_SEC, resp,
                                       &code, msg, 256, &eb);
     if (e != IPW_OK)
         fail_msg("call: %s", eb.msg);
     if (code == 0) {
         assert_int_equal(resp->len, len);
-        assert_memory_equal(resp->data, req, len);
+        assert_memory_equal(resp->p, req, len);
     }
     free(req);
     ipw_grpc_client_close(c);
@@ -83,13 +83,13 @@ static void test_large_messages(void **state)
     (void)state;
     struct srv v;
     start(&v, 0);
-    struct ipw_grpc_buf resp = {.max = 8u << 20};
+    struct ipw_buf resp = {.max = 8u << 20};
     char msg[256];
     assert_int_equal(call(v.port, 0, &resp, msg), 0);
     assert_int_equal(call(v.port, 100000, &resp, msg), 0);
     assert_int_equal(call(v.port, 4u << 20, &resp, msg), 0); /* exactly the limit */
     assert_int_equal(call(v.port, (4u << 20) + 1, &resp, msg), IPW_GRPC_RESOURCE_EXHAUSTED);
-    ipw_grpc_buf_free(&resp);
+    ipw_buf_free(&resp);
     stop(&v);
 }
 
@@ -98,14 +98,14 @@ static void test_buffer_budget(void **state)
     (void)state;
     struct srv v;
     start(&v, 64 * 1024);
-    struct ipw_grpc_buf resp = {.max = 8u << 20};
+    struct ipw_buf resp = {.max = 8u << 20};
     char msg[256];
     assert_int_equal(call(v.port, 10000, &resp, msg), 0);
     assert_int_equal(call(v.port, 300000, &resp, msg), IPW_GRPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(msg, "unfinished requests"));
     /* the budget is given back: small calls still work */
     assert_int_equal(call(v.port, 10000, &resp, msg), 0);
-    ipw_grpc_buf_free(&resp);
+    ipw_buf_free(&resp);
     stop(&v);
 }
 

@@ -101,8 +101,8 @@ static void test_error_body_kept(void **state)
     assert_int_equal(post("test,error=503", 5 * IPW_NS_PER_SEC, &col, &reply, &eb), IPW_OK);
     assert_int_equal(reply.status, 503);
     assert_int_equal(col.lines, 0); /* an error body is not a stream */
-    assert_non_null(reply.body);
-    assert_non_null(strstr(reply.body, "scripted HTTP 503"));
+    assert_non_null(reply.body.p);
+    assert_non_null(strstr(reply.body.p, "scripted HTTP 503"));
     ipw_http_reply_free(&reply);
 }
 
@@ -120,7 +120,7 @@ static void test_whole_body_bounded(void **state)
     ipw_errbuf eb;
     assert_int_equal(ipw_http_call(&call, &reply, &eb), IPW_OK);
     assert_int_equal(reply.status, 200);
-    assert_non_null(strstr(reply.body, "\"models\""));
+    assert_non_null(strstr(reply.body.p, "\"models\""));
     ipw_http_reply_free(&reply);
     call.max_body = 16;
     assert_int_equal(ipw_http_call(&call, &reply, &eb), IPW_E_RANGE);

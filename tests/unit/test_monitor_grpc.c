@@ -40,7 +40,7 @@ static struct ipw_grpc_client *connect_to(const char *target)
 }
 
 static int unary(const char *target, const char *path, const uint8_t *req, size_t len,
-                 struct ipw_grpc_buf *resp, char *msg, int64_t timeout_ns)
+                 struct ipw_buf *resp, char *msg, int64_t timeout_ns)
 {
     struct ipw_grpc_client *c = connect_to(target);
     int code = -1;
@@ -112,23 +112,23 @@ static int teardown(void **state)
 static void test_health(void **state)
 {
     (void)state;
-    struct ipw_grpc_buf resp = {.max = 1 << 20};
+    struct ipw_buf resp = {.max = 1 << 20};
     assert_int_equal(unary(target_of(g_mon.port), HEALTH, NULL, 0, &resp, NULL, IPW_NS_PER_SEC), 0);
-    Energy__HealthResponse *h = energy__health_response__unpack(NULL, resp.len, resp.data);
+    Energy__HealthResponse *h = energy__health_response__unpack(NULL, resp.len, (const uint8_t *)resp.p);
     assert_non_null(h);
     assert_true(h->healthy);
     assert_string_equal(h->platform, "fake");
     energy__health_response__free_unpacked(h, NULL);
-    ipw_grpc_buf_free(&resp);
+    ipw_buf_free(&resp);
 }
 
 static void test_health_check(void **state)
 {
     (void)state;
-    struct ipw_grpc_buf resp = {.max = 1 << 20};
+    struct ipw_buf resp = {.max = 1 << 20};
     assert_int_equal(unary(target_of(g_mon.port), CHECK, NULL, 0, &resp, NULL, IPW_NS_PER_SEC), 0);
     Grpc__Health__V1__HealthCheckResponse *h =
-        grpc__health__v1__health_check_response__unpack(NULL, resp.len, resp.data);
+        grpc__health__v1__health_check_response__unpack(NULL, resp.len, (const uint8_t *)resp.p);
     assert_non_null(h);
     assert_int_equal(h->status, GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
     grpc__health__v1__health_check_response__free_unpacked(h, NULL);
@@ -141,7 +141,7 @@ static void test_health_check(void **state)
     assert_int_equal(unary(target_of(g_mon.port), CHECK, buf, len, &resp, msg, IPW_NS_PER_SEC),
                      IPW_GRPC_NOT_FOUND);
     assert_non_null(strstr(msg, "no.such.Service"));
-    ipw_grpc_buf_free(&resp);
+    ipw_buf_free(&resp);
 }
 
 /* SPEC: at 50 ms, at least 18 readings in a second, timestamps and sequence increasing. */
@@ -219,19 +219,19 @@ static void test_stream_interval(void **state)
 static void test_unknown_method(void **state)
 {
     (void)state;
-    struct ipw_grpc_buf resp = {.max = 1024};
+    struct ipw_buf resp = {.max = 1024};
     char msg[256];
     assert_int_equal(unary(target_of(g_mon.port), "/energy.EnergyMonitor/Nope", NULL, 0, &resp, msg,
                            IPW_NS_PER_SEC),
                      IPW_GRPC_UNIMPLEMENTED);
     assert_non_null(strstr(msg, "Nope"));
-    ipw_grpc_buf_free(&resp);
+    ipw_buf_free(&resp);
 }
 
 static void test_bad_request_message(void **state)
 {
     (void)state;
-    struct ipw_grpc_buf resp = {.max = 1024};
+    struct ipw_buf resp = {.max = 1024};
     const uint8_t junk[] = {0xff, 0xff, 0xff};
     assert_int_equal(unary(target_of(g_mon.port), HEALTH, junk, sizeof junk, &resp, NULL,
                            IPW_NS_PER_SEC),
@@ -242,7 +242,7 @@ static void test_bad_request_message(void **state)
     size_t len = energy__stream_request__pack(&rq, buf);
     assert_int_equal(unary(target_of(g_mon.port), STREAM, buf, len, &resp, NULL, IPW_NS_PER_SEC),
                      IPW_GRPC_INVALID_ARGUMENT);
-    ipw_grpc_buf_free(&resp);
+    ipw_buf_free(&resp);
 }
 
 /* The server itself ends a stream at its grpc-timeout (our client never cancels). */
@@ -272,16 +272,16 @@ static void test_oversized_request(void **state)
     (void)state;
     size_t len = 5u << 20;
     uint8_t *big = calloc(1, len);
-    struct ipw_grpc_buf resp = {.max = 1024};
+    struct ipw_buf resp = {.max = 1024};
     char msg[256];
     assert_int_equal(unary(target_of(g_mon.port), HEALTH, big, len, &resp, msg, 5 * IPW_NS_PER_SEC),
                      IPW_GRPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(msg, "exceeds"));
     free(big);
-    ipw_grpc_buf_free(&resp);
+    ipw_buf_free(&resp);
     /* the connection-level damage is nil: the server still answers */
     assert_int_equal(unary(target_of(g_mon.port), HEALTH, NULL, 0, &resp, NULL, IPW_NS_PER_SEC), 0);
-    ipw_grpc_buf_free(&resp);
+    ipw_buf_free(&resp);
 }
 
 static bool wait_streams(struct ipw_monitor *m, uint64_t want, int64_t timeout_ns)
@@ -416,9 +416,9 @@ static void test_unix_socket(void **state)
     assert_int_equal(stat(path, &sb), 0);
     assert_true(S_ISSOCK(sb.st_mode));
     assert_int_equal(sb.st_mode & 0777, 0660);
-    struct ipw_grpc_buf resp = {.max = 1024};
+    struct ipw_buf resp = {.max = 1024};
     assert_int_equal(unary(target, HEALTH, NULL, 0, &resp, NULL, IPW_NS_PER_SEC), 0);
-    ipw_grpc_buf_free(&resp);
+    ipw_buf_free(&resp);
     struct ipw_grpc_client *c = connect_to(target);
     struct ipw_grpc_stream *st = open_stream(c, 0, 0);
     for (int i = 0; i < 3; i++)
@@ -433,8 +433,8 @@ static void test_unix_socket(void **state)
 
 static size_t collect_body(char *p, size_t size, size_t n, void *ud)
 {
-    struct ipw_grpc_buf *b = ud;
-    return ipw_grpc_buf_append(b, p, size * n) ? size * n : 0;
+    struct ipw_buf *b = ud;
+    return ipw_buf_add(b, p, size * n) == IPW_OK ? size * n : 0;
 }
 
 /* /metrics over HTTP carries every family with values, and promtool accepts it. */
@@ -447,7 +447,7 @@ static void test_metrics(void **state)
 
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", g_mon.metrics_port);
-    struct ipw_grpc_buf body = {.max = 1 << 20};
+    struct ipw_buf body = {.max = 1 << 20};
     CURL *h = curl_easy_init();
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_body);
@@ -460,8 +460,8 @@ static void test_metrics(void **state)
     assert_int_equal(status, 200);
     assert_non_null(strstr(ctype, "version=0.0.4"));
     curl_easy_cleanup(h);
-    assert_true(ipw_grpc_buf_append(&body, "", 1));
-    const char *t = (const char *)body.data;
+    assert_int_equal(ipw_buf_add(&body, "", 1), IPW_OK);
+    const char *t = body.p;
     static const char *const want[] = {
         "# TYPE ipw_energy_joules_total counter",
         "ipw_energy_joules_total{domain=\"gpu\"} ",
@@ -494,7 +494,7 @@ static void test_metrics(void **state)
         snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < '%s'", path);
         assert_int_equal(system(cmd), 0);
     }
-    ipw_grpc_buf_free(&body);
+    ipw_buf_free(&body);
 }
 
 /* The energy-monitor's mode: the loop samples; a collector that is too slow for that is moved
@@ -533,9 +533,9 @@ static void test_driven_sampling(void **state)
     st = open_stream(c, 0, 0);
     for (int i = 0; i < 25; i++) /* 0.5 s: the handover happened after 3 ticks */
         energy__telemetry_reading__free_unpacked(next_reading(st, IPW_NS_PER_SEC), NULL);
-    struct ipw_grpc_buf resp = {.max = 1024};
+    struct ipw_buf resp = {.max = 1024};
     assert_int_equal(unary(target_of(tm.port), HEALTH, NULL, 0, &resp, NULL, IPW_NS_PER_SEC), 0);
-    ipw_grpc_buf_free(&resp);
+    ipw_buf_free(&resp);
     ipw_grpc_stream_close(st);
     ipw_grpc_client_close(c);
     assert_int_equal(ipw_test_monitor_stop(&tm), 0);
@@ -595,17 +595,17 @@ static void feed(struct ipw_monitor *m, const char *path, const char *ctype, str
     nghttp2_data_provider prd = {.read_callback = empty_msg};
     nghttp2_submit_settings(cl, NGHTTP2_FLAG_NONE, NULL, 0);
     assert_true(nghttp2_submit_request(cl, NULL, nv, 5, &prd, NULL) > 0);
-    struct ipw_grpc_buf in = {.max = 1 << 20}, out = {.max = 1 << 20};
+    struct ipw_buf in = {.max = 1 << 20}, out = {.max = 1 << 20};
     const uint8_t *p;
     ssize_t k;
     while ((k = nghttp2_session_mem_send(cl, &p)) > 0)
-        assert_true(ipw_grpc_buf_append(&in, p, (size_t)k));
+        assert_int_equal(ipw_buf_add(&in, p, (size_t)k), IPW_OK);
     memset(a, 0, sizeof *a);
-    ipw_grpc_server_feed(ipw_monitor_grpc_server(m), in.data, in.len, &out, NULL);
-    assert_true(nghttp2_session_mem_recv(cl, out.data, out.len) == (ssize_t)out.len);
+    ipw_grpc_server_feed(ipw_monitor_grpc_server(m), (const uint8_t *)in.p, in.len, &out, NULL);
+    assert_true(nghttp2_session_mem_recv(cl, (const uint8_t *)out.p, out.len) == (ssize_t)out.len);
     nghttp2_session_del(cl);
-    ipw_grpc_buf_free(&in);
-    ipw_grpc_buf_free(&out);
+    ipw_buf_free(&in);
+    ipw_buf_free(&out);
 }
 
 static void test_feed_request_path(void **state)

@@ -32,10 +32,10 @@ static Energy__TelemetryReading *encode(const struct ipw_reading *r,
                                         const struct ipw_collector_info *info,
                                         const struct ipw_system_info *si)
 {
-    struct ipw_grpc_buf b = {.max = 1 << 20};
+    struct ipw_buf b = {.max = 1 << 20};
     assert_true(ipw_wire_encode_reading(r, dev, info, si, &b));
-    Energy__TelemetryReading *m = energy__telemetry_reading__unpack(NULL, b.len, b.data);
-    ipw_grpc_buf_free(&b);
+    Energy__TelemetryReading *m = energy__telemetry_reading__unpack(NULL, b.len, (const uint8_t *)b.p);
+    ipw_buf_free(&b);
     assert_non_null(m);
     return m;
 }

@@ -11,6 +11,7 @@
 #include "ipw/client.h"
 #include "ipw/clock.h"
 #include "ipw/perfmodel.h"
+#include "ipw/published_accuracy.h"
 #include "ipw/sim.h"
 
 /* The registry (ipw_client_open) lives with the real clients; the ops table is the contract. */
@@ -435,6 +436,84 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+
+/* Item 16 of issue 10: the sim answers mcq and exact items with a modelled correctness drawn
+ * from the model's published accuracy, the same per item and seed, at the published rate, and
+ * open items (or models without a published figure) not at all. */
+static void test_modelled_correctness(void **state)
+{
+    (void)state;
+    struct ipw_published_accuracy pa;
+    assert_int_equal(ipw_published_accuracy_get("llama-3.1-8b", "mcq", &pa, NULL), IPW_OK);
+    assert_true(pa.accuracy > 0.6 && pa.accuracy < 0.8);
+    assert_non_null(strstr(pa.benchmark, "MMLU"));
+    assert_non_null(strstr(pa.source, "https://"));
+    assert_int_equal(ipw_published_accuracy_get("llama-3.1-8b", "open", &pa, NULL),
+                     IPW_E_NOTFOUND);
+    assert_int_equal(ipw_published_accuracy_get("nosuch", "mcq", &pa, NULL), IPW_E_NOTFOUND);
+    /* every model in the table is one the sim can model */
+    static const char *const listed[] = {"llama-3.1-8b", "llama-3.1-70b", "llama-3.2-1b",
+                                         "llama-3.2-3b"};
+    for (size_t i = 0; i < sizeof listed / sizeof *listed; i++) {
+        struct ipw_model_spec ms;
+        assert_int_equal(ipw_model_spec_load(listed[i], &ms, NULL), IPW_OK);
+        assert_int_equal(ipw_published_accuracy_get(listed[i], "exact", &pa, NULL), IPW_OK);
+    }
+
+    ipw_errbuf eb = {0};
+    struct ipw_client *a = open_sim("{\"time_scale\":0,\"output_tokens\":1}", NULL, &eb);
+    struct ipw_client *a2 = open_sim("{\"time_scale\":0,\"output_tokens\":1}", NULL, &eb);
+    struct ipw_client *b = open_sim("{\"time_scale\":0,\"output_tokens\":1,\"seed\":9}", NULL,
+                                    &eb);
+    assert_non_null(a);
+    assert_non_null(b);
+    int n = 2000, correct = 0, same = 0, differ = 0;
+    for (int i = 0; i < n; i++) {
+        char prompt[64];
+        snprintf(prompt, sizeof prompt, "Question %d: which option?", i);
+        struct ipw_chat_request req = {.model = "llama-3.1-8b", .prompt = prompt,
+                                       .item_kind = "mcq", .item_reference = "B"};
+        struct ipw_chat_result r1, r2, r3;
+        assert_int_equal(a->ops->chat(a, &req, NULL, &r1), IPW_OK);
+        assert_int_equal(a2->ops->chat(a2, &req, NULL, &r2), IPW_OK);
+        assert_int_equal(b->ops->chat(b, &req, NULL, &r3), IPW_OK);
+        const json_t *m1 = json_object_get(r1.server_timings, "modelled_correctness");
+        const json_t *m2 = json_object_get(r2.server_timings, "modelled_correctness");
+        const json_t *m3 = json_object_get(r3.server_timings, "modelled_correctness");
+        assert_non_null(m1);
+        assert_string_equal(json_string_value(json_object_get(m1, "label")),
+                            "modelled accuracy");
+        bool c1 = json_is_true(json_object_get(m1, "correct"));
+        correct += c1;
+        same += c1 == json_is_true(json_object_get(m2, "correct"));
+        differ += c1 != json_is_true(json_object_get(m3, "correct"));
+        free_result(&r1);
+        free_result(&r2);
+        free_result(&r3);
+    }
+    assert_int_equal(same, n); /* per item and seed: always the same */
+    assert_true(differ > n / 5); /* another seed, other draws */
+    /* at the published rate: 0.694 +- 4 standard deviations of a binomial over 2000 */
+    double rate = (double)correct / n;
+    assert_true(rate > 0.694 - 0.042 && rate < 0.694 + 0.042);
+
+    struct ipw_chat_request open_item = {.model = "llama-3.1-8b", .prompt = "Explain.",
+                                         .item_kind = "open", .item_reference = "because"};
+    struct ipw_chat_request no_kind = {.model = "llama-3.1-8b", .prompt = "Hi"};
+    struct ipw_chat_request unlisted = {.model = "qwen2.5-7b", .prompt = "Q?",
+                                        .item_kind = "exact", .item_reference = "4"};
+    const struct ipw_chat_request *none[] = {&open_item, &no_kind, &unlisted};
+    for (size_t i = 0; i < 3; i++) {
+        struct ipw_chat_result r;
+        assert_int_equal(a->ops->chat(a, none[i], NULL, &r), IPW_OK);
+        assert_null(json_object_get(r.server_timings, "modelled_correctness"));
+        free_result(&r);
+    }
+    close_sim(a);
+    close_sim(a2);
+    close_sim(b);
+}
+
 static void test_concurrent_chats(void **state)
 {
     (void)state;
@@ -487,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_request_errors),
         cmocka_unit_test(test_concurrent_chats),
+        cmocka_unit_test(test_modelled_correctness),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,161 @@
+/* The server's process tree and the machine's CPU time from /proc (SPEC §5.2 step 6): the tree
+ * is the root and every live descendant, re-walked at each snapshot so that runner processes
+ * started during a run count; children already reaped count through the root's cutime+cstime.
+ * The machine's busy time is everything in /proc/stat's cpu line but idle and iowait. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipw/lab.h"
+
+#define MAX_PROCS 65536
+
+struct proc {
+    int pid, ppid;
+    uint64_t ticks; /* utime + stime */
+    uint64_t child_ticks; /* cutime + cstime */
+};
+
+/* Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses,
+ * so parsing starts after its last ')'). */
+static bool read_stat(const char *root, int pid, struct proc *p)
+{
+    char path[4200], buf[2048];
+    snprintf(path, sizeof path, "%s/%d/stat", root, pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    if (!rp)
+        return false;
+    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime
+     * cstime: fields 3..17 */
+    char state;
+    int ppid;
+    unsigned long long ut, st;
+    long long cut, cst;
+    if (sscanf(rp + 1, " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &state,
+               &ppid, &ut, &st, &cut, &cst) != 6)
+        return false;
+    p->pid = pid;
+    p->ppid = ppid;
+    p->ticks = ut + st;
+    p->child_ticks = (uint64_t)(cut > 0 ? cut : 0) + (uint64_t)(cst > 0 ? cst : 0);
+    return true;
+}
+
+static ipw_err machine_ticks(const char *root, uint64_t *busy, uint64_t *total, ipw_errbuf *eb)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/stat", root);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return ipw_fail(eb, IPW_E_IO, "cannot read %s: %s", path, strerror(errno));
+    char line[512];
+    bool ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    unsigned long long v[10] = {0};
+    int got = ok ? sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                          &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9])
+                 : 0;
+    if (got < 4)
+        return ipw_fail(eb, IPW_E_PROTOCOL, "%s: the first line is not the cpu totals", path);
+    /* guest and guest_nice (8, 9) are already inside user and nice */
+    uint64_t all = 0;
+    for (int i = 0; i < got && i < 8; i++)
+        all += v[i];
+    *total = all;
+    *busy = all - v[3] - (got > 4 ? v[4] : 0);
+    return IPW_OK;
+}
+
+ipw_err ipw_lab_cpu_snapshot(const char *procfs_root, int root_pid,
+                             struct ipw_lab_cpu_snapshot *out, ipw_errbuf *eb)
+{
+    const char *root = procfs_root ? procfs_root : "/proc";
+    memset(out, 0, sizeof *out);
+    ipw_err rc = machine_ticks(root, &out->busy_ticks, &out->total_ticks, eb);
+    if (rc != IPW_OK)
+        return rc;
+    struct proc self;
+    if (!read_stat(root, root_pid, &self))
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "server process %d is gone (cannot read %s/%d/stat); restart the server "
+                        "or give --server-pid",
+                        root_pid, root, root_pid);
+    DIR *d = opendir(root);
+    if (!d)
+        return ipw_fail(eb, IPW_E_IO, "cannot list %s: %s", root, strerror(errno));
+    size_t cap = 1024, n = 0;
+    struct proc *all = malloc(cap * sizeof *all);
+    if (!all) {
+        closedir(d);
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory walking %s", root);
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        if (n == cap) {
+            if (cap >= MAX_PROCS)
+                break; /* bounded: more processes than this is not a machine we can attribute */
+            struct proc *na = realloc(all, cap * 2 * sizeof *na);
+            if (!na)
+                break;
+            all = na;
+            cap *= 2;
+        }
+        if (read_stat(root, atoi(de->d_name), &all[n]))
+            n++;
+    }
+    closedir(d);
+    /* mark the descendants of root_pid: repeat until no new member (depth is small) */
+    char *in = calloc(n ? n : 1, 1);
+    if (!in) {
+        free(all);
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory walking %s", root);
+    }
+    bool grew = true;
+    while (grew) {
+        grew = false;
+        for (size_t i = 0; i < n; i++) {
+            if (in[i])
+                continue;
+            bool member = all[i].pid == root_pid;
+            for (size_t j = 0; !member && j < n; j++)
+                member = in[j] && all[j].pid == all[i].ppid;
+            if (member) {
+                in[i] = 1;
+                grew = true;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (in[i]) {
+            out->tree_ticks += all[i].ticks;
+            out->processes++;
+        }
+    out->tree_ticks += self.child_ticks;
+    free(in);
+    free(all);
+    return IPW_OK;
+}
+
+void ipw_lab_cpu_shares(const struct ipw_lab_cpu_snapshot *a, const struct ipw_lab_cpu_snapshot *b,
+                        double *share_busy, double *share_capacity)
+{
+    double tree = b->tree_ticks >= a->tree_ticks ? (double)(b->tree_ticks - a->tree_ticks) : 0;
+    double busy = b->busy_ticks > a->busy_ticks ? (double)(b->busy_ticks - a->busy_ticks) : 0;
+    double total = b->total_ticks > a->total_ticks ? (double)(b->total_ticks - a->total_ticks) : 0;
+    /* the tree and the machine are read at slightly different instants and the kernel counts
+     * in whole ticks: a share can exceed 1 by a tick; cap it */
+    *share_busy = busy > 0 ? fmin(tree / busy, 1.0) : NAN;
+    *share_capacity = total > 0 ? fmin(tree / total, 1.0) : NAN;
+}
