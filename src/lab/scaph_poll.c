@@ -42,7 +42,8 @@ static ipw_err poll_once(struct lab_scaph_poller *p, ipw_errbuf *eb)
     double w = 0;
     int n = 0;
     if (rc == IPW_OK)
-        rc = ipw_lab_scaph_parse(reply.body, reply.body_len, p->match, &w, &n, eb);
+        rc = ipw_lab_scaph_parse(reply.body.p ? reply.body.p : "", reply.body.len, p->match, &w, &n,
+                                 eb);
     ipw_http_reply_free(&reply);
     if (rc == IPW_OK) {
         pthread_mutex_lock(&p->lock);
