@@ -25,6 +25,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog);
 int cmd_analyze(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 
 /* The headline figures of an analysis, as `ipw analyze` prints them (also after a profile). */

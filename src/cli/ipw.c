@@ -11,6 +11,7 @@ static const struct ipw_cli_command commands[] = {
     {"profile", cmd_profile, "measure the energy of every query of a dataset on a server"},
     {"lab", cmd_lab, "measure one prompt live: prefill/decode, active energy, E_llm, A/B tests"},
     {"telemetry", cmd_telemetry, "print live telemetry readings (local collector or a monitor)"},
+    {"top", cmd_top, "a live full-screen view of power: this machine's devices or a fleet"},
     {"monitor", cmd_monitor, "run the energy monitor: gRPC telemetry stream + Prometheus"},
     {"analyze", cmd_analyze, "score a run: accuracy, intelligence per joule/watt, regressions"},
     {"plot", cmd_plot, "draw a run's latency, energy, power and token plots (PNG and SVG)"},
