@@ -5,7 +5,10 @@
 #define IPW_ANALYSIS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "ipw/accuracy.h"
 #include "ipw/err.h"
@@ -42,6 +45,15 @@ void ipw_analyze_options_init(struct ipw_analyze_options *o);
  * requested. res (may be NULL) receives the figures. */
 ipw_err ipw_analyze_run(const char *run_dir, const struct ipw_analyze_options *opts,
                         struct ipw_analyze_result *res, ipw_errbuf *eb);
+
+/* What an analysis is computed from: {"file", "bytes", "sha256"} of the run's records.jsonl
+ * (else its Arrow dataset). accuracy.json and regression.json carry it as "source" (plus
+ * "records", the count analysed). */
+ipw_err ipw_analysis_source(const char *run_dir, json_t **out, ipw_errbuf *eb);
+/* Whether an analysis document (accuracy.json, regression.json) was computed from the run's
+ * records as they are now; why (when not) says what differs. A document without a stamp is
+ * not current. */
+bool ipw_analysis_current(const char *run_dir, const json_t *doc, char *why, size_t why_size);
 
 /* Per-query records are written inline in accuracy.json's data.records up to this many
  * queries; scores.jsonl always has them. */

@@ -4,6 +4,7 @@
 #ifndef IPW_PLOTS_H
 #define IPW_PLOTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,8 +41,22 @@ struct ipw_plot_data {
     size_t ntokens, tokens_cap;
     char subtitle[512]; /* "model · hardware · dataset" */
     char energy_source[32]; /* of the records: counter | integrated | modeled | mixed | "" */
+    double token_cap; /* max_tokens of the run (summary.json), NAN when unknown: the density's
+                         upper bound */
     uint64_t rng;
 };
+
+/* Whether a fitted line explains something worth drawing: R² of at least
+ * IPW_PLOT_FIT_MIN_R2, and a fitted change across [xmin, xmax] of at least
+ * IPW_PLOT_FIT_MIN_CHANGE of |avg_y|. When not, why (one phrase for the legend) is filled. */
+#define IPW_PLOT_FIT_MIN_R2 0.3
+#define IPW_PLOT_FIT_MIN_CHANGE 0.02
+bool ipw_plot_fit_explains(const struct ipw_ols_fit *fit, double xmin, double xmax, char *why,
+                           size_t why_size);
+
+/* Below this many completion-token counts the distribution is drawn as a histogram: a kernel
+ * density of a handful of points is a bell curve the data do not have. */
+#define IPW_PLOT_KDE_MIN_N 30
 
 /* Reads run_dir's records (one streaming pass) and its analysis/regression.json when present
  * (else the fits are computed from the records). */

@@ -83,6 +83,7 @@ struct ctx {
     uint64_t inferred_kinds;
     uint64_t modelled_answers;
     uint64_t modelled_scored; /* verdicts that are the sim's modelled correctness */
+    json_t *source; /* what the run's records were when the analysis began */
 };
 
 struct score {
@@ -410,6 +411,16 @@ static void collect_warnings(struct ipw_analyze_result *res, const json_t *arr)
     res->warnings += json_array_size(arr);
 }
 
+/* What the document was computed from, so that plot and report can tell a stale one. */
+static void stamp(json_t *doc, const struct ctx *c, uint64_t records)
+{
+    if (!c->source)
+        return;
+    json_t *s = json_deep_copy(c->source);
+    json_object_set_new(s, "records", json_integer((json_int_t)records));
+    json_object_set_new(doc, "source", s);
+}
+
 static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc, bool want_reg,
                          const char *adir, struct ipw_analyze_result *res, ipw_errbuf *eb)
 {
@@ -509,6 +520,7 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         else
             json_object_set_new(data, "records_omitted", json_true());
         json_object_set_new(doc, "data", data);
+        stamp(doc, c, n);
         snprintf(path, sizeof path, "%s/accuracy.json", adir);
         if (e == IPW_OK)
             e = write_accuracy(path, doc, inline_records ? scores.path : NULL, eb);
@@ -521,6 +533,7 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         json_t *w = json_object_get(doc, "warnings");
         json_array_extend(w, reader_warnings);
         collect_warnings(res, w);
+        stamp(doc, c, n);
         snprintf(path, sizeof path, "%s/regression.json", adir);
         e = ipw_json_write_file(path, doc, eb);
         json_decref(doc);
@@ -560,6 +573,8 @@ ipw_err ipw_analyze_run(const char *run_dir, const struct ipw_analyze_options *o
     e = ipw_mkdir_p(adir, eb);
 
     struct ctx c = {.opts = opts};
+    if (e == IPW_OK)
+        e = ipw_analysis_source(run_dir, &c.source, eb);
     c.judge_on = want_acc && opts->judge.base_url && *opts->judge.base_url;
     char cpath[4300];
     snprintf(cpath, sizeof cpath, "%s/judge_cache.jsonl", adir);
@@ -584,6 +599,7 @@ ipw_err ipw_analyze_run(const char *run_dir, const struct ipw_analyze_options *o
         e = main_pass(&c, r, want_acc, want_reg, adir, res, eb);
     res->judge_cache_hits = c.cache_hits;
     ipw_judge_cache_close(c.cache);
+    json_decref(c.source);
     ipw_run_reader_close(r);
     return e;
 }

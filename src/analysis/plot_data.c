@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipw/analysis.h"
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
+#include "ipw/log.h"
 #include "ipw/plots.h"
 #include "ipw/run_reader.h"
 #include "ipw/stats.h"
@@ -81,10 +83,33 @@ void ipw_plot_data_free(struct ipw_plot_data *d)
     memset(d, 0, sizeof *d);
 }
 
+/* The run's max_tokens (--client-param, default 4096 for our runs): no completion is longer,
+ * so the density stops there. NAN for a run without our summary.json. */
+static double run_max_tokens(const char *run_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", run_dir);
+    json_t *s = NULL;
+    if (!ipw_path_exists(path) || ipw_json_load_file(path, 64u << 20, &s, NULL) != IPW_OK)
+        return NAN;
+    const json_t *pc = json_object_get(s, "profiler_config");
+    const json_t *mt = json_object_get(json_object_get(pc, "client_params"), "max_tokens");
+    double v = NAN;
+    if (json_is_number(mt))
+        v = json_number_value(mt);
+    else if (json_is_string(mt))
+        v = strtod(json_string_value(mt), NULL);
+    else if (pc)
+        v = 4096; /* the profiler's default */
+    json_decref(s);
+    return v > 0 ? v : NAN;
+}
+
 ipw_err ipw_plot_data_load(const char *run_dir, struct ipw_plot_data *d, ipw_errbuf *eb)
 {
     memset(d, 0, sizeof *d);
     d->rng = 0x9E3779B97F4A7C15ull;
+    d->token_cap = NAN;
     struct ipw_run_reader *r;
     ipw_err e = ipw_run_reader_open(run_dir, NULL, &r, eb);
     if (e != IPW_OK)
@@ -122,10 +147,18 @@ ipw_err ipw_plot_data_load(const char *run_dir, struct ipw_plot_data *d, ipw_err
         json_t *doc = NULL;
         if (ipw_path_exists(path) && ipw_json_load_file(path, 16u << 20, &doc, NULL) != IPW_OK)
             doc = NULL;
+        char why[256];
+        if (doc && !ipw_analysis_current(run_dir, doc, why, sizeof why)) {
+            /* fits of fewer records than the plot draws: recomputed from the records */
+            ipw_info("not using %s: %s; the fits are computed from the records", path, why);
+            json_decref(doc);
+            doc = NULL;
+        }
         for (int k = 0; k < IPW_PLOT_SCATTERS; k++)
             if (!doc || !ipw_regression_fit_from_json(doc, scatter_reg[k], &d->fit[k]))
                 ipw_ols_fit(&reg.fit[scatter_reg[k]], &d->fit[k]);
         json_decref(doc);
+        d->token_cap = run_max_tokens(run_dir);
         const struct ipw_run_info *info = ipw_run_reader_info(r);
         const char *model = ipw_run_reader_model(r);
         /* a plot travels alone (papers, slides): a modelled run says so on the plot itself */

@@ -208,13 +208,13 @@ static void draw_frame(cairo_t *cr, const struct frame *f, const char *title,
 /* A legend box in the plot's upper-left corner: a swatch (line, dot or band) and a label per
  * row. */
 struct legend_row {
-    int swatch; /* 0 line (red), 1 dot (blue), 2 dashed (grey), 3 band (blue) */
+    int swatch; /* 0 line (red), 1 dot (blue), 2 dashed (grey), 3 band (blue), 4 none */
     char text[192];
 };
 
 /* Where a legend of size bw x bh covers the fewest points: the upper corners first, then the
  * lower right. */
-static int legend_corner(const struct frame *f, const struct ipw_plot_points *p,
+static int legend_corner(const struct frame *f, const struct ipw_plot_points *p, double yscale,
                          const struct ipw_ols_fit *fit, double bw, double bh)
 {
     int best = 0;
@@ -224,7 +224,7 @@ static int legend_corner(const struct frame *f, const struct ipw_plot_points *p,
         double by = c < 2 ? f->y0 + 10 : f->y1 - bh - 10;
         size_t n = 0;
         for (size_t i = 0; p && i < p->n; i++) {
-            double x = px(f, p->x[i]), y = py(f, p->y[i]);
+            double x = px(f, p->x[i]), y = py(f, p->y[i] * yscale);
             n += x > bx - 4 && x < bx + bw + 4 && y > by - 4 && y < by + bh + 4;
         }
         /* the fitted line counts as much as a few points per stretch it hides */
@@ -242,8 +242,8 @@ static int legend_corner(const struct frame *f, const struct ipw_plot_points *p,
 }
 
 static void draw_legend(cairo_t *cr, const struct frame *f, const struct legend_row *rows, int n,
-                        const struct ipw_plot_points *avoid, const struct ipw_ols_fit *fit,
-                        int corner)
+                        const struct ipw_plot_points *avoid, double yscale,
+                        const struct ipw_ols_fit *fit, int corner)
 {
     font(cr, 12, false);
     double wmax = 0;
@@ -254,7 +254,7 @@ static void draw_legend(cairo_t *cr, const struct frame *f, const struct legend_
     }
     double bw = wmax + 44, bh = 10 + 19.0 * n;
     if (corner < 0)
-        corner = legend_corner(f, avoid, fit, bw, bh);
+        corner = legend_corner(f, avoid, yscale, fit, bw, bh);
     double bx = corner == 0 ? f->x0 + 10 : f->x1 - bw - 10;
     double by = corner < 2 ? f->y0 + 10 : f->y1 - bh - 10;
     cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
@@ -289,6 +289,8 @@ static void draw_legend(cairo_t *cr, const struct frame *f, const struct legend_
             cairo_set_dash(cr, NULL, 0, 0);
             break;
         }
+        case 4: /* a note: no swatch */
+            break;
         default:
             blue(cr, 0.3);
             cairo_rectangle(cr, bx + 8, cy - 5, 22, 10);
@@ -313,28 +315,64 @@ static void no_data(cairo_t *cr, const struct frame *f, const char *why)
 
 struct scatter_spec {
     const char *title, *xlabel, *ylabel, *yunit;
+    double yscale; /* drawn value = stored value x yscale (seconds -> ms for TTFT) */
 };
 
 static const struct scatter_spec specs[IPW_PLOT_SCATTERS] = {
-    {"Time to first token vs input tokens", "Input tokens", "Time to first token (s)", "s"},
+    {"Time to first token vs input tokens", "Input tokens", "Time to first token (ms)", "ms",
+     1000},
     {"End-to-end latency vs total tokens", "Total tokens (input + output)",
-     "Latency per query (s)", "s"},
+     "Latency per query (s)", "s", 1},
     {"Energy per query vs total tokens", "Total tokens (input + output)",
-     "Energy per query (J)", "J"},
-    {"Average power vs total tokens", "Total tokens (input + output)",
-     "Average power during the query (W)", "W"},
+     "Energy per query (J)", "J", 1},
+    {"Power per query vs total tokens", "Total tokens (input + output)",
+     "Power per query: energy / latency (W)", "W", 1},
 };
+
+bool ipw_plot_fit_explains(const struct ipw_ols_fit *fit, double xmin, double xmax, char *why,
+                           size_t why_size)
+{
+    if (why_size)
+        why[0] = '\0';
+    if (!fit->valid)
+        return false;
+    if (!(fit->r2 >= IPW_PLOT_FIT_MIN_R2)) {
+        snprintf(why, why_size, "R\xC2\xB2 = %.2f: tokens explain little of the spread",
+                 fit->r2);
+        return false;
+    }
+    double change = fabs(fit->slope) * (xmax - xmin);
+    double level = fabs(fit->avg_y);
+    if (level > 0 && !(change >= IPW_PLOT_FIT_MIN_CHANGE * level)) {
+        snprintf(why, why_size, "flat: the fit changes %.2g%% across the range", 100 * change / level);
+        return false;
+    }
+    return true;
+}
 
 static void draw_scatter(cairo_t *cr, const struct ipw_plot_data *d, int k)
 {
     const struct ipw_plot_points *p = &d->scatter[k];
-    const struct ipw_ols_fit *fit = &d->fit[k];
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    const double sc = specs[k].yscale;
+    /* the fit in the drawn unit */
+    struct ipw_ols_fit fit = d->fit[k];
+    fit.slope *= sc;
+    fit.intercept *= sc;
+    fit.avg_y *= sc;
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY, ysum = 0;
     for (size_t i = 0; i < p->n; i++) {
         xmin = fmin(xmin, p->x[i]);
         xmax = fmax(xmax, p->x[i]);
-        ymin = fmin(ymin, p->y[i]);
-        ymax = fmax(ymax, p->y[i]);
+        ymin = fmin(ymin, p->y[i] * sc);
+        ymax = fmax(ymax, p->y[i] * sc);
+        ysum += p->y[i] * sc;
+    }
+    /* A spread that is tiny beside the level (322.00 to 322.02 W) is shown at a scale of at
+     * least +-5 % of the level, so noise is not magnified into a trend. */
+    double ymean = p->n ? ysum / (double)p->n : NAN;
+    if (p->n && isfinite(ymean) && ymax - ymin < 0.1 * fabs(ymean)) {
+        ymin = fmin(ymin, ymean - 0.05 * fabs(ymean));
+        ymax = fmax(ymax, ymean + 0.05 * fabs(ymean));
     }
     struct frame f = {.x0 = ML, .x1 = W - MR, .y0 = MT, .y1 = H - MB};
     f.x = make_axis(xmin, xmax, 7, true);
@@ -352,33 +390,47 @@ static void draw_scatter(cairo_t *cr, const struct ipw_plot_data *d, int k)
     blue(cr, alpha);
     for (size_t i = 0; i < p->n; i++) {
         cairo_new_sub_path(cr);
-        cairo_arc(cr, px(&f, p->x[i]), py(&f, p->y[i]), r, 0, 2 * M_PI);
+        cairo_arc(cr, px(&f, p->x[i]), py(&f, p->y[i] * sc), r, 0, 2 * M_PI);
     }
     cairo_fill(cr);
     cairo_restore(cr);
-    cairo_save(cr);
-    cairo_rectangle(cr, f.x0, f.y0, f.x1 - f.x0, f.y1 - f.y0);
-    cairo_clip(cr);
-    if (fit->valid) {
+    char why[128];
+    bool draw_fit = ipw_plot_fit_explains(&fit, xmin, xmax, why, sizeof why);
+    if (draw_fit) {
+        /* only over the data's range: a line extended to 0 tokens would claim a negative
+         * energy or latency there that nothing measured */
+        cairo_save(cr);
+        cairo_rectangle(cr, f.x0, f.y0, f.x1 - f.x0, f.y1 - f.y0);
+        cairo_clip(cr);
         red(cr);
         cairo_set_line_width(cr, 2.2);
-        cairo_move_to(cr, px(&f, f.x.lo), py(&f, fit->slope * f.x.lo + fit->intercept));
-        cairo_line_to(cr, px(&f, f.x.hi), py(&f, fit->slope * f.x.hi + fit->intercept));
+        cairo_move_to(cr, px(&f, xmin), py(&f, fit.slope * xmin + fit.intercept));
+        cairo_line_to(cr, px(&f, xmax), py(&f, fit.slope * xmax + fit.intercept));
         cairo_stroke(cr);
+        cairo_restore(cr);
     }
-    cairo_restore(cr);
 
-    struct legend_row rows[2];
+    struct legend_row rows[3];
     int n = 0;
-    if (fit->valid) {
+    if (draw_fit) {
         char a[32], b[32];
-        fmt_coef(a, sizeof a, fit->slope);
-        fmt_coef(b, sizeof b, fabs(fit->intercept));
+        fmt_coef(a, sizeof a, fit.slope);
+        fmt_coef(b, sizeof b, fabs(fit.intercept));
         rows[n].swatch = 0;
         snprintf(rows[n].text, sizeof rows[n].text,
-                 "least squares: %s %s/token, intercept %s%s %s, R\xC2\xB2 = %.3f", a,
-                 specs[k].yunit, fit->intercept < 0 ? "\xE2\x88\x92" : "", b, specs[k].yunit,
-                 fit->r2);
+                 "least squares: %s %s/token, intercept %s%s %s, R\xC2\xB2 = %.2f", a,
+                 specs[k].yunit, fit.intercept < 0 ? "\xE2\x88\x92" : "", b, specs[k].yunit,
+                 fit.r2);
+        n++;
+        if (fit.intercept < 0) {
+            rows[n].swatch = 4;
+            snprintf(rows[n].text, sizeof rows[n].text,
+                     "line drawn over the data only: its intercept below 0 is not physical");
+            n++;
+        }
+    } else if (fit.valid) {
+        rows[n].swatch = 4;
+        snprintf(rows[n].text, sizeof rows[n].text, "no trend line (%s)", why);
         n++;
     }
     char seen[32], kept[32];
@@ -391,7 +443,67 @@ static void draw_scatter(cairo_t *cr, const struct ipw_plot_data *d, int k)
     else
         snprintf(rows[n].text, sizeof rows[n].text, "queries (n = %s)", seen);
     n++;
-    draw_legend(cr, &f, rows, n, p, fit, -1);
+    draw_legend(cr, &f, rows, n, p, sc, draw_fit ? &fit : NULL, -1);
+}
+
+/* A few completions: their counts as bars (Sturges' bins), never a smooth curve they do not
+ * support. */
+static void draw_histogram(cairo_t *cr, const struct ipw_plot_data *d, const double *sorted,
+                           size_t n, double median)
+{
+    enum { MAX_BINS = 12 };
+    double vmin = sorted[0], vmax = sorted[n - 1];
+    int bins = (int)ceil(log2((double)n)) + 1;
+    if (bins > MAX_BINS)
+        bins = MAX_BINS;
+    double width = vmax > vmin ? (vmax - vmin) / bins : fmax(1, vmin * 0.1);
+    double lo = vmax > vmin ? vmin : vmin - width / 2;
+    if (vmax == vmin)
+        bins = 1;
+    uint64_t count[MAX_BINS] = {0}, cmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        int b = (int)((sorted[i] - lo) / width);
+        b = b < 0 ? 0 : b >= bins ? bins - 1 : b;
+        cmax = ++count[b] > cmax ? count[b] : cmax;
+    }
+    struct frame f = {.x0 = ML, .x1 = W - MR, .y0 = MT, .y1 = H - MB};
+    f.x = make_axis(fmax(0, lo - width * 0.5), lo + width * (bins + 0.5), 7, true);
+    f.y = make_axis(0, (double)cmax * 1.15, fmin(6, (double)cmax + 1), true);
+    if (f.y.step < 1) { /* whole queries */
+        f.y.step = 1;
+        f.y.decimals = 0;
+        f.y.hi = ceil(f.y.hi);
+    }
+    draw_frame(cr, &f, "Completion tokens per query", d->subtitle, "Completion tokens per query",
+               "Queries");
+    for (int b = 0; b < bins; b++) {
+        if (!count[b])
+            continue;
+        double x0 = px(&f, lo + b * width), x1 = px(&f, lo + (b + 1) * width);
+        blue(cr, 0.55);
+        cairo_rectangle(cr, x0 + 1, py(&f, (double)count[b]), x1 - x0 - 2,
+                        py(&f, 0) - py(&f, (double)count[b]));
+        cairo_fill(cr);
+    }
+    static const double dash[] = {5, 3};
+    muted(cr);
+    cairo_set_dash(cr, dash, 2, 0);
+    cairo_set_line_width(cr, 1.5);
+    cairo_move_to(cr, px(&f, median), f.y0);
+    cairo_line_to(cr, px(&f, median), f.y1);
+    cairo_stroke(cr);
+    cairo_set_dash(cr, NULL, 0, 0);
+    struct legend_row rows[2];
+    char cnt[32], med[32];
+    fmt_count(cnt, sizeof cnt, n);
+    fmt_num(med, sizeof med, median, median == floor(median) ? 0 : 1);
+    rows[0].swatch = 3;
+    snprintf(rows[0].text, sizeof rows[0].text,
+             "histogram of %s %s (too few for a density curve)", cnt,
+             n == 1 ? "query" : "queries");
+    rows[1].swatch = 2;
+    snprintf(rows[1].text, sizeof rows[1].text, "median = %s tokens", med);
+    draw_legend(cr, &f, rows, 2, NULL, 1, NULL, 1);
 }
 
 static void draw_kde(cairo_t *cr, const struct ipw_plot_data *d)
@@ -415,10 +527,19 @@ static void draw_kde(cairo_t *cr, const struct ipw_plot_data *d)
     ipw_sort_doubles(sorted, n);
     double vmin = sorted[0], vmax = sorted[n - 1];
     double median = ipw_percentile_sorted(sorted, n, 50);
+    if (n < IPW_PLOT_KDE_MIN_N) {
+        draw_histogram(cr, d, sorted, n, median);
+        free(sorted);
+        return;
+    }
     /* the bandwidth first, on a tiny grid, to know how far the curve extends */
     double probe = vmin, pd;
     double h = ipw_kde_scott(d->tokens, n, &probe, &pd, 1);
+    /* the curve stays on the support: no completion has fewer than 0 tokens or more than the
+     * run's max_tokens */
     double lo = fmax(0, vmin - 3 * h), hi = vmax + 3 * h;
+    if (isfinite(d->token_cap) && hi > d->token_cap)
+        hi = fmax(d->token_cap, vmax);
     for (int i = 0; i < KDE_GRID; i++)
         grid[i] = lo + (hi - lo) * i / (KDE_GRID - 1);
     ipw_kde_scott(d->tokens, n, grid, dens, KDE_GRID);
@@ -471,10 +592,11 @@ static void draw_kde(cairo_t *cr, const struct ipw_plot_data *d)
     fmt_num(med, sizeof med, median, median == floor(median) ? 0 : 1);
     rows[0].swatch = 3;
     snprintf(rows[0].text, sizeof rows[0].text,
-             "Gaussian KDE, Scott bandwidth h = %s tokens (n = %s)", hb, cnt);
+             "Gaussian KDE, Scott bandwidth h = %s tokens (n = %s), cut at 0%s", hb, cnt,
+             isfinite(d->token_cap) ? " and max_tokens" : "");
     rows[1].swatch = 2;
     snprintf(rows[1].text, sizeof rows[1].text, "median = %s tokens", med);
-    draw_legend(cr, &f, rows, 2, NULL, NULL, 1);
+    draw_legend(cr, &f, rows, 2, NULL, 1, NULL, 1);
     free(sorted);
 }
 

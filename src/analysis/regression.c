@@ -60,13 +60,16 @@ const char *ipw_regression_name(enum ipw_reg_id id)
     return (unsigned)id < IPW_REG_COUNT ? names[id] : "unknown";
 }
 
-/* A query's average power: the window's main-domain average, else energy / latency. */
+/* A query's power as SPEC §4.2 defines it (and IPW uses): its energy / its latency when both
+ * are positive, else the sampled window's average. The window's samples include a boundary
+ * reading from before the query, so their mean is only context (it drew 271-314 W for queries
+ * that each ran at exactly 322 W, with a trend that was not there). */
 static double query_power(const struct ipw_run_query *q)
 {
+    if (isfinite(q->energy_j) && q->energy_j > 0 && isfinite(q->latency_s) && q->latency_s > 0)
+        return q->energy_j / q->latency_s;
     if (isfinite(q->power_avg_w))
         return q->power_avg_w;
-    if (isfinite(q->energy_j) && isfinite(q->latency_s) && q->latency_s > 0)
-        return q->energy_j / q->latency_s;
     return NAN;
 }
 

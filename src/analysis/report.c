@@ -15,6 +15,7 @@
 #include "ipw/analysis.h"
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
+#include "ipw/log.h"
 #include "ipw/plots.h"
 #include "ipw/regression.h"
 #include "ipw/run_reader.h"
@@ -117,12 +118,27 @@ struct run_view {
     bool have_plots;
 };
 
+/* An analysis written before the run grew is recomputed, never shown (with a note why). */
+static bool is_current(const char *dir, const char *path)
+{
+    json_t *doc = NULL;
+    char why[256] = "";
+    bool ok = ipw_json_load_file(path, ANALYSIS_MAX, &doc, NULL) == IPW_OK &&
+              ipw_analysis_current(dir, doc, why, sizeof why);
+    json_decref(doc);
+    if (!ok)
+        ipw_info("%s is out of date (%s): analysing the run again", path,
+                 why[0] ? why : "unreadable");
+    return ok;
+}
+
 static ipw_err ensure_analysis(const char *dir, ipw_errbuf *eb)
 {
     char acc[4200], reg[4200];
     snprintf(acc, sizeof acc, "%s/analysis/accuracy.json", dir);
     snprintf(reg, sizeof reg, "%s/analysis/regression.json", dir);
-    bool have_acc = ipw_path_exists(acc), have_reg = ipw_path_exists(reg);
+    bool have_acc = ipw_path_exists(acc) && is_current(dir, acc);
+    bool have_reg = ipw_path_exists(reg) && is_current(dir, reg);
     if (have_acc && have_reg)
         return IPW_OK;
     struct ipw_analyze_options o;

@@ -235,7 +235,41 @@ def test_item16_demo_build_quiet():
           "scripts/demo.sh sends the build to a log and prints one line")
 
 
+def test_item3_stale_analysis():
+    """A run that grew after its analysis: plot and report recompute, never show the old one."""
+    srv = LlmServer("m=ttft=1ms,itl=1ms,tokens=3,reply=The answer is 2.")
+    d = ms.tmpdir("ipw-nu-3-")
+    rows = [{"q": "what is %d+%d?" % (i, i), "a": str(2 * i)} for i in range(8)]
+    ds = jsonl(d, "grow.jsonl", rows[:3])
+    out = os.path.join(d, "runs")
+    args = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+            "--dataset-param", "answer_field=a", "--output-dir", out, "--run-name", "grow",
+            "--baseline-seconds", "0", "--collector", "null", "--no-progress"]
+    check(run(args).returncode == 0, "a 3-record run, analysed")
+    run_dir = os.path.join(out, "grow")
+    acc_path = os.path.join(run_dir, "analysis", "accuracy.json")
+    acc = json.load(open(acc_path))
+    check(acc["source"]["records"] == 3 and acc["source"]["file"] == "records.jsonl" and
+          len(acc["source"]["sha256"]) == 64, "accuracy.json says what it was computed from")
+    jsonl(d, "grow.jsonl", rows)
+    check(run(args + ["--resume", "--no-eval"]).returncode == 0, "the run grows to 8 records")
+    p = run(["plot", run_dir, "--format", "svg"], env={"IPW_LOG_LEVEL": "info"})
+    check(p.returncode == 0 and "not using" in p.stderr and "regression.json" in p.stderr,
+          "plot ignores the stale regression.json: %r" % p.stderr)
+    p = run(["report", run_dir], env={"IPW_LOG_LEVEL": "info"})
+    check(p.returncode == 0 and "out of date" in p.stderr, "report notices: %r" % p.stderr)
+    acc = json.load(open(acc_path))
+    reg = json.load(open(os.path.join(run_dir, "analysis", "regression.json")))
+    check(acc["summary"]["total_queries"] == 8 and acc["source"]["records"] == 8 and
+          reg["source"]["records"] == 8, "report recomputed the analysis over all 8 records")
+    html = open(os.path.join(run_dir, "report.html"), encoding="utf-8").read()
+    check("3 queries" not in html, "the report shows no 3-query figure")
+    srv.stop()
+
+
 try:
+    test_item3_stale_analysis()
     test_item16_demo_headline_and_item14_comparison()
     test_item16_demo_build_quiet()
     test_item9_ollama_untagged()

@@ -225,6 +225,47 @@ static void test_constant_values(void **state)
     alarm(0);
 }
 
+
+/* Issue 10 item 15: a line is drawn only when it explains something. */
+static void test_fit_explains(void **state)
+{
+    (void)state;
+    char why[128];
+    struct ipw_ols_fit noise = {.count = 20, .valid = true, .slope = 1e-5, .intercept = 0.1,
+                                .r2 = 0.05, .avg_y = 0.1};
+    assert_false(ipw_plot_fit_explains(&noise, 10, 80, why, sizeof why));
+    assert_non_null(strstr(why, "R\xC2\xB2 = 0.05"));
+    /* the demo's power: R² 0.42 but 0.003 % change across the range: flat */
+    struct ipw_ols_fit flat = {.count = 20, .valid = true, .slope = -3.5e-5, .intercept = 322.01,
+                               .r2 = 0.42, .avg_y = 322.005};
+    assert_false(ipw_plot_fit_explains(&flat, 50, 310, why, sizeof why));
+    assert_non_null(strstr(why, "flat"));
+    struct ipw_ols_fit energy = {.count = 20, .valid = true, .slope = 1.81, .intercept = -78,
+                                 .r2 = 0.98, .avg_y = 200};
+    assert_true(ipw_plot_fit_explains(&energy, 50, 310, why, sizeof why));
+    struct ipw_ols_fit none = {.count = 1, .valid = false};
+    assert_false(ipw_plot_fit_explains(&none, 0, 1, why, sizeof why));
+}
+
+/* A handful of completions is drawn as bars, and a run's density stops at max_tokens. */
+static void test_small_runs_and_support(void **state)
+{
+    (void)state;
+    struct ipw_plot_data d;
+    memset(&d, 0, sizeof d);
+    d.token_cap = 256;
+    double one = 200;
+    d.tokens = &one;
+    d.ntokens = 1;
+    char *svg;
+    size_t len;
+    assert_int_equal(ipw_plot_svg(&d, IPW_PLOT_KDE, &svg, &len, NULL), IPW_OK);
+    assert_true(len > 1000);
+    free(svg);
+    d.tokens = NULL;
+    d.ntokens = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +273,8 @@ int main(void)
         cmocka_unit_test(test_reservoir),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_constant_values),
+        cmocka_unit_test(test_fit_explains),
+        cmocka_unit_test(test_small_runs_and_support),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     ipw_plot_release_fonts();

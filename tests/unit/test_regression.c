@@ -117,13 +117,24 @@ static void test_points_and_json(void **state)
     struct ipw_regression r;
     ipw_regression_init(&r);
     struct ipw_run_query q1 = query(100, 50, 0.1, 1.0, 100, 100);
-    struct ipw_run_query q2 = query(200, 100, 0.2, 2.0, 200, 0); /* zero power: left out */
+    struct ipw_run_query q2 = query(200, 100, 0.2, 2.0, 200, 0); /* energy/latency beats 0 W */
     struct ipw_run_query q3 = query(300, 150, 0.3, 3.0, 300, 120);
     struct ipw_run_query q4 = query(400, 200, 0.4, 4.0, 400, 130);
     q4.failed = true; /* failed queries give no points */
     struct ipw_run_query q5 = query(0, 0, 0, 0.1, 1, NAN); /* ln 0: no log point */
     double x, y;
-    assert_false(ipw_regression_point(IPW_REG_TOTAL_POWER, &q2, &x, &y));
+    /* issue 10 item 4: per-query power is energy / latency (SPEC §4.2), not the sampled
+     * window's mean, which holds a boundary sample from before the query */
+    assert_true(ipw_regression_point(IPW_REG_TOTAL_POWER, &q2, &x, &y));
+    assert_double_equal(y, 100, 1e-12);
+    struct ipw_run_query demo = query(10, 20, 0.1, 0.5, 161, 271);
+    assert_true(ipw_regression_point(IPW_REG_TOTAL_POWER, &demo, &x, &y));
+    assert_double_equal(y, 322, 1e-12);
+    struct ipw_run_query idle = query(10, 20, 0.1, 0.5, 0, 0); /* no energy, 0 W: left out */
+    assert_false(ipw_regression_point(IPW_REG_TOTAL_POWER, &idle, &x, &y));
+    struct ipw_run_query window_only = query(10, 20, 0.1, 0.5, NAN, 90);
+    assert_true(ipw_regression_point(IPW_REG_TOTAL_POWER, &window_only, &x, &y));
+    assert_double_equal(y, 90, 1e-12);
     assert_true(ipw_regression_point(IPW_REG_TOTAL_POWER_LOG, &q1, &x, &y));
     assert_double_equal(x, log(150), 1e-15);
     assert_true(ipw_regression_point(IPW_REG_TOTAL_POWER, &q5, &x, &y)); /* 1 J / 0.1 s */
@@ -140,7 +151,7 @@ static void test_points_and_json(void **state)
     assert_int_equal(json_integer_value(json_object_get(ttft, "count")), 4);
     assert_double_equal(json_real_value(json_object_get(ttft, "slope")), 0.001, 1e-12);
     const json_t *plog = json_object_get(regs, "total_tokens_vs_power_log");
-    assert_int_equal(json_integer_value(json_object_get(plog, "count")), 2);
+    assert_int_equal(json_integer_value(json_object_get(plog, "count")), 3);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "summary"),
                                                         "total_samples")),
                      4);

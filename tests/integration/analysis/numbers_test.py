@@ -44,8 +44,9 @@ def points(records):
         inp, out, tot = num(tok["input"]), num(tok["output"]), num(tok["total"])
         e = num(en["per_query_joules"])
         L = num(lat["total_query_seconds"])
+        # SPEC §4.2: energy / latency when both are positive, else the window's average
         p = num(m["power_metrics"]["gpu"]["per_query_watts"]["avg"])
-        if p is None and e is not None and L is not None and L > 0:
+        if e is not None and e > 0 and L is not None and L > 0:
             p = e / L
 
         def add(k, x, y):
