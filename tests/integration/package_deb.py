@@ -204,19 +204,34 @@ def generated_docs():
     ipw = os.environ["IPW_BIN"]
     cmds = re.findall(r"^  (\S+) {2,}", sh([ipw, "--help"]).stdout, re.M)
     pages = sorted(f for f in os.listdir(os.path.join(gen, "man1")) if f.endswith(".1"))
-    check(pages == sorted(["ipw.1", "energy-monitor.1"] + ["ipw-%s.1" % c for c in cmds]),
-          "a man page per command: %s" % pages)
+    parents = {}  # commands with subcommands: {command: [subcommand, ...]}
+    for c in cmds:
+        text = sh([ipw, c, "--help"]).stdout
+        if "\nsubcommands:\n" in text:
+            block = text.split("\nsubcommands:\n", 1)[1]
+            parents[c] = re.findall(r"^  (\S+) {2,}", block, re.M)
+    want = ["ipw.1", "energy-monitor.1"] + ["ipw-%s.1" % c for c in cmds]
+    want += ["ipw-%s-%s.1" % (c, sub) for c, subs in parents.items() for sub in subs]
+    check(pages == sorted(want), "a man page per command and subcommand: %s" % pages)
     for page in pages:
         r = sh(["groff", "-man", "-ww", "-z", os.path.join(gen, "man1", page)])
         check(r.returncode == 0 and not r.stderr, "groff -ww is silent on %s: %s" % (page, r.stderr))
-    for c in cmds:
-        helptext = sh([ipw, c, "--help"]).stdout
-        page = open(os.path.join(gen, "man1", "ipw-%s.1" % c)).read().replace("\\-", "-")
+    words_of = [c.split() for c in cmds if c not in parents]
+    words_of += [[c, sub] for c, subs in parents.items() for sub in subs]
+    for w in words_of:
+        helptext = sh([ipw] + w + ["--help"]).stdout
+        name = "ipw-%s.1" % "-".join(w)
+        page = open(os.path.join(gen, "man1", name)).read().replace("\\-", "-")
         flags = re.findall(r"^  (--[a-z0-9-]+)", helptext, re.M)
-        check(all(".B %s" % f in page for f in flags), "ipw-%s.1 documents %s" % (c, flags))
-        words = sh(["bash", "-c", ". %s/completions/ipw; COMP_WORDS=(ipw %s --); COMP_CWORD=2; "
+        check(all(".B %s" % f in page for f in flags), "%s documents %s" % (name, flags))
+        words = sh(["bash", "-c", ". %s/completions/ipw; COMP_WORDS=(ipw %s --); COMP_CWORD=%d; "
+                    "_ipw; echo \"${COMPREPLY[*]}\"" % (gen, " ".join(w), len(w) + 1)]).stdout.split()
+        check(sorted(words) == sorted(flags + ["--help"]), "bash completes ipw %s's options"
+              % " ".join(w))
+    for c, subs in parents.items():
+        words = sh(["bash", "-c", ". %s/completions/ipw; COMP_WORDS=(ipw %s ''); COMP_CWORD=2; "
                     "_ipw; echo \"${COMPREPLY[*]}\"" % (gen, c)]).stdout.split()
-        check(sorted(words) == sorted(flags + ["--help"]), "bash completes ipw %s's options" % c)
+        check(words == subs, "bash completes ipw %s's subcommands: %s" % (c, words))
     helptext = sh([ipw, "telemetry", "--help"]).stdout
     choices = re.search(r"--collector NAME.*?one of: ([^\n]+)", helptext, re.S).group(1).split()
     words = sh(["bash", "-c", ". %s/completions/ipw; COMP_WORDS=(ipw telemetry --collector ''); "
