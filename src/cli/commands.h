@@ -24,6 +24,7 @@ int cmd_monitor(int argc, char **argv);
 int ipw_cli_monitor_main(int argc, char **argv, const char *prog);
 int cmd_analyze(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
@@ -33,6 +34,7 @@ struct ipw_analyze_result;
 void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r);
 int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 
 /* Installs SIGINT/SIGTERM handlers that set a flag instead of killing the process, so that
  * commands can finish what they measured and write it out. */

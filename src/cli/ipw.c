@@ -9,6 +9,7 @@
 
 static const struct ipw_cli_command commands[] = {
     {"profile", cmd_profile, "measure the energy of every query of a dataset on a server"},
+    {"run", cmd_run, "run an agent through multi-turn tasks in a sandbox, energy per turn"},
     {"lab", cmd_lab, "measure one prompt live: prefill/decode, active energy, E_llm, A/B tests"},
     {"telemetry", cmd_telemetry, "print live telemetry readings (local collector or a monitor)"},
     {"top", cmd_top, "a live full-screen view of power: this machine's devices or a fleet"},
@@ -16,6 +17,7 @@ static const struct ipw_cli_command commands[] = {
     {"analyze", cmd_analyze, "score a run: accuracy, intelligence per joule/watt, regressions"},
     {"plot", cmd_plot, "draw a run's latency, energy, power and token plots (PNG and SVG)"},
     {"report", cmd_report, "write one self-contained HTML report of one or more runs"},
+    {"simulate", cmd_simulate, "simulate an LLM serving cluster and its power (LLMServingSim 2.x)"},
     {"list", cmd_list, "list the clients, datasets, analyses and collectors of this build"},
 };
 

@@ -1,0 +1,129 @@
+/* ipw simulate: a discrete-event re-implementation of the LLMServingSim 2.x serving simulator
+ * and its power model (SPEC §6, docs/commands/simulate.md, docs/sim-fidelity.md).
+ *
+ * Use: fill ipw_ss_options (ipw_ss_options_init gives the original's defaults), load the
+ * inputs with ipw_ss_load (cluster config, model config, architecture, profile tables, all
+ * validated), run with ipw_ss_run (the trace is streamed; finished requests go to a row
+ * sink), then read the ipw_ss_result or write it with the ipw_ss_write_* functions. The
+ * module knows no sockets and writes nothing itself except through the callbacks given. */
+#ifndef IPW_SERVESIM_H
+#define IPW_SERVESIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ipw/err.h"
+
+enum ipw_ss_routing { IPW_SS_ROUTE_LOAD, IPW_SS_ROUTE_RR, IPW_SS_ROUTE_RAND };
+enum ipw_ss_storage { IPW_SS_STORE_NONE, IPW_SS_STORE_CPU, IPW_SS_STORE_CXL };
+
+/* Run-wide settings; names and defaults are the original's CLI flags. */
+struct ipw_ss_options {
+    const char *cluster_config; /* path to the cluster-config JSON */
+    const char *dataset;        /* workload JSONL */
+    const char *data_dir;       /* root of configs/model, profiler/perf, profiler/models */
+    const char *dtype;          /* NULL: the model's torch_dtype, else bfloat16 */
+    const char *kv_cache_dtype; /* "auto" or "fp8" */
+    long block_size;            /* 16 */
+    long max_num_seqs;          /* 128; 0 = unlimited */
+    long max_num_batched_tokens;       /* 2048; 0 = unlimited (clamped to max positions) */
+    long long_prefill_token_threshold; /* 0 = off */
+    double npu_memory_utilization;     /* 0.9 */
+    bool enable_chunked_prefill;       /* true */
+    bool enable_prefix_caching;        /* true */
+    bool enable_prefix_sharing;        /* false */
+    bool reserve_full_isl;             /* true */
+    enum ipw_ss_storage prefix_storage;
+    enum ipw_ss_routing routing;
+    long num_reqs;       /* 0 = every entry */
+    double log_interval; /* seconds of simulated time between heartbeats (1.0) */
+    bool log_info;       /* --log-level INFO: per-batch log lines */
+};
+
+void ipw_ss_options_init(struct ipw_ss_options *o);
+
+/* One finished request, as the original's per-request CSV row. itl points into the
+ * simulator's memory and is valid only during the callback. */
+struct ipw_ss_row {
+    int instance;
+    int64_t id;
+    const char *model;
+    int64_t input, output, arrival, end_time, latency, queuing_delay, ttft, tpot;
+    const int64_t *itl;
+    size_t n_itl;
+};
+
+/* Mean / median / 99th percentile of a latency, in milliseconds (numpy's definitions). */
+struct ipw_ss_stat {
+    double mean_ms, median_ms, p99_ms;
+    bool present;
+};
+
+struct ipw_ss_instance_result {
+    struct ipw_ss_stat ttft, tpot, itl;
+    int64_t finished;
+};
+
+/* Energy of one node in joules, per device as the original prints it (net increments plus
+ * the constant power times the run time), and the NPU's split into active, standby and idle. */
+struct ipw_ss_node_energy {
+    double base_node, npu, cpu, memory, link, nic, storage, total;
+    double npu_active, npu_standby, npu_idle;
+};
+
+struct ipw_ss_result {
+    int64_t total_clock_ns;
+    int64_t requests, input_tokens, generated_tokens, prompt_tokens, preemptions,
+        recomputed_tokens;
+    int64_t prefix_requested, prefix_npu_hit, prefix_lower_hit;
+    size_t n_instances, n_nodes;
+    struct ipw_ss_instance_result *instances;
+    bool power;                    /* the cluster has a power block on every node */
+    struct ipw_ss_node_energy *nodes;
+    double total_energy_j;
+    double *power_w;               /* one per heartbeat, cluster watts */
+    size_t n_power;
+    double *prompt_tps, *gen_tps;  /* per heartbeat interval, tokens/s */
+    size_t n_throughput;
+    double log_interval;
+};
+
+struct ipw_ss_sim;
+
+/* Reads and validates every input. Errors name the file, the key path and what is allowed. */
+ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw_errbuf *eb);
+
+/* Where the run's text goes: row() gets each finished request (per instance in completion
+ * order, all instances interleaved), line() each console line of the original's log
+ * (banner, heartbeats, results), progress() the simulated clock and requests finished.
+ * Any callback may be NULL. */
+struct ipw_ss_sink {
+    void *ud;
+    ipw_err (*row)(void *ud, const struct ipw_ss_row *row, ipw_errbuf *eb);
+    void (*line)(void *ud, const char *text);
+    void (*progress)(void *ud, int64_t clock_ns, int64_t finished, int64_t loaded);
+};
+
+/* Runs the simulation to the end of the trace; fills res (free with ipw_ss_result_free). */
+ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct ipw_ss_result *res,
+                   ipw_errbuf *eb);
+
+void ipw_ss_result_free(struct ipw_ss_result *res);
+void ipw_ss_free(struct ipw_ss_sim *s);
+
+/* Number of instances / KV blocks of instance i (after load). */
+size_t ipw_ss_num_instances(const struct ipw_ss_sim *s);
+int64_t ipw_ss_kv_blocks(const struct ipw_ss_sim *s, size_t i);
+
+/* CSV: the header line and one row, exactly as the original's csv.writer (CRLF). */
+void ipw_ss_write_csv_header(FILE *f);
+void ipw_ss_write_csv_row(FILE *f, const struct ipw_ss_row *r);
+/* The --summary JSON (SPEC §6). */
+ipw_err ipw_ss_write_summary(const char *path, const struct ipw_ss_result *res, ipw_errbuf *eb);
+
+/* Python's repr() of a double (shortest round-trip), as the original prints float lists. */
+void ipw_ss_pyrepr(double v, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,352 @@
+/* Internal types of the serving simulator (include/ipw/servesim.h is the public face).
+ * Every time is an integer nanosecond count, as in the original's ASTRA-Sim clock. */
+#ifndef IPW_SS_H
+#define IPW_SS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ipw/err.h"
+#include "ipw/servesim.h"
+
+#define SS_PATH 1024
+#define SS_NAME 128
+#define SS_INF INT64_MAX
+
+/* ---- minimal YAML (block mappings, flow lists, scalars): the architecture and meta files --- */
+struct ss_ynode {
+    char *key;
+    char *scalar;    /* NULL for a mapping or a list */
+    char **list;     /* flow list items */
+    size_t nlist;
+    bool is_list;
+    struct ss_ynode *kids;
+    size_t nkids;
+};
+ipw_err ss_yaml_load(const char *path, struct ss_ynode *root, ipw_errbuf *eb);
+void ss_yaml_free(struct ss_ynode *n);
+const struct ss_ynode *ss_yaml_get(const struct ss_ynode *n, const char *key);
+
+/* ---- model (Hugging Face config.json) ---- */
+struct ss_model {
+    char name[SS_NAME];
+    char path[SS_PATH];
+    char model_type[64];
+    char torch_dtype[32];
+    int64_t hidden, layers, heads, kv_heads, head_dim, vocab, ffn, max_pos;
+};
+ipw_err ss_model_load(const char *data_dir, const char *name, struct ss_model *m, ipw_errbuf *eb);
+/* calculate_sizes of the original: per-rank input, weight and output bytes of one layer. */
+ipw_err ss_layer_sizes(const struct ss_model *m, const char *layer, int64_t len, int64_t kv_len,
+                       int64_t parallel, int64_t fp, int64_t *in, int64_t *wt, int64_t *out);
+int64_t ss_model_weight_bytes(const struct ss_model *m, int64_t tp, int64_t pp, int64_t fp);
+
+/* ---- architecture catalogue (profiler/models/<type>.yaml) ---- */
+enum ss_cat { SS_CAT_NONE, SS_CAT_DENSE, SS_CAT_PERSEQ, SS_CAT_ATTN };
+#define SS_ARCH_MAX 16
+struct ss_arch {
+    char prologue[SS_ARCH_MAX][32], pre_attn[SS_ARCH_MAX][32], post_attn[SS_ARCH_MAX][32],
+        mlp[SS_ARCH_MAX][32], head[SS_ARCH_MAX][32];
+    int nprologue, npre, npost, nmlp, nhead;
+    char cat_name[64][32];
+    enum ss_cat cat[64];
+    bool tp_stable[64];
+    int ncat;
+};
+ipw_err ss_arch_load(const char *path, struct ss_arch *a, ipw_errbuf *eb);
+enum ss_cat ss_arch_category(const struct ss_arch *a, const char *layer, bool *tp_stable);
+
+/* ---- profile tables ---- */
+struct ss_tab1d {
+    char name[32];
+    int64_t *keys, *vals;
+    size_t n;
+};
+struct ss_attn_row {
+    int64_t *kd, *v;
+    size_t n;
+};
+struct ss_attn_slice {
+    int64_t pc, nd;
+    int64_t *kp;
+    struct ss_attn_row *rows;
+    size_t n;
+};
+struct ss_attn {
+    int64_t *pc_vals, *nd_vals;
+    size_t npc, nnd;
+    struct ss_attn_slice *slices; /* sorted by (pc, nd) */
+    size_t nslices;
+};
+struct ss_skew_axes {
+    double n_bins[32], sr_bins[32], kvb_bins[32], kp_bins[32];
+    char n_labels[32][24], sr_labels[32][24], kvb_labels[32][24], kp_labels[32][24];
+    int nn, nsr, nkvb, nkp; /* label counts */
+};
+struct ss_skew_entry {
+    char *key;
+    double alpha;
+};
+struct ss_tptab {
+    int tp;
+    bool loaded;
+    struct ss_tab1d *dense, *perseq;
+    size_t ndense, nperseq;
+    struct ss_attn attn;
+    bool has_entry;          /* meta.yaml skew_fit.per_tp has this tp */
+    double alpha_default;
+    struct ss_skew_entry *alphas; /* sorted by key */
+    size_t nalphas;
+};
+struct ss_bundle {
+    char root[SS_PATH];      /* profiler/perf/<hw>/<model>/<variant> */
+    char hardware[SS_NAME], variant[32];
+    struct ss_arch arch;
+    bool skew_enabled;
+    bool skew_block;         /* meta has a skew_fit block at all */
+    double block_alpha_default;
+    bool has_block_alpha_default;
+    struct ss_skew_axes axes;
+    int tps[16];
+    int ntps;
+    struct ss_tptab tabs[16];
+};
+ipw_err ss_bundle_open(const char *data_dir, const char *hardware, const struct ss_model *m,
+                       const char *variant, struct ss_bundle *b, ipw_errbuf *eb);
+ipw_err ss_bundle_need_tp(struct ss_bundle *b, int tp, const char *cfg_path, const char *key,
+                          ipw_errbuf *eb);
+void ss_bundle_free(struct ss_bundle *b);
+int64_t ss_lookup_1d(const int64_t *keys, const int64_t *vals, size_t n, int64_t q);
+ipw_err ss_lookup_dense(struct ss_bundle *b, const char *layer, int tp, int64_t tokens,
+                        int64_t *ns, ipw_errbuf *eb);
+ipw_err ss_lookup_perseq(struct ss_bundle *b, const char *layer, int tp, int64_t seqs,
+                         int64_t *ns, ipw_errbuf *eb);
+/* 4-D attention with skew correction (int ns). */
+ipw_err ss_lookup_attention(struct ss_bundle *b, int tp, int64_t pc, int64_t kp, int64_t nd,
+                            int64_t kd_mean, int64_t kd_max, int64_t kd_min, int64_t *ns,
+                            ipw_errbuf *eb);
+/* Without skew: truncated 4-D interpolation. */
+int64_t ss_attn_raw(const struct ss_attn *t, int64_t pc, int64_t kp, int64_t nd, int64_t kd);
+double ss_skew_alpha(const struct ss_bundle *b, const struct ss_tptab *t, int64_t pc, int64_t n,
+                     double skew_rate, int64_t kv_big, int64_t kp);
+
+/* ---- cluster config ---- */
+struct ss_power_npu {
+    char hardware[SS_NAME];
+    double idle, standby, active, standby_duration;
+    int64_t num_npus;
+};
+struct ss_power_cfg {
+    double base_node;
+    struct ss_power_npu npu[8];
+    int nnpu;
+    double cpu_idle, cpu_active, cpu_util;
+    double dram_dimm_size, dram_idle, dram_epb, dram_mem_size;
+    double link_num, link_idle, link_epb;
+    double nic_num, nic_idle;
+    double storage_num, storage_idle;
+};
+struct ss_node_cfg {
+    double cpu_mem_size, cpu_mem_bw, cpu_mem_lat;
+    bool has_power;
+    struct ss_power_cfg power;
+};
+enum ss_pd { SS_PD_NONE, SS_PD_PREFILL, SS_PD_DECODE };
+struct ss_inst_cfg {
+    int node, local; /* node index, index within the node's instances */
+    char model_name[SS_NAME], hardware[SS_NAME];
+    double npu_mem_size, npu_mem_bw, npu_mem_lat, mem_util;
+    int64_t num_npus, tp, pp;
+    enum ss_pd pd;
+    char dp_group[SS_NAME];
+    int start_npu;
+    /* runtime (instance > CLI > default) */
+    int64_t max_num_seqs, max_num_batched_tokens, long_prefill_threshold, block_size;
+    char dtype[16];
+    int64_t fp_bits;
+    bool kv_fp8, chunked, prefix_caching, reserve_full_isl;
+    struct ss_model *model;
+    struct ss_bundle *bundle;
+};
+struct ss_cluster {
+    char path[SS_PATH];
+    int num_nodes;
+    double link_bw, link_lat;
+    struct ss_node_cfg *nodes;
+    struct ss_inst_cfg *inst;
+    int ninst;
+    int total_npus;
+    bool power;
+};
+ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *c, ipw_errbuf *eb);
+void ss_cluster_free(struct ss_cluster *c);
+ipw_err ss_inst_resolve(const struct ss_cluster *cl, int idx, struct ss_inst_cfg *ic, char *variant,
+                        size_t vlen, ipw_errbuf *eb);
+
+/* ---- workload trace (streamed) ---- */
+struct ss_req {
+    int64_t id;
+    int instance;
+    int64_t input, output, arrival;
+    int32_t *toks; /* input ids then output ids, for prefix hashes */
+    size_t ntoks;
+    uint64_t *hashes;
+    size_t nhashes;
+    bool hashed;
+    int64_t num_computed, num_reached;
+    bool is_init, finished;
+    int num_preemptions;
+    int64_t end_time, latency, queuing_delay, ttft, tpot, recent_end;
+    int64_t *itl;
+    size_t n_itl, cap_itl;
+    int64_t prefix_cache_hit, npu_cache_hit, storage_cache_hit;
+    bool stats_counted;
+    /* KV blocks held on the NPU (req_to_blocks), and num_cached_block */
+    int32_t *blocks;
+    size_t nblocks, capblocks;
+    bool has_blocks_entry, has_cached_entry;
+    int64_t num_cached_block;
+    int64_t sched_tokens; /* tokens scheduled in the in-flight batch */
+};
+struct ss_trace {
+    FILE *f;
+    char path[SS_PATH];
+    long line;
+    long limit, loaded;
+    int64_t next_id;
+    struct ss_req *ahead; /* the next request not yet handed out */
+    int64_t last_arrival;
+    bool keep_tokens;
+    char *buf;
+    size_t cap;
+};
+ipw_err ss_trace_open(struct ss_trace *t, const char *path, long limit, bool keep_tokens,
+                      ipw_errbuf *eb);
+/* Reads the next entry into t->ahead (NULL at the end). */
+ipw_err ss_trace_advance(struct ss_trace *t, ipw_errbuf *eb);
+void ss_trace_close(struct ss_trace *t);
+void ss_req_free(struct ss_req *r);
+ipw_err ss_trace_parse_line(const char *line, size_t len, const char *path, long lineno,
+                            bool keep_tokens, struct ss_req *r, ipw_errbuf *eb);
+
+/* ---- KV block pool with the prefix-cache index (vLLM v1 port) ---- */
+struct ss_block {
+    int32_t prev, next; /* free-list links, -1 when not in the list */
+    int32_t ref;
+    bool has_hash;
+    uint64_t hash;
+};
+struct ss_pool {
+    int64_t num_blocks, block_size, bytes_per_block;
+    bool caching;
+    struct ss_block *b; /* num_blocks + 2 (fake head, fake tail) */
+    int64_t nfree;
+    /* open-addressing hash -> block index */
+    uint64_t *hk;
+    int32_t *hv;
+    size_t hcap, hcount, hdel;
+    int64_t cached_free; /* indexed blocks with ref 0 */
+    int64_t stat_requested, stat_hit;
+};
+ipw_err ss_pool_init(struct ss_pool *p, int64_t num_blocks, int64_t block_size,
+                     int64_t bytes_per_block, bool caching, ipw_errbuf *eb);
+void ss_pool_free(struct ss_pool *p);
+int64_t ss_pool_used_bytes(const struct ss_pool *p);
+
+struct ss_kv {
+    struct ss_pool npu;
+    int64_t block_size;
+    bool caching;
+};
+/* get_computed_blocks: number of NPU hit blocks (indices written to hit[]) */
+size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, size_t cap);
+bool ss_kv_can_fit_full(struct ss_kv *kv, struct ss_req *r, const int32_t *hit, size_t nhit,
+                        int64_t npu_hit_tokens);
+/* allocate_slots: false (nothing changed) when the pool cannot satisfy it */
+bool ss_kv_allocate(struct ss_kv *kv, struct ss_req *r, int64_t num_new, const int32_t *hit,
+                    size_t nhit, int64_t npu_hit_tokens);
+void ss_kv_cache_blocks(struct ss_kv *kv, struct ss_req *r, int64_t num_tokens);
+void ss_kv_free(struct ss_kv *kv, struct ss_req *r);
+void ss_req_hashes(struct ss_req *r, int64_t block_size);
+
+/* ---- power ---- */
+struct ss_power {
+    int nnodes;
+    const struct ss_cluster *c;
+    double (*net)[7];  /* base_node, npu, cpu, dram, link, nic, storage */
+    double (*base)[7];
+    double *npu_active, *npu_standby; /* net increments split (J) */
+    double *last_e;
+    int64_t last_t;
+    double *series;
+    size_t nseries, capseries;
+};
+ipw_err ss_power_init(struct ss_power *p, const struct ss_cluster *c, ipw_errbuf *eb);
+void ss_power_free(struct ss_power *p);
+void ss_power_npu_active(struct ss_power *p, int node, const char *hw, int64_t lat_ns, int64_t n);
+void ss_power_standby(struct ss_power *p, int node, const char *hw, int64_t now, int64_t last_end,
+                      int64_t last_calc, int64_t n);
+void ss_power_dram(struct ss_power *p, int node, double bytes);
+void ss_power_link(struct ss_power *p, int node, double bytes);
+double ss_power_current(struct ss_power *p, int64_t now);
+void ss_power_final(struct ss_power *p, int64_t end, struct ipw_ss_result *res);
+
+/* ---- the simulation ---- */
+struct ss_batch {
+    int64_t id;
+    struct ss_req **reqs;
+    size_t nreq;
+    int64_t *sched; /* tokens scheduled per request */
+    int64_t total_len, start, end;
+    int64_t *ev;    /* cumulative node end offsets (for idle polling of other instances) */
+    size_t nev;
+};
+struct ss_sched {
+    int idx;
+    struct ss_inst_cfg *cfg;
+    struct ss_kv kv;
+    int64_t weight_bytes;
+    struct ss_req **running, **waiting;
+    size_t nrun, caprun, nwait, capwait;
+    struct ss_batch *inflight; /* pp_size slots */
+    size_t ninflight;
+    int64_t batch_ids;
+    int64_t recompute_tokens, num_preemptions;
+    /* finished stats */
+    int64_t *ttft, *tpot, *itl;
+    size_t nttft, captt, nitl, capitl;
+    int64_t finished, done_input;
+    /* event loop */
+    bool idle, done;
+    int64_t last_end, last_calc;
+};
+struct ipw_ss_sim {
+    struct ipw_ss_options opt;
+    char data_dir[SS_PATH];
+    struct ss_cluster c;
+    struct ss_model models[8];
+    int nmodels;
+    struct ss_bundle bundles[8];
+    int nbundles;
+    struct ss_sched *s;
+};
+
+/* schedule one step for instance s at time now; returns the batch or NULL */
+ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, struct ss_batch **out,
+                    ipw_errbuf *eb);
+/* batch completion at time now: prompt/gen tokens, finished requests via cb */
+ipw_err ss_add_done(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b, int64_t now,
+                    int64_t *prompt_t, int64_t *gen_t, struct ss_req ***fin, size_t *nfin,
+                    ipw_errbuf *eb);
+void ss_sched_add_request(struct ss_sched *s, struct ss_req *r);
+/* latency of one batch in ns, with its node list; charges power when p is non-NULL */
+ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
+                         struct ss_power *p, ipw_errbuf *eb);
+
+/* python-compatible helpers */
+double ss_pyround2(double v);
+void ss_stat(int64_t *v, size_t n, struct ipw_ss_stat *st);
+
+#endif

@@ -1,0 +1,194 @@
+/* What one batch costs: the per-layer latencies from the profile tables summed over the
+ * architecture's layer sequence (one transformer block replayed num_hidden_layers times),
+ * plus the transfers ASTRA-Sim adds (the first layer's input loaded from host memory, the
+ * last layer's output stored back, TP all-reduces after o_proj and down_proj through the
+ * analytical network), and the energy the original charges when it generates the trace. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ss.h"
+
+struct bctx {
+    int64_t total_len, lm_head_len, pc, kp, nd, kd_mean, kd_max, kd_min;
+};
+
+static void batch_ctx(const struct ss_batch *b, struct bctx *x)
+{
+    memset(x, 0, sizeof *x);
+    x->total_len = b->total_len;
+    x->lm_head_len = (int64_t)b->nreq;
+    int64_t kd_sum = 0;
+    bool first = true;
+    for (size_t i = 0; i < b->nreq; i++) {
+        int64_t before = b->reqs[i]->sched_tokens;
+        if (b->sched[i] > 1) {
+            x->pc += b->sched[i];
+            x->kp += before;
+        } else {
+            x->nd++;
+            kd_sum += before;
+            if (first || before > x->kd_max)
+                x->kd_max = before;
+            if (first || before < x->kd_min)
+                x->kd_min = before;
+            first = false;
+        }
+    }
+    x->kd_mean = x->nd ? kd_sum / x->nd : 0;
+}
+
+/* ASTRA-Sim's memory model: latency + bytes / bandwidth, GB/s taken as bytes per ns. */
+static int64_t mem_time(double lat_ns, double bw_gbs, int64_t bytes)
+{
+    if (bytes <= 0)
+        return 0;
+    return (int64_t)lat_ns + (int64_t)((double)bytes / bw_gbs);
+}
+
+/* Ring all-reduce through the analytical network: 2(N-1) steps of S/N bytes, each costing
+ * the link latency plus the bytes at link_bw (GB/s as 2^30 bytes / 1e9 ns). */
+static int64_t allreduce_time(const struct ss_cluster *c, int64_t n, int64_t bytes)
+{
+    if (n <= 1 || bytes <= 0)
+        return 0;
+    double bpns = c->link_bw * 1073741824.0 / 1e9;
+    double step = c->link_lat + ((double)bytes / (double)n) / bpns;
+    return (int64_t)(2.0 * (double)(n - 1) * step);
+}
+
+struct acc {
+    int64_t lat[64];
+    int nlat;
+    double link_bytes;
+};
+
+static ipw_err layer(struct ipw_ss_sim *sim, struct ss_sched *s, const struct bctx *x,
+                     const char *name, int64_t *ns, ipw_errbuf *eb)
+{
+    struct ss_inst_cfg *c = s->cfg;
+    enum ss_cat cat = ss_arch_category(&c->bundle->arch, name, NULL);
+    (void)sim;
+    switch (cat) {
+    case SS_CAT_PERSEQ:
+        return ss_lookup_perseq(c->bundle, name, (int)c->tp, x->lm_head_len, ns, eb);
+    case SS_CAT_ATTN:
+        return ss_lookup_attention(c->bundle, (int)c->tp, x->pc, x->kp, x->nd, x->kd_mean,
+                                   x->kd_max, x->kd_min, ns, eb);
+    case SS_CAT_DENSE:
+        return ss_lookup_dense(c->bundle, name, (int)c->tp, x->total_len, ns, eb);
+    default:
+        return ipw_fail(eb, IPW_E_INVALID, "layer '%s' is not in the architecture catalogue", name);
+    }
+}
+
+static bool push_ev(struct ss_batch *b, size_t *cap, int64_t t)
+{
+    if (b->nev && b->ev[b->nev - 1] == t)
+        return true;
+    if (b->nev == *cap) {
+        size_t nc = *cap ? *cap * 2 : 512;
+        int64_t *ne = realloc(b->ev, nc * sizeof *ne);
+        if (!ne)
+            return false;
+        b->ev = ne;
+        *cap = nc;
+    }
+    b->ev[b->nev++] = t;
+    return true;
+}
+
+ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
+                         struct ss_power *p, ipw_errbuf *eb)
+{
+    struct ss_inst_cfg *c = s->cfg;
+    const struct ss_arch *a = &c->bundle->arch;
+    const struct ss_node_cfg *node = &sim->c.nodes[c->node];
+    const struct ss_model *m = c->model;
+    int64_t fp = c->fp_bits / 8;
+    struct bctx x;
+    batch_ctx(b, &x);
+    ipw_err e;
+    int64_t t = 0, ns;
+    size_t evcap = 0;
+    b->nev = 0;
+
+    /* prologue: the first layer's input comes from host memory */
+    for (int i = 0; i < a->nprologue; i++) {
+        if (i == 0) {
+            int64_t in = 0;
+            ss_layer_sizes(m, a->prologue[i], x.total_len, 0, c->tp, fp, &in, NULL, NULL);
+            t += mem_time(node->cpu_mem_lat, sim->c.nodes[0].cpu_mem_bw, in);
+            if (!push_ev(b, &evcap, t))
+                return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+        }
+        if ((e = layer(sim, s, &x, a->prologue[i], &ns, eb)))
+            return e;
+        t += ns;
+        if (!push_ev(b, &evcap, t))
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+        if (p)
+            ss_power_npu_active(p, c->node, c->hardware, ns, c->tp);
+    }
+
+    /* one transformer block, replayed for every layer */
+    struct acc blk = {0};
+    int64_t blk_t[64];
+    int nblk = 0;
+    const char(*parts[3])[32] = {a->pre_attn, a->post_attn, a->mlp};
+    int counts[3] = {a->npre, a->npost, a->nmlp};
+    for (int pi = 0; pi < 3; pi++)
+        for (int i = 0; i < counts[pi]; i++) {
+            const char *name = parts[pi][i];
+            if (!strcmp(name, "attention") && x.pc == 0 && x.nd == 0)
+                continue;
+            if ((e = layer(sim, s, &x, name, &ns, eb)))
+                return e;
+            blk.lat[blk.nlat++] = ns;
+            blk_t[nblk++] = ns;
+            if (c->tp > 1 && (!strcmp(name, "o_proj") || !strcmp(name, "down_proj"))) {
+                int64_t out = 0;
+                ss_layer_sizes(m, name, x.total_len, 0, c->tp, fp, NULL, NULL, &out);
+                blk_t[nblk++] = allreduce_time(&sim->c, c->tp, out);
+                /* total_ring_data: 2 (N - 1) * S / N bytes cross the links */
+                blk.link_bytes += 2.0 * (double)(c->tp - 1) * ((double)out / (double)c->tp);
+            }
+            if (nblk >= 62 || blk.nlat >= 62)
+                return ipw_fail(eb, IPW_E_RANGE, "a transformer block has too many layers");
+        }
+    for (int64_t l = 0; l < m->layers; l++) {
+        for (int i = 0; i < nblk; i++) {
+            t += blk_t[i];
+            if (!push_ev(b, &evcap, t))
+                return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+        }
+        if (p) {
+            ss_power_dram(p, c->node, 0);
+            ss_power_link(p, c->node, blk.link_bytes);
+            for (int i = 0; i < blk.nlat; i++)
+                ss_power_npu_active(p, c->node, c->hardware, blk.lat[i], c->tp);
+        }
+    }
+
+    /* head: the last layer's output goes back to host memory */
+    int64_t head_ns[SS_ARCH_MAX];
+    for (int i = 0; i < a->nhead; i++) {
+        if ((e = layer(sim, s, &x, a->head[i], &ns, eb)))
+            return e;
+        head_ns[i] = ns;
+        t += ns;
+        if (!push_ev(b, &evcap, t))
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+        if (i == a->nhead - 1) {
+            int64_t out = 0;
+            ss_layer_sizes(m, a->head[i], x.total_len, 0, c->tp, fp, NULL, NULL, &out);
+            t += mem_time(node->cpu_mem_lat, sim->c.nodes[0].cpu_mem_bw, out);
+            if (!push_ev(b, &evcap, t))
+                return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+        }
+    }
+    if (p)
+        for (int i = 0; i < a->nhead; i++)
+            ss_power_npu_active(p, c->node, c->hardware, head_ns[i], c->tp);
+    b->end = b->start + t;
+    return IPW_OK;
+}

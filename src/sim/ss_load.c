@@ -1,0 +1,201 @@
+/* Loading a simulation: options, cluster config, models, profile bundles (with the TP
+ * degrees each instance needs) and one scheduler with its KV pool per instance. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipw/datadir.h"
+#include "ss.h"
+
+ipw_err ss_inst_resolve(const struct ss_cluster *cl, int idx, struct ss_inst_cfg *ic, char *variant,
+                        size_t vlen, ipw_errbuf *eb);
+
+void ipw_ss_options_init(struct ipw_ss_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->cluster_config = "configs/cluster/single_node_single_instance.json";
+    o->kv_cache_dtype = "auto";
+    o->block_size = 16;
+    o->max_num_seqs = 128;
+    o->max_num_batched_tokens = 2048;
+    o->npu_memory_utilization = 0.9;
+    o->enable_chunked_prefill = true;
+    o->enable_prefix_caching = true;
+    o->reserve_full_isl = true;
+    o->log_interval = 1.0;
+}
+
+static struct ss_model *find_model(struct ipw_ss_sim *s, const char *name, ipw_errbuf *eb)
+{
+    for (int i = 0; i < s->nmodels; i++)
+        if (!strcmp(s->models[i].name, name))
+            return &s->models[i];
+    if (s->nmodels == 8) {
+        ipw_fail(eb, IPW_E_RANGE, "more than 8 distinct models in one cluster");
+        return NULL;
+    }
+    if (ss_model_load(s->data_dir, name, &s->models[s->nmodels], eb))
+        return NULL;
+    return &s->models[s->nmodels++];
+}
+
+static struct ss_bundle *find_bundle(struct ipw_ss_sim *s, const char *hw, struct ss_model *m,
+                                     const char *variant, ipw_errbuf *eb)
+{
+    for (int i = 0; i < s->nbundles; i++)
+        if (!strcmp(s->bundles[i].hardware, hw) && !strcmp(s->bundles[i].variant, variant) &&
+            strstr(s->bundles[i].root, m->name))
+            return &s->bundles[i];
+    if (s->nbundles == 8) {
+        ipw_fail(eb, IPW_E_RANGE, "more than 8 distinct profile bundles in one cluster");
+        return NULL;
+    }
+    if (ss_bundle_open(s->data_dir, hw, m, variant, &s->bundles[s->nbundles], eb))
+        return NULL;
+    return &s->bundles[s->nbundles++];
+}
+
+ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw_errbuf *eb)
+{
+    *out = NULL;
+    if (o->block_size < 1)
+        return ipw_fail(eb, IPW_E_INVALID, "--block-size must be at least 1");
+    if (!(o->log_interval > 0))
+        return ipw_fail(eb, IPW_E_INVALID, "--log-interval must be a positive number of seconds");
+    if (!(o->npu_memory_utilization > 0 && o->npu_memory_utilization <= 1))
+        return ipw_fail(eb, IPW_E_INVALID, "--npu-memory-utilization must be in (0, 1]");
+    if (o->prefix_storage != IPW_SS_STORE_NONE || o->enable_prefix_sharing)
+        return ipw_fail(eb, IPW_E_UNSUPPORTED, "--prefix-storage and --enable-prefix-sharing "
+                        "(a lower prefix-cache tier) are not simulated by this version of ipw "
+                        "simulate");
+    struct ipw_ss_sim *s = calloc(1, sizeof *s);
+    if (!s)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+    s->opt = *o;
+    ipw_err e = IPW_OK;
+    if (o->data_dir && *o->data_dir) {
+        snprintf(s->data_dir, sizeof s->data_dir, "%s", o->data_dir);
+    } else {
+        char msg[IPW_ERRMSG_MAX];
+        if (ipw_datadir_find("sim", s->data_dir, sizeof s->data_dir, msg, sizeof msg)) {
+            e = ipw_fail(eb, IPW_E_NOTFOUND, "%s (or give --data-dir)", msg);
+            goto fail;
+        }
+    }
+    s->opt.data_dir = s->data_dir;
+    if ((e = ss_cluster_load(&s->opt, &s->c, eb)))
+        goto fail;
+    s->s = calloc((size_t)s->c.ninst, sizeof *s->s);
+    if (!s->s) {
+        e = ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < s->c.ninst; i++) {
+        struct ss_inst_cfg *ic = &s->c.inst[i];
+        char kp[96], variant[48];
+        snprintf(kp, sizeof kp, "nodes[%d].instances[%d]", ic->node, ic->local);
+        if (ic->pp > 1 || ic->pd != SS_PD_NONE || ic->dp_group[0]) {
+            e = ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: %s: %s is not simulated by this version of "
+                         "ipw simulate (docs/sim-fidelity.md lists what is)", s->c.path, kp,
+                         ic->pp > 1 ? "pipeline parallelism (pp_size > 1)"
+                         : ic->pd != SS_PD_NONE ? "P/D disaggregation (pd_type)"
+                                                : "a data-parallel group (dp_group)");
+            goto fail;
+        }
+        if (!(ic->model = find_model(s, ic->model_name, eb))) {
+            e = eb ? eb->code : IPW_E_INVALID;
+            goto fail;
+        }
+        if ((e = ss_inst_resolve(&s->c, i, ic, variant, sizeof variant, eb)))
+            goto fail;
+        if (!(ic->bundle = find_bundle(s, ic->hardware, ic->model, variant, eb))) {
+            e = eb ? eb->code : IPW_E_INVALID;
+            goto fail;
+        }
+        char key[160];
+        snprintf(key, sizeof key, "nodes[%d].instances[%d].tp_size %lld (hardware '%s')", ic->node,
+                 ic->local, (long long)ic->tp, ic->hardware);
+        if ((e = ss_bundle_need_tp(ic->bundle, (int)ic->tp, s->c.path, key, eb)))
+            goto fail;
+        struct ss_sched *sc = &s->s[i];
+        sc->idx = i;
+        sc->cfg = ic;
+        sc->idle = false;
+        int64_t fp = ic->fp_bits / 8, kv_fp = ic->kv_fp8 ? 1 : fp;
+        sc->weight_bytes = ss_model_weight_bytes(ic->model, ic->tp, ic->pp, fp);
+        double npu_mem = ic->npu_mem_size * 1073741824.0;
+        if ((double)sc->weight_bytes > npu_mem) {
+            e = ipw_fail(eb, IPW_E_INVALID, "%s: nodes[%d].instances[%d].npu_mem.mem_size: %g GB "
+                         "does not hold the model's %lld bytes per NPU", s->c.path, ic->node, ic->local,
+                         ic->npu_mem_size, (long long)sc->weight_bytes);
+            goto fail;
+        }
+        int64_t per_tok = 2 * ic->model->kv_heads * ic->model->head_dim * ic->model->layers * kv_fp /
+                          ic->num_npus;
+        int64_t block_bytes = per_tok * ic->block_size;
+        int64_t requested = (int64_t)(npu_mem * ic->mem_util);
+        int64_t kv_bytes = requested - sc->weight_bytes;
+        if (kv_bytes < block_bytes) {
+            e = ipw_fail(eb, IPW_E_INVALID, "%s: nodes[%d].instances[%d].npu_mem.mem_util: %g leaves "
+                         "%.2f MB for the KV cache, less than one %lld-token block (%.2f MB)",
+                         s->c.path, ic->node, ic->local,
+                         ic->mem_util, (double)kv_bytes / 1048576.0, (long long)ic->block_size,
+                         (double)block_bytes / 1048576.0);
+            goto fail;
+        }
+        sc->kv.block_size = ic->block_size;
+        sc->kv.caching = ic->prefix_caching;
+        if ((e = ss_pool_init(&sc->kv.npu, kv_bytes / block_bytes, ic->block_size, block_bytes,
+                              ic->prefix_caching, eb)))
+            goto fail;
+        sc->inflight = calloc((size_t)ic->pp, sizeof *sc->inflight);
+        if (!sc->inflight) {
+            e = ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    *out = s;
+    return IPW_OK;
+fail:
+    ipw_ss_free(s);
+    return e ? e : IPW_E_INVALID;
+}
+
+size_t ipw_ss_num_instances(const struct ipw_ss_sim *s)
+{
+    return (size_t)s->c.ninst;
+}
+
+int64_t ipw_ss_kv_blocks(const struct ipw_ss_sim *s, size_t i)
+{
+    return i < (size_t)s->c.ninst ? s->s[i].kv.npu.num_blocks : 0;
+}
+
+void ipw_ss_free(struct ipw_ss_sim *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; s->s && i < s->c.ninst; i++) {
+        struct ss_sched *sc = &s->s[i];
+        for (size_t r = 0; r < sc->nrun; r++)
+            ss_req_free(sc->running[r]);
+        for (size_t r = 0; r < sc->nwait; r++)
+            ss_req_free(sc->waiting[r]);
+        for (size_t b = 0; b < sc->ninflight; b++) {
+            free(sc->inflight[b].reqs);
+            free(sc->inflight[b].sched);
+            free(sc->inflight[b].ev);
+        }
+        free(sc->inflight);
+        free(sc->running);
+        free(sc->waiting);
+        free(sc->ttft);
+        free(sc->tpot);
+        free(sc->itl);
+        ss_pool_free(&sc->kv.npu);
+    }
+    free(s->s);
+    for (int i = 0; i < s->nbundles; i++)
+        ss_bundle_free(&s->bundles[i]);
+    ss_cluster_free(&s->c);
+    free(s);
+}

@@ -1,0 +1,105 @@
+/* The simulator's files: the per-request CSV exactly as the original's csv.writer writes it
+ * (CRLF line ends, ITL as a Python list, quoted only when it holds a comma) and the
+ * --summary JSON of SPEC §6. */
+#include <jansson.h>
+#include <string.h>
+
+#include "ss.h"
+
+void ipw_ss_write_csv_header(FILE *f)
+{
+    fputs("instance id,request id,model,input,output,arrival,end_time,latency,queuing_delay,TTFT,"
+          "TPOT,ITL\r\n", f);
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n")) {
+        fputc('"', f);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', f);
+            fputc(*s, f);
+        }
+        fputc('"', f);
+    } else {
+        fputs(s, f);
+    }
+}
+
+void ipw_ss_write_csv_row(FILE *f, const struct ipw_ss_row *r)
+{
+    fprintf(f, "%d,%lld,", r->instance, (long long)r->id);
+    csv_field(f, r->model);
+    fprintf(f, ",%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,", (long long)r->input,
+            (long long)r->output, (long long)r->arrival, (long long)r->end_time,
+            (long long)r->latency, (long long)r->queuing_delay, (long long)r->ttft,
+            (long long)r->tpot);
+    if (r->n_itl > 1)
+        fputc('"', f);
+    fputc('[', f);
+    for (size_t i = 0; i < r->n_itl; i++)
+        fprintf(f, "%s%lld", i ? ", " : "", (long long)r->itl[i]);
+    fputc(']', f);
+    if (r->n_itl > 1)
+        fputc('"', f);
+    fputs("\r\n", f);
+}
+
+static json_t *stat_json(const struct ipw_ss_stat *s)
+{
+    if (!s->present)
+        return json_null();
+    return json_pack("{s:f,s:f,s:f}", "mean", s->mean_ms, "median", s->median_ms, "p99", s->p99_ms);
+}
+
+ipw_err ipw_ss_write_summary(const char *path, const struct ipw_ss_result *res, ipw_errbuf *eb)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "total_clock_ns", json_integer(res->total_clock_ns));
+    json_object_set_new(root, "requests", json_integer(res->requests));
+    json_object_set_new(root, "input_tokens", json_integer(res->input_tokens));
+    json_object_set_new(root, "generated_tokens", json_integer(res->generated_tokens));
+    json_object_set_new(root, "prompt_tokens", json_integer(res->prompt_tokens));
+    json_object_set_new(root, "preemptions", json_integer(res->preemptions));
+    json_t *inst = json_array();
+    for (size_t i = 0; i < res->n_instances; i++) {
+        const struct ipw_ss_instance_result *ir = &res->instances[i];
+        json_array_append_new(inst, json_pack("{s:i,s:I,s:o,s:o,s:o}", "instance", (int)i,
+                                              "requests", (json_int_t)ir->finished, "ttft_ms",
+                                              stat_json(&ir->ttft), "tpot_ms", stat_json(&ir->tpot),
+                                              "itl_ms", stat_json(&ir->itl)));
+    }
+    json_object_set_new(root, "instances", inst);
+    json_t *nodes = json_array();
+    for (size_t n = 0; res->power && n < res->n_nodes; n++) {
+        const struct ipw_ss_node_energy *e = &res->nodes[n];
+        json_t *ej = json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "base", e->base_node, "npu",
+                               e->npu, "cpu", e->cpu, "memory", e->memory, "link", e->link, "nic",
+                               e->nic, "storage", e->storage, "total", e->total);
+        json_t *nj = json_pack("{s:f,s:f,s:f}", "active", e->npu_active, "standby", e->npu_standby,
+                               "idle", e->npu_idle);
+        json_array_append_new(nodes, json_pack("{s:i,s:o,s:o}", "node", (int)n, "energy_j", ej,
+                                               "npu_j", nj));
+    }
+    json_object_set_new(root, "nodes", nodes);
+    json_object_set_new(root, "power_modelled", json_boolean(res->power));
+    json_t *pw = json_array();
+    for (size_t i = 0; i < res->n_power; i++)
+        json_array_append_new(pw, json_pack("{s:f,s:f}", "t_s", (double)(i + 1) * res->log_interval,
+                                            "watts", res->power_w[i]));
+    json_object_set_new(root, "power_w", pw);
+    json_t *tp = json_array();
+    for (size_t i = 0; i < res->n_throughput; i++)
+        json_array_append_new(tp, json_pack("{s:f,s:f,s:f}", "t_s",
+                                            (double)(i + 1) * res->log_interval, "prompt_tps",
+                                            res->prompt_tps[i], "gen_tps", res->gen_tps[i]));
+    json_object_set_new(root, "throughput", tp);
+    json_object_set_new(root, "note", json_string("modelled by ipw simulate (LLMServingSim 2.x "
+                                                  "rules); not a measurement"));
+    int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    json_decref(root);
+    if (rc)
+        return ipw_fail(eb, IPW_E_IO, "cannot write summary %s", path);
+    return IPW_OK;
+}

@@ -1,0 +1,331 @@
+/* The workload JSONL, read one line at a time so memory follows the requests in flight, not
+ * the trace: {"input_toks", "output_toks", "arrival_time_ns"[, "input_tok_ids",
+ * "output_tok_ids"]} per line. A hand-written scanner (the token-id arrays make up nearly all
+ * of a trace's bytes and a general JSON tree would cost more than the simulation). Every
+ * malformed line is reported as file:line with what was expected. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ss.h"
+
+struct scan {
+    const char *p, *end;
+    const char *path;
+    long no;
+    ipw_errbuf *eb;
+};
+
+static void ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n'))
+        s->p++;
+}
+
+static ipw_err fail(struct scan *s, const char *what)
+{
+    return ipw_fail(s->eb, IPW_E_INVALID, "%s:%ld: %s", s->path, s->no, what);
+}
+
+static ipw_err expect(struct scan *s, char c)
+{
+    ws(s);
+    if (s->p >= s->end || *s->p != c) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "expected '%c' (each line must be one JSON object)", c);
+        return fail(s, msg);
+    }
+    s->p++;
+    return IPW_OK;
+}
+
+static ipw_err str(struct scan *s, char *out, size_t len)
+{
+    ipw_err e = expect(s, '"');
+    if (e)
+        return e;
+    size_t n = 0;
+    while (s->p < s->end && *s->p != '"') {
+        if (*s->p == '\\') {
+            s->p++;
+            if (s->p >= s->end)
+                break;
+        }
+        if (n + 1 < len)
+            out[n++] = *s->p;
+        s->p++;
+    }
+    if (s->p >= s->end)
+        return fail(s, "unterminated string");
+    s->p++;
+    out[n] = '\0';
+    return IPW_OK;
+}
+
+static ipw_err integer(struct scan *s, int64_t *v, const char *key)
+{
+    ws(s);
+    const char *st = s->p;
+    bool neg = false;
+    if (s->p < s->end && *s->p == '-') {
+        neg = true;
+        s->p++;
+    }
+    int64_t x = 0;
+    int digits = 0;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
+        if (x > (INT64_MAX - 9) / 10) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "'%s' is too large", key);
+            return fail(s, msg);
+        }
+        x = x * 10 + (*s->p - '0');
+        s->p++;
+        digits++;
+    }
+    if (!digits || (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E'))) {
+        s->p = st;
+        char msg[96];
+        snprintf(msg, sizeof msg, "'%s' must be an integer", key);
+        return fail(s, msg);
+    }
+    *v = neg ? -x : x;
+    return IPW_OK;
+}
+
+/* Skips any JSON value (for keys the simulator does not use). */
+static ipw_err skip(struct scan *s, int depth)
+{
+    ws(s);
+    if (s->p >= s->end)
+        return fail(s, "unexpected end of line");
+    if (depth > 64)
+        return fail(s, "nested too deeply");
+    char c = *s->p;
+    if (c == '"') {
+        char tmp[8];
+        return str(s, tmp, sizeof tmp);
+    }
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        s->p++;
+        ws(s);
+        if (s->p < s->end && *s->p == close) {
+            s->p++;
+            return IPW_OK;
+        }
+        for (;;) {
+            ipw_err e;
+            if (c == '{') {
+                char k[8];
+                if ((e = str(s, k, sizeof k)) || (e = expect(s, ':')))
+                    return e;
+            }
+            if ((e = skip(s, depth + 1)))
+                return e;
+            ws(s);
+            if (s->p < s->end && *s->p == ',') {
+                s->p++;
+                continue;
+            }
+            return expect(s, close);
+        }
+    }
+    while (s->p < s->end && *s->p != ',' && *s->p != '}' && *s->p != ']' && *s->p != ' ')
+        s->p++;
+    return IPW_OK;
+}
+
+static ipw_err ids(struct scan *s, int32_t **out, size_t *n, const char *key)
+{
+    ipw_err e = expect(s, '[');
+    if (e)
+        return e;
+    size_t cap = 0;
+    *n = 0;
+    ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return IPW_OK;
+    }
+    for (;;) {
+        int64_t v;
+        if ((e = integer(s, &v, key)))
+            return e;
+        if (out) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                int32_t *nb = realloc(*out, cap * sizeof *nb);
+                if (!nb)
+                    return ipw_fail(s->eb, IPW_E_NOMEM, "out of memory reading %s", s->path);
+                *out = nb;
+            }
+            (*out)[*n] = (int32_t)v;
+        }
+        (*n)++;
+        ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        return expect(s, ']');
+    }
+}
+
+ipw_err ss_trace_parse_line(const char *line, size_t len, const char *path, long lineno,
+                            bool keep_tokens, struct ss_req *r, ipw_errbuf *eb)
+{
+    struct scan s = {line, line + len, path, lineno, eb};
+    memset(r, 0, sizeof *r);
+    bool have_in = false, have_out = false, have_arr = false;
+    int32_t *in_ids = NULL, *out_ids = NULL;
+    size_t n_in = 0, n_out = 0;
+    ipw_err e = expect(&s, '{');
+    ws(&s);
+    if (!e && s.p < s.end && *s.p == '}')
+        s.p++;
+    else
+        while (!e) {
+            char key[64];
+            if ((e = str(&s, key, sizeof key)) || (e = expect(&s, ':')))
+                break;
+            if (!strcmp(key, "input_toks")) {
+                e = integer(&s, &r->input, key);
+                have_in = true;
+            } else if (!strcmp(key, "output_toks")) {
+                e = integer(&s, &r->output, key);
+                have_out = true;
+            } else if (!strcmp(key, "arrival_time_ns")) {
+                e = integer(&s, &r->arrival, key);
+                have_arr = true;
+            } else if (!strcmp(key, "input_tok_ids")) {
+                e = ids(&s, keep_tokens ? &in_ids : NULL, &n_in, key);
+            } else if (!strcmp(key, "output_tok_ids")) {
+                e = ids(&s, keep_tokens ? &out_ids : NULL, &n_out, key);
+            } else if (!strcmp(key, "session_id") || !strcmp(key, "sub_requests")) {
+                e = fail(&s, "agentic sessions (session_id / sub_requests) are not simulated by "
+                         "this version of ipw simulate");
+            } else {
+                e = skip(&s, 0);
+            }
+            if (e)
+                break;
+            ws(&s);
+            if (s.p < s.end && *s.p == ',') {
+                s.p++;
+                continue;
+            }
+            e = expect(&s, '}');
+            break;
+        }
+    if (!e) {
+        ws(&s);
+        if (s.p != s.end)
+            e = fail(&s, "unexpected text after the JSON object");
+    }
+    if (!e && (!have_in || !have_out || !have_arr))
+        e = fail(&s, !have_in    ? "'input_toks' is missing (a positive integer)"
+                     : !have_out ? "'output_toks' is missing (a positive integer)"
+                                 : "'arrival_time_ns' is missing (an integer, ns from t = 0)");
+    if (!e && r->input < 1)
+        e = fail(&s, "'input_toks' must be at least 1");
+    if (!e && r->output < 1)
+        e = fail(&s, "'output_toks' must be at least 1");
+    if (!e && r->arrival < 0)
+        e = fail(&s, "'arrival_time_ns' must not be negative");
+    if (!e && keep_tokens && n_in) {
+        r->toks = malloc((n_in + n_out) * sizeof *r->toks);
+        if (!r->toks)
+            e = ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", path);
+        else {
+            memcpy(r->toks, in_ids, n_in * sizeof *r->toks);
+            if (n_out)
+                memcpy(r->toks + n_in, out_ids, n_out * sizeof *r->toks);
+            r->ntoks = n_in + n_out;
+        }
+    }
+    free(in_ids);
+    free(out_ids);
+    if (e) {
+        free(r->toks);
+        r->toks = NULL;
+        return e;
+    }
+    r->output += r->input; /* internally the length the sequence reaches */
+    r->num_reached = r->input;
+    r->is_init = true;
+    r->end_time = r->latency = r->queuing_delay = r->ttft = r->tpot = -1;
+    return IPW_OK;
+}
+
+ipw_err ss_trace_open(struct ss_trace *t, const char *path, long limit, bool keep_tokens,
+                      ipw_errbuf *eb)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->path, sizeof t->path, "%s", path);
+    t->f = fopen(path, "r");
+    if (!t->f)
+        return ipw_fail(eb, IPW_E_NOTFOUND, "cannot open dataset %s: %s", path, strerror(errno));
+    t->limit = limit;
+    t->keep_tokens = keep_tokens;
+    t->last_arrival = INT64_MIN;
+    return ss_trace_advance(t, eb);
+}
+
+ipw_err ss_trace_advance(struct ss_trace *t, ipw_errbuf *eb)
+{
+    t->ahead = NULL;
+    if (!t->f || (t->limit > 0 && t->loaded >= t->limit))
+        return IPW_OK;
+    for (;;) {
+        ssize_t n = getline(&t->buf, &t->cap, t->f);
+        if (n < 0)
+            return IPW_OK;
+        t->line++;
+        const char *p = t->buf;
+        while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '))
+            n--;
+        if (!n)
+            continue;
+        struct ss_req *r = malloc(sizeof *r);
+        if (!r)
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", t->path);
+        ipw_err e = ss_trace_parse_line(p, (size_t)n, t->path, t->line, t->keep_tokens, r, eb);
+        if (e) {
+            free(r);
+            return e;
+        }
+        if (r->arrival < t->last_arrival) {
+            ss_req_free(r);
+            return ipw_fail(eb, IPW_E_INVALID, "%s:%ld: arrival_time_ns goes backwards; the trace "
+                            "is read as a stream and must be sorted by arrival time", t->path,
+                            t->line);
+        }
+        t->last_arrival = r->arrival;
+        r->id = t->next_id++;
+        t->loaded++;
+        t->ahead = r;
+        return IPW_OK;
+    }
+}
+
+void ss_trace_close(struct ss_trace *t)
+{
+    if (t->f)
+        fclose(t->f);
+    if (t->ahead)
+        ss_req_free(t->ahead);
+    free(t->buf);
+    memset(t, 0, sizeof *t);
+}
+
+void ss_req_free(struct ss_req *r)
+{
+    if (!r)
+        return;
+    free(r->toks);
+    free(r->hashes);
+    free(r->itl);
+    free(r->blocks);
+    free(r);
+}

@@ -1,0 +1,7 @@
+# ipw simulate: the reference output of the original simulator reproduced byte for byte, and
+# every bad-input message (tests/integration/simulate_check.sh).
+add_test(NAME integration.simulate_reference
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/simulate_check.sh $<TARGET_FILE:ipw>
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/simulate-check)
+set_tests_properties(integration.simulate_reference PROPERTIES LABELS integration TIMEOUT 120
+                     ENVIRONMENT "${IPW_TEST_ENV}")

@@ -1,0 +1,57 @@
+#!/bin/bash
+# ipw simulate against the original's reference output (tests/fixtures/sim/, produced by
+# LLMServingSim at the commit named in data/sim/README.md) and every bad-input message.
+# usage: simulate_check.sh IPW_BIN SOURCE_DIR WORK_DIR
+set -u
+IPW=$1
+SRC=$2
+WORK=$3
+mkdir -p "$WORK"
+DATA=$SRC/data/sim
+FIX=$SRC/tests/fixtures/sim
+fail=0
+err() { echo "FAIL: $*"; fail=1; }
+
+# 1. the reference run: CSV row for row, the log line for line (less the wall time and the
+#    paths, which the reference had removed or which differ by where the files are)
+cd "$WORK" || exit 1
+"$IPW" simulate --cluster-config configs/cluster/single_node_single_instance.json --dtype bfloat16 \
+    --block-size 16 --dataset "$DATA/workloads/example_trace.jsonl" --num-reqs 10 \
+    --log-interval 1.0 --output ref.csv --summary ref.json > ref.log || err "reference run failed"
+cmp -s ref.csv "$FIX/example_single_run.csv" || { err "CSV differs from the reference"; diff ref.csv "$FIX/example_single_run.csv" | head; }
+grep -v -e '^Total simulation time' -e '^Saving each request' ref.log |
+    sed "s|$DATA/workloads/|workloads/|" > ref.filtered.log
+cmp -s ref.filtered.log "$FIX/example_single_run.log" || { err "log differs from the reference"; diff ref.filtered.log "$FIX/example_single_run.log" | head -20; }
+grep -q '"total_clock_ns": 1663996645' ref.json || err "summary total_clock_ns"
+
+# 2. bad input: each message names the file, the key path (or file:line) and what is allowed
+expect() { # expect NAME "grep -F text" args...
+    local name=$1 text=$2
+    shift 2
+    out=$("$IPW" simulate "$@" 2>&1 >/dev/null)
+    rc=$?
+    [ $rc -ne 0 ] || err "$name: exit status 0"
+    printf '%s' "$out" | grep -qF -- "$text" || err "$name: message '$out' lacks '$text'"
+}
+B=$FIX/bad
+T=$DATA/workloads/example_trace.jsonl
+expect tp3 "nodes[0].instances[0].tp_size: 3 does not divide 32 attention heads" --cluster-config $B/tp3.json --dataset $T
+expect no_tp "nodes[0].instances[0]: needs tp_size or num_npus" --cluster-config $B/no_tp.json --dataset $T
+expect util90 "nodes[0].instances[0].npu_mem.mem_util: must be in (0, 1]" --cluster-config $B/util90.json --dataset $T
+expect power_key "nodes[0].power.cpu.util: is missing" --cluster-config $B/power_no_cpu_util.json --dataset $T
+expect power_hw "nodes[0].power.npu: has no entry for hardware 'RTXPRO6000'" --cluster-config $B/power_npu_hw.json --dataset $T
+expect num_nodes "nodes: must be an array of num_nodes (2)" --cluster-config $B/num_nodes.json --dataset $T
+expect pd_type 'nodes[0].instances[0].pd_type: must be "prefill", "decode" or null' --cluster-config $B/pd_type.json --dataset $T
+expect npu_mem "nodes[0].instances[0].npu_mem.mem_bw: is missing" --cluster-config $B/npu_mem_bw.json --dataset $T
+expect link_bw "link_bw: is missing or not a positive number" --cluster-config $B/link_bw.json --dataset $T
+expect unknown_hw "profiler/perf/H100/meta-llama/Llama-3.1-8B/bf16 not found" --cluster-config $B/unknown_hw.json --dataset $T
+expect tp2_4090 "tp2/ does not exist; TP degrees profiled for this bundle: 1" --cluster-config rtx4090_tp2_instance.json --dataset $T
+expect fp16 "variants that exist there: bf16" --dtype float16 --dataset $T
+expect trace_key "trace_missing_key.jsonl:2: 'output_toks' is missing" --dataset $B/trace_missing_key.jsonl
+expect trace_json "trace_not_json.jsonl:3: expected '{'" --dataset $B/trace_not_json.jsonl
+expect trace_float "trace_float.jsonl:1: 'input_toks' must be an integer" --dataset $B/trace_float.jsonl
+expect trace_sorted "trace_unsorted.jsonl:2: arrival_time_ns goes backwards" --dataset $B/trace_unsorted.jsonl
+expect trace_empty "the dataset has no requests" --dataset $B/trace_empty.jsonl
+expect no_dataset "give --dataset" --cluster-config single_node_single_instance.json
+expect missing_config "nope.json" --cluster-config nope.json --dataset $T
+exit $fail
