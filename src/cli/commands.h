@@ -13,6 +13,8 @@ int cmd_analyze(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
+/* `ipw lab serve` (cmd_lab_serve.c); argv[0] is "serve". */
+int ipw_cli_lab_serve(int argc, char **argv);
 
 /* The headline figures of an analysis, as `ipw analyze` prints them (also after a profile). */
 struct ipw_analyze_result;
