@@ -11,6 +11,7 @@ int cmd_monitor(int argc, char **argv);
 int ipw_cli_monitor_main(int argc, char **argv, const char *prog);
 int cmd_analyze(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 /* `ipw lab serve` (cmd_lab_serve.c); argv[0] is "serve". */

@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
     {"profile", cmd_profile, "measure the energy of every query of a dataset on a server"},
+    {"run", cmd_run, "run an agent through multi-turn tasks in a sandbox, energy per turn"},
     {"lab", cmd_lab, "measure one prompt live: prefill/decode, active energy, E_llm, A/B tests"},
     {"telemetry", cmd_telemetry, "print live telemetry readings (local collector or a monitor)"},
     {"monitor", cmd_monitor, "run the energy monitor: gRPC telemetry stream + Prometheus"},

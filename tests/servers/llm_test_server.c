@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipw/agent.h"
 #include "ipw/clock.h"
 
 #define MAX_BODY (4 * 1024 * 1024)
@@ -34,7 +35,11 @@ struct script {
     bool split, crlf, comments, multiline, no_usage, no_done;
     const char *reasoning_field;
     json_t *reply; /* array of token strings, or NULL */
+    int agent;     /* -1, or the enum ipw_agent_script an agent request follows */
 };
+
+/* Tasks a scripted agent can solve: --agent-tasks FILE, then the built-in set. */
+static struct ipw_agent_taskset g_tasks_file, g_tasks_builtin;
 
 static struct {
     char *name;
@@ -103,6 +108,15 @@ static bool set_key(struct script *s, const char *key, json_t *v, char *err, siz
         s->error_status = (int)iv;
         return true;
     }
+    if (strcmp(key, "agent") == 0) {
+        enum ipw_agent_script m;
+        if (!ipw_agent_script_parse(sv, &m)) {
+            snprintf(err, errsz, "agent needs solve, fail or loop");
+            return false;
+        }
+        s->agent = (int)m;
+        return true;
+    }
     if (strcmp(key, "reasoning_field") == 0 && sv) {
         s->reasoning_field = strcmp(sv, "reasoning") == 0 ? "reasoning" : "reasoning_content";
         return true;
@@ -157,6 +171,7 @@ static bool script_from_spec(json_t *spec, struct script *s, char *err, size_t e
     s->prompt_tokens = -1;
     s->stall_after = 1;
     s->reasoning_field = "reasoning_content";
+    s->agent = -1;
     const char *key;
     json_t *v;
     json_t *reply = json_object_get(spec, "reply");
@@ -468,6 +483,104 @@ static struct stream *build_stream(const struct script *s, const char *model, bo
     return st;
 }
 
+/* ---- the scripted agent ------------------------------------------------------------------- */
+
+/* The task a conversation is about: its first user message is the task's instruction. */
+static const struct ipw_agent_task *agent_task(json_t *messages)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *content = json_string_value(json_object_get(m, "content"));
+        if (!role || strcmp(role, "user") != 0 || !content)
+            continue;
+        const struct ipw_agent_taskset *sets[] = {&g_tasks_file, &g_tasks_builtin};
+        for (int k = 0; k < 2; k++)
+            for (size_t j = 0; j < sets[k]->n; j++)
+                if (strcmp(sets[k]->task[j].instruction, content) == 0)
+                    return &sets[k]->task[j];
+        return NULL;
+    }
+    return NULL;
+}
+
+static size_t tool_results(json_t *messages)
+{
+    size_t n = 0, i;
+    json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        n += role && strcmp(role, "tool") == 0;
+    }
+    return n;
+}
+
+/* One tool call, streamed as the protocols do: OpenAI in fragments (the name, then the
+ * arguments text in two pieces), Ollama as one whole call. */
+static struct stream *build_tool_stream(const struct script *s, const char *model, bool sse,
+                                        long prompt_words, size_t call_no, json_t *args)
+{
+    struct stream *st = calloc(1, sizeof *st);
+    char id[32];
+    snprintf(id, sizeof id, "call_%zu", call_no);
+    char *text = json_dumps(args, JSON_COMPACT);
+    size_t half = strlen(text) / 2;
+    long prompt = s->prompt_tokens >= 0 ? s->prompt_tokens : prompt_words;
+    long n = (long)strlen(text) / 4 + 1;
+    if (sse) {
+        emit_json(st, s, openai_chunk(model, json_pack("{s:s}", "role", "assistant"), NULL), true,
+                  0, false);
+        emit_json(st, s,
+                  openai_chunk(model,
+                               json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}", "tool_calls",
+                                         "index", 0, "id", id, "type", "function", "function",
+                                         "name", "shell", "arguments", ""),
+                               NULL),
+                  true, s->ttft_ns, false);
+        char first[4096], second[4096];
+        snprintf(first, sizeof first, "%.*s", (int)half, text);
+        snprintf(second, sizeof second, "%s", text + half);
+        emit_json(st, s,
+                  openai_chunk(model,
+                               json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", 0,
+                                         "function", "arguments", first),
+                               NULL),
+                  true, s->ttft_ns + s->itl_ns, false);
+        emit_json(st, s,
+                  openai_chunk(model,
+                               json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", 0,
+                                         "function", "arguments", second),
+                               NULL),
+                  true, s->ttft_ns + 2 * s->itl_ns, false);
+        int64_t end = s->ttft_ns + 2 * s->itl_ns;
+        emit_json(st, s, openai_chunk(model, json_object(), "tool_calls"), true, end, false);
+        emit_json(st, s,
+                  json_pack("{s:s, s:s, s:i, s:s, s:[], s:{s:i, s:i, s:i}}", "id",
+                            "chatcmpl-test", "object", "chat.completion.chunk", "created",
+                            1735689600, "model", model, "choices", "usage", "prompt_tokens",
+                            (json_int_t)prompt, "completion_tokens", (json_int_t)n,
+                            "total_tokens", (json_int_t)(prompt + n)),
+                  true, end, false);
+        add_piece(st, "data: [DONE]\n\n", end, false, false);
+    } else {
+        json_t *line = ollama_line(model, "", NULL, false);
+        json_object_set_new(json_object_get(line, "message"), "tool_calls",
+                            json_pack("[{s:{s:s, s:O}}]", "function", "name", "shell",
+                                      "arguments", args));
+        emit_json(st, s, line, false, s->ttft_ns, false);
+        json_t *j = ollama_line(model, "", NULL, true);
+        json_object_set_new(j, "done_reason", json_string("stop"));
+        json_object_set_new(j, "prompt_eval_count", json_integer(prompt));
+        json_object_set_new(j, "eval_count", json_integer(n));
+        emit_json(st, s, j, false, s->ttft_ns + s->itl_ns, false);
+    }
+    free(text);
+    return st;
+}
+
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
 struct request {
@@ -594,8 +707,33 @@ static enum MHD_Result chat(struct MHD_Connection *conn, struct request *rq, boo
         json_decref(body);
         return send_error(conn, (unsigned)s.error_status, openai, msg);
     }
-    struct stream *st = build_stream(&s, model, openai, requested_max_tokens(body, openai),
-                                     count_words(json_object_get(body, "messages")));
+    json_t *messages = json_object_get(body, "messages");
+    struct stream *st = NULL;
+    if (s.agent >= 0 && json_array_size(json_object_get(body, "tools"))) {
+        const struct ipw_agent_task *task = agent_task(messages);
+        json_t *args = NULL;
+        char *final = NULL;
+        if (!task) {
+            final = strdup("I do not know this task.");
+        } else if (ipw_agent_script_next(task, (enum ipw_agent_script)s.agent,
+                                         tool_results(messages), "shell", &args, &final,
+                                         NULL) != IPW_OK) {
+            final = strdup("scripting failed");
+        }
+        if (args) {
+            st = build_tool_stream(&s, model, openai, count_words(messages),
+                                   tool_results(messages), args);
+            json_decref(args);
+        } else {
+            json_t *words = json_string(final);
+            set_key(&s, "reply", words, err, sizeof err);
+            json_decref(words);
+        }
+        free(final);
+    }
+    if (!st)
+        st = build_stream(&s, model, openai, requested_max_tokens(body, openai),
+                          count_words(messages));
     /* scheduled times into gaps: every inter-token interval is at least the scripted one */
     for (size_t i = st->n; i-- > 1;)
         st->p[i].at_ns -= st->p[i - 1].at_ns;
@@ -727,11 +865,14 @@ static void usage(void)
     fprintf(stderr,
             "usage: llm_test_server [--port N] [--port-file PATH] [--log PATH]\n"
             "                       [--model NAME=SPEC]... [--script FILE] [--api-key KEY]\n"
-            "                       [--max-seconds N]\n"
+            "                       [--max-seconds N] [--agent-tasks FILE]\n"
             "SPEC: comma-separated ttft=DUR itl=DUR tokens=N prompt_tokens=N reply=WORDS\n"
             "      reasoning=N reasoning_field=reasoning split crlf comments multiline\n"
             "      no_usage no_done malformed=K disconnect=K stream_error=K error=STATUS\n"
             "      stall=DUR stall_after=K load=DUR linger=DUR   (DUR: 200ms, 1s; bare = ms)\n"
+            "      agent=solve|fail|loop: requests with tools get the scripted agent's next move\n"
+            "      for the task whose instruction is the first user message (built-in tasks,\n"
+            "      or --agent-tasks FILE)\n"
             "A model named \"test\" or \"test,SPEC\" needs no configuration.\n");
 }
 
@@ -761,6 +902,13 @@ int main(int argc, char **argv)
             g_api_key = v;
         else if (strcmp(a, "--max-seconds") == 0)
             max_seconds = atol(v);
+        else if (strcmp(a, "--agent-tasks") == 0) {
+            ipw_errbuf eb = {0};
+            if (ipw_agent_tasks_load("jsonl", v, 0, 0, false, &g_tasks_file, &eb) != IPW_OK) {
+                fprintf(stderr, "llm_test_server: %s\n", eb.msg);
+                return 2;
+            }
+        }
         else if (strcmp(a, "--script") == 0) {
             if (load_script(v) != 0)
                 return 2;
@@ -778,6 +926,12 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
+    }
+    ipw_errbuf teb = {0};
+    if (ipw_agent_tasks_load(IPW_AGENT_BUILTIN, NULL, 0, 0, false, &g_tasks_builtin, &teb) !=
+        IPW_OK) {
+        fprintf(stderr, "llm_test_server: %s\n", teb.msg);
+        return 1;
     }
     if (log_path && !(g_log = fopen(log_path, "a"))) {
         fprintf(stderr, "llm_test_server: cannot open %s: %s\n", log_path, strerror(errno));
@@ -822,6 +976,8 @@ int main(int argc, char **argv)
     MHD_stop_daemon(d);
     if (g_log)
         fclose(g_log);
+    ipw_agent_tasks_free(&g_tasks_file);
+    ipw_agent_tasks_free(&g_tasks_builtin);
     for (int i = 0; i < g_nmodels; i++) {
         free(g_models[i].name);
         json_decref(g_models[i].spec);
