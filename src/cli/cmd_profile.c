@@ -180,8 +180,9 @@ int cmd_profile(int argc, char **argv)
         /* a judge URL that cannot work should stop the run now, not after every query */
         char endpoint[2048];
         ipw_errbuf jb = {0};
-        if (ipw_judge_endpoint(cfg.eval_base_url, endpoint, sizeof endpoint, &jb) != IPW_OK) {
-            fprintf(stderr, "ipw profile: %s\n", jb.msg);
+        if (ipw_judge_endpoint(cfg.eval_base_url, endpoint, sizeof endpoint, &jb) != IPW_OK ||
+            ipw_judge_check(cfg.eval_base_url, &jb) != IPW_OK) {
+            fprintf(stderr, "ipw profile: --eval-base-url: %s\n", jb.msg);
             return 2;
         }
     }

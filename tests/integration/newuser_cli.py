@@ -268,7 +268,73 @@ def test_item3_stale_analysis():
     srv.stop()
 
 
+def test_item7_answer_field():
+    """Rows without the answer field are refused at load time, before anything is measured."""
+    srv = LlmServer("m=ttft=1ms,tokens=2")
+    d = ms.tmpdir("ipw-nu-7-")
+    ds = jsonl(d, "qa.jsonl", [{"question": "2+2?", "solution": "4"},
+                               {"question": "3+3?", "solution": "6"}])
+    base = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=question",
+            "--output-dir", os.path.join(d, "runs"), "--baseline-seconds", "0",
+            "--collector", "null"]
+    p = run(base)
+    check(p.returncode != 0 and len(lines(p)) == 1 and "answer field 'answer'" in p.stderr and
+          "question, solution" in p.stderr and "answer_field=" in p.stderr,
+          "no row has the answer field: one line naming it and the fields seen: %r" % p.stderr)
+    check(not srv.requests("/api/chat"), "... before any query was sent")
+    p = run(base + ["--dataset-param", "answer_field=solution"])
+    check(p.returncode == 0, "answer_field=solution runs (%s)" % p.stderr[-200:])
+    p = run(base + ["--dataset-param", "answer_field=none", "--overwrite", "--no-eval"])
+    check(p.returncode == 0, "answer_field=none runs prompts without references (%s)"
+          % p.stderr[-200:])
+    srv.stop()
+
+
+def test_item8_judge_reached_first():
+    """A judge URL nothing answers fails before the first query (exit 2, the URL named)."""
+    srv = LlmServer("m=ttft=1ms,tokens=2", "j=ttft=1ms,reply=CORRECT")
+    d = ms.tmpdir("ipw-nu-8-")
+    base = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--max-queries", "3", "--output-dir", os.path.join(d, "runs"),
+            "--baseline-seconds", "0", "--collector", "null", "--eval-model", "j"]
+    p = run(base + ["--eval-base-url", "http://127.0.0.1:9/v1"])
+    check(usage_error(p, "127.0.0.1:9", "--eval-base-url"),
+          "an unreachable judge: exit 2, one line naming it: %r" % p.stderr)
+    check(not srv.requests("/api/chat") and not os.path.exists(os.path.join(d, "runs")),
+          "... before any query or run directory")
+    p = run(base + ["--eval-base-url", srv.url + "/v1"])
+    check(p.returncode == 0 and srv.requests("/v1/models"),
+          "a reachable judge is checked with GET /v1/models and the run goes on (%s)"
+          % p.stderr[-200:])
+    srv.stop()
+
+
+def test_item5_same_monitor_twice():
+    """The same monitor twice (or two monitors of one machine's same devices) is refused: its
+    energy and idle baseline would be counted twice."""
+    mon = ms.Monitor(collector="null", interval_ms=20)
+    srv = LlmServer("m=ttft=1ms,tokens=2")
+    d = ms.tmpdir("ipw-nu-5-")
+    base = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--max-queries", "2", "--output-dir", os.path.join(d, "runs"),
+            "--baseline-seconds", "0", "--no-eval", "--no-progress"]
+    alias = mon.target.replace("127.0.0.1", "localhost")
+    p = run(base + ["--monitor", mon.target, "--monitor", alias])
+    check(p.returncode == 1 and "measure the same hardware" in p.stderr and
+          mon.target in p.stderr and len(lines(p)) == 1,
+          "one monitor under two names is refused in one line: %r" % p.stderr)
+    check(not srv.requests("/api/chat"), "... before any query")
+    p = run(base + ["--monitor", mon.target])
+    check(p.returncode == 0, "once, it is used (%s)" % p.stderr[-200:])
+    mon.terminate()
+    srv.stop()
+
+
 try:
+    test_item5_same_monitor_twice()
+    test_item8_judge_reached_first()
+    test_item7_answer_field()
     test_item3_stale_analysis()
     test_item16_demo_headline_and_item14_comparison()
     test_item16_demo_build_quiet()

@@ -281,7 +281,8 @@ def test_no_power_counters():
     t0 = time.time()
     p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
              "--dataset", "jsonl", "--dataset-path", dataset(d, 2), "--dataset-param",
-             "prompt_field=q", "--output-dir", os.path.join(d, "runs"), "--baseline-seconds", "5",
+             "prompt_field=q", "--dataset-param", "answer_field=a", "--output-dir",
+             os.path.join(d, "runs"), "--baseline-seconds", "5",
              "--no-eval"], env=env)
     took = time.time() - t0
     check(p.returncode == 0, "a run without power counters completes (%s)" % p.stderr[-300:])
@@ -498,6 +499,7 @@ def test_bad_input():
     else:
         p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
                  "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+                 "--dataset-param", "answer_field=a",
                  "--output-dir", ro, "--baseline-seconds", "0", "--no-eval", "--collector",
                  "null"], **kw)
         check(one_line_error(p, ro), "unwritable output dir: one line naming it: %r" % p.stderr)
