@@ -4,6 +4,7 @@
 #define IPW_COLLECTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ipw/err.h"
@@ -65,6 +66,11 @@ struct ipw_collector_ops {
     ipw_err (*sample)(struct ipw_collector *c, struct ipw_reading *r,
                       struct ipw_device_reading *dev, ipw_errbuf *eb);
     void (*close)(struct ipw_collector *c);
+    /* Optional (GPU collectors): the share, 0..1, of the accelerators' utilisation due to the
+     * processes in pids since since_unix_us (wall clock, µs). IPW_E_NOTFOUND when no process
+     * used them in the window. */
+    ipw_err (*process_gpu_share)(struct ipw_collector *c, int64_t since_unix_us, const int *pids,
+                                 size_t npids, double *share, ipw_errbuf *eb);
 };
 
 struct ipw_collector {
@@ -101,6 +107,10 @@ ipw_err ipw_collector_open(const char *name, const struct ipw_collector_config *
 ipw_err ipw_collector_sample(struct ipw_collector *c, struct ipw_reading *r,
                              struct ipw_device_reading *dev, ipw_errbuf *eb);
 void ipw_collector_close(struct ipw_collector *c);
+/* The collector's process_gpu_share, or IPW_E_UNSUPPORTED naming the platform. */
+ipw_err ipw_collector_process_gpu_share(struct ipw_collector *c, int64_t since_unix_us,
+                                        const int *pids, size_t npids, double *share,
+                                        ipw_errbuf *eb);
 const char *ipw_collector_name(const struct ipw_collector *c);
 const char *ipw_collector_last_error(const struct ipw_collector *c);
 /* The ops table for a user-facing name or alias, or NULL. */
