@@ -15,7 +15,7 @@ TEST_PKGS=(
   clang libclang-rt-14-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy python3-yaml
   prometheus chromium
-  valgrind procps ca-certificates
+  valgrind procps ca-certificates zsh tmux groff-base
   librocm-smi64-1 librocm-smi-dev
 )
 

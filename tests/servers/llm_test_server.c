@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ipw/agent.h"
@@ -28,7 +29,7 @@ static FILE *g_log;
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct script {
-    int64_t ttft_ns, itl_ns, stall_ns, load_ns, linger_ns;
+    int64_t ttft_ns, itl_ns, stall_ns, load_ns, linger_ns, burn_ns;
     long tokens, prompt_tokens, reasoning;
     long malformed, disconnect, stream_error, stall_after;
     int error_status;
@@ -63,7 +64,8 @@ static bool set_key(struct script *s, const char *key, json_t *v, char *err, siz
         const char *name;
         int64_t *d;
     } durs[] = {{"ttft", &s->ttft_ns}, {"itl", &s->itl_ns}, {"stall", &s->stall_ns},
-                {"load", &s->load_ns}, {"linger", &s->linger_ns}};
+                {"load", &s->load_ns}, {"linger", &s->linger_ns},
+                {"burn", &s->burn_ns}};
     for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++)
         if (strcmp(key, durs[i].name) == 0) {
             if (dur < 0) {
@@ -227,6 +229,7 @@ struct stream {
     int64_t t0;
     int64_t last_ns; /* when the previous piece went out (t0 at first) */
     int64_t linger_ns; /* keep the response open this long after the last piece */
+    pid_t burner;      /* a child burning CPU for this request (burn=DUR), reaped before the end */
 };
 
 static void add_piece(struct stream *st, const char *text, int64_t at, bool split, bool abort)
@@ -256,6 +259,10 @@ static void add_piece(struct stream *st, const char *text, int64_t at, bool spli
 static void stream_free(void *cls)
 {
     struct stream *st = cls;
+    if (st->burner > 0) {
+        kill(st->burner, SIGKILL);
+        waitpid(st->burner, NULL, 0);
+    }
     for (size_t i = 0; i < st->n; i++)
         free(st->p[i].text);
     free(st->p);
@@ -284,6 +291,11 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
     struct piece *p = &st->p[st->idx];
+    if (st->burner > 0 && st->idx + 1 == st->n && st->off == 0) {
+        /* the burning child's CPU time lands in this process's cutime before the answer ends */
+        waitpid(st->burner, NULL, 0);
+        st->burner = 0;
+    }
     if (st->off == 0 && !wait_until((st->idx ? st->last_ns : st->t0) + p->at_ns))
         return MHD_CONTENT_READER_END_WITH_ERROR;
     if (p->abort)
@@ -676,6 +688,23 @@ static long requested_max_tokens(json_t *body, bool openai)
     return json_is_integer(v) ? (long)json_integer_value(v) : -1;
 }
 
+/* A child process that uses `ns` of its own CPU time, then exits: a server's runner process
+ * doing known work, for the process-tree attribution of `ipw lab`. */
+static pid_t start_burner(int64_t ns)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid > 0 ? pid : 0;
+    struct timespec ts;
+    volatile unsigned long x = 0;
+    do {
+        for (int i = 0; i < 100000; i++)
+            x += (unsigned long)i;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    } while ((int64_t)ts.tv_sec * IPW_NS_PER_SEC + ts.tv_nsec < ns);
+    _exit(0);
+}
+
 static enum MHD_Result chat(struct MHD_Connection *conn, struct request *rq, bool openai)
 {
     json_t *body = json_loadb(rq->body ? rq->body : "", rq->len, 0, NULL);
@@ -739,6 +768,8 @@ static enum MHD_Result chat(struct MHD_Connection *conn, struct request *rq, boo
         st->p[i].at_ns -= st->p[i - 1].at_ns;
     st->t0 = ipw_mono_ns();
     st->linger_ns = s.linger_ns;
+    if (s.burn_ns > 0)
+        st->burner = start_burner(s.burn_ns);
     script_free(&s);
     json_decref(body);
     struct MHD_Response *r =
@@ -869,7 +900,7 @@ static void usage(void)
             "SPEC: comma-separated ttft=DUR itl=DUR tokens=N prompt_tokens=N reply=WORDS\n"
             "      reasoning=N reasoning_field=reasoning split crlf comments multiline\n"
             "      no_usage no_done malformed=K disconnect=K stream_error=K error=STATUS\n"
-            "      stall=DUR stall_after=K load=DUR linger=DUR   (DUR: 200ms, 1s; bare = ms)\n"
+            "      stall=DUR stall_after=K load=DUR linger=DUR burn=DUR   (DUR: 200ms, 1s; bare = ms)\n"
             "      agent=solve|fail|loop: requests with tools get the scripted agent's next move\n"
             "      for the task whose instruction is the first user message (built-in tasks,\n"
             "      or --agent-tasks FILE)\n"
