@@ -306,7 +306,8 @@ static void emit_figures(struct run_ctx *c, const struct ipw_lab_run *r)
  * (NVML); left NaN where the collector has none, said once per run in the log. */
 static void gpu_share(struct ipw_lab_engine *e, struct run_ctx *c, struct ipw_lab_run *r)
 {
-    if (!e->ts.local || !e->ts.collector || !e->ts.collector->ops->process_gpu_share)
+    if (!e->ts.local || !e->ts.collector ||
+        !(e->ts.collector->info.caps & IPW_CAP_PROCESS_GPU_SHARE))
         return;
     size_t n;
     const int *pids = ipw_lab_proctree_pids(e->tree, &n);

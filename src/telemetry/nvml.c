@@ -749,6 +749,8 @@ static ipw_err nv_open(struct ipw_collector *c, ipw_errbuf *eb)
                      "GPU %s: no GPM (Hopper or newer needed%s): memory-bandwidth and tensor "
                      "utilization unavailable",
                      &on.no_gpm);
+    if (!nv->api.DeviceGetProcessUtilization)
+        c->info.caps &= ~(unsigned)IPW_CAP_PROCESS_GPU_SHARE;
     ipw_debug("nvml: %u GPU(s) from %s", nv->ndev, nv->libpath);
     return IPW_OK;
 }
@@ -811,8 +813,10 @@ static ipw_err nv_process_gpu_share(struct ipw_collector *c, int64_t since_unix_
     return IPW_OK;
 }
 
-const struct ipw_collector_ops ipw_collector_nvml = {.name = "nvidia",
-                                                     .open = nv_open,
-                                                     .sample = nv_sample,
-                                                     .close = nv_close,
-                                                     .process_gpu_share = nv_process_gpu_share};
+const struct ipw_collector_ops ipw_collector_nvml = {
+    .name = "nvidia",
+    .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER | IPW_CAP_CPU_COMPANION |
+            IPW_CAP_PROCESS_GPU_SHARE,
+    .main_domain = IPW_DOMAIN_GPU,
+    .open = nv_open, .sample = nv_sample, .close = nv_close,
+    .process_gpu_share = nv_process_gpu_share};
