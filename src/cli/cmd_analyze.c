@@ -11,6 +11,7 @@
 #include "ipw/clock.h"
 #include "ipw/log.h"
 #include "ipw/options.h"
+#include "ipw/plots.h"
 
 static void fig(const char *label, double v, const char *fmt, const char *unit)
 {
@@ -233,11 +234,13 @@ int cmd_analyze(int argc, char **argv)
         if (!ag || ipw_agent_analyze(pos[0], ag, &eb) != IPW_OK) {
             fprintf(stderr, "ipw analyze: agent figures: %s\n", ag ? eb.msg : "out of memory");
             free(ag);
+            ipw_plot_release_fonts();
             return 1;
         }
         if (!quiet)
             print_agent(ag);
         free(ag);
+        ipw_plot_release_fonts(); /* the per-turn plot was drawn: a clean exit for leak checks */
     }
     if (res.judge_refused) {
         fprintf(stderr, "ipw analyze: the judge refused the requests: %s\n",
