@@ -119,6 +119,8 @@ ipw_err ss_bundle_need_tp(struct ss_bundle *b, int tp, const char *cfg_path, con
                           ipw_errbuf *eb);
 void ss_bundle_free(struct ss_bundle *b);
 int64_t ss_lookup_1d(const int64_t *keys, const int64_t *vals, size_t n, int64_t q);
+/* the 1-D table a dense / per-sequence layer is looked up in at tp (tp_stable layers: tp 1) */
+const struct ss_tab1d *ss_table_for(struct ss_bundle *b, const char *layer, int tp, bool perseq);
 ipw_err ss_lookup_dense(struct ss_bundle *b, const char *layer, int tp, int64_t tokens,
                         int64_t *ns, ipw_errbuf *eb);
 ipw_err ss_lookup_perseq(struct ss_bundle *b, const char *layer, int tp, int64_t seqs,
@@ -236,6 +238,7 @@ struct ss_block {
     int32_t prev, next; /* free-list links, -1 when not in the list */
     int32_t ref;
     bool has_hash;
+    bool indexed; /* the index maps this block's hash to this block */
     uint64_t hash;
 };
 struct ss_pool {
@@ -293,6 +296,18 @@ void ss_power_link(struct ss_power *p, int node, double bytes);
 double ss_power_current(struct ss_power *p, int64_t now);
 void ss_power_final(struct ss_power *p, int64_t end, struct ipw_ss_result *res);
 
+/* a multiset of ns values as value -> count (inter-token latencies repeat: every request of a
+ * batch gets the same gap), so a million-request run keeps the ITL statistics exact without
+ * keeping every value */
+struct ss_hist {
+    int64_t *k, *c;
+    size_t cap, n;
+    int64_t total;
+};
+bool ss_hist_add(struct ss_hist *h, int64_t v);
+void ss_hist_free(struct ss_hist *h);
+void ss_stat_hist(struct ss_hist *h, struct ipw_ss_stat *st);
+
 /* ---- the simulation ---- */
 struct ss_batch {
     int64_t id;
@@ -300,9 +315,14 @@ struct ss_batch {
     size_t nreq;
     int64_t *sched; /* tokens scheduled per request */
     int64_t total_len, start, end;
-    int64_t *ev;    /* cumulative node end offsets (for idle polling of other instances) */
-    size_t nev;
+    /* node durations in execution order, as prologue + layers x block + head: the events at
+     * which another (idle) instance is polled */
+    int64_t pre[SS_ARCH_MAX + 2], blk[64], post[SS_ARCH_MAX + 2];
+    int npre, nblk, npost;
+    int64_t layers;
 };
+/* the first event of batch b at or after time t (b->end when none is earlier) */
+int64_t ss_batch_next_event(const struct ss_batch *b, int64_t t);
 struct ss_sched {
     int idx;
     struct ss_inst_cfg *cfg;
@@ -314,9 +334,19 @@ struct ss_sched {
     size_t ninflight;
     int64_t batch_ids;
     int64_t recompute_tokens, num_preemptions;
+    /* each architecture layer's table, resolved once (keyed by the name's address) */
+    struct {
+        const char *name;
+        enum ss_cat cat;
+        const struct ss_tab1d *tab;
+    } plan[64];
+    int nplan;
+    void *picks; /* the scheduler's per-step scratch */
+    size_t cap_picks;
     /* finished stats */
-    int64_t *ttft, *tpot, *itl;
-    size_t nttft, captt, nitl, capitl;
+    int64_t *ttft, *tpot;
+    size_t nttft;
+    struct ss_hist itl;
     int64_t finished, done_input;
     /* event loop */
     bool idle, done;
@@ -344,6 +374,7 @@ void ss_sched_add_request(struct ss_sched *s, struct ss_req *r);
 /* latency of one batch in ns, with its node list; charges power when p is non-NULL */
 ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
                          struct ss_power *p, ipw_errbuf *eb);
+
 
 /* python-compatible helpers */
 double ss_pyround2(double v);

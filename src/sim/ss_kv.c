@@ -33,9 +33,12 @@ void ss_req_hashes(struct ss_req *r, int64_t bs)
         return; /* no hashes: the request simply never hits, as without token ids */
     uint64_t parent = NONE_HASH;
     for (size_t b = 0; b < n; b++) {
-        uint64_t h = mix(parent ^ 0x51ed270b27f1a4c3ULL);
+        /* FNV-1a over the block's tokens, seeded by the parent, then one avalanche */
+        uint64_t h = parent ^ 0xcbf29ce484222325ULL;
+        const int32_t *tk = r->toks + b * (size_t)bs;
         for (int64_t i = 0; i < bs; i++)
-            h = mix(h ^ (uint64_t)(uint32_t)r->toks[b * (size_t)bs + (size_t)i] ^ ((uint64_t)i << 40));
+            h = (h ^ (uint64_t)(uint32_t)tk[i]) * 0x100000001b3ULL;
+        h = mix(h);
         if (!h)
             h = 1;
         r->hashes[b] = parent = h;
@@ -63,10 +66,11 @@ static int32_t hget(const struct ss_pool *p, uint64_t k)
 
 static bool hgrow(struct ss_pool *p);
 
-static void hput(struct ss_pool *p, uint64_t k, int32_t v)
+/* maps k to v; returns the block that held k before, or -1 */
+static int32_t hput(struct ss_pool *p, uint64_t k, int32_t v)
 {
     if ((p->hcount + p->hdel + 1) * 2 > p->hcap && !hgrow(p))
-        return;
+        return -1;
     size_t tomb = SIZE_MAX;
     for (size_t i = hslot(p, k);; i = (i + 1) & (p->hcap - 1)) {
         if (!p->hk[i]) {
@@ -76,11 +80,12 @@ static void hput(struct ss_pool *p, uint64_t k, int32_t v)
             p->hk[at] = k;
             p->hv[at] = v;
             p->hcount++;
-            return;
+            return -1;
         }
         if (p->hk[i] == k && p->hv[i] >= 0) {
+            int32_t old = p->hv[i];
             p->hv[i] = v;
-            return;
+            return old;
         }
         if (p->hv[i] == -2 && tomb == SIZE_MAX)
             tomb = i;
@@ -126,13 +131,20 @@ static bool hgrow(struct ss_pool *p)
     p->hcount = p->hdel = 0;
     for (size_t i = 0; i < ocap; i++)
         if (ok[i] && ov[i] >= 0)
-            hput(p, ok[i], ov[i]);
+            (void)hput(p, ok[i], ov[i]);
     free(ok);
     free(ov);
     return true;
 }
 
 /* ---- pool ---- */
+
+/* Is block i the one the index holds for its hash? (A block keeps a stale hash when another
+ * block has taken that hash over.) */
+static bool indexed(const struct ss_pool *p, int32_t i)
+{
+    return p->b[i].indexed;
+}
 ipw_err ss_pool_init(struct ss_pool *p, int64_t num_blocks, int64_t block_size,
                      int64_t bytes_per_block, bool caching, ipw_errbuf *eb)
 {
@@ -193,21 +205,28 @@ static int32_t get_new_block(struct ss_pool *p)
     fl_remove(p, i);
     struct ss_block *b = &p->b[i];
     if (p->caching && b->has_hash) {
-        if (hget(p, b->hash) == i)
+        if (b->indexed) {
             hdel(p, b->hash);
+            p->cached_free--;
+            b->indexed = false;
+        }
         b->has_hash = false;
     }
     b->ref++;
     return i;
 }
 
+/* cached_free counts indexed blocks with ref 0: the used_bytes of the original counts them */
+static void ref_inc(struct ss_pool *p, int32_t i)
+{
+    if (p->b[i].ref == 0 && indexed(p, i))
+        p->cached_free--;
+    p->b[i].ref++;
+}
+
 int64_t ss_pool_used_bytes(const struct ss_pool *p)
 {
-    int64_t pinned = p->num_blocks - p->nfree, cached_free = 0;
-    for (size_t i = 0; i < p->hcap; i++)
-        if (p->hk[i] && p->hv[i] >= 0 && p->b[p->hv[i]].ref == 0)
-            cached_free++;
-    return (pinned + cached_free) * p->bytes_per_block;
+    return (p->num_blocks - p->nfree + p->cached_free) * p->bytes_per_block;
 }
 
 /* ---- manager ---- */
@@ -274,6 +293,10 @@ void ss_kv_cache_blocks(struct ss_kv *kv, struct ss_req *r, int64_t num_tokens)
 {
     if (!kv->caching)
         return;
+    if (r->hashed && r->has_cached_entry &&
+        (r->num_cached_block >= (int64_t)r->nhashes ||
+         r->num_cached_block >= num_tokens / kv->block_size))
+        return; /* nothing new to index (the common decode step) */
     ss_req_hashes(r, kv->block_size);
     if (!r->nhashes)
         return;
@@ -289,7 +312,16 @@ void ss_kv_cache_blocks(struct ss_kv *kv, struct ss_req *r, int64_t num_tokens)
             continue;
         b->has_hash = true;
         b->hash = r->hashes[i];
-        hput(&kv->npu, b->hash, r->blocks[i]);
+        int32_t prev = hput(&kv->npu, b->hash, r->blocks[i]);
+        if (prev >= 0 && prev != r->blocks[i]) {
+            /* a newer block takes the hash over; the older one keeps a stale hash */
+            kv->npu.b[prev].indexed = false;
+            if (kv->npu.b[prev].ref == 0)
+                kv->npu.cached_free--;
+        }
+        b->indexed = true;
+        if (b->ref == 0)
+            kv->npu.cached_free++;
     }
     r->num_cached_block = num_full;
     r->has_cached_entry = true;
@@ -304,10 +336,9 @@ bool ss_kv_allocate(struct ss_kv *kv, struct ss_req *r, int64_t num_new, const i
         return false;
     if (nhit) {
         for (size_t i = 0; i < nhit; i++) {
-            struct ss_block *b = &kv->npu.b[hit[i]];
-            if (b->ref == 0)
+            if (kv->npu.b[hit[i]].ref == 0)
                 fl_remove(&kv->npu, hit[i]);
-            b->ref++;
+            ref_inc(&kv->npu, hit[i]);
             if (!push_block(r, hit[i]))
                 return false;
         }
@@ -328,8 +359,11 @@ void ss_kv_free(struct ss_kv *kv, struct ss_req *r)
     for (size_t k = r->nblocks; k-- > 0;) {
         struct ss_block *b = &kv->npu.b[r->blocks[k]];
         b->ref--;
-        if (b->ref == 0)
+        if (b->ref == 0) {
             fl_append(&kv->npu, r->blocks[k]);
+            if (indexed(&kv->npu, r->blocks[k]))
+                kv->npu.cached_free++;
+        }
     }
     r->nblocks = 0;
     r->has_blocks_entry = false;

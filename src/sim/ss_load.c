@@ -183,14 +183,14 @@ void ipw_ss_free(struct ipw_ss_sim *s)
         for (size_t b = 0; b < sc->ninflight; b++) {
             free(sc->inflight[b].reqs);
             free(sc->inflight[b].sched);
-            free(sc->inflight[b].ev);
         }
         free(sc->inflight);
         free(sc->running);
+        free(sc->picks);
         free(sc->waiting);
         free(sc->ttft);
         free(sc->tpot);
-        free(sc->itl);
+        ss_hist_free(&sc->itl);
         ss_pool_free(&sc->kv.npu);
     }
     free(s->s);

@@ -171,10 +171,9 @@ static ipw_err finish_req(struct run *r, struct ss_sched *sc, struct ss_req *q, 
     PUSH(sc->ttft, sc->nttft, q->ttft);
     PUSH(sc->tpot, sc->nttft, q->tpot);
     sc->nttft++;
-    for (size_t i = 0; i < q->n_itl; i++) {
-        PUSH(sc->itl, sc->nitl, q->itl[i]);
-        sc->nitl++;
-    }
+    for (size_t i = 0; i < q->n_itl; i++)
+        if (!ss_hist_add(&sc->itl, q->itl[i]))
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
 #undef PUSH
     sc->finished++;
     sc->done_input += q->input;
@@ -289,17 +288,9 @@ static int64_t next_time(struct run *r)
         struct ss_sched *sc = &s->s[i];
         for (size_t b = 0; b < sc->ninflight; b++) {
             struct ss_batch *bt = &sc->inflight[b];
-            int64_t rel = target - bt->start;
-            size_t lo = 0, hi = bt->nev;
-            while (lo < hi) { /* first event >= target */
-                size_t mid = (lo + hi) / 2;
-                if (bt->ev[mid] < rel)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            if (lo < bt->nev && bt->start + bt->ev[lo] < t_ev)
-                t_ev = bt->start + bt->ev[lo];
+            int64_t ev = ss_batch_next_event(bt, target);
+            if (ev < t_ev)
+                t_ev = ev;
         }
     }
     return t_ev < t_busy ? t_ev : t_busy;
@@ -592,7 +583,7 @@ static void results(struct run *r)
         ir->finished = sc->finished;
         ss_stat(sc->ttft, sc->nttft, &ir->ttft);
         ss_stat(sc->tpot, sc->nttft, &ir->tpot);
-        ss_stat(sc->itl, sc->nitl, &ir->itl);
+        ss_stat_hist(&sc->itl, &ir->itl);
         stat_lines(k, "Time to First Token", "TTFT", &ir->ttft, "");
         stat_lines(k, "Time per Output Token (excl. 1st token)", "TPOT", &ir->tpot, "");
         stat_lines(k, "Inter-token Latency", "ITL", &ir->itl, " ");
