@@ -285,6 +285,7 @@ struct ss_power {
     int64_t last_t;
     double *series;
     size_t nseries, capseries;
+    bool fix_standby_tail;
 };
 ipw_err ss_power_init(struct ss_power *p, const struct ss_cluster *c, ipw_errbuf *eb);
 void ss_power_free(struct ss_power *p);
@@ -320,6 +321,9 @@ struct ss_batch {
     int64_t pre[SS_ARCH_MAX + 2], blk[64], post[SS_ARCH_MAX + 2];
     int npre, nblk, npost;
     int64_t layers;
+    double energy[4]; /* npu, cpu, dram, link joules held back (--fix-energy-at-completion) */
+    double energy_active;
+    int node;
 };
 /* the first event of batch b at or after time t (b->end when none is earlier) */
 int64_t ss_batch_next_event(const struct ss_batch *b, int64_t t);

@@ -214,6 +214,12 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
         int64_t pt, gt;
         struct ss_req **fin;
         size_t nfin;
+        if (r->power && s->opt.fix_energy_at_completion) {
+            struct ss_batch *bt = &sc->inflight[b];
+            for (int k = 0; k < 4; k++)
+                r->pw.net[bt->node][1 + k] += bt->energy[k];
+            r->pw.npu_active[bt->node] += bt->energy_active;
+        }
         if ((e = ss_add_done(s, sc, &sc->inflight[b], r->now, &pt, &gt, &fin, &nfin, eb)))
             return e;
         r->prompt_th += pt;
@@ -233,8 +239,25 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
         return e;
     if (nb) {
         sc->idle = false;
+        bool defer = r->power && s->opt.fix_energy_at_completion;
+        double before[4] = {0}, before_act = 0;
+        int nd = c->node;
+        if (defer) {
+            for (int k = 0; k < 4; k++)
+                before[k] = r->pw.net[nd][1 + k];
+            before_act = r->pw.npu_active[nd];
+        }
         if ((e = ss_batch_latency(s, sc, nb, r->power ? &r->pw : NULL, eb)))
             return e;
+        if (defer) { /* hold the batch's energy back until it completes */
+            for (int k = 0; k < 4; k++) {
+                nb->energy[k] = r->pw.net[nd][1 + k] - before[k];
+                r->pw.net[nd][1 + k] = before[k];
+            }
+            nb->energy_active = r->pw.npu_active[nd] - before_act;
+            r->pw.npu_active[nd] = before_act;
+            nb->node = nd;
+        }
     }
     if ((double)r->now > r->last_log + r->interval)
         heartbeat(r);
@@ -348,6 +371,7 @@ ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct 
         ss_trace_close(&r.tr);
         return e;
     }
+    r.pw.fix_standby_tail = s->opt.fix_standby_tail;
     ss_banner(sink, &s->opt);
     ss_center(sink, "KV Cache Initialization");
     ss_emit(sink, "%s", "");
