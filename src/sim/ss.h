@@ -181,6 +181,7 @@ struct ss_cluster {
     int ninst;
     int total_npus;
     bool power;
+    double cxl_mem_size; /* GB, 0 without a cxl_mem block */
 };
 ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *c, ipw_errbuf *eb);
 void ss_cluster_free(struct ss_cluster *c);
@@ -204,7 +205,8 @@ struct ss_req {
     int64_t *itl;
     size_t n_itl, cap_itl;
     int64_t prefix_cache_hit, npu_cache_hit, storage_cache_hit;
-    bool stats_counted;
+    int64_t storage_hit_blocks; /* lower-tier blocks to recall, set by the lookup */
+    bool stats_counted, storage_stats_counted;
     /* KV blocks held on the NPU (req_to_blocks), and num_cached_block */
     int32_t *blocks;
     size_t nblocks, capblocks;
@@ -262,14 +264,21 @@ struct ss_kv {
     struct ss_pool npu;
     int64_t block_size;
     bool caching;
+    /* the lower prefix tier (--prefix-storage CPU|CXL): 256-token blocks of full-cluster KV
+     * bytes, a victim cache written through from the NPU; NULL without one. May be shared by
+     * a node's instances (--enable-prefix-sharing). */
+    struct ss_pool *lower;
+    int64_t recall_bytes, write_through_bytes; /* drained once per step (take_traffic) */
 };
-/* get_computed_blocks: number of NPU hit blocks (indices written to hit[]) */
-size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, size_t cap);
+/* get_computed_blocks: number of NPU hit blocks (indices written to hit[]); *lower_hit gets
+ * the extra tokens recoverable from the lower tier */
+size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, size_t cap,
+                             int64_t *lower_hit);
 bool ss_kv_can_fit_full(struct ss_kv *kv, struct ss_req *r, const int32_t *hit, size_t nhit,
-                        int64_t npu_hit_tokens);
+                        int64_t npu_hit_tokens, int64_t lower_hit_tokens);
 /* allocate_slots: false (nothing changed) when the pool cannot satisfy it */
 bool ss_kv_allocate(struct ss_kv *kv, struct ss_req *r, int64_t num_new, const int32_t *hit,
-                    size_t nhit, int64_t npu_hit_tokens);
+                    size_t nhit, int64_t npu_hit_tokens, int64_t lower_hit_tokens);
 void ss_kv_cache_blocks(struct ss_kv *kv, struct ss_req *r, int64_t num_tokens);
 void ss_kv_free(struct ss_kv *kv, struct ss_req *r);
 void ss_req_hashes(struct ss_req *r, int64_t block_size);
@@ -316,6 +325,7 @@ struct ss_batch {
     size_t nreq;
     int64_t *sched; /* tokens scheduled per request */
     int64_t total_len, start, end;
+    int64_t load; /* bytes recalled from the lower prefix tier (the trace's kv_load row) */
     /* node durations in execution order, as prologue + layers x block + head: the events at
      * which another (idle) instance is polled */
     int64_t pre[SS_ARCH_MAX + 2], blk[64], post[SS_ARCH_MAX + 2];
@@ -365,6 +375,8 @@ struct ipw_ss_sim {
     struct ss_bundle bundles[8];
     int nbundles;
     struct ss_sched *s;
+    struct ss_pool *pools; /* lower prefix-tier pools: one per instance, node or cluster */
+    int npools;
 };
 
 /* schedule one step for instance s at time now; returns the batch or NULL */

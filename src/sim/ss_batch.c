@@ -142,6 +142,10 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
     int64_t t = 0, ns;
     b->npre = b->nblk = b->npost = 0;
     b->layers = m->layers;
+    if (b->load) { /* kv_load row: from the node's host memory, before everything else */
+        b->pre[b->npre++] = mem_time(node->cpu_mem_lat, sim->c.nodes[0].cpu_mem_bw, b->load);
+        t += b->pre[0];
+    }
 
     /* prologue: the first layer's input comes from host memory */
     for (int i = 0; i < a->nprologue; i++) {
@@ -212,9 +216,12 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
             t += b->post[b->npost - 1];
         }
     }
-    if (p)
+    if (p) {
         for (int i = 0; i < a->nhead; i++)
             ss_power_npu_active(p, c->node, c->hardware, head_ns[i], c->tp);
+        if (b->load)
+            ss_power_dram(p, c->node, (double)b->load);
+    }
     b->end = b->start + t;
     return IPW_OK;
 }

@@ -344,6 +344,15 @@ ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *cl, i
         }
         *ld[i] = json_number_value(v);
     }
+    json_t *cxl = json_object_get(root, "cxl_mem");
+    if (cxl && !json_is_null(cxl)) {
+        if (!json_is_object(cxl)) {
+            e = bad(&c, "cxl_mem", "must be an object {mem_size GB, mem_bw GB/s, mem_latency ns}");
+            goto out;
+        }
+        if ((e = getnum(&c, cxl, "cxl_mem", "mem_size", true, 0, 0, true, &cl->cxl_mem_size)))
+            goto out;
+    }
     cl->num_nodes = (int)nn;
     cl->nodes = calloc((size_t)nn, sizeof *cl->nodes);
     if (!cl->nodes) {

@@ -235,8 +235,44 @@ static int64_t cdiv(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
-size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, size_t cap)
+static bool lower_cached(const struct ss_pool *p, uint64_t h)
 {
+    return hget(p, h) >= 0;
+}
+
+/* _lookup_lower: whole coarse blocks past the NPU hit, counted from the coarse block the NPU
+ * hit ends in, and only when at least one whole coarse block is gained */
+static int64_t lookup_lower(struct ss_kv *kv, struct ss_req *r, int64_t npu_hit)
+{
+    struct ss_pool *p = kv->lower;
+    r->storage_hit_blocks = 0;
+    if (!p)
+        return 0;
+    int64_t coarse = p->block_size, factor = coarse / kv->block_size;
+    int64_t ncoarse = r->num_reached / coarse;
+    if (coarse * ncoarse - npu_hit < coarse)
+        return 0;
+    int64_t start = npu_hit / coarse, hits = 0;
+    for (int64_t idx = start; idx < ncoarse; idx++) {
+        int64_t fine = factor * idx + factor - 1;
+        if (fine >= (int64_t)r->nhashes || !lower_cached(p, r->hashes[fine]))
+            break;
+        hits++;
+    }
+    if (!hits)
+        return 0;
+    int64_t gained = coarse * (start + hits) - npu_hit;
+    if (gained < coarse)
+        return 0;
+    r->storage_hit_blocks = hits;
+    return gained;
+}
+
+size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, size_t cap,
+                             int64_t *lower_hit)
+{
+    *lower_hit = 0;
+    r->storage_hit_blocks = 0;
     if (!kv->caching)
         return 0;
     ss_req_hashes(r, kv->block_size);
@@ -250,6 +286,7 @@ size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, s
             break;
         hit[n++] = b;
     }
+    *lower_hit = lookup_lower(kv, r, (int64_t)n * kv->block_size);
     return n;
 }
 
@@ -268,9 +305,9 @@ static int64_t blocks_to_allocate(struct ss_kv *kv, struct ss_req *r, int64_t nu
 }
 
 bool ss_kv_can_fit_full(struct ss_kv *kv, struct ss_req *r, const int32_t *hit, size_t nhit,
-                        int64_t npu_hit_tokens)
+                        int64_t npu_hit_tokens, int64_t lower_hit_tokens)
 {
-    int64_t total = r->num_computed + npu_hit_tokens;
+    int64_t total = r->num_computed + npu_hit_tokens + lower_hit_tokens;
     int64_t full = r->num_reached > total ? r->num_reached : total;
     return blocks_to_allocate(kv, r, full, hit, nhit) <= kv->npu.nfree;
 }
@@ -325,16 +362,42 @@ void ss_kv_cache_blocks(struct ss_kv *kv, struct ss_req *r, int64_t num_tokens)
     }
     r->num_cached_block = num_full;
     r->has_cached_entry = true;
+    /* inclusive write-through into the lower tier, whole coarse blocks only; the bytes cost
+     * energy in the original's comment but are never charged (kept for the record) */
+    struct ss_pool *p = kv->lower;
+    if (p) {
+        int64_t factor = p->block_size / kv->block_size;
+        for (int64_t idx = num_cached / factor; idx < num_full / factor; idx++) {
+            int64_t fine = factor * idx + factor - 1;
+            if (fine >= (int64_t)r->nhashes)
+                break;
+            uint64_t h = r->hashes[fine];
+            if (hget(p, h) >= 0)
+                continue;
+            /* cache_copy: take the least recently written block, index it, free it again */
+            int32_t nb = get_new_block(p);
+            p->b[nb].has_hash = true;
+            p->b[nb].hash = h;
+            int32_t prev = hput(p, h, nb);
+            if (prev >= 0 && prev != nb)
+                p->b[prev].indexed = false;
+            p->b[nb].indexed = true;
+            p->b[nb].ref--;
+            fl_append(p, nb);
+            p->cached_free++;
+            kv->write_through_bytes += p->bytes_per_block;
+        }
+    }
 }
 
 bool ss_kv_allocate(struct ss_kv *kv, struct ss_req *r, int64_t num_new, const int32_t *hit,
-                    size_t nhit, int64_t npu_hit_tokens)
+                    size_t nhit, int64_t npu_hit_tokens, int64_t lower_hit_tokens)
 {
     r->has_blocks_entry = true;
-    int64_t total = r->num_computed + npu_hit_tokens, need = total + num_new;
+    int64_t total = r->num_computed + npu_hit_tokens + lower_hit_tokens, need = total + num_new;
     if (blocks_to_allocate(kv, r, need, hit, nhit) > kv->npu.nfree)
         return false;
-    if (nhit) {
+    if (nhit || lower_hit_tokens) {
         for (size_t i = 0; i < nhit; i++) {
             if (kv->npu.b[hit[i]].ref == 0)
                 fl_remove(&kv->npu, hit[i]);
@@ -344,6 +407,11 @@ bool ss_kv_allocate(struct ss_kv *kv, struct ss_req *r, int64_t num_new, const i
         }
         r->num_cached_block = (int64_t)r->nblocks;
         r->has_cached_entry = true;
+        if (lower_hit_tokens && kv->lower && r->storage_hit_blocks > 0) {
+            /* the recall: whole coarse blocks move, on the critical path */
+            kv->recall_bytes += r->storage_hit_blocks * kv->lower->bytes_per_block;
+            r->storage_hit_blocks = 0;
+        }
     }
     int64_t add = cdiv(need, kv->block_size) - (int64_t)r->nblocks;
     for (int64_t i = 0; i < add; i++)

@@ -109,7 +109,7 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         }
         bool ok = false;
         for (;;) {
-            if (ss_kv_allocate(&s->kv, r, num_new, NULL, 0, 0)) {
+            if (ss_kv_allocate(&s->kv, r, num_new, NULL, 0, 0, 0)) {
                 ok = true;
                 break;
             }
@@ -135,7 +135,7 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         struct ss_req *r = s->waiting[0];
         if (r->arrival > now)
             break;
-        int64_t num_computed = r->num_computed, npu_hit = 0;
+        int64_t num_computed = r->num_computed, npu_hit = 0, lower_hit = 0;
         size_t nhit = 0;
         if (num_computed == 0) {
             size_t need = (size_t)(r->num_reached / c->block_size) + 1;
@@ -148,12 +148,12 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
                 hit = nh;
                 hitcap = need;
             }
-            nhit = ss_kv_computed_blocks(&s->kv, r, hit, hitcap);
+            nhit = ss_kv_computed_blocks(&s->kv, r, hit, hitcap, &lower_hit);
             npu_hit = (int64_t)nhit * c->block_size;
             r->npu_cache_hit = npu_hit;
-            r->storage_cache_hit = npu_hit;
-            r->prefix_cache_hit = npu_hit;
-            num_computed = npu_hit;
+            r->storage_cache_hit = npu_hit + lower_hit;
+            r->prefix_cache_hit = r->storage_cache_hit;
+            num_computed = npu_hit + lower_hit;
         }
         int64_t num_new = r->num_reached - num_computed;
         if (thr > 0 && thr < num_new)
@@ -163,9 +163,9 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         num_new = min64(num_new, budget);
         if (num_new <= 0)
             break;
-        if (c->reserve_full_isl && !ss_kv_can_fit_full(&s->kv, r, hit, nhit, npu_hit))
+        if (c->reserve_full_isl && !ss_kv_can_fit_full(&s->kv, r, hit, nhit, npu_hit, lower_hit))
             break;
-        if (!ss_kv_allocate(&s->kv, r, num_new, hit, nhit, npu_hit))
+        if (!ss_kv_allocate(&s->kv, r, num_new, hit, nhit, npu_hit, lower_hit))
             break;
         memmove(&s->waiting[0], &s->waiting[1], (s->nwait - 1) * sizeof *s->waiting);
         s->nwait--;
@@ -181,6 +181,12 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
             s->kv.npu.stat_requested += r->input;
             s->kv.npu.stat_hit += r->npu_cache_hit;
             r->stats_counted = true;
+        }
+        if (c->prefix_caching && s->kv.lower && !r->storage_stats_counted) {
+            int64_t extra = r->storage_cache_hit - r->npu_cache_hit;
+            s->kv.lower->stat_requested += r->input;
+            s->kv.lower->stat_hit += extra > 0 ? extra : 0;
+            r->storage_stats_counted = true;
         }
         picks[np++] = (struct pick){r, num_new, num_computed};
         budget -= num_new;
@@ -202,6 +208,9 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
     }
     b->id = ++s->batch_ids;
     b->start = now;
+    /* take_traffic: the recall is loaded before the first layer; the write-through is free */
+    b->load = s->kv.recall_bytes;
+    s->kv.recall_bytes = s->kv.write_through_bytes = 0;
     for (size_t i = 0; i < np; i++) {
         struct ss_req *r = picks[i].r;
         b->reqs[i] = r;
