@@ -9,12 +9,13 @@ BUILD_PKGS=(
   libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libcurl4-openssl-dev libjansson-dev libcairo2-dev libsqlite3-dev
   libmicrohttpd-dev libcmocka-dev
+  bubblewrap  # ipw run's default sandbox (a runtime need, and its tests')
 )
 TEST_PKGS=(
   clang libclang-rt-14-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy python3-yaml
   prometheus chromium
-  valgrind procps ca-certificates
+  valgrind procps ca-certificates zsh tmux groff-base
   librocm-smi64-1 librocm-smi-dev
 )
 

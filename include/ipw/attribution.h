@@ -81,6 +81,11 @@ ipw_err ipw_share_ledger_start(struct ipw_share_ledger *l, uint64_t id, int64_t 
                                int64_t *t, int *concurrency, ipw_errbuf *eb);
 int64_t ipw_share_ledger_first_token(struct ipw_share_ledger *l, uint64_t id, int64_t client_ns);
 int64_t ipw_share_ledger_end(struct ipw_share_ledger *l, uint64_t id, int64_t client_ns);
+/* Ends old_id and starts new_id at one boundary (one snapshot), so that consecutive segments
+ * of one task (an LLM call, then the tool time after it) tile its window with no gap: their
+ * energies add up to the energy over the whole window. */
+ipw_err ipw_share_ledger_handoff(struct ipw_share_ledger *l, uint64_t old_id, uint64_t new_id,
+                                 int64_t client_ns, int64_t *t, ipw_errbuf *eb);
 /* After end (and, when deferred, once readings after the end have arrived): divides what is
  * left up to the query's end, fills out and forgets the query. IPW_E_NOTFOUND for an unknown
  * or unfinished id. */

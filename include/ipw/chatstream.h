@@ -56,6 +56,9 @@ struct ipw_stream_chunk {
     /* Owned reference: Ollama's counts and durations (prompt_eval_count, eval_count,
      * prompt_eval_duration, eval_duration, load_duration, total_duration) or OpenAI's usage. */
     json_t *stats;
+    /* Borrowed from root: OpenAI delta.tool_calls fragments ({index, id, function:{name,
+     * arguments piece}}) or Ollama message.tool_calls (whole calls); NULL when none. */
+    json_t *tool_calls;
     char error[256];
     json_t *root; /* the parsed JSON the pointers above point into */
 };

@@ -26,6 +26,13 @@ struct ipw_chat_request {
     const char *model;
     const char *prompt;        /* the user message */
     const char *system_prompt; /* NULL: none (or params' system_prompt) */
+    /* A whole conversation instead of prompt/system_prompt (an agent's turns): an array of
+     * OpenAI-style messages ({role, content}, assistant tool_calls, {role:"tool",
+     * tool_call_id, content}); each client converts it to its protocol. Borrowed. */
+    const json_t *messages;
+    /* Tools the model may call, OpenAI style: [{type:"function", function:{name,
+     * description, parameters}}]; NULL: none. Borrowed. */
+    const json_t *tools;
     /* The dataset item's kind ("mcq", "exact", "open") and reference answer, or NULL. Servers
      * never see them; only a modelled backend (sim) uses them, to model whether its answer
      * would have been right. */
@@ -38,7 +45,7 @@ struct ipw_stream_events {
     void *ud;
     /* Request about to be sent; mono_ns is the request-start timestamp the result reports. */
     void (*on_start)(void *ud, int64_t mono_ns);
-    /* First non-empty content or reasoning delta. */
+    /* First non-empty content, reasoning or tool-call delta. */
     void (*on_first_token)(void *ud, int64_t mono_ns);
     void (*on_delta)(void *ud, const char *content, const char *reasoning);
     /* Asked after each streamed piece: true abandons the query at once (IPW_E_CANCELLED), so a
@@ -55,6 +62,9 @@ struct ipw_chat_result {
     long input_tokens, output_tokens;         /* -1 when unknown */
     enum ipw_token_source token_source;
     json_t *server_timings; /* Ollama's counts and durations, or OpenAI's usage; may be NULL */
+    /* Tool calls the model made: [{id, name, arguments}] with arguments the decoded JSON
+     * object (or {"_unparsed": text} when the model wrote invalid JSON); NULL when none. */
+    json_t *tool_calls;
     long http_status;       /* 0 when no response */
     char finish_reason[32];
     ipw_err error;          /* IPW_OK when the query completed */

@@ -34,6 +34,9 @@ ipw_err ipw_judge_endpoint(const char *base, char *out, size_t size, ipw_errbuf 
 
 /* url without a "user:password@" part, for messages and files. */
 void ipw_judge_url_for_display(const char *url, char *out, size_t size);
+/* Reaches the judge's server (GET {base}/models, key from IPW_EVAL_API_KEY or OPENAI_API_KEY):
+ * IPW_OK when a server answers, an error naming the URL when none does or the key is refused. */
+ipw_err ipw_judge_check(const char *base_url, ipw_errbuf *eb);
 
 /* The verdict in a judge's reply text: 1 correct, 0 incorrect, -1 malformed. Accepts a JSON
  * object {"correct": true|false} anywhere in the text (the last one wins), else a last line

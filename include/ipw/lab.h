@@ -365,6 +365,7 @@ struct ipw_lab_event {
     double seconds;      /* BASELINE duration */
     int runs_done, runs_total;
     double eta_s;        /* PROGRESS; NaN before the first run finished */
+    int64_t mono_ns;     /* SNAPSHOT: the boundary's CLOCK_MONOTONIC time; BASELINE: its end */
     const struct ipw_lab_run *run; /* RUN_DONE, ERROR of a run */
 };
 typedef void (*ipw_lab_event_fn)(void *ud, const struct ipw_lab_event *ev);

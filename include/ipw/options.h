@@ -57,6 +57,14 @@ enum ipw_parse_result ipw_parse_options(int argc, char **argv, const char *cmd,
 void ipw_print_option_help(const char *cmd, const struct ipw_option *opts,
                            const struct ipw_command_help *help);
 
+/* While a hook is set, --help calls it with the command's table instead of printing (and the
+ * parse still returns IPW_PARSE_HELP): how man pages and shell completions are generated from
+ * the very tables that parse the options. The pointers are valid only during the call. NULL
+ * removes the hook. */
+typedef void (*ipw_help_hook)(void *ud, const char *cmd, const struct ipw_option *opts,
+                              const struct ipw_command_help *help);
+void ipw_options_set_help_hook(ipw_help_hook hook, void *ud);
+
 /* "key=value" into key/value buffers; false when there is no '=' or the key is empty. */
 bool ipw_split_kv(const char *kv, char *key, size_t key_size, const char **value);
 

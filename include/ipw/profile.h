@@ -13,6 +13,11 @@
 
 #define IPW_PROFILE_MAX_CONSECUTIVE_FAILURES 5
 #define IPW_PROFILE_DATASET_FLUSH_EVERY 100
+/* A server-reported model load at least this long makes a record a cold start (flagged). */
+#define IPW_PROFILE_COLD_LOAD_S 0.25
+/* What a warm-up request asks: short, so it loads the model without much else. */
+#define IPW_PROFILE_WARMUP_PROMPT "Reply with the single word OK."
+
 
 struct ipw_profile_config {
     const char *client_id;       /* ollama | openai | vllm | sim */
@@ -30,7 +35,10 @@ struct ipw_profile_config {
     const char *output_dir; /* parent directory, default ./runs/ */
     const char *run_name;   /* the run directory's name; NULL: ipw_run_dir_name's */
     bool resume, overwrite;
+    bool resume_anyway; /* resume although measuring/generation settings changed */
     int concurrency;             /* >= 1 */
+    int warmup;                  /* unmeasured requests before the baseline; < 0: 1 for a
+                                    real server, 0 for sim */
     const char *monitors[IPW_MAX_SOURCES]; /* "local" or HOST:PORT */
     size_t n_monitors;
     const char *collector;       /* local collector: auto | nvidia | ... | sim */

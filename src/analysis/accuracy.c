@@ -7,9 +7,11 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipw/buf.h"
 #include "ipw/jsonutil.h"
 
 static bool pos(double v) { return isfinite(v) && v > 0; }
@@ -35,14 +37,8 @@ void ipw_accuracy_free(struct ipw_accuracy *a)
 
 static ipw_err push(struct ipw_acc_series *s, double v, ipw_errbuf *eb)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        double *nv = realloc(s->v, cap * sizeof *nv);
-        if (!nv)
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory keeping %zu latencies", s->n);
-        s->v = nv;
-        s->cap = cap;
-    }
+    if (ipw_grow(&s->v, &s->cap, s->n + 1, sizeof *s->v, SIZE_MAX) != IPW_OK)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory keeping %zu latencies", s->n);
     s->v[s->n++] = v;
     return IPW_OK;
 }

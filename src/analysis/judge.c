@@ -15,6 +15,7 @@
 
 #include "analysis/sha256.h"
 #include "analysis/text.h"
+#include "ipw/buf.h"
 #include "ipw/clock.h"
 #include "ipw/log.h"
 #include "ipw/version.h"
@@ -267,28 +268,10 @@ void ipw_judge_key(const char *model, const char *problem, const char *reference
 
 /* ---- HTTP ---------------------------------------------------------------------------------- */
 
-struct buf {
-    char *p;
-    size_t n;
-    bool overflow;
-};
-
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
-    struct buf *b = ud;
     size_t len = size * nmemb;
-    if (b->n + len > BODY_MAX) {
-        b->overflow = true;
-        return 0;
-    }
-    char *np = realloc(b->p, b->n + len + 1);
-    if (!np)
-        return 0;
-    memcpy(np + b->n, data, len);
-    b->p = np;
-    b->n += len;
-    b->p[b->n] = '\0';
-    return len;
+    return ipw_buf_add(ud, data, len) == IPW_OK ? len : 0; /* 0 stops the transfer */
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
@@ -412,7 +395,8 @@ enum outcome { OUT_VERDICT, OUT_RETRY, OUT_FAIL, OUT_FATAL };
 static enum outcome ask(struct ipw_judge_pool *p, CURL *h, const char *payload, int *verdict,
                         long *wait_s, int attempt)
 {
-    struct buf body = {0};
+    struct ipw_buf body;
+    ipw_buf_init(&body, BODY_MAX);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     if (p->auth_header)
         hdrs = curl_slist_append(hdrs, p->auth_header);
@@ -438,33 +422,33 @@ static enum outcome ask(struct ipw_judge_pool *p, CURL *h, const char *payload, 
     enum outcome out;
     if (rc != CURLE_OK) {
         note_error(p, "request to %s failed (attempt %d): %s%s", p->shown_url, attempt,
-                   curl_easy_strerror(rc), body.overflow ? " (reply over 4 MiB)" : "");
-        out = body.overflow ? OUT_FAIL : OUT_RETRY;
+                   curl_easy_strerror(rc), ipw_buf_status(&body) == IPW_E_RANGE ? " (reply over 4 MiB)" : "");
+        out = ipw_buf_status(&body) == IPW_E_RANGE ? OUT_FAIL : OUT_RETRY;
     } else if (status == 200) {
-        *verdict = ipw_judge_parse_completion(body.p ? body.p : "", body.n);
+        *verdict = ipw_judge_parse_completion(ipw_buf_str(&body), body.len);
         if (*verdict >= 0) {
             out = OUT_VERDICT;
         } else {
             count(p, &p->st.malformed);
             note_error(p, "%s answered without a readable verdict (attempt %d): %.120s", p->shown_url,
-                       attempt, body.p ? body.p : "");
+                       attempt, ipw_buf_str(&body));
             out = OUT_RETRY;
         }
     } else if (status == 429 || status >= 500 || status == 408) {
         note_error(p, "%s answered HTTP %ld (attempt %d): %.160s", p->shown_url, status, attempt,
-                   body.p ? body.p : "");
+                   ipw_buf_str(&body));
         out = OUT_RETRY;
     } else if (status == 401 || status == 403) {
         note_error(p, "%s refused the request with HTTP %ld: check IPW_EVAL_API_KEY / "
                       "OPENAI_API_KEY (%.160s)",
-                   p->shown_url, status, body.p ? body.p : "");
+                   p->shown_url, status, ipw_buf_str(&body));
         out = OUT_FATAL;
     } else {
         note_error(p, "%s answered HTTP %ld: %.200s — check --eval-base-url and --eval-model",
-                   p->shown_url, status, body.p ? body.p : "");
+                   p->shown_url, status, ipw_buf_str(&body));
         out = OUT_FAIL;
     }
-    free(body.p);
+    ipw_buf_free(&body);
     return out;
 }
 

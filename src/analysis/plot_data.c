@@ -2,10 +2,12 @@
  * fitted lines, the completion-token counts, and the Gaussian kernel density estimate. */
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ipw/analysis.h"
+#include "ipw/buf.h"
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
@@ -61,14 +63,9 @@ ipw_err ipw_plot_points_add(struct ipw_plot_data *d, int k, double x, double y, 
 
 static ipw_err add_token(struct ipw_plot_data *d, double v, ipw_errbuf *eb)
 {
-    if (d->ntokens == d->tokens_cap) {
-        size_t cap = d->tokens_cap ? d->tokens_cap * 2 : 1024;
-        double *nv = realloc(d->tokens, cap * sizeof *nv);
-        if (!nv)
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory collecting token counts");
-        d->tokens = nv;
-        d->tokens_cap = cap;
-    }
+    if (ipw_grow(&d->tokens, &d->tokens_cap, d->ntokens + 1, sizeof *d->tokens, SIZE_MAX) !=
+        IPW_OK)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory collecting token counts");
     d->tokens[d->ntokens++] = v;
     return IPW_OK;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ipw/buf.h"
 #include "ipw/fsutil.h"
 #include "ipw/plots.h"
 #include "ipw/stats.h"
@@ -617,38 +618,21 @@ static ipw_err draw(cairo_t *cr, const struct ipw_plot_data *d, enum ipw_plot_id
     return IPW_OK;
 }
 
-struct membuf {
-    char *p;
-    size_t n, cap;
-    bool failed;
-};
+/* An SVG of one plot is tens of kilobytes; the bound only stops a runaway drawing. */
+#define SVG_MAX ((size_t)64 << 20)
 
 static cairo_status_t to_mem(void *closure, const unsigned char *data, unsigned int len)
 {
-    struct membuf *m = closure;
-    if (m->n + len + 1 > m->cap) {
-        size_t cap = m->cap ? m->cap : 65536;
-        while (cap < m->n + len + 1)
-            cap *= 2;
-        char *np = realloc(m->p, cap);
-        if (!np) {
-            m->failed = true;
-            return CAIRO_STATUS_NO_MEMORY;
-        }
-        m->p = np;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, data, len);
-    m->n += len;
-    m->p[m->n] = '\0';
-    return CAIRO_STATUS_SUCCESS;
+    return ipw_buf_add(closure, data, len) == IPW_OK ? CAIRO_STATUS_SUCCESS
+                                                      : CAIRO_STATUS_NO_MEMORY;
 }
 
 ipw_err ipw_plot_svg(const struct ipw_plot_data *d, enum ipw_plot_id id, char **svg, size_t *len,
                      ipw_errbuf *eb)
 {
     *svg = NULL;
-    struct membuf m = {0};
+    struct ipw_buf m;
+    ipw_buf_init(&m, SVG_MAX);
     cairo_surface_t *s = cairo_svg_surface_create_for_stream(to_mem, &m, W, H);
     cairo_svg_surface_set_document_unit(s, CAIRO_SVG_UNIT_PX);
     cairo_t *cr = cairo_create(s);
@@ -657,17 +641,15 @@ ipw_err ipw_plot_svg(const struct ipw_plot_data *d, enum ipw_plot_id id, char **
     cairo_surface_finish(s);
     cairo_status_t st = cairo_surface_status(s);
     cairo_surface_destroy(s);
-    if (e == IPW_OK && (st != CAIRO_STATUS_SUCCESS || m.failed || !m.p))
-        e = ipw_fail(eb, IPW_E_NOMEM, "rendering the %s plot as SVG failed: %s",
-                     ipw_plot_name(id), cairo_status_to_string(st));
+    if (e == IPW_OK && (st != CAIRO_STATUS_SUCCESS || ipw_buf_status(&m) != IPW_OK || !m.p))
+        e = ipw_fail(eb, IPW_E_NOMEM, "rendering the %s plot as SVG failed: %s%s",
+                     ipw_plot_name(id), cairo_status_to_string(st),
+                     ipw_buf_status(&m) == IPW_E_RANGE ? " (larger than the 64 MiB bound)" : "");
     if (e != IPW_OK) {
-        free(m.p);
+        ipw_buf_free(&m);
         return e;
     }
-    *svg = m.p;
-    if (len)
-        *len = m.n;
-    return IPW_OK;
+    return ipw_buf_take(&m, svg, len);
 }
 
 static cairo_status_t to_file(void *closure, const unsigned char *data, unsigned int len)

@@ -5,7 +5,6 @@
 #include "ipw/report.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 
 #include "ipw/analysis.h"
+#include "ipw/buf.h"
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
@@ -23,87 +23,30 @@
 
 #define ANALYSIS_MAX (512u << 20)
 
-/* ---- a growing string -------------------------------------------------------------------- */
+/* The page is a few megabytes; the bound only stops runaway input. */
+#define REPORT_MAX ((size_t)1 << 30)
 
-struct sb {
-    char *p;
-    size_t n, cap;
-    bool oom;
-};
-
-static void sb_putn(struct sb *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-}
-
-static void sb_put(struct sb *b, const char *s) { sb_putn(b, s, strlen(s)); }
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof buf) {
-        sb_putn(b, buf, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_putn(b, big, (size_t)n);
-    free(big);
-}
-
-static void sb_esc(struct sb *b, const char *s)
+static void put_esc(struct ipw_buf *b, const char *s)
 {
     for (const char *p = s ? s : ""; *p; p++) {
         switch (*p) {
-        case '&': sb_put(b, "&amp;"); break;
-        case '<': sb_put(b, "&lt;"); break;
-        case '>': sb_put(b, "&gt;"); break;
-        case '"': sb_put(b, "&quot;"); break;
-        case '\'': sb_put(b, "&#39;"); break;
-        default: sb_putn(b, p, 1);
+        case '&': ipw_buf_puts(b, "&amp;"); break;
+        case '<': ipw_buf_puts(b, "&lt;"); break;
+        case '>': ipw_buf_puts(b, "&gt;"); break;
+        case '"': ipw_buf_puts(b, "&quot;"); break;
+        case '\'': ipw_buf_puts(b, "&#39;"); break;
+        default: ipw_buf_put(b, p, 1);
         }
     }
 }
 
 char *ipw_html_escape(const char *text)
 {
-    struct sb b = {0};
-    sb_esc(&b, text);
-    sb_putn(&b, "", 0);
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p ? b.p : strdup("");
+    struct ipw_buf b;
+    ipw_buf_init(&b, REPORT_MAX);
+    put_esc(&b, text);
+    char *out;
+    return ipw_buf_take(&b, &out, NULL) == IPW_OK ? out : NULL;
 }
 
 /* ---- one run ----------------------------------------------------------------------------- */
@@ -237,24 +180,24 @@ static void format_value(char *out, size_t size, double v, enum fmt f)
 }
 
 /* <td data-metric=... data-value=...>formatted</td>; the value is exact (%.17g). */
-static void value_cell(struct sb *b, const json_t *obj, const char *key, enum fmt f,
+static void value_cell(struct ipw_buf *b, const json_t *obj, const char *key, enum fmt f,
                        const char *extra_attr, bool best)
 {
     const json_t *j = json_object_get(obj, key);
-    sb_printf(b, "<td class=\"num%s\" data-metric=\"", best ? " best" : "");
-    sb_esc(b, key);
-    sb_put(b, "\"");
+    ipw_buf_putf(b, "<td class=\"num%s\" data-metric=\"", best ? " best" : "");
+    put_esc(b, key);
+    ipw_buf_puts(b, "\"");
     if (extra_attr)
-        sb_put(b, extra_attr);
+        ipw_buf_puts(b, extra_attr);
     if (json_is_number(j)) {
         char shown[64];
         format_value(shown, sizeof shown, json_number_value(j), f);
-        sb_printf(b, " data-value=\"%.17g\">", json_number_value(j));
-        sb_esc(b, shown);
+        ipw_buf_putf(b, " data-value=\"%.17g\">", json_number_value(j));
+        put_esc(b, shown);
     } else {
-        sb_put(b, " data-value=\"null\"><span class=\"na\">n/a</span>");
+        ipw_buf_puts(b, " data-value=\"null\"><span class=\"na\">n/a</span>");
     }
-    sb_put(b, "</td>");
+    ipw_buf_puts(b, "</td>");
 }
 
 static const struct metric accuracy_rows[] = {
@@ -312,34 +255,34 @@ static const struct metric latency_rows[] = {
     {"output_tokens", "Output tokens (all queries)", F_TOK},
 };
 
-static void metric_table(struct sb *b, const char *title, const struct metric *rows, size_t n,
+static void metric_table(struct ipw_buf *b, const char *title, const struct metric *rows, size_t n,
                          const json_t *summary)
 {
-    sb_put(b, "<table class=\"metrics\"><caption>");
-    sb_esc(b, title);
-    sb_put(b, "</caption><tbody>\n");
+    ipw_buf_puts(b, "<table class=\"metrics\"><caption>");
+    put_esc(b, title);
+    ipw_buf_puts(b, "</caption><tbody>\n");
     for (size_t i = 0; i < n; i++) {
-        sb_put(b, "<tr><th scope=\"row\">");
-        sb_esc(b, rows[i].label);
-        sb_put(b, "</th>");
+        ipw_buf_puts(b, "<tr><th scope=\"row\">");
+        put_esc(b, rows[i].label);
+        ipw_buf_puts(b, "</th>");
         value_cell(b, summary, rows[i].key, rows[i].fmt, NULL, false);
-        sb_put(b, "</tr>\n");
+        ipw_buf_puts(b, "</tr>\n");
     }
-    sb_put(b, "</tbody></table>\n");
+    ipw_buf_puts(b, "</tbody></table>\n");
 }
 
 /* ---- run sections ---------------------------------------------------------------------------- */
 
-static void run_title(struct sb *b, const struct run_view *v)
+static void run_title(struct ipw_buf *b, const struct run_view *v)
 {
-    sb_esc(b, v->model);
+    put_esc(b, v->model);
     if (v->info.hardware_label[0]) {
-        sb_put(b, " on ");
-        sb_esc(b, v->info.hardware_label);
+        ipw_buf_puts(b, " on ");
+        put_esc(b, v->info.hardware_label);
     }
     if (v->info.dataset[0]) {
-        sb_put(b, " \xC2\xB7 ");
-        sb_esc(b, v->info.dataset);
+        ipw_buf_puts(b, " \xC2\xB7 ");
+        put_esc(b, v->info.dataset);
     }
 }
 
@@ -356,31 +299,31 @@ static bool modelled_accuracy(const struct run_view *v)
     return basis && strcmp(basis, "modelled accuracy") == 0;
 }
 
-static void meta_row(struct sb *b, const char *label, const char *value)
+static void meta_row(struct ipw_buf *b, const char *label, const char *value)
 {
     if (!value || !*value)
         return;
-    sb_put(b, "<dt>");
-    sb_esc(b, label);
-    sb_put(b, "</dt><dd>");
-    sb_esc(b, value);
-    sb_put(b, "</dd>");
+    ipw_buf_puts(b, "<dt>");
+    put_esc(b, label);
+    ipw_buf_puts(b, "</dt><dd>");
+    put_esc(b, value);
+    ipw_buf_puts(b, "</dd>");
 }
 
-static void card(struct sb *b, const char *label, const json_t *summary, const char *key,
+static void card(struct ipw_buf *b, const char *label, const json_t *summary, const char *key,
                  enum fmt f)
 {
-    sb_put(b, "<div class=\"card\"><div class=\"label\">");
-    sb_esc(b, label);
-    sb_put(b, "</div><table><tr>");
+    ipw_buf_puts(b, "<div class=\"card\"><div class=\"label\">");
+    put_esc(b, label);
+    ipw_buf_puts(b, "</div><table><tr>");
     value_cell(b, summary, key, f, NULL, false);
-    sb_put(b, "</tr></table></div>");
+    ipw_buf_puts(b, "</tr></table></div>");
 }
 
-static void regression_table(struct sb *b, const json_t *reg)
+static void regression_table(struct ipw_buf *b, const json_t *reg)
 {
     const json_t *regs = json_object_get(json_object_get(reg, "data"), "regressions");
-    sb_put(b, "<table class=\"grid\"><caption>Least-squares fits (y = slope \xC2\xB7 x + "
+    ipw_buf_puts(b, "<table class=\"grid\"><caption>Least-squares fits (y = slope \xC2\xB7 x + "
               "intercept)</caption><thead><tr><th>fit</th><th class=\"num\">points</th>"
               "<th class=\"num\">slope</th><th class=\"num\">intercept</th>"
               "<th class=\"num\">R\xC2\xB2</th><th class=\"num\">mean y</th></tr></thead>"
@@ -388,26 +331,26 @@ static void regression_table(struct sb *b, const json_t *reg)
     for (int i = 0; i < IPW_REG_COUNT; i++) {
         const char *name = ipw_regression_name((enum ipw_reg_id)i);
         const json_t *o = json_object_get(regs, name);
-        sb_put(b, "<tr><th scope=\"row\"><code>");
-        sb_esc(b, name);
-        sb_put(b, "</code></th>");
+        ipw_buf_puts(b, "<tr><th scope=\"row\"><code>");
+        put_esc(b, name);
+        ipw_buf_puts(b, "</code></th>");
         static const char *const fields[] = {"count", "slope", "intercept", "r2", "avg_y"};
         char attr[160];
         snprintf(attr, sizeof attr, " data-reg=\"%s\"", name);
         for (size_t k = 0; k < 5; k++)
             value_cell(b, o, fields[k], k == 0 ? F_COUNT : F_SIG, attr, false);
-        sb_put(b, "</tr>\n");
+        ipw_buf_puts(b, "</tr>\n");
     }
-    sb_put(b, "</tbody></table>\n");
+    ipw_buf_puts(b, "</tbody></table>\n");
 }
 
 /* Accuracy per item kind (data.by_kind of accuracy.json). */
-static void kinds_table(struct sb *b, const json_t *acc)
+static void kinds_table(struct ipw_buf *b, const json_t *acc)
 {
     const json_t *kinds = json_object_get(json_object_get(acc, "data"), "by_kind");
     if (!json_is_object(kinds) || json_object_size(kinds) == 0)
         return;
-    sb_put(b, "<table class=\"grid\"><caption>By kind of item</caption><thead><tr><th>kind</th>"
+    ipw_buf_puts(b, "<table class=\"grid\"><caption>By kind of item</caption><thead><tr><th>kind</th>"
               "<th class=\"num\">correct</th><th class=\"num\">incorrect</th>"
               "<th class=\"num\">unevaluated</th><th class=\"num\">failed</th>"
               "<th class=\"num\">accuracy</th></tr></thead><tbody>\n");
@@ -415,77 +358,77 @@ static void kinds_table(struct sb *b, const json_t *acc)
     const json_t *o;
     json_object_foreach((json_t *)kinds, kind, o)
     {
-        sb_put(b, "<tr><th scope=\"row\">");
-        sb_esc(b, kind);
-        sb_put(b, "</th>");
+        ipw_buf_puts(b, "<tr><th scope=\"row\">");
+        put_esc(b, kind);
+        ipw_buf_puts(b, "</th>");
         static const char *const cols[] = {"correct", "incorrect", "unevaluated", "failed"};
         for (size_t i = 0; i < 4; i++) {
             double v = 0;
             ipw_json_get_number(o, cols[i], &v);
-            sb_printf(b, "<td class=\"num\">%.0f</td>", v);
+            ipw_buf_putf(b, "<td class=\"num\">%.0f</td>", v);
         }
         double a;
         if (ipw_json_get_number(o, "accuracy", &a))
-            sb_printf(b, "<td class=\"num\">%.2f %%</td>", a * 100);
+            ipw_buf_putf(b, "<td class=\"num\">%.2f %%</td>", a * 100);
         else
-            sb_put(b, "<td class=\"num\"><span class=\"na\">n/a</span></td>");
-        sb_put(b, "</tr>\n");
+            ipw_buf_puts(b, "<td class=\"num\"><span class=\"na\">n/a</span></td>");
+        ipw_buf_puts(b, "</tr>\n");
     }
-    sb_put(b, "</tbody></table>\n");
+    ipw_buf_puts(b, "</tbody></table>\n");
 }
 
-static void warnings_list(struct sb *b, const json_t *acc, const json_t *reg)
+static void warnings_list(struct ipw_buf *b, const json_t *acc, const json_t *reg)
 {
     const json_t *lists[] = {json_object_get(acc, "warnings"), json_object_get(reg, "warnings")};
     size_t total = json_array_size(lists[0]) + json_array_size(lists[1]);
     if (!total)
         return;
-    sb_put(b, "<details class=\"warnings\"><summary>");
-    sb_printf(b, "%zu warning%s", total, total == 1 ? "" : "s");
-    sb_put(b, "</summary><ul>");
+    ipw_buf_puts(b, "<details class=\"warnings\"><summary>");
+    ipw_buf_putf(b, "%zu warning%s", total, total == 1 ? "" : "s");
+    ipw_buf_puts(b, "</summary><ul>");
     for (size_t l = 0; l < 2; l++) {
         size_t i;
         const json_t *w;
         json_array_foreach(lists[l], i, w)
         {
-            sb_put(b, "<li>");
-            sb_esc(b, json_string_value(w));
-            sb_put(b, "</li>");
+            ipw_buf_puts(b, "<li>");
+            put_esc(b, json_string_value(w));
+            ipw_buf_puts(b, "</li>");
         }
     }
-    sb_put(b, "</ul></details>\n");
+    ipw_buf_puts(b, "</ul></details>\n");
 }
 
-static void judge_note(struct sb *b, const json_t *acc, const struct run_view *v)
+static void judge_note(struct ipw_buf *b, const json_t *acc, const struct run_view *v)
 {
     if (strcmp(v->info.client, "sim") == 0) {
         if (modelled_accuracy(v))
-            sb_put(b, "<p class=\"note\"><strong>Modelled accuracy.</strong> The sim backend "
+            ipw_buf_puts(b, "<p class=\"note\"><strong>Modelled accuracy.</strong> The sim backend "
                       "generates no real answers: whether each multiple-choice and exact answer "
                       "would have been right is drawn (per item and seed) from the model's "
                       "published benchmark accuracy (data/accuracy/published.json, with "
                       "sources); open answers stay unevaluated. Accuracy, IPJ and IPW here are "
                       "therefore modelled, and every energy is modelled, not measured.</p>\n");
         else
-            sb_put(b, "<p class=\"note\">The sim backend answers with a labelled placeholder: "
+            ipw_buf_puts(b, "<p class=\"note\">The sim backend answers with a labelled placeholder: "
                       "nothing is scored, and every energy is modelled, not measured.</p>\n");
         return;
     }
     const json_t *j = json_object_get(json_object_get(acc, "data"), "judge");
     if (!json_is_true(json_object_get(j, "enabled"))) {
-        sb_put(b, "<p class=\"note\">Open-ended answers were not judged (no judge configured): "
+        ipw_buf_puts(b, "<p class=\"note\">Open-ended answers were not judged (no judge configured): "
                   "they are counted as unevaluated, never guessed.</p>\n");
         return;
     }
-    sb_put(b, "<p class=\"note\">Judge: <code>");
-    sb_esc(b, ipw_json_get_string(j, "model"));
-    sb_put(b, "</code> at <code>");
-    sb_esc(b, ipw_json_get_string(j, "endpoint"));
+    ipw_buf_puts(b, "<p class=\"note\">Judge: <code>");
+    put_esc(b, ipw_json_get_string(j, "model"));
+    ipw_buf_puts(b, "</code> at <code>");
+    put_esc(b, ipw_json_get_string(j, "endpoint"));
     double judged = 0, failed = 0, hits = 0;
     ipw_json_get_number(j, "judged", &judged);
     ipw_json_get_number(j, "failed", &failed);
     ipw_json_get_number(j, "cache_hits", &hits);
-    sb_printf(b, "</code>; %.0f verdicts this run, %.0f from the cache, %.0f failed.</p>\n",
+    ipw_buf_putf(b, "</code>; %.0f verdicts this run, %.0f from the cache, %.0f failed.</p>\n",
               judged, hits, failed);
 }
 
@@ -500,7 +443,7 @@ static const char *const captions[IPW_PLOT_COUNT] = {
 
 /* The SVG of one plot with the XML declaration dropped and every id prefixed, so that the
  * glyph and clip ids of different plots cannot collide inside one HTML document. */
-static void inline_svg(struct sb *b, const char *svg, const char *prefix)
+static void inline_svg(struct ipw_buf *b, const char *svg, const char *prefix)
 {
     const char *p = strstr(svg, "<svg");
     if (!p)
@@ -517,23 +460,23 @@ static void inline_svg(struct sb *b, const char *svg, const char *prefix)
             }
         }
         if (!next) {
-            sb_put(b, p);
+            ipw_buf_puts(b, p);
             break;
         }
         size_t ml = strlen(marks[which]);
-        sb_putn(b, p, (size_t)(next - p) + ml);
-        sb_put(b, prefix);
+        ipw_buf_put(b, p, (size_t)(next - p) + ml);
+        ipw_buf_puts(b, prefix);
         p = next + ml;
     }
 }
 
-static void plots_section(struct sb *b, const struct run_view *v, size_t run_no)
+static void plots_section(struct ipw_buf *b, const struct run_view *v, size_t run_no)
 {
-    sb_put(b, "<h3>Plots</h3>\n<div class=\"plots\">\n");
+    ipw_buf_puts(b, "<h3>Plots</h3>\n<div class=\"plots\">\n");
     for (int id = 0; id < IPW_PLOT_COUNT; id++) {
         char *svg = NULL;
         size_t len;
-        sb_printf(b, "<figure id=\"run%zu-%s\">", run_no, ipw_plot_name((enum ipw_plot_id)id));
+        ipw_buf_putf(b, "<figure id=\"run%zu-%s\">", run_no, ipw_plot_name((enum ipw_plot_id)id));
         if (v->have_plots && ipw_plot_svg(&v->plots, (enum ipw_plot_id)id, &svg, &len, NULL) ==
                                  IPW_OK) {
             char prefix[32];
@@ -541,13 +484,13 @@ static void plots_section(struct sb *b, const struct run_view *v, size_t run_no)
             inline_svg(b, svg, prefix);
             free(svg);
         } else {
-            sb_put(b, "<p class=\"na\">plot unavailable</p>");
+            ipw_buf_puts(b, "<p class=\"na\">plot unavailable</p>");
         }
-        sb_put(b, "<figcaption>");
-        sb_esc(b, captions[id]);
-        sb_put(b, "</figcaption></figure>\n");
+        ipw_buf_puts(b, "<figcaption>");
+        put_esc(b, captions[id]);
+        ipw_buf_puts(b, "</figcaption></figure>\n");
     }
-    sb_put(b, "</div>\n");
+    ipw_buf_puts(b, "</div>\n");
 }
 
 static void format_time(char *out, size_t size, double unix_s)
@@ -562,13 +505,13 @@ static void format_time(char *out, size_t size, double unix_s)
     strftime(out, size, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-static void run_section(struct sb *b, const struct run_view *v, size_t run_no)
+static void run_section(struct ipw_buf *b, const struct run_view *v, size_t run_no)
 {
-    sb_printf(b, "<section class=\"run\" id=\"run%zu\" data-run=\"%zu\">\n<h2>", run_no, run_no);
+    ipw_buf_putf(b, "<section class=\"run\" id=\"run%zu\" data-run=\"%zu\">\n<h2>", run_no, run_no);
     run_title(b, v);
     if (modelled(v))
-        sb_put(b, " <span class=\"badge\">modelled energy (sim)</span>");
-    sb_put(b, "</h2>\n<dl class=\"meta\">");
+        ipw_buf_puts(b, " <span class=\"badge\">modelled energy (sim)</span>");
+    ipw_buf_puts(b, "</h2>\n<dl class=\"meta\">");
     meta_row(b, "run directory", v->dir);
     meta_row(b, "model", v->model);
     meta_row(b, "hardware", v->info.hardware_label);
@@ -585,7 +528,7 @@ static void run_section(struct sb *b, const struct run_view *v, size_t run_no)
     char when[64];
     format_time(when, sizeof when, v->info.generated_at);
     meta_row(b, "profiled", when);
-    sb_put(b, "</dl>\n<div class=\"cards\">");
+    ipw_buf_puts(b, "</dl>\n<div class=\"cards\">");
     bool ma = modelled_accuracy(v);
     card(b, ma ? "modelled accuracy" : "accuracy", v->summary, "accuracy", F_PCT);
     card(b, ma ? "IPJ (modelled accuracy)" : "intelligence per joule", v->summary,
@@ -594,9 +537,9 @@ static void run_section(struct sb *b, const struct run_view *v, size_t run_no)
          "intelligence_per_watt", F_SIG);
     card(b, "energy per query", v->summary, "avg_energy_joules_all_queries", F_J);
     card(b, "latency p50", v->summary, "latency_p50_seconds", F_S);
-    sb_put(b, "</div>\n");
+    ipw_buf_puts(b, "</div>\n");
     judge_note(b, v->acc, v);
-    sb_put(b, "<div class=\"tables\">\n");
+    ipw_buf_puts(b, "<div class=\"tables\">\n");
     metric_table(b, ma ? "Accuracy (modelled accuracy)" : "Accuracy", accuracy_rows,
                  sizeof accuracy_rows / sizeof accuracy_rows[0], v->summary);
     metric_table(b, ma ? "Intelligence per joule and per watt (modelled accuracy)"
@@ -607,12 +550,12 @@ static void run_section(struct sb *b, const struct run_view *v, size_t run_no)
                  v->summary);
     metric_table(b, "Latency and tokens", latency_rows,
                  sizeof latency_rows / sizeof latency_rows[0], v->summary);
-    sb_put(b, "</div>\n");
+    ipw_buf_puts(b, "</div>\n");
     kinds_table(b, v->acc);
     regression_table(b, v->reg);
     warnings_list(b, v->acc, v->reg);
     plots_section(b, v, run_no);
-    sb_put(b, "</section>\n");
+    ipw_buf_puts(b, "</section>\n");
 }
 
 /* ---- comparison ------------------------------------------------------------------------------- */
@@ -635,7 +578,7 @@ static bool same_value(double a, double b)
     return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
 }
 
-static void comparison(struct sb *b, const struct run_view *v, size_t n)
+static void comparison(struct ipw_buf *b, const struct run_view *v, size_t n)
 {
     size_t ncols = sizeof compare_cols / sizeof compare_cols[0];
     /* The best value per column: highest accuracy/IPJ/IPW, lowest energy and latency. A
@@ -663,29 +606,29 @@ static void comparison(struct sb *b, const struct run_view *v, size_t n)
             }
         }
     }
-    sb_put(b, "<section id=\"comparison\"><h2>Comparison</h2>\n<div class=\"scroll\"><table "
+    ipw_buf_puts(b, "<section id=\"comparison\"><h2>Comparison</h2>\n<div class=\"scroll\"><table "
               "class=\"grid compare\"><thead><tr><th>run</th><th>model</th><th>hardware</th>"
               "<th>dataset</th>");
     for (size_t c = 0; c < ncols; c++) {
-        sb_put(b, "<th class=\"num\">");
-        sb_esc(b, compare_cols[c].label);
-        sb_put(b, "</th>");
+        ipw_buf_puts(b, "<th class=\"num\">");
+        put_esc(b, compare_cols[c].label);
+        ipw_buf_puts(b, "</th>");
     }
-    sb_put(b, "</tr></thead><tbody>\n");
+    ipw_buf_puts(b, "</tr></thead><tbody>\n");
     for (size_t i = 0; i < n; i++) {
         int g = modelled(&v[i]);
-        sb_printf(b, "<tr data-run=\"%zu\"%s><td><a href=\"#run%zu\">%zu</a></td><td>", i + 1,
+        ipw_buf_putf(b, "<tr data-run=\"%zu\"%s><td><a href=\"#run%zu\">%zu</a></td><td>", i + 1,
                   g ? " data-modelled=\"1\"" : "", i + 1, i + 1);
-        sb_esc(b, v[i].model);
+        put_esc(b, v[i].model);
         if (g)
-            sb_put(b, modelled_accuracy(&v[i])
+            ipw_buf_puts(b, modelled_accuracy(&v[i])
                           ? " <span class=\"badge\">sim: modelled energy and accuracy</span>"
                           : " <span class=\"badge\">sim: modelled energy</span>");
-        sb_put(b, "</td><td>");
-        sb_esc(b, v[i].info.hardware_label[0] ? v[i].info.hardware_label : "unknown");
-        sb_put(b, "</td><td>");
-        sb_esc(b, v[i].info.dataset[0] ? v[i].info.dataset : "unknown");
-        sb_put(b, "</td>");
+        ipw_buf_puts(b, "</td><td>");
+        put_esc(b, v[i].info.hardware_label[0] ? v[i].info.hardware_label : "unknown");
+        ipw_buf_puts(b, "</td><td>");
+        put_esc(b, v[i].info.dataset[0] ? v[i].info.dataset : "unknown");
+        ipw_buf_puts(b, "</td>");
         char attr[48];
         snprintf(attr, sizeof attr, " data-run=\"%zu\"", i + 1);
         for (size_t c = 0; c < ncols; c++) {
@@ -696,9 +639,9 @@ static void comparison(struct sb *b, const struct run_view *v, size_t n)
                         same_value(x, best[g][c]);
             value_cell(b, v[i].summary, compare_cols[c].key, compare_cols[c].fmt, attr, bold);
         }
-        sb_put(b, "</tr>\n");
+        ipw_buf_puts(b, "</tr>\n");
     }
-    sb_put(b, "</tbody></table></div><p class=\"note\">Bold: the best run in each column "
+    ipw_buf_puts(b, "</tbody></table></div><p class=\"note\">Bold: the best run in each column "
               "(highest accuracy, IPJ and IPW; lowest energy, power and latency), among the "
               "measured runs and, separately, among the modelled (sim) runs: a modelled run is "
               "never ranked against a measured one. IPJ = accuracy / mean energy per query; "
@@ -749,32 +692,32 @@ static const char css[] =
     "footer{margin-top:40px;color:var(--muted);font-size:13px}"
     "@media print{figure{break-inside:avoid}}";
 
-static void page(struct sb *b, const struct run_view *v, size_t n)
+static void page(struct ipw_buf *b, const struct run_view *v, size_t n)
 {
-    sb_put(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    ipw_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
               "<meta name=\"generator\" content=\"ipw " IPW_VERSION "\">\n"
               "<link rel=\"icon\" href=\"data:,\">\n<title>ipw report: ");
     if (n == 1)
         run_title(b, &v[0]);
     else
-        sb_printf(b, "%zu runs compared", n);
-    sb_put(b, "</title>\n<style>");
-    sb_put(b, css);
-    sb_put(b, "</style>\n</head>\n<body>\n<main>\n<header><h1>Intelligence per joule and per "
+        ipw_buf_putf(b, "%zu runs compared", n);
+    ipw_buf_puts(b, "</title>\n<style>");
+    ipw_buf_puts(b, css);
+    ipw_buf_puts(b, "</style>\n</head>\n<body>\n<main>\n<header><h1>Intelligence per joule and per "
               "watt</h1><p>");
     if (n == 1)
         run_title(b, &v[0]);
     else
-        sb_printf(b, "%zu runs compared", n);
+        ipw_buf_putf(b, "%zu runs compared", n);
     char now[64];
     format_time(now, sizeof now, (double)time(NULL));
-    sb_printf(b, " \xC2\xB7 report written %s by ipw %s</p></header>\n", now, IPW_VERSION);
+    ipw_buf_putf(b, " \xC2\xB7 report written %s by ipw %s</p></header>\n", now, IPW_VERSION);
     if (n > 1)
         comparison(b, v, n);
     for (size_t i = 0; i < n; i++)
         run_section(b, &v[i], i + 1);
-    sb_put(b, "<footer>accuracy = correct / (correct + incorrect); unevaluated and failed "
+    ipw_buf_puts(b, "<footer>accuracy = correct / (correct + incorrect); unevaluated and failed "
               "queries are counted but not scored. IPJ = accuracy / mean energy of the scored "
               "queries with energy &gt; 0 (an energy of 0 with a power P and a latency L counts "
               "as P \xC3\x97 L). IPW = accuracy / mean power, a query's power being energy / "
@@ -795,13 +738,17 @@ ipw_err ipw_report_write(const char *const *run_dirs, size_t n, const char *out_
     for (; loaded < n && e == IPW_OK; loaded++)
         e = load_run(&v[loaded], run_dirs[loaded], eb);
     if (e == IPW_OK) {
-        struct sb b = {0};
+        struct ipw_buf b;
+        ipw_buf_init(&b, REPORT_MAX);
         page(&b, v, n);
-        if (b.oom)
+        if (ipw_buf_status(&b) == IPW_E_RANGE)
+            e = ipw_fail(eb, IPW_E_RANGE, "the report would be larger than %zu MiB; report fewer "
+                         "runs at once", REPORT_MAX >> 20);
+        else if (ipw_buf_status(&b) != IPW_OK)
             e = ipw_fail(eb, IPW_E_NOMEM, "out of memory building the report");
         else
-            e = ipw_write_file_atomic(out_path, b.p, b.n, eb);
-        free(b.p);
+            e = ipw_write_file_atomic(out_path, b.p, b.len, eb);
+        ipw_buf_free(&b);
     }
     for (size_t i = 0; i < loaded; i++)
         free_run(&v[i]);

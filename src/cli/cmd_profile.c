@@ -73,7 +73,7 @@ int cmd_profile(int argc, char **argv)
     ipw_profile_config_init(&cfg);
     const char *client = NULL, *model = NULL, *log_level = NULL, *collector = NULL;
     struct ipw_strlist dparams = {0}, cparams = {0}, monitors = {0};
-    long max_queries = 0, seed = -1, concurrency = 1, interval_ms = 50;
+    long max_queries = 0, seed = -1, concurrency = 1, interval_ms = 50, warmup = -1;
     double baseline_s = 5;
     bool resume = false, overwrite = false, no_eval = false, no_progress = false;
     int64_t connect_timeout = 10 * IPW_NS_PER_SEC, idle_timeout = 300 * IPW_NS_PER_SEC;
@@ -105,7 +105,12 @@ int cmd_profile(int argc, char **argv)
         {"run-name", IPW_OPT_STRING, &cfg.run_name, "NAME",
          "the run directory's name inside --output-dir (default "
          "profile_<hardware>_<model>_<dataset>)"},
-        {"resume", IPW_OPT_FLAG, &resume, NULL, "continue an interrupted run in its directory"},
+        {"resume", IPW_OPT_FLAG, &resume, NULL,
+         "continue an interrupted run in its directory (the settings that change what is "
+         "measured or generated must match)"},
+        {"resume-anyway", IPW_OPT_FLAG, &cfg.resume_anyway, NULL,
+         "--resume although those settings changed; each record keeps the settings it was made "
+         "with"},
         {"overwrite", IPW_OPT_FLAG, &overwrite, NULL, "replace an existing run directory"},
         {"concurrency", IPW_OPT_INT, &concurrency, "N", "queries in flight at once (default 1)",
          1, 1024},
@@ -115,6 +120,10 @@ int cmd_profile(int argc, char **argv)
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "local collector (default auto; sim for --client sim)", 0, 0, collectors},
         {"interval-ms", IPW_OPT_INT, &interval_ms, "MS", "sampling period in milliseconds, 1 to 10000 (default 50)", 1, 10000},
+        {"warmup", IPW_OPT_INT, &warmup, "N",
+         "unmeasured requests before the baseline, so a cold model's load lands on none of the "
+         "measured queries (default 1 for a server, 0 for sim; 0 = none)",
+         0, 100},
         {"baseline-seconds", IPW_OPT_DOUBLE, &baseline_s, "S",
          "seconds of idle power measured before the first query (default 5; 0 = none)", 0,
          3600},
@@ -163,6 +172,8 @@ int cmd_profile(int argc, char **argv)
                         "--help')\n");
         return 2;
     }
+    if (cfg.resume_anyway)
+        resume = true;
     if (resume && overwrite) {
         fprintf(stderr, "ipw profile: --resume and --overwrite exclude each other: give one\n");
         return 2;
@@ -180,8 +191,9 @@ int cmd_profile(int argc, char **argv)
         /* a judge URL that cannot work should stop the run now, not after every query */
         char endpoint[2048];
         ipw_errbuf jb = {0};
-        if (ipw_judge_endpoint(cfg.eval_base_url, endpoint, sizeof endpoint, &jb) != IPW_OK) {
-            fprintf(stderr, "ipw profile: %s\n", jb.msg);
+        if (ipw_judge_endpoint(cfg.eval_base_url, endpoint, sizeof endpoint, &jb) != IPW_OK ||
+            ipw_judge_check(cfg.eval_base_url, &jb) != IPW_OK) {
+            fprintf(stderr, "ipw profile: --eval-base-url: %s\n", jb.msg);
             return 2;
         }
     }
@@ -235,6 +247,7 @@ int cmd_profile(int argc, char **argv)
     cfg.resume = resume;
     cfg.overwrite = overwrite;
     cfg.concurrency = (int)concurrency;
+    cfg.warmup = (int)warmup;
     for (size_t i = 0; i < monitors.n; i++)
         cfg.monitors[i] = monitors.v[i];
     cfg.n_monitors = monitors.n;

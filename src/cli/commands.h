@@ -3,6 +3,19 @@
 #ifndef IPW_CLI_COMMANDS_H
 #define IPW_CLI_COMMANDS_H
 
+#include <stddef.h>
+
+/* One entry of ipw's command table (ipw.c): its word, its function and a one-line summary. */
+struct ipw_cli_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+/* `ipw __docs OUTDIR`: man pages and shell completions from the commands' option tables
+ * (docgen.c). */
+int ipw_cli_docgen(int argc, char **argv, const struct ipw_cli_command *cmds, size_t ncmds);
+
 int cmd_telemetry(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 
@@ -11,7 +24,9 @@ int cmd_monitor(int argc, char **argv);
 int ipw_cli_monitor_main(int argc, char **argv, const char *prog);
 int cmd_analyze(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 
 /* The headline figures of an analysis, as `ipw analyze` prints them (also after a profile). */

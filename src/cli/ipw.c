@@ -7,16 +7,12 @@
 #include "ipw/log.h"
 #include "ipw/version.h"
 
-struct command {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-    const char *summary;
-};
-
-static const struct command commands[] = {
+static const struct ipw_cli_command commands[] = {
     {"profile", cmd_profile, "measure the energy of every query of a dataset on a server"},
+    {"run", cmd_run, "run an agent through multi-turn tasks in a sandbox, energy per turn"},
     {"lab", cmd_lab, "measure one prompt live: prefill/decode, active energy, E_llm, A/B tests"},
     {"telemetry", cmd_telemetry, "print live telemetry readings (local collector or a monitor)"},
+    {"top", cmd_top, "a live full-screen view of power: this machine's devices or a fleet"},
     {"monitor", cmd_monitor, "run the energy monitor: gRPC telemetry stream + Prometheus"},
     {"analyze", cmd_analyze, "score a run: accuracy, intelligence per joule/watt, regressions"},
     {"plot", cmd_plot, "draw a run's latency, energy, power and token plots (PNG and SVG)"},
@@ -53,6 +49,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    /* hidden: the build generates man pages and completions with it */
+    if (strcmp(name, "__docs") == 0)
+        return ipw_cli_docgen(argc - 1, argv + 1, commands, sizeof commands / sizeof commands[0]);
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
         printf("ipw %s\n", IPW_VERSION);
         return 0;

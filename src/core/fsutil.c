@@ -6,11 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "ipw/buf.h"
 
 static ipw_err errno_code(int e)
 {
@@ -88,52 +91,43 @@ ipw_err ipw_read_file(const char *path, size_t max_len, char **out, size_t *len,
         int e = errno;
         return ipw_fail(eb, errno_code(e), "cannot open %s: %s", path, strerror(e));
     }
-    size_t cap = max_len < 4096 ? max_len : 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        close(fd);
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", path);
-    }
+    /* one byte past the limit is read, to tell "exactly max_len" from "larger" */
+    struct ipw_buf b;
+    ipw_buf_init(&b, max_len < SIZE_MAX ? max_len + 1 : max_len);
+    ipw_err e = IPW_OK;
     for (;;) {
-        if (n == cap) {
-            char probe;
-            ssize_t more = cap >= max_len ? read(fd, &probe, 1) : 0;
-            if (cap >= max_len && more == 0)
-                break; /* exactly max_len bytes */
-            if (cap >= max_len) {
-                free(buf);
-                close(fd);
-                return ipw_fail(eb, IPW_E_RANGE, "%s is larger than the %zu-byte limit", path,
-                                max_len);
-            }
-            size_t ncap = cap * 2 > max_len ? max_len : cap * 2;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                free(buf);
-                close(fd);
-                return ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", path);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
+        size_t want = b.cap > b.len + 1 ? b.cap - b.len - 1 : 4096;
+        if (want > b.max - b.len)
+            want = b.max - b.len;
+        if (want == 0)
+            break; /* the limit plus one byte was read */
+        e = ipw_buf_reserve(&b, want);
+        if (e != IPW_OK)
+            break;
+        ssize_t r = read(fd, b.p + b.len, want);
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            free(buf);
+            int err = errno;
             close(fd);
-            return ipw_fail(eb, errno_code(e), "cannot read %s: %s", path, strerror(e));
+            ipw_buf_free(&b);
+            return ipw_fail(eb, errno_code(err), "cannot read %s: %s", path, strerror(err));
         }
         if (r == 0)
             break;
-        n += (size_t)r;
+        ipw_buf_commit(&b, (size_t)r);
     }
     close(fd);
-    buf[n] = '\0';
-    *out = buf;
-    if (len)
-        *len = n;
+    if (e == IPW_OK && b.len > max_len)
+        e = IPW_E_RANGE;
+    if (e == IPW_OK)
+        e = ipw_buf_take(&b, out, len);
+    else
+        ipw_buf_free(&b);
+    if (e == IPW_E_RANGE)
+        return ipw_fail(eb, e, "%s is larger than the %zu-byte limit", path, max_len);
+    if (e != IPW_OK)
+        return ipw_fail(eb, e, "out of memory reading %s", path);
     return IPW_OK;
 }
 

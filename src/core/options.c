@@ -102,6 +102,15 @@ static int assign(const char *cmd, const struct ipw_option *o, const char *val)
     return IPW_PARSE_ERROR;
 }
 
+static ipw_help_hook help_hook;
+static void *help_hook_ud;
+
+void ipw_options_set_help_hook(ipw_help_hook hook, void *ud)
+{
+    help_hook = hook;
+    help_hook_ud = ud;
+}
+
 enum ipw_parse_result ipw_parse_options(int argc, char **argv, const char *cmd,
                                         const struct ipw_option *opts,
                                         const struct ipw_command_help *help, const char **pos,
@@ -120,7 +129,10 @@ enum ipw_parse_result ipw_parse_options(int argc, char **argv, const char *cmd,
             continue;
         }
         if (!only_positional && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
-            ipw_print_option_help(cmd, opts, help);
+            if (help_hook)
+                help_hook(help_hook_ud, cmd, opts, help);
+            else
+                ipw_print_option_help(cmd, opts, help);
             return IPW_PARSE_HELP;
         }
         if (!only_positional && a[0] == '-' && a[1] == '-') {

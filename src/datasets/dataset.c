@@ -280,6 +280,11 @@ ipw_err ipw_dataset_load(const char *id, const struct ipw_dataset_options *opt,
         e = p->init(opt->params, &L.state, eb);
     if (e == IPW_OK)
         e = read_rows(&L, opt, &ro, eb);
+    if ((e == IPW_OK || e == IPW_E_CANCELLED) && ds->n && p->finish) {
+        ipw_err fe = p->finish(L.state, L.label, eb);
+        if (fe != IPW_OK)
+            e = fe;
+    }
     if (p->fini)
         p->fini(L.state);
     if (e == IPW_E_CANCELLED)

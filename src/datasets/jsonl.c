@@ -14,6 +14,9 @@ struct jl {
     char *subject_fixed;
     char kind[8];
     bool answer_explicit;
+    bool no_answers;   /* answer_field=none: prompts without references, nothing to score */
+    size_t rows, answered; /* rows converted, and those that had the answer field */
+    char fields[160];  /* the first row's field names, for the message when none answered */
 };
 
 static void fini(void *state)
@@ -65,6 +68,8 @@ static ipw_err init(const json_t *params, void **state, ipw_errbuf *eb)
     ipw_err e = param(params, "prompt_field", "problem", &j->prompt, NULL, eb);
     if (e == IPW_OK)
         e = param(params, "answer_field", "answer", &j->answer, &j->answer_explicit, eb);
+    if (e == IPW_OK && j->answer_explicit && strcmp(j->answer, "none") == 0)
+        j->no_answers = true;
     if (e == IPW_OK)
         e = param(params, "subject_field", "subject", &j->subject, NULL, eb);
     if (e == IPW_OK)
@@ -79,6 +84,37 @@ static ipw_err init(const json_t *params, void **state, ipw_errbuf *eb)
                      "--dataset-param kind=%s is not a kind; use mcq, exact or open", kind);
     free(kind);
     return e;
+}
+
+static void note_fields(struct jl *j, const json_t *row)
+{
+    const char *key;
+    const json_t *v;
+    size_t n = 0;
+    json_object_foreach((json_t *)row, key, v)
+    {
+        (void)v;
+        int w = snprintf(j->fields + n, sizeof j->fields - n, "%s%s", n ? ", " : "", key);
+        if (w < 0 || (size_t)w >= sizeof j->fields - n) {
+            memcpy(j->fields + sizeof j->fields - 4, "...", 4); /* cut short, and says so */
+            break;
+        }
+        n += (size_t)w;
+    }
+}
+
+/* A file whose rows never have the answer field would be profiled in full and then scored as
+ * "unevaluated" (blaming the judge): say so before anything is measured. */
+static ipw_err finish(void *state, const char *label, ipw_errbuf *eb)
+{
+    struct jl *j = state;
+    if (j->no_answers || j->answered || !j->rows)
+        return IPW_OK;
+    return ipw_fail(eb, IPW_E_INVALID,
+                    "no row of %s has the answer field '%s' (fields seen: %s); use "
+                    "--dataset-param answer_field=NAME, or answer_field=none for prompts "
+                    "without reference answers",
+                    label, j->answer, j->fields[0] ? j->fields : "none");
 }
 
 static ipw_err convert(void *state, json_t *row, struct ipw_dataset_record *rec, ipw_errbuf *eb)
@@ -98,9 +134,12 @@ static ipw_err convert(void *state, json_t *row, struct ipw_dataset_record *rec,
         return ipw_fail(eb, IPW_E_INVALID, "field '%s' (the prompt) is empty", j->prompt);
     rec->problem = strdup(json_string_value(pv)); /* sent exactly as written */
 
-    json_t *av = ds_get(row, j->answer);
-    if (!av && j->answer_explicit)
+    json_t *av = j->no_answers ? NULL : ds_get(row, j->answer);
+    if (!av && j->answer_explicit && !j->no_answers)
         return ipw_fail(eb, IPW_E_INVALID, "missing field '%s' (the answer)", j->answer);
+    if (j->rows++ == 0)
+        note_fields(j, row);
+    j->answered += av != NULL;
     char *raw = ds_text(av);
     rec->answer = ds_strdup_trim(raw ? raw : "");
     free(raw);
@@ -153,5 +192,6 @@ const struct ipw_ds_preset ipw_ds_jsonl = {
                  "--dataset-param prompt_field=NAME answer_field=NAME",
     .init = init,
     .convert = convert,
+    .finish = finish,
     .fini = fini,
 };

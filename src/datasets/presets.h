@@ -19,6 +19,9 @@ struct ipw_ds_preset {
      * parsed). A malformed row is IPW_E_INVALID with a message that names the field but not the
      * file or line (the caller adds them). */
     ipw_err (*convert)(void *state, json_t *row, struct ipw_dataset_record *rec, ipw_errbuf *eb);
+    /* Called once every row is read (may be NULL): checks that hold for the whole file, such
+     * as a field no row has (label names the file in messages). */
+    ipw_err (*finish)(void *state, const char *label, ipw_errbuf *eb);
     void (*fini)(void *state); /* may be NULL */
 };
 

@@ -108,7 +108,7 @@ struct ipw_grpc_server {
     unsigned nconns;
     struct pollfd *pfd;
     struct conn **pconn;
-    size_t pfd_cap;
+    size_t pfd_cap, pconn_cap;
     _Atomic uint64_t st_conn_total, st_conn_open, st_calls_total, st_calls_open, st_proto_err,
         st_refused;
 };
@@ -933,21 +933,9 @@ static int64_t expire(struct ipw_grpc_server *s, int64_t now)
 
 static bool grow_pfd(struct ipw_grpc_server *s, size_t n)
 {
-    if (n <= s->pfd_cap)
-        return true;
-    size_t cap = s->pfd_cap ? s->pfd_cap * 2 : 64;
-    while (cap < n)
-        cap *= 2;
-    struct pollfd *p = realloc(s->pfd, cap * sizeof *p);
-    if (!p)
-        return false;
-    s->pfd = p;
-    struct conn **pc = realloc(s->pconn, cap * sizeof *pc);
-    if (!pc)
-        return false;
-    s->pconn = pc;
-    s->pfd_cap = cap;
-    return true;
+    /* two parallel arrays, each with its own capacity (one may grow and the other fail) */
+    return ipw_grow(&s->pfd, &s->pfd_cap, n, sizeof *s->pfd, SIZE_MAX) == IPW_OK &&
+           ipw_grow(&s->pconn, &s->pconn_cap, n, sizeof *s->pconn, SIZE_MAX) == IPW_OK;
 }
 
 /* Sleeping streams get another chance to send (new readings have come). */

@@ -16,6 +16,7 @@ void ipw_chat_run_init(struct ipw_chat_run *r, enum ipw_wire wire, struct ipw_ch
     r->res = res;
     r->ev = ev;
     r->prompt_tokens = r->completion_tokens = -1;
+    ipw_toolcalls_init(&r->tools);
     ipw_sse_init(&r->sse, IPW_STREAM_MAX_LINE);
     ipw_buf_init(&r->content, IPW_CHAT_MAX_TEXT);
     ipw_buf_init(&r->reasoning, IPW_CHAT_MAX_TEXT);
@@ -27,6 +28,7 @@ void ipw_chat_run_free(struct ipw_chat_run *r)
     ipw_buf_free(&r->reasoning);
     json_decref(r->stats);
     r->stats = NULL;
+    ipw_toolcalls_free(&r->tools);
     ipw_sse_free(&r->sse);
 }
 
@@ -45,6 +47,16 @@ static ipw_err text_add(struct ipw_chat_run *r, struct ipw_buf *b, const char *s
     return IPW_OK;
 }
 
+static void mark_first(struct ipw_chat_run *r)
+{
+    if (r->res->first_token_ns != 0)
+        return;
+    int64_t t = ipw_mono_ns();
+    r->res->first_token_ns = t;
+    if (r->ev && r->ev->on_first_token)
+        r->ev->on_first_token(r->ev->ud, t);
+}
+
 static ipw_err apply(struct ipw_chat_run *r, const struct ipw_stream_chunk *c, ipw_errbuf *eb)
 {
     if (c->kind == IPW_CHUNK_NONE || r->done)
@@ -57,13 +69,17 @@ static ipw_err apply(struct ipw_chat_run *r, const struct ipw_stream_chunk *c, i
         return IPW_OK;
     }
     bool has_c = c->content_len > 0, has_r = c->reasoning_len > 0;
+    if (c->tool_calls) {
+        mark_first(r); /* a tool call is generated output: its first piece is a token */
+        ipw_err e = r->wire == IPW_WIRE_SSE
+                        ? ipw_toolcalls_add_fragments(&r->tools, c->tool_calls, eb)
+                        : ipw_toolcalls_add_whole(&r->tools, c->tool_calls, eb);
+        if (e != IPW_OK)
+            return e;
+        r->deltas++;
+    }
     if (has_c || has_r) {
-        if (r->res->first_token_ns == 0) {
-            int64_t t = ipw_mono_ns();
-            r->res->first_token_ns = t;
-            if (r->ev && r->ev->on_first_token)
-                r->ev->on_first_token(r->ev->ud, t);
-        }
+        mark_first(r);
         r->deltas++;
         ipw_err e = IPW_OK;
         if (has_c)
@@ -184,6 +200,8 @@ void ipw_chat_run_settle(struct ipw_chat_run *r)
     json_decref(res->server_timings);
     res->server_timings = r->stats;
     r->stats = NULL;
+    json_decref(res->tool_calls);
+    res->tool_calls = ipw_toolcalls_take(&r->tools);
     snprintf(res->finish_reason, sizeof res->finish_reason, "%s", r->finish_reason);
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "http_stream.h"
+#include "toolcalls.h"
 #include "ipw/chatstream.h"
 #include "ipw/client.h"
 
@@ -38,6 +39,7 @@ struct ipw_chat_run {
     long prompt_tokens, completion_tokens; /* from the server; -1 when not given */
     json_t *stats;
     char finish_reason[32];
+    struct ipw_toolcalls tools; /* the model's tool calls, assembled */
 };
 
 void ipw_chat_run_init(struct ipw_chat_run *r, enum ipw_wire wire, struct ipw_chat_result *res,

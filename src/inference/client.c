@@ -134,6 +134,7 @@ void ipw_chat_result_free(struct ipw_chat_result *res)
     free(res->content);
     free(res->reasoning);
     json_decref(res->server_timings);
+    json_decref(res->tool_calls);
     memset(res, 0, sizeof *res);
 }
 

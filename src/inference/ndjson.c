@@ -91,6 +91,9 @@ ipw_err ipw_ndjson_parse_line(const char *line, size_t len, struct ipw_stream_ch
     if (json_is_object(msg)) {
         take_string(msg, "content", &out->content, &out->content_len);
         take_string(msg, "thinking", &out->reasoning, &out->reasoning_len);
+        json_t *tc = json_object_get(msg, "tool_calls");
+        if (json_is_array(tc) && json_array_size(tc))
+            out->tool_calls = tc;
     } else {
         take_string(root, "response", &out->content, &out->content_len);
         take_string(root, "thinking", &out->reasoning, &out->reasoning_len);

@@ -118,6 +118,7 @@ static ipw_err ollama_open(struct ipw_client *c, ipw_errbuf *eb)
     rm->wire = IPW_WIRE_NDJSON;
     rm->accept = "application/x-ndjson";
     rm->status_fn = ollama_status;
+    rm->tool_args_as_object = true;
     c->priv = rm;
     return IPW_OK;
 }

@@ -96,23 +96,68 @@ static json_t *message(const char *role, const char *content)
     return json_pack("{s:s, s:s}", "role", role, "content", content);
 }
 
+/* One history message in the server's form: tool-call arguments as an object (Ollama) or as
+ * JSON text (OpenAI), whichever form the caller kept. */
+static json_t *history_message(const struct ipw_remote *rm, const json_t *m, size_t *bytes)
+{
+    json_t *out = json_deep_copy(m);
+    const char *content = json_string_value(json_object_get(m, "content"));
+    *bytes += content ? strlen(content) : 0;
+    json_t *calls = json_object_get(out, "tool_calls");
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c)
+    {
+        json_t *fn = json_object_get(c, "function");
+        json_t *args = json_object_get(fn, "arguments");
+        if (rm->tool_args_as_object && json_is_string(args)) {
+            json_t *obj = json_loads(json_string_value(args), 0, NULL);
+            json_object_set_new(fn, "arguments", json_is_object(obj) ? obj : json_object());
+            if (obj && !json_is_object(obj))
+                json_decref(obj);
+        } else if (!rm->tool_args_as_object && json_is_object(args)) {
+            char *text = json_dumps(args, JSON_COMPACT);
+            json_object_set_new(fn, "arguments", json_string(text ? text : "{}"));
+            free(text);
+        }
+    }
+    return out;
+}
+
 static ipw_err build_body(const struct ipw_remote *rm, const struct ipw_chat_request *req,
                           char **text, size_t *prompt_bytes, ipw_errbuf *eb)
 {
     json_t *body = json_loads(rm->tmpl_text, 0, NULL);
     json_t *msgs = json_array();
     const char *system = req->system_prompt ? req->system_prompt : rm->system;
-    *prompt_bytes = strlen(req->prompt);
+    *prompt_bytes = req->prompt ? strlen(req->prompt) : 0;
     ipw_err e = IPW_OK;
     if (!body || !msgs)
         e = ipw_fail(eb, IPW_E_NOMEM, "out of memory building the request");
-    if (e == IPW_OK && system && *system) {
+    bool has_system = false;
+    size_t i;
+    const json_t *m;
+    json_array_foreach(req->messages, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        has_system |= role && strcmp(role, "system") == 0;
+    }
+    if (e == IPW_OK && system && *system && !has_system) {
         *prompt_bytes += strlen(system);
         if (json_array_append_new(msgs, message("system", system)) != 0)
             e = ipw_fail(eb, IPW_E_INVALID, "the system prompt is not valid UTF-8 text");
     }
-    if (e == IPW_OK && json_array_append_new(msgs, message("user", req->prompt)) != 0)
+    if (req->messages) {
+        json_array_foreach(req->messages, i, m)
+        {
+            if (e == IPW_OK && json_array_append_new(msgs, history_message(rm, m, prompt_bytes)) != 0)
+                e = ipw_fail(eb, IPW_E_NOMEM, "out of memory building the request");
+        }
+    } else if (e == IPW_OK && json_array_append_new(msgs, message("user", req->prompt)) != 0) {
         e = ipw_fail(eb, IPW_E_INVALID, "the prompt is not valid UTF-8 text");
+    }
+    if (e == IPW_OK && req->tools && json_array_size(req->tools))
+        json_object_set_new(body, "tools", json_deep_copy(req->tools));
     if (e == IPW_OK && json_object_set_new(body, "model", json_string(req->model)) != 0)
         e = ipw_fail(eb, IPW_E_INVALID, "the model name is not valid UTF-8 text");
     if (e == IPW_OK) {
@@ -137,8 +182,9 @@ ipw_err ipw_remote_chat(const struct ipw_remote *rm, const struct ipw_chat_reque
     ipw_errbuf_clear(&eb);
     char *text = NULL;
     ipw_err e = IPW_OK;
-    if (!req || !req->model || !*req->model || !req->prompt)
-        e = ipw_fail(&eb, IPW_E_INVALID, "a chat request needs a model name and a prompt");
+    if (!req || !req->model || !*req->model || (!req->prompt && !json_is_array(req->messages)))
+        e = ipw_fail(&eb, IPW_E_INVALID,
+                     "a chat request needs a model name and a prompt (or messages)");
     else
         e = build_body(rm, req, &text, &run.prompt_bytes, &eb);
     if (e != IPW_OK) {

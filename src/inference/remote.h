@@ -24,6 +24,8 @@ struct ipw_remote {
     char chat_url[1200], models_url[1200];
     char display[1200]; /* base URL for messages */
     ipw_remote_status_fn status_fn;
+    /* Ollama wants a tool call's arguments in the history as an object, OpenAI as JSON text */
+    bool tool_args_as_object;
 };
 
 /* Reads connect_timeout / idle_timeout / system_prompt / system from params (client-side keys,

@@ -327,6 +327,32 @@ static json_t *timings_json(const struct sim_client *sc, const struct sim_model 
     return t;
 }
 
+/* A conversation's text as one prompt (the model reads all of it at prefill); tool calls count
+ * by their arguments. NULL when out of memory (the request then counts as empty). */
+static char *joined_messages(const json_t *messages)
+{
+    struct ipw_buf b;
+    ipw_buf_init(&b, (size_t)1 << 30);
+    size_t i;
+    const json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        const json_t *c = json_object_get(m, "content");
+        ipw_buf_put(&b, json_is_string(c) ? json_string_value(c) : "", json_string_length(c));
+        ipw_buf_puts(&b, "\n");
+        char *calls = json_dumps(json_object_get(m, "tool_calls"), JSON_COMPACT | JSON_ENCODE_ANY);
+        if (calls) {
+            ipw_buf_puts(&b, calls);
+            ipw_buf_puts(&b, "\n");
+            free(calls);
+        }
+    }
+    char *out = NULL;
+    if (ipw_buf_take(&b, &out, NULL) != IPW_OK)
+        return NULL;
+    return out;
+}
+
 /* Whether this answer would have been right, modelled: drawn (per item and seed) from the
  * model's published accuracy on the benchmark that stands for the item's kind. Only mcq and
  * exact items with a reference, and only models with a published figure; NULL otherwise (the
@@ -362,7 +388,7 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
     memset(res, 0, sizeof *res);
     res->input_tokens = res->output_tokens = -1;
     res->token_source = IPW_TOKENS_SERVER;
-    char *content = NULL;
+    char *content = NULL, *joined = NULL;
 
     /* which model: model= forces one; else the request's name when it matches a spec */
     size_t idx = sc->dflt;
@@ -381,7 +407,8 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
         goto done;
     }
     const char *system = req->system_prompt ? req->system_prompt : sc->system;
-    const char *prompt = req->prompt ? req->prompt : "";
+    joined = req->messages ? joined_messages(req->messages) : NULL;
+    const char *prompt = joined ? joined : req->prompt ? req->prompt : "";
     long n_in = ipw_sim_estimate_chat_tokens(system, prompt);
     long ctx = pm->model.max_context;
     if (n_in >= ctx) {
@@ -471,6 +498,7 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
         json_object_set_new(res->server_timings, "modelled_correctness", mc);
     res->error = IPW_OK;
 done:
+    free(joined);
     res->content = content ? content : strdup("");
     res->reasoning = strdup("");
     if (!res->content || !res->reasoning) {

@@ -206,6 +206,9 @@ ipw_err ipw_openai_parse_data(const char *data, size_t len, const char *event,
             take_string(delta, "reasoning_content", &out->reasoning, &out->reasoning_len);
             if (!out->reasoning)
                 take_string(delta, "reasoning", &out->reasoning, &out->reasoning_len);
+            json_t *tc = json_object_get(delta, "tool_calls");
+            if (json_is_array(tc) && json_array_size(tc))
+                out->tool_calls = tc;
         } else {
             take_string(choice, "text", &out->content, &out->content_len);
         }

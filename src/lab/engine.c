@@ -110,7 +110,7 @@ static int64_t mark(struct run_ctx *c, int64_t client_ns, const char *phase)
 {
     int64_t t = ipw_telemetry_session_mark(&c->e->ts, client_ns);
     struct ipw_lab_event ev = {.kind = IPW_LAB_EV_SNAPSHOT, .variant = c->variant,
-                               .run_index = c->index, .phase = phase,
+                               .run_index = c->index, .phase = phase, .mono_ns = t,
                                .value = c->e->ts.local ? cumulative_j(c->e, t) : NAN};
     emit(c->e, &ev);
     return t;
@@ -188,7 +188,7 @@ static bool take_baseline(struct ipw_lab_engine *e, struct run_ctx *c, struct ip
     }
     struct ipw_lab_event ev = {.kind = IPW_LAB_EV_BASELINE, .variant = c->variant,
                                .run_index = c->index, .value = wh_of(w, w->valid) * 3600.0,
-                               .seconds = (double)(t1 - t0) / 1e9};
+                               .seconds = (double)(t1 - t0) / 1e9, .mono_ns = t1};
     emit(e, &ev);
     return true;
 }

@@ -84,6 +84,36 @@ static void resolve_server(struct ipw_lab_engine *e)
     ipw_info("E_llm: server process %d listens on port %d", pid, port);
 }
 
+/* The detection log ("macos: why; nvidia: why; ...") cut to one short reason per collector, so
+ * that every collector tried is named in a one-line message. */
+static void tried_summary(const char *log, char *out, size_t size)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (const struct ipw_collector_ops *const *p = ipw_collector_auto_order(); *p; p++) {
+        char key[40];
+        snprintf(key, sizeof key, "%s: ", (*p)->name);
+        const char *at = strstr(log, key);
+        if (!at)
+            continue;
+        at += strlen(key);
+        /* the reason ends where the next collector's entry starts */
+        const char *end = at + strlen(at);
+        for (const struct ipw_collector_ops *const *q = ipw_collector_auto_order(); *q; q++) {
+            char next[48];
+            snprintf(next, sizeof next, "; %s: ", (*q)->name);
+            const char *n = strstr(at, next);
+            if (n && n < end)
+                end = n;
+        }
+        int rl = (int)(end - at) > 60 ? 60 : (int)(end - at);
+        len += (size_t)snprintf(out + len, size > len ? size - len : 0, "%s%s (%.*s%s)",
+                                len ? ", " : "", (*p)->name, rl, at, end - at > 60 ? "…" : "");
+        if (len >= size)
+            break;
+    }
+}
+
 ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_lab_engine **out,
                             ipw_errbuf *eb)
 {
@@ -129,12 +159,14 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
     }
     if (rc == IPW_OK && strcmp(e->ts.platform, "null") == 0) {
         /* never show zeros as measurements: say what was tried and what is possible */
-        const char *tried = e->ts.collector && e->ts.collector->detect_log[0]
-                                ? e->ts.collector->detect_log
-                                : "the null collector was chosen";
+        char tried[400] = "the null collector was chosen";
+        if (e->ts.collector && e->ts.collector->detect_log[0])
+            tried_summary(e->ts.collector->detect_log, tried, sizeof tried);
+        /* the offer first: the list of what was tried can be long and is cut to fit */
         rc = ipw_fail(eb, IPW_E_UNSUPPORTED,
-                      "no energy counter is readable here (%s%s); use --client sim for modelled "
-                      "runs, or 'ipw lab estimate' for an estimate from coefficients",
+                      "no energy counter is readable here, so nothing can be measured: use "
+                      "--client sim for modelled runs, or 'ipw lab estimate' for an estimate "
+                      "from coefficients (%s%s)",
                       e->ts.local ? "tried: " : "the energy monitor reads none: ", tried);
     }
     if (rc != IPW_OK) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ipw/jsonutil.h"
+#include "ipw/profile.h"
 
 json_t *ipw_summary_stats_json(struct ipw_jb *jb, const struct ipw_summary *s)
 {
@@ -164,6 +165,14 @@ static json_t *record(struct ipw_jb *jb, const struct ipw_query_outcome *q)
                         r->server_timings ? json_deep_copy(r->server_timings) : json_null());
     ipw_jb_set(jb, o, "concurrency", json_integer(q->concurrency));
     ipw_jb_set(jb, o, "served_model", json_string(q->served_model ? q->served_model : q->model));
+    if (q->settings)
+        ipw_jb_set(jb, o, "settings", json_deep_copy(q->settings));
+    /* a load the server reports (Ollama's load_duration, ns) inside a measured query */
+    double load_ns = 0;
+    if (ipw_json_get_number(r->server_timings, "load_duration", &load_ns) && load_ns >= 0) {
+        ipw_jb_set(jb, o, "model_load_seconds", json_real(load_ns / 1e9));
+        ipw_jb_set(jb, o, "cold_start", json_boolean(load_ns / 1e9 >= IPW_PROFILE_COLD_LOAD_S));
+    }
     /* the instants energy was cut at, on this host's monotonic clock: with a telemetry trace
      * of the same boot they let anyone recompute the attribution */
     json_t *tw = json_object();

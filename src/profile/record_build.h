@@ -16,6 +16,7 @@ struct ipw_query_outcome {
     const struct ipw_dataset_record *rec;
     const char *model;        /* --model: the key of model_answers / model_metrics */
     const char *served_model; /* the name the server served it under (NULL: the same) */
+    const json_t *settings;   /* what it was measured and generated with (copied; may be NULL) */
     const struct ipw_chat_result *res;
     double start_unix, end_unix;
     int64_t e_start, e_first, e_end; /* energy boundaries, CLOCK_MONOTONIC ns (0: none) */

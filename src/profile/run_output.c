@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -16,6 +17,47 @@
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
 #include "ipw/run_dataset.h"
+
+/* Which settings differ between the run being resumed and this command ("--concurrency 1 ->
+ * 4; ..."), into out ("" when none, or when the run predates the settings record). With
+ * differences, the run's settings history (or its one settings object) plus the new settings
+ * become o->settings_history. */
+static void settings_diff(struct ipw_run_output *o, const json_t *was, const json_t *history,
+                          const struct ipw_profile_config *cfg, char *out, size_t size)
+{
+    static const struct {
+        const char *key, *flag;
+    } names[] = {{"client_base_url", "--client-base-url"}, {"client_params", "--client-param"},
+                 {"concurrency", "--concurrency"},         {"monitors", "--monitor"},
+                 {"collector", "--collector"},             {"interval_ms", "--interval-ms"},
+                 {"baseline_seconds", "--baseline-seconds"}};
+    out[0] = '\0';
+    if (!json_is_object(was))
+        return;
+    json_t *now = ipw_profile_settings_json(cfg);
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const json_t *a = json_object_get(was, names[i].key), *b = json_object_get(now, names[i].key);
+        if (a && b && (json_equal(a, b) || (json_is_number(a) && json_is_number(b) &&
+                                            json_number_value(a) == json_number_value(b))))
+            continue;
+        char *ta = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        char *tb = b ? json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        int w = snprintf(out + n, size - n, "%s%s %.60s -> %.60s", n ? "; " : "", names[i].flag,
+                         ta ? ta : "(none)", tb ? tb : "(none)");
+        free(ta);
+        free(tb);
+        if (w > 0 && (size_t)w < size - n)
+            n += (size_t)w;
+    }
+    if (n) {
+        o->settings_history = json_is_array(history) ? json_deep_copy(history) : json_array();
+        if (!json_array_size(o->settings_history))
+            json_array_append_new(o->settings_history, json_deep_copy(was));
+        json_array_append(o->settings_history, now);
+    }
+    json_decref(now);
+}
 
 /* A resumed run must be the same run: same dataset sample, model and client. summary.json
  * (written when the run started) holds the configuration it started with. */
@@ -55,6 +97,10 @@ static ipw_err check_same_run(struct ipw_run_output *o, const char *dir,
         what = "--seed";
     if (what)
         snprintf(detail, sizeof detail, "%s differs from the run being resumed", what);
+    char diffs[768] = "";
+    if (!what)
+        settings_diff(o, json_object_get(s, "settings"), json_object_get(s, "settings_history"),
+                      cfg, diffs, sizeof diffs);
     json_t *bl = json_object_get(json_object_get(s, "telemetry"), "baseline");
     double was_s = 0;
     if (ipw_json_get_number(bl, "duration_s", &was_s) && was_s > 0)
@@ -65,6 +111,14 @@ static ipw_err check_same_run(struct ipw_run_output *o, const char *dir,
                         "cannot resume %s: %s; repeat the original command with --resume, or "
                         "use --overwrite to start again",
                         dir, detail);
+    if (diffs[0] && !cfg->resume_anyway)
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "cannot resume %s: settings differ from the run being resumed: %s; "
+                        "repeat them, or pass --resume-anyway to go on with the new ones (each "
+                        "record keeps the settings it was made with)",
+                        dir, diffs);
+    if (diffs[0])
+        ipw_warn("resuming %s with other settings (%s): each record keeps its own", dir, diffs);
     return IPW_OK;
 }
 
@@ -196,6 +250,14 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
         return rc;
     snprintf(o->records_path, sizeof o->records_path, "%s/%s", o->dir, IPW_RECORDS_FILE);
     bool exists = ipw_path_exists(o->dir);
+    if (!exists && cfg->resume)
+        /* a resume that finds nothing must not quietly start a new run elsewhere (another
+         * --collector or --monitor changes the hardware label, so the directory name) */
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "nothing to resume: %s does not exist (the hardware label, model and "
+                        "dataset name the directory; another --collector or --monitor changes "
+                        "the label); drop --resume to start a new run",
+                        o->dir);
     if (exists && !cfg->resume && !cfg->overwrite)
         return ipw_fail(eb, IPW_E_EXISTS,
                         "run directory %s already exists: pass --resume to continue it or "
@@ -307,6 +369,8 @@ void ipw_run_output_close(struct ipw_run_output *o)
     unlock_log(o);
     json_decref(o->prev_baseline);
     o->prev_baseline = NULL;
+    json_decref(o->settings_history);
+    o->settings_history = NULL;
 }
 
 void ipw_profile_estimate_compute(const struct ipw_perf *pm, const struct ipw_chat_result *res,

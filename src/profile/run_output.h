@@ -23,6 +23,7 @@ struct ipw_run_output {
     int lock_fd;                  /* flock on records.jsonl: one profiler per run directory */
     bool locked;
     json_t *prev_baseline; /* the resumed run's telemetry.baseline, kept if none is taken now */
+    json_t *settings_history; /* --resume-anyway: every settings object the run was made with */
 };
 
 /* Create (or resume, or replace) <output_dir>/profile_<hw>_<model>_<dataset>/. */
@@ -49,6 +50,10 @@ ipw_err ipw_profile_totals_read(const char *records_path, const char *model, siz
                                 struct ipw_profile_totals **out, ipw_errbuf *eb);
 size_t ipw_profile_totals_queries(const struct ipw_profile_totals *t);
 void ipw_profile_totals_free(struct ipw_profile_totals *t);
+
+/* The settings that change what is measured or generated (client URL and parameters,
+ * concurrency, monitors, collector, sampling period, baseline): a resume must match them. */
+json_t *ipw_profile_settings_json(const struct ipw_profile_config *cfg);
 
 /* summary.json's object (run_output.c writes it; summary.c builds it). */
 json_t *ipw_profile_summary_json(const struct ipw_run_output *o, const struct ipw_profile_config *cfg,

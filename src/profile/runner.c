@@ -47,6 +47,7 @@ struct runner {
     size_t failed, measured;
 
     char served_model[256]; /* the name the server lists for --model (Ollama adds ":latest") */
+    json_t *settings;       /* this invocation's settings, copied into every record */
     bool have_perf; /* the model is known to the perf model: FLOPs can be estimated */
     struct ipw_perf perf;
 
@@ -148,6 +149,13 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
     char line[512] = "";
     if (rc == IPW_OK)
         describe(o, rec, line, sizeof line);
+    double load_s = 0;
+    if (json_is_true(json_object_get(rec, "cold_start")) &&
+        ipw_json_get_number(rec, "model_load_seconds", &load_s))
+        ipw_warn("record %zu includes %.2f s of model load reported by the server (a cold "
+                 "model): its latency and energy include the load (flagged cold_start; "
+                 "--warmup N sends unmeasured requests first)",
+                 o->record_index, load_s);
     bool failed = o->res->error != IPW_OK;
     double j = 0, tj = 0;
     json_t *em = json_object_get(
@@ -212,6 +220,7 @@ static void run_one(struct runner *r, size_t record_index)
     o.rec = rec;
     o.model = r->cfg->model;
     o.served_model = r->served_model;
+    o.settings = r->settings;
     o.res = &res;
     o.main_domain = ipw_sources_main_domain(&r->ts.src);
     o.gpu_info = r->gpu_info;
@@ -252,6 +261,29 @@ static void *worker(void *arg)
         run_one(r, r->pending[i]);
     }
     return NULL;
+}
+
+/* Unmeasured requests before the baseline, so that loading the model into memory lands on
+ * none of the measured queries (a cold Ollama model put 4 s of load into record 0). */
+static void warm_up(struct runner *r)
+{
+    int n = r->cfg->warmup >= 0 ? r->cfg->warmup
+                                : (strcmp(r->cfg->client_id, "sim") == 0 ? 0 : 1);
+    for (int i = 0; i < n && !should_stop(r); i++) {
+        struct ipw_chat_request req = {.model = r->served_model,
+                                       .prompt = IPW_PROFILE_WARMUP_PROMPT};
+        struct ipw_chat_result res;
+        memset(&res, 0, sizeof res);
+        int64_t t0 = ipw_mono_ns();
+        r->client->ops->chat(r->client, &req, NULL, &res);
+        if (res.error != IPW_OK)
+            ipw_warn("warm-up request %d of %d failed (the run goes on): %s", i + 1, n,
+                     res.error_msg);
+        else
+            ipw_info("warm-up request %d of %d: %.2f s (not measured)", i + 1, n,
+                     (double)(ipw_mono_ns() - t0) / 1e9);
+        ipw_chat_result_free(&res);
+    }
 }
 
 /* Mean power per domain with no request in flight (SPEC §3.2 step 2). */
@@ -311,6 +343,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory starting the profiler");
     memset(outcome, 0, sizeof *outcome);
     r->cfg = cfg;
+    r->settings = ipw_profile_settings_json(cfg);
     pthread_mutex_init(&r->lock, NULL);
     ipw_err rc;
 
@@ -387,6 +420,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
 
     /* 4. baseline, then the queries */
     if (rc == IPW_OK && r->npending) {
+        warm_up(r);
         take_baseline(r);
         int n = cfg->concurrency > 0 ? cfg->concurrency : 1;
         if ((size_t)n > r->npending)
@@ -446,6 +480,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
     ipw_dataset_free(r->ds);
     json_decref(r->gpu_info);
     json_decref(r->system_info);
+    json_decref(r->settings);
     free(r->pending);
     ipw_share_ledger_destroy(r->ledger);
     pthread_mutex_destroy(&r->lock);
@@ -459,6 +494,7 @@ void ipw_profile_config_init(struct ipw_profile_config *cfg)
     cfg->dataset_id = "ipw";
     cfg->output_dir = "./runs/";
     cfg->concurrency = 1;
+    cfg->warmup = -1;
     cfg->collector = NULL;
     cfg->interval_ns = 50 * IPW_NS_PER_MS;
     cfg->baseline_ns = 5 * IPW_NS_PER_SEC;

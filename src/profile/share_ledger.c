@@ -214,17 +214,29 @@ static void apply(struct ipw_share_ledger *l, const struct event *ev)
 }
 
 /* Lock held. Takes the boundary, keeps events in time order, divides at once unless deferred. */
-static int64_t enter(struct ipw_share_ledger *l, size_t slot, enum ev_kind kind, int64_t client_ns)
+static int64_t boundary(struct ipw_share_ledger *l, int64_t client_ns)
 {
     int64_t t = l->cfg.mark ? l->cfg.mark(l->cfg.mark_ud, client_ns) : client_ns;
     if (t < l->last_in)
         t = l->last_in;
     l->last_in = t;
+    return t;
+}
+
+/* Lock held. An event at boundary t (from boundary()). */
+static void enter_at(struct ipw_share_ledger *l, size_t slot, enum ev_kind kind, int64_t t)
+{
     struct event ev = {t, slot, kind};
     if (l->cfg.deferred && l->nev < 3 * l->cap)
         l->ev[l->nev++] = ev;
     else
         apply(l, &ev); /* (the queue cannot overflow: each entry has at most 3 events) */
+}
+
+static int64_t enter(struct ipw_share_ledger *l, size_t slot, enum ev_kind kind, int64_t client_ns)
+{
+    int64_t t = boundary(l, client_ns);
+    enter_at(l, slot, kind, t);
     return t;
 }
 
@@ -344,6 +356,42 @@ int64_t ipw_share_ledger_end(struct ipw_share_ledger *l, uint64_t id, int64_t cl
     }
     pthread_mutex_unlock(&l->lock);
     return t;
+}
+
+ipw_err ipw_share_ledger_handoff(struct ipw_share_ledger *l, uint64_t old_id, uint64_t new_id,
+                                 int64_t client_ns, int64_t *t, ipw_errbuf *eb)
+{
+    pthread_mutex_lock(&l->lock);
+    size_t old_slot, slot = l->cap;
+    struct entry *o = find(l, old_id, &old_slot);
+    for (size_t i = 0; i < l->cap && slot == l->cap; i++)
+        if (!l->q[i].used)
+            slot = i;
+    if (!o || o->ended || slot == l->cap || find(l, new_id, NULL)) {
+        pthread_mutex_unlock(&l->lock);
+        return ipw_fail(eb, slot == l->cap ? IPW_E_RANGE : IPW_E_NOTFOUND,
+                        "cannot hand query %llu over to %llu: %s", (unsigned long long)old_id,
+                        (unsigned long long)new_id,
+                        slot == l->cap ? "the energy ledger is full"
+                                       : "the first is not in flight or the second is");
+    }
+    /* one boundary for both: the end of the one is the start of the other, to the nanosecond */
+    int64_t b = boundary(l, client_ns);
+    o->end = b;
+    o->ended = true;
+    enter_at(l, old_slot, EV_END, b);
+    struct entry *q = &l->q[slot];
+    memset(q, 0, sizeof *q);
+    q->used = true;
+    q->id = new_id;
+    l->registered++;
+    q->concurrency = (int)l->running; /* the old one's place: running is unchanged */
+    q->start = b;
+    enter_at(l, slot, EV_START, b);
+    if (t)
+        *t = b;
+    pthread_mutex_unlock(&l->lock);
+    return IPW_OK;
 }
 
 /* A phase's energy: a domain that no piece measured (an empty phase) is exactly 0 J; one with a

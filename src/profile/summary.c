@@ -149,6 +149,26 @@ static json_t *redacted(const json_t *params)
     return o;
 }
 
+json_t *ipw_profile_settings_json(const struct ipw_profile_config *cfg)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "client_base_url",
+                        cfg->client_base_url ? json_string(cfg->client_base_url) : json_null());
+    json_object_set_new(o, "client_params",
+                        cfg->client_params ? redacted(cfg->client_params) : json_object());
+    json_object_set_new(o, "concurrency", json_integer(cfg->concurrency));
+    json_t *mons = json_array();
+    for (size_t i = 0; i < cfg->n_monitors; i++)
+        json_array_append_new(mons, json_string(cfg->monitors[i]));
+    if (!cfg->n_monitors)
+        json_array_append_new(mons, json_string("local"));
+    json_object_set_new(o, "monitors", mons);
+    json_object_set_new(o, "collector", json_string(cfg->collector ? cfg->collector : "auto"));
+    json_object_set_new(o, "interval_ms", json_integer(cfg->interval_ns / 1000000));
+    json_object_set_new(o, "baseline_seconds", json_real((double)cfg->baseline_ns / 1e9));
+    return o;
+}
+
 json_t *ipw_profile_summary_json(const struct ipw_run_output *o, const struct ipw_profile_config *cfg,
                                  const struct ipw_telemetry_session *ts,
                                  const struct ipw_dataset *ds, double baseline_s,
@@ -182,6 +202,11 @@ json_t *ipw_profile_summary_json(const struct ipw_run_output *o, const struct ip
     json_object_set_new(ap, "baseline_seconds", json_real((double)cfg->baseline_ns / 1e9));
     json_object_set_new(pc, "additional_parameters", ap);
     json_object_set_new(s, "profiler_config", pc);
+    /* what was measured and generated with; a run resumed with --resume-anyway lists every
+     * set it ran with (each record names its own in "settings") */
+    json_object_set_new(s, "settings", ipw_profile_settings_json(cfg));
+    if (o->settings_history)
+        json_object_set_new(s, "settings_history", json_deep_copy(o->settings_history));
     json_object_set_new(s, "dataset", json_string(ds ? ds->name : cfg->dataset_id));
     json_object_set_new(s, "dataset_name", json_string(cfg->dataset_id));
     json_object_set_new(s, "hardware_label", json_string(o->hardware_label));

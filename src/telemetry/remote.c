@@ -528,9 +528,34 @@ static void link_init(struct ipw_remote *r, struct link *L, int index, const cha
     L->alloc.allocator_data = &L->arena;
 }
 
+/* Two monitors measure the same thing when their first readings name the same host, the same
+ * collector and the same devices: summing them would count that hardware twice. */
+static bool same_source(const struct link *a, const struct link *b)
+{
+    if (strcmp(a->si.host_name, b->si.host_name) != 0 ||
+        strcmp(a->info.platform, b->info.platform) != 0 || a->info.ndev != b->info.ndev)
+        return false;
+    for (unsigned d = 0; d < a->info.ndev; d++)
+        if (a->info.dev[d].index != b->info.dev[d].index ||
+            strcmp(a->info.dev[d].uuid, b->info.dev[d].uuid) != 0 ||
+            strcmp(a->info.dev[d].name, b->info.dev[d].name) != 0)
+            return false;
+    return true;
+}
+
 /* Build the combined identity from the monitors' first readings. */
 static ipw_err merge_info(struct ipw_remote *r, ipw_errbuf *eb)
 {
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t j = i + 1; j < r->n; j++)
+            if (same_source(&r->links[i], &r->links[j]))
+                return ipw_fail(eb, IPW_E_INVALID,
+                                "monitors %s and %s measure the same hardware (host %s, %s "
+                                "collector, %u devices): their energies would be counted twice; "
+                                "give each monitor once",
+                                r->links[i].target, r->links[j].target,
+                                r->links[i].si.host_name[0] ? r->links[i].si.host_name : "?",
+                                r->links[i].info.platform, r->links[i].info.ndev);
     if (r->n == 1) {
         r->info = r->links[0].info;
         r->si = r->links[0].si;

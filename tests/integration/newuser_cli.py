@@ -268,7 +268,132 @@ def test_item3_stale_analysis():
     srv.stop()
 
 
+def test_item7_answer_field():
+    """Rows without the answer field are refused at load time, before anything is measured."""
+    srv = LlmServer("m=ttft=1ms,tokens=2")
+    d = ms.tmpdir("ipw-nu-7-")
+    ds = jsonl(d, "qa.jsonl", [{"question": "2+2?", "solution": "4"},
+                               {"question": "3+3?", "solution": "6"}])
+    base = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=question",
+            "--output-dir", os.path.join(d, "runs"), "--baseline-seconds", "0",
+            "--collector", "null"]
+    p = run(base)
+    check(p.returncode != 0 and len(lines(p)) == 1 and "answer field 'answer'" in p.stderr and
+          "question, solution" in p.stderr and "answer_field=" in p.stderr,
+          "no row has the answer field: one line naming it and the fields seen: %r" % p.stderr)
+    check(not srv.requests("/api/chat"), "... before any query was sent")
+    p = run(base + ["--dataset-param", "answer_field=solution"])
+    check(p.returncode == 0, "answer_field=solution runs (%s)" % p.stderr[-200:])
+    p = run(base + ["--dataset-param", "answer_field=none", "--overwrite", "--no-eval"])
+    check(p.returncode == 0, "answer_field=none runs prompts without references (%s)"
+          % p.stderr[-200:])
+    srv.stop()
+
+
+def test_item8_judge_reached_first():
+    """A judge URL nothing answers fails before the first query (exit 2, the URL named)."""
+    srv = LlmServer("m=ttft=1ms,tokens=2", "j=ttft=1ms,reply=CORRECT")
+    d = ms.tmpdir("ipw-nu-8-")
+    base = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--max-queries", "3", "--output-dir", os.path.join(d, "runs"),
+            "--baseline-seconds", "0", "--collector", "null", "--eval-model", "j"]
+    p = run(base + ["--eval-base-url", "http://127.0.0.1:9/v1"])
+    check(usage_error(p, "127.0.0.1:9", "--eval-base-url"),
+          "an unreachable judge: exit 2, one line naming it: %r" % p.stderr)
+    check(not srv.requests("/api/chat") and not os.path.exists(os.path.join(d, "runs")),
+          "... before any query or run directory")
+    p = run(base + ["--eval-base-url", srv.url + "/v1"])
+    check(p.returncode == 0 and srv.requests("/v1/models"),
+          "a reachable judge is checked with GET /v1/models and the run goes on (%s)"
+          % p.stderr[-200:])
+    srv.stop()
+
+
+def test_item5_same_monitor_twice():
+    """The same monitor twice (or two monitors of one machine's same devices) is refused: its
+    energy and idle baseline would be counted twice."""
+    mon = ms.Monitor(collector="null", interval_ms=20)
+    srv = LlmServer("m=ttft=1ms,tokens=2")
+    d = ms.tmpdir("ipw-nu-5-")
+    base = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+            "--max-queries", "2", "--output-dir", os.path.join(d, "runs"),
+            "--baseline-seconds", "0", "--no-eval", "--no-progress"]
+    alias = mon.target.replace("127.0.0.1", "localhost")
+    p = run(base + ["--monitor", mon.target, "--monitor", alias])
+    check(p.returncode == 1 and "measure the same hardware" in p.stderr and
+          mon.target in p.stderr and len(lines(p)) == 1,
+          "one monitor under two names is refused in one line: %r" % p.stderr)
+    check(not srv.requests("/api/chat"), "... before any query")
+    p = run(base + ["--monitor", mon.target])
+    check(p.returncode == 0, "once, it is used (%s)" % p.stderr[-200:])
+    mon.terminate()
+    srv.stop()
+
+
+def test_item1_resume_settings():
+    """--resume with other generation or measuring settings is refused (listing them); a
+    resume that finds no run is an error, not a new run."""
+    d = ms.tmpdir("ipw-nu-1-")
+    base = ["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "3",
+            "--client-param", "time_scale=0", "--output-dir", d, "--baseline-seconds", "0",
+            "--no-eval", "--no-progress"]
+    check(run(base).returncode == 0, "a run")
+    for extra, flag in ((["--client-param", "temperature=0.7"], "--client-param"),
+                        (["--concurrency", "2"], "--concurrency"),
+                        (["--interval-ms", "20"], "--interval-ms"),
+                        (["--baseline-seconds", "0.5"], "--baseline-seconds")):
+        b = list(base)
+        if extra[0] == "--baseline-seconds":
+            b[b.index("--baseline-seconds") + 1] = extra[1]
+            extra = []
+        p = run(b + extra + ["--resume"])
+        check(p.returncode == 1 and len(lines(p)) == 1 and flag in p.stderr and
+              "--resume-anyway" in p.stderr, "resume with another %s refused: %r" % (flag, p.stderr))
+    p = run(base + ["--collector", "null", "--resume"])
+    check(p.returncode == 1 and "nothing to resume" in p.stderr and len(os.listdir(d)) == 1,
+          "a resume that finds no run (another --collector) starts nothing: %r" % p.stderr)
+    p = run(base + ["--concurrency", "2", "--resume-anyway"])
+    check(p.returncode == 0, "--resume-anyway accepts the change (%s)" % p.stderr[-200:])
+    s = json.load(open(os.path.join(d, os.listdir(d)[0], "summary.json")))
+    check(s["settings"]["concurrency"] == 2 and
+          [h["concurrency"] for h in s["settings_history"]] == [1, 2],
+          "summary.json keeps every settings set: %r" % s.get("settings_history"))
+
+
+def test_item12_warmup_and_cold_start():
+    """One unmeasured warm-up request goes before the baseline by default (none for sim, none
+    with --warmup 0); a measured query during which the server reports a model load is
+    flagged cold_start with the load's length."""
+    srv = LlmServer("m=ttft=1ms,tokens=2", "cold=ttft=1ms,tokens=2,load=600ms")
+    d = ms.tmpdir("ipw-nu-12-")
+    base = ["profile", "--client", "ollama", "--client-base-url", srv.url, "--max-queries", "2",
+            "--output-dir", os.path.join(d, "runs"), "--baseline-seconds", "0", "--no-eval",
+            "--collector", "null", "--no-progress"]
+    p = run(base + ["--model", "m"])
+    chats = srv.requests("/api/chat")
+    check(p.returncode == 0 and len(chats) == 3 and
+          "single word OK" in chats[0]["body"]["messages"][-1]["content"],
+          "one warm-up request, then the 2 measured ones (%d sent)" % len(chats))
+    recs = records(os.path.join(d, "runs", os.listdir(os.path.join(d, "runs"))[0]))
+    check(len(recs) == 2 and not any(r["cold_start"] for r in recs),
+          "the warm-up is not a record; warm records are not flagged")
+    p = run(base + ["--model", "m", "--warmup", "0", "--overwrite"])
+    check(p.returncode == 0 and len(srv.requests("/api/chat")) == 5, "--warmup 0 sends none")
+    p = run(base + ["--model", "cold", "--warmup", "0", "--run-name", "cold"])
+    recs = records(os.path.join(d, "runs", "cold"))
+    check(all(r["cold_start"] and abs(r["model_load_seconds"] - 0.6) < 1e-9 for r in recs),
+          "a reported load flags the record cold_start with its length")
+    check("model load" in p.stderr and "--warmup" in p.stderr, "and says so: %r" % p.stderr[-300:])
+    srv.stop()
+
+
 try:
+    test_item12_warmup_and_cold_start()
+    test_item1_resume_settings()
+    test_item5_same_monitor_twice()
+    test_item8_judge_reached_first()
+    test_item7_answer_field()
     test_item3_stale_analysis()
     test_item16_demo_headline_and_item14_comparison()
     test_item16_demo_build_quiet()

@@ -207,7 +207,7 @@ def test_crash_and_resume():
     args = ["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
             "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
             "--dataset-param", "answer_field=a", "--output-dir", out, "--baseline-seconds", "0.2",
-            "--no-eval", "--collector", "null"]
+            "--no-eval", "--collector", "null", "--warmup", "0"]  # counts every prompt sent
     proc = subprocess.Popen([IPW] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rec_path = None
     deadline = time.time() + 30
@@ -281,7 +281,8 @@ def test_no_power_counters():
     t0 = time.time()
     p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
              "--dataset", "jsonl", "--dataset-path", dataset(d, 2), "--dataset-param",
-             "prompt_field=q", "--output-dir", os.path.join(d, "runs"), "--baseline-seconds", "5",
+             "prompt_field=q", "--dataset-param", "answer_field=a", "--output-dir",
+             os.path.join(d, "runs"), "--baseline-seconds", "5",
              "--no-eval"], env=env)
     took = time.time() - t0
     check(p.returncode == 0, "a run without power counters completes (%s)" % p.stderr[-300:])
@@ -332,9 +333,18 @@ def test_resume_after_failures():
     bad.stop()
     good = LlmServer("m=ttft=5ms,itl=1ms,tokens=3")
     p = run(args(good.url) + ["--resume"])
-    check(p.returncode == 0, "--resume after failures (%s)" % p.stderr[-300:])
+    check(p.returncode == 1 and "--client-base-url" in p.stderr and "--resume-anyway" in p.stderr,
+          "a resume against another server URL is refused, naming it: %r" % p.stderr[-300:])
+    p = run(args(good.url) + ["--resume-anyway"])
+    check(p.returncode == 0, "--resume-anyway after failures (%s)" % p.stderr[-300:])
     run_dir = only_run_dir(out)
     recs = records(run_dir)
+    check({r["settings"]["client_base_url"] for r in recs if r["status"] == "failed"} == {bad.url}
+          and {r["settings"]["client_base_url"] for r in recs if r["status"] == "ok"}
+          == {good.url}, "each record keeps the settings it was made with")
+    hist = json.load(open(os.path.join(run_dir, "summary.json")))["settings_history"]
+    check([h["client_base_url"] for h in hist] == [bad.url, good.url],
+          "summary.json lists both settings: %r" % hist)
     check(len(recs) == 13 and sum(r["status"] == "failed" for r in recs) == 5,
           "the failed records stay in the log, followed by their reruns")
     t = json.load(open(os.path.join(run_dir, "summary.json")))["totals"]
@@ -498,6 +508,7 @@ def test_bad_input():
     else:
         p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
                  "--dataset", "jsonl", "--dataset-path", ds, "--dataset-param", "prompt_field=q",
+                 "--dataset-param", "answer_field=a",
                  "--output-dir", ro, "--baseline-seconds", "0", "--no-eval", "--collector",
                  "null"], **kw)
         check(one_line_error(p, ro), "unwritable output dir: one line naming it: %r" % p.stderr)

@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipw/agent.h"
 #include "ipw/clock.h"
 
 #define MAX_BODY (4 * 1024 * 1024)
@@ -27,14 +29,18 @@ static FILE *g_log;
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct script {
-    int64_t ttft_ns, itl_ns, stall_ns, load_ns, linger_ns;
+    int64_t ttft_ns, itl_ns, stall_ns, load_ns, linger_ns, burn_ns;
     long tokens, prompt_tokens, reasoning;
     long malformed, disconnect, stream_error, stall_after;
     int error_status;
     bool split, crlf, comments, multiline, no_usage, no_done;
     const char *reasoning_field;
     json_t *reply; /* array of token strings, or NULL */
+    int agent;     /* -1, or the enum ipw_agent_script an agent request follows */
 };
+
+/* Tasks a scripted agent can solve: --agent-tasks FILE, then the built-in set. */
+static struct ipw_agent_taskset g_tasks_file, g_tasks_builtin;
 
 static struct {
     char *name;
@@ -58,7 +64,8 @@ static bool set_key(struct script *s, const char *key, json_t *v, char *err, siz
         const char *name;
         int64_t *d;
     } durs[] = {{"ttft", &s->ttft_ns}, {"itl", &s->itl_ns}, {"stall", &s->stall_ns},
-                {"load", &s->load_ns}, {"linger", &s->linger_ns}};
+                {"load", &s->load_ns}, {"linger", &s->linger_ns},
+                {"burn", &s->burn_ns}};
     for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++)
         if (strcmp(key, durs[i].name) == 0) {
             if (dur < 0) {
@@ -101,6 +108,15 @@ static bool set_key(struct script *s, const char *key, json_t *v, char *err, siz
             return false;
         }
         s->error_status = (int)iv;
+        return true;
+    }
+    if (strcmp(key, "agent") == 0) {
+        enum ipw_agent_script m;
+        if (!ipw_agent_script_parse(sv, &m)) {
+            snprintf(err, errsz, "agent needs solve, fail or loop");
+            return false;
+        }
+        s->agent = (int)m;
         return true;
     }
     if (strcmp(key, "reasoning_field") == 0 && sv) {
@@ -157,6 +173,7 @@ static bool script_from_spec(json_t *spec, struct script *s, char *err, size_t e
     s->prompt_tokens = -1;
     s->stall_after = 1;
     s->reasoning_field = "reasoning_content";
+    s->agent = -1;
     const char *key;
     json_t *v;
     json_t *reply = json_object_get(spec, "reply");
@@ -212,6 +229,7 @@ struct stream {
     int64_t t0;
     int64_t last_ns; /* when the previous piece went out (t0 at first) */
     int64_t linger_ns; /* keep the response open this long after the last piece */
+    pid_t burner;      /* a child burning CPU for this request (burn=DUR), reaped before the end */
 };
 
 static void add_piece(struct stream *st, const char *text, int64_t at, bool split, bool abort)
@@ -241,6 +259,10 @@ static void add_piece(struct stream *st, const char *text, int64_t at, bool spli
 static void stream_free(void *cls)
 {
     struct stream *st = cls;
+    if (st->burner > 0) {
+        kill(st->burner, SIGKILL);
+        waitpid(st->burner, NULL, 0);
+    }
     for (size_t i = 0; i < st->n; i++)
         free(st->p[i].text);
     free(st->p);
@@ -269,6 +291,11 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
     struct piece *p = &st->p[st->idx];
+    if (st->burner > 0 && st->idx + 1 == st->n && st->off == 0) {
+        /* the burning child's CPU time lands in this process's cutime before the answer ends */
+        waitpid(st->burner, NULL, 0);
+        st->burner = 0;
+    }
     if (st->off == 0 && !wait_until((st->idx ? st->last_ns : st->t0) + p->at_ns))
         return MHD_CONTENT_READER_END_WITH_ERROR;
     if (p->abort)
@@ -468,6 +495,104 @@ static struct stream *build_stream(const struct script *s, const char *model, bo
     return st;
 }
 
+/* ---- the scripted agent ------------------------------------------------------------------- */
+
+/* The task a conversation is about: its first user message is the task's instruction. */
+static const struct ipw_agent_task *agent_task(json_t *messages)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *content = json_string_value(json_object_get(m, "content"));
+        if (!role || strcmp(role, "user") != 0 || !content)
+            continue;
+        const struct ipw_agent_taskset *sets[] = {&g_tasks_file, &g_tasks_builtin};
+        for (int k = 0; k < 2; k++)
+            for (size_t j = 0; j < sets[k]->n; j++)
+                if (strcmp(sets[k]->task[j].instruction, content) == 0)
+                    return &sets[k]->task[j];
+        return NULL;
+    }
+    return NULL;
+}
+
+static size_t tool_results(json_t *messages)
+{
+    size_t n = 0, i;
+    json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        n += role && strcmp(role, "tool") == 0;
+    }
+    return n;
+}
+
+/* One tool call, streamed as the protocols do: OpenAI in fragments (the name, then the
+ * arguments text in two pieces), Ollama as one whole call. */
+static struct stream *build_tool_stream(const struct script *s, const char *model, bool sse,
+                                        long prompt_words, size_t call_no, json_t *args)
+{
+    struct stream *st = calloc(1, sizeof *st);
+    char id[32];
+    snprintf(id, sizeof id, "call_%zu", call_no);
+    char *text = json_dumps(args, JSON_COMPACT);
+    size_t half = strlen(text) / 2;
+    long prompt = s->prompt_tokens >= 0 ? s->prompt_tokens : prompt_words;
+    long n = (long)strlen(text) / 4 + 1;
+    if (sse) {
+        emit_json(st, s, openai_chunk(model, json_pack("{s:s}", "role", "assistant"), NULL), true,
+                  0, false);
+        emit_json(st, s,
+                  openai_chunk(model,
+                               json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}", "tool_calls",
+                                         "index", 0, "id", id, "type", "function", "function",
+                                         "name", "shell", "arguments", ""),
+                               NULL),
+                  true, s->ttft_ns, false);
+        char first[4096], second[4096];
+        snprintf(first, sizeof first, "%.*s", (int)half, text);
+        snprintf(second, sizeof second, "%s", text + half);
+        emit_json(st, s,
+                  openai_chunk(model,
+                               json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", 0,
+                                         "function", "arguments", first),
+                               NULL),
+                  true, s->ttft_ns + s->itl_ns, false);
+        emit_json(st, s,
+                  openai_chunk(model,
+                               json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", 0,
+                                         "function", "arguments", second),
+                               NULL),
+                  true, s->ttft_ns + 2 * s->itl_ns, false);
+        int64_t end = s->ttft_ns + 2 * s->itl_ns;
+        emit_json(st, s, openai_chunk(model, json_object(), "tool_calls"), true, end, false);
+        emit_json(st, s,
+                  json_pack("{s:s, s:s, s:i, s:s, s:[], s:{s:i, s:i, s:i}}", "id",
+                            "chatcmpl-test", "object", "chat.completion.chunk", "created",
+                            1735689600, "model", model, "choices", "usage", "prompt_tokens",
+                            (json_int_t)prompt, "completion_tokens", (json_int_t)n,
+                            "total_tokens", (json_int_t)(prompt + n)),
+                  true, end, false);
+        add_piece(st, "data: [DONE]\n\n", end, false, false);
+    } else {
+        json_t *line = ollama_line(model, "", NULL, false);
+        json_object_set_new(json_object_get(line, "message"), "tool_calls",
+                            json_pack("[{s:{s:s, s:O}}]", "function", "name", "shell",
+                                      "arguments", args));
+        emit_json(st, s, line, false, s->ttft_ns, false);
+        json_t *j = ollama_line(model, "", NULL, true);
+        json_object_set_new(j, "done_reason", json_string("stop"));
+        json_object_set_new(j, "prompt_eval_count", json_integer(prompt));
+        json_object_set_new(j, "eval_count", json_integer(n));
+        emit_json(st, s, j, false, s->ttft_ns + s->itl_ns, false);
+    }
+    free(text);
+    return st;
+}
+
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
 struct request {
@@ -563,6 +688,23 @@ static long requested_max_tokens(json_t *body, bool openai)
     return json_is_integer(v) ? (long)json_integer_value(v) : -1;
 }
 
+/* A child process that uses `ns` of its own CPU time, then exits: a server's runner process
+ * doing known work, for the process-tree attribution of `ipw lab`. */
+static pid_t start_burner(int64_t ns)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid > 0 ? pid : 0;
+    struct timespec ts;
+    volatile unsigned long x = 0;
+    do {
+        for (int i = 0; i < 100000; i++)
+            x += (unsigned long)i;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    } while ((int64_t)ts.tv_sec * IPW_NS_PER_SEC + ts.tv_nsec < ns);
+    _exit(0);
+}
+
 static enum MHD_Result chat(struct MHD_Connection *conn, struct request *rq, bool openai)
 {
     json_t *body = json_loadb(rq->body ? rq->body : "", rq->len, 0, NULL);
@@ -594,13 +736,40 @@ static enum MHD_Result chat(struct MHD_Connection *conn, struct request *rq, boo
         json_decref(body);
         return send_error(conn, (unsigned)s.error_status, openai, msg);
     }
-    struct stream *st = build_stream(&s, model, openai, requested_max_tokens(body, openai),
-                                     count_words(json_object_get(body, "messages")));
+    json_t *messages = json_object_get(body, "messages");
+    struct stream *st = NULL;
+    if (s.agent >= 0 && json_array_size(json_object_get(body, "tools"))) {
+        const struct ipw_agent_task *task = agent_task(messages);
+        json_t *args = NULL;
+        char *final = NULL;
+        if (!task) {
+            final = strdup("I do not know this task.");
+        } else if (ipw_agent_script_next(task, (enum ipw_agent_script)s.agent,
+                                         tool_results(messages), "shell", &args, &final,
+                                         NULL) != IPW_OK) {
+            final = strdup("scripting failed");
+        }
+        if (args) {
+            st = build_tool_stream(&s, model, openai, count_words(messages),
+                                   tool_results(messages), args);
+            json_decref(args);
+        } else {
+            json_t *words = json_string(final);
+            set_key(&s, "reply", words, err, sizeof err);
+            json_decref(words);
+        }
+        free(final);
+    }
+    if (!st)
+        st = build_stream(&s, model, openai, requested_max_tokens(body, openai),
+                          count_words(messages));
     /* scheduled times into gaps: every inter-token interval is at least the scripted one */
     for (size_t i = st->n; i-- > 1;)
         st->p[i].at_ns -= st->p[i - 1].at_ns;
     st->t0 = ipw_mono_ns();
     st->linger_ns = s.linger_ns;
+    if (s.burn_ns > 0)
+        st->burner = start_burner(s.burn_ns);
     script_free(&s);
     json_decref(body);
     struct MHD_Response *r =
@@ -727,11 +896,14 @@ static void usage(void)
     fprintf(stderr,
             "usage: llm_test_server [--port N] [--port-file PATH] [--log PATH]\n"
             "                       [--model NAME=SPEC]... [--script FILE] [--api-key KEY]\n"
-            "                       [--max-seconds N]\n"
+            "                       [--max-seconds N] [--agent-tasks FILE]\n"
             "SPEC: comma-separated ttft=DUR itl=DUR tokens=N prompt_tokens=N reply=WORDS\n"
             "      reasoning=N reasoning_field=reasoning split crlf comments multiline\n"
             "      no_usage no_done malformed=K disconnect=K stream_error=K error=STATUS\n"
-            "      stall=DUR stall_after=K load=DUR linger=DUR   (DUR: 200ms, 1s; bare = ms)\n"
+            "      stall=DUR stall_after=K load=DUR linger=DUR burn=DUR   (DUR: 200ms, 1s; bare = ms)\n"
+            "      agent=solve|fail|loop: requests with tools get the scripted agent's next move\n"
+            "      for the task whose instruction is the first user message (built-in tasks,\n"
+            "      or --agent-tasks FILE)\n"
             "A model named \"test\" or \"test,SPEC\" needs no configuration.\n");
 }
 
@@ -761,6 +933,13 @@ int main(int argc, char **argv)
             g_api_key = v;
         else if (strcmp(a, "--max-seconds") == 0)
             max_seconds = atol(v);
+        else if (strcmp(a, "--agent-tasks") == 0) {
+            ipw_errbuf eb = {0};
+            if (ipw_agent_tasks_load("jsonl", v, 0, 0, false, &g_tasks_file, &eb) != IPW_OK) {
+                fprintf(stderr, "llm_test_server: %s\n", eb.msg);
+                return 2;
+            }
+        }
         else if (strcmp(a, "--script") == 0) {
             if (load_script(v) != 0)
                 return 2;
@@ -778,6 +957,12 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
+    }
+    ipw_errbuf teb = {0};
+    if (ipw_agent_tasks_load(IPW_AGENT_BUILTIN, NULL, 0, 0, false, &g_tasks_builtin, &teb) !=
+        IPW_OK) {
+        fprintf(stderr, "llm_test_server: %s\n", teb.msg);
+        return 1;
     }
     if (log_path && !(g_log = fopen(log_path, "a"))) {
         fprintf(stderr, "llm_test_server: cannot open %s: %s\n", log_path, strerror(errno));
@@ -822,6 +1007,8 @@ int main(int argc, char **argv)
     MHD_stop_daemon(d);
     if (g_log)
         fclose(g_log);
+    ipw_agent_tasks_free(&g_tasks_file);
+    ipw_agent_tasks_free(&g_tasks_builtin);
     for (int i = 0; i < g_nmodels; i++) {
         free(g_models[i].name);
         json_decref(g_models[i].spec);

@@ -118,6 +118,24 @@ static void test_atomic_files(void **state)
     free(text);
     ipw_errbuf eb = {0};
     assert_int_equal(ipw_read_file(path, 3, &text, &len, &eb), IPW_E_RANGE);
+    assert_null(text);
+    assert_int_equal(ipw_read_file(path, 6, &text, &len, NULL), IPW_OK); /* exactly the limit */
+    assert_int_equal(len, 6);
+    free(text);
+    assert_int_equal(ipw_read_file(path, 5, &text, &len, NULL), IPW_E_RANGE); /* one over */
+    /* a file larger than the first allocation grows and arrives whole */
+    size_t big = 100000;
+    char *data = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        data[i] = (char)('a' + i % 26);
+    assert_int_equal(ipw_write_file_atomic(path, data, big, NULL), IPW_OK);
+    assert_int_equal(ipw_read_file(path, big, &text, &len, NULL), IPW_OK);
+    assert_int_equal(len, big);
+    assert_memory_equal(text, data, big);
+    assert_int_equal(text[big], '\0');
+    free(text);
+    assert_int_equal(ipw_read_file(path, big - 1, &text, &len, NULL), IPW_E_RANGE);
+    free(data);
     assert_int_equal(ipw_read_file("/nonexistent/x", 3, &text, &len, &eb), IPW_E_NOTFOUND);
     assert_non_null(strstr(eb.msg, "/nonexistent/x"));
     ipw_test_rmtree(dir);

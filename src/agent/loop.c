@@ -1,0 +1,416 @@
+/* The agent loop (docs/agents.md, "The loop"): the model sees the task and the tools, calls
+ * tools, reads their results and stops with a final answer, at the turn limit or at the task's
+ * timeout. Every LLM call is metered start -> first token -> end; the time after it (the tools
+ * running in the sandbox) is metered as its turn's between-calls segment. */
+#include "loop.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipw/clock.h"
+#include "ipw/scoring.h"
+
+#define JUDGE_OUTPUT_KEEP 2048
+#define TOOL_HEAD_KEEP 400 /* bytes of each tool result kept in the trace */
+#define JUDGE_TIMEOUT_NS (120 * IPW_NS_PER_SEC)
+
+static const char *const system_terminal =
+    "You are an agent that completes tasks in a Linux sandbox without network access. Your "
+    "working directory is /work. Use the tools to inspect and change files and to run commands. "
+    "When the task is complete, reply with a short final message and no tool call.";
+static const char *const system_qa =
+    "You are an agent that answers questions. You may use the tools (a shell in a sandbox, "
+    "files, a calculator) when they help. Give your final answer in your last message, with no "
+    "tool call.";
+
+struct call_ctx {
+    struct ipw_agent_meter *m;
+};
+
+static void on_start(void *ud, int64_t ns) { ipw_agent_meter_llm_start(((struct call_ctx *)ud)->m, ns); }
+static void on_first(void *ud, int64_t ns) { ipw_agent_meter_llm_first(((struct call_ctx *)ud)->m, ns); }
+
+/* Main-domain joules of e (NAN when not measured) and the sum over measured domains. */
+static double main_j(const struct ipw_energy *e, ipw_domain d)
+{
+    return (e->valid & (1u << d)) ? e->joules[d] : NAN;
+}
+
+static double all_j(const struct ipw_energy *e)
+{
+    double s = 0;
+    bool any = false;
+    for (int d = 0; d < IPW_DOMAIN_COUNT; d++)
+        if (e->valid & (1u << d)) {
+            s += e->joules[d];
+            any = true;
+        }
+    return any ? s : NAN;
+}
+
+static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static void add(double *acc, double v)
+{
+    if (isfinite(v))
+        *acc = isfinite(*acc) ? *acc + v : v;
+}
+
+/* Sums over the task (NAN until a segment gave a value). */
+struct totals {
+    double energy, total, llm, between, prefill, decode;
+    long in, out, tool_tokens;
+    double llm_s, tool_s;
+};
+
+static void between_into(json_t *turn, const struct ipw_query_share *gap, ipw_domain d,
+                         struct totals *tt)
+{
+    double e = main_j(&gap->total, d), a = all_j(&gap->total);
+    double secs = gap->end_ns > gap->start_ns ? (double)(gap->end_ns - gap->start_ns) / 1e9 : 0;
+    json_object_set_new(turn, "between",
+                        json_pack("{s:o, s:o, s:f}", "energy_joules", num(e), "total_joules",
+                                  num(a), "seconds", secs));
+    double te = json_number_value(json_object_get(turn, "energy_joules"));
+    double ta = json_number_value(json_object_get(turn, "total_joules"));
+    bool has_te = json_is_number(json_object_get(turn, "energy_joules"));
+    bool has_ta = json_is_number(json_object_get(turn, "total_joules"));
+    if (isfinite(e))
+        json_object_set_new(turn, "energy_joules", json_real(has_te ? te + e : e));
+    if (isfinite(a))
+        json_object_set_new(turn, "total_joules", json_real(has_ta ? ta + a : a));
+    add(&tt->between, e);
+    add(&tt->energy, e);
+    add(&tt->total, a);
+}
+
+static long estimate_tokens(size_t bytes) { return (long)((bytes + 3) / 4); }
+
+/* The model's reply as the history's assistant message (tool-call arguments as JSON text). */
+static json_t *assistant_message(const char *content, const json_t *calls)
+{
+    json_t *m = json_pack("{s:s, s:s}", "role", "assistant", "content", content ? content : "");
+    if (json_array_size(calls)) {
+        json_t *tc = json_array();
+        size_t i;
+        const json_t *c;
+        json_array_foreach(calls, i, c)
+        {
+            char *args = json_dumps(json_object_get(c, "arguments"), JSON_COMPACT);
+            json_array_append_new(
+                tc, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id",
+                              json_string_value(json_object_get(c, "id")), "type", "function",
+                              "function", "name", json_string_value(json_object_get(c, "name")),
+                              "arguments", args ? args : "{}"));
+            free(args);
+        }
+        json_object_set_new(m, "tool_calls", tc);
+    }
+    return m;
+}
+
+/* The sim agent: the script's action replaces the sim client's placeholder text. */
+static ipw_err scripted_reply(const struct ipw_agent_loop_config *cfg,
+                              const struct ipw_agent_task *task, size_t done_calls, int turn,
+                              struct ipw_chat_result *res, ipw_errbuf *eb)
+{
+    json_t *args = NULL;
+    char *final = NULL;
+    ipw_err e = ipw_agent_script_next(task, cfg->script, done_calls,
+                                      ipw_agent_command_tool(cfg->kind), &args, &final, eb);
+    if (e != IPW_OK)
+        return e;
+    free(res->content);
+    res->content = final ? final : strdup("");
+    json_decref(res->tool_calls);
+    res->tool_calls = NULL;
+    if (args) {
+        char id[32];
+        snprintf(id, sizeof id, "call_%d", turn);
+        res->tool_calls = json_pack("[{s:s, s:s, s:o}]", "id", id, "name",
+                                    ipw_agent_command_tool(cfg->kind), "arguments", args);
+    }
+    return res->content ? IPW_OK : ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+}
+
+/* The task's own verdict: its test script in the work dir, or the final answer scored. */
+static json_t *judge(const struct ipw_agent_task *task, const struct ipw_sandbox *sb,
+                     const char *final, bool *resolved)
+{
+    *resolved = false;
+    if (task->kind == IPW_TASK_QA) {
+        enum ipw_verdict v = strcmp(task->item_kind, "mcq") == 0
+                                 ? ipw_score_mcq(final ? final : "", task->answer,
+                                                 task->instruction, NULL, NULL)
+                                 : ipw_score_exact(final ? final : "", task->answer, NULL, NULL,
+                                                   0);
+        *resolved = v == IPW_VERDICT_CORRECT;
+        return json_pack("{s:s, s:s}", "method", "answer", "verdict", ipw_verdict_name(v));
+    }
+    struct ipw_exec_result r;
+    ipw_errbuf eb = {0};
+    if (ipw_sandbox_exec(sb, task->test, JUDGE_TIMEOUT_NS, &r, &eb) != IPW_OK)
+        return json_pack("{s:s, s:s}", "method", "test", "error", eb.msg);
+    *resolved = r.exit_code == 0 && !r.limit[0];
+    size_t keep = r.output_len < JUDGE_OUTPUT_KEEP ? r.output_len : JUDGE_OUTPUT_KEEP;
+    json_t *out = json_stringn(r.output, keep);
+    json_t *j = json_pack("{s:s, s:i, s:o, s:o}", "method", "test", "exit_code", r.exit_code,
+                          "limit", r.limit[0] ? json_string(r.limit) : json_null(), "output",
+                          out ? out : json_string("(output is not UTF-8)"));
+    ipw_exec_result_free(&r);
+    return j;
+}
+
+/* The tool calls of one reply, run in order; their results join the history. */
+static json_t *run_tools(const struct ipw_agent_env *env, const json_t *calls, json_t *messages,
+                         struct totals *tt, long *result_tokens, double *tool_s)
+{
+    json_t *called = json_array();
+    size_t i;
+    const json_t *c;
+    json_array_foreach(calls, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *id = json_string_value(json_object_get(c, "id"));
+        struct ipw_tool_outcome o;
+        ipw_agent_tool_run(env, name ? name : "", json_object_get(c, "arguments"), &o);
+        double secs = (double)(o.end_ns - o.start_ns) / 1e9;
+        *tool_s += secs;
+        size_t len = o.text ? strlen(o.text) : 0;
+        *result_tokens += estimate_tokens(len);
+        json_t *content = json_stringn(o.text ? o.text : "", len);
+        if (!content) /* a command printed bytes that are not UTF-8 */
+            content = json_string("[the output is not valid UTF-8 text]");
+        json_array_append_new(messages,
+                              json_pack("{s:s, s:s, s:s, s:o}", "role", "tool", "tool_call_id",
+                                        id ? id : "", "name", name ? name : "", "content",
+                                        content));
+        /* the head of what the model read: why a command failed or was stopped */
+        size_t head = len < TOOL_HEAD_KEEP ? len : TOOL_HEAD_KEEP;
+        while (head < len && head > 0 && ((unsigned char)o.text[head] & 0xC0) == 0x80)
+            head--; /* never cut a UTF-8 character */
+        json_t *head_text = json_stringn(o.text ? o.text : "", head);
+        json_array_append_new(
+            called, json_pack("{s:s, s:o, s:i, s:o, s:f, s:I, s:b, s:o}", "name", name ? name : "",
+                              "arguments", json_deep_copy(json_object_get(c, "arguments")),
+                              "exit_code", o.exit_code, "limit",
+                              o.limit[0] ? json_string(o.limit) : json_null(), "seconds", secs,
+                              "output_bytes", (json_int_t)o.output_bytes, "bad_call", o.failed,
+                              "result_head", head_text ? head_text : json_null()));
+        ipw_tool_outcome_free(&o);
+    }
+    tt->tool_s += *tool_s;
+    return called;
+}
+
+static json_t *llm_json(const struct ipw_query_share *sh, bool measured, ipw_domain d,
+                        struct totals *tt)
+{
+    double e = NAN, a = NAN, pre = NAN, dec = NAN;
+    if (measured) {
+        e = main_j(&sh->total, d);
+        a = all_j(&sh->total);
+        pre = main_j(&sh->prefill, d);
+        dec = main_j(&sh->decode, d);
+    }
+    add(&tt->llm, e);
+    add(&tt->energy, e);
+    add(&tt->total, a);
+    add(&tt->prefill, pre);
+    add(&tt->decode, dec);
+    return json_pack("{s:o, s:o, s:o, s:o}", "energy_joules", num(e), "prefill_joules", num(pre),
+                     "decode_joules", num(dec), "total_joules", num(a));
+}
+
+static json_t *one_turn(int index, const struct ipw_chat_result *res, const struct ipw_query_share *sh,
+                        bool measured, ipw_domain d, struct totals *tt)
+{
+    json_t *llm = llm_json(sh, measured, d, tt);
+    double llm_s = res->end_ns > res->start_ns ? (double)(res->end_ns - res->start_ns) / 1e9 : 0;
+    tt->llm_s += llm_s;
+    if (res->input_tokens > 0)
+        tt->in += res->input_tokens;
+    if (res->output_tokens > 0)
+        tt->out += res->output_tokens;
+    json_t *turn = json_pack(
+        "{s:i, s:o, s:o, s:f, s:o, s:o, s:s, s:o, s:o}", "turn_index", index, "input_tokens",
+        res->input_tokens >= 0 ? json_integer(res->input_tokens) : json_null(), "output_tokens",
+        res->output_tokens >= 0 ? json_integer(res->output_tokens) : json_null(), "llm_seconds",
+        llm_s, "time_to_first_token_seconds",
+        res->first_token_ns ? json_real((double)(res->first_token_ns - res->start_ns) / 1e9)
+                            : json_null(),
+        "llm", llm, "token_count_source",
+        res->token_source == IPW_TOKENS_SERVER ? "server" : "estimated", "energy_joules",
+        json_deep_copy(json_object_get(llm, "energy_joules")), "total_joules",
+        json_deep_copy(json_object_get(llm, "total_joules")));
+    json_object_set_new(turn, "window",
+                        json_pack("{s:I, s:o, s:I}", "start_ns", (json_int_t)sh->start_ns,
+                                  "first_token_ns",
+                                  sh->first_token_ns ? json_integer(sh->first_token_ns)
+                                                     : json_null(),
+                                  "end_ns", (json_int_t)sh->end_ns));
+    json_object_set_new(turn, "error",
+                        res->error != IPW_OK ? json_string(res->error_msg) : json_null());
+    return turn;
+}
+
+static size_t count_tool_results(const json_t *messages)
+{
+    size_t n = 0, i;
+    const json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        n += role && strcmp(role, "tool") == 0;
+    }
+    return n;
+}
+
+ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
+                           const struct ipw_agent_task *task, struct ipw_agent_meter *meter,
+                           json_t **trace, ipw_errbuf *eb)
+{
+    *trace = NULL;
+    struct ipw_sandbox sb;
+    ipw_err e = ipw_sandbox_create(&sb, cfg->sandbox, cfg->limits, eb);
+    if (e != IPW_OK)
+        return e;
+    int64_t real_minus_mono = ipw_real_ns() - ipw_mono_ns();
+    json_t *t = json_pack("{s:s, s:s, s:s}", "task_id", task->id, "category", task->category,
+                          "kind", task->kind == IPW_TASK_QA ? "qa" : "terminal");
+    json_t *turns = json_array();
+    json_t *messages = json_array();
+    json_t *tools = ipw_agent_tools_schema(cfg->kind);
+    struct totals tt = {NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, 0, 0, 0};
+    const char *stop = "max_turns";
+    char *final = NULL;
+    char error[IPW_ERRMSG_MAX] = "";
+
+    /* setup runs before the measured window: it is the task's, not the agent's */
+    if (task->setup[0]) {
+        struct ipw_exec_result r;
+        ipw_errbuf se = {0};
+        if (ipw_sandbox_exec(&sb, task->setup, 0, &r, &se) != IPW_OK) {
+            snprintf(error, sizeof error, "setup could not run: %s", se.msg);
+        } else {
+            if (r.exit_code != 0 || r.limit[0])
+                snprintf(error, sizeof error, "setup failed (exit %d%s%s): %.200s", r.exit_code,
+                         r.limit[0] ? ", limit " : "", r.limit, r.output);
+            ipw_exec_result_free(&r);
+        }
+    }
+    json_array_append_new(messages,
+                          json_pack("{s:s, s:s}", "role", "system", "content",
+                                    task->kind == IPW_TASK_QA ? system_qa : system_terminal));
+    json_array_append_new(messages, json_pack("{s:s, s:s}", "role", "user", "content",
+                                              task->instruction));
+    int64_t t0 = ipw_mono_ns();
+    int64_t timeout = task->timeout_ns > 0 ? task->timeout_ns : cfg->task_timeout_ns;
+    struct ipw_agent_env env = {cfg->kind, &sb, t0 + timeout};
+    json_t *last_turn = NULL;
+    for (int i = 0; !error[0] && i < cfg->max_turns; i++) {
+        if (ipw_mono_ns() >= env.deadline_ns) {
+            stop = "timeout";
+            break;
+        }
+        struct call_ctx cc = {meter};
+        struct ipw_stream_events ev = {.ud = &cc, .on_start = on_start, .on_first_token = on_first};
+        struct ipw_chat_request req = {.model = cfg->model, .messages = messages, .tools = tools};
+        struct ipw_chat_result res;
+        memset(&res, 0, sizeof res);
+        cfg->client->ops->chat(cfg->client, &req, &ev, &res);
+        struct ipw_query_share sh, gap;
+        bool have_gap = false;
+        bool measured = ipw_agent_meter_llm_end(meter, res.end_ns, &sh, &gap, &have_gap);
+        if (have_gap && last_turn)
+            between_into(last_turn, &gap, cfg->main_domain, &tt);
+        if (!measured) {
+            sh.start_ns = res.start_ns;
+            sh.first_token_ns = res.first_token_ns;
+            sh.end_ns = res.end_ns;
+        }
+        if (res.error == IPW_OK && cfg->scripted) {
+            ipw_errbuf se = {0};
+            if (scripted_reply(cfg, task, count_tool_results(messages), i, &res, &se) != IPW_OK)
+                snprintf(error, sizeof error, "%s", se.msg);
+        }
+        json_t *turn = one_turn(i, &res, &sh, measured, cfg->main_domain, &tt);
+        json_array_append_new(turns, turn);
+        last_turn = turn;
+        if (res.error != IPW_OK) {
+            stop = "llm_error";
+            snprintf(error, sizeof error, "%s", res.error_msg);
+            ipw_chat_result_free(&res);
+            break;
+        }
+        json_array_append_new(messages, assistant_message(res.content, res.tool_calls));
+        if (!json_array_size(res.tool_calls)) {
+            stop = "final_answer";
+            final = strdup(res.content ? res.content : "");
+            ipw_chat_result_free(&res);
+            break;
+        }
+        long result_tokens = 0;
+        double tool_s = 0;
+        json_object_set_new(turn, "tools_called",
+                            run_tools(&env, res.tool_calls, messages, &tt, &result_tokens,
+                                      &tool_s));
+        json_object_set_new(turn, "tool_result_tokens", json_integer(result_tokens));
+        json_object_set_new(turn, "tool_seconds", json_real(tool_s));
+        tt.tool_tokens += result_tokens;
+        ipw_chat_result_free(&res);
+    }
+    if (error[0] && strcmp(stop, "llm_error") != 0)
+        stop = "error";
+    struct ipw_query_share gap;
+    if (ipw_agent_meter_close(meter, ipw_mono_ns(), &gap) && last_turn)
+        between_into(last_turn, &gap, cfg->main_domain, &tt);
+    int64_t t1 = ipw_mono_ns();
+
+    bool resolved = false;
+    json_t *verdict = error[0] && strcmp(stop, "llm_error") != 0
+                          ? json_pack("{s:s}", "method", "none")
+                          : judge(task, &sb, final, &resolved);
+    ipw_sandbox_destroy(&sb);
+
+    /* the task's window measured in one piece: the check that the turns add up */
+    double window = NAN;
+    if (cfg->window_check && cfg->src && meter->started) {
+        struct ipw_energy w;
+        if (ipw_attr_energy(cfg->src, meter->t_first, meter->t_last, &w, NULL) == IPW_OK)
+            window = main_j(&w, cfg->main_domain);
+    }
+    double wall = (double)(t1 - t0) / 1e9;
+    json_object_set_new(t, "turns", turns);
+    json_object_set_new(t, "n_turns", json_integer((json_int_t)json_array_size(turns)));
+    json_object_set_new(t, "stop_reason", json_string(stop));
+    json_object_set_new(t, "final_answer", final ? json_string(final) : json_null());
+    json_object_set_new(t, "resolved", json_boolean(resolved));
+    json_object_set_new(t, "judge", verdict);
+    json_object_set_new(t, "energy_joules", num(tt.energy));
+    json_object_set_new(t, "total_joules", num(tt.total));
+    json_object_set_new(t, "llm_joules", num(tt.llm));
+    json_object_set_new(t, "between_joules", num(tt.between));
+    json_object_set_new(t, "prefill_joules", num(tt.prefill));
+    json_object_set_new(t, "decode_joules", num(tt.decode));
+    json_object_set_new(t, "window_joules", num(window));
+    json_object_set_new(t, "input_tokens", json_integer(tt.in));
+    json_object_set_new(t, "output_tokens", json_integer(tt.out));
+    json_object_set_new(t, "tool_result_tokens", json_integer(tt.tool_tokens));
+    json_object_set_new(t, "wall_seconds", json_real(wall));
+    json_object_set_new(t, "llm_seconds", json_real(tt.llm_s));
+    json_object_set_new(t, "tool_seconds", json_real(tt.tool_s));
+    json_object_set_new(t, "tool_time_share", json_real(wall > 0 ? tt.tool_s / wall : 0));
+    json_object_set_new(t, "start_time", json_real((double)(t0 + real_minus_mono) / 1e9));
+    json_object_set_new(t, "end_time", json_real((double)(t1 + real_minus_mono) / 1e9));
+    json_object_set_new(t, "error", error[0] ? json_string(error) : json_null());
+    json_object_set_new(t, "attribution_warning",
+                        meter->warn[0] ? json_string(meter->warn) : json_null());
+    free(final);
+    json_decref(messages);
+    json_decref(tools);
+    *trace = t;
+    return IPW_OK;
+}

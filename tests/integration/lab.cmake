@@ -1,0 +1,18 @@
+# ipw lab's own tests: energy truth and process-tree attribution end to end (in process, fake
+# RAPL + the scripted LLM server), and the command line driven by a Python script against the
+# real binary (every subcommand, bad input, the store, numpy statistics of stored runs).
+if(TARGET llm_test_server)
+  add_executable(test_lab_e2e ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_lab_e2e.c)
+  target_link_libraries(test_lab_e2e PRIVATE ipwtest)
+  add_dependencies(test_lab_e2e llm_test_server)
+  add_test(NAME integration.lab.energy_truth COMMAND test_lab_e2e)
+  set_tests_properties(integration.lab.energy_truth PROPERTIES LABELS integration TIMEOUT 300
+                       ENVIRONMENT "${IPW_TEST_ENV}")
+endif()
+
+if(TARGET llm_test_server)
+  add_test(NAME integration.lab.cli
+           COMMAND ${IPW_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/integration/lab_cli.py)
+  set_tests_properties(integration.lab.cli PROPERTIES LABELS integration TIMEOUT 600
+                       ENVIRONMENT "${IPW_TEST_ENV}")
+endif()
