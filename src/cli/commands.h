@@ -28,6 +28,8 @@ int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
+/* `ipw lab serve` (cmd_lab_serve.c); argv[0] is "serve". */
+int ipw_cli_lab_serve(int argc, char **argv);
 
 /* The headline figures of an analysis, as `ipw analyze` prints them (also after a profile). */
 struct ipw_analyze_result;
