@@ -157,7 +157,7 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
         rc = ipw_telemetry_session_open(&tc, &e->ts, eb);
         e->ts_open = rc == IPW_OK;
     }
-    if (rc == IPW_OK && strcmp(e->ts.platform, "null") == 0) {
+    if (rc == IPW_OK && !(e->ts.info.caps & IPW_CAP_ENERGY)) {
         /* never show zeros as measurements: say what was tried and what is possible */
         char tried[400] = "the null collector was chosen";
         if (e->ts.collector && e->ts.collector->detect_log[0])
@@ -175,6 +175,15 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
     }
     ipw_telemetry_session_log_notes(&e->ts);
     resolve_server(e);
+    if (e->server_pid > 0 &&
+        ipw_lab_proctree_open(e->procfs, e->server_pid, &e->tree, eb) != IPW_OK) {
+        ipw_lab_engine_close(e);
+        return IPW_E_NOMEM;
+    }
+    if (e->tree) { /* the first snapshot lists every process: not inside the first run */
+        struct ipw_lab_cpu_snapshot warm;
+        ipw_lab_proctree_snapshot(e->tree, &warm, NULL);
+    }
     *out = e;
     return IPW_OK;
 }
@@ -187,6 +196,7 @@ void ipw_lab_engine_close(struct ipw_lab_engine *e)
         ipw_telemetry_session_close(&e->ts);
     ipw_client_close(e->client);
     ipw_client_close(e->probe);
+    ipw_lab_proctree_close(e->tree);
     json_decref(e->params);
     free(e);
 }

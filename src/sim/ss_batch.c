@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/predict/roof.h"
 #include "ss.h"
 
 struct bctx {
@@ -67,6 +68,15 @@ static ipw_err layer(struct ipw_ss_sim *sim, struct ss_sched *s, const struct bc
 {
     struct ss_inst_cfg *c = s->cfg;
     (void)sim;
+    if (c->bundle->roof) {
+        enum ss_cat rc = ss_arch_category(&c->bundle->arch, name, NULL);
+        if (rc != SS_CAT_NONE) {
+            struct ss_roof_batch rb = {x->total_len, x->lm_head_len, x->pc, x->kp, x->nd, x->kd_mean};
+            *ns = ss_roof_layer_ns(c->bundle->roof, c->model, name, c->tp, c->fp_bits / 8,
+                                   c->kv_fp8 ? 1 : c->fp_bits / 8, &rb);
+            return IPW_OK;
+        }
+    }
     int k;
     for (k = 0; k < s->nplan; k++)
         if (s->plan[k].name == name)
