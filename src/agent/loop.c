@@ -11,6 +11,7 @@
 
 #include "ipw/clock.h"
 #include "ipw/scoring.h"
+#include "replay.h"
 #include "turns.h"
 
 #define JUDGE_OUTPUT_KEEP 2048
@@ -168,6 +169,8 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
                            json_t **trace, ipw_errbuf *eb)
 {
     *trace = NULL;
+    if (task->kind == IPW_TASK_REPLAY) /* no tools run: no sandbox */
+        return ipw_agent_replay_run(cfg, task, meter, trace, eb);
     struct ipw_sandbox sb;
     ipw_err e = ipw_sandbox_create(&sb, cfg->sandbox, cfg->limits, eb);
     if (e != IPW_OK)
