@@ -157,7 +157,7 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
         rc = ipw_telemetry_session_open(&tc, &e->ts, eb);
         e->ts_open = rc == IPW_OK;
     }
-    if (rc == IPW_OK && strcmp(e->ts.platform, "null") == 0) {
+    if (rc == IPW_OK && !(e->ts.info.caps & IPW_CAP_ENERGY)) {
         /* never show zeros as measurements: say what was tried and what is possible */
         char tried[400] = "the null collector was chosen";
         if (e->ts.collector && e->ts.collector->detect_log[0])

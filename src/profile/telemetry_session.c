@@ -87,7 +87,7 @@ ipw_err ipw_telemetry_session_open(const struct ipw_telemetry_session_config *cf
 
 void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts)
 {
-    bool null = strcmp(ts->platform, "null") == 0;
+    bool null = !(ts->info.caps & IPW_CAP_ENERGY);
     /* auto-detection ending in null is what a user must not miss (often: RAPL needs root) */
     if (null && ts->collector && ts->collector->detect_log[0])
         ipw_warn("telemetry: no power or energy counter is readable here (null collector), so "

@@ -565,8 +565,13 @@ static ipw_err merge_info(struct ipw_remote *r, ipw_errbuf *eb)
     r->si = r->links[0].si;
     snprintf(r->info.platform, sizeof r->info.platform, "%s", r->links[0].info.platform);
     r->info.main_domain = r->links[0].info.main_domain;
+    r->info.caps = r->links[0].info.caps;
     for (size_t i = 0; i < r->n; i++) {
         const struct ipw_collector_info *li = &r->links[i].info;
+        /* the sum has energy (or a modelled part) when any monitor does, and is a counter only
+         * when every monitor's is */
+        r->info.caps = ((r->info.caps | li->caps) & (IPW_CAP_ENERGY | IPW_CAP_MODELLED)) |
+                       (r->info.caps & li->caps & IPW_CAP_ENERGY_COUNTER);
         if (strcmp(li->platform, r->info.platform) != 0)
             snprintf(r->info.platform, sizeof r->info.platform, "mixed");
         if (li->main_domain == IPW_DOMAIN_GPU)
@@ -651,6 +656,8 @@ ipw_err ipw_remote_open(const char *const *targets, size_t ntargets,
             break;
         /* The first message must outlive the arena's next reset: copy what we need now. */
         ipw_wire_decode_info(first[i], &L->info, &L->si);
+        ipw_collector_describe_platform(L->info.platform, L->info.gpu_name, &L->info.caps,
+                                        &L->info.main_domain);
         L->ndev = L->info.ndev;
         L->st.connected = true;
     }
