@@ -4,6 +4,8 @@
  * (and scripts) can check it against accuracy.json. */
 #include "ipw/report.h"
 
+#include "analysis/report_predict.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -569,6 +571,7 @@ static void run_section(struct ipw_buf *b, const struct run_view *v, size_t run_
     kinds_table(b, v->acc);
     regression_table(b, v->reg);
     warnings_list(b, v->acc, v->reg);
+    ipw_report_predictions(b, v->dir);
     plots_section(b, v, run_no);
     ipw_buf_puts(b, "</section>\n");
 }
