@@ -654,7 +654,8 @@ static void results(struct run *r)
             }
             res->power_w = malloc((r->pw.nseries ? r->pw.nseries : 1) * sizeof(double));
             if (res->power_w) {
-                memcpy(res->power_w, r->pw.series, r->pw.nseries * sizeof(double));
+                if (r->pw.nseries) /* no heartbeat yet: the series pointer may be NULL */
+                    memcpy(res->power_w, r->pw.series, r->pw.nseries * sizeof(double));
                 res->n_power = r->pw.nseries;
             }
             ss_rule(k, NULL);
