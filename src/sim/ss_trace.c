@@ -319,11 +319,7 @@ static ipw_err parse_obj(struct scan *s, bool keep, bool top, struct ss_req *r, 
                 *nsub = count;
             return IPW_OK;
         }
-        while (subs) {
-            struct ss_req *n = subs->next_sub;
-            ss_req_free(subs);
-            subs = n;
-        }
+        ss_req_free(subs); /* frees the chain */
         return e;
     }
     if (!e && (!have_in || !have_out || (top && !have_arr))) {
@@ -363,11 +359,7 @@ ipw_err ss_trace_parse_line(const char *line, size_t len, const char *path, long
         struct ss_req *n = r->next_sub;
         free(r->toks);
         memset(r, 0, sizeof *r);
-        while (n) {
-            struct ss_req *m = n->next_sub;
-            ss_req_free(n);
-            n = m;
-        }
+        ss_req_free(n); /* frees the chain */
         return e;
     }
     return IPW_OK;
