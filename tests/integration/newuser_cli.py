@@ -457,7 +457,24 @@ def test_item6_record_versions():
           "and reported: %r" % acc["warnings"])
 
 
+def test_item14_sim_monitor_is_modelled():
+    """Readings of a sim monitor are modelled, not a counter's, in every record."""
+    mon = ms.Monitor(collector="sim", interval_ms=20)
+    srv = LlmServer("m=ttft=20ms,itl=5ms,tokens=4")
+    d = ms.tmpdir("ipw-nu-14-")
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--max-queries", "3", "--output-dir", d, "--run-name", "r", "--monitor", mon.target,
+             "--baseline-seconds", "0", "--no-eval", "--no-progress", "--warmup", "0"])
+    check(p.returncode == 0, "profile through a sim monitor (%s)" % p.stderr[-300:])
+    src = {r["model_metrics"]["m"]["energy_metrics"]["energy_source"] for r in records(
+        os.path.join(d, "r"))}
+    check(src == {"modeled"}, "its energies are labelled modeled, not counter: %s" % src)
+    mon.terminate()
+    srv.stop()
+
+
 try:
+    test_item14_sim_monitor_is_modelled()
     test_item6_record_versions()
     test_item12_warmup_and_cold_start()
     test_item1_resume_settings()
