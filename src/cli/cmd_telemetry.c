@@ -163,15 +163,13 @@ int cmd_telemetry(int argc, char **argv)
     const char *target = NULL, *collector = "auto", *log_level = NULL;
     int64_t interval_ns = IPW_NS_PER_SEC;
     long count = 0;
-    static const char *const collectors[] = {"auto", "nvidia", "amd", "rapl", "macos",
-                                             "null", "sim", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"local", IPW_OPT_FLAG, &local, NULL, "read the collector in this process (default)"},
         {"target", IPW_OPT_STRING, &target, "HOST:PORT",
          "read from an energy monitor over gRPC (or unix:PATH)"},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME", "collector for --local (default auto)",
-         0, 0, collectors},
+         0, 0, ipw_collector_choices()},
         {"interval", IPW_OPT_DURATION, &interval_ns, "DURATION",
          "time between readings, e.g. 250ms or 1s (default 1s)"},
         {"count", IPW_OPT_INT, &count, "N", "stop after N readings, 1 or more (default: until Ctrl-C)", 1,

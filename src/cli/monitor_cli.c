@@ -33,8 +33,6 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     long port = 50053, interval_ms = 50, metrics_port = -2, queue = 0;
     const char *bind = "127.0.0.1", *metrics_bind = "127.0.0.1", *unix_path = NULL;
     const char *collector = "auto", *log_level = "info", *port_file = NULL;
-    static const char *const collectors[] = {"auto", "nvidia", "amd",  "rapl",
-                                             "macos", "null", "sim", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"port", IPW_OPT_INT, &port, "PORT",
@@ -45,7 +43,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
          "sampling period in milliseconds, 1 to 10000 (default 50)", 1, 10000},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "telemetry collector (default auto: the first that works of macos, nvidia, amd, rapl, "
-         "null)", 0, 0, collectors},
+         "null)", 0, 0, ipw_collector_choices()},
         {"metrics-port", IPW_OPT_INT, &metrics_port, "PORT",
          "Prometheus /metrics port (default 9470, skipped with a warning if busy; 0 picks one; "
          "-1 turns it off)",
