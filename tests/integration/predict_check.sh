@@ -81,6 +81,13 @@ for f in pareto_throughput.png pareto_throughput.svg pareto_latency.png pareto_l
     [ -s sw/plots/$f ] || err "sweep: no $f"
 done
 "$IPW" simulate --dataset "$T" --sweep colour=1 --output x.csv 2> bad.err; [ $? -eq 2 ] || err "sweep of an unknown parameter: exit"
+# 5. --plots: the power timeline and the energy breakdown of one simulation
+"$IPW" simulate --cluster-config single_node_power_instance.json --dataset "$T" --plots simplots \
+    > /dev/null || err "simulate --plots"
+for f in sim_power.png sim_power.svg sim_energy.png sim_energy.svg; do
+    [ -s simplots/$f ] || err "--plots: no $f"
+done
+grep -q "modelled" simplots/sim_power.svg || grep -q "glyph" simplots/sim_power.svg || err "--plots: svg"
 "$IPW" simulate calibrate /nonexistent 2> bad.err; [ $? -eq 1 ] || err "calibrate of a missing run: exit status"
 "$IPW" simulate calibrate 2> bad.err; [ $? -eq 2 ] || err "calibrate without a run: exit status"
 

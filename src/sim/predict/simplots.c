@@ -67,7 +67,7 @@ void ss_plot_frame(cairo_t *cr, const struct ss_plot_frame *f, const char *title
         snprintf(buf, sizeof buf, "%g", v);
         ss_plot_text(cr, x, f->top + f->h + 16, buf, 0.5, 11);
     }
-    for (double v = f->y0; v <= f->y1 + f->ys * 1e-6; v += f->ys) {
+    for (double v = f->y0; !f->no_yticks && v <= f->y1 + f->ys * 1e-6; v += f->ys) {
         double y = ss_plot_py(f, v);
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.92);
         cairo_move_to(cr, f->left, y);
