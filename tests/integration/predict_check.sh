@@ -72,10 +72,10 @@ grep -q "predicted: modelled" rep.html || err "report: no modelled badge"
 # 4. a small sweep: one CSV row per point, the Pareto columns, the plots
 mkdir -p sw
 "$IPW" simulate --cluster-config single_node_power_instance.json --dataset "$T" \
-    --sweep max-num-seqs=1,4 --sweep max-num-batched-tokens=64,2048 --jobs 2 \
+    --sweep max-num-seqs=1,4 --sweep tp=1,2 --jobs 2 \
     --output sw/sweep.csv --plots sw/plots > sw.log 2> sw.err || { err "sweep"; cat sw.err; }
 [ "$(wc -l < sw/sweep.csv)" -eq 5 ] || err "sweep: not 4 rows and a header"
-head -1 sw/sweep.csv | grep -q "^point,max-num-seqs,max-num-batched-tokens,status,perf_model,.*,j_per_output_token,avg_power_w,.*,pareto_energy_throughput,pareto_energy_p99_latency$" || err "sweep: header"
+head -1 sw/sweep.csv | grep -q "^point,max-num-seqs,tp,status,perf_model,.*,j_per_output_token,avg_power_w,.*,pareto_energy_throughput,pareto_energy_p99_latency$" || err "sweep: header"
 grep -q "modelled by the simulator" sw.log || err "sweep: no modelled note"
 for f in pareto_throughput.png pareto_throughput.svg pareto_latency.png pareto_latency.svg; do
     [ -s sw/plots/$f ] || err "sweep: no $f"

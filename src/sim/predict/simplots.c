@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ipw/plots.h"
 #include "ipw/predict.h"
 #include "sim/predict/simplots.h"
 
@@ -323,5 +324,7 @@ ipw_err ipw_sweep_plot(const char *dir, const struct ipw_sweep_param *p, size_t 
     if (e)
         return e;
     d.latency = true;
-    return ss_plot_write(dir, "pareto_latency", W, H, draw_pareto, &d, eb);
+    e = ss_plot_write(dir, "pareto_latency", W, H, draw_pareto, &d, eb);
+    ipw_plot_release_fonts(); /* cairo's font caches, so that leak checks stay clean */
+    return e;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ipw/fsutil.h"
+#include "ipw/plots.h"
 #include "ipw/predict.h"
 #include "sim/predict/simplots.h"
 
@@ -146,5 +147,6 @@ ipw_err ipw_sim_plots(const char *dir, const struct ipw_ss_result *res, ipw_errb
         e = ss_plot_write(dir, "sim_power", W, H, draw_power, res, eb);
     if (!e)
         e = ss_plot_write(dir, "sim_energy", W, H, draw_energy, res, eb);
+    ipw_plot_release_fonts(); /* cairo's font caches, so that leak checks stay clean */
     return e;
 }
