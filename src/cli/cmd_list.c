@@ -33,11 +33,12 @@ static const struct entry analysis_about[] = {
     {NULL, NULL}};
 
 static const struct entry collector_about[] = {
-    {"auto", "detect: macOS powermetrics, NVIDIA, AMD, RAPL, then null"},
+    {"auto", "detect: macOS powermetrics, NVIDIA, AMD, RAPL, cpu-model, then null"},
     {"nvidia", "NVML (libnvidia-ml.so.1): GPU energy counter, power, memory, utilization"},
     {"amd", "ROCm SMI (librocm_smi64.so): GPU energy counter, power, memory, busy %"},
     {"rapl", "Linux powercap: CPU package and DRAM energy counters"},
     {"macos", "powermetrics (root): CPU, GPU and ANE energy on Apple Silicon"},
+    {"cpu-model", "CPU and DRAM power modelled from CPU load and TDP (no counter needed)"},
     {"null", "no power counters: CPU memory only"},
     {"sim", "modelled power of a named GPU, used with the sim client"},
     {NULL, NULL}};

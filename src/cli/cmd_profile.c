@@ -14,6 +14,7 @@
 #include "ipw/judge.h"
 #include "ipw/clock.h"
 #include "ipw/log.h"
+#include "ipw/collector.h"
 #include "ipw/options.h"
 #include "ipw/profile.h"
 #include "ipw/remote.h"
@@ -79,8 +80,7 @@ int cmd_profile(int argc, char **argv)
     int64_t connect_timeout = 10 * IPW_NS_PER_SEC, idle_timeout = 300 * IPW_NS_PER_SEC;
     static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
     static const char *const datasets[] = {"ipw", "mmlu-pro", "supergpqa", "jsonl", NULL};
-    static const char *const collectors[] = {"auto", "nvidia", "amd", "rapl", "macos",
-                                             "null", "sim", NULL};
+    const char *const *collectors = ipw_collector_names; /* the registry's names */
     static const char *const eval_clients[] = {"openai", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {

@@ -9,6 +9,7 @@
 #include "ipw/client.h"
 #include "ipw/clock.h"
 #include "ipw/log.h"
+#include "ipw/collector.h"
 #include "ipw/options.h"
 
 int cmd_run(int argc, char **argv)
@@ -27,8 +28,7 @@ int cmd_run(int argc, char **argv)
     static const char *const datasets[] = {IPW_AGENT_BUILTIN, "ipw", "jsonl", NULL};
     static const char *const sandboxes[] = {"bwrap", "podman", "none", NULL};
     static const char *const scripts[] = {"solve", "fail", "loop", NULL};
-    static const char *const collectors[] = {"auto", "nvidia", "amd", "rapl", "macos",
-                                             "null", "sim", NULL};
+    const char *const *collectors = ipw_collector_names; /* the registry's names */
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"agent", IPW_OPT_CHOICE, &cfg.agent, "NAME", "react (a tool-calling loop; default)", 0,

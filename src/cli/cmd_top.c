@@ -244,8 +244,7 @@ int cmd_top(int argc, char **argv)
     int64_t interval_ns = IPW_NS_PER_SEC;
     long count = 0;
     bool plain = false;
-    static const char *const collectors[] = {"auto", "nvidia", "amd", "rapl", "macos",
-                                             "null", "sim", NULL};
+    const char *const *collectors = ipw_collector_names; /* the registry's names */
     struct ipw_option opts[] = {
         {"target", IPW_OPT_LIST, &targets, "HOST:PORT",
          "an energy monitor to show (or unix:PATH); repeat for a fleet view with one row per node "

@@ -15,6 +15,7 @@
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
+#include "ipw/collector.h"
 #include "ipw/options.h"
 #include "ipw/utf8.h"
 #include "lab_cli.h"
@@ -337,8 +338,7 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
     bool json = false, quiet = false;
     int64_t baseline = 500 * IPW_NS_PER_MS;
     static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
-    static const char *const collectors[] = {"auto", "nvidia", "amd", "rapl", "macos", "null",
-                                             "sim", NULL};
+    const char *const *collectors = ipw_collector_names; /* the registry's names */
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"client", IPW_OPT_CHOICE, &cfg.client, "NAME", "inference client (required)", 0, 0,

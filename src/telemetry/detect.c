@@ -1,12 +1,13 @@
 /* Which collectors exist, what names select them, and the order auto-detection tries them in
- * (SPEC §1.1: macOS powermetrics, NVIDIA, AMD, RAPL, then null). */
+ * (SPEC §1.1: macOS powermetrics, NVIDIA, AMD, RAPL; then the CPU power model, which needs
+ * only /proc/stat, and null when even that cannot be read). */
 #include <stddef.h>
 #include <string.h>
 
 #include "ipw/collector.h"
 
-const char *const ipw_collector_names[] = {"auto", "nvidia", "amd", "rapl", "macos", "null", "sim",
-                                           NULL};
+const char *const ipw_collector_names[] = {"auto", "nvidia", "amd", "rapl", "macos",
+                                           "cpu-model", "null", "sim", NULL};
 
 static const struct {
     const char *name;
@@ -17,6 +18,7 @@ static const struct {
     {"rocm_smi", &ipw_collector_rocm},      {"rapl", &ipw_collector_rapl},
     {"macos", &ipw_collector_powermetrics}, {"powermetrics", &ipw_collector_powermetrics},
     {"null", &ipw_collector_null},          {"sim", &ipw_collector_sim},
+    {"cpu-model", &ipw_collector_cpu_model},
 };
 
 const struct ipw_collector_ops *ipw_collector_lookup(const char *name)
@@ -33,6 +35,6 @@ const struct ipw_collector_ops *const *ipw_collector_auto_order(void)
 {
     static const struct ipw_collector_ops *order[] = {
         &ipw_collector_powermetrics, &ipw_collector_nvml, &ipw_collector_rocm,
-        &ipw_collector_rapl,         &ipw_collector_null, NULL};
+        &ipw_collector_rapl,         &ipw_collector_cpu_model, &ipw_collector_null, NULL};
     return order;
 }
