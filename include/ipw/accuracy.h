@@ -78,6 +78,7 @@ struct ipw_accuracy_result {
     double run_avg_energy_j, run_avg_power_w; /* over every successful query */
     uint64_t run_energy_samples;
     uint64_t energy_samples, power_samples, imputed_energy, nonpositive_energy, missing_energy;
+    uint64_t run_imputed_energy; /* of every successful query (energy per query), imputed */
     uint64_t derived_power_samples, metric_power_samples;
     double ipj_total, ipw_total, avg_total_energy_j, avg_total_power_w;
     uint64_t total_energy_samples, total_power_samples, total_imputed_energy;

@@ -434,4 +434,26 @@ const char *ipw_lab_engine_collector(const struct ipw_lab_engine *e);
 ipw_err ipw_lab_engine_models(struct ipw_lab_engine *e, json_t **models, ipw_errbuf *eb);
 void ipw_lab_engine_close(struct ipw_lab_engine *e);
 
+/* ---- shared by the command line and the web page ---------------------------------------- */
+
+/* The batch rows, newest first (limit 0 = all), as a JSON array of {id, kind, model, client,
+ * runs_planned, created_at, finished_at (null while running or when cut short), summary (what
+ * ipw_lab_store_end_batch stored, or null)}. */
+ipw_err ipw_lab_store_batches(struct ipw_lab_store *s, size_t limit, json_t **rows,
+                              ipw_errbuf *eb);
+/* Removes a batch row and its runs in one transaction; IPW_E_NOTFOUND when there is none. */
+ipw_err ipw_lab_store_remove_batch(struct ipw_lab_store *s, int64_t id, ipw_errbuf *eb);
+/* The calibration rule (SPEC §5.3): c_in = median prefill Wh per 1000 input tokens, c_out =
+ * median decode Wh per 1000 output tokens over the successful runs, measured separately; named
+ * `name`, else rapl_calibrated_<model>. IPW_E_RANGE when no run has both. */
+ipw_err ipw_lab_calibrate_benchmark(const struct ipw_lab_run *runs, size_t n, const char *model,
+                                    const char *name, struct ipw_lab_benchmark *out,
+                                    ipw_errbuf *eb);
+/* SPEC §5.4's objects: a benchmark {name, source, description, c_in_wh_per_1000,
+ * c_out_wh_per_1000, updated_at, builtin}, and an estimate {benchmark, input_tokens,
+ * output_tokens, c_in_wh_per_1000, c_out_wh_per_1000, wh, grid_g_per_kwh, carbon_g, modelled}. */
+json_t *ipw_lab_benchmark_to_json(const struct ipw_lab_benchmark *b);
+json_t *ipw_lab_estimate_to_json(const struct ipw_lab_benchmark *b, long input_tokens,
+                                 long output_tokens, double grid_g_per_kwh);
+
 #endif

@@ -11,6 +11,10 @@
 #include "ipw/err.h"
 
 #define IPW_RECORDS_FILE "records.jsonl"
+/* Every record names its layout; the analysis refuses a major version it does not know (a
+ * renamed field would otherwise be read as missing and silently substituted). */
+#define IPW_RECORD_SCHEMA "ipw.record/1"
+#define IPW_RECORD_SCHEMA_MAJOR 1
 /* Longest line accepted, written or read. */
 #define IPW_RECORDS_MAX_LINE ((size_t)16 << 20)
 

@@ -21,6 +21,7 @@ struct ipw_run_query {
     bool failed;       /* status "failed": counted as failed, never scored */
     const char *error, *problem, *reference, *response, *subject, *energy_source;
     int prior_correct; /* lm_correctness in the record: -1 null, 0 false, 1 true */
+    const char *schema; /* the record's "schema" ("ipw.record/1"), "" when absent */
     double input_tokens, output_tokens, total_tokens;
     double energy_j, total_j, active_j, prefill_j, decode_j, idle_w;
     double ttft_s, latency_s, decode_s;

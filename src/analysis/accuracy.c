@@ -190,6 +190,7 @@ void ipw_accuracy_finish(const struct ipw_accuracy *a, struct ipw_accuracy_resul
     r->run_avg_energy_j = mean_or_nan(&a->run.energy);
     r->run_avg_power_w = mean_or_nan(&a->run.power);
     r->run_energy_samples = a->run.energy.n;
+    r->run_imputed_energy = a->run.imputed;
     r->ipj = ratio(r->accuracy, r->avg_energy_j);
     r->ipw = ratio(r->accuracy, r->avg_power_w);
     r->energy_samples = a->main.energy.n;
@@ -275,6 +276,8 @@ json_t *ipw_accuracy_summary_json(const struct ipw_accuracy_result *r, const cha
     json_object_set_new(s, "energy_sample_count", json_integer((json_int_t)r->energy_samples));
     json_object_set_new(s, "power_sample_count", json_integer((json_int_t)r->power_samples));
     json_object_set_new(s, "imputed_energy_count", json_integer((json_int_t)r->imputed_energy));
+    json_object_set_new(s, "imputed_energy_count_all_queries",
+                        json_integer((json_int_t)r->run_imputed_energy));
     json_object_set_new(s, "ipj_total", real(r->ipj_total));
     json_object_set_new(s, "ipw_total", real(r->ipw_total));
     json_object_set_new(s, "avg_per_query_total_energy_joules", real(r->avg_total_energy_j));
@@ -399,6 +402,10 @@ void ipw_accuracy_warnings(const struct ipw_accuracy_result *r, const char *mode
         ipw_json_append_fmt(arr, "imputed the energy of %llu queries as window power x latency (no positive "
                   "energy reading)",
              (unsigned long long)r->imputed_energy);
+    if (r->run_imputed_energy > r->imputed_energy)
+        ipw_json_append_fmt(arr, "imputed the energy of %llu of all successful queries as window power x "
+                                 "latency for \"energy per query\" (no positive energy reading)",
+                            (unsigned long long)r->run_imputed_energy);
     if (r->missing_energy)
         ipw_json_append_fmt(arr, "left out of the energy mean %llu scored queries with no positive energy and "
                   "no power and latency to impute it from",

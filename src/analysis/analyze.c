@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ipw/fsutil.h"
+#include "ipw/records.h"
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
 #include "ipw/regression.h"
@@ -84,7 +85,22 @@ struct ctx {
     uint64_t modelled_answers;
     uint64_t modelled_scored; /* verdicts that are the sim's modelled correctness */
     json_t *source; /* what the run's records were when the analysis began */
+    uint64_t unversioned; /* records without a "schema": an older ipw or another tool */
 };
+
+/* The major version of a record's "schema" ("ipw.record/1" -> 1): -1 when the record has none,
+ * 0 when it names a layout that is not ours. */
+static int schema_major(const char *schema)
+{
+    static const char prefix[] = "ipw.record/";
+    if (!schema || !*schema)
+        return -1;
+    if (strncmp(schema, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    char *end;
+    long v = strtol(schema + sizeof prefix - 1, &end, 10);
+    return v > 0 && v < 1000 && (*end == '\0' || *end == '.') ? (int)v : 0;
+}
 
 struct score {
     enum ipw_verdict verdict;
@@ -447,6 +463,15 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
             break;
         }
         n++;
+        int major = schema_major(q.schema);
+        if (major == 0 || major > IPW_RECORD_SCHEMA_MAJOR) {
+            e = ipw_fail(eb, IPW_E_INVALID,
+                         "%s/records.jsonl line %ld: record schema '%.60s' is not one this ipw "
+                         "reads (%s): analyse it with the ipw that wrote it, or upgrade",
+                         ipw_run_reader_dir(r), q.line, q.schema, IPW_RECORD_SCHEMA);
+            break;
+        }
+        c->unversioned += major < 0;
         if (q.energy_source && strcmp(q.energy_source, "modeled") == 0)
             res->modelled_energy++;
         if (want_reg)
@@ -501,6 +526,12 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         json_object_set_new(doc, "summary", ipw_accuracy_summary_json(&res->accuracy, model));
         json_t *warnings = json_deep_copy(reader_warnings);
         ipw_accuracy_warnings(&res->accuracy, model, warnings);
+        if (c->unversioned)
+            json_array_append_new(
+                warnings, json_sprintf("%llu records carry no schema version (an older ipw or "
+                                       "another tool): their fields were read by name, and any "
+                                       "missing one is counted below, never silently replaced",
+                                       (unsigned long long)c->unversioned));
         if (c->inferred_kinds)
             json_array_append_new(
                 warnings, json_sprintf("%llu records have no \"kind\"; it was inferred from the "

@@ -220,6 +220,7 @@ void ipw_run_query_from_json(const json_t *rec, const char *model, struct ipw_ru
     memset(q, 0, sizeof *q);
     const json_t *ri = json_object_get(rec, "record_index");
     q->record_index = json_is_integer(ri) ? (long)json_integer_value(ri) : -1;
+    q->schema = str(rec, "schema");
     q->problem = str(rec, "problem");
     q->reference = str(rec, "answer");
     q->subject = str(rec, "subject");

@@ -18,6 +18,7 @@ static const struct {
     {"benchmarks", "list, show, add or remove benchmarks"},
     {"history", "list the stored runs and the measured totals"},
     {"export", "write every stored run as CSV or JSON"},
+    {"serve", "the lab as a local web page (live log, charts, batch table)"},
 };
 
 static void usage(FILE *f)
@@ -90,8 +91,10 @@ int cmd_lab(int argc, char **argv)
         return ipw_lab_cli_history(argc - 1, argv + 1);
     if (strcmp(sub, "export") == 0)
         return ipw_lab_cli_export(argc - 1, argv + 1);
+    if (strcmp(sub, "serve") == 0)
+        return ipw_cli_lab_serve(argc - 1, argv + 1);
     fprintf(stderr, "ipw lab: '%s' is not a lab subcommand (run, compare, calibrate, estimate, "
-                    "benchmarks, history, export)\n",
+                    "benchmarks, history, export, serve)\n",
             sub);
     return 2;
 }

@@ -33,6 +33,8 @@ int cmd_top(int argc, char **argv);
 struct ipw_collector_config;
 void ipw_cli_cpu_model_flags(struct ipw_collector_config *cfg, double tdp_w, double idle_w);
 int cmd_lab(int argc, char **argv);
+/* `ipw lab serve` (cmd_lab_serve.c); argv[0] is "serve". */
+int ipw_cli_lab_serve(int argc, char **argv);
 
 /* The headline figures of an analysis, as `ipw analyze` prints them (also after a profile). */
 struct ipw_analyze_result;

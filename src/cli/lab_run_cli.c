@@ -271,55 +271,26 @@ static void print_recommendation(const struct ipw_lab_summary *s, double target,
 static int calibrate_store(const char *prog, struct ipw_lab_store *s, const char *model,
                            const char *name, const struct ipw_lab_batch_result *res, bool json)
 {
-    double *in = malloc((res->n + 1) * sizeof *in), *out = malloc((res->n + 1) * sizeof *out);
-    size_t ni = 0, no = 0;
-    for (size_t i = 0; in && out && i < res->n; i++) {
-        const struct ipw_lab_run *r = &res->runs[i];
-        if (r->error[0])
-            continue;
-        if (isfinite(r->prefill_wh_per_1000_input_tokens))
-            in[ni++] = r->prefill_wh_per_1000_input_tokens;
-        if (isfinite(r->decode_wh_per_1000_output_tokens))
-            out[no++] = r->decode_wh_per_1000_output_tokens;
+    struct ipw_lab_benchmark b;
+    ipw_errbuf eb = {0};
+    if (ipw_lab_calibrate_benchmark(res->runs, res->n, model, name, &b, &eb) != IPW_OK ||
+        ipw_lab_store_put_benchmark(s, &b, &eb) != IPW_OK) {
+        fprintf(stderr, "%s: %s\n", prog, eb.msg);
+        return 1;
     }
-    int rc = 0;
-    if (!in || !out || ni == 0 || no == 0) {
-        fprintf(stderr, "%s: no run measured both prefill and decode energy with token counts; "
-                        "nothing calibrated\n",
-                prog);
-        rc = 1;
+    if (json) {
+        json_t *j = json_pack("{s:o}", "benchmark", ipw_lab_benchmark_to_json(&b));
+        char *t = ipw_json_dumps(j, JSON_COMPACT);
+        puts(t ? t : "{}");
+        free(t);
+        json_decref(j);
     } else {
-        struct ipw_lab_benchmark b = {.c_in = ipw_percentile(in, ni, 50),
-                                      .c_out = ipw_percentile(out, no, 50)};
-        if (name)
-            snprintf(b.name, sizeof b.name, "%s", name);
-        else
-            ipw_lab_calibrated_name(model, b.name, sizeof b.name);
-        snprintf(b.source, sizeof b.source, "calibration: median of %zu runs", no);
-        snprintf(b.description, sizeof b.description,
-                 "c_in from prefill energy, c_out from decode energy, measured");
-        ipw_errbuf eb = {0};
-        if (ipw_lab_store_put_benchmark(s, &b, &eb) != IPW_OK) {
-            fprintf(stderr, "%s: %s\n", prog, eb.msg);
-            rc = 1;
-        } else if (json) {
-            json_t *j = json_pack("{s:{s:s, s:f, s:f, s:I}}", "benchmark", "name", b.name,
-                                  "c_in_wh_per_1000", b.c_in, "c_out_wh_per_1000", b.c_out,
-                                  "runs", (json_int_t)no);
-            char *t = ipw_json_dumps(j, JSON_COMPACT);
-            puts(t ? t : "{}");
-            free(t);
-            json_decref(j);
-        } else {
-            printf("\nbenchmark %s saved (replacing any earlier one): c_in %.6g Wh per 1000 input "
-                   "tokens (median prefill), c_out %.6g Wh per 1000 output tokens (median "
-                   "decode)\n",
-                   b.name, b.c_in, b.c_out);
-        }
+        printf("\nbenchmark %s saved (replacing any earlier one): c_in %.6g Wh per 1000 input "
+               "tokens (median prefill), c_out %.6g Wh per 1000 output tokens (median "
+               "decode)\n",
+               b.name, b.c_in, b.c_out);
     }
-    free(in);
-    free(out);
-    return rc;
+    return 0;
 }
 
 int ipw_lab_cli_run(int argc, char **argv, const char *sub)

@@ -22,16 +22,6 @@ static void print_json(json_t *j)
     json_decref(j);
 }
 
-static json_t *benchmark_json(const struct ipw_lab_benchmark *b)
-{
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "name", b->name, "source", b->source,
-                     "description", b->description, "c_in_wh_per_1000",
-                     ipw_json_real_or_null(b->c_in, true), "c_out_wh_per_1000",
-                     ipw_json_real_or_null(b->c_out, true), "updated_at",
-                     b->updated_unix ? json_integer(b->updated_unix) : json_null(), "builtin",
-                     b->builtin);
-}
-
 int ipw_lab_cli_estimate(int argc, char **argv)
 {
     const char *prog = "ipw lab estimate";
@@ -86,10 +76,7 @@ int ipw_lab_cli_estimate(int argc, char **argv)
     double wh = ipw_lab_estimate_wh(&b, (double)in, (double)out);
     double carbon = ipw_lab_carbon_g(wh, g);
     if (json) {
-        print_json(json_pack("{s:s, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:b}", "benchmark", b.name,
-                             "input_tokens", (json_int_t)in, "output_tokens", (json_int_t)out,
-                             "c_in_wh_per_1000", b.c_in, "c_out_wh_per_1000", b.c_out, "wh", wh,
-                             "grid_g_per_kwh", g, "carbon_g", carbon, "modelled", true));
+        print_json(ipw_lab_estimate_to_json(&b, in, out, g));
         return 0;
     }
     printf("estimate (not measured) with %s [%s]: %ld input x %.4g + %ld output x %.4g Wh/1000 "
@@ -162,7 +149,7 @@ int ipw_lab_cli_benchmarks(int argc, char **argv)
         struct ipw_lab_benchmark b;
         e = ipw_lab_benchmark_find(s, name, &b, &eb);
         if (e == IPW_OK && json)
-            print_json(benchmark_json(&b));
+            print_json(ipw_lab_benchmark_to_json(&b));
         else if (e == IPW_OK)
             printf("%s\n  source: %s\n  %s\n  c_in  %.6g Wh per 1000 input tokens\n  c_out %.6g "
                    "Wh per 1000 output tokens\n",
@@ -177,9 +164,9 @@ int ipw_lab_cli_benchmarks(int argc, char **argv)
         if (e == IPW_OK && json) {
             json_t *arr = json_array();
             for (size_t i = 0; i < nst; i++)
-                json_array_append_new(arr, benchmark_json(&st[i]));
+                json_array_append_new(arr, ipw_lab_benchmark_to_json(&st[i]));
             for (size_t i = 0; i < nbi; i++)
-                json_array_append_new(arr, benchmark_json(&bi[i]));
+                json_array_append_new(arr, ipw_lab_benchmark_to_json(&bi[i]));
             print_json(arr);
         } else if (e == IPW_OK) {
             printf("%-44s %10s %10s  %s\n", "name", "c_in", "c_out", "source");

@@ -583,3 +583,81 @@ ipw_err ipw_lab_benchmark_find(struct ipw_lab_store *s, const char *name,
                     "%zu)",
                     name, list, nbi + nst);
 }
+
+/* ---- batch rows, for the web page's results table (src/labweb) ---------------------------- */
+
+ipw_err ipw_lab_store_batches(struct ipw_lab_store *s, size_t limit, json_t **rows,
+                              ipw_errbuf *eb)
+{
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT id, kind, model, client, runs_planned, started_at, "
+                                "finished_at, summary_json FROM batches ORDER BY id DESC LIMIT ?",
+                                -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return sql_fail(s, eb, rc, "preparing the batch list");
+    sqlite3_bind_int64(q, 1, limit ? (sqlite3_int64)limit : -1);
+    json_t *arr = json_array();
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *text[3];
+        for (int i = 0; i < 3; i++)
+            text[i] = (const char *)sqlite3_column_text(q, 1 + i);
+        const char *sj = (const char *)sqlite3_column_text(q, 7);
+        json_t *summary = sj ? json_loads(sj, 0, NULL) : NULL;
+        json_t *o = json_pack("{s:I, s:s, s:o, s:o, s:I, s:f, s:o, s:o}", "id",
+                              (json_int_t)sqlite3_column_int64(q, 0), "kind",
+                              text[0] ? text[0] : "run", "model",
+                              ipw_json_string_lossy(text[1] ? text[1] : ""), "client",
+                              json_string(text[2] ? text[2] : ""), "runs_planned",
+                              (json_int_t)sqlite3_column_int64(q, 4), "created_at",
+                              sqlite3_column_double(q, 5), "finished_at",
+                              sqlite3_column_type(q, 6) == SQLITE_NULL
+                                  ? json_null()
+                                  : json_real(sqlite3_column_double(q, 6)),
+                              "summary", summary ? summary : json_null());
+        json_array_append_new(arr, o);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return sql_fail(s, eb, rc, "reading the batch list");
+    }
+    *rows = arr;
+    return IPW_OK;
+}
+
+ipw_err ipw_lab_store_remove_batch(struct ipw_lab_store *s, int64_t id, ipw_errbuf *eb)
+{
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sql_fail(s, eb, rc, "starting to remove a batch");
+    static const char *const sql[] = {"DELETE FROM runs WHERE batch_id = ?",
+                                      "DELETE FROM batches WHERE id = ?"};
+    int removed = 0;
+    for (int i = 0; i < 2 && rc == SQLITE_OK; i++) {
+        sqlite3_stmt *q;
+        rc = sqlite3_prepare_v2(s->db, sql[i], -1, &q, NULL);
+        if (rc != SQLITE_OK)
+            break;
+        sqlite3_bind_int64(q, 1, id);
+        rc = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(s->db);
+        removed = sqlite3_changes(s->db);
+        sqlite3_finalize(q);
+    }
+    if (rc != SQLITE_OK) {
+        ipw_err e = sql_fail(s, eb, rc, "removing a batch");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return e;
+    }
+    if (removed == 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return ipw_fail(eb, IPW_E_NOTFOUND, "no batch %lld in %s", (long long)id, s->path);
+    }
+    rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        ipw_err e = sql_fail(s, eb, rc, "removing a batch");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return e;
+    }
+    return IPW_OK;
+}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ipw/jsonutil.h"
+#include "ipw/records.h"
 #include "ipw/profile.h"
 
 json_t *ipw_summary_stats_json(struct ipw_jb *jb, const struct ipw_summary *s)
@@ -95,6 +96,7 @@ static json_t *record(struct ipw_jb *jb, const struct ipw_query_outcome *q)
     const struct ipw_dataset_record *rec = q->rec;
     bool has_first = r->first_token_ns > 0;
     json_t *o = json_object();
+    ipw_jb_set(jb, o, "schema", json_string(IPW_RECORD_SCHEMA));
     ipw_jb_set(jb, o, "record_index", json_integer((json_int_t)q->record_index));
     ipw_jb_set(jb, o, "dataset_index", json_integer((json_int_t)rec->dataset_index));
     ipw_jb_set(jb, o, "problem", ipw_json_string_lossy(rec->problem));

@@ -388,7 +388,43 @@ def test_item12_warmup_and_cold_start():
     srv.stop()
 
 
+def test_item6_record_versions():
+    """Records of an unknown major version are refused; unversioned records with a renamed
+    energy field are analysed with every substitution counted and reported."""
+    d = ms.tmpdir("ipw-nu-6-")
+    p = run(["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", "6",
+             "--client-param", "time_scale=0.05", "--output-dir", d, "--run-name", "r",
+             "--baseline-seconds", "0", "--no-eval", "--no-progress"])
+    check(p.returncode == 0, "a run")
+    run_dir = os.path.join(d, "r")
+    path = os.path.join(run_dir, "records.jsonl")
+    recs = records(run_dir)
+    check(all(r["schema"] == "ipw.record/1" for r in recs), "records name their schema")
+    with open(path, "w") as f:
+        for r in recs:
+            f.write(json.dumps(dict(r, schema="ipw.record/2")) + "\n")
+    p = run(["analyze", run_dir])
+    check(p.returncode == 1 and len(lines(p)) == 1 and "ipw.record/2" in p.stderr and
+          "line 1" in p.stderr, "a newer major version is refused: %r" % p.stderr)
+    with open(path, "w") as f:
+        for r in recs:
+            r = dict(r)
+            del r["schema"]
+            em = r["model_metrics"]["llama-3.2-1b"]["energy_metrics"]
+            em["energy_joules"] = em.pop("per_query_joules")  # what another version might write
+            f.write(json.dumps(r) + "\n")
+    p = run(["analyze", run_dir])
+    acc = json.load(open(os.path.join(run_dir, "analysis", "accuracy.json")))
+    s = acc["summary"]
+    check(p.returncode == 0 and s["imputed_energy_count_all_queries"] == 6,
+          "every substituted energy is counted: %r" % {k: v for k, v in s.items() if "imput" in k})
+    check(any("no schema version" in w for w in acc["warnings"]) and
+          any("imputed the energy" in w for w in acc["warnings"]),
+          "and reported: %r" % acc["warnings"])
+
+
 try:
+    test_item6_record_versions()
     test_item12_warmup_and_cold_start()
     test_item1_resume_settings()
     test_item5_same_monitor_twice()

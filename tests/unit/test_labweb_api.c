@@ -16,8 +16,11 @@
 #include "ipw/jsonutil.h"
 #include "ipw/labweb.h"
 #include "labweb/guard.h"
+#include "labweb_http.h"
 
 #define TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static struct ipw_labweb *W;
 
 /* ---- the scripted engine ------------------------------------------------------------------ */
 
@@ -170,153 +173,6 @@ static const struct ipw_labweb_engine scripted = {
     e_countries,  e_batches,  e_remove,   e_summary, e_export,
 };
 
-/* ---- HTTP from the client side -------------------------------------------------------------- */
-
-static struct ipw_labweb *W;
-static int PORT;
-
-struct buf {
-    char *p;
-    size_t n;
-};
-
-static size_t collect(char *d, size_t sz, size_t nm, void *ud)
-{
-    struct buf *b = ud;
-    b->p = realloc(b->p, b->n + sz * nm + 1);
-    memcpy(b->p + b->n, d, sz * nm);
-    b->n += sz * nm;
-    b->p[b->n] = '\0';
-    return sz * nm;
-}
-
-struct resp {
-    long status;
-    char *body;
-    char *headers;
-    json_t *json;
-};
-
-static void resp_free(struct resp *r)
-{
-    free(r->body);
-    free(r->headers);
-    json_decref(r->json);
-}
-
-/* One request. hdrs: NULL-terminated extra headers; by default the token, a same-origin Origin
- * and JSON content type are sent (pass "-" as the first entry to send no defaults). */
-static struct resp http(const char *method, const char *path, const char *body,
-                        const char *const *hdrs)
-{
-    CURL *c = curl_easy_init();
-    char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", PORT, path);
-    struct curl_slist *h = NULL;
-    bool defaults = !(hdrs && hdrs[0] && strcmp(hdrs[0], "-") == 0);
-    if (defaults) {
-        h = curl_slist_append(h, "X-IPW-Token: " TOKEN);
-        char origin[64];
-        snprintf(origin, sizeof origin, "Origin: http://127.0.0.1:%d", PORT);
-        h = curl_slist_append(h, origin);
-        h = curl_slist_append(h, "Content-Type: application/json");
-    }
-    for (size_t i = defaults ? 0 : 1; hdrs && hdrs[i]; i++)
-        h = curl_slist_append(h, hdrs[i]);
-    struct buf b = {calloc(1, 1), 0}, hb = {calloc(1, 1), 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "HEAD") == 0)
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hb);
-    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
-    struct resp r = {0, b.p, hb.p, NULL};
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    r.json = json_loads(b.p, 0, NULL);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return r;
-}
-
-/* Expects the status; for errors also a JSON {"error": "..."} naming something useful. */
-static void expect(const char *method, const char *path, const char *body,
-                   const char *const *hdrs, long status, const char *error_has)
-{
-    struct resp r = http(method, path, body, hdrs);
-    if (r.status != status)
-        fail_msg("%s %s: status %ld, expected %ld (%s)", method, path, r.status, status, r.body);
-    if (error_has) {
-        const char *err = json_string_value(json_object_get(r.json, "error"));
-        if (!err || !strstr(err, error_has))
-            fail_msg("%s %s: error '%s' lacks '%s'", method, path, err ? err : r.body,
-                     error_has);
-    }
-    resp_free(&r);
-}
-
-/* An SSE reader on its own thread: collects the stream until the server ends it. */
-struct sse {
-    char path[128];
-    const char *last_id;
-    pthread_t th;
-    struct buf b;
-    long status;
-};
-
-static void *sse_main(void *arg)
-{
-    struct sse *s = arg;
-    CURL *c = curl_easy_init();
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", PORT, s->path);
-    struct curl_slist *h = NULL;
-    char lid[64];
-    if (s->last_id) {
-        snprintf(lid, sizeof lid, "Last-Event-ID: %s", s->last_id);
-        h = curl_slist_append(h, lid);
-    }
-    s->b.p = calloc(1, 1);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &s->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return NULL;
-}
-
-static void sse_start(struct sse *s, const char *id, const char *last_id)
-{
-    memset(s, 0, sizeof *s);
-    snprintf(s->path, sizeof s->path, "/api/jobs/%s/events", id);
-    s->last_id = last_id;
-    assert_int_equal(pthread_create(&s->th, NULL, sse_main, s), 0);
-}
-
-/* "event: X" names in order, joined by spaces. */
-static void sse_names(const char *text, char *out, size_t size)
-{
-    out[0] = '\0';
-    for (const char *p = text; (p = strstr(p, "event: ")); p += 7) {
-        size_t n = strcspn(p + 7, "\n");
-        size_t used = strlen(out);
-        snprintf(out + used, size - used, "%s%.*s", used ? " " : "", (int)n, p + 7);
-    }
-}
-
 static void wait_at_gate(void)
 {
     pthread_mutex_lock(&S.mu);
@@ -333,33 +189,6 @@ static void set_gate(int open)
     pthread_mutex_unlock(&S.mu);
 }
 
-/* Polls GET /api/jobs/ID until its state is `state` (the worker finishes asynchronously). */
-static void wait_state(const char *id, const char *state)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/api/jobs/%s", id);
-    for (int i = 0; i < 2000; i++) {
-        struct resp r = http("GET", path, NULL, NULL);
-        const char *st = json_string_value(json_object_get(r.json, "state"));
-        bool ok = st && strcmp(st, state) == 0;
-        resp_free(&r);
-        if (ok)
-            return;
-        usleep(5000);
-    }
-    fail_msg("job %s never reached state %s", id, state);
-}
-
-static char *submit(const char *body)
-{
-    struct resp r = http("POST", "/api/runs", body, NULL);
-    if (r.status != 202)
-        fail_msg("POST /api/runs: %ld %s", r.status, r.body);
-    char *id = strdup(json_string_value(json_object_get(r.json, "id")));
-    resp_free(&r);
-    return id;
-}
-
 static int setup(void **state)
 {
     S.batches = json_array();
@@ -369,7 +198,7 @@ static int setup(void **state)
     ipw_errbuf eb = {0};
     if (ipw_labweb_start(&cfg, &scripted, NULL, &W, &eb) != IPW_OK)
         fail_msg("start: %s", eb.msg);
-    PORT = ipw_labweb_port(W);
+    lwt_target(ipw_labweb_port(W), TOKEN);
     return 0;
 }
 
@@ -387,61 +216,61 @@ static int teardown(void **state)
 
 static void test_page_and_read_routes(void **state)
 {
-    struct resp r = http("GET", "/", NULL, (const char *[]){"-", NULL});
+    struct lwt_resp r = lwt_http("GET", "/", NULL, (const char *[]){"-", NULL});
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, TOKEN));
     assert_null(strstr(r.body, "__IPW_TOKEN__"));
     assert_non_null(strstr(r.headers, "Content-Security-Policy: default-src 'none'"));
     assert_non_null(strstr(r.headers, "connect-src 'self'"));
-    resp_free(&r);
+    lwt_resp_free(&r);
 
-    r = http("GET", "/api/config", NULL, NULL);
+    r = lwt_http("GET", "/api/config", NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "defaults"),
                                                           "model")),
                         "m1");
     assert_null(strstr(r.body, TOKEN)); /* the token is only in the page */
-    resp_free(&r);
+    lwt_resp_free(&r);
 
-    r = http("GET", "/api/models?base_url=http://x:1", NULL, NULL);
+    r = lwt_http("GET", "/api/models?base_url=http://x:1", NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_int_equal(json_array_size(json_object_get(r.json, "models")), 2);
     assert_string_equal(json_string_value(json_object_get(r.json, "server")), "http://x:1");
-    resp_free(&r);
-    expect("GET", "/api/models?base_url=http://down:1", NULL, NULL, 500, "down");
+    lwt_resp_free(&r);
+    lwt_expect("GET", "/api/models?base_url=http://down:1", NULL, NULL, 500, "down");
 
     const char *gets[] = {"/api/countries", "/api/benchmarks", "/api/batches", "/api/summary",
                           "/api/queue"};
     for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++)
-        expect("GET", gets[i], NULL, NULL, 200, NULL);
-    expect("HEAD", "/api/summary", NULL, NULL, 200, NULL);
+        lwt_expect("GET", gets[i], NULL, NULL, 200, NULL);
+    lwt_expect("HEAD", "/api/summary", NULL, NULL, 200, NULL);
 
-    r = http("GET", "/api/export?format=csv", NULL, NULL);
+    r = lwt_http("GET", "/api/export?format=csv", NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "id,wh\n1,0.1\n");
     assert_non_null(strstr(r.headers, "Content-Type: text/csv"));
     assert_non_null(strstr(r.headers, "attachment; filename=\"ipw-lab.csv\""));
-    resp_free(&r);
-    expect("GET", "/api/export?format=json", NULL, NULL, 200, NULL);
-    expect("GET", "/api/export?format=xml", NULL, NULL, 400, "format=csv");
-    expect("GET", "/api/export", NULL, NULL, 400, "format=csv");
+    lwt_resp_free(&r);
+    lwt_expect("GET", "/api/export?format=json", NULL, NULL, 200, NULL);
+    lwt_expect("GET", "/api/export?format=xml", NULL, NULL, 400, "format=csv");
+    lwt_expect("GET", "/api/export", NULL, NULL, 400, "format=csv");
 
-    r = http("POST", "/api/estimate", "{\"input_tokens\":1000,\"output_tokens\":2000}", NULL);
+    r = lwt_http("POST", "/api/estimate", "{\"input_tokens\":1000,\"output_tokens\":2000}", NULL);
     assert_int_equal(r.status, 200);
     assert_double_equal(json_number_value(json_object_get(r.json, "wh")), 2.25, 1e-12);
-    resp_free(&r);
-    expect("POST", "/api/estimate", "{\"input_tokens\":1}", NULL, 400, "output_tokens");
+    lwt_resp_free(&r);
+    lwt_expect("POST", "/api/estimate", "{\"input_tokens\":1}", NULL, 400, "output_tokens");
 }
 
 static void test_run_batch_and_remove(void **state)
 {
-    char *id = submit("{\"prompt\":\"hi\",\"runs\":3}");
-    struct sse s;
-    sse_start(&s, id, NULL);
+    char *id = lwt_submit("{\"prompt\":\"hi\",\"runs\":3}");
+    struct lwt_sse s;
+    lwt_sse_start(&s, id, NULL);
     pthread_join(s.th, NULL);
     assert_int_equal(s.status, 200);
     char names[4096];
-    sse_names(s.b.p, names, sizeof names);
+    lwt_sse_names(s.b.p, names, sizeof names);
     const char *one = "baseline snapshot first_token token token token token token metric "
                       "run_done";
     char want[4096];
@@ -453,7 +282,7 @@ static void test_run_batch_and_remove(void **state)
 
     char path[64];
     snprintf(path, sizeof path, "/api/jobs/%s", id);
-    struct resp r = http("GET", path, NULL, NULL);
+    struct lwt_resp r = lwt_http("GET", path, NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(r.json, "state")), "done");
     /* the defaults of the command line fill what the request left out */
     assert_string_equal(
@@ -463,25 +292,25 @@ static void test_run_batch_and_remove(void **state)
     assert_non_null(batch);
     char del[64];
     snprintf(del, sizeof del, "/api/batches/%s", batch);
-    resp_free(&r);
+    lwt_resp_free(&r);
 
-    r = http("GET", "/api/batches", NULL, NULL);
+    r = lwt_http("GET", "/api/batches", NULL, NULL);
     assert_int_equal(json_array_size(json_object_get(r.json, "batches")), 1);
-    resp_free(&r);
-    expect("DELETE", del, NULL, NULL, 200, NULL);
-    expect("DELETE", del, NULL, NULL, 404, "no batch");
-    r = http("GET", "/api/batches", NULL, NULL);
+    lwt_resp_free(&r);
+    lwt_expect("DELETE", del, NULL, NULL, 200, NULL);
+    lwt_expect("DELETE", del, NULL, NULL, 404, "no batch");
+    r = lwt_http("GET", "/api/batches", NULL, NULL);
     assert_int_equal(json_array_size(json_object_get(r.json, "batches")), 0);
-    resp_free(&r);
+    lwt_resp_free(&r);
 
     /* a late reader replays the whole stream; one that resumes gets only what follows */
-    struct sse late, resumed;
-    sse_start(&late, id, NULL);
-    sse_start(&resumed, id, "30");
+    struct lwt_sse late, resumed;
+    lwt_sse_start(&late, id, NULL);
+    lwt_sse_start(&resumed, id, "30");
     pthread_join(late.th, NULL);
     pthread_join(resumed.th, NULL);
     char names2[4096];
-    sse_names(late.b.p, names2, sizeof names2);
+    lwt_sse_names(late.b.p, names2, sizeof names2);
     assert_string_equal(names2, want);
     assert_null(strstr(resumed.b.p, "id: 30\n"));
     assert_non_null(strstr(resumed.b.p, "id: 31\n"));
@@ -493,13 +322,13 @@ static void test_run_batch_and_remove(void **state)
 
 static void test_bad_requests(void **state)
 {
-    expect("POST", "/api/runs", "{\"prompt\":", NULL, 400, "not JSON");
-    expect("POST", "/api/runs", "[1,2]", NULL, 400, "JSON object");
-    expect("POST", "/api/runs", "{\"prompt\":\"a\",\"prompt\":\"b\"}", NULL, 400, "not JSON");
-    expect("POST", "/api/runs", "", NULL, 400, "not JSON");
-    expect("POST", "/api/runs", "{\"runs\":2}", NULL, 400, "prompt is missing");
-    expect("POST", "/api/runs", "{\"prompt\":\"x\",\"runs\":0}", NULL, 400, "runs");
-    expect("POST", "/api/estimate", "nul", NULL, 400, "not JSON");
+    lwt_expect("POST", "/api/runs", "{\"prompt\":", NULL, 400, "not JSON");
+    lwt_expect("POST", "/api/runs", "[1,2]", NULL, 400, "JSON object");
+    lwt_expect("POST", "/api/runs", "{\"prompt\":\"a\",\"prompt\":\"b\"}", NULL, 400, "not JSON");
+    lwt_expect("POST", "/api/runs", "", NULL, 400, "not JSON");
+    lwt_expect("POST", "/api/runs", "{\"runs\":2}", NULL, 400, "prompt is missing");
+    lwt_expect("POST", "/api/runs", "{\"prompt\":\"x\",\"runs\":0}", NULL, 400, "runs");
+    lwt_expect("POST", "/api/estimate", "nul", NULL, 400, "not JSON");
 
     /* bodies over the bound: announced by Content-Length, and sent chunked */
     char *big = malloc(8192);
@@ -507,117 +336,117 @@ static void test_bad_requests(void **state)
     big[0] = '{';
     big[8190] = '}';
     big[8191] = '\0';
-    expect("POST", "/api/runs", big, NULL, 413, "4096");
-    expect("POST", "/api/runs", big, (const char *[]){"Transfer-Encoding: chunked", NULL}, 413,
+    lwt_expect("POST", "/api/runs", big, NULL, 413, "4096");
+    lwt_expect("POST", "/api/runs", big, (const char *[]){"Transfer-Encoding: chunked", NULL}, 413,
            "4096");
     free(big);
 
     /* methods and routes */
-    expect("GET", "/api/runs", NULL, NULL, 405, "not allowed");
-    expect("PUT", "/api/summary", "{}", NULL, 405, "not allowed");
-    expect("GET", "/api/nothing", NULL, NULL, 404, "no such");
-    expect("GET", "/index.php", NULL, NULL, 404, "no such");
+    lwt_expect("GET", "/api/runs", NULL, NULL, 405, "not allowed");
+    lwt_expect("PUT", "/api/summary", "{}", NULL, 405, "not allowed");
+    lwt_expect("GET", "/api/nothing", NULL, NULL, 404, "no such");
+    lwt_expect("GET", "/index.php", NULL, NULL, 404, "no such");
 }
 
 static void test_guards(void **state)
 {
     char good_origin[64], host[64];
-    snprintf(good_origin, sizeof good_origin, "Origin: http://127.0.0.1:%d", PORT);
-    snprintf(host, sizeof host, "Host: localhost:%d", PORT);
+    snprintf(good_origin, sizeof good_origin, "Origin: http://127.0.0.1:%d", ipw_labweb_port(W));
+    snprintf(host, sizeof host, "Host: localhost:%d", ipw_labweb_port(W));
     const char *body = "{\"input_tokens\":1,\"output_tokens\":1}";
 
     /* token: missing, wrong, right */
-    expect("POST", "/api/estimate", body, (const char *[]){"-", good_origin, NULL}, 403,
+    lwt_expect("POST", "/api/estimate", body, (const char *[]){"-", good_origin, NULL}, 403,
            "X-IPW-Token");
-    expect("POST", "/api/estimate", body,
+    lwt_expect("POST", "/api/estimate", body,
            (const char *[]){"-", good_origin, "X-IPW-Token: 00", NULL}, 403, "token");
-    expect("POST", "/api/estimate", body,
+    lwt_expect("POST", "/api/estimate", body,
            (const char *[]){"-", good_origin, "X-IPW-Token: " TOKEN, NULL}, 200, NULL);
-    expect("DELETE", "/api/batches/1", NULL, (const char *[]){"-", NULL}, 403, "token");
-    expect("POST", "/api/jobs/j1/cancel", NULL, (const char *[]){"-", NULL}, 403, "token");
+    lwt_expect("DELETE", "/api/batches/1", NULL, (const char *[]){"-", NULL}, 403, "token");
+    lwt_expect("POST", "/api/jobs/j1/cancel", NULL, (const char *[]){"-", NULL}, 403, "token");
 
     /* Origin: another site's page, a look-alike, and "null" (sandboxed frames, files) */
     const char *bad_origins[] = {"Origin: http://evil.example", "Origin: http://127.0.0.1:1",
                                  "Origin: https://127.0.0.1", "Origin: null"};
     for (size_t i = 0; i < 4; i++) {
-        expect("POST", "/api/estimate", body,
+        lwt_expect("POST", "/api/estimate", body,
                (const char *[]){"-", bad_origins[i], "X-IPW-Token: " TOKEN, NULL}, 403,
                "origin");
-        expect("GET", "/api/summary", NULL, (const char *[]){"-", bad_origins[i], NULL}, 403,
+        lwt_expect("GET", "/api/summary", NULL, (const char *[]){"-", bad_origins[i], NULL}, 403,
                "origin");
     }
-    expect("GET", "/api/summary", NULL,
+    lwt_expect("GET", "/api/summary", NULL,
            (const char *[]){"-", "Sec-Fetch-Site: cross-site", NULL}, 403, "cross-site");
 
     /* Host: a rebound DNS name is refused even on loopback; localhost is this server */
-    expect("GET", "/", NULL, (const char *[]){"-", "Host: evil.example", NULL}, 403, "Host");
+    lwt_expect("GET", "/", NULL, (const char *[]){"-", "Host: evil.example", NULL}, 403, "Host");
     char wrong_port[64];
-    snprintf(wrong_port, sizeof wrong_port, "Host: 127.0.0.1:%d", PORT + 1);
-    expect("GET", "/api/summary", NULL, (const char *[]){"-", wrong_port, NULL}, 403, "Host");
-    expect("GET", "/api/summary", NULL, (const char *[]){"-", host, NULL}, 200, NULL);
+    snprintf(wrong_port, sizeof wrong_port, "Host: 127.0.0.1:%d", ipw_labweb_port(W) + 1);
+    lwt_expect("GET", "/api/summary", NULL, (const char *[]){"-", wrong_port, NULL}, 403, "Host");
+    lwt_expect("GET", "/api/summary", NULL, (const char *[]){"-", host, NULL}, 200, NULL);
 
     /* unknown and malformed ids; no path reaches a file */
-    expect("GET", "/api/jobs/j999", NULL, NULL, 404, "j999");
-    expect("GET", "/api/jobs/j999/events", NULL, NULL, 404, "j999");
-    expect("POST", "/api/jobs/j999/cancel", NULL, NULL, 404, "j999");
-    expect("DELETE", "/api/batches/999", NULL, NULL, 404, "999");
-    expect("GET", "/api/jobs/a%20b", NULL, NULL, 400, "malformed");
-    expect("GET", "/api/jobs/..", NULL, NULL, 400, "malformed");
+    lwt_expect("GET", "/api/jobs/j999", NULL, NULL, 404, "j999");
+    lwt_expect("GET", "/api/jobs/j999/events", NULL, NULL, 404, "j999");
+    lwt_expect("POST", "/api/jobs/j999/cancel", NULL, NULL, 404, "j999");
+    lwt_expect("DELETE", "/api/batches/999", NULL, NULL, 404, "999");
+    lwt_expect("GET", "/api/jobs/a%20b", NULL, NULL, 400, "malformed");
+    lwt_expect("GET", "/api/jobs/..", NULL, NULL, 400, "malformed");
     const char *traversal[] = {"/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
                                "/api/../../../etc/passwd", "//etc/passwd", "/data/web/lab.html"};
     for (size_t i = 0; i < sizeof traversal / sizeof traversal[0]; i++) {
-        struct resp r = http("GET", traversal[i], NULL, NULL);
+        struct lwt_resp r = lwt_http("GET", traversal[i], NULL, NULL);
         assert_true(r.status == 404 || r.status == 400);
         assert_null(strstr(r.body, "root:"));
-        resp_free(&r);
+        lwt_resp_free(&r);
     }
 }
 
 static void test_cancel_mid_run_and_two_readers(void **state)
 {
-    char *id = submit("{\"prompt\":\"hi\",\"runs\":2,\"gate\":true}");
-    struct sse a, b;
-    sse_start(&a, id, NULL);
-    sse_start(&b, id, NULL);
+    char *id = lwt_submit("{\"prompt\":\"hi\",\"runs\":2,\"gate\":true}");
+    struct lwt_sse a, b;
+    lwt_sse_start(&a, id, NULL);
+    lwt_sse_start(&b, id, NULL);
     wait_at_gate();
     char path[64];
     snprintf(path, sizeof path, "/api/jobs/%s/cancel", id);
-    struct resp r = http("POST", path, NULL, NULL);
+    struct lwt_resp r = lwt_http("POST", path, NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "state")), "running");
-    resp_free(&r);
+    lwt_resp_free(&r);
     pthread_join(a.th, NULL);
     pthread_join(b.th, NULL);
     /* both readers saw the same stream, ending in a cancel within the first run */
     assert_string_equal(a.b.p, b.b.p);
     char names[1024];
-    sse_names(a.b.p, names, sizeof names);
+    lwt_sse_names(a.b.p, names, sizeof names);
     assert_string_equal(names, "job job baseline snapshot first_token end");
     assert_non_null(strstr(a.b.p, "\"state\":\"cancelled\""));
     assert_non_null(strstr(a.b.p, "cancelled during run 1"));
     free(a.b.p);
     free(b.b.p);
-    wait_state(id, "cancelled");
+    lwt_wait_state(id, "cancelled");
     assert_true(S.cancels >= 1);
     /* nothing was stored for the cancelled job */
-    r = http("GET", "/api/batches", NULL, NULL);
+    r = lwt_http("GET", "/api/batches", NULL, NULL);
     assert_int_equal(json_array_size(json_object_get(r.json, "batches")), 0);
-    resp_free(&r);
+    lwt_resp_free(&r);
     /* cancelling a finished job changes nothing */
-    r = http("POST", path, NULL, NULL);
+    r = lwt_http("POST", path, NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(r.json, "state")), "cancelled");
-    resp_free(&r);
+    lwt_resp_free(&r);
     free(id);
 }
 
 static void test_queue(void **state)
 {
-    char *first = submit("{\"prompt\":\"a\",\"gate\":true}");
+    char *first = lwt_submit("{\"prompt\":\"a\",\"gate\":true}");
     wait_at_gate();
-    char *second = submit("{\"prompt\":\"b\"}");
-    char *third = submit("{\"prompt\":\"c\"}");
+    char *second = lwt_submit("{\"prompt\":\"b\"}");
+    char *third = lwt_submit("{\"prompt\":\"c\"}");
     /* another client sees what runs and what waits, in order */
-    struct resp r = http("GET", "/api/queue", NULL, NULL);
+    struct lwt_resp r = lwt_http("GET", "/api/queue", NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "running"),
                                                           "id")),
@@ -628,40 +457,40 @@ static void test_queue(void **state)
                         second);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(queued, 1), "position")),
                      2);
-    resp_free(&r);
+    lwt_resp_free(&r);
 
     /* a queued job cancelled never runs */
     char path[64];
     snprintf(path, sizeof path, "/api/jobs/%s/cancel", second);
-    r = http("POST", path, NULL, NULL);
+    r = lwt_http("POST", path, NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(r.json, "state")), "cancelled");
-    resp_free(&r);
+    lwt_resp_free(&r);
 
     /* the queue is bounded */
     char *ids[IPW_LABWEB_MAX_QUEUE];
     int n = 0;
     for (; n < IPW_LABWEB_MAX_QUEUE - 1; n++)
-        ids[n] = submit("{\"prompt\":\"x\"}");
-    expect("POST", "/api/runs", "{\"prompt\":\"y\"}", NULL, 429, "queue");
+        ids[n] = lwt_submit("{\"prompt\":\"x\"}");
+    lwt_expect("POST", "/api/runs", "{\"prompt\":\"y\"}", NULL, 429, "queue");
 
     set_gate(1);
-    wait_state(first, "done");
-    wait_state(third, "done");
+    lwt_wait_state(first, "done");
+    lwt_wait_state(third, "done");
     for (int i = 0; i < n; i++) {
-        wait_state(ids[i], "done");
+        lwt_wait_state(ids[i], "done");
         free(ids[i]);
     }
     snprintf(path, sizeof path, "/api/jobs/%s", second);
-    r = http("GET", path, NULL, NULL);
+    r = lwt_http("GET", path, NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(r.json, "state")), "cancelled");
     assert_true(json_is_null(json_object_get(r.json, "started_at")));
-    resp_free(&r);
+    lwt_resp_free(&r);
     /* calibrate goes through the same queue */
-    r = http("POST", "/api/calibrate", "{\"runs\":2}", NULL);
+    r = lwt_http("POST", "/api/calibrate", "{\"runs\":2}", NULL);
     assert_int_equal(r.status, 202);
     assert_string_equal(json_string_value(json_object_get(r.json, "kind")), "calibrate");
-    wait_state(json_string_value(json_object_get(r.json, "id")), "done");
-    resp_free(&r);
+    lwt_wait_state(json_string_value(json_object_get(r.json, "id")), "done");
+    lwt_resp_free(&r);
     free(first);
     free(second);
     free(third);
