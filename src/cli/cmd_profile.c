@@ -281,6 +281,9 @@ int cmd_profile(int argc, char **argv)
         if (out.queries_measured == 0)
             printf("no energy measured this session%s\n",
                    strcmp(out.platform, "null") == 0 ? " (no power counter readable here)" : "");
+        else if (strcmp(out.platform, "cpu-model") == 0)
+            printf("modelled energy this session: %.2f J (all domains %.2f J), modelled from CPU "
+                   "load, not measured\n", out.energy_joules, out.total_joules);
         else if (strcmp(out.platform, "sim") == 0)
             printf("modelled energy this session: %.2f J (all domains %.2f J), not measured\n",
                    out.energy_joules, out.total_joules);
