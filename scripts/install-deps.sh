@@ -9,7 +9,7 @@ BUILD_PKGS=(
   libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libcurl4-openssl-dev libjansson-dev libcairo2-dev libsqlite3-dev
   libmicrohttpd-dev libcmocka-dev
-  bubblewrap  # ipw run's default sandbox (a runtime need, and its tests')
+  bubblewrap tmux  # ipw run: the default sandbox, the terminus agent's terminal
 )
 TEST_PKGS=(
   clang libclang-rt-14-dev

@@ -135,6 +135,10 @@ void ipw_exec_result_free(struct ipw_exec_result *r);
  * overrides the limit's. Returns an error only when the command could not be started. */
 ipw_err ipw_sandbox_exec(const struct ipw_sandbox *sb, const char *script, int64_t wall_ns,
                          struct ipw_exec_result *r, ipw_errbuf *eb);
+/* Starts `script` in the sandbox in the background (the terminus agent's tmux server), under
+ * the same limits but no wall-clock limit; the caller ends it. */
+ipw_err ipw_sandbox_spawn(const struct ipw_sandbox *sb, const char *script, int *pid,
+                          ipw_errbuf *eb);
 
 /* ---- a run: `ipw run` (docs/commands/run.md) ----------------------------------------------- */
 

@@ -311,6 +311,15 @@ struct ipw_lab_cpu_snapshot {
 };
 ipw_err ipw_lab_cpu_snapshot(const char *procfs_root, int root_pid,
                              struct ipw_lab_cpu_snapshot *out, ipw_errbuf *eb);
+/* The same, cheaply repeated: a tracker remembers the last listing of /proc and the tree, so a
+ * snapshot reads the stat files of the tree's members and of processes born since the previous
+ * snapshot only (the first one reads them all). */
+struct ipw_lab_proctree;
+ipw_err ipw_lab_proctree_open(const char *procfs_root, int root_pid, struct ipw_lab_proctree **out,
+                              ipw_errbuf *eb);
+ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu_snapshot *out,
+                                  ipw_errbuf *eb);
+void ipw_lab_proctree_close(struct ipw_lab_proctree *t);
 /* Shares of the tree between two snapshots (NaN when the machine's counters did not move). */
 void ipw_lab_cpu_shares(const struct ipw_lab_cpu_snapshot *a, const struct ipw_lab_cpu_snapshot *b,
                         double *share_busy, double *share_capacity);

@@ -21,7 +21,8 @@ typedef void (*ipw_labweb_emit_fn)(void *ctx, const char *type, json_t *data);
 /* What the web layer needs from the lab. JSON in, JSON out: the page's API maps onto it
  * one to one, and request validation stays with the code that knows the fields. Every
  * operation fills eb on failure; IPW_E_INVALID becomes HTTP 400, IPW_E_NOTFOUND 404, others
- * 500 (IPW_E_CANCELLED is a job's normal end after a cancel). `run_job` is only ever called
+ * 500 (IPW_E_CANCELLED is a job's normal end after a cancel). run_job is required; any other
+ * operation may be NULL (its route then answers 501). `run_job` is only ever called
  * from the server's single worker thread; every other operation may be called from any
  * connection thread at any time and must be thread-safe. */
 struct ipw_labweb_engine {

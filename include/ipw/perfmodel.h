@@ -37,6 +37,15 @@ struct ipw_hw_spec {
     double cpu_idle_w;      /* host CPU package: idle */
     double cpu_active_w;    /* host CPU package: all cores busy */
     double cpu_busy_util;   /* host CPU utilisation while a request is being served */
+    double standby_w;       /* board power just after work, before it settles to idle (the
+                               serving simulator's standby power); default idle + 25 % of the
+                               active-idle range */
+    /* The per-layer roofline of the serving simulator (src/sim/predict/): achievable shares of
+     * peak in one kernel and a fixed cost per kernel launch. Default: the whole-step
+     * efficiencies above, attention at the compute efficiency, no launch cost. */
+    double layer_eff_compute, layer_eff_bw, layer_eff_attn;
+    double kernel_overhead_s;
+    bool layer_fitted;      /* the layer_roofline block was given (fitted against tables) */
     char origin[256];       /* "embedded:hardware/h100.json" or the file path */
 };
 

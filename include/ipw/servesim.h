@@ -40,6 +40,10 @@ struct ipw_ss_options {
     long num_reqs;       /* 0 = every entry */
     double log_interval; /* seconds of simulated time between heartbeats (1.0) */
     bool log_info;       /* --log-level INFO: per-batch log lines */
+    /* --perf-model roofline: every instance's layer times from the roofline model (issue 14);
+     * otherwise the profiled tables, and the roofline only where no bundle exists. */
+    bool perf_roofline;
+    const char *hardware_spec; /* a hardware spec JSON used for every roofline instance */
 };
 
 void ipw_ss_options_init(struct ipw_ss_options *o);
@@ -88,6 +92,7 @@ struct ipw_ss_result {
     double *prompt_tps, *gen_tps;  /* per heartbeat interval, tokens/s */
     size_t n_throughput;
     double log_interval;
+    bool roofline; /* some layer times were modelled from the roofline, not profiled */
 };
 
 struct ipw_ss_sim;
@@ -112,6 +117,11 @@ ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct 
 
 void ipw_ss_result_free(struct ipw_ss_result *res);
 void ipw_ss_free(struct ipw_ss_sim *s);
+
+/* Did any instance get its layer times from the roofline model rather than tables? */
+bool ipw_ss_uses_roofline(const struct ipw_ss_sim *s);
+#define IPW_SS_ROOF_NOTE "modelled from roofline, not profiled"
+
 
 /* Number of instances / KV blocks of instance i (after load). */
 size_t ipw_ss_num_instances(const struct ipw_ss_sim *s);

@@ -20,6 +20,11 @@ static const char *const system_terminal =
     "You are an agent that completes tasks in a Linux sandbox without network access. Your "
     "working directory is /work. Use the tools to inspect and change files and to run commands. "
     "When the task is complete, reply with a short final message and no tool call.";
+static const char *const system_terminus =
+    "You are an agent that completes tasks at a Linux terminal without network access: a tmux "
+    "session running /bin/sh in your working directory. Type commands with send_keys (end them "
+    "with a newline) and look at the screen with read_screen. When the task is complete, reply "
+    "with a short final message and no tool call.";
 static const char *const system_qa =
     "You are an agent that answers questions. You may use the tools (a shell in a sandbox, "
     "files, a calculator) when they help. Give your final answer in your last message, with no "
@@ -303,12 +308,20 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
     }
     json_array_append_new(messages,
                           json_pack("{s:s, s:s}", "role", "system", "content",
-                                    task->kind == IPW_TASK_QA ? system_qa : system_terminal));
+                                    task->kind == IPW_TASK_QA         ? system_qa
+                                    : cfg->kind == IPW_AGENT_TERMINUS ? system_terminus
+                                                                      : system_terminal));
     json_array_append_new(messages, json_pack("{s:s, s:s}", "role", "user", "content",
                                               task->instruction));
+    struct ipw_agent_terminal *term = NULL;
+    if (!error[0] && cfg->kind == IPW_AGENT_TERMINUS) {
+        ipw_errbuf te = {0};
+        if (ipw_agent_terminal_open(&sb, &term, &te) != IPW_OK)
+            snprintf(error, sizeof error, "%s", te.msg);
+    }
     int64_t t0 = ipw_mono_ns();
     int64_t timeout = task->timeout_ns > 0 ? task->timeout_ns : cfg->task_timeout_ns;
-    struct ipw_agent_env env = {cfg->kind, &sb, t0 + timeout};
+    struct ipw_agent_env env = {cfg->kind, &sb, term, t0 + timeout};
     json_t *last_turn = NULL;
     for (int i = 0; !error[0] && i < cfg->max_turns; i++) {
         if (ipw_mono_ns() >= env.deadline_ns) {
@@ -368,6 +381,7 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
     if (ipw_agent_meter_close(meter, ipw_mono_ns(), &gap) && last_turn)
         between_into(last_turn, &gap, cfg->main_domain, &tt);
     int64_t t1 = ipw_mono_ns();
+    ipw_agent_terminal_close(term); /* nothing typed runs on while the test looks */
 
     bool resolved = false;
     json_t *verdict = error[0] && strcmp(stop, "llm_error") != 0

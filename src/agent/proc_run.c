@@ -206,3 +206,38 @@ ipw_err ipw_proc_run(const struct ipw_proc_spec *ps, struct ipw_exec_result *r, 
     }
     return IPW_OK;
 }
+
+ipw_err ipw_proc_spawn(const struct ipw_proc_spec *ps, int *pid_out, ipw_errbuf *eb)
+{
+    int err[2];
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null < 0)
+        return ipw_fail(eb, IPW_E_IO, "cannot open /dev/null: %s", strerror(errno));
+    if (pipe2(err, O_CLOEXEC) != 0) {
+        close(null);
+        return ipw_fail(eb, IPW_E_IO, "cannot create a pipe: %s", strerror(errno));
+    }
+    rlim_t nproc = 0;
+    if (ps->lim->nproc > 0)
+        nproc = (rlim_t)(ipw_proc_count_user(ps->drop_uid ? ps->uid : (unsigned)getuid()) +
+                         ps->lim->nproc);
+    pid_t pid = fork();
+    if (pid == 0)
+        child(ps, null, err[1], nproc);
+    close(null);
+    close(err[1]);
+    if (pid < 0) {
+        close(err[0]);
+        return ipw_fail(eb, IPW_E_IO, "cannot start a process: %s", strerror(errno));
+    }
+    /* the exec either happened (the pipe closes empty) or failed (errno arrives) */
+    int child_errno = 0;
+    ssize_t n = read(err[0], &child_errno, sizeof child_errno);
+    close(err[0]);
+    if (n == sizeof child_errno) {
+        waitpid(pid, NULL, 0);
+        return ipw_fail(eb, IPW_E_IO, "cannot run %s: %s", ps->argv[0], strerror(child_errno));
+    }
+    *pid_out = pid;
+    return IPW_OK;
+}

@@ -18,6 +18,10 @@ struct ipw_proc_spec {
 
 ipw_err ipw_proc_run(const struct ipw_proc_spec *ps, struct ipw_exec_result *r, ipw_errbuf *eb);
 
+/* Starts the command in the background (its own session, the same limits, output to
+ * /dev/null) and returns at once; the caller ends it (kill(-pid), waitpid). */
+ipw_err ipw_proc_spawn(const struct ipw_proc_spec *ps, int *pid, ipw_errbuf *eb);
+
 /* Processes the user uid runs now (RLIMIT_NPROC counts them all). */
 long ipw_proc_count_user(unsigned uid);
 

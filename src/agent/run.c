@@ -378,9 +378,9 @@ static ipw_err write_summary(struct run *r, const char *label, ipw_errbuf *eb)
 static ipw_err start(struct run *r, char *label, size_t label_size, ipw_errbuf *eb)
 {
     const struct ipw_agent_run_config *cfg = r->cfg;
-    if (strcmp(cfg->agent, "react") != 0)
-        return ipw_fail(eb, IPW_E_UNSUPPORTED,
-                        "agent '%s' is not available in this build; use --agent react",
+    bool terminus = strcmp(cfg->agent, "terminus") == 0;
+    if (!terminus && strcmp(cfg->agent, "react") != 0)
+        return ipw_fail(eb, IPW_E_INVALID, "unknown agent '%s': use react or terminus",
                         cfg->agent);
     ipw_err e = ipw_agent_tasks_load(cfg->dataset_id, cfg->dataset_path, cfg->max_tasks,
                                      cfg->seed, cfg->seed_given, &r->ts, eb);
@@ -423,7 +423,7 @@ static ipw_err start(struct run *r, char *label, size_t label_size, ipw_errbuf *
     if ((e = ipw_share_ledger_create(&lc, &r->ledger, eb)) != IPW_OK)
         return e;
     r->lc = (struct ipw_agent_loop_config){
-        .kind = IPW_AGENT_REACT,
+        .kind = terminus ? IPW_AGENT_TERMINUS : IPW_AGENT_REACT,
         .client = r->client,
         .model = r->served[0] ? r->served : cfg->model,
         .max_turns = cfg->max_turns,

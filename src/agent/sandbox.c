@@ -42,8 +42,11 @@ void ipw_sandbox_limits_default(struct ipw_sandbox_limits *l)
     l->output_kill = 8u << 20;
 }
 
+/* SHELL: tmux (the terminus agent) starts panes with $SHELL, else the passwd shell, which for
+ * nobody is nologin */
 static char *const sandbox_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work",
-                                    "TERM=dumb", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", NULL};
+                                    "TERM=dumb", "SHELL=/bin/sh", "LANG=C.UTF-8",
+                                    "LC_ALL=C.UTF-8", NULL};
 
 /* The argument vector for one command; strings point into sb or static text. */
 static size_t build_argv(const struct ipw_sandbox *sb, const char *script, char **argv, size_t max, char *bind_work, size_t bwsz)
@@ -70,6 +73,7 @@ static size_t build_argv(const struct ipw_sandbox *sb, const char *script, char 
         ARG("--setenv"); ARG("PATH"); ARG("/usr/local/bin:/usr/bin:/bin");
         ARG("--setenv"); ARG("HOME"); ARG("/work");
         ARG("--setenv"); ARG("TERM"); ARG("dumb");
+        ARG("--setenv"); ARG("SHELL"); ARG("/bin/sh");
         ARG("--setenv"); ARG("LC_ALL"); ARG("C.UTF-8");
         break;
     case IPW_SANDBOX_PODMAN:
@@ -78,7 +82,7 @@ static size_t build_argv(const struct ipw_sandbox *sb, const char *script, char 
         ARG("run"); ARG("--rm"); ARG("--rootfs"); ARG("/"); ARG("--read-only");
         ARG("--network=none"); ARG("--pids-limit=256"); ARG("--tmpfs"); ARG("/tmp");
         ARG("-v"); ARG(bind_work); ARG("-w"); ARG("/work");
-        ARG("-e"); ARG("HOME=/work");
+        ARG("-e"); ARG("HOME=/work"); ARG("-e"); ARG("SHELL=/bin/sh");
         break;
     case IPW_SANDBOX_NONE:
         break;
@@ -91,23 +95,40 @@ static size_t build_argv(const struct ipw_sandbox *sb, const char *script, char 
     return n;
 }
 
+static void spec(const struct ipw_sandbox *sb, char **argv, struct ipw_proc_spec *ps)
+{
+    *ps = (struct ipw_proc_spec){
+        .argv = argv,
+        .envp = sandbox_env,
+        .cwd = sb->kind == IPW_SANDBOX_NONE ? sb->work : NULL,
+        .lim = &sb->lim,
+        .drop_uid = sb->drop_uid,
+        .uid = sb->uid,
+        .gid = sb->gid,
+    };
+}
+
 ipw_err ipw_sandbox_exec(const struct ipw_sandbox *sb, const char *script, int64_t wall_ns,
                          struct ipw_exec_result *r, ipw_errbuf *eb)
 {
     char *argv[64];
     char bind_work[700];
     build_argv(sb, script, argv, 64, bind_work, sizeof bind_work);
-    struct ipw_proc_spec ps = {
-        .argv = argv,
-        .envp = sandbox_env,
-        .cwd = sb->kind == IPW_SANDBOX_NONE ? sb->work : NULL,
-        .lim = &sb->lim,
-        .wall_ns = wall_ns,
-        .drop_uid = sb->drop_uid,
-        .uid = sb->uid,
-        .gid = sb->gid,
-    };
+    struct ipw_proc_spec ps;
+    spec(sb, argv, &ps);
+    ps.wall_ns = wall_ns;
     return ipw_proc_run(&ps, r, eb);
+}
+
+ipw_err ipw_sandbox_spawn(const struct ipw_sandbox *sb, const char *script, int *pid,
+                          ipw_errbuf *eb)
+{
+    char *argv[64];
+    char bind_work[700];
+    build_argv(sb, script, argv, 64, bind_work, sizeof bind_work);
+    struct ipw_proc_spec ps;
+    spec(sb, argv, &ps);
+    return ipw_proc_spawn(&ps, pid, eb);
 }
 
 ipw_err ipw_sandbox_create(struct ipw_sandbox *sb, enum ipw_sandbox_kind kind,

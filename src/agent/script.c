@@ -19,8 +19,10 @@ bool ipw_agent_script_parse(const char *name, enum ipw_agent_script *out)
 
 static ipw_err call(const char *tool, const char *cmd, json_t **args, ipw_errbuf *eb)
 {
-    (void)tool;
-    *args = json_pack("{s:s}", "command", cmd);
+    /* the terminus agent types the command and Enter; the react shell takes it whole */
+    *args = strcmp(tool, "send_keys") == 0
+                ? json_pack("{s:s+, s:f}", "keys", cmd, "\n", "wait_s", 10.0)
+                : json_pack("{s:s}", "command", cmd);
     return *args ? IPW_OK : ipw_fail(eb, IPW_E_NOMEM, "out of memory scripting a tool call");
 }
 

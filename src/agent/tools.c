@@ -28,6 +28,21 @@ static json_t *prop(const char *type, const char *desc)
 json_t *ipw_agent_tools_schema(enum ipw_agent_kind kind)
 {
     json_t *tools = json_array();
+    if (kind == IPW_AGENT_TERMINUS) {
+        static const char *const keys_req[] = {"keys", NULL};
+        json_array_append_new(
+            tools, fn("send_keys",
+                      "Type keys into the terminal (tmux running /bin/sh in the task's "
+                      "directory, no network). End a command with \\n to run it. Waits up to "
+                      "wait_s seconds for the command to finish, then returns the screen.",
+                      json_pack("{s:o, s:o}", "keys",
+                                prop("string", "the keystrokes; \\n is Enter"), "wait_s",
+                                prop("number", "seconds to wait at most (default 1, up to 30)")),
+                      keys_req));
+        json_array_append_new(tools, fn("read_screen", "Return what the terminal shows now.",
+                                        json_object(), NULL));
+        return tools;
+    }
     static const char *const cmd_req[] = {"command", NULL};
     static const char *const path_req[] = {"path", NULL};
     static const char *const write_req[] = {"path", "content", NULL};
@@ -54,8 +69,7 @@ json_t *ipw_agent_tools_schema(enum ipw_agent_kind kind)
 
 const char *ipw_agent_command_tool(enum ipw_agent_kind kind)
 {
-    (void)kind;
-    return "shell";
+    return kind == IPW_AGENT_TERMINUS ? "send_keys" : "shell";
 }
 
 void ipw_tool_outcome_free(struct ipw_tool_outcome *o)
@@ -208,6 +222,16 @@ void ipw_agent_tool_run(const struct ipw_agent_env *env, const char *name, const
             snprintf(num, sizeof num, "%.15g", v);
             result(o, false, "%s", num);
         }
+    } else if (env->kind == IPW_AGENT_TERMINUS && strcmp(name, "send_keys") == 0) {
+        const char *keys = arg_str(args, "keys");
+        const json_t *w = json_object_get(args, "wait_s");
+        if (keys)
+            ipw_agent_terminal_send(env->term, keys, json_is_number(w) ? json_number_value(w) : 1,
+                                    env->deadline_ns, o);
+        else
+            result(o, true, "[send_keys needs a \"keys\" string]", NULL);
+    } else if (env->kind == IPW_AGENT_TERMINUS && strcmp(name, "read_screen") == 0) {
+        ipw_agent_terminal_screen(env->term, o);
     } else {
         result(o, true, "[no such tool: %s]", name);
     }

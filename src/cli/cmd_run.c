@@ -31,7 +31,7 @@ int cmd_run(int argc, char **argv)
     const char *const *collectors = ipw_collector_names; /* the registry's names */
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
-        {"agent", IPW_OPT_CHOICE, &cfg.agent, "NAME", "react (a tool-calling loop; default)", 0,
+        {"agent", IPW_OPT_CHOICE, &cfg.agent, "NAME", "react (tools: shell, files, calculator; default) or terminus (a tmux terminal)", 0,
          0, agents},
         {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0,
          ipw_client_names},
@@ -84,13 +84,14 @@ int cmd_run(int argc, char **argv)
          levels},
         IPW_OPT_END};
     struct ipw_command_help help = {
-        "ipw run --agent react --client ollama|openai|vllm|sim --model NAME [options]",
+        "ipw run --agent react|terminus --client ollama|openai|vllm|sim --model NAME [options]",
         "Runs an agent through a task set, each task in a fresh sandbox, measuring the energy "
         "of every LLM call (prefill and decode) and of the tool time between calls. Writes "
         "traces.jsonl (one task per line with its turns), records.jsonl, a HuggingFace Arrow "
         "dataset and summary.json; analyse with 'ipw analyze RUN_DIR'.",
         "examples:\n"
         "  ipw run --agent react --client sim --model llama-3.1-8b\n"
+        "  ipw run --agent terminus --client sim --model llama-3.1-8b --max-queries 5\n"
         "  ipw run --agent react --client ollama --model qwen2.5:7b --max-queries 10\n"
         "  ipw run --agent react --client vllm --model M --dataset jsonl --dataset-path t.jsonl"};
     enum ipw_parse_result pr = ipw_parse_options(argc, argv, "ipw run", opts, &help, NULL, 0, NULL);
@@ -106,10 +107,6 @@ int cmd_run(int argc, char **argv)
     }
     if (resume && overwrite) {
         fprintf(stderr, "ipw run: --resume and --overwrite exclude each other: give one\n");
-        return 2;
-    }
-    if (strcmp(cfg.agent, "react") != 0) {
-        fprintf(stderr, "ipw run: --agent %s is not built yet; use --agent react\n", cfg.agent);
         return 2;
     }
     ipw_sandbox_kind_parse(sandbox, &cfg.sandbox);

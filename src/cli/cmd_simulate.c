@@ -84,7 +84,7 @@ int cmd_simulate(int argc, char **argv)
     ipw_ss_options_init(&so);
     const char *cluster = so.cluster_config, *dataset = NULL, *output = NULL, *summary = NULL,
                *data_dir = NULL, *dtype = NULL, *kvd = "auto", *routing = "LOAD",
-               *storage = "None", *level = "WARNING";
+               *storage = "None", *level = "WARNING", *perf = "table", *hw_spec = NULL;
     long block = 16, seqs = 128, toks = 2048, thr = 0, nreq = 0;
     double util = 0.9, interval = 1.0;
     bool chunk = false, nochunk = false, pc = false, nopc = false, share = false, isl = false,
@@ -94,6 +94,7 @@ int cmd_simulate(int argc, char **argv)
     static const char *const routes[] = {"LOAD", "RR", "RAND", NULL};
     static const char *const stores[] = {"None", "CPU", "CXL", NULL};
     static const char *const levels[] = {"WARNING", "INFO", "DEBUG", NULL};
+    static const char *const perfs[] = {"table", "roofline", NULL};
     struct ipw_option opts[] = {
         {"cluster-config", IPW_OPT_STRING, &cluster, "JSON",
          "cluster config; a bare name is also looked up in <data-dir>/configs/cluster/ (default "
@@ -134,6 +135,12 @@ int cmd_simulate(int argc, char **argv)
          "(default 1.0)", 1e-9, 1e9},
         {"log-level", IPW_OPT_CHOICE, &level, "LEVEL", "WARNING, INFO or DEBUG (default WARNING)", 0,
          0, levels},
+        {"perf-model", IPW_OPT_CHOICE, &perf, "table|roofline",
+         "layer times from the profiled tables (default; the roofline model where no bundle "
+         "exists) or from the roofline model of the hardware spec", 0, 0, perfs},
+        {"hardware-spec", IPW_OPT_STRING, &hw_spec, "HW.json",
+         "hardware spec for the roofline model of every instance (implies --perf-model "
+         "roofline), e.g. one written by ipw simulate calibrate"},
         {"json", IPW_OPT_FLAG, &json, NULL, "log lines as JSON objects {\"type\":\"log\",\"text\"}"},
         {"no-progress", IPW_OPT_FLAG, &noprog, NULL, "no progress line on a terminal"},
         IPW_OPT_END};
@@ -183,6 +190,8 @@ int cmd_simulate(int argc, char **argv)
     so.num_reqs = nreq;
     so.log_interval = interval;
     so.log_info = strcmp(level, "WARNING") != 0;
+    so.perf_roofline = !strcmp(perf, "roofline");
+    so.hardware_spec = hw_spec;
 
     ipw_errbuf eb = {0};
     struct ipw_ss_sim *sim = NULL;
@@ -212,6 +221,9 @@ int cmd_simulate(int argc, char **argv)
     struct ipw_ss_sink sink = {&o, on_row, on_line, on_progress};
     struct ipw_ss_result res;
     memset(&res, 0, sizeof res);
+    bool roof = ipw_ss_uses_roofline(sim);
+    if (roof)
+        on_line(&o, "Note: layer times " IPW_SS_ROOF_NOTE " (docs/sim-fidelity.md)");
     if (!rc && ipw_ss_run(sim, &sink, &res, &eb)) {
         if (o.progress)
             fputs("\r\033[K", stderr);
@@ -227,6 +239,9 @@ int cmd_simulate(int argc, char **argv)
             rc = 1;
         }
     }
+    res.roofline = roof;
+    if (!rc && roof)
+        on_line(&o, "Note: every time and energy above is " IPW_SS_ROOF_NOTE);
     if (!rc && summary && ipw_ss_write_summary(summary, &res, &eb)) {
         fprintf(stderr, "ipw simulate: %s\n", eb.msg);
         rc = 1;

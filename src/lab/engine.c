@@ -121,9 +121,9 @@ static void on_start(void *ud, int64_t ns)
     struct run_ctx *c = ud;
     c->t_start = mark(c, ns, "start");
     c->started = true;
-    if (c->e->server_pid > 0) {
+    if (c->e->tree) {
         ipw_errbuf eb = {0};
-        c->cpu_ok = ipw_lab_cpu_snapshot(c->e->procfs, c->e->server_pid, &c->cpu0, &eb) == IPW_OK;
+        c->cpu_ok = ipw_lab_proctree_snapshot(c->e->tree, &c->cpu0, &eb) == IPW_OK;
         if (!c->cpu_ok)
             emit_log(c->e, c->variant, c->index, "E_llm: %s", eb.msg);
     }
@@ -342,8 +342,7 @@ static void run_one(struct ipw_lab_engine *e, const struct ipw_lab_variant *v, i
     e->client->ops->chat(e->client, &req, &ev, &res);
     int64_t t_end = c.started ? mark(&c, res.end_ns, "end") : 0;
     struct ipw_lab_cpu_snapshot cpu1;
-    if (c.cpu_ok &&
-        ipw_lab_cpu_snapshot(e->procfs, e->server_pid, &cpu1, &eb) == IPW_OK)
+    if (c.cpu_ok && ipw_lab_proctree_snapshot(e->tree, &cpu1, &eb) == IPW_OK)
         ipw_lab_cpu_shares(&c.cpu0, &cpu1, &r->cpu_share_busy, &r->cpu_share_capacity);
     if (scaph) {
         double j;

@@ -179,6 +179,15 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
     }
     ipw_telemetry_session_log_notes(&e->ts);
     resolve_server(e);
+    if (e->server_pid > 0 &&
+        ipw_lab_proctree_open(e->procfs, e->server_pid, &e->tree, eb) != IPW_OK) {
+        ipw_lab_engine_close(e);
+        return IPW_E_NOMEM;
+    }
+    if (e->tree) { /* the first snapshot lists every process: not inside the first run */
+        struct ipw_lab_cpu_snapshot warm;
+        ipw_lab_proctree_snapshot(e->tree, &warm, NULL);
+    }
     *out = e;
     return IPW_OK;
 }
@@ -191,6 +200,7 @@ void ipw_lab_engine_close(struct ipw_lab_engine *e)
         ipw_telemetry_session_close(&e->ts);
     ipw_client_close(e->client);
     ipw_client_close(e->probe);
+    ipw_lab_proctree_close(e->tree);
     json_decref(e->params);
     free(e);
 }

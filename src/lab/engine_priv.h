@@ -18,6 +18,7 @@ struct ipw_lab_engine {
     struct ipw_telemetry_session ts;
     bool ts_open;
     int server_pid; /* 0: no process tree */
+    struct ipw_lab_proctree *tree; /* tracks server_pid's descendants */
     char procfs[1024];
     char scaph_url[1024], scaph_match[128];
     atomic_bool cancel;

@@ -1,6 +1,9 @@
 /* The server's process tree and the machine's CPU time from /proc (SPEC §5.2 step 6): the tree
  * is the root and every live descendant, re-walked at each snapshot so that runner processes
  * started during a run count; children already reaped count through the root's cutime+cstime.
+ * A tracker keeps the last listing of /proc, so that a snapshot reads the stat files of the tree
+ * and of processes born since, not of every process on the machine (milliseconds on a busy
+ * one; the kernel's children lists would do it too, but not every kernel has them).
  * The machine's busy time is everything in /proc/stat's cpu line but idle and iowait. */
 #include <ctype.h>
 #include <dirent.h>
@@ -158,4 +161,147 @@ void ipw_lab_cpu_shares(const struct ipw_lab_cpu_snapshot *a, const struct ipw_l
      * in whole ticks: a share can exceed 1 by a tick; cap it */
     *share_busy = busy > 0 ? fmin(tree / busy, 1.0) : NAN;
     *share_capacity = total > 0 ? fmin(tree / total, 1.0) : NAN;
+}
+
+/* ---- the tracker -------------------------------------------------------------------------- */
+
+struct ipw_lab_proctree {
+    char root[1024];
+    int root_pid;
+    int *seen; /* pids of the last listing, ascending */
+    size_t nseen;
+    int *tree; /* members of the tree in the last listing, ascending */
+    size_t ntree;
+    bool primed;
+};
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static bool has(const int *v, size_t n, int x)
+{
+    return n && bsearch(&x, v, n, sizeof *v, cmp_int) != NULL;
+}
+
+ipw_err ipw_lab_proctree_open(const char *procfs_root, int root_pid, struct ipw_lab_proctree **out,
+                              ipw_errbuf *eb)
+{
+    struct ipw_lab_proctree *t = calloc(1, sizeof *t);
+    if (!t)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory tracking process %d", root_pid);
+    snprintf(t->root, sizeof t->root, "%s", procfs_root ? procfs_root : "/proc");
+    t->root_pid = root_pid;
+    *out = t;
+    return IPW_OK;
+}
+
+void ipw_lab_proctree_close(struct ipw_lab_proctree *t)
+{
+    if (!t)
+        return;
+    free(t->seen);
+    free(t->tree);
+    free(t);
+}
+
+/* Every pid in the procfs root, ascending (bounded). NULL on allocation failure. */
+static int *list_pids(const char *root, size_t *n, ipw_errbuf *eb)
+{
+    DIR *d = opendir(root);
+    if (!d) {
+        ipw_fail(eb, IPW_E_IO, "cannot list %s: %s", root, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1024;
+    *n = 0;
+    int *pids = malloc(cap * sizeof *pids);
+    struct dirent *de;
+    while (pids && (de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        if (*n == cap) {
+            int *np = cap < MAX_PROCS ? realloc(pids, cap * 2 * sizeof *np) : NULL;
+            if (!np)
+                break; /* bounded: the rest of a huge machine is not listed */
+            pids = np;
+            cap *= 2;
+        }
+        pids[(*n)++] = atoi(de->d_name);
+    }
+    closedir(d);
+    if (!pids)
+        ipw_fail(eb, IPW_E_NOMEM, "out of memory listing %s", root);
+    else
+        qsort(pids, *n, sizeof *pids, cmp_int);
+    return pids;
+}
+
+ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu_snapshot *out,
+                                  ipw_errbuf *eb)
+{
+    memset(out, 0, sizeof *out);
+    ipw_err rc = machine_ticks(t->root, &out->busy_ticks, &out->total_ticks, eb);
+    if (rc != IPW_OK)
+        return rc;
+    struct proc self;
+    if (!read_stat(t->root, t->root_pid, &self))
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "server process %d is gone (cannot read %s/%d/stat); restart the server "
+                        "or give --server-pid",
+                        t->root_pid, t->root, t->root_pid);
+    size_t n;
+    int *pids = list_pids(t->root, &n, eb);
+    if (!pids)
+        return eb ? eb->code : IPW_E_NOMEM;
+    int *tree = malloc((n ? n : 1) * sizeof *tree);
+    struct proc *cand = malloc((n ? n : 1) * sizeof *cand);
+    if (!tree || !cand) {
+        free(pids);
+        free(tree);
+        free(cand);
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory listing %s", t->root);
+    }
+    /* read: the last tree's members still alive, and every pid not listed last time
+     * (everything on the first snapshot); a newcomer joins when its parent is in the tree */
+    size_t ntree = 0, ncand = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool member = pids[i] == t->root_pid || has(t->tree, t->ntree, pids[i]);
+        bool newborn = !t->primed || !has(t->seen, t->nseen, pids[i]);
+        struct proc p;
+        if ((!member && !newborn) || !read_stat(t->root, pids[i], &p))
+            continue;
+        if (member) {
+            tree[ntree++] = p.pid;
+            out->tree_ticks += p.ticks;
+        } else {
+            cand[ncand++] = p;
+        }
+    }
+    for (bool grew = true; grew;) {
+        grew = false;
+        qsort(tree, ntree, sizeof *tree, cmp_int);
+        for (size_t i = 0; i < ncand; i++) {
+            if (cand[i].pid <= 0 || !has(tree, ntree, cand[i].ppid))
+                continue;
+            tree[ntree++] = cand[i].pid;
+            out->tree_ticks += cand[i].ticks;
+            cand[i].pid = 0;
+            grew = true;
+        }
+    }
+    qsort(tree, ntree, sizeof *tree, cmp_int);
+    out->processes = (int)ntree;
+    out->tree_ticks += self.child_ticks;
+    free(cand);
+    free(t->seen);
+    free(t->tree);
+    t->seen = pids;
+    t->nseen = n;
+    t->tree = tree;
+    t->ntree = ntree;
+    t->primed = true;
+    return IPW_OK;
 }

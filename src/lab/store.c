@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "ipw/clock.h"
@@ -21,6 +22,8 @@
 
 struct ipw_lab_store {
     sqlite3 *db;
+    sqlite3_stmt *insert_run; /* prepared once: a run is saved after every measurement */
+    pthread_mutex_t insert_lock; /* the engine and a web page's thread may both save runs */
     char path[4096];
 };
 
@@ -225,9 +228,12 @@ ipw_err ipw_lab_store_open(const char *path, int busy_timeout_ms, struct ipw_lab
         e = sql_fail(s, eb, rc, "switching to WAL");
         goto fail;
     }
-    exec(s, "PRAGMA synchronous=FULL"); /* a finished run survives a power cut too */
+    /* NORMAL in WAL mode: a committed run survives the process being killed (the OS has it);
+     * only a power cut can lose the last commits. FULL would fsync every run. */
+    exec(s, "PRAGMA synchronous=NORMAL");
     if (version < IPW_LAB_SCHEMA_VERSION && (e = migrate(s, version, eb)) != IPW_OK)
         goto fail;
+    pthread_mutex_init(&s->insert_lock, NULL);
     *out = s;
     return IPW_OK;
 fail:
@@ -240,6 +246,8 @@ void ipw_lab_store_close(struct ipw_lab_store *s)
 {
     if (!s)
         return;
+    sqlite3_finalize(s->insert_run);
+    pthread_mutex_destroy(&s->insert_lock);
     sqlite3_close(s->db);
     free(s);
 }
@@ -318,22 +326,27 @@ static void bind_col(sqlite3_stmt *q, int idx, const struct lab_col *c, const st
     }
 }
 
-ipw_err ipw_lab_store_add_run(struct ipw_lab_store *s, int64_t batch_id,
+static ipw_err add_run_locked(struct ipw_lab_store *s, int64_t batch_id,
                               const struct ipw_lab_run *r, const char *prompt_text,
                               int64_t *run_id, ipw_errbuf *eb)
 {
-    char sql[4096];
-    size_t len = (size_t)snprintf(sql, sizeof sql, "INSERT INTO runs(batch_id, prompt_text");
-    for (size_t i = 0; i < lab_n_run_cols; i++)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, ", %s", lab_run_cols[i].name);
-    len += (size_t)snprintf(sql + len, sizeof sql - len, ") VALUES(?, ?");
-    for (size_t i = 0; i < lab_n_run_cols; i++)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, ", ?");
-    snprintf(sql + len, sizeof sql - len, ")");
-    sqlite3_stmt *q;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
-    if (rc != SQLITE_OK)
-        return sql_fail(s, eb, rc, "preparing a run");
+    int rc = SQLITE_OK;
+    if (!s->insert_run) {
+        char sql[4096];
+        size_t len = (size_t)snprintf(sql, sizeof sql, "INSERT INTO runs(batch_id, prompt_text");
+        for (size_t i = 0; i < lab_n_run_cols; i++)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, ", %s", lab_run_cols[i].name);
+        len += (size_t)snprintf(sql + len, sizeof sql - len, ") VALUES(?, ?");
+        for (size_t i = 0; i < lab_n_run_cols; i++)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, ", ?");
+        snprintf(sql + len, sizeof sql - len, ")");
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &s->insert_run, NULL);
+        if (rc != SQLITE_OK)
+            return sql_fail(s, eb, rc, "preparing a run");
+    }
+    sqlite3_stmt *q = s->insert_run;
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
     if (batch_id > 0)
         sqlite3_bind_int64(q, 1, batch_id);
     else
@@ -341,13 +354,23 @@ ipw_err ipw_lab_store_add_run(struct ipw_lab_store *s, int64_t batch_id,
     sqlite3_bind_text(q, 2, prompt_text ? prompt_text : "", -1, SQLITE_TRANSIENT);
     for (size_t i = 0; i < lab_n_run_cols; i++)
         bind_col(q, (int)i + 3, &lab_run_cols[i], r);
-    rc = sqlite3_step(q); /* autocommit: durable when this returns (synchronous=FULL) */
-    sqlite3_finalize(q);
+    rc = sqlite3_step(q); /* autocommit: committed when this returns */
+    sqlite3_reset(q);
     if (rc != SQLITE_DONE)
         return sql_fail(s, eb, rc, "saving a run");
     if (run_id)
         *run_id = sqlite3_last_insert_rowid(s->db);
     return IPW_OK;
+}
+
+ipw_err ipw_lab_store_add_run(struct ipw_lab_store *s, int64_t batch_id,
+                              const struct ipw_lab_run *r, const char *prompt_text,
+                              int64_t *run_id, ipw_errbuf *eb)
+{
+    pthread_mutex_lock(&s->insert_lock);
+    ipw_err e = add_run_locked(s, batch_id, r, prompt_text, run_id, eb);
+    pthread_mutex_unlock(&s->insert_lock);
+    return e;
 }
 
 static void read_col(sqlite3_stmt *q, int idx, const struct lab_col *c, struct ipw_lab_run *r)

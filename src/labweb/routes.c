@@ -51,10 +51,18 @@ static lw_result get_config(struct lw_req *r)
                   IPW_LABWEB_MAX_QUEUE, "engine", r->w->eng->name ? r->w->eng->name : ""));
 }
 
+static lw_result missing(struct lw_req *r)
+{
+    return lw_reply_error(r->conn, 501, "this server's engine (%s) does not offer %s %s",
+                          r->w->eng->name ? r->w->eng->name : "?", r->method, r->path);
+}
+
 /* A GET that returns the engine's object as it is. */
 static lw_result engine_get(struct lw_req *r,
                             ipw_err (*op)(void *ud, json_t **out, ipw_errbuf *eb))
 {
+    if (!op)
+        return missing(r);
     ipw_errbuf eb = {0};
     json_t *out = NULL;
     ipw_err e = op(r->w->ud, &out, &eb);
@@ -65,6 +73,8 @@ static lw_result engine_get(struct lw_req *r,
 
 static lw_result get_models(struct lw_req *r)
 {
+    if (!r->w->eng->models)
+        return missing(r);
     json_t *q = json_object();
     const char *client = query_arg(r, "client"), *base = query_arg(r, "base_url");
     if (client && *client)
@@ -88,6 +98,8 @@ static lw_result get_summary(struct lw_req *r) { return engine_get(r, r->w->eng-
 
 static lw_result delete_batch(struct lw_req *r)
 {
+    if (!r->w->eng->remove_batch)
+        return missing(r);
     ipw_errbuf eb = {0};
     ipw_err e = r->w->eng->remove_batch(r->w->ud, r->id, &eb);
     if (e != IPW_OK)
@@ -97,6 +109,8 @@ static lw_result delete_batch(struct lw_req *r)
 
 static lw_result get_export(struct lw_req *r)
 {
+    if (!r->w->eng->export_store)
+        return missing(r);
     const char *fmt = query_arg(r, "format");
     if (!fmt || (strcmp(fmt, "csv") != 0 && strcmp(fmt, "json") != 0))
         return lw_reply_error(r->conn, 400, "export needs ?format=csv or ?format=json");
@@ -115,6 +129,8 @@ static lw_result get_export(struct lw_req *r)
 
 static lw_result post_estimate(struct lw_req *r)
 {
+    if (!r->w->eng->estimate)
+        return missing(r);
     lw_result replied = MHD_NO;
     json_t *req = body_object(r, &replied);
     if (!req)
@@ -137,7 +153,7 @@ static lw_result submit(struct lw_req *r, const char *kind)
         return replied;
     apply_defaults(r->w, req);
     ipw_errbuf eb = {0};
-    ipw_err e = r->w->eng->validate(r->w->ud, kind, req, &eb);
+    ipw_err e = r->w->eng->validate ? r->w->eng->validate(r->w->ud, kind, req, &eb) : IPW_OK;
     char id[32];
     int position = 0;
     if (e == IPW_OK)

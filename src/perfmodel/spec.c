@@ -220,11 +220,16 @@ ipw_err ipw_hw_spec_parse(const char *text, size_t len, const char *origin,
                                         "power_util_compute_bound",
                                         "power_util_bandwidth_bound",
                                         "host_cpu",
+                                        "standby_power_w",
+                                        "layer_roofline",
                                         "sources",
                                         "notes",
                                         NULL};
     static const char *const cpu_known[] = {"idle_power_w", "active_power_w", "busy_util",
                                             NULL};
+    static const char *const layer_known[] = {"compute_efficiency", "bandwidth_efficiency",
+                                              "attention_efficiency", "kernel_overhead_us",
+                                              "fitted_against", NULL};
     memset(hw, 0, sizeof *hw);
     json_t *root;
     ipw_err e = parse_root(text, len, origin, "hardware spec", "ipw.hardware/1", &root, eb);
@@ -296,6 +301,36 @@ ipw_err ipw_hw_spec_parse(const char *text, size_t len, const char *origin,
             e = bad(&c, "host_cpu.active_power_w", "must not be below host_cpu.idle_power_w");
             goto out;
         }
+    }
+    if ((e = get_num(&c, root, "standby_power_w", false, hw->idle_w + 0.25 * (hw->active_w -
+                     hw->idle_w), 0, true, 1e5, &hw->standby_w)) != IPW_OK)
+        goto out;
+    if (hw->standby_w < hw->idle_w || hw->standby_w > hw->active_w) {
+        e = bad(&c, "standby_power_w", "must lie between idle_power_w and active_power_w");
+        goto out;
+    }
+    hw->layer_eff_compute = hw->eff_compute;
+    hw->layer_eff_bw = hw->eff_bw;
+    hw->layer_eff_attn = hw->eff_compute;
+    hw->kernel_overhead_s = 0;
+    json_t *lr = json_object_get(root, "layer_roofline");
+    if (lr) {
+        double us;
+        if (!json_is_object(lr)) {
+            e = bad(&c, "layer_roofline", "must be an object");
+            goto out;
+        }
+        if ((e = check_keys(&c, lr, layer_known, "layer_roofline")) != IPW_OK ||
+            (e = get_num(&c, lr, "compute_efficiency", true, 0, 0.01, true, 1,
+                         &hw->layer_eff_compute)) != IPW_OK ||
+            (e = get_num(&c, lr, "bandwidth_efficiency", true, 0, 0.01, true, 1,
+                         &hw->layer_eff_bw)) != IPW_OK ||
+            (e = get_num(&c, lr, "attention_efficiency", true, 0, 0.01, true, 1,
+                         &hw->layer_eff_attn)) != IPW_OK ||
+            (e = get_num(&c, lr, "kernel_overhead_us", true, 0, 0, true, 1e4, &us)) != IPW_OK)
+            goto out;
+        hw->kernel_overhead_s = us * 1e-6;
+        hw->layer_fitted = true;
     }
     hw->peak_flops_bf16 = tflops * 1e12;
     hw->peak_flops_fp8 = tflops8 * 1e12;

@@ -100,8 +100,10 @@ struct ss_tptab {
     struct ss_skew_entry *alphas; /* sorted by key */
     size_t nalphas;
 };
+struct ss_roof;
 struct ss_bundle {
     char root[SS_PATH];      /* profiler/perf/<hw>/<model>/<variant> */
+    struct ss_roof *roof;    /* non-NULL: no tables, the roofline model (sim/predict/roof.h) */
     char hardware[SS_NAME], variant[32];
     struct ss_arch arch;
     bool skew_enabled;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/predict/roof.h"
 #include "ss.h"
 
 struct bctx {
@@ -68,6 +69,12 @@ static ipw_err layer(struct ipw_ss_sim *sim, struct ss_sched *s, const struct bc
     struct ss_inst_cfg *c = s->cfg;
     enum ss_cat cat = ss_arch_category(&c->bundle->arch, name, NULL);
     (void)sim;
+    if (c->bundle->roof && cat != SS_CAT_NONE) {
+        struct ss_roof_batch rb = {x->total_len, x->lm_head_len, x->pc, x->kp, x->nd, x->kd_mean};
+        *ns = ss_roof_layer_ns(c->bundle->roof, c->model, name, c->tp, c->fp_bits / 8,
+                               c->kv_fp8 ? 1 : c->fp_bits / 8, &rb);
+        return IPW_OK;
+    }
     switch (cat) {
     case SS_CAT_PERSEQ:
         return ss_lookup_perseq(c->bundle, name, (int)c->tp, x->lm_head_len, ns, eb);

@@ -2,8 +2,10 @@
  * degrees each instance needs) and one scheduler with its KV pool per instance. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ipw/datadir.h"
+#include "sim/predict/roof.h"
 #include "ss.h"
 
 ipw_err ss_inst_resolve(const struct ss_cluster *cl, int idx, struct ss_inst_cfg *ic, char *variant,
@@ -49,8 +51,33 @@ static struct ss_bundle *find_bundle(struct ipw_ss_sim *s, const char *hw, struc
         ipw_fail(eb, IPW_E_RANGE, "more than 8 distinct profile bundles in one cluster");
         return NULL;
     }
-    if (ss_bundle_open(s->data_dir, hw, m, variant, &s->bundles[s->nbundles], eb))
-        return NULL;
+    struct ss_bundle *b = &s->bundles[s->nbundles];
+    /* no profile bundle: the roofline model stands in (issue 14), unless its spec is unknown
+     * too; --perf-model roofline or --hardware-spec skip the tables */
+    bool forced = s->opt.perf_roofline || s->opt.hardware_spec;
+    ipw_errbuf tab = {0};
+    if (forced || ss_bundle_open(s->data_dir, hw, m, variant, b, &tab)) {
+        /* a bundle for this hardware and model that lacks the dtype variant stays an error
+         * (docs/sim-fidelity.md: --dtype float16 with the bf16 bundle) */
+        char dir[SS_PATH * 2];
+        snprintf(dir, sizeof dir, "%s/profiler/perf/%s/%s", s->data_dir, hw, m->name);
+        struct stat st;
+        if (!forced && (tab.code != IPW_E_NOTFOUND || stat(dir, &st) == 0)) {
+            if (eb)
+                *eb = tab;
+            return NULL;
+        }
+        ss_bundle_free(b);
+        ipw_errbuf rf = {0};
+        if (ss_roof_bundle_open(s->data_dir, hw, s->opt.hardware_spec, m, variant, b, &rf)) {
+            if (forced && eb)
+                *eb = rf;
+            else
+                ipw_fail(eb, IPW_E_NOTFOUND, "%s; nor can the roofline model stand in: %s",
+                         tab.msg, rf.msg);
+            return NULL;
+        }
+    }
     return &s->bundles[s->nbundles++];
 }
 

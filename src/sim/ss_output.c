@@ -84,6 +84,9 @@ ipw_err ipw_ss_write_summary(const char *path, const struct ipw_ss_result *res, 
     }
     json_object_set_new(root, "nodes", nodes);
     json_object_set_new(root, "power_modelled", json_boolean(res->power));
+    json_object_set_new(root, "perf_model", json_string(res->roofline ? "roofline" : "table"));
+    if (res->roofline)
+        json_object_set_new(root, "perf_note", json_string(IPW_SS_ROOF_NOTE));
     json_t *pw = json_array();
     for (size_t i = 0; i < res->n_power; i++)
         json_array_append_new(pw, json_pack("{s:f,s:f}", "t_s", (double)(i + 1) * res->log_interval,

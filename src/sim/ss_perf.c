@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/predict/roof.h"
 #include "ss.h"
 
 static int64_t us_to_ns(double us)
@@ -573,6 +574,8 @@ static ipw_err load_tp(struct ss_bundle *b, struct ss_tptab *t, ipw_errbuf *eb)
 ipw_err ss_bundle_need_tp(struct ss_bundle *b, int tp, const char *cfg_path, const char *key,
                           ipw_errbuf *eb)
 {
+    if (b->roof)
+        return IPW_OK; /* the roofline model has every TP degree the heads allow */
     struct ss_tptab *t = tptab(b, tp);
     if (!t) {
         char have[256] = "";
@@ -592,6 +595,8 @@ ipw_err ss_bundle_need_tp(struct ss_bundle *b, int tp, const char *cfg_path, con
 
 void ss_bundle_free(struct ss_bundle *b)
 {
+    ss_roof_free(b->roof);
+    b->roof = NULL;
     for (int i = 0; i < b->ntps; i++) {
         struct ss_tptab *t = &b->tabs[i];
         for (size_t j = 0; j < t->ndense; j++) {

@@ -112,6 +112,21 @@ for script, want in (("fail", "final_answer"), ("loop", "max_turns")):
     if script == "loop":
         check(all(t["n_turns"] == 3 for t in ts), "the turn limit stops a looping agent")
 
+# ---- the terminus agent: a tmux terminal inside the sandbox ----------------------------------
+d = os.path.join(TMP, "terminus")
+rc, out, err = run(["--agent", "terminus", "--client", "sim", "--model", "llama-3.1-8b",
+                    "--output-dir", d])
+check(rc == 0, "terminus: the built-in set runs in tmux inside the sandbox (%s)"
+      % err.strip()[-300:])
+ts, _ = traces(d)
+check(len(ts) >= 40 and all(t["resolved"] for t in ts),
+      "terminus: every built-in task resolved by typing its solution: "
+      + ", ".join(t["task_id"] for t in ts if not t["resolved"]))
+check(all(t["turns"][0]["tools_called"][0]["name"] == "send_keys" and
+          t["turns"][0]["tools_called"][0]["result_head"].startswith("[screen]") for t in ts),
+      "terminus: keys go in with send_keys and the screen comes back")
+turns_add_up(ts, "terminus")
+
 # ---- the scripted server's agent over both tool protocols -----------------------------------
 url, log = server("--model", "solver=agent=solve,ttft=2ms,itl=1ms",
                   "--model", "failer=agent=fail,ttft=2ms,itl=1ms",
@@ -128,6 +143,13 @@ for client in ("openai", "ollama"):
           "%s tools: every built-in task resolved, judged by its test" % client)
     check(all(t["turns"][0].get("tools_called") for t in ts),
           "%s tools: the tool calls arrived and ran" % client)
+    d = os.path.join(TMP, "srv-terminus-" + client)
+    rc, out, err = run(["--agent", "terminus", "--client", client, "--client-base-url", url,
+                        "--model", "solver", "--max-queries", "6", "--collector", "null",
+                        "--output-dir", d])
+    tts, _ = traces(d)
+    check(rc == 0 and len(tts) == 6 and all(t["resolved"] for t in tts),
+          "%s tools, terminus: the server's agent types the solutions and resolves" % client)
     # the sim collector's modelled idle power stands in for a power counter here
     turns_add_up(ts, client)
     for model, stop in (("failer", "final_answer"), ("looper", "max_turns")):
@@ -177,17 +199,18 @@ check(bomb["limit"] == "timeout" or "fork" in bomb["result_head"].lower(),
       % bomb["result_head"][:120])
 
 
-def live_nobody():
-    """Processes of the sandbox user that are still running (zombies excluded: they are dead,
-    waiting for whoever inherited them to reap them)."""
-    ps = subprocess.run(["ps", "-u", "65534", "-o", "stat="], capture_output=True, text=True)
-    return [s for s in ps.stdout.split() if not s.startswith("Z")]
+def live_bomb():
+    """The fork bomb's processes still running (zombies excluded: they are dead, waiting for
+    whoever inherited them to reap them)."""
+    ps = subprocess.run(["ps", "-eo", "stat=,args="], capture_output=True, text=True)
+    return [l for l in ps.stdout.splitlines()
+            if "f | f" in l and not l.strip().startswith("Z")]
 
 
 deadline = time.time() + 5
-while live_nobody() and time.time() < deadline:
+while live_bomb() and time.time() < deadline:
     time.sleep(0.1)
-check(not live_nobody(), "no fork bomb process outlives its command")
+check(not live_bomb(), "no fork bomb process outlives its command")
 check(by["escape-output"]["limit"] == "output" and by["escape-output"]["output_bytes"] > 8 << 20,
       "runaway output is cut and the command killed (limit output)")
 

@@ -44,7 +44,7 @@ expect num_nodes "nodes: must be an array of num_nodes (2)" --cluster-config $B/
 expect pd_type 'nodes[0].instances[0].pd_type: must be "prefill", "decode" or null' --cluster-config $B/pd_type.json --dataset $T
 expect npu_mem "nodes[0].instances[0].npu_mem.mem_bw: is missing" --cluster-config $B/npu_mem_bw.json --dataset $T
 expect link_bw "link_bw: is missing or not a positive number" --cluster-config $B/link_bw.json --dataset $T
-expect unknown_hw "profiler/perf/H100/meta-llama/Llama-3.1-8B/bf16 not found" --cluster-config $B/unknown_hw.json --dataset $T
+expect unknown_hw "nor can the roofline model stand in: unknown hardware 'NoSuchNPU'" --cluster-config $B/unknown_hw.json --dataset $T
 expect tp2_4090 "tp2/ does not exist; TP degrees profiled for this bundle: 1" --cluster-config rtx4090_tp2_instance.json --dataset $T
 expect fp16 "variants that exist there: bf16" --dtype float16 --dataset $T
 expect trace_key "trace_missing_key.jsonl:2: 'output_toks' is missing" --dataset $B/trace_missing_key.jsonl

@@ -518,6 +518,21 @@ static const struct ipw_agent_task *agent_task(json_t *messages)
     return NULL;
 }
 
+/* The tool a scripted agent types commands with: terminus offers send_keys, react shell. */
+static const char *command_tool(json_t *tools)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(tools, i, t)
+    {
+        const char *name = json_string_value(json_object_get(json_object_get(t, "function"),
+                                                             "name"));
+        if (name && strcmp(name, "send_keys") == 0)
+            return "send_keys";
+    }
+    return "shell";
+}
+
 static size_t tool_results(json_t *messages)
 {
     size_t n = 0, i;
@@ -533,7 +548,8 @@ static size_t tool_results(json_t *messages)
 /* One tool call, streamed as the protocols do: OpenAI in fragments (the name, then the
  * arguments text in two pieces), Ollama as one whole call. */
 static struct stream *build_tool_stream(const struct script *s, const char *model, bool sse,
-                                        long prompt_words, size_t call_no, json_t *args)
+                                        long prompt_words, size_t call_no, const char *tool,
+                                        json_t *args)
 {
     struct stream *st = calloc(1, sizeof *st);
     char id[32];
@@ -549,7 +565,7 @@ static struct stream *build_tool_stream(const struct script *s, const char *mode
                   openai_chunk(model,
                                json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}", "tool_calls",
                                          "index", 0, "id", id, "type", "function", "function",
-                                         "name", "shell", "arguments", ""),
+                                         "name", tool, "arguments", ""),
                                NULL),
                   true, s->ttft_ns, false);
         char first[4096], second[4096];
@@ -580,7 +596,7 @@ static struct stream *build_tool_stream(const struct script *s, const char *mode
     } else {
         json_t *line = ollama_line(model, "", NULL, false);
         json_object_set_new(json_object_get(line, "message"), "tool_calls",
-                            json_pack("[{s:{s:s, s:O}}]", "function", "name", "shell",
+                            json_pack("[{s:{s:s, s:O}}]", "function", "name", tool,
                                       "arguments", args));
         emit_json(st, s, line, false, s->ttft_ns, false);
         json_t *j = ollama_line(model, "", NULL, true);
@@ -740,18 +756,19 @@ static enum MHD_Result chat(struct MHD_Connection *conn, struct request *rq, boo
     struct stream *st = NULL;
     if (s.agent >= 0 && json_array_size(json_object_get(body, "tools"))) {
         const struct ipw_agent_task *task = agent_task(messages);
+        const char *tool = command_tool(json_object_get(body, "tools"));
         json_t *args = NULL;
         char *final = NULL;
         if (!task) {
             final = strdup("I do not know this task.");
         } else if (ipw_agent_script_next(task, (enum ipw_agent_script)s.agent,
-                                         tool_results(messages), "shell", &args, &final,
+                                         tool_results(messages), tool, &args, &final,
                                          NULL) != IPW_OK) {
             final = strdup("scripting failed");
         }
         if (args) {
             st = build_tool_stream(&s, model, openai, count_words(messages),
-                                   tool_results(messages), args);
+                                   tool_results(messages), tool, args);
             json_decref(args);
         } else {
             json_t *words = json_string(final);

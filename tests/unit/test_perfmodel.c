@@ -38,7 +38,8 @@ static void test_bundled_specs(void **state)
 {
     (void)state;
     json_t *hw = ipw_hw_spec_names(), *models = ipw_model_spec_names();
-    const char *want_hw[] = {"H100", "A100", "RTX4090", "M3-Max", "L40S", "H200", "MI300X"};
+    const char *want_hw[] = {"H100",   "A100",   "RTX4090",    "M3-Max",      "L40S",
+                             "H200",   "MI300X", "RTXPRO6000", "B200", "CPU-EPYC9654"};
     const char *want_m[] = {"llama-3.1-8b", "llama-3.2-1b", "llama-3.2-3b", "qwen2.5-7b",
                             "llama-3.1-70b"};
     for (size_t i = 0; i < sizeof want_hw / sizeof *want_hw; i++)
@@ -64,7 +65,7 @@ static void test_bundled_specs(void **state)
         assert_int_equal(ipw_model_spec_load(json_string_value(v), &s, &eb), IPW_OK);
         assert_true(rel(ipw_model_spec_arch_params(&s), s.params) < 1e-4);
     }
-    assert_int_equal(json_array_size(hw), 7);
+    assert_int_equal(json_array_size(hw), 10);
     json_decref(hw);
     json_decref(models);
 }

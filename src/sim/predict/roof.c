@@ -1,0 +1,234 @@
+/* The serving simulator's per-layer roofline (issue 14 item 1). Each layer of the
+ * architecture is one kernel: its time is a fixed launch cost plus the larger of its FLOPs
+ * over the achievable FLOP/s and its memory traffic over the achievable bandwidth. The
+ * FLOPs and bytes follow the layer's tensor shapes on one tensor-parallel rank; the
+ * efficiencies and the launch cost come from the hardware spec's layer_roofline block
+ * (fitted against the bundled RTX PRO 6000 and RTX 4090 tables, docs/sim-fidelity.md). */
+#include "sim/predict/roof.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* vLLM's llama layer sequence (profiler/models/llama.yaml), for dense model types that ship
+ * no architecture file: Mistral and Qwen2/3 run the same kernels (Qwen3's q/k norms are
+ * folded into rotary_emb's traffic, a small term). */
+static void llama_arch(struct ss_arch *a)
+{
+    memset(a, 0, sizeof *a);
+    static const char *const pre[] = {"layernorm", "qkv_proj", "rotary_emb", "attention"};
+    static const char *const post[] = {"o_proj", "layernorm"};
+    static const char *const mlp[] = {"gate_up_proj", "act_fn", "down_proj"};
+    static const char *const head[] = {"final_layernorm", "lm_head", "sampler"};
+    snprintf(a->prologue[a->nprologue++], 32, "embedding");
+    for (size_t i = 0; i < 4; i++)
+        snprintf(a->pre_attn[a->npre++], 32, "%s", pre[i]);
+    for (size_t i = 0; i < 2; i++)
+        snprintf(a->post_attn[a->npost++], 32, "%s", post[i]);
+    for (size_t i = 0; i < 3; i++)
+        snprintf(a->mlp[a->nmlp++], 32, "%s", mlp[i]);
+    for (size_t i = 0; i < 3; i++)
+        snprintf(a->head[a->nhead++], 32, "%s", head[i]);
+    static const struct {
+        const char *n;
+        enum ss_cat c;
+        bool stable;
+    } cat[] = {{"embedding", SS_CAT_DENSE, false},       {"layernorm", SS_CAT_DENSE, true},
+               {"qkv_proj", SS_CAT_DENSE, false},        {"rotary_emb", SS_CAT_DENSE, false},
+               {"o_proj", SS_CAT_DENSE, false},          {"gate_up_proj", SS_CAT_DENSE, false},
+               {"act_fn", SS_CAT_DENSE, false},          {"down_proj", SS_CAT_DENSE, false},
+               {"final_layernorm", SS_CAT_DENSE, true},  {"lm_head", SS_CAT_PERSEQ, false},
+               {"sampler", SS_CAT_PERSEQ, true},         {"attention", SS_CAT_ATTN, false}};
+    for (size_t i = 0; i < sizeof cat / sizeof cat[0]; i++) {
+        snprintf(a->cat_name[a->ncat], 32, "%s", cat[i].n);
+        a->cat[a->ncat] = cat[i].c;
+        a->tp_stable[a->ncat++] = cat[i].stable;
+    }
+}
+
+static bool llama_class(const char *type)
+{
+    static const char *const ok[] = {"llama", "mistral", "qwen2", "qwen3", NULL};
+    for (const char *const *t = ok; *t; t++)
+        if (!strcmp(type, *t))
+            return true;
+    return false;
+}
+
+ipw_err ss_roof_bundle_open(const char *data_dir, const char *hardware, const char *spec_path,
+                            const struct ss_model *m, const char *variant, struct ss_bundle *b,
+                            ipw_errbuf *eb)
+{
+    memset(b, 0, sizeof *b);
+    struct ss_roof *r = calloc(1, sizeof *r);
+    if (!r)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+    ipw_err e = ipw_hw_spec_load(spec_path ? spec_path : hardware, &r->hw, eb);
+    if (e) {
+        free(r);
+        return e;
+    }
+    snprintf(b->hardware, sizeof b->hardware, "%s", hardware);
+    snprintf(b->variant, sizeof b->variant, "%s", variant);
+    snprintf(b->root, sizeof b->root, "roofline:%s/%s", r->hw.name, m->name);
+    char path[SS_PATH + 64];
+    snprintf(path, sizeof path, "%s/profiler/models/%s.yaml", data_dir, m->model_type);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if ((e = ss_arch_load(path, &b->arch, eb))) {
+            free(r);
+            return e;
+        }
+    } else if (llama_class(m->model_type)) {
+        llama_arch(&b->arch);
+        r->built_in_arch = true;
+    } else {
+        free(r);
+        return ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: model_type '%s' has no architecture file %s "
+                        "and is not a llama-class dense model (llama, mistral, qwen2, qwen3) the "
+                        "roofline model knows; add the architecture file", m->path,
+                        m->model_type, path);
+    }
+    bool fp8 = !strcmp(variant, "fp8") && r->hw.peak_flops_fp8 > 0;
+    double peak = fp8 ? r->hw.peak_flops_fp8 : r->hw.peak_flops_bf16;
+    r->flops_rate = peak * r->hw.layer_eff_compute;
+    r->attn_rate = r->hw.peak_flops_bf16 * r->hw.layer_eff_attn;
+    r->bytes_rate = r->hw.mem_bw * r->hw.layer_eff_bw;
+    r->overhead_ns = r->hw.kernel_overhead_s * 1e9;
+    b->roof = r;
+    return IPW_OK;
+}
+
+void ss_roof_free(struct ss_roof *r)
+{
+    free(r);
+}
+
+/* Kernel launches one layer makes: the sampler runs a handful of small kernels
+ * (temperature, softmax, top-k/top-p, the draw), which dominate it for few sequences. */
+static double launches(const char *layer)
+{
+    return !strcmp(layer, "sampler") ? 8.0 : 1.0;
+}
+
+/* In a batch that mixes prefill chunks and decode requests, vLLM runs one variable-length
+ * attention kernel; the decode queries lose the decode kernel's packing of grouped query
+ * heads and cost several times their decode-only time: the bundled tables show 1.3-2.0x for
+ * 64 or 256 decodes and 3-4x for 128 decodes at 4k context; 2.2 fits the grid best. */
+#define MIXED_DECODE_FACTOR 2.2
+
+static void work(const struct ss_model *m, const char *layer, int64_t tp, int64_t fp,
+                 int64_t kv_fp, const struct ss_roof_batch *x, bool decode_part, double *flops,
+                 double *bytes)
+{
+    double p = tp > 1 ? (double)tp : 1.0;
+    double h = (double)m->hidden, q = (double)(m->heads * m->head_dim) / p,
+           kv = (double)(m->kv_heads * m->head_dim) / p, f = (double)m->ffn / p,
+           v = (double)m->vocab / p, T = (double)x->total_len, S = (double)x->seqs,
+           b = (double)fp;
+    double fl = 0, by = 0;
+    if (!strcmp(layer, "embedding")) {
+        by = 2 * T * h * b; /* gather the rows, write the hidden states */
+    } else if (strstr(layer, "layernorm")) {
+        /* fused residual add + RMS norm; the residual stays in the L2 cache */
+        fl = 5 * T * h;
+        by = 2 * T * h * b + h * b;
+    } else if (!strcmp(layer, "rotary_emb")) {
+        fl = 6 * T * (q + kv);
+        by = 2 * T * (q + kv) * b;
+    } else if (!strcmp(layer, "qkv_proj") || !strcmp(layer, "o_proj") ||
+               !strcmp(layer, "gate_up_proj") || !strcmp(layer, "down_proj") ||
+               !strcmp(layer, "lm_head")) {
+        double in = h, out = h;
+        if (!strcmp(layer, "qkv_proj"))
+            out = q + 2 * kv;
+        else if (!strcmp(layer, "o_proj"))
+            in = q;
+        else if (!strcmp(layer, "gate_up_proj"))
+            out = 2 * f;
+        else if (!strcmp(layer, "down_proj"))
+            in = f;
+        else
+            out = v;
+        double rows = !strcmp(layer, "lm_head") ? S : T;
+        fl = 2 * rows * in * out;
+        by = in * out * b + rows * (in + out) * b;
+    } else if (!strcmp(layer, "act_fn")) {
+        fl = 4 * T * f;
+        by = 3 * T * f * b;
+    } else if (!strcmp(layer, "sampler")) {
+        /* logits in fp32 (the whole vocabulary): softmax and the draw read them twice */
+        fl = 5 * S * v * p;
+        by = 2 * S * v * p * 4;
+    } else if (!strcmp(layer, "attention")) {
+        double hd = (double)m->head_dim, nh = (double)m->heads / p;
+        double pc = (double)x->pc, kp = (double)x->kp, nd = (double)x->nd,
+               kd = (double)x->kd_mean;
+        if (decode_part) {
+            /* one query per request against its kd cached keys (plus its own) */
+            fl = 4 * nh * hd * nd * (kd + 1);
+            by = (2 * kv * (kd + 1) * (double)kv_fp + 2 * q * b) * nd;
+        } else {
+            /* causal prefill: new token k sees kp + k + 1 keys; QK^T and PV, 2 FLOPs each */
+            fl = 4 * nh * hd * (pc * kp + pc * (pc + 1) / 2);
+            by = 2 * kv * (kp + pc) * (double)kv_fp + 2 * q * pc * b;
+        }
+    }
+    *flops = fl;
+    *bytes = by;
+}
+
+void ss_roof_layer_work(const struct ss_model *m, const char *layer, int64_t tp, int64_t fp,
+                        int64_t kv_fp, const struct ss_roof_batch *x, double *flops,
+                        double *bytes)
+{
+    work(m, layer, tp, fp, kv_fp, x, false, flops, bytes);
+    if (!strcmp(layer, "attention")) {
+        double f2, b2;
+        work(m, layer, tp, fp, kv_fp, x, true, &f2, &b2);
+        *flops += f2;
+        *bytes += b2;
+    }
+}
+
+/* A smooth roofline: sqrt(compute^2 + memory^2) rather than the larger of the two, since
+ * a kernel near the ridge point is held back by both (the tables' linear layers at
+ * 64-512 tokens sit 10-25 % above the plain maximum). */
+static double kernel_s(double flops, double bytes, double frate, double brate)
+{
+    double c = flops / frate, m = bytes / brate;
+    return sqrt(c * c + m * m);
+}
+
+int64_t ss_roof_layer_ns(const struct ss_roof *r, const struct ss_model *m, const char *layer,
+                         int64_t tp, int64_t fp, int64_t kv_fp, const struct ss_roof_batch *x)
+{
+    double fl, by, s;
+    if (!strcmp(layer, "attention")) {
+        double t = 0;
+        if (x->pc > 0) {
+            work(m, layer, tp, fp, kv_fp, x, false, &fl, &by);
+            t += kernel_s(fl, by, r->attn_rate, r->bytes_rate);
+        }
+        if (x->nd > 0) {
+            work(m, layer, tp, fp, kv_fp, x, true, &fl, &by);
+            t += kernel_s(fl, by, r->attn_rate, r->bytes_rate) *
+                 (x->pc > 0 ? MIXED_DECODE_FACTOR : 1.0);
+        }
+        s = t;
+    } else {
+        work(m, layer, tp, fp, kv_fp, x, false, &fl, &by);
+        s = kernel_s(fl, by, r->flops_rate, r->bytes_rate);
+    }
+    double ns = r->overhead_ns * launches(layer) + s * 1e9;
+    return ns < 1 ? 1 : (int64_t)ns;
+}
+
+bool ipw_ss_uses_roofline(const struct ipw_ss_sim *s)
+{
+    for (int i = 0; i < s->nbundles; i++)
+        if (s->bundles[i].roof)
+            return true;
+    return false;
+}
