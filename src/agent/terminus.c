@@ -135,21 +135,46 @@ void ipw_agent_terminal_screen(struct ipw_agent_terminal *t, struct ipw_tool_out
     screen(t, o);
 }
 
-/* Is the shell waiting for input (no command in the foreground)? */
-static bool idle(struct ipw_agent_terminal *t)
+/* Where the pane is: its foreground command, and the cursor as an absolute line (history plus
+ * screen row) and column. */
+struct pane {
+    bool shell; /* the shell itself is in the foreground: no command runs */
+    long line, col;
+};
+
+static bool pane_state(struct ipw_agent_terminal *t, struct pane *p)
 {
     static const char *const q[] = {"display-message", "-p", "-t", "main",
-                                    "#{pane_current_command}", NULL};
-    char out[128] = "";
-    if (!tmux_ok(t, q, out, sizeof out))
-        return true; /* nothing to wait for */
-    return strncmp(out, "sh\n", 3) == 0 || strncmp(out, "dash\n", 5) == 0 ||
-           strncmp(out, "bash\n", 5) == 0;
+                                    "#{pane_current_command} #{history_size} #{cursor_y} "
+                                    "#{cursor_x}",
+                                    NULL};
+    char out[160] = "", cmd[64] = "";
+    long hist = 0, y = 0, x = 0;
+    if (!tmux_ok(t, q, out, sizeof out) || sscanf(out, "%63s %ld %ld %ld", cmd, &hist, &y, &x) != 4)
+        return false;
+    p->shell = strcmp(cmd, "sh") == 0 || strcmp(cmd, "dash") == 0 || strcmp(cmd, "bash") == 0;
+    p->line = hist + y;
+    p->col = x;
+    return true;
+}
+
+/* The command typed (ending with Enter at line `from`) has finished: the shell is in the
+ * foreground again and has printed its prompt on a later line. Seeing only the shell in the
+ * foreground is not enough: a command may not have started yet. */
+static bool finished(struct ipw_agent_terminal *t, long from, bool entered)
+{
+    struct pane p;
+    if (!pane_state(t, &p))
+        return true; /* the terminal is gone: nothing to wait for */
+    return p.shell && (!entered || (p.line > from && p.col > 0));
 }
 
 void ipw_agent_terminal_send(struct ipw_agent_terminal *t, const char *keys, double wait_s,
                              int64_t deadline_ns, struct ipw_tool_outcome *o)
 {
+    struct pane before = {0};
+    bool known = pane_state(t, &before);
+    bool entered = strchr(keys, '\n') != NULL;
     const char *p = keys;
     bool ok = true;
     while (ok && *p) {
@@ -179,9 +204,8 @@ void ipw_agent_terminal_send(struct ipw_agent_terminal *t, const char *keys, dou
     int64_t until = ipw_mono_ns() + (int64_t)(wait_s * 1e9);
     if (until > deadline_ns)
         until = deadline_ns;
-    /* wait up to wait_s for what was typed to finish: the shell back in the foreground */
-    ipw_sleep_ns(30 * IPW_NS_PER_MS);
-    while (ipw_mono_ns() < until && !idle(t))
-        ipw_sleep_ns(50 * IPW_NS_PER_MS);
+    /* wait up to wait_s for what was typed to finish */
+    while (ipw_mono_ns() < until && !finished(t, before.line, entered && known))
+        ipw_sleep_ns(20 * IPW_NS_PER_MS);
     screen(t, o);
 }
