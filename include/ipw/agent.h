@@ -175,6 +175,7 @@ struct ipw_agent_run_outcome {
     size_t tasks_total, tasks_done, resolved, failed;
     double energy_joules; /* this invocation's tasks */
     char platform[16];
+    unsigned telemetry_caps; /* enum ipw_collector_cap bits of the telemetry */
     bool stopped_early;
 };
 

@@ -40,8 +40,24 @@ struct ipw_device_info {
     double mem_total_mb; /* < 0 when unknown */
 };
 
+/* What a collector can do, as bits (nvtop's "which values are valid", curl's `supports`): code
+ * asks for a capability, never for a platform name. Each ops table declares its own; they are
+ * copied into ipw_collector_info.caps, and a remote source derives them from the platform its
+ * monitor reports (ipw_collector_describe_platform). */
+enum ipw_collector_cap {
+    IPW_CAP_ENERGY = 1u << 0,          /* reports some power or energy (null reports none) */
+    IPW_CAP_ENERGY_COUNTER = 1u << 1,  /* main-domain energy from a hardware counter */
+    IPW_CAP_BLOCKING_SAMPLE = 1u << 2, /* sample() waits for the source's own next reading
+                                          (powermetrics): run it on a thread of its own,
+                                          never on an event loop */
+    IPW_CAP_MODELLED = 1u << 3,        /* values are modelled, not measured (sim) */
+    IPW_CAP_CPU_COMPANION = 1u << 4,   /* a GPU collector that takes RAPL beside it for CPU
+                                          package and DRAM energy */
+};
+
 struct ipw_collector_info {
     char platform[16];     /* "nvidia", "amd", "macos", "rapl", "null", "sim" */
+    unsigned caps;         /* enum ipw_collector_cap bits */
     ipw_domain main_domain; /* what the wire calls energy_joules / power_watts */
     /* accelerator identity, for GpuInfo (empty strings when there is none) */
     char gpu_name[128];
@@ -60,6 +76,8 @@ struct ipw_collector;
 
 struct ipw_collector_ops {
     const char *name; /* the platform name */
+    unsigned caps;    /* enum ipw_collector_cap bits; open() may clear what the hardware lacks */
+    ipw_domain main_domain; /* what it reports as energy_joules / power_watts */
     /* Probe and open. Fill c->info and c->priv. On failure, say why in eb; detection then
      * moves on to the next collector. */
     ipw_err (*open)(struct ipw_collector *c, ipw_errbuf *eb);
@@ -113,6 +131,13 @@ const struct ipw_collector_ops *ipw_collector_lookup(const char *name);
 extern const char *const ipw_collector_names[];
 /* NULL-terminated list of collectors in auto-detection order. */
 const struct ipw_collector_ops *const *ipw_collector_auto_order(void);
+/* What a platform name reported by a remote monitor can do and which domain it reports as its
+ * main energy: from that collector's ops table; a platform this build does not know (a newer
+ * monitor) gets IPW_CAP_ENERGY, and the GPU domain when a GPU is named, else the CPU's. Only
+ * properties of the measurement travel: a remote source samples nothing itself, so
+ * IPW_CAP_BLOCKING_SAMPLE and IPW_CAP_CPU_COMPANION are never set. */
+void ipw_collector_describe_platform(const char *platform, const char *gpu_name, unsigned *caps,
+                                     ipw_domain *main_domain);
 
 /* /proc/meminfo reader kept open between samples (pread at offset 0). */
 struct ipw_meminfo;

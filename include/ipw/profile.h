@@ -60,7 +60,8 @@ struct ipw_profile_outcome {
     double energy_joules;   /* main domain, this invocation */
     double total_joules;
     size_t queries_measured; /* this invocation's queries that got an energy */
-    char platform[32];      /* the telemetry's platform: "sim" energies are modelled */
+    char platform[32];      /* the telemetry's platform */
+    unsigned telemetry_caps; /* its enum ipw_collector_cap bits (IPW_CAP_MODELLED: modelled) */
     bool stopped_early;     /* by the user or by consecutive failures */
 };
 

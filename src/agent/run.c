@@ -72,7 +72,7 @@ void ipw_agent_run_config_init(struct ipw_agent_run_config *cfg)
 
 static const char *energy_source(const struct run *r)
 {
-    return strcmp(r->tel.platform, "sim") == 0 ? "modeled" : "counter";
+    return r->tel.info.caps & IPW_CAP_MODELLED ? "modeled" : "counter";
 }
 
 static void settle(void *ud, int64_t t)
@@ -359,7 +359,7 @@ static ipw_err write_summary(struct run *r, const char *label, ipw_errbuf *eb)
         (json_int_t)s.tasks, "versions", "ipw", IPW_VERSION, "totals", totals, "telemetry",
         "platform", r->tel.platform, "collector", r->tel.collector_name, "interval_ms",
         (double)r->tel.interval_ns / 1e6, "monitors", r->tel.monitors_desc, "energy_source",
-        energy_source(r), "modelled", strcmp(r->tel.platform, "sim") == 0, "gpu_info",
+        energy_source(r), "modelled", (r->tel.info.caps & IPW_CAP_MODELLED) != 0, "gpu_info",
         ipw_telemetry_session_gpu_info(&r->tel), "system_info",
         ipw_telemetry_session_system_info(&r->tel));
     char *text = sum ? json_dumps(sum, JSON_INDENT(2)) : NULL;
@@ -485,6 +485,7 @@ ipw_err ipw_agent_run(const struct ipw_agent_run_config *cfg, struct ipw_agent_r
     out->failed = r->failed;
     out->energy_joules = r->energy;
     snprintf(out->platform, sizeof out->platform, "%s", r->tel.platform);
+    out->telemetry_caps = r->tel.info.caps;
     out->stopped_early = atomic_load(&r->abort) || (cfg->stop_requested && cfg->stop_requested());
 
     if (r->tlog)

@@ -13,8 +13,8 @@
 #include "ipw/client.h"
 #include "ipw/judge.h"
 #include "ipw/clock.h"
-#include "ipw/log.h"
 #include "ipw/collector.h"
+#include "ipw/log.h"
 #include "ipw/options.h"
 #include "ipw/profile.h"
 #include "ipw/remote.h"
@@ -280,11 +280,9 @@ int cmd_profile(int argc, char **argv)
                out.queries_failed);
         if (out.queries_measured == 0)
             printf("no energy measured this session%s\n",
-                   strcmp(out.platform, "null") == 0 ? " (no power counter readable here)" : "");
-        else if (strcmp(out.platform, "cpu-model") == 0)
-            printf("modelled energy this session: %.2f J (all domains %.2f J), modelled from CPU "
-                   "load, not measured\n", out.energy_joules, out.total_joules);
-        else if (strcmp(out.platform, "sim") == 0)
+                   !(out.telemetry_caps & IPW_CAP_ENERGY) ? " (no power counter readable here)"
+                                                          : "");
+        else if (out.telemetry_caps & IPW_CAP_MODELLED)
             printf("modelled energy this session: %.2f J (all domains %.2f J), not measured\n",
                    out.energy_joules, out.total_joules);
         else

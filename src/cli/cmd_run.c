@@ -8,6 +8,7 @@
 #include "ipw/agent.h"
 #include "ipw/client.h"
 #include "ipw/clock.h"
+#include "ipw/collector.h"
 #include "ipw/log.h"
 #include "ipw/collector.h"
 #include "ipw/options.h"
@@ -168,8 +169,8 @@ int cmd_run(int argc, char **argv)
     } else {
         printf("tasks: %zu of %zu done; this session %zu resolved, %zu failed; %s energy %.3f J%s\n",
                out.tasks_done, out.tasks_total, out.resolved, out.failed,
-               strcmp(out.platform, "sim") == 0 ? "modelled" : "measured", out.energy_joules,
-               strcmp(out.platform, "sim") == 0 ? " (not measured)" : "");
+               out.telemetry_caps & IPW_CAP_MODELLED ? "modelled" : "measured",
+               out.energy_joules, out.telemetry_caps & IPW_CAP_MODELLED ? " (not measured)" : "");
         if (ipw_cli_stop_requested()) {
             fprintf(stderr, "ipw run: interrupted; continue with the same command plus --resume\n");
             code = 130;

@@ -84,7 +84,7 @@ static int run_local(const char *collector, int64_t interval_ns, long count, boo
         fprintf(stderr, "ipw telemetry: %s\n", eb.msg);
         return 1;
     }
-    if (c->detect_log[0] && strcmp(c->info.platform, "null") == 0)
+    if (c->detect_log[0] && !(c->info.caps & IPW_CAP_ENERGY))
         fprintf(stderr, "ipw telemetry: note: no power or energy counter is readable here (null "
                         "collector), so only memory is shown; skipped: %s\n",
                 c->detect_log);

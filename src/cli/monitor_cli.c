@@ -101,7 +101,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
         fprintf(stderr, "%s: %s\n", prog, eb.msg);
         return 1;
     }
-    if (c->detect_log[0] && strcmp(c->info.platform, "null") == 0)
+    if (c->detect_log[0] && !(c->info.caps & IPW_CAP_ENERGY))
         ipw_warn("collector null: no power or energy counter is readable here, so the readings "
                  "carry memory only; skipped: %s",
                  c->detect_log);

@@ -157,11 +157,11 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
         rc = ipw_telemetry_session_open(&tc, &e->ts, eb);
         e->ts_open = rc == IPW_OK;
     }
-    /* the CPU model as auto-detection's last resort is no measurement either; asked for by
-     * name (--collector cpu-model) it is the user's choice */
-    bool modelled_fallback = strcmp(e->ts.platform, "cpu-model") == 0 && e->ts.collector &&
+    /* a modelled collector that auto-detection fell back to (cpu-model) is no measurement
+     * either; asked for by name it is the user's choice */
+    bool modelled_fallback = (e->ts.info.caps & IPW_CAP_MODELLED) && e->ts.collector &&
                              e->ts.collector->detect_log[0];
-    if (rc == IPW_OK && (strcmp(e->ts.platform, "null") == 0 || modelled_fallback)) {
+    if (rc == IPW_OK && (!(e->ts.info.caps & IPW_CAP_ENERGY) || modelled_fallback)) {
         /* never show zeros as measurements: say what was tried and what is possible */
         char tried[400] = "the null collector was chosen";
         if (e->ts.collector && e->ts.collector->detect_log[0])

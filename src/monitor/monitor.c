@@ -274,7 +274,7 @@ static int health_check(void *ud, const uint8_t *req, size_t len, struct ipw_buf
     ipw_sampler_get_stats(m->sampler, &ss);
     Grpc__Health__V1__HealthCheckResponse hr = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
     /* SERVING means real telemetry: the null collector measures no energy at all. */
-    bool serving = strcmp(m->collector->info.platform, "null") != 0 && ss.held > 0;
+    bool serving = (m->collector->info.caps & IPW_CAP_ENERGY) && ss.held > 0;
     hr.status = serving ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
                         : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
     if (ipw_buf_reserve(resp, grpc__health__v1__health_check_response__get_packed_size(&hr)) != IPW_OK)
@@ -513,8 +513,9 @@ ipw_err ipw_monitor_run(struct ipw_monitor *m, ipw_errbuf *eb)
     if (e != IPW_OK)
         return e;
     if (m->cfg.drive_sampler) {
-        /* powermetrics blocks until its child prints the next sample: never on the loop */
-        m->driving = strcmp(m->collector->info.platform, "macos") != 0;
+        /* a blocking source (powermetrics waits for its child's next sample) never runs on the
+         * loop: it gets the sampler's own thread */
+        m->driving = !(m->collector->info.caps & IPW_CAP_BLOCKING_SAMPLE);
         if (!m->driving && (e = ipw_sampler_start(m->sampler, eb)) != IPW_OK)
             return e;
     }

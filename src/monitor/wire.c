@@ -91,19 +91,6 @@ bool ipw_wire_encode_reading(const struct ipw_reading *r, const struct ipw_devic
     return true;
 }
 
-ipw_domain ipw_wire_main_domain(const char *platform, const char *gpu_name)
-{
-    static const char *const gpu_platforms[] = {"nvidia", "amd", "macos", "sim"};
-    static const char *const cpu_platforms[] = {"rapl", "null"};
-    for (size_t i = 0; i < sizeof gpu_platforms / sizeof gpu_platforms[0]; i++)
-        if (platform && strcmp(platform, gpu_platforms[i]) == 0)
-            return IPW_DOMAIN_GPU;
-    for (size_t i = 0; i < sizeof cpu_platforms / sizeof cpu_platforms[0]; i++)
-        if (platform && strcmp(platform, cpu_platforms[i]) == 0)
-            return IPW_DOMAIN_CPU;
-    return gpu_name && *gpu_name ? IPW_DOMAIN_GPU : IPW_DOMAIN_CPU;
-}
-
 static void put(struct ipw_reading *r, ipw_metric m, double v)
 {
     /* -1 is the sentinel; any negative or non-finite value is no reading at all */
@@ -178,7 +165,6 @@ void ipw_wire_decode_info(const Energy__TelemetryReading *m, struct ipw_collecto
             copy(info->gpu_device_type, sizeof info->gpu_device_type, m->gpu_info->device_type);
             copy(info->gpu_backend, sizeof info->gpu_backend, m->gpu_info->backend);
         }
-        info->main_domain = ipw_wire_main_domain(info->platform, info->gpu_name);
         unsigned n = m->n_devices < IPW_MAX_DEVICES ? (unsigned)m->n_devices : IPW_MAX_DEVICES;
         info->ndev = n;
         for (unsigned i = 0; i < n; i++) {

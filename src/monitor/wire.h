@@ -18,17 +18,14 @@ bool ipw_wire_encode_reading(const struct ipw_reading *r, const struct ipw_devic
                              const struct ipw_collector_info *info,
                              const struct ipw_system_info *si, struct ipw_buf *out);
 
-/* The energy domain a platform reports as energy_joules (GPU for nvidia/amd/macos/sim, CPU
- * package for rapl/null). Unknown platforms: GPU when a GPU is named, else CPU. */
-ipw_domain ipw_wire_main_domain(const char *platform, const char *gpu_name);
-
 /* Values of a decoded message into r (cleared first; timestamps and sequence are left to the
  * caller, who knows which clock to use) and up to maxdev devices (their count in *ndev). */
 void ipw_wire_decode_reading(const Energy__TelemetryReading *m, ipw_domain main,
                              struct ipw_reading *r, struct ipw_device_reading *dev,
                              unsigned maxdev, unsigned *ndev);
 
-/* Identity carried by a message: platform, GPU and device names into info; host into si. */
+/* Identity carried by a message: platform, GPU and device names into info; host into si. What
+ * the platform can do (caps, main domain) is the collector registry's to say, not the wire's. */
 void ipw_wire_decode_info(const Energy__TelemetryReading *m, struct ipw_collector_info *info,
                           struct ipw_system_info *si);
 

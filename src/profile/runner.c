@@ -290,7 +290,7 @@ static void warm_up(struct runner *r)
 static void take_baseline(struct runner *r)
 {
     int64_t dur = r->cfg->baseline_ns;
-    if (dur <= 0 || strcmp(r->ts.platform, "null") == 0) /* nothing to measure: no waiting */
+    if (dur <= 0 || !(r->ts.info.caps & IPW_CAP_ENERGY)) /* nothing to measure: no waiting */
         return;
     ipw_info("measuring the idle baseline for %.1f s (no request in flight)", (double)dur / 1e9);
     int64_t t0 = ipw_telemetry_session_mark(&r->ts, ipw_mono_ns());
@@ -371,7 +371,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
             .sim_model = json_string_value(json_object_get(cfg->client_params, "model")),
         };
         rc = ipw_telemetry_session_open(&tc, &r->ts, eb);
-        if (rc == IPW_OK && sim && strcmp(r->ts.platform, "sim") != 0)
+        if (rc == IPW_OK && sim && !(r->ts.info.caps & IPW_CAP_MODELLED))
             ipw_warn("the sim client is measured with the %s collector: its energies are real "
                      "readings of this machine, not the modelled ones",
                      r->ts.platform);
@@ -471,6 +471,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
     outcome->total_joules = r->total_j;
     outcome->queries_measured = r->measured;
     snprintf(outcome->platform, sizeof outcome->platform, "%s", r->ts.platform);
+    outcome->telemetry_caps = r->ts.info.caps;
     outcome->stopped_early = atomic_load(&r->abort) ||
                              (cfg->stop_requested && cfg->stop_requested());
 

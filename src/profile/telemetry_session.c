@@ -87,7 +87,7 @@ ipw_err ipw_telemetry_session_open(const struct ipw_telemetry_session_config *cf
 
 void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts)
 {
-    bool null = strcmp(ts->platform, "null") == 0;
+    bool null = !(ts->info.caps & IPW_CAP_ENERGY);
     /* auto-detection ending in null is what a user must not miss (often: RAPL needs root) */
     if (null && ts->collector && ts->collector->detect_log[0])
         ipw_warn("telemetry: no power or energy counter is readable here (null collector), so "
@@ -99,7 +99,7 @@ void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts)
         ipw_warn("telemetry: the energy monitor reads no power counter (platform null), so "
                  "queries are timed and scored but get no energy");
     else if (ts->collector && ts->collector->detect_log[0] &&
-             strcmp(ts->platform, "cpu-model") == 0) {
+             (ts->info.caps & IPW_CAP_MODELLED)) {
         /* auto-detection found no counter and fell to the CPU model: one warning says both */
         ipw_warn("telemetry: no power or energy counter is readable here, so CPU and DRAM "
                  "energy are %s; skipped %s", ts->info.notes, ts->collector->detect_log);

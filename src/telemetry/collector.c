@@ -40,8 +40,7 @@ static void append_note(char *buf, size_t size, const char *fmt, const char *arg
  * GPU box the host's share of the energy still matters. */
 static void open_cpu_companion(struct ipw_collector *c)
 {
-    if (c->cfg.no_cpu_companion || c->info.main_domain != IPW_DOMAIN_GPU ||
-        c->ops == &ipw_collector_powermetrics || c->ops == &ipw_collector_sim)
+    if (c->cfg.no_cpu_companion || !(c->info.caps & IPW_CAP_CPU_COMPANION))
         return;
     struct ipw_collector *rapl = calloc(1, sizeof *rapl);
     if (!rapl)
@@ -66,6 +65,8 @@ static ipw_err open_one(const struct ipw_collector_ops *ops, const struct ipw_co
     c->ops = ops;
     c->cfg = *cfg;
     snprintf(c->info.platform, sizeof c->info.platform, "%s", ops->name);
+    c->info.caps = ops->caps;
+    c->info.main_domain = ops->main_domain;
     ipw_err e = ops->open(c, eb);
     if (e != IPW_OK) {
         free(c);

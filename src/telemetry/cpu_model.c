@@ -209,4 +209,9 @@ static void cm_close(struct ipw_collector *c)
 }
 
 const struct ipw_collector_ops ipw_collector_cpu_model = {
-    .name = "cpu-model", .open = cm_open, .sample = cm_sample, .close = cm_close};
+    .name = "cpu-model",
+    .caps = IPW_CAP_ENERGY | IPW_CAP_MODELLED,
+    .main_domain = IPW_DOMAIN_CPU,
+    .open = cm_open,
+    .sample = cm_sample,
+    .close = cm_close};

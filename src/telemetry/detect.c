@@ -29,6 +29,19 @@ const struct ipw_collector_ops *ipw_collector_lookup(const char *name)
     return NULL;
 }
 
+void ipw_collector_describe_platform(const char *platform, const char *gpu_name, unsigned *caps,
+                                     ipw_domain *main_domain)
+{
+    const struct ipw_collector_ops *ops = ipw_collector_lookup(platform);
+    if (ops) {
+        *caps = ops->caps & ~(IPW_CAP_BLOCKING_SAMPLE | IPW_CAP_CPU_COMPANION);
+        *main_domain = ops->main_domain;
+        return;
+    }
+    *caps = IPW_CAP_ENERGY;
+    *main_domain = gpu_name && *gpu_name ? IPW_DOMAIN_GPU : IPW_DOMAIN_CPU;
+}
+
 /* powermetrics heads the list only where it can exist; elsewhere it is tried only when a
  * command was named explicitly (IPW_POWERMETRICS), as the tests do. */
 const struct ipw_collector_ops *const *ipw_collector_auto_order(void)

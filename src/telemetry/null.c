@@ -22,4 +22,7 @@ static ipw_err null_sample(struct ipw_collector *c, struct ipw_reading *r,
 static void null_close(struct ipw_collector *c) { (void)c; }
 
 const struct ipw_collector_ops ipw_collector_null = {
-    .name = "null", .open = null_open, .sample = null_sample, .close = null_close};
+    .name = "null",
+    .caps = 0,
+    .main_domain = IPW_DOMAIN_CPU,
+    .open = null_open, .sample = null_sample, .close = null_close};

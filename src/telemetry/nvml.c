@@ -760,4 +760,7 @@ static void nv_close(struct ipw_collector *c)
 }
 
 const struct ipw_collector_ops ipw_collector_nvml = {
-    .name = "nvidia", .open = nv_open, .sample = nv_sample, .close = nv_close};
+    .name = "nvidia",
+    .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER | IPW_CAP_CPU_COMPANION,
+    .main_domain = IPW_DOMAIN_GPU,
+    .open = nv_open, .sample = nv_sample, .close = nv_close};

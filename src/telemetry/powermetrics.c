@@ -720,7 +720,10 @@ static void pm_close(struct ipw_collector *c)
 }
 
 const struct ipw_collector_ops ipw_collector_powermetrics = {
-    .name = "macos", .open = pm_open, .sample = pm_sample, .close = pm_close};
+    .name = "macos",
+    .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER | IPW_CAP_BLOCKING_SAMPLE,
+    .main_domain = IPW_DOMAIN_GPU,
+    .open = pm_open, .sample = pm_sample, .close = pm_close};
 
 bool ipw_powermetrics_get_stats(const struct ipw_collector *c, struct ipw_powermetrics_stats *st)
 {

@@ -512,7 +512,10 @@ static void rapl_close(struct ipw_collector *c)
 }
 
 const struct ipw_collector_ops ipw_collector_rapl = {
-    .name = "rapl", .open = rapl_open, .sample = rapl_sample, .close = rapl_close};
+    .name = "rapl",
+    .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER,
+    .main_domain = IPW_DOMAIN_CPU,
+    .open = rapl_open, .sample = rapl_sample, .close = rapl_close};
 
 static struct rapl *rapl_of(const struct ipw_collector *c)
 {

@@ -377,7 +377,10 @@ static void combine(struct ipw_remote *r)
     for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
         if (r->comb_valid & (1u << d)) {
             ipw_reading_set(&out, ipw_domain_energy_metric((ipw_domain)d), r->comb_cum[d]);
-            out.energy_source[d] = IPW_ENERGY_COUNTER;
+            /* the wire has no energy source: a monitor whose platform models (sim, cpu-model)
+             * is modelled, any other counts */
+            out.energy_source[d] = (r->info.caps & IPW_CAP_MODELLED) ? IPW_ENERGY_MODELED
+                                                                     : IPW_ENERGY_COUNTER;
         }
     }
     out.mono_ns = t;
@@ -565,8 +568,13 @@ static ipw_err merge_info(struct ipw_remote *r, ipw_errbuf *eb)
     r->si = r->links[0].si;
     snprintf(r->info.platform, sizeof r->info.platform, "%s", r->links[0].info.platform);
     r->info.main_domain = r->links[0].info.main_domain;
+    r->info.caps = r->links[0].info.caps;
     for (size_t i = 0; i < r->n; i++) {
         const struct ipw_collector_info *li = &r->links[i].info;
+        /* the sum has energy (or a modelled part) when any monitor does, and is a counter only
+         * when every monitor's is */
+        r->info.caps = ((r->info.caps | li->caps) & (IPW_CAP_ENERGY | IPW_CAP_MODELLED)) |
+                       (r->info.caps & li->caps & IPW_CAP_ENERGY_COUNTER);
         if (strcmp(li->platform, r->info.platform) != 0)
             snprintf(r->info.platform, sizeof r->info.platform, "mixed");
         if (li->main_domain == IPW_DOMAIN_GPU)
@@ -651,6 +659,8 @@ ipw_err ipw_remote_open(const char *const *targets, size_t ntargets,
             break;
         /* The first message must outlive the arena's next reset: copy what we need now. */
         ipw_wire_decode_info(first[i], &L->info, &L->si);
+        ipw_collector_describe_platform(L->info.platform, L->info.gpu_name, &L->info.caps,
+                                        &L->info.main_domain);
         L->ndev = L->info.ndev;
         L->st.connected = true;
     }

@@ -433,4 +433,7 @@ static void rs_close(struct ipw_collector *c)
 }
 
 const struct ipw_collector_ops ipw_collector_rocm = {
-    .name = "amd", .open = rs_open, .sample = rs_sample, .close = rs_close};
+    .name = "amd",
+    .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER | IPW_CAP_CPU_COMPANION,
+    .main_domain = IPW_DOMAIN_GPU,
+    .open = rs_open, .sample = rs_sample, .close = rs_close};

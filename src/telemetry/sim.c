@@ -129,4 +129,7 @@ static void sim_close(struct ipw_collector *c)
 }
 
 const struct ipw_collector_ops ipw_collector_sim = {
-    .name = "sim", .open = sim_open, .sample = sim_sample, .close = sim_close};
+    .name = "sim",
+    .caps = IPW_CAP_ENERGY | IPW_CAP_MODELLED,
+    .main_domain = IPW_DOMAIN_GPU,
+    .open = sim_open, .sample = sim_sample, .close = sim_close};

@@ -78,6 +78,8 @@ struct ipw_collector *ipw_test_fake_collector(const char *platform, unsigned nde
     f->gpu_w = gpu_watts;
     f->cpu_w = cpu_watts;
     snprintf(c->info.platform, sizeof c->info.platform, "%s", platform);
+    ipw_domain unused;
+    ipw_collector_describe_platform(platform, "", &c->info.caps, &unused);
     c->info.main_domain = IPW_DOMAIN_GPU;
     snprintf(c->info.gpu_name, sizeof c->info.gpu_name, "Fake GPU \"X\" 80GB");
     snprintf(c->info.gpu_vendor, sizeof c->info.gpu_vendor, "FakeVendor");

@@ -164,7 +164,8 @@ static ipw_err gpu_sample(struct ipw_collector *c, struct ipw_reading *r,
 
 static void gpu_close(struct ipw_collector *c) { (void)c; }
 
-static const struct ipw_collector_ops gpu_ops = {"gpu", gpu_open, gpu_sample, gpu_close};
+static const struct ipw_collector_ops gpu_ops = {
+    .name = "gpu", .open = gpu_open, .sample = gpu_sample, .close = gpu_close};
 
 /* Built the way collector.c builds a companion (ops->open on a copy of the config), then
  * sampled through ipw_collector_sample, which merges the CPU fields. */
@@ -210,6 +211,35 @@ static void test_cpu_companion(void **state)
     free(root);
 }
 
+/* A remote monitor's platform name means what that collector's table says; an unknown one
+ * (a newer monitor) is some energy source, on the GPU when it names one. */
+static void test_describe_platform(void **state)
+{
+    (void)state;
+    unsigned caps;
+    ipw_domain d;
+    ipw_collector_describe_platform("nvidia", "", &caps, &d);
+    assert_int_equal(d, IPW_DOMAIN_GPU);
+    assert_int_equal(caps, IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER); /* no companion remotely */
+    ipw_collector_describe_platform("amd", "", &caps, &d);
+    assert_int_equal(d, IPW_DOMAIN_GPU);
+    ipw_collector_describe_platform("macos", "", &caps, &d);
+    assert_int_equal(d, IPW_DOMAIN_GPU);
+    assert_false(caps & IPW_CAP_BLOCKING_SAMPLE); /* a property of sampling, not of the data */
+    ipw_collector_describe_platform("rapl", "X", &caps, &d);
+    assert_int_equal(d, IPW_DOMAIN_CPU);
+    ipw_collector_describe_platform("null", "", &caps, &d);
+    assert_int_equal(d, IPW_DOMAIN_CPU);
+    assert_int_equal(caps, 0);
+    ipw_collector_describe_platform("sim", "", &caps, &d);
+    assert_true(caps & IPW_CAP_MODELLED);
+    ipw_collector_describe_platform("tpu", "TPU v5", &caps, &d);
+    assert_int_equal(d, IPW_DOMAIN_GPU);
+    assert_int_equal(caps, IPW_CAP_ENERGY);
+    ipw_collector_describe_platform("other", "", &caps, &d);
+    assert_int_equal(d, IPW_DOMAIN_CPU);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_auto_eacces_falls_to_cpu_model),
         cmocka_unit_test(test_auto_with_explicit_powermetrics),
         cmocka_unit_test(test_cpu_companion),
+        cmocka_unit_test(test_describe_platform),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

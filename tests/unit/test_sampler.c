@@ -48,7 +48,8 @@ static ipw_err wave_sample(struct ipw_collector *c, struct ipw_reading *r,
 
 static void wave_close(struct ipw_collector *c) { (void)c; }
 
-static const struct ipw_collector_ops wave_ops = {"wave", wave_open, wave_sample, wave_close};
+static const struct ipw_collector_ops wave_ops = {
+    .name = "wave", .open = wave_open, .sample = wave_sample, .close = wave_close};
 
 static struct ipw_collector *open_wave(void)
 {
