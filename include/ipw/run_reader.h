@@ -25,6 +25,7 @@ struct ipw_run_query {
     double input_tokens, output_tokens, total_tokens;
     double energy_j, total_j, active_j, prefill_j, decode_j, idle_w;
     double ttft_s, latency_s, decode_s;
+    double start_s; /* request_start_time (Unix seconds) */
     double power_avg_w;       /* power_metrics.gpu.per_query_watts.avg */
     double total_power_avg_w; /* power_metrics.gpu.total_watts.avg */
 };

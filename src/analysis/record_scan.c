@@ -511,10 +511,11 @@ static bool is_integer(struct span s)
 }
 
 enum { T_INDEX, T_PROBLEM, T_ANSWER, T_SUBJECT, T_ERROR, T_STATUS, T_KIND, T_META,
-       T_ANSWERS, T_METRICS, T_SCHEMA, T_N };
+       T_ANSWERS, T_METRICS, T_SCHEMA, T_START, T_N };
 static const char *const top_keys[T_N] = {"record_index", "problem", "answer", "subject",
                                           "error", "status", "kind", "dataset_metadata",
-                                          "model_answers", "model_metrics", "schema"};
+                                          "model_answers", "model_metrics", "schema",
+                                          "request_start_time"};
 
 enum { M_LC, M_EVAL, M_RESP, M_TOK, M_EN, M_LAT, M_POW, M_N };
 static const char *const metric_keys[M_N] = {"lm_correctness", "evaluation", "lm_response",
@@ -566,6 +567,7 @@ bool ipw_record_scan(const char *line, size_t len, const char *model,
     if (is_integer(top[T_INDEX]))
         q->record_index = (long)strtoll(top[T_INDEX].b, NULL, 10);
     q->schema = sstr_or_empty(top[T_SCHEMA], &o);
+    q->start_s = snum(top[T_START]);
     q->problem = sstr_or_empty(top[T_PROBLEM], &o);
     q->reference = sstr_or_empty(top[T_ANSWER], &o);
     q->subject = sstr_or_empty(top[T_SUBJECT], &o);

@@ -263,6 +263,7 @@ void ipw_run_query_from_json(const json_t *rec, const char *model, struct ipw_ru
     q->energy_source = str(en, "energy_source");
 
     const json_t *lat = json_object_get(m, "latency_metrics");
+    q->start_s = num(rec, "request_start_time");
     q->ttft_s = num(lat, "time_to_first_token_seconds");
     q->latency_s = num(lat, "total_query_seconds");
     q->decode_s = num(lat, "decode_seconds");

@@ -80,6 +80,8 @@ static ipw_err write_csv(const char *path, struct out *o, ipw_errbuf *eb)
 
 int cmd_simulate(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "calibrate"))
+        return ipw_cli_simulate_calibrate(argc - 1, argv + 1);
     struct ipw_ss_options so;
     ipw_ss_options_init(&so);
     const char *cluster = so.cluster_config, *dataset = NULL, *output = NULL, *summary = NULL,

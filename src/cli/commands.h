@@ -42,6 +42,8 @@ void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r)
 int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
+/* The predict modes of `ipw simulate` (issue 14): argv[0] is "calibrate" for the first. */
+int ipw_cli_simulate_calibrate(int argc, char **argv);
 
 /* Installs SIGINT/SIGTERM handlers that set a flag instead of killing the process, so that
  * commands can finish what they measured and write it out. */

@@ -29,4 +29,22 @@ grep -q "$NOTE" roof.log || err "--perf-model roofline: no note"
 "$IPW" simulate --dataset "$T" > table.log || err "table run"
 grep -q "$NOTE" table.log && err "a table run printed the roofline note"
 
+# 2. calibrate from a sim-client run (real time, short answers): the written spec loads in
+#    the simulator and the sim client
+"$IPW" profile --client sim --model llama-3.1-8b --max-queries 16 --output-dir runs \
+    --client-param max_tokens=20 --no-eval --baseline-seconds 0.2 > profile.log 2>&1 ||
+    { err "sim profile run"; tail -5 profile.log; }
+RUN=$(ls -d runs/profile_*)
+"$IPW" simulate calibrate "$RUN" --out cal.json > cal.log 2> cal.err || { err "calibrate"; cat cal.err; }
+grep -q "held-out error      per-query energy" cal.log || err "calibrate: no held-out error"
+grep -Eq "decode bytes/s      0\.[5-8]" cal.log || err "calibrate: decode efficiency not near 0.8 (the H100 spec)"
+grep -q '"schema": "ipw.hardware/1"' cal.json || err "calibrate: no spec written"
+"$IPW" simulate --dataset "$T" --hardware-spec cal.json > calsim.log || err "simulate --hardware-spec"
+grep -q "$NOTE" calsim.log || err "--hardware-spec: no roofline note"
+"$IPW" profile --client sim --model llama-3.1-8b --max-queries 2 --output-dir runs2 \
+    --client-param hardware="$PWD/cal.json" --client-param max_tokens=4 --no-eval \
+    --baseline-seconds 0.1 > profile2.log 2>&1 || { err "sim client with the calibrated spec"; tail -3 profile2.log; }
+"$IPW" simulate calibrate /nonexistent 2> bad.err; [ $? -eq 1 ] || err "calibrate of a missing run: exit status"
+"$IPW" simulate calibrate 2> bad.err; [ $? -eq 2 ] || err "calibrate without a run: exit status"
+
 exit $fail
