@@ -4,6 +4,7 @@
 #define IPW_COLLECTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ipw/err.h"
@@ -53,6 +54,8 @@ enum ipw_collector_cap {
     IPW_CAP_MODELLED = 1u << 3,        /* values are modelled, not measured (sim) */
     IPW_CAP_CPU_COMPANION = 1u << 4,   /* a GPU collector that takes RAPL beside it for CPU
                                           package and DRAM energy */
+    IPW_CAP_PROCESS_GPU_SHARE = 1u << 5, /* process_gpu_share answers (NVML with per-process
+                                            utilisation; open() clears it without) */
 };
 
 struct ipw_collector_info {
@@ -86,6 +89,11 @@ struct ipw_collector_ops {
     ipw_err (*sample)(struct ipw_collector *c, struct ipw_reading *r,
                       struct ipw_device_reading *dev, ipw_errbuf *eb);
     void (*close)(struct ipw_collector *c);
+    /* With IPW_CAP_PROCESS_GPU_SHARE: the share, 0..1, of the accelerators' utilisation due to
+     * the processes in pids since since_unix_us (wall clock, µs). IPW_E_NOTFOUND when no
+     * process used them in the window. */
+    ipw_err (*process_gpu_share)(struct ipw_collector *c, int64_t since_unix_us, const int *pids,
+                                 size_t npids, double *share, ipw_errbuf *eb);
 };
 
 struct ipw_collector {
@@ -123,6 +131,10 @@ ipw_err ipw_collector_open(const char *name, const struct ipw_collector_config *
 ipw_err ipw_collector_sample(struct ipw_collector *c, struct ipw_reading *r,
                              struct ipw_device_reading *dev, ipw_errbuf *eb);
 void ipw_collector_close(struct ipw_collector *c);
+/* The collector's process_gpu_share, or IPW_E_UNSUPPORTED naming the platform. */
+ipw_err ipw_collector_process_gpu_share(struct ipw_collector *c, int64_t since_unix_us,
+                                        const int *pids, size_t npids, double *share,
+                                        ipw_errbuf *eb);
 const char *ipw_collector_name(const struct ipw_collector *c);
 const char *ipw_collector_last_error(const struct ipw_collector *c);
 /* The ops table for a user-facing name or alias, or NULL. */
@@ -135,7 +147,7 @@ const struct ipw_collector_ops *const *ipw_collector_auto_order(void);
  * main energy: from that collector's ops table; a platform this build does not know (a newer
  * monitor) gets IPW_CAP_ENERGY, and the GPU domain when a GPU is named, else the CPU's. Only
  * properties of the measurement travel: a remote source samples nothing itself, so
- * IPW_CAP_BLOCKING_SAMPLE and IPW_CAP_CPU_COMPANION are never set. */
+ * IPW_CAP_BLOCKING_SAMPLE, IPW_CAP_CPU_COMPANION and IPW_CAP_PROCESS_GPU_SHARE are never set. */
 void ipw_collector_describe_platform(const char *platform, const char *gpu_name, unsigned *caps,
                                      ipw_domain *main_domain);
 

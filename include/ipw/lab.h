@@ -320,6 +320,8 @@ ipw_err ipw_lab_proctree_open(const char *procfs_root, int root_pid, struct ipw_
 ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu_snapshot *out,
                                   ipw_errbuf *eb);
 void ipw_lab_proctree_close(struct ipw_lab_proctree *t);
+/* The tree's members at the last snapshot (borrowed until the next snapshot). */
+const int *ipw_lab_proctree_pids(const struct ipw_lab_proctree *t, size_t *n);
 /* Shares of the tree between two snapshots (NaN when the machine's counters did not move). */
 void ipw_lab_cpu_shares(const struct ipw_lab_cpu_snapshot *a, const struct ipw_lab_cpu_snapshot *b,
                         double *share_busy, double *share_capacity);

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "ipw/records.h"
+
 static json_t *copy(const json_t *o, const char *k)
 {
     const json_t *v = json_object_get(o, k);
@@ -65,5 +67,7 @@ json_t *ipw_agent_record_from_trace(const json_t *trace, const char *model,
         "request_end_time", copy(trace, "end_time"), "model_answers", model,
         copy(trace, "final_answer"), "model_metrics", model, mm, "status",
         failed ? "failed" : "ok", "error", err && failed ? json_string(err) : json_null());
+    if (rec)
+        json_object_set_new(rec, "schema", json_string(IPW_RECORD_SCHEMA));
     return rec;
 }

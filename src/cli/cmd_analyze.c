@@ -2,13 +2,16 @@
  * scores.jsonl under RUN_DIR/analysis/, then prints the headline figures. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "ipw/agent_analysis.h"
 #include "ipw/analysis.h"
 #include "ipw/clock.h"
 #include "ipw/log.h"
 #include "ipw/options.h"
+#include "ipw/plots.h"
 
 static void fig(const char *label, double v, const char *fmt, const char *unit)
 {
@@ -92,6 +95,39 @@ void ipw_cli_print_analysis(const char *dir, const struct ipw_analyze_result *r)
            r->wrote_accuracy && r->wrote_regression ? ", " : "",
            r->wrote_regression ? "regression.json" : "", dir);
     print_warnings(dir, r);
+}
+
+static void figure(const char *name, double v, const char *fmt, const char *unit)
+{
+    printf("  %-28s ", name);
+    if (isfinite(v)) {
+        printf(fmt, v);
+        printf("%s\n", unit);
+    } else {
+        printf("n/a\n");
+    }
+}
+
+/* The task-level figures of an agent run (analysis/agent.json). */
+static void print_agent(const struct ipw_agent_analysis *a)
+{
+    const char *m = a->modelled ? " (modelled)" : "";
+    printf("agent run  %zu tasks, %zu resolved, %zu failed, %zu turns%s\n", a->tasks, a->resolved,
+           a->failed, a->turns, a->modelled ? "; energies modelled, not measured" : "");
+    figure("resolved rate", a->resolved_rate * 100, "%.1f", " %");
+    figure("energy per task", a->energy_per_task_j, "%.4g", " J");
+    figure("energy per resolved task", a->energy_per_resolved_task_j, "%.4g", " J");
+    printf("  %-28s ", "IPJ per task");
+    if (isfinite(a->ipj_task))
+        printf("%.6g /J%s\n", a->ipj_task, m);
+    else
+        printf("n/a\n");
+    figure("energy per turn", a->joules_per_turn, "%.4g", " J");
+    figure("turns per task", a->turns_per_task, "%.2f", "");
+    figure("tool time share", a->tool_time_share * 100, "%.1f", " %");
+    figure("between-calls energy share", a->between_energy_share * 100, "%.1f", " %");
+    figure("prefill share (LLM calls)", a->prefill_share * 100, "%.1f", " %");
+    printf("wrote      analysis/agent.json, plots/agent_turns.png|svg\n");
 }
 
 int cmd_analyze(int argc, char **argv)
@@ -192,6 +228,20 @@ int cmd_analyze(int argc, char **argv)
     }
     if (!quiet)
         ipw_cli_print_analysis(pos[0], &res);
+    if (ipw_agent_analysis_applies(pos[0])) {
+        /* a run of `ipw run`: its task-level figures beside the query-level ones */
+        struct ipw_agent_analysis *ag = malloc(sizeof *ag);
+        if (!ag || ipw_agent_analyze(pos[0], ag, &eb) != IPW_OK) {
+            fprintf(stderr, "ipw analyze: agent figures: %s\n", ag ? eb.msg : "out of memory");
+            free(ag);
+            ipw_plot_release_fonts();
+            return 1;
+        }
+        if (!quiet)
+            print_agent(ag);
+        free(ag);
+        ipw_plot_release_fonts(); /* the per-turn plot was drawn: a clean exit for leak checks */
+    }
     if (res.judge_refused) {
         fprintf(stderr, "ipw analyze: the judge refused the requests: %s\n",
                 res.judge.first_error);

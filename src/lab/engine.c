@@ -34,6 +34,7 @@ struct run_ctx {
     int64_t t_start, t_first;
     struct ipw_lab_cpu_snapshot cpu0;
     bool cpu_ok;
+    int64_t start_unix_us; /* wall clock at the start, for NVML's sample timestamps */
 };
 
 static void emit(struct ipw_lab_engine *e, const struct ipw_lab_event *ev)
@@ -121,6 +122,7 @@ static void on_start(void *ud, int64_t ns)
     struct run_ctx *c = ud;
     c->t_start = mark(c, ns, "start");
     c->started = true;
+    c->start_unix_us = ipw_real_ns() / 1000;
     if (c->e->tree) {
         ipw_errbuf eb = {0};
         c->cpu_ok = ipw_lab_proctree_snapshot(c->e->tree, &c->cpu0, &eb) == IPW_OK;
@@ -300,6 +302,24 @@ static void emit_figures(struct run_ctx *c, const struct ipw_lab_run *r)
     emit_metric(c, "carbon_g", r->carbon_g, "g");
 }
 
+/* The tree's share of the GPU over the run, from the collector's per-process utilisation
+ * (NVML); left NaN where the collector has none, said once per run in the log. */
+static void gpu_share(struct ipw_lab_engine *e, struct run_ctx *c, struct ipw_lab_run *r)
+{
+    if (!e->ts.local || !e->ts.collector ||
+        !(e->ts.collector->info.caps & IPW_CAP_PROCESS_GPU_SHARE))
+        return;
+    size_t n;
+    const int *pids = ipw_lab_proctree_pids(e->tree, &n);
+    ipw_errbuf eb = {0};
+    double share;
+    if (ipw_collector_process_gpu_share(e->ts.collector, c->start_unix_us, pids, n, &share,
+                                        &eb) == IPW_OK)
+        r->gpu_share = share;
+    else
+        emit_log(e, c->variant, c->index, "E_llm: no GPU share: %s", eb.msg);
+}
+
 /* One live run of one variant. Fills r in every case (r->error when it failed). */
 static void run_one(struct ipw_lab_engine *e, const struct ipw_lab_variant *v, int index,
                     long bare_tokens, bool bare_from_server, struct ipw_lab_run *r)
@@ -342,8 +362,10 @@ static void run_one(struct ipw_lab_engine *e, const struct ipw_lab_variant *v, i
     e->client->ops->chat(e->client, &req, &ev, &res);
     int64_t t_end = c.started ? mark(&c, res.end_ns, "end") : 0;
     struct ipw_lab_cpu_snapshot cpu1;
-    if (c.cpu_ok && ipw_lab_proctree_snapshot(e->tree, &cpu1, &eb) == IPW_OK)
+    if (c.cpu_ok && ipw_lab_proctree_snapshot(e->tree, &cpu1, &eb) == IPW_OK) {
         ipw_lab_cpu_shares(&c.cpu0, &cpu1, &r->cpu_share_busy, &r->cpu_share_capacity);
+        gpu_share(e, &c, r);
+    }
     if (scaph) {
         double j;
         int polls;

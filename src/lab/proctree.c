@@ -305,3 +305,9 @@ ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu
     t->primed = true;
     return IPW_OK;
 }
+
+const int *ipw_lab_proctree_pids(const struct ipw_lab_proctree *t, size_t *n)
+{
+    *n = t->ntree;
+    return t->tree;
+}

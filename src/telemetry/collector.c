@@ -192,3 +192,13 @@ double ipw_integrator_add(struct ipw_integrator *it, int64_t t_ns, double watts)
     it->primed = true;
     return it->joules;
 }
+
+ipw_err ipw_collector_process_gpu_share(struct ipw_collector *c, int64_t since_unix_us,
+                                        const int *pids, size_t npids, double *share,
+                                        ipw_errbuf *eb)
+{
+    if (!c || !c->ops->process_gpu_share || !(c->info.caps & IPW_CAP_PROCESS_GPU_SHARE))
+        return ipw_fail(eb, IPW_E_UNSUPPORTED, "the %s collector gives no per-process GPU share",
+                        c ? c->info.platform : "(no)");
+    return c->ops->process_gpu_share(c, since_unix_us, pids, npids, share, eb);
+}

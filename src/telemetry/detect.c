@@ -34,7 +34,8 @@ void ipw_collector_describe_platform(const char *platform, const char *gpu_name,
 {
     const struct ipw_collector_ops *ops = ipw_collector_lookup(platform);
     if (ops) {
-        *caps = ops->caps & ~(IPW_CAP_BLOCKING_SAMPLE | IPW_CAP_CPU_COMPANION);
+        *caps = ops->caps & ~(IPW_CAP_BLOCKING_SAMPLE | IPW_CAP_CPU_COMPANION |
+                             IPW_CAP_PROCESS_GPU_SHARE);
         *main_domain = ops->main_domain;
         return;
     }

@@ -77,6 +77,7 @@ static const struct ipw_dynsym nv_syms[] = {
     SYM("nvmlDeviceGetMemoryInfo_v2", NULL, NULL, DeviceGetMemoryInfo_v2, false),
     SYM("nvmlDeviceGetMemoryInfo", NULL, NULL, DeviceGetMemoryInfo, false),
     SYM("nvmlDeviceGetUtilizationRates", NULL, NULL, DeviceGetUtilizationRates, false),
+    SYM("nvmlDeviceGetProcessUtilization", NULL, NULL, DeviceGetProcessUtilization, false),
     SYM("nvmlGpmQueryDeviceSupport", NULL, NULL, GpmQueryDeviceSupport, false),
     SYM("nvmlGpmSampleAlloc", NULL, NULL, GpmSampleAlloc, false),
     SYM("nvmlGpmSampleFree", NULL, NULL, GpmSampleFree, false),
@@ -748,6 +749,8 @@ static ipw_err nv_open(struct ipw_collector *c, ipw_errbuf *eb)
                      "GPU %s: no GPM (Hopper or newer needed%s): memory-bandwidth and tensor "
                      "utilization unavailable",
                      &on.no_gpm);
+    if (!nv->api.DeviceGetProcessUtilization)
+        c->info.caps &= ~(unsigned)IPW_CAP_PROCESS_GPU_SHARE;
     ipw_debug("nvml: %u GPU(s) from %s", nv->ndev, nv->libpath);
     return IPW_OK;
 }
@@ -759,8 +762,61 @@ static void nv_close(struct ipw_collector *c)
     c->priv = NULL;
 }
 
+/* The share of SM utilisation that the given processes had on the selected GPUs since a wall
+ * clock time: the sum of their samples' smUtil over everyone's (NVML keeps a short history of
+ * per-process samples per device). */
+static ipw_err nv_process_gpu_share(struct ipw_collector *c, int64_t since_unix_us,
+                                    const int *pids, size_t npids, double *share, ipw_errbuf *eb)
+{
+    struct nv *nv = c->priv;
+    if (!nv->api.DeviceGetProcessUtilization)
+        return ipw_fail(eb, IPW_E_UNSUPPORTED,
+                        "this NVML has no nvmlDeviceGetProcessUtilization (a driver older than "
+                        "R340?)");
+    double mine = 0, all = 0;
+    enum { MAX_SAMPLES = 4096 };
+    for (unsigned i = 0; i < nv->ndev; i++) {
+        struct nv_dev *d = &nv->dev[i];
+        unsigned int n = 0;
+        unsigned long long since = since_unix_us > 0 ? (unsigned long long)since_unix_us : 0;
+        nvmlReturn_t rc = nv->api.DeviceGetProcessUtilization(d->h, NULL, &n, since);
+        if (rc == NVML_ERROR_NOT_FOUND || (rc == NVML_SUCCESS && n == 0))
+            continue; /* no process ran on this GPU in the window */
+        if (rc != NVML_ERROR_INSUFFICIENT_SIZE && rc != NVML_SUCCESS)
+            return ipw_fail(eb, IPW_E_UNSUPPORTED, "GPU %s: per-process utilisation: %s",
+                            dev_uuid(c, d), nv_str(nv, rc));
+        if (n > MAX_SAMPLES)
+            n = MAX_SAMPLES;
+        nvmlProcessUtilizationSample_t *v = calloc(n ? n : 1, sizeof *v);
+        if (!v)
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory for %u process samples", n);
+        rc = nv->api.DeviceGetProcessUtilization(d->h, v, &n, since);
+        if (rc == NVML_SUCCESS) {
+            for (unsigned k = 0; k < n; k++) {
+                all += v[k].smUtil;
+                for (size_t j = 0; j < npids; j++)
+                    if ((int)v[k].pid == pids[j]) {
+                        mine += v[k].smUtil;
+                        break;
+                    }
+            }
+        }
+        free(v);
+        if (rc != NVML_SUCCESS && rc != NVML_ERROR_NOT_FOUND)
+            return ipw_fail(eb, IPW_E_UNSUPPORTED, "GPU %s: per-process utilisation: %s",
+                            dev_uuid(c, d), nv_str(nv, rc));
+    }
+    if (all <= 0)
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "NVML reports no process using the GPU in this window");
+    *share = mine / all;
+    return IPW_OK;
+}
+
 const struct ipw_collector_ops ipw_collector_nvml = {
     .name = "nvidia",
-    .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER | IPW_CAP_CPU_COMPANION,
+    .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER | IPW_CAP_CPU_COMPANION |
+            IPW_CAP_PROCESS_GPU_SHARE,
     .main_domain = IPW_DOMAIN_GPU,
-    .open = nv_open, .sample = nv_sample, .close = nv_close};
+    .open = nv_open, .sample = nv_sample, .close = nv_close,
+    .process_gpu_share = nv_process_gpu_share};

@@ -50,6 +50,14 @@ typedef struct {
     unsigned long long total, free, used; /* bytes */
 } nvmlMemory_t;
 
+/* One process's utilisation sample (nvmlDeviceGetProcessUtilization); timeStamp in µs of the
+ * CPU's wall clock. */
+typedef struct {
+    unsigned int pid;
+    unsigned long long timeStamp;
+    unsigned int smUtil, memUtil, encUtil, decUtil; /* % */
+} nvmlProcessUtilizationSample_t;
+
 typedef struct {
     unsigned int version; /* NVML_STRUCT_VERSION(Memory, 2) */
     unsigned long long total, reserved, free, used;
@@ -130,6 +138,9 @@ _Static_assert(offsetof(nvmlMemory_v2_t, total) == 8, "nvmlMemory_v2_t.total at 
 _Static_assert(offsetof(nvmlMemory_v2_t, used) == 32, "nvmlMemory_v2_t.used at 32");
 _Static_assert(NVML_MEMORY_V2_VERSION == 0x02000028u, "nvmlMemory_v2 version word");
 _Static_assert(sizeof(nvmlUtilization_t) == 8, "nvmlUtilization_t is 8 bytes");
+_Static_assert(sizeof(nvmlProcessUtilizationSample_t) == 32, "process sample is 32 bytes");
+_Static_assert(offsetof(nvmlProcessUtilizationSample_t, timeStamp) == 8, "timeStamp at 8");
+_Static_assert(offsetof(nvmlProcessUtilizationSample_t, smUtil) == 16, "smUtil at 16");
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t (v3) is 68 bytes");
 _Static_assert(offsetof(nvmlPciInfo_t, pciDeviceId) == 28, "pciDeviceId at 28 in every version");
 _Static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "busId at 36");
@@ -166,6 +177,8 @@ struct nvml_api {
     nvmlReturn_t (*DeviceGetMemoryInfo_v2)(nvmlDevice_t, nvmlMemory_v2_t *);
     nvmlReturn_t (*DeviceGetMemoryInfo)(nvmlDevice_t, nvmlMemory_t *);
     nvmlReturn_t (*DeviceGetUtilizationRates)(nvmlDevice_t, nvmlUtilization_t *);
+    nvmlReturn_t (*DeviceGetProcessUtilization)(nvmlDevice_t, nvmlProcessUtilizationSample_t *,
+                                                unsigned int *, unsigned long long);
     nvmlReturn_t (*GpmQueryDeviceSupport)(nvmlDevice_t, nvmlGpmSupport_t *);
     nvmlReturn_t (*GpmSampleAlloc)(nvmlGpmSample_t *);
     nvmlReturn_t (*GpmSampleFree)(nvmlGpmSample_t);

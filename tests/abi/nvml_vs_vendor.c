@@ -70,6 +70,7 @@ typedef nvmlReturn_t V_nvmlReturn_t;
 typedef nvmlTemperatureSensors_t V_nvmlTemperatureSensors_t;
 typedef nvmlMemory_t V_nvmlMemory_t;
 typedef nvmlUtilization_t V_nvmlUtilization_t;
+typedef nvmlProcessUtilizationSample_t V_nvmlProcessUtilizationSample_t;
 typedef nvmlPciInfo_t V_nvmlPciInfo_t;
 typedef nvmlValueType_t V_nvmlValueType_t;
 typedef nvmlValue_t V_nvmlValue_t;
@@ -93,6 +94,7 @@ typedef nvmlGpmSupport_t V_nvmlGpmSupport_t;
 #define nvmlMemory_t ipw_nvmlMemory_t
 #define nvmlMemory_v2_t ipw_nvmlMemory_v2_t
 #define nvmlUtilization_t ipw_nvmlUtilization_t
+#define nvmlProcessUtilizationSample_t ipw_nvmlProcessUtilizationSample_t
 #define nvmlPciInfo_t ipw_nvmlPciInfo_t
 #define nvmlValueType_t ipw_nvmlValueType_t
 #define nvmlValue_t ipw_nvmlValue_t
@@ -186,6 +188,10 @@ AT(nvmlMemory_t, used);
 SIZE(nvmlUtilization_t);
 AT(nvmlUtilization_t, gpu);
 AT(nvmlUtilization_t, memory);
+SIZE(nvmlProcessUtilizationSample_t);
+AT(nvmlProcessUtilizationSample_t, pid);
+AT(nvmlProcessUtilizationSample_t, timeStamp);
+AT(nvmlProcessUtilizationSample_t, smUtil);
 SIZE(nvmlPciInfo_t);
 AT(nvmlPciInfo_t, pciDeviceId);
 AT(nvmlPciInfo_t, busId);
@@ -248,6 +254,8 @@ AT(nvmlGpmSupport_t, isSupportedDevice);
 #define P_MEMORY(S) (nvmlDevice_t, S(nvmlMemory_t) *)
 #define P_MEMORY_V2(S) (nvmlDevice_t, S(nvmlMemory_v2_t) *)
 #define P_UTILIZATION(S) (nvmlDevice_t, S(nvmlUtilization_t) *)
+#define P_PROCESS_UTIL(S)                                                                          \
+    (nvmlDevice_t, S(nvmlProcessUtilizationSample_t) *, unsigned int *, unsigned long long)
 #define P_GPM_SUPPORT(S) (nvmlDevice_t, S(nvmlGpmSupport_t) *)
 #define P_GPM_ALLOC(S) (nvmlGpmSample_t *)
 #define P_GPM_FREE(S) (nvmlGpmSample_t)
@@ -272,6 +280,7 @@ PROTO(DeviceGetFieldValues, nvmlDeviceGetFieldValues, P_FIELDS);
 PROTO(DeviceGetTemperature, nvmlDeviceGetTemperature, P_TEMPERATURE);
 PROTO(DeviceGetMemoryInfo, nvmlDeviceGetMemoryInfo, P_MEMORY);
 PROTO(DeviceGetUtilizationRates, nvmlDeviceGetUtilizationRates, P_UTILIZATION);
+PROTO(DeviceGetProcessUtilization, nvmlDeviceGetProcessUtilization, P_PROCESS_UTIL);
 #ifdef IPW_VENDOR_HAS_MEMORY_V2
 PROTO(DeviceGetMemoryInfo_v2, nvmlDeviceGetMemoryInfo_v2, P_MEMORY_V2);
 #endif

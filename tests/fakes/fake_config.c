@@ -108,7 +108,27 @@ static int set_dev(struct fake_dev *d, const char *key, const char *v, char *err
         d->gpm_dram = strtod(v, &end);
     else if (!strcmp(key, "gpm_tensor"))
         d->gpm_tensor = strtod(v, &end);
-    else {
+    else if (!strcmp(key, "procs")) {
+        /* PID:SM[,PID:SM]... */
+        d->nproc = 0;
+        const char *p = v;
+        while (*p && d->nproc < FAKE_MAX_PROCS) {
+            char *e1, *e2;
+            long pid = strtol(p, &e1, 10);
+            if (*e1 != ':') {
+                snprintf(err, n, "bad procs entry in '%s' (PID:SM,...)", v);
+                return -1;
+            }
+            unsigned long sm = strtoul(e1 + 1, &e2, 10);
+            d->proc_pid[d->nproc] = (int)pid;
+            d->proc_sm[d->nproc++] = (unsigned)sm;
+            p = *e2 == ',' ? e2 + 1 : e2;
+            if (*e2 && *e2 != ',') {
+                snprintf(err, n, "bad procs entry in '%s' (PID:SM,...)", v);
+                return -1;
+            }
+        }
+    } else {
         snprintf(err, n, "unknown device key '%s'", key);
         return -1;
     }

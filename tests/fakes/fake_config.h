@@ -18,6 +18,8 @@
  *   devN.lost_calls = 10         ...for this many calls (-1: for ever)
  *   devN.counter = ok | stick@1.5 | backwards@1.5   ROCm counter fault from t seconds on
  *   devN.temp_c, mem_total_mb, mem_used_mb, util_pct, mem_busy_pct, gpm_dram, gpm_tensor
+ *   devN.procs = 4242:60,17:20   processes on the GPU and their SM utilisation % (NVML's
+ *                                per-process samples; one sample per process per call)
  */
 #ifndef IPW_FAKE_CONFIG_H
 #define IPW_FAKE_CONFIG_H
@@ -29,6 +31,7 @@
 #include "waveform.h"
 
 #define FAKE_MAX_DEV 8
+#define FAKE_MAX_PROCS 8
 
 enum fake_counter { FAKE_COUNTER_OK = 0, FAKE_COUNTER_STICK, FAKE_COUNTER_BACKWARDS };
 
@@ -45,6 +48,9 @@ struct fake_dev {
     int counter;
     double counter_fault_s;
     double temp_c, mem_total_mb, mem_used_mb, util_pct, mem_busy_pct, gpm_dram, gpm_tensor;
+    int nproc;
+    int proc_pid[FAKE_MAX_PROCS];
+    unsigned proc_sm[FAKE_MAX_PROCS];
 };
 
 struct fake_config {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fake_config.h"
 
@@ -25,6 +26,7 @@ enum {
     NVML_ERROR_UNINITIALIZED = 1,
     NVML_ERROR_INVALID_ARGUMENT = 2,
     NVML_ERROR_NOT_SUPPORTED = 3,
+    NVML_ERROR_NOT_FOUND = 6,
     NVML_ERROR_INSUFFICIENT_SIZE = 7,
     NVML_ERROR_DRIVER_NOT_LOADED = 9,
     NVML_ERROR_GPU_IS_LOST = 15,
@@ -216,7 +218,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *h)
             return NVML_SUCCESS;
         }
     }
-    return 6; /* NVML_ERROR_NOT_FOUND */
+    return NVML_ERROR_NOT_FOUND;
 }
 
 /* As the real one: the parent of a MIG device handle; a GPU handle is INVALID_ARGUMENT. */
@@ -412,6 +414,48 @@ EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t h, nvmlUtilizatio
         return NVML_ERROR_INVALID_ARGUMENT;
     u->gpu = (unsigned int)d->util_pct;
     u->memory = (unsigned int)d->mem_busy_pct;
+    return NVML_SUCCESS;
+}
+
+typedef struct {
+    unsigned int pid;
+    unsigned long long timeStamp;
+    unsigned int smUtil, memUtil, encUtil, decUtil;
+} nvmlProcessUtilizationSample_t;
+
+/* One sample per configured process, stamped now (µs of CLOCK_REALTIME, as NVML's are);
+ * NOT_FOUND when none is newer than lastSeen, INSUFFICIENT_SIZE with the count when the
+ * buffer is NULL or small, as the real call does. */
+EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t h,
+                                                    nvmlProcessUtilizationSample_t *v,
+                                                    unsigned int *count,
+                                                    unsigned long long lastSeen)
+{
+    struct fake_dev *d;
+    nvmlReturn_t rc = enter(h, &d, NULL);
+    if (rc)
+        return rc;
+    if (!count)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long now = (unsigned long long)ts.tv_sec * 1000000ull +
+                             (unsigned long long)ts.tv_nsec / 1000;
+    if (d->nproc == 0 || now <= lastSeen) {
+        *count = 0;
+        return NVML_ERROR_NOT_FOUND;
+    }
+    if (!v || *count < (unsigned)d->nproc) {
+        *count = (unsigned)d->nproc;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (int i = 0; i < d->nproc; i++) {
+        memset(&v[i], 0, sizeof v[i]);
+        v[i].pid = (unsigned)d->proc_pid[i];
+        v[i].timeStamp = now;
+        v[i].smUtil = d->proc_sm[i];
+    }
+    *count = (unsigned)d->nproc;
     return NVML_SUCCESS;
 }
 

@@ -101,6 +101,24 @@ an = subprocess.run([IPW, "analyze", run_dir, "--analysis", "accuracy"], capture
 check(an.returncode == 0, "ipw analyze reads an agent run (%s)" % an.stderr.strip()[-200:])
 acc = json.load(open(os.path.join(run_dir, "analysis", "accuracy.json")))
 check(abs(acc["summary"]["accuracy"] - 1.0) < 1e-12, "accuracy of the run = its resolved rate")
+ag = json.load(open(os.path.join(run_dir, "analysis", "agent.json")))
+s = ag["summary"]
+energy = sum(t["energy_joules"] for t in ts)
+turns = sum(t["n_turns"] for t in ts)
+check(s["tasks"] == len(ts) and s["resolved_rate"] == 1.0,
+      "agent.json: the resolved rate over the built-in set")
+check(abs(s["energy_per_resolved_task_joules"] - energy / len(ts)) < 1e-6 * energy
+      and abs(s["joules_per_turn"] - energy / turns) < 1e-6 * energy
+      and abs(s["intelligence_per_joule_task"] - 1.0 / (energy / len(ts))) < 1e-9,
+      "agent.json: energy per resolved task, J per turn and task-level IPJ from the traces")
+check(0 < s["tool_time_share"] < 1 and s["modelled"] is True, "agent.json: the tool-time share")
+curve = ag["per_turn"]
+check(len(curve) == max(t["n_turns"] for t in ts) and curve[0]["tasks"] == len(ts),
+      "agent.json: the per-turn curve has every turn index")
+check(all(os.path.getsize(os.path.join(run_dir, "plots", "agent_turns." + e)) > 1000
+          for e in ("png", "svg")), "the per-turn energy plot is drawn (PNG and SVG)")
+check("IPJ per task" in an.stdout and "tool time share" in an.stdout,
+      "ipw analyze prints the agent figures")
 
 for script, want in (("fail", "final_answer"), ("loop", "max_turns")):
     d = os.path.join(TMP, "sim-" + script)
@@ -111,6 +129,12 @@ for script, want in (("fail", "final_answer"), ("loop", "max_turns")):
           "sim agent %s: nothing resolved, stop reason %s" % (script, want))
     if script == "loop":
         check(all(t["n_turns"] == 3 for t in ts), "the turn limit stops a looping agent")
+        subprocess.run([IPW, "analyze", glob.glob(os.path.join(d, "*"))[0]], capture_output=True)
+        ag = json.load(open(glob.glob(os.path.join(d, "*", "analysis", "agent.json"))[0]))
+        check(ag["summary"]["resolved_rate"] == 0 and
+              ag["summary"]["energy_per_resolved_task_joules"] is None and
+              ag["summary"]["intelligence_per_joule_task"] == 0,
+              "nothing resolved: no energy per resolved task, task-level IPJ 0")
 
 # ---- the terminus agent: a tmux terminal inside the sandbox ----------------------------------
 d = os.path.join(TMP, "terminus")

@@ -1,10 +1,10 @@
 # ipw lab's own tests: energy truth and process-tree attribution end to end (in process, fake
-# RAPL + the scripted LLM server), and the command line driven by a Python script against the
+# RAPL + fake NVML for the GPU share + the scripted LLM server), and the command line driven by a Python script against the
 # real binary (every subcommand, bad input, the store, numpy statistics of stored runs).
-if(TARGET llm_test_server)
+if(TARGET llm_test_server AND TARGET ipw_gpu_testutil)
   add_executable(test_lab_e2e ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_lab_e2e.c)
-  target_link_libraries(test_lab_e2e PRIVATE ipwtest)
-  add_dependencies(test_lab_e2e llm_test_server)
+  target_link_libraries(test_lab_e2e PRIVATE ipw_gpu_testutil ipwtest)
+  add_dependencies(test_lab_e2e llm_test_server fake_nvml)
   add_test(NAME integration.lab.energy_truth COMMAND test_lab_e2e)
   set_tests_properties(integration.lab.energy_truth PROPERTIES LABELS integration TIMEOUT 300
                        ENVIRONMENT "${IPW_TEST_ENV}")

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fake_sysfs.h"
+#include "gpu_test_util.h"
 #include "ipw/clock.h"
 #include "ipw/lab.h"
 #include "llm_server.h"
@@ -283,10 +284,62 @@ static void test_energy_truth_and_e_llm(void **state)
     ipw_lab_store_close(store);
 }
 
+/* The GPU part of E_llm: the fake NVML reports the test server at 60 % SM and another process
+ * at 20 %, so the tree's GPU share is 0.75 of the GPU's energy (a constant 200 W here). */
+static void test_gpu_share(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_config nv;
+    gpu_script("IPW_FAKE_NVML_CONFIG", 'n', &nv,
+               "devices = 1\ndev0.power = 200\ndev0.energy = on\ndev0.procs = %d:60,999999:20\n",
+               (int)f->server.pid);
+    setenv("IPW_NVML_LIBRARY", gpu_fake_lib("nvml/libnvidia-ml.so.1"), 1);
+    struct ipw_lab_engine_config cfg;
+    ipw_lab_engine_config_init(&cfg);
+    cfg.client = "ollama";
+    cfg.base_url = f->server.url;
+    cfg.model = "e2e";
+    cfg.collector = "nvidia";
+    cfg.baseline_ns = 200 * IPW_NS_PER_MS;
+    struct ipw_lab_engine *eng;
+    ipw_errbuf eb = {0};
+    if (ipw_lab_engine_open(&cfg, &eng, &eb) != IPW_OK)
+        fail_msg("open: %s", eb.msg);
+    struct ipw_lab_batch b = {.n_variants = 1, .runs = 2};
+    snprintf(b.variant[0].name, sizeof b.variant[0].name, "gpu");
+    b.variant[0].prompt.user = "And on a GPU?";
+    struct ipw_lab_batch_result res;
+    if (ipw_lab_engine_batch(eng, &b, &res, &eb) != IPW_OK)
+        fail_msg("batch: %s", eb.msg);
+    for (size_t k = 0; k < res.n; k++) {
+        const struct ipw_lab_run *r = &res.runs[k];
+        if (r->error[0])
+            fail_msg("run %zu: %s", k, r->error);
+        assert_double_equal(r->gpu_share, 0.75, 1e-12);
+        /* GPU 200 W constant: its energy over the run, within 1 % */
+        double want = 200.0 * r->latency_s / 3600.0;
+        if (fabs(r->gpu_wh - want) > 0.01 * want)
+            fail_msg("run %zu: GPU %.6g Wh, %.6g Wh expected", k, r->gpu_wh, want);
+        assert_true(isfinite(r->cpu_wh)); /* the RAPL companion */
+        assert_int_equal(r->e_llm_source, IPW_LAB_E_LLM_PROCTREE);
+        assert_double_equal(r->e_llm_wh, r->cpu_share_busy * r->cpu_wh + 0.75 * r->gpu_wh,
+                            1e-12);
+        assert_double_equal(r->e_llm_capacity_wh,
+                            r->cpu_share_capacity * r->cpu_wh + 0.75 * r->gpu_wh, 1e-12);
+        print_message("run %zu: GPU share %.2f of %.6f Wh, E_llm %.6f Wh of %.6f Wh\n", k,
+                      r->gpu_share, r->gpu_wh, r->e_llm_wh, r->total_wh);
+    }
+    ipw_lab_batch_result_free(&res);
+    ipw_lab_engine_close(eng);
+    setenv("IPW_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+    gpu_script_cleanup();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_energy_truth_and_e_llm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_share, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
