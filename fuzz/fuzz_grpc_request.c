@@ -15,7 +15,7 @@
 #include "ipw/monitor.h"
 #include "ipw/sampler.h"
 #include "monitor/monitor_internal.h"
-#include "monitor/wire.h"
+#include "wire/codec.h"
 #include "proto/energy.pb-c.h"
 
 static struct ipw_monitor *g_mon;

@@ -40,6 +40,9 @@ struct ipw_ss_options {
     long num_reqs;       /* 0 = every entry */
     double log_interval; /* seconds of simulated time between heartbeats (1.0) */
     bool log_info;       /* --log-level INFO: per-batch log lines */
+    /* fixes of the original's quirks (docs/sim-fidelity.md); all off = the original */
+    bool fix_energy_at_completion; /* charge a batch's energy when it ends, not when scheduled */
+    bool fix_standby_tail;         /* count the last partial poll of a standby window */
     /* --perf-model roofline: every instance's layer times from the roofline model (issue 14);
      * otherwise the profiled tables, and the roofline only where no bundle exists. */
     bool perf_roofline;

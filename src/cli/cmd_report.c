@@ -1,6 +1,10 @@
 /* `ipw report RUN_DIR...`: one self-contained HTML page for one run, or several side by side. */
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "ipw/log.h"
@@ -41,8 +45,27 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "ipw report: give at least one run directory (try --help)\n");
         return 2;
     }
+    /* the same run twice would be drawn twice and "compared" with itself */
+    size_t kept = 0;
+    for (size_t i = 0; i < npos; i++) {
+        char ri[PATH_MAX], rj[PATH_MAX];
+        bool dup = false;
+        for (size_t j = 0; j < kept && !dup; j++)
+            dup = strcmp(pos[i], pos[j]) == 0 ||
+                  (realpath(pos[i], ri) && realpath(pos[j], rj) && strcmp(ri, rj) == 0);
+        if (dup)
+            fprintf(stderr, "ipw report: warning: %s is given more than once; it is shown once\n",
+                    pos[i]);
+        else
+            pos[kept++] = pos[i];
+    }
+    npos = kept;
     char path[4200];
-    if (output)
+    struct stat st;
+    if (output && stat(output, &st) == 0 && S_ISDIR(st.st_mode))
+        /* a directory: the report goes inside it, named as usual */
+        snprintf(path, sizeof path, "%s/report.html", output);
+    else if (output)
         snprintf(path, sizeof path, "%s", output);
     else if (npos == 1)
         snprintf(path, sizeof path, "%s/report.html", pos[0]);

@@ -90,7 +90,7 @@ int cmd_simulate(int argc, char **argv)
     long block = 16, seqs = 128, toks = 2048, thr = 0, nreq = 0;
     double util = 0.9, interval = 1.0;
     bool chunk = false, nochunk = false, pc = false, nopc = false, share = false, isl = false,
-         noisl = false, json = false, noprog = false;
+         noisl = false, json = false, noprog = false, fix_energy = false, fix_standby = false;
     static const char *const dtypes[] = {"float16", "bfloat16", "float32", "fp8", "int8", NULL};
     static const char *const kvds[] = {"auto", "fp8", NULL};
     static const char *const routes[] = {"LOAD", "RR", "RAND", NULL};
@@ -137,6 +137,10 @@ int cmd_simulate(int argc, char **argv)
          "(default 1.0)", 1e-9, 1e9},
         {"log-level", IPW_OPT_CHOICE, &level, "LEVEL", "WARNING, INFO or DEBUG (default WARNING)", 0,
          0, levels},
+        {"fix-energy-at-completion", IPW_OPT_FLAG, &fix_energy, NULL,
+         "charge a batch's energy when it ends (the original: when it is scheduled)"},
+        {"fix-standby-tail", IPW_OPT_FLAG, &fix_standby, NULL,
+         "count the last partial poll of a standby window (the original drops it)"},
         {"perf-model", IPW_OPT_CHOICE, &perf, "table|roofline",
          "layer times from the profiled tables (default; the roofline model where no bundle "
          "exists) or from the roofline model of the hardware spec", 0, 0, perfs},
@@ -192,6 +196,8 @@ int cmd_simulate(int argc, char **argv)
     so.num_reqs = nreq;
     so.log_interval = interval;
     so.log_info = strcmp(level, "WARNING") != 0;
+    so.fix_energy_at_completion = fix_energy;
+    so.fix_standby_tail = fix_standby;
     so.perf_roofline = !strcmp(perf, "roofline");
     so.hardware_spec = hw_spec;
 

@@ -46,11 +46,29 @@ struct ipw_grpc_client {
     struct ipw_net_wake wake;
     atomic_bool interrupted;
     bool lost, goaway;
+    bool received;  /* any byte came from the peer */
+    bool not_grpc;  /* its first bytes were no HTTP/2 frame: not a gRPC server at all */
+    bool http1;     /* ... they were an HTTP/1 status line */
+    char why[400];  /* lost_reason's text */
     char target[256];
     const uint8_t *pend;
     size_t pend_len;
     struct ipw_grpc_stream *streams;
 };
+
+/* Why the connection ended, for a peer that is not a gRPC server (kept in the client). */
+static const char *lost_reason(struct ipw_grpc_client *c)
+{
+    snprintf(c->why, sizeof c->why,
+             "%s is not a gRPC endpoint: it %s (a web server, or the monitor's Prometheus "
+             "port?); give the energy monitor's gRPC port",
+             c->target,
+             c->http1     ? "answered in HTTP/1"
+             : c->not_grpc ? "answered, but not in HTTP/2"
+                           : "closed the connection without the HTTP/2 greeting every gRPC "
+                             "server sends first");
+    return c->why;
+}
 
 static void stream_free(struct ipw_grpc_stream *st)
 {
@@ -236,6 +254,8 @@ static ipw_err pump(struct ipw_grpc_client *c, int64_t deadline, ipw_errbuf *eb)
     flush(c);
     if (!c->lost && !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2))
         c->lost = true;
+    if (c->lost && (c->not_grpc || !c->received))
+        return ipw_fail(eb, IPW_E_PROTOCOL, "%s", lost_reason(c));
     if (c->lost)
         return ipw_fail(eb, IPW_E_LOST, "the connection to the monitor at %s was lost", c->target);
     struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN | (c->pend_len ? POLLOUT : 0)},
@@ -268,6 +288,16 @@ static ipw_err pump(struct ipw_grpc_client *c, int64_t deadline, ipw_errbuf *eb)
             }
             if (n < 0)
                 break;
+            if (!c->received && n >= 4 && buf[3] != 0x04 /* SETTINGS */) {
+                /* every HTTP/2 server's first frame is SETTINGS: anything else (an HTTP/1
+                 * status line, an HTML error page) is a web server or the monitor's
+                 * Prometheus port; say that, not "connection lost" */
+                c->not_grpc = true;
+                c->http1 = n >= 5 && memcmp(buf, "HTTP/", 5) == 0;
+                c->lost = true;
+                break;
+            }
+            c->received = true;
             ssize_t r = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
             if (r < 0) {
                 ipw_debug("grpc client: HTTP/2 error from %s: %s", c->target,
@@ -283,7 +313,9 @@ static ipw_err pump(struct ipw_grpc_client *c, int64_t deadline, ipw_errbuf *eb)
         for (struct ipw_grpc_stream *st = c->streams; st; st = st->next) {
             if (!st->closed) {
                 st->closed = true;
-                set_final(st, IPW_GRPC_UNAVAILABLE, "the connection to the monitor was lost");
+                set_final(st, IPW_GRPC_UNAVAILABLE,
+                          c->not_grpc || !c->received ? lost_reason(c)
+                                                      : "the connection to the monitor was lost");
             }
         }
     }
@@ -349,6 +381,8 @@ ipw_err ipw_grpc_client_stream(struct ipw_grpc_client *c, const char *path, cons
                                ipw_errbuf *eb)
 {
     *out = NULL;
+    if (c->lost && (c->not_grpc || !c->received))
+        return ipw_fail(eb, IPW_E_PROTOCOL, "%s", lost_reason(c));
     if (c->lost || c->goaway)
         return ipw_fail(eb, IPW_E_LOST, "the connection to %s is closing; reconnect", c->target);
     if (len > IPW_GRPC_MAX_MESSAGE * 2)

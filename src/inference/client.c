@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 #include "chat_run.h"
 #include "ipw/clock.h"
 
@@ -63,6 +65,15 @@ static ipw_err resolve_base_url(const char *in, char *out, size_t size, ipw_errb
         out[--len] = '\0';
     if (len == host || out[host] == '/')
         return ipw_fail(eb, IPW_E_INVALID, "base URL '%.200s' has no host", in);
+    /* a URL curl cannot parse (a bad port, an unclosed '[') is the user's typo, not a server
+     * that is down: say so before anything tries to connect */
+    CURLU *u = curl_url();
+    CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, out, 0) : CURLUE_OUT_OF_MEMORY;
+    curl_url_cleanup(u);
+    if (uc != CURLUE_OK)
+        return ipw_fail(eb, uc == CURLUE_OUT_OF_MEMORY ? IPW_E_NOMEM : IPW_E_INVALID,
+                        "base URL '%.200s' is malformed (%s): check --client-base-url", in,
+                        curl_url_strerror(uc));
     return IPW_OK;
 }
 

@@ -17,7 +17,7 @@
 #include "ipw/log.h"
 #include "monitor/metrics.h"
 #include "monitor/monitor_internal.h"
-#include "monitor/wire.h"
+#include "wire/codec.h"
 #include "proto/energy.pb-c.h"
 #include "proto/health.pb-c.h"
 

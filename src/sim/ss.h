@@ -121,6 +121,8 @@ ipw_err ss_bundle_need_tp(struct ss_bundle *b, int tp, const char *cfg_path, con
                           ipw_errbuf *eb);
 void ss_bundle_free(struct ss_bundle *b);
 int64_t ss_lookup_1d(const int64_t *keys, const int64_t *vals, size_t n, int64_t q);
+/* the 1-D table a dense / per-sequence layer is looked up in at tp (tp_stable layers: tp 1) */
+const struct ss_tab1d *ss_table_for(struct ss_bundle *b, const char *layer, int tp, bool perseq);
 ipw_err ss_lookup_dense(struct ss_bundle *b, const char *layer, int tp, int64_t tokens,
                         int64_t *ns, ipw_errbuf *eb);
 ipw_err ss_lookup_perseq(struct ss_bundle *b, const char *layer, int tp, int64_t seqs,
@@ -181,6 +183,7 @@ struct ss_cluster {
     int ninst;
     int total_npus;
     bool power;
+    double cxl_mem_size; /* GB, 0 without a cxl_mem block */
 };
 ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *c, ipw_errbuf *eb);
 void ss_cluster_free(struct ss_cluster *c);
@@ -204,7 +207,8 @@ struct ss_req {
     int64_t *itl;
     size_t n_itl, cap_itl;
     int64_t prefix_cache_hit, npu_cache_hit, storage_cache_hit;
-    bool stats_counted;
+    int64_t storage_hit_blocks; /* lower-tier blocks to recall, set by the lookup */
+    bool stats_counted, storage_stats_counted;
     /* KV blocks held on the NPU (req_to_blocks), and num_cached_block */
     int32_t *blocks;
     size_t nblocks, capblocks;
@@ -238,6 +242,7 @@ struct ss_block {
     int32_t prev, next; /* free-list links, -1 when not in the list */
     int32_t ref;
     bool has_hash;
+    bool indexed; /* the index maps this block's hash to this block */
     uint64_t hash;
 };
 struct ss_pool {
@@ -261,14 +266,21 @@ struct ss_kv {
     struct ss_pool npu;
     int64_t block_size;
     bool caching;
+    /* the lower prefix tier (--prefix-storage CPU|CXL): 256-token blocks of full-cluster KV
+     * bytes, a victim cache written through from the NPU; NULL without one. May be shared by
+     * a node's instances (--enable-prefix-sharing). */
+    struct ss_pool *lower;
+    int64_t recall_bytes, write_through_bytes; /* drained once per step (take_traffic) */
 };
-/* get_computed_blocks: number of NPU hit blocks (indices written to hit[]) */
-size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, size_t cap);
+/* get_computed_blocks: number of NPU hit blocks (indices written to hit[]); *lower_hit gets
+ * the extra tokens recoverable from the lower tier */
+size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, size_t cap,
+                             int64_t *lower_hit);
 bool ss_kv_can_fit_full(struct ss_kv *kv, struct ss_req *r, const int32_t *hit, size_t nhit,
-                        int64_t npu_hit_tokens);
+                        int64_t npu_hit_tokens, int64_t lower_hit_tokens);
 /* allocate_slots: false (nothing changed) when the pool cannot satisfy it */
 bool ss_kv_allocate(struct ss_kv *kv, struct ss_req *r, int64_t num_new, const int32_t *hit,
-                    size_t nhit, int64_t npu_hit_tokens);
+                    size_t nhit, int64_t npu_hit_tokens, int64_t lower_hit_tokens);
 void ss_kv_cache_blocks(struct ss_kv *kv, struct ss_req *r, int64_t num_tokens);
 void ss_kv_free(struct ss_kv *kv, struct ss_req *r);
 void ss_req_hashes(struct ss_req *r, int64_t block_size);
@@ -284,6 +296,7 @@ struct ss_power {
     int64_t last_t;
     double *series;
     size_t nseries, capseries;
+    bool fix_standby_tail;
 };
 ipw_err ss_power_init(struct ss_power *p, const struct ss_cluster *c, ipw_errbuf *eb);
 void ss_power_free(struct ss_power *p);
@@ -295,6 +308,18 @@ void ss_power_link(struct ss_power *p, int node, double bytes);
 double ss_power_current(struct ss_power *p, int64_t now);
 void ss_power_final(struct ss_power *p, int64_t end, struct ipw_ss_result *res);
 
+/* a multiset of ns values as value -> count (inter-token latencies repeat: every request of a
+ * batch gets the same gap), so a million-request run keeps the ITL statistics exact without
+ * keeping every value */
+struct ss_hist {
+    int64_t *k, *c;
+    size_t cap, n;
+    int64_t total;
+};
+bool ss_hist_add(struct ss_hist *h, int64_t v);
+void ss_hist_free(struct ss_hist *h);
+void ss_stat_hist(struct ss_hist *h, struct ipw_ss_stat *st);
+
 /* ---- the simulation ---- */
 struct ss_batch {
     int64_t id;
@@ -302,9 +327,18 @@ struct ss_batch {
     size_t nreq;
     int64_t *sched; /* tokens scheduled per request */
     int64_t total_len, start, end;
-    int64_t *ev;    /* cumulative node end offsets (for idle polling of other instances) */
-    size_t nev;
+    int64_t load; /* bytes recalled from the lower prefix tier (the trace's kv_load row) */
+    /* node durations in execution order, as prologue + layers x block + head: the events at
+     * which another (idle) instance is polled */
+    int64_t pre[SS_ARCH_MAX + 2], blk[64], post[SS_ARCH_MAX + 2];
+    int npre, nblk, npost;
+    int64_t layers;
+    double energy[4]; /* npu, cpu, dram, link joules held back (--fix-energy-at-completion) */
+    double energy_active;
+    int node;
 };
+/* the first event of batch b at or after time t (b->end when none is earlier) */
+int64_t ss_batch_next_event(const struct ss_batch *b, int64_t t);
 struct ss_sched {
     int idx;
     struct ss_inst_cfg *cfg;
@@ -316,9 +350,19 @@ struct ss_sched {
     size_t ninflight;
     int64_t batch_ids;
     int64_t recompute_tokens, num_preemptions;
+    /* each architecture layer's table, resolved once (keyed by the name's address) */
+    struct {
+        const char *name;
+        enum ss_cat cat;
+        const struct ss_tab1d *tab;
+    } plan[64];
+    int nplan;
+    void *picks; /* the scheduler's per-step scratch */
+    size_t cap_picks;
     /* finished stats */
-    int64_t *ttft, *tpot, *itl;
-    size_t nttft, captt, nitl, capitl;
+    int64_t *ttft, *tpot;
+    size_t nttft;
+    struct ss_hist itl;
     int64_t finished, done_input;
     /* event loop */
     bool idle, done;
@@ -333,6 +377,8 @@ struct ipw_ss_sim {
     struct ss_bundle bundles[8];
     int nbundles;
     struct ss_sched *s;
+    struct ss_pool *pools; /* lower prefix-tier pools: one per instance, node or cluster */
+    int npools;
 };
 
 /* schedule one step for instance s at time now; returns the batch or NULL */
@@ -346,6 +392,7 @@ void ss_sched_add_request(struct ss_sched *s, struct ss_req *r);
 /* latency of one batch in ns, with its node list; charges power when p is non-NULL */
 ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
                          struct ss_power *p, ipw_errbuf *eb);
+
 
 /* python-compatible helpers */
 double ss_pyround2(double v);

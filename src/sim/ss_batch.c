@@ -67,41 +67,75 @@ static ipw_err layer(struct ipw_ss_sim *sim, struct ss_sched *s, const struct bc
                      const char *name, int64_t *ns, ipw_errbuf *eb)
 {
     struct ss_inst_cfg *c = s->cfg;
-    enum ss_cat cat = ss_arch_category(&c->bundle->arch, name, NULL);
     (void)sim;
-    if (c->bundle->roof && cat != SS_CAT_NONE) {
-        struct ss_roof_batch rb = {x->total_len, x->lm_head_len, x->pc, x->kp, x->nd, x->kd_mean};
-        *ns = ss_roof_layer_ns(c->bundle->roof, c->model, name, c->tp, c->fp_bits / 8,
-                               c->kv_fp8 ? 1 : c->fp_bits / 8, &rb);
-        return IPW_OK;
+    if (c->bundle->roof) {
+        enum ss_cat rc = ss_arch_category(&c->bundle->arch, name, NULL);
+        if (rc != SS_CAT_NONE) {
+            struct ss_roof_batch rb = {x->total_len, x->lm_head_len, x->pc, x->kp, x->nd, x->kd_mean};
+            *ns = ss_roof_layer_ns(c->bundle->roof, c->model, name, c->tp, c->fp_bits / 8,
+                                   c->kv_fp8 ? 1 : c->fp_bits / 8, &rb);
+            return IPW_OK;
+        }
     }
-    switch (cat) {
+    int k;
+    for (k = 0; k < s->nplan; k++)
+        if (s->plan[k].name == name)
+            break;
+    if (k == s->nplan) {
+        if (s->nplan == 64)
+            return ipw_fail(eb, IPW_E_RANGE, "more than 64 distinct layers");
+        s->plan[k].name = name;
+        s->plan[k].cat = ss_arch_category(&c->bundle->arch, name, NULL);
+        s->plan[k].tab = s->plan[k].cat == SS_CAT_DENSE || s->plan[k].cat == SS_CAT_PERSEQ
+                             ? ss_table_for(c->bundle, name, (int)c->tp,
+                                            s->plan[k].cat == SS_CAT_PERSEQ)
+                             : NULL;
+        s->nplan++;
+    }
+    const struct ss_tab1d *tab = s->plan[k].tab;
+    switch (s->plan[k].cat) {
     case SS_CAT_PERSEQ:
-        return ss_lookup_perseq(c->bundle, name, (int)c->tp, x->lm_head_len, ns, eb);
+        if (!tab)
+            return ss_lookup_perseq(c->bundle, name, (int)c->tp, x->lm_head_len, ns, eb);
+        *ns = ss_lookup_1d(tab->keys, tab->vals, tab->n, x->lm_head_len);
+        return IPW_OK;
     case SS_CAT_ATTN:
         return ss_lookup_attention(c->bundle, (int)c->tp, x->pc, x->kp, x->nd, x->kd_mean,
                                    x->kd_max, x->kd_min, ns, eb);
     case SS_CAT_DENSE:
-        return ss_lookup_dense(c->bundle, name, (int)c->tp, x->total_len, ns, eb);
+        if (!tab)
+            return ss_lookup_dense(c->bundle, name, (int)c->tp, x->total_len, ns, eb);
+        *ns = ss_lookup_1d(tab->keys, tab->vals, tab->n, x->total_len);
+        return IPW_OK;
     default:
         return ipw_fail(eb, IPW_E_INVALID, "layer '%s' is not in the architecture catalogue", name);
     }
 }
 
-static bool push_ev(struct ss_batch *b, size_t *cap, int64_t t)
+int64_t ss_batch_next_event(const struct ss_batch *b, int64_t t)
 {
-    if (b->nev && b->ev[b->nev - 1] == t)
-        return true;
-    if (b->nev == *cap) {
-        size_t nc = *cap ? *cap * 2 : 512;
-        int64_t *ne = realloc(b->ev, nc * sizeof *ne);
-        if (!ne)
-            return false;
-        b->ev = ne;
-        *cap = nc;
+    int64_t rel = t - b->start, at = 0;
+    if (rel <= 0)
+        return b->start;
+    for (int i = 0; i < b->npre; i++)
+        if ((at += b->pre[i]) >= rel)
+            return b->start + at;
+    int64_t blk = 0;
+    for (int i = 0; i < b->nblk; i++)
+        blk += b->blk[i];
+    if (blk > 0 && b->layers > 0 && rel <= at + blk * b->layers) {
+        int64_t j = (rel - at - 1) / blk;
+        int64_t base = at + j * blk;
+        for (int i = 0; i < b->nblk; i++)
+            if ((base += b->blk[i]) >= rel)
+                return b->start + base;
+        return b->start + base; /* unreachable: the block's end is >= rel */
     }
-    b->ev[b->nev++] = t;
-    return true;
+    at += blk * b->layers;
+    for (int i = 0; i < b->npost; i++)
+        if ((at += b->post[i]) >= rel)
+            return b->start + at;
+    return b->end;
 }
 
 ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
@@ -116,23 +150,25 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
     batch_ctx(b, &x);
     ipw_err e;
     int64_t t = 0, ns;
-    size_t evcap = 0;
-    b->nev = 0;
+    b->npre = b->nblk = b->npost = 0;
+    b->layers = m->layers;
+    if (b->load) { /* kv_load row: from the node's host memory, before everything else */
+        b->pre[b->npre++] = mem_time(node->cpu_mem_lat, sim->c.nodes[0].cpu_mem_bw, b->load);
+        t += b->pre[0];
+    }
 
     /* prologue: the first layer's input comes from host memory */
     for (int i = 0; i < a->nprologue; i++) {
         if (i == 0) {
             int64_t in = 0;
             ss_layer_sizes(m, a->prologue[i], x.total_len, 0, c->tp, fp, &in, NULL, NULL);
-            t += mem_time(node->cpu_mem_lat, sim->c.nodes[0].cpu_mem_bw, in);
-            if (!push_ev(b, &evcap, t))
-                return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+            b->pre[b->npre++] = mem_time(node->cpu_mem_lat, sim->c.nodes[0].cpu_mem_bw, in);
+            t += b->pre[b->npre - 1];
         }
         if ((e = layer(sim, s, &x, a->prologue[i], &ns, eb)))
             return e;
         t += ns;
-        if (!push_ev(b, &evcap, t))
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+        b->pre[b->npre++] = ns;
         if (p)
             ss_power_npu_active(p, c->node, c->hardware, ns, c->tp);
     }
@@ -162,12 +198,11 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
             if (nblk >= 62 || blk.nlat >= 62)
                 return ipw_fail(eb, IPW_E_RANGE, "a transformer block has too many layers");
         }
+    memcpy(b->blk, blk_t, (size_t)nblk * sizeof *blk_t);
+    b->nblk = nblk;
     for (int64_t l = 0; l < m->layers; l++) {
-        for (int i = 0; i < nblk; i++) {
+        for (int i = 0; i < nblk; i++)
             t += blk_t[i];
-            if (!push_ev(b, &evcap, t))
-                return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
-        }
         if (p) {
             ss_power_dram(p, c->node, 0);
             ss_power_link(p, c->node, blk.link_bytes);
@@ -183,19 +218,20 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
             return e;
         head_ns[i] = ns;
         t += ns;
-        if (!push_ev(b, &evcap, t))
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+        b->post[b->npost++] = ns;
         if (i == a->nhead - 1) {
             int64_t out = 0;
             ss_layer_sizes(m, a->head[i], x.total_len, 0, c->tp, fp, NULL, NULL, &out);
-            t += mem_time(node->cpu_mem_lat, sim->c.nodes[0].cpu_mem_bw, out);
-            if (!push_ev(b, &evcap, t))
-                return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+            b->post[b->npost++] = mem_time(node->cpu_mem_lat, sim->c.nodes[0].cpu_mem_bw, out);
+            t += b->post[b->npost - 1];
         }
     }
-    if (p)
+    if (p) {
         for (int i = 0; i < a->nhead; i++)
             ss_power_npu_active(p, c->node, c->hardware, head_ns[i], c->tp);
+        if (b->load)
+            ss_power_dram(p, c->node, (double)b->load);
+    }
     b->end = b->start + t;
     return IPW_OK;
 }

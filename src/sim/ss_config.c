@@ -184,6 +184,74 @@ static ipw_err load_power(struct ctx *c, json_t *pw, const char *kp, struct ss_p
     return IPW_OK;
 }
 
+/* One placement entry {weights, kv_loc, kv_evict_loc}: values npu | cpu | cxl:<id>. Weights
+ * off the NPU (loaded through the host or CXL memory queue every iteration) are not simulated
+ * yet, so only the all-NPU placement is accepted; KV locations other than the defaults too. */
+static ipw_err check_entry(struct ctx *c, json_t *e, const char *kp)
+{
+    static const struct {
+        const char *key, *want;
+    } keys[] = {{"weights", "npu"}, {"kv_loc", "npu"}, {"kv_evict_loc", "cpu"}};
+    char path[320];
+    if (!json_is_object(e))
+        return bad(c, kp, "must be an object {weights, kv_loc, kv_evict_loc}");
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(e, keys[i].key);
+        if (!v)
+            continue;
+        snprintf(path, sizeof path, "%s.%s", kp, keys[i].key);
+        const char *s = json_string_value(v);
+        if (!s || (strcmp(s, "npu") && strcmp(s, "cpu") && strncmp(s, "cxl:", 4)))
+            return bad(c, path, "must be \"npu\", \"cpu\" or \"cxl:<id>\"");
+        if (strcmp(s, keys[i].want))
+            return ipw_fail(c->eb, IPW_E_UNSUPPORTED, "%s: %s: \"%s\" is not simulated by this "
+                            "version of ipw simulate (only %s; docs/sim-fidelity.md)", c->file, path,
+                            s, keys[i].want);
+    }
+    return IPW_OK;
+}
+
+static ipw_err check_placement(struct ctx *c, json_t *pl, const char *kp)
+{
+    char path[256];
+    if (!pl || json_is_null(pl))
+        return IPW_OK;
+    snprintf(path, sizeof path, "%s.placement", kp);
+    if (!json_is_object(pl))
+        return bad(c, path, "must be an object {default, blocks, layers}");
+    ipw_err e;
+    json_t *d = json_object_get(pl, "default");
+    char p2[320];
+    if (d) {
+        snprintf(p2, sizeof p2, "%s.default", path);
+        if ((e = check_entry(c, d, p2)))
+            return e;
+    }
+    json_t *blocks = json_object_get(pl, "blocks");
+    if (blocks && !json_is_array(blocks))
+        return bad(c, path, "blocks must be an array of {blocks: \"0-3,5\", ...}");
+    for (size_t i = 0; blocks && i < json_array_size(blocks); i++) {
+        snprintf(p2, sizeof p2, "%s.blocks[%zu]", path, i);
+        json_t *b = json_array_get(blocks, i);
+        if (!json_is_string(json_object_get(b, "blocks")))
+            return bad(c, p2, "needs \"blocks\": a range list such as \"0-3,5\"");
+        if ((e = check_entry(c, b, p2)))
+            return e;
+    }
+    json_t *layers = json_object_get(pl, "layers");
+    const char *name;
+    json_t *lv;
+    if (layers && !json_is_object(layers))
+        return bad(c, path, "layers must be an object {<layer name>: {...}}");
+    json_object_foreach(layers, name, lv)
+    {
+        snprintf(p2, sizeof p2, "%s.layers.%s", path, name);
+        if ((e = check_entry(c, lv, p2)))
+            return e;
+    }
+    return IPW_OK;
+}
+
 static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json_t *in,
                              const char *kp, struct ss_inst_cfg *ic)
 {
@@ -259,7 +327,7 @@ static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json
     if (ic->max_num_batched_tokens == 0)
         ic->max_num_batched_tokens = SS_INF;
     static const char *unsupported[] = {"enable_attn_offloading", "enable_sub_batch_interleaving",
-                                        "enable_local_offloading", "placement", "ep_size"};
+                                        "enable_local_offloading", "ep_size"};
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
         json_t *u = json_object_get(in, unsupported[i]);
         if (u && !json_is_false(u) && !json_is_null(u)) {
@@ -268,6 +336,8 @@ static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json
                             "ipw simulate (docs/sim-fidelity.md lists what is)", c->file, path);
         }
     }
+    if ((e = check_placement(c, json_object_get(in, "placement"), kp)))
+        return e;
     v = json_object_get(in, "dtype");
     const char *dt = v ? json_string_value(v) : o->dtype;
     if (v && !dt) {
@@ -343,6 +413,15 @@ ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *cl, i
             goto out;
         }
         *ld[i] = json_number_value(v);
+    }
+    json_t *cxl = json_object_get(root, "cxl_mem");
+    if (cxl && !json_is_null(cxl)) {
+        if (!json_is_object(cxl)) {
+            e = bad(&c, "cxl_mem", "must be an object {mem_size GB, mem_bw GB/s, mem_latency ns}");
+            goto out;
+        }
+        if ((e = getnum(&c, cxl, "cxl_mem", "mem_size", true, 0, 0, true, &cl->cxl_mem_size)))
+            goto out;
     }
     cl->num_nodes = (int)nn;
     cl->nodes = calloc((size_t)nn, sizeof *cl->nodes);

@@ -33,9 +33,12 @@ void ss_req_hashes(struct ss_req *r, int64_t bs)
         return; /* no hashes: the request simply never hits, as without token ids */
     uint64_t parent = NONE_HASH;
     for (size_t b = 0; b < n; b++) {
-        uint64_t h = mix(parent ^ 0x51ed270b27f1a4c3ULL);
+        /* FNV-1a over the block's tokens, seeded by the parent, then one avalanche */
+        uint64_t h = parent ^ 0xcbf29ce484222325ULL;
+        const int32_t *tk = r->toks + b * (size_t)bs;
         for (int64_t i = 0; i < bs; i++)
-            h = mix(h ^ (uint64_t)(uint32_t)r->toks[b * (size_t)bs + (size_t)i] ^ ((uint64_t)i << 40));
+            h = (h ^ (uint64_t)(uint32_t)tk[i]) * 0x100000001b3ULL;
+        h = mix(h);
         if (!h)
             h = 1;
         r->hashes[b] = parent = h;
@@ -63,10 +66,11 @@ static int32_t hget(const struct ss_pool *p, uint64_t k)
 
 static bool hgrow(struct ss_pool *p);
 
-static void hput(struct ss_pool *p, uint64_t k, int32_t v)
+/* maps k to v; returns the block that held k before, or -1 */
+static int32_t hput(struct ss_pool *p, uint64_t k, int32_t v)
 {
     if ((p->hcount + p->hdel + 1) * 2 > p->hcap && !hgrow(p))
-        return;
+        return -1;
     size_t tomb = SIZE_MAX;
     for (size_t i = hslot(p, k);; i = (i + 1) & (p->hcap - 1)) {
         if (!p->hk[i]) {
@@ -76,11 +80,12 @@ static void hput(struct ss_pool *p, uint64_t k, int32_t v)
             p->hk[at] = k;
             p->hv[at] = v;
             p->hcount++;
-            return;
+            return -1;
         }
         if (p->hk[i] == k && p->hv[i] >= 0) {
+            int32_t old = p->hv[i];
             p->hv[i] = v;
-            return;
+            return old;
         }
         if (p->hv[i] == -2 && tomb == SIZE_MAX)
             tomb = i;
@@ -126,13 +131,20 @@ static bool hgrow(struct ss_pool *p)
     p->hcount = p->hdel = 0;
     for (size_t i = 0; i < ocap; i++)
         if (ok[i] && ov[i] >= 0)
-            hput(p, ok[i], ov[i]);
+            (void)hput(p, ok[i], ov[i]);
     free(ok);
     free(ov);
     return true;
 }
 
 /* ---- pool ---- */
+
+/* Is block i the one the index holds for its hash? (A block keeps a stale hash when another
+ * block has taken that hash over.) */
+static bool indexed(const struct ss_pool *p, int32_t i)
+{
+    return p->b[i].indexed;
+}
 ipw_err ss_pool_init(struct ss_pool *p, int64_t num_blocks, int64_t block_size,
                      int64_t bytes_per_block, bool caching, ipw_errbuf *eb)
 {
@@ -193,21 +205,28 @@ static int32_t get_new_block(struct ss_pool *p)
     fl_remove(p, i);
     struct ss_block *b = &p->b[i];
     if (p->caching && b->has_hash) {
-        if (hget(p, b->hash) == i)
+        if (b->indexed) {
             hdel(p, b->hash);
+            p->cached_free--;
+            b->indexed = false;
+        }
         b->has_hash = false;
     }
     b->ref++;
     return i;
 }
 
+/* cached_free counts indexed blocks with ref 0: the used_bytes of the original counts them */
+static void ref_inc(struct ss_pool *p, int32_t i)
+{
+    if (p->b[i].ref == 0 && indexed(p, i))
+        p->cached_free--;
+    p->b[i].ref++;
+}
+
 int64_t ss_pool_used_bytes(const struct ss_pool *p)
 {
-    int64_t pinned = p->num_blocks - p->nfree, cached_free = 0;
-    for (size_t i = 0; i < p->hcap; i++)
-        if (p->hk[i] && p->hv[i] >= 0 && p->b[p->hv[i]].ref == 0)
-            cached_free++;
-    return (pinned + cached_free) * p->bytes_per_block;
+    return (p->num_blocks - p->nfree + p->cached_free) * p->bytes_per_block;
 }
 
 /* ---- manager ---- */
@@ -216,8 +235,44 @@ static int64_t cdiv(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
-size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, size_t cap)
+static bool lower_cached(const struct ss_pool *p, uint64_t h)
 {
+    return hget(p, h) >= 0;
+}
+
+/* _lookup_lower: whole coarse blocks past the NPU hit, counted from the coarse block the NPU
+ * hit ends in, and only when at least one whole coarse block is gained */
+static int64_t lookup_lower(struct ss_kv *kv, struct ss_req *r, int64_t npu_hit)
+{
+    struct ss_pool *p = kv->lower;
+    r->storage_hit_blocks = 0;
+    if (!p)
+        return 0;
+    int64_t coarse = p->block_size, factor = coarse / kv->block_size;
+    int64_t ncoarse = r->num_reached / coarse;
+    if (coarse * ncoarse - npu_hit < coarse)
+        return 0;
+    int64_t start = npu_hit / coarse, hits = 0;
+    for (int64_t idx = start; idx < ncoarse; idx++) {
+        int64_t fine = factor * idx + factor - 1;
+        if (fine >= (int64_t)r->nhashes || !lower_cached(p, r->hashes[fine]))
+            break;
+        hits++;
+    }
+    if (!hits)
+        return 0;
+    int64_t gained = coarse * (start + hits) - npu_hit;
+    if (gained < coarse)
+        return 0;
+    r->storage_hit_blocks = hits;
+    return gained;
+}
+
+size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, size_t cap,
+                             int64_t *lower_hit)
+{
+    *lower_hit = 0;
+    r->storage_hit_blocks = 0;
     if (!kv->caching)
         return 0;
     ss_req_hashes(r, kv->block_size);
@@ -231,6 +286,7 @@ size_t ss_kv_computed_blocks(struct ss_kv *kv, struct ss_req *r, int32_t *hit, s
             break;
         hit[n++] = b;
     }
+    *lower_hit = lookup_lower(kv, r, (int64_t)n * kv->block_size);
     return n;
 }
 
@@ -249,9 +305,9 @@ static int64_t blocks_to_allocate(struct ss_kv *kv, struct ss_req *r, int64_t nu
 }
 
 bool ss_kv_can_fit_full(struct ss_kv *kv, struct ss_req *r, const int32_t *hit, size_t nhit,
-                        int64_t npu_hit_tokens)
+                        int64_t npu_hit_tokens, int64_t lower_hit_tokens)
 {
-    int64_t total = r->num_computed + npu_hit_tokens;
+    int64_t total = r->num_computed + npu_hit_tokens + lower_hit_tokens;
     int64_t full = r->num_reached > total ? r->num_reached : total;
     return blocks_to_allocate(kv, r, full, hit, nhit) <= kv->npu.nfree;
 }
@@ -274,6 +330,10 @@ void ss_kv_cache_blocks(struct ss_kv *kv, struct ss_req *r, int64_t num_tokens)
 {
     if (!kv->caching)
         return;
+    if (r->hashed && r->has_cached_entry &&
+        (r->num_cached_block >= (int64_t)r->nhashes ||
+         r->num_cached_block >= num_tokens / kv->block_size))
+        return; /* nothing new to index (the common decode step) */
     ss_req_hashes(r, kv->block_size);
     if (!r->nhashes)
         return;
@@ -289,30 +349,69 @@ void ss_kv_cache_blocks(struct ss_kv *kv, struct ss_req *r, int64_t num_tokens)
             continue;
         b->has_hash = true;
         b->hash = r->hashes[i];
-        hput(&kv->npu, b->hash, r->blocks[i]);
+        int32_t prev = hput(&kv->npu, b->hash, r->blocks[i]);
+        if (prev >= 0 && prev != r->blocks[i]) {
+            /* a newer block takes the hash over; the older one keeps a stale hash */
+            kv->npu.b[prev].indexed = false;
+            if (kv->npu.b[prev].ref == 0)
+                kv->npu.cached_free--;
+        }
+        b->indexed = true;
+        if (b->ref == 0)
+            kv->npu.cached_free++;
     }
     r->num_cached_block = num_full;
     r->has_cached_entry = true;
+    /* inclusive write-through into the lower tier, whole coarse blocks only; the bytes cost
+     * energy in the original's comment but are never charged (kept for the record) */
+    struct ss_pool *p = kv->lower;
+    if (p) {
+        int64_t factor = p->block_size / kv->block_size;
+        for (int64_t idx = num_cached / factor; idx < num_full / factor; idx++) {
+            int64_t fine = factor * idx + factor - 1;
+            if (fine >= (int64_t)r->nhashes)
+                break;
+            uint64_t h = r->hashes[fine];
+            if (hget(p, h) >= 0)
+                continue;
+            /* cache_copy: take the least recently written block, index it, free it again */
+            int32_t nb = get_new_block(p);
+            p->b[nb].has_hash = true;
+            p->b[nb].hash = h;
+            int32_t prev = hput(p, h, nb);
+            if (prev >= 0 && prev != nb)
+                p->b[prev].indexed = false;
+            p->b[nb].indexed = true;
+            p->b[nb].ref--;
+            fl_append(p, nb);
+            p->cached_free++;
+            kv->write_through_bytes += p->bytes_per_block;
+        }
+    }
 }
 
 bool ss_kv_allocate(struct ss_kv *kv, struct ss_req *r, int64_t num_new, const int32_t *hit,
-                    size_t nhit, int64_t npu_hit_tokens)
+                    size_t nhit, int64_t npu_hit_tokens, int64_t lower_hit_tokens)
 {
     r->has_blocks_entry = true;
-    int64_t total = r->num_computed + npu_hit_tokens, need = total + num_new;
+    int64_t total = r->num_computed + npu_hit_tokens + lower_hit_tokens, need = total + num_new;
     if (blocks_to_allocate(kv, r, need, hit, nhit) > kv->npu.nfree)
         return false;
-    if (nhit) {
+    if (nhit || lower_hit_tokens) {
         for (size_t i = 0; i < nhit; i++) {
-            struct ss_block *b = &kv->npu.b[hit[i]];
-            if (b->ref == 0)
+            if (kv->npu.b[hit[i]].ref == 0)
                 fl_remove(&kv->npu, hit[i]);
-            b->ref++;
+            ref_inc(&kv->npu, hit[i]);
             if (!push_block(r, hit[i]))
                 return false;
         }
         r->num_cached_block = (int64_t)r->nblocks;
         r->has_cached_entry = true;
+        if (lower_hit_tokens && kv->lower && r->storage_hit_blocks > 0) {
+            /* the recall: whole coarse blocks move, on the critical path */
+            kv->recall_bytes += r->storage_hit_blocks * kv->lower->bytes_per_block;
+            r->storage_hit_blocks = 0;
+        }
     }
     int64_t add = cdiv(need, kv->block_size) - (int64_t)r->nblocks;
     for (int64_t i = 0; i < add; i++)
@@ -328,8 +427,11 @@ void ss_kv_free(struct ss_kv *kv, struct ss_req *r)
     for (size_t k = r->nblocks; k-- > 0;) {
         struct ss_block *b = &kv->npu.b[r->blocks[k]];
         b->ref--;
-        if (b->ref == 0)
+        if (b->ref == 0) {
             fl_append(&kv->npu, r->blocks[k]);
+            if (indexed(&kv->npu, r->blocks[k]))
+                kv->npu.cached_free++;
+        }
     }
     r->nblocks = 0;
     r->has_blocks_entry = false;

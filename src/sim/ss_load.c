@@ -81,6 +81,87 @@ static struct ss_bundle *find_bundle(struct ipw_ss_sim *s, const char *hw, struc
     return &s->bundles[s->nbundles++];
 }
 
+/* build_prefix_pool: 256-token blocks (a multiple of the NPU block) of full-cluster KV bytes */
+static ipw_err new_pool(struct ipw_ss_sim *s, double capacity_gb, const struct ss_inst_cfg *ic,
+                        struct ss_pool **out, ipw_errbuf *eb)
+{
+    int64_t bs = ic->block_size, chunk = (256 / bs) * bs;
+    if (chunk < bs)
+        chunk = bs;
+    int64_t kv_fp = ic->kv_fp8 ? 1 : ic->fp_bits / 8;
+    int64_t per_tok = 2 * ic->model->kv_heads * ic->model->head_dim * ic->model->layers * kv_fp;
+    int64_t bytes = per_tok * chunk;
+    int64_t n = (int64_t)(capacity_gb * 1073741824.0 / (double)bytes);
+    if (n < 1)
+        return ipw_fail(eb, IPW_E_INVALID, "%s: %.2f GB of prefix storage is not enough for one "
+                        "%lld-token chunk (%.2f MB)", s->c.path, capacity_gb, (long long)chunk,
+                        (double)bytes / 1048576.0);
+    struct ss_pool *p = &s->pools[s->npools];
+    ipw_err e = ss_pool_init(p, n, chunk, bytes, true, eb);
+    if (e)
+        return e;
+    s->npools++;
+    *out = p;
+    return IPW_OK;
+}
+
+/* The lower prefix tier: per instance, or shared per node (CPU) / cluster (CXL) with
+ * --enable-prefix-sharing, as the original builds it. */
+static ipw_err lower_tiers(struct ipw_ss_sim *s, ipw_errbuf *eb)
+{
+    const struct ipw_ss_options *o = &s->opt;
+    if (o->prefix_storage == IPW_SS_STORE_NONE)
+        return IPW_OK;
+    bool any_pc = false;
+    for (int i = 0; i < s->c.ninst; i++)
+        any_pc |= s->c.inst[i].prefix_caching;
+    if (!any_pc)
+        return IPW_OK;
+    bool cxl = o->prefix_storage == IPW_SS_STORE_CXL;
+    if (cxl && s->c.cxl_mem_size <= 0)
+        return ipw_fail(eb, IPW_E_INVALID, "%s: --prefix-storage CXL needs a cxl_mem block with a "
+                        "positive mem_size", s->c.path);
+    s->pools = calloc((size_t)s->c.ninst + (size_t)s->c.num_nodes + 1, sizeof *s->pools);
+    if (!s->pools)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+    ipw_err e;
+    if (o->enable_prefix_sharing) {
+        int first = -1;
+        for (int nd = 0; nd < (cxl ? 1 : s->c.num_nodes); nd++) {
+            struct ss_pool *p = NULL;
+            for (int i = 0; i < s->c.ninst; i++) {
+                struct ss_inst_cfg *ic = &s->c.inst[i];
+                if (!cxl && ic->node != nd)
+                    continue;
+                if (first < 0)
+                    first = i;
+                const struct ss_inst_cfg *f = &s->c.inst[first];
+                if (ic->block_size != f->block_size || ic->model != f->model ||
+                    ic->fp_bits != f->fp_bits || ic->kv_fp8 != f->kv_fp8)
+                    return ipw_fail(eb, IPW_E_INVALID, "%s: a shared prefix pool needs its "
+                                    "instances to share model, dtype, kv_cache_dtype and block_size",
+                                    s->c.path);
+                if (!p && (e = new_pool(s, cxl ? s->c.cxl_mem_size : s->c.nodes[nd].cpu_mem_size,
+                                        ic, &p, eb)))
+                    return e;
+                if (ic->prefix_caching)
+                    s->s[i].kv.lower = p;
+            }
+            first = -1;
+        }
+        return IPW_OK;
+    }
+    for (int i = 0; i < s->c.ninst; i++) {
+        struct ss_inst_cfg *ic = &s->c.inst[i];
+        if (!ic->prefix_caching)
+            continue;
+        if ((e = new_pool(s, cxl ? s->c.cxl_mem_size : s->c.nodes[ic->node].cpu_mem_size, ic,
+                          &s->s[i].kv.lower, eb)))
+            return e;
+    }
+    return IPW_OK;
+}
+
 ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw_errbuf *eb)
 {
     *out = NULL;
@@ -90,10 +171,6 @@ ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw
         return ipw_fail(eb, IPW_E_INVALID, "--log-interval must be a positive number of seconds");
     if (!(o->npu_memory_utilization > 0 && o->npu_memory_utilization <= 1))
         return ipw_fail(eb, IPW_E_INVALID, "--npu-memory-utilization must be in (0, 1]");
-    if (o->prefix_storage != IPW_SS_STORE_NONE || o->enable_prefix_sharing)
-        return ipw_fail(eb, IPW_E_UNSUPPORTED, "--prefix-storage and --enable-prefix-sharing "
-                        "(a lower prefix-cache tier) are not simulated by this version of ipw "
-                        "simulate");
     struct ipw_ss_sim *s = calloc(1, sizeof *s);
     if (!s)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
@@ -180,6 +257,8 @@ ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw
             goto fail;
         }
     }
+    if ((e = lower_tiers(s, eb)))
+        goto fail;
     *out = s;
     return IPW_OK;
 fail:
@@ -210,17 +289,20 @@ void ipw_ss_free(struct ipw_ss_sim *s)
         for (size_t b = 0; b < sc->ninflight; b++) {
             free(sc->inflight[b].reqs);
             free(sc->inflight[b].sched);
-            free(sc->inflight[b].ev);
         }
         free(sc->inflight);
         free(sc->running);
+        free(sc->picks);
         free(sc->waiting);
         free(sc->ttft);
         free(sc->tpot);
-        free(sc->itl);
+        ss_hist_free(&sc->itl);
         ss_pool_free(&sc->kv.npu);
     }
     free(s->s);
+    for (int i = 0; i < s->npools; i++)
+        ss_pool_free(&s->pools[i]);
+    free(s->pools);
     for (int i = 0; i < s->nbundles; i++)
         ss_bundle_free(&s->bundles[i]);
     ss_cluster_free(&s->c);

@@ -673,6 +673,21 @@ int64_t ss_lookup_1d(const int64_t *keys, const int64_t *vals, size_t n, int64_t
     return v < 1 ? 1 : v;
 }
 
+const struct ss_tab1d *ss_table_for(struct ss_bundle *b, const char *layer, int tp, bool perseq)
+{
+    bool stable = false;
+    ss_arch_category(&b->arch, layer, &stable);
+    struct ss_tptab *t = tptab(b, stable && tptab(b, 1) ? 1 : tp);
+    if (!t || !t->loaded)
+        return NULL;
+    struct ss_tab1d *tabs = perseq ? t->perseq : t->dense;
+    size_t n = perseq ? t->nperseq : t->ndense;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(tabs[i].name, layer) == 0)
+            return &tabs[i];
+    return NULL;
+}
+
 static ipw_err lookup_tab(struct ss_bundle *b, const char *layer, int tp, int64_t q, bool perseq,
                           int64_t *ns, ipw_errbuf *eb)
 {

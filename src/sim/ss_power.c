@@ -91,7 +91,10 @@ void ss_power_standby(struct ss_power *p, int node, const char *hw, int64_t now,
         left = npu->standby_duration;
     } else {
         window = (double)calc2now * 1e-9;
-        left = npu->standby_duration - (double)end2now * 1e-9;
+        /* the original subtracts the whole time since the last batch, so the poll that crosses
+         * the end of the window counts nothing; the fix counts up to the end */
+        left = npu->standby_duration -
+               (double)(p->fix_standby_tail ? last_calc - last_end : end2now) * 1e-9;
         if (left < 0)
             left = 0.0;
     }

@@ -121,3 +121,103 @@ void ss_stat(int64_t *v, size_t n, struct ipw_ss_stat *st)
     double p = g >= 0.5 ? b - d * (1.0 - g) : a + d * g;
     st->p99_ms = p / 1000000.0;
 }
+
+static uint64_t hmix(int64_t v)
+{
+    uint64_t h = (uint64_t)v * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
+
+bool ss_hist_add(struct ss_hist *h, int64_t v)
+{
+    if ((h->n + 1) * 2 > h->cap) {
+        size_t nc = h->cap ? h->cap * 2 : 1024;
+        int64_t *nk = malloc(nc * sizeof *nk), *ncnt = calloc(nc, sizeof *ncnt);
+        if (!nk || !ncnt) {
+            free(nk);
+            free(ncnt);
+            return false;
+        }
+        for (size_t i = 0; i < h->cap; i++)
+            if (h->c[i]) {
+                size_t j = hmix(h->k[i]) & (nc - 1);
+                while (ncnt[j])
+                    j = (j + 1) & (nc - 1);
+                nk[j] = h->k[i];
+                ncnt[j] = h->c[i];
+            }
+        free(h->k);
+        free(h->c);
+        h->k = nk;
+        h->c = ncnt;
+        h->cap = nc;
+    }
+    size_t j = hmix(v) & (h->cap - 1);
+    while (h->c[j] && h->k[j] != v)
+        j = (j + 1) & (h->cap - 1);
+    if (!h->c[j]) {
+        h->k[j] = v;
+        h->n++;
+    }
+    h->c[j]++;
+    h->total++;
+    return true;
+}
+
+void ss_hist_free(struct ss_hist *h)
+{
+    free(h->k);
+    free(h->c);
+    memset(h, 0, sizeof *h);
+}
+
+struct kc {
+    int64_t k, c;
+};
+
+static int cmpkc(const void *a, const void *b)
+{
+    int64_t x = ((const struct kc *)a)->k, y = ((const struct kc *)b)->k;
+    return x < y ? -1 : x > y;
+}
+
+/* the i-th smallest (0-based) */
+static double nth(const struct kc *v, size_t n, int64_t i)
+{
+    int64_t acc = 0;
+    for (size_t j = 0; j < n; j++) {
+        acc += v[j].c;
+        if (i < acc)
+            return (double)v[j].k;
+    }
+    return n ? (double)v[n - 1].k : 0;
+}
+
+void ss_stat_hist(struct ss_hist *h, struct ipw_ss_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!h->total)
+        return;
+    struct kc *v = malloc(h->n * sizeof *v);
+    if (!v)
+        return;
+    size_t m = 0;
+    __int128 sum = 0;
+    for (size_t i = 0; i < h->cap; i++)
+        if (h->c[i]) {
+            v[m].k = h->k[i];
+            v[m++].c = h->c[i];
+            sum += (__int128)h->k[i] * h->c[i];
+        }
+    qsort(v, m, sizeof *v, cmpkc);
+    int64_t n = h->total;
+    st->present = true;
+    st->mean_ms = (double)sum / (double)n / 1000000.0;
+    double med = n % 2 ? nth(v, m, n / 2) : (nth(v, m, n / 2 - 1) + nth(v, m, n / 2)) / 2.0;
+    st->median_ms = med / 1000000.0;
+    double vi = 0.99 * (double)(n - 1), prev = floor(vi);
+    int64_t lo = (int64_t)prev, hi = lo + 1 < n ? lo + 1 : n - 1;
+    double g = vi - prev, a = nth(v, m, lo), b = nth(v, m, hi), d = b - a;
+    st->p99_ms = (g >= 0.5 ? b - d * (1.0 - g) : a + d * g) / 1000000.0;
+    free(v);
+}

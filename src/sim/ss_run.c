@@ -125,26 +125,76 @@ static void heartbeat(struct run *r)
                 (long long)waiting, (long long)sc->cfg->num_npus, used / 1048576.0,
                 mem ? used / mem * 100.0 : 0.0, pref);
     }
+    bool cpu_tier = s->opt.prefix_storage == IPW_SS_STORE_CPU;
+    bool cxl_tier = s->opt.prefix_storage == IPW_SS_STORE_CXL;
+    bool shared_cpu = cpu_tier && s->opt.enable_prefix_sharing && s->npools;
     for (int nd = 0; nd < s->c.num_nodes; nd++) {
         int count = 0;
+        const struct ss_pool *shared = NULL;
+        double node_used = 0;
         for (int i = 0; i < s->c.ninst; i++)
-            count += s->c.inst[i].node == nd;
+            if (s->c.inst[i].node == nd) {
+                count++;
+                const struct ss_pool *lp = s->s[i].kv.lower;
+                if (shared_cpu && lp)
+                    shared = lp;
+                else if (cpu_tier && lp)
+                    node_used += (double)ss_pool_used_bytes(lp);
+            }
         if (!count)
             continue;
-        const char *tree = (!r->power && nd == s->c.num_nodes - 1) ? "└─" : "├─";
-        char line[1024];
+        if (shared)
+            node_used = (double)ss_pool_used_bytes(shared);
+        const char *tree = (!cxl_tier && !r->power && nd == s->c.num_nodes - 1) ? "└─" : "├─";
+        char line[2048];
         int w = snprintf(line, sizeof line, "%s%sNode[%d]: Total CPU Memory Usage %.2f MB, %.3f %% "
-                         "Used ", ind, tree, nd, 0.0, 0.0);
-        if (count > 1) {
+                         "Used ", ind, tree, nd, node_used / 1048576.0,
+                         node_used / (s->c.nodes[nd].cpu_mem_size * 1073741824.0) * 100);
+        if (shared_cpu) {
+            if (shared && shared->stat_requested)
+                snprintf(line + w, sizeof line - (size_t)w,
+                         ", Prefix Cache Hit ratio %.2f %%, (%lld / %lld)",
+                         (double)shared->stat_hit / (double)shared->stat_requested * 100,
+                         (long long)shared->stat_hit, (long long)shared->stat_requested);
+        } else if (count > 1) {
             w += snprintf(line + w, sizeof line - (size_t)w, "(");
             int k = 0;
             for (int i = 0; i < s->c.ninst; i++)
-                if (s->c.inst[i].node == nd)
+                if (s->c.inst[i].node == nd) {
+                    const struct ss_pool *lp = s->s[i].kv.lower;
+                    double u = cpu_tier && lp ? (double)ss_pool_used_bytes(lp) : 0;
                     w += snprintf(line + w, sizeof line - (size_t)w, "%sInstance[%d]: %.2f %%",
-                                  k++ ? ", " : "", i, 0.0);
+                                  k++ ? ", " : "", i, node_used ? u / node_used * 100 : 0.0);
+                }
             snprintf(line + w, sizeof line - (size_t)w, ")");
         }
         ss_emit(r->k, "%s", line);
+    }
+    if (cxl_tier) {
+        /* the original prints the pool's pinned fraction (always 0 for a victim tier) as "%" */
+        if (s->opt.enable_prefix_sharing) {
+            for (int pi = 0; pi < s->npools; pi++) {
+                const struct ss_pool *lp = &s->pools[pi];
+                ss_emit(r->k, "%s%sCXL[%d]: Total CXL Device Memory Usage %.2fMB, %.3f %% Used", ind,
+                        !r->power && pi == s->npools - 1 ? "└─" : "├─", pi,
+                        (double)ss_pool_used_bytes(lp) / 1048576.0,
+                        (double)(lp->num_blocks - lp->nfree) / (double)lp->num_blocks);
+            }
+        } else {
+            int last = -1;
+            for (int i = 0; i < s->c.ninst; i++)
+                if (s->c.inst[i].prefix_caching)
+                    last = i;
+            for (int i = 0; i < s->c.ninst; i++) {
+                const struct ss_pool *lp = s->s[i].kv.lower;
+                if (!s->c.inst[i].prefix_caching || !lp)
+                    continue;
+                ss_emit(r->k, "%s%sCXL[0]/Instance[%d]: Total CXL Device Memory Usage %.2f MB, %.3f %% "
+                        "Used", ind, !r->power && i == last ? "└─" : "├─", i,
+                        (double)ss_pool_used_bytes(lp) / 1048576.0,
+                        (double)(lp->num_blocks - lp->nfree) / (double)lp->num_blocks);
+            }
+        }
     }
     if (r->power) {
         char wbuf[64];
@@ -171,10 +221,9 @@ static ipw_err finish_req(struct run *r, struct ss_sched *sc, struct ss_req *q, 
     PUSH(sc->ttft, sc->nttft, q->ttft);
     PUSH(sc->tpot, sc->nttft, q->tpot);
     sc->nttft++;
-    for (size_t i = 0; i < q->n_itl; i++) {
-        PUSH(sc->itl, sc->nitl, q->itl[i]);
-        sc->nitl++;
-    }
+    for (size_t i = 0; i < q->n_itl; i++)
+        if (!ss_hist_add(&sc->itl, q->itl[i]))
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
 #undef PUSH
     sc->finished++;
     sc->done_input += q->input;
@@ -215,6 +264,12 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
         int64_t pt, gt;
         struct ss_req **fin;
         size_t nfin;
+        if (r->power && s->opt.fix_energy_at_completion) {
+            struct ss_batch *bt = &sc->inflight[b];
+            for (int k = 0; k < 4; k++)
+                r->pw.net[bt->node][1 + k] += bt->energy[k];
+            r->pw.npu_active[bt->node] += bt->energy_active;
+        }
         if ((e = ss_add_done(s, sc, &sc->inflight[b], r->now, &pt, &gt, &fin, &nfin, eb)))
             return e;
         r->prompt_th += pt;
@@ -234,8 +289,25 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
         return e;
     if (nb) {
         sc->idle = false;
+        bool defer = r->power && s->opt.fix_energy_at_completion;
+        double before[4] = {0}, before_act = 0;
+        int nd = c->node;
+        if (defer) {
+            for (int k = 0; k < 4; k++)
+                before[k] = r->pw.net[nd][1 + k];
+            before_act = r->pw.npu_active[nd];
+        }
         if ((e = ss_batch_latency(s, sc, nb, r->power ? &r->pw : NULL, eb)))
             return e;
+        if (defer) { /* hold the batch's energy back until it completes */
+            for (int k = 0; k < 4; k++) {
+                nb->energy[k] = r->pw.net[nd][1 + k] - before[k];
+                r->pw.net[nd][1 + k] = before[k];
+            }
+            nb->energy_active = r->pw.npu_active[nd] - before_act;
+            r->pw.npu_active[nd] = before_act;
+            nb->node = nd;
+        }
     }
     if ((double)r->now > r->last_log + r->interval)
         heartbeat(r);
@@ -289,17 +361,9 @@ static int64_t next_time(struct run *r)
         struct ss_sched *sc = &s->s[i];
         for (size_t b = 0; b < sc->ninflight; b++) {
             struct ss_batch *bt = &sc->inflight[b];
-            int64_t rel = target - bt->start;
-            size_t lo = 0, hi = bt->nev;
-            while (lo < hi) { /* first event >= target */
-                size_t mid = (lo + hi) / 2;
-                if (bt->ev[mid] < rel)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            if (lo < bt->nev && bt->start + bt->ev[lo] < t_ev)
-                t_ev = bt->start + bt->ev[lo];
+            int64_t ev = ss_batch_next_event(bt, target);
+            if (ev < t_ev)
+                t_ev = ev;
         }
     }
     return t_ev < t_busy ? t_ev : t_busy;
@@ -357,6 +421,7 @@ ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct 
         ss_trace_close(&r.tr);
         return e;
     }
+    r.pw.fix_standby_tail = s->opt.fix_standby_tail;
     ss_banner(sink, &s->opt);
     ss_center(sink, "KV Cache Initialization");
     ss_emit(sink, "%s", "");
@@ -459,7 +524,12 @@ static void results(struct run *r)
         res->recomputed_tokens += s->s[i].recompute_tokens;
         res->prefix_requested += s->s[i].kv.npu.stat_requested;
         res->prefix_npu_hit += s->s[i].kv.npu.stat_hit;
+        if (!s->opt.enable_prefix_sharing && s->s[i].kv.lower)
+            res->prefix_lower_hit += s->s[i].kv.lower->stat_hit;
     }
+    if (s->opt.enable_prefix_sharing)
+        for (int pi = 0; pi < s->npools; pi++)
+            res->prefix_lower_hit += s->pools[pi].stat_hit;
     ss_rule(k, NULL);
     ss_emit(k, "▶ Simulation results...");
     ss_emit(k, "%s", "");
@@ -525,8 +595,15 @@ static void results(struct run *r)
             double req = (double)res->prefix_requested;
             ss_emit(k, "NPU prefix hit ratio (%%):                                           %.2f",
                     (double)res->prefix_npu_hit / req * 100);
+            if (s->opt.prefix_storage != IPW_SS_STORE_NONE) {
+                const char *tier = s->opt.prefix_storage == IPW_SS_STORE_CPU ? "CPU" : "CXL";
+                ss_emit(k, "%s prefix hit prompt tokens:                                       %lld",
+                        tier, (long long)res->prefix_lower_hit);
+                ss_emit(k, "%s prefix hit ratio (%%):                                           %.2f",
+                        tier, (double)res->prefix_lower_hit / req * 100);
+            }
             ss_emit(k, "Total prefix hit ratio (%%):                                         %.2f",
-                    (double)res->prefix_npu_hit / req * 100);
+                    (double)(res->prefix_npu_hit + res->prefix_lower_hit) / req * 100);
         } else {
             ss_emit(k, "NPU prefix hit ratio (%%):                                           N/A (no "
                     "requests tracked)");
@@ -592,7 +669,7 @@ static void results(struct run *r)
         ir->finished = sc->finished;
         ss_stat(sc->ttft, sc->nttft, &ir->ttft);
         ss_stat(sc->tpot, sc->nttft, &ir->tpot);
-        ss_stat(sc->itl, sc->nitl, &ir->itl);
+        ss_stat_hist(&sc->itl, &ir->itl);
         stat_lines(k, "Time to First Token", "TTFT", &ir->ttft, "");
         stat_lines(k, "Time per Output Token (excl. 1st token)", "TPOT", &ir->tpot, "");
         stat_lines(k, "Inter-token Latency", "ITL", &ir->itl, " ");

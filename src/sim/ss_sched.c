@@ -80,9 +80,14 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         return IPW_OK;
     int64_t budget = c->max_num_batched_tokens;
     size_t cap = s->nrun + s->nwait + 1, np = 0;
-    struct pick *picks = malloc(cap * sizeof *picks);
-    if (!picks)
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory scheduling");
+    if (cap > s->cap_picks) {
+        void *npk = realloc(s->picks, cap * sizeof(struct pick));
+        if (!npk)
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory scheduling");
+        s->picks = npk;
+        s->cap_picks = cap;
+    }
+    struct pick *picks = s->picks;
     bool preempted = false;
     int64_t thr = c->long_prefill_threshold;
 
@@ -95,8 +100,7 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         num_new = min64(num_new, budget);
         if (num_new <= 0) {
             if (!in_flight(s, r)) {
-                free(picks);
-                return ipw_fail(eb, IPW_E_INTERNAL, "instance %d: request %lld is running with "
+                                return ipw_fail(eb, IPW_E_INTERNAL, "instance %d: request %lld is running with "
                                 "nothing to schedule and no batch in flight", s->idx,
                                 (long long)r->id);
             }
@@ -105,7 +109,7 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         }
         bool ok = false;
         for (;;) {
-            if (ss_kv_allocate(&s->kv, r, num_new, NULL, 0, 0)) {
+            if (ss_kv_allocate(&s->kv, r, num_new, NULL, 0, 0, 0)) {
                 ok = true;
                 break;
             }
@@ -131,7 +135,7 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         struct ss_req *r = s->waiting[0];
         if (r->arrival > now)
             break;
-        int64_t num_computed = r->num_computed, npu_hit = 0;
+        int64_t num_computed = r->num_computed, npu_hit = 0, lower_hit = 0;
         size_t nhit = 0;
         if (num_computed == 0) {
             size_t need = (size_t)(r->num_reached / c->block_size) + 1;
@@ -139,18 +143,17 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
                 int32_t *nh = realloc(hit, need * sizeof *hit);
                 if (!nh) {
                     free(hit);
-                    free(picks);
-                    return ipw_fail(eb, IPW_E_NOMEM, "out of memory scheduling");
+                                        return ipw_fail(eb, IPW_E_NOMEM, "out of memory scheduling");
                 }
                 hit = nh;
                 hitcap = need;
             }
-            nhit = ss_kv_computed_blocks(&s->kv, r, hit, hitcap);
+            nhit = ss_kv_computed_blocks(&s->kv, r, hit, hitcap, &lower_hit);
             npu_hit = (int64_t)nhit * c->block_size;
             r->npu_cache_hit = npu_hit;
-            r->storage_cache_hit = npu_hit;
-            r->prefix_cache_hit = npu_hit;
-            num_computed = npu_hit;
+            r->storage_cache_hit = npu_hit + lower_hit;
+            r->prefix_cache_hit = r->storage_cache_hit;
+            num_computed = npu_hit + lower_hit;
         }
         int64_t num_new = r->num_reached - num_computed;
         if (thr > 0 && thr < num_new)
@@ -160,9 +163,9 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         num_new = min64(num_new, budget);
         if (num_new <= 0)
             break;
-        if (c->reserve_full_isl && !ss_kv_can_fit_full(&s->kv, r, hit, nhit, npu_hit))
+        if (c->reserve_full_isl && !ss_kv_can_fit_full(&s->kv, r, hit, nhit, npu_hit, lower_hit))
             break;
-        if (!ss_kv_allocate(&s->kv, r, num_new, hit, nhit, npu_hit))
+        if (!ss_kv_allocate(&s->kv, r, num_new, hit, nhit, npu_hit, lower_hit))
             break;
         memmove(&s->waiting[0], &s->waiting[1], (s->nwait - 1) * sizeof *s->waiting);
         s->nwait--;
@@ -171,8 +174,7 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         r->num_computed = num_computed;
         if (!grow((void **)&s->running, &s->caprun, s->nrun + 1, sizeof *s->running)) {
             free(hit);
-            free(picks);
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory scheduling");
+                        return ipw_fail(eb, IPW_E_NOMEM, "out of memory scheduling");
         }
         s->running[s->nrun++] = r;
         if (c->prefix_caching && !r->stats_counted) {
@@ -180,13 +182,18 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
             s->kv.npu.stat_hit += r->npu_cache_hit;
             r->stats_counted = true;
         }
+        if (c->prefix_caching && s->kv.lower && !r->storage_stats_counted) {
+            int64_t extra = r->storage_cache_hit - r->npu_cache_hit;
+            s->kv.lower->stat_requested += r->input;
+            s->kv.lower->stat_hit += extra > 0 ? extra : 0;
+            r->storage_stats_counted = true;
+        }
         picks[np++] = (struct pick){r, num_new, num_computed};
         budget -= num_new;
     }
     free(hit);
     if (!np) {
-        free(picks);
-        return IPW_OK;
+                return IPW_OK;
     }
 
     /* build the batch */
@@ -197,11 +204,13 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
     if (!b->reqs || !b->sched) {
         free(b->reqs);
         free(b->sched);
-        free(picks);
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory scheduling");
+                return ipw_fail(eb, IPW_E_NOMEM, "out of memory scheduling");
     }
     b->id = ++s->batch_ids;
     b->start = now;
+    /* take_traffic: the recall is loaded before the first layer; the write-through is free */
+    b->load = s->kv.recall_bytes;
+    s->kv.recall_bytes = s->kv.write_through_bytes = 0;
     for (size_t i = 0; i < np; i++) {
         struct ss_req *r = picks[i].r;
         b->reqs[i] = r;
@@ -214,8 +223,7 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
     }
     b->nreq = np;
     s->ninflight++;
-    free(picks);
-    *out = b;
+        *out = b;
     return IPW_OK;
 }
 
@@ -260,14 +268,12 @@ ipw_err ss_add_done(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch 
             r->ttft = now - r->arrival;
             r->recent_end = now;
             *prompt_t += num_new + r->prefix_cache_hit;
-            if (caching)
-                ss_kv_cache_blocks(&s->kv, r, r->num_computed);
         } else if (num_new > 1) {
             *prompt_t += num_new;
-            if (caching)
-                ss_kv_cache_blocks(&s->kv, r, r->num_computed);
         }
+        bool index = prefill_done || num_new > 1;
         if (r->num_computed >= r->num_reached) {
+            index = true;
             int64_t left = r->output - r->num_reached;
             int64_t committed = left > 0 ? 1 : 0;
             r->num_reached += committed;
@@ -277,12 +283,12 @@ ipw_err ss_add_done(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch 
                     return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
                 r->recent_end = now;
             }
-            if (caching)
-                ss_kv_cache_blocks(&s->kv, r, r->num_computed);
         }
+        /* the original indexes the blocks at each of these points, always up to num_computed,
+         * which none of them changes: once is the same */
+        if (caching && (index || r->num_reached >= r->output))
+            ss_kv_cache_blocks(&s->kv, r, r->num_computed);
         if (r->num_reached >= r->output) {
-            if (caching)
-                ss_kv_cache_blocks(&s->kv, r, r->num_computed);
             ss_kv_free(&s->kv, r);
             r->end_time = now;
             r->latency = now - r->arrival;
@@ -296,7 +302,6 @@ ipw_err ss_add_done(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch 
     size_t idx = (size_t)(b - s->inflight);
     free(b->reqs);
     free(b->sched);
-    free(b->ev);
     memmove(&s->inflight[idx], &s->inflight[idx + 1], (s->ninflight - idx - 1) * sizeof *b);
     s->ninflight--;
     return IPW_OK;

@@ -71,17 +71,16 @@ static ipw_err integer(struct scan *s, int64_t *v, const char *key)
         neg = true;
         s->p++;
     }
-    int64_t x = 0;
+    uint64_t x = 0;
     int digits = 0;
-    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
-        if (x > (INT64_MAX - 9) / 10) {
+    while (s->p < s->end && (unsigned)(*s->p - '0') < 10) {
+        x = x * 10 + (uint64_t)(*s->p - '0');
+        s->p++;
+        if (++digits > 18) {
             char msg[96];
             snprintf(msg, sizeof msg, "'%s' is too large", key);
             return fail(s, msg);
         }
-        x = x * 10 + (*s->p - '0');
-        s->p++;
-        digits++;
     }
     if (!digits || (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E'))) {
         s->p = st;
@@ -89,7 +88,7 @@ static ipw_err integer(struct scan *s, int64_t *v, const char *key)
         snprintf(msg, sizeof msg, "'%s' must be an integer", key);
         return fail(s, msg);
     }
-    *v = neg ? -x : x;
+    *v = neg ? -(int64_t)x : (int64_t)x;
     return IPW_OK;
 }
 
@@ -149,9 +148,26 @@ static ipw_err ids(struct scan *s, int32_t **out, size_t *n, const char *key)
         return IPW_OK;
     }
     for (;;) {
+        /* the token ids are nearly all of a trace's bytes: a tight loop for the plain case
+         * (non-negative integers separated by ", "), the general scanner otherwise */
         int64_t v;
-        if ((e = integer(s, &v, key)))
+        const char *p = s->p;
+        while (p < s->end && *p == ' ')
+            p++;
+        uint64_t x = 0;
+        int digits = 0;
+        while (p < s->end && (unsigned)(*p - '0') < 10 && digits < 10) {
+            x = x * 10 + (uint64_t)(*p - '0');
+            p++;
+            digits++;
+        }
+        if (digits && digits < 10 && p < s->end && (*p == ',' || *p == ']' || *p == ' ') &&
+            x <= INT32_MAX) {
+            v = (int64_t)x;
+            s->p = p;
+        } else if ((e = integer(s, &v, key))) {
             return e;
+        }
         if (out) {
             if (*n == cap) {
                 cap = cap ? cap * 2 : 64;

@@ -1,7 +1,8 @@
 /* A remote energy monitor as a telemetry source: one thread per monitor streams
- * TelemetryReadings over gRPC, maps their clock onto ours, keeps cumulative energy monotonic
- * across monitor restarts, reconnects with backoff, and pushes into a push-fed sampler. With
- * several monitors, a combiner sums them into one more sampler (see include/ipw/remote.h). */
+ * TelemetryReadings over gRPC, places them on our clock and keeps cumulative energy monotonic
+ * across monitor restarts (the arithmetic: remote_clock.c), reconnects with backoff, and pushes
+ * into a push-fed sampler. With several monitors, remote_combine.c sums them into one more
+ * sampler (see include/ipw/remote.h). */
 #include "ipw/remote.h"
 
 #include <pthread.h>
@@ -14,82 +15,12 @@
 #include "grpc/net.h"
 #include "ipw/clock.h"
 #include "ipw/log.h"
-#include "monitor/wire.h"
 #include "proto/energy.pb-c.h"
+#include "telemetry/remote_impl.h"
+#include "wire/codec.h"
 
 #define STREAM_PATH "/energy.EnergyMonitor/StreamTelemetry"
-#define GAP_HISTORY 64
 #define ARENA_SIZE (256 * 1024)
-#define SYNC_AHEAD_NS (5 * IPW_NS_PER_MS) /* a reading this far in our future: clocks differ */
-#define SYNC_BEHIND_NS (1 * IPW_NS_PER_SEC) /* a fresh reading this old: clocks differ */
-
-struct gap {
-    int64_t start, end;
-    bool restarted;
-};
-
-/* protobuf-c allocations of one message come from a bump arena (no malloc per reading);
- * anything larger than what is left falls back to malloc. */
-struct arena {
-    uint8_t *buf;
-    size_t used;
-};
-
-struct link {
-    struct ipw_remote *r;
-    int index;
-    char target[256];
-    pthread_t thread;
-    bool thread_started;
-    pthread_mutex_t lock; /* client pointer, stats, gaps */
-    struct ipw_grpc_client *client;
-    struct ipw_grpc_stream *stream;
-    struct ipw_sampler *sampler;
-    bool own_sampler;
-    struct ipw_collector_info info;
-    struct ipw_system_info si;
-    unsigned ndev;
-    struct arena arena;
-    ProtobufCAllocator alloc;
-
-    /* rebasing after monitor restarts (link thread only) */
-    uint64_t last_seq;
-    int64_t last_real;      /* remote timestamp of last_seq */
-    double period_est_ns;   /* the monitor's own sampling period, from sequence numbers */
-    bool have_remote[IPW_DOMAIN_COUNT];
-    double last_remote[IPW_DOMAIN_COUNT], base[IPW_DOMAIN_COUNT], last_local[IPW_DOMAIN_COUNT];
-    bool dev_have[IPW_MAX_DEVICES];
-    double dev_last_remote[IPW_MAX_DEVICES], dev_base[IPW_MAX_DEVICES],
-        dev_last_local[IPW_MAX_DEVICES];
-
-    /* clock mapping (link thread only) */
-    int64_t offset, offset_at; /* arrival mode: local mono - remote real, min-filtered */
-    bool pushed_any;
-    _Atomic int64_t last_mono;
-    int64_t drop_mono; /* last reading before the stream dropped, 0 = none pending */
-
-    struct ipw_remote_stats st;
-    struct gap gaps[GAP_HISTORY];
-    size_t gap_count;
-};
-
-struct ipw_remote {
-    struct ipw_remote_config cfg;
-    size_t n;
-    struct link *links;
-    struct ipw_sampler *sampler;
-    struct ipw_collector_info info;
-    struct ipw_system_info si;
-    atomic_bool stop;
-    pthread_mutex_t stop_lock;
-    pthread_cond_t stop_cond;
-    /* combiner (several monitors) */
-    pthread_mutex_t comb_lock;
-    bool comb_started;
-    int64_t comb_t;
-    uint32_t comb_valid;
-    double comb_cum[IPW_DOMAIN_COUNT];
-};
 
 ipw_err ipw_remote_check_target(const char *target, ipw_errbuf *eb)
 {
@@ -151,62 +82,11 @@ static bool sleep_or_stop(struct ipw_remote *r, int64_t ns)
 
 /* ---- one reading ---------------------------------------------------------------------- */
 
-static void combine(struct ipw_remote *r);
-
-static double rebase(bool *have, double *last_remote, double *base, double *last_local,
-                     double v, bool restarted, bool *went_back)
-{
-    if (*have && (restarted || v < *last_remote - 1e-6)) {
-        *base = *last_local; /* continue from where the series stood */
-        *went_back = true;
-    }
-    *have = true;
-    *last_remote = v;
-    *last_local = *base + v;
-    return *last_local;
-}
-
-static int64_t map_time(struct link *L, int64_t real, int64_t arr_mono, int64_t arr_real,
-                        bool first)
-{
-    int64_t synced = real - (arr_real - arr_mono);
-    int64_t skew = arr_mono - synced;
-    if (first) {
-        int mode = (skew < -SYNC_AHEAD_NS || skew > SYNC_BEHIND_NS) ? IPW_REMOTE_CLOCK_ARRIVAL
-                                                                     : IPW_REMOTE_CLOCK_SYNCED;
-        if (mode == IPW_REMOTE_CLOCK_ARRIVAL && (L->st.clock_mode != mode || !L->pushed_any))
-            ipw_warn("monitor %s: its clock differs from ours by %.1f ms; placing readings by "
-                     "arrival time instead (synchronise the clocks with NTP or PTP for exact "
-                     "timing)",
-                     L->target, (double)-skew / 1e6);
-        L->st.clock_mode = mode;
-        L->st.clock_skew_ms = (double)skew / 1e6;
-        L->offset = arr_mono - real;
-        L->offset_at = arr_mono;
-    } else if (L->st.clock_mode == IPW_REMOTE_CLOCK_SYNCED && skew < -SYNC_AHEAD_NS) {
-        ipw_warn("monitor %s: a reading arrived %.1f ms before it was taken; its clock was "
-                 "stepped; placing readings by arrival time from now on",
-                 L->target, (double)-skew / 1e6);
-        L->st.clock_mode = IPW_REMOTE_CLOCK_ARRIVAL;
-        L->offset = arr_mono - real;
-        L->offset_at = arr_mono;
-    }
-    if (L->st.clock_mode == IPW_REMOTE_CLOCK_SYNCED)
-        return synced < arr_mono ? synced : arr_mono;
-    /* Arrival mode: the smallest delay seen is the best estimate of the offset; let it creep
-     * up by 100 ppm so that clock drift cannot pin it to an old minimum. */
-    int64_t o = arr_mono - real;
-    int64_t creep = (arr_mono - L->offset_at) / 10000;
-    L->offset_at = arr_mono;
-    L->offset = o < L->offset + creep ? o : L->offset + creep;
-    return real + L->offset;
-}
-
 static void record_gap(struct link *L, int64_t start, int64_t end, bool restarted)
 {
     int64_t len = end - start;
     pthread_mutex_lock(&L->lock);
-    L->gaps[L->gap_count % GAP_HISTORY] = (struct gap){start, end, restarted};
+    L->gaps[L->gap_count % IPW_REMOTE_GAP_HISTORY] = (struct gap){start, end, restarted};
     L->gap_count++;
     L->st.gaps++;
     L->st.gap_ns_total += len;
@@ -219,31 +99,24 @@ static void record_gap(struct link *L, int64_t start, int64_t end, bool restarte
                        : " (energy across the gap is interpolated from the monitor's counters)");
 }
 
-/* A monitor numbers its readings 1, 2, 3 ... at its own period. On a new connection, a
- * sequence far below what the elapsed time predicts means the monitor started again (even if
- * it has by now passed the old number); within a connection, any step back does. */
-static bool restarted_by_sequence(struct link *L, const Energy__TelemetryReading *m, bool first)
+/* Our monotonic time of a reading, with the clock events reported once. */
+static int64_t place(struct link *L, int64_t real, int64_t arr_mono, int64_t arr_real, bool first)
 {
-    uint64_t seq = m->sequence;
-    bool restarted = false;
-    if (seq && L->last_seq) {
-        restarted = seq < L->last_seq;
-        if (!restarted && first && L->period_est_ns > 0 && m->timestamp_nanos > L->last_real) {
-            double expected = (double)L->last_seq +
-                              (double)(m->timestamp_nanos - L->last_real) / L->period_est_ns;
-            double ahead = expected - (double)L->last_seq;
-            restarted = (double)seq < expected - (ahead / 2 > 10 ? ahead / 2 : 10);
-        }
-        if (!first && seq > L->last_seq && m->timestamp_nanos > L->last_real) {
-            double p = (double)(m->timestamp_nanos - L->last_real) / (double)(seq - L->last_seq);
-            L->period_est_ns = L->period_est_ns > 0 ? 0.9 * L->period_est_ns + 0.1 * p : p;
-        }
-    }
-    if (seq) {
-        L->last_seq = seq;
-        L->last_real = m->timestamp_nanos;
-    }
-    return restarted;
+    int prev = L->clk.mode;
+    enum ipw_clock_event ev;
+    int64_t mono = ipw_clock_map_time(&L->clk, real, arr_mono, arr_real, first, &ev);
+    if (ev == IPW_CLOCK_CHOSE_ARRIVAL && (prev != IPW_REMOTE_CLOCK_ARRIVAL || !L->pushed_any))
+        ipw_warn("monitor %s: its clock differs from ours by %.1f ms; placing readings by "
+                 "arrival time instead (synchronise the clocks with NTP or PTP for exact "
+                 "timing)",
+                 L->target, -L->clk.reading_skew_ms);
+    else if (ev == IPW_CLOCK_STEPPED)
+        ipw_warn("monitor %s: a reading arrived %.1f ms before it was taken; its clock was "
+                 "stepped; placing readings by arrival time from now on",
+                 L->target, -L->clk.reading_skew_ms);
+    L->st.clock_mode = L->clk.mode;
+    L->st.clock_skew_ms = L->clk.skew_ms;
+    return mono;
 }
 
 static ipw_err process(struct link *L, const Energy__TelemetryReading *m, bool first,
@@ -257,19 +130,17 @@ static ipw_err process(struct link *L, const Energy__TelemetryReading *m, bool f
     if (nd < L->ndev)
         memset(&dev[nd], 0, (L->ndev - nd) * sizeof dev[0]);
 
-    bool restarted = restarted_by_sequence(L, m, first);
+    bool restarted = ipw_seq_restarted(&L->seq, m->sequence, m->timestamp_nanos, first);
     bool went_back = false;
     for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
         ipw_metric em = ipw_domain_energy_metric((ipw_domain)d);
         if (ipw_reading_has(&rd, em))
-            rd.v[em] = rebase(&L->have_remote[d], &L->last_remote[d], &L->base[d],
-                              &L->last_local[d], rd.v[em], restarted, &went_back);
+            rd.v[em] = ipw_rebase_value(&L->energy[d], rd.v[em], restarted, &went_back);
     }
     for (unsigned i = 0; i < L->ndev; i++)
         if (ipw_device_has(&dev[i], IPW_DF_ENERGY_J))
-            dev[i].v[IPW_DF_ENERGY_J] =
-                rebase(&L->dev_have[i], &L->dev_last_remote[i], &L->dev_base[i],
-                       &L->dev_last_local[i], dev[i].v[IPW_DF_ENERGY_J], restarted, &went_back);
+            dev[i].v[IPW_DF_ENERGY_J] = ipw_rebase_value(
+                &L->dev_energy[i], dev[i].v[IPW_DF_ENERGY_J], restarted, &went_back);
     if (restarted || went_back) {
         pthread_mutex_lock(&L->lock);
         L->st.restarts++;
@@ -280,7 +151,7 @@ static ipw_err process(struct link *L, const Energy__TelemetryReading *m, bool f
     }
 
     int64_t real = m->timestamp_nanos;
-    int64_t mono = real > 0 ? map_time(L, real, arr_mono, arr_real, first) : arr_mono;
+    int64_t mono = real > 0 ? place(L, real, arr_mono, arr_real, first) : arr_mono;
     if (real <= 0)
         real = arr_real; /* a monitor without timestamps: arrival is all we know */
     int64_t last = atomic_load(&L->last_mono);
@@ -301,95 +172,8 @@ static ipw_err process(struct link *L, const Energy__TelemetryReading *m, bool f
     L->st.readings++;
     pthread_mutex_unlock(&L->lock);
     if (L->r->n > 1)
-        combine(L->r);
+        ipw_remote_combine(L->r);
     return IPW_OK;
-}
-
-/* ---- the combiner --------------------------------------------------------------------- */
-
-/* Emits one summed reading each time the slowest monitor's newest reading advances: energies
- * are integrated per monitor between emissions (interpolated by each monitor's sampler, so
- * phases need not agree); instantaneous values come from each monitor's newest reading. */
-static void combine(struct ipw_remote *r)
-{
-    pthread_mutex_lock(&r->comb_lock);
-    int64_t t = INT64_MAX;
-    for (size_t i = 0; i < r->n; i++) {
-        if (!r->links[i].pushed_any) {
-            pthread_mutex_unlock(&r->comb_lock);
-            return;
-        }
-        int64_t lm = atomic_load(&r->links[i].last_mono);
-        if (lm < t)
-            t = lm;
-    }
-    if (r->comb_started && t <= r->comb_t) {
-        pthread_mutex_unlock(&r->comb_lock);
-        return;
-    }
-    struct ipw_reading out, lr;
-    struct ipw_device_reading dev[IPW_MAX_DEVICES], ldev[IPW_MAX_DEVICES];
-    ipw_reading_clear(&out);
-    memset(dev, 0, sizeof dev);
-    if (r->comb_started) {
-        for (size_t i = 0; i < r->n; i++) {
-            struct ipw_energy e;
-            if (ipw_sampler_energy_between(r->links[i].sampler, r->comb_t, t, &e, NULL) != IPW_OK)
-                continue;
-            for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
-                if (e.valid & (1u << d)) {
-                    r->comb_cum[d] += e.joules[d];
-                    r->comb_valid |= 1u << d;
-                }
-            }
-        }
-    }
-    static const ipw_metric summed[] = {IPW_M_GPU_POWER_W,      IPW_M_CPU_POWER_W,
-                                        IPW_M_DRAM_POWER_W,     IPW_M_ANE_POWER_W,
-                                        IPW_M_GPU_MEM_USED_MB,  IPW_M_GPU_MEM_TOTAL_MB,
-                                        IPW_M_CPU_MEM_USED_MB};
-    static const ipw_metric averaged[] = {IPW_M_TEMPERATURE_C, IPW_M_GPU_UTIL_PCT,
-                                          IPW_M_GPU_MEMBW_UTIL_PCT, IPW_M_GPU_TENSOR_UTIL_PCT};
-    int avg_n[IPW_M_COUNT] = {0};
-    unsigned nd = 0;
-    for (size_t i = 0; i < r->n; i++) {
-        struct link *L = &r->links[i];
-        if (ipw_sampler_latest(L->sampler, &lr, L->ndev ? ldev : NULL, NULL) != IPW_OK)
-            continue;
-        for (int d = 0; d < IPW_DOMAIN_COUNT; d++)
-            if (ipw_reading_has(&lr, ipw_domain_energy_metric((ipw_domain)d)))
-                r->comb_valid |= 1u << d;
-        for (size_t k = 0; k < sizeof summed / sizeof summed[0]; k++)
-            if (ipw_reading_has(&lr, summed[k]))
-                ipw_reading_set(&out, summed[k], out.v[summed[k]] + lr.v[summed[k]]);
-        for (size_t k = 0; k < sizeof averaged / sizeof averaged[0]; k++) {
-            if (ipw_reading_has(&lr, averaged[k])) {
-                ipw_reading_set(&out, averaged[k], out.v[averaged[k]] + lr.v[averaged[k]]);
-                avg_n[averaged[k]]++;
-            }
-        }
-        for (unsigned j = 0; j < L->ndev && nd < IPW_MAX_DEVICES; j++)
-            dev[nd++] = ldev[j];
-    }
-    for (size_t k = 0; k < sizeof averaged / sizeof averaged[0]; k++)
-        if (avg_n[averaged[k]] > 1)
-            out.v[averaged[k]] /= avg_n[averaged[k]];
-    for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
-        if (r->comb_valid & (1u << d)) {
-            ipw_reading_set(&out, ipw_domain_energy_metric((ipw_domain)d), r->comb_cum[d]);
-            /* the wire has no energy source: a monitor whose platform models (sim, cpu-model)
-             * is modelled, any other counts */
-            out.energy_source[d] = (r->info.caps & IPW_CAP_MODELLED) ? IPW_ENERGY_MODELED
-                                                                     : IPW_ENERGY_COUNTER;
-        }
-    }
-    out.mono_ns = t;
-    out.real_ns = t + (ipw_real_ns() - ipw_mono_ns());
-    if (ipw_sampler_push(r->sampler, &out, r->info.ndev ? dev : NULL, NULL) == IPW_OK) {
-        r->comb_started = true;
-        r->comb_t = t;
-    }
-    pthread_mutex_unlock(&r->comb_lock);
 }
 
 /* ---- connecting ----------------------------------------------------------------------- */
@@ -531,72 +315,6 @@ static void link_init(struct ipw_remote *r, struct link *L, int index, const cha
     L->alloc.allocator_data = &L->arena;
 }
 
-/* Two monitors measure the same thing when their first readings name the same host, the same
- * collector and the same devices: summing them would count that hardware twice. */
-static bool same_source(const struct link *a, const struct link *b)
-{
-    if (strcmp(a->si.host_name, b->si.host_name) != 0 ||
-        strcmp(a->info.platform, b->info.platform) != 0 || a->info.ndev != b->info.ndev)
-        return false;
-    for (unsigned d = 0; d < a->info.ndev; d++)
-        if (a->info.dev[d].index != b->info.dev[d].index ||
-            strcmp(a->info.dev[d].uuid, b->info.dev[d].uuid) != 0 ||
-            strcmp(a->info.dev[d].name, b->info.dev[d].name) != 0)
-            return false;
-    return true;
-}
-
-/* Build the combined identity from the monitors' first readings. */
-static ipw_err merge_info(struct ipw_remote *r, ipw_errbuf *eb)
-{
-    for (size_t i = 0; i < r->n; i++)
-        for (size_t j = i + 1; j < r->n; j++)
-            if (same_source(&r->links[i], &r->links[j]))
-                return ipw_fail(eb, IPW_E_INVALID,
-                                "monitors %s and %s measure the same hardware (host %s, %s "
-                                "collector, %u devices): their energies would be counted twice; "
-                                "give each monitor once",
-                                r->links[i].target, r->links[j].target,
-                                r->links[i].si.host_name[0] ? r->links[i].si.host_name : "?",
-                                r->links[i].info.platform, r->links[i].info.ndev);
-    if (r->n == 1) {
-        r->info = r->links[0].info;
-        r->si = r->links[0].si;
-        return IPW_OK;
-    }
-    memset(&r->info, 0, sizeof r->info);
-    r->si = r->links[0].si;
-    snprintf(r->info.platform, sizeof r->info.platform, "%s", r->links[0].info.platform);
-    r->info.main_domain = r->links[0].info.main_domain;
-    r->info.caps = r->links[0].info.caps;
-    for (size_t i = 0; i < r->n; i++) {
-        const struct ipw_collector_info *li = &r->links[i].info;
-        /* the sum has energy (or a modelled part) when any monitor does, and is a counter only
-         * when every monitor's is */
-        r->info.caps = ((r->info.caps | li->caps) & (IPW_CAP_ENERGY | IPW_CAP_MODELLED)) |
-                       (r->info.caps & li->caps & IPW_CAP_ENERGY_COUNTER);
-        if (strcmp(li->platform, r->info.platform) != 0)
-            snprintf(r->info.platform, sizeof r->info.platform, "mixed");
-        if (li->main_domain == IPW_DOMAIN_GPU)
-            r->info.main_domain = IPW_DOMAIN_GPU;
-        if (!r->info.gpu_name[0] && li->gpu_name[0]) {
-            memcpy(r->info.gpu_name, li->gpu_name, sizeof li->gpu_name);
-            memcpy(r->info.gpu_vendor, li->gpu_vendor, sizeof li->gpu_vendor);
-            r->info.gpu_device_id = li->gpu_device_id;
-            memcpy(r->info.gpu_device_type, li->gpu_device_type, sizeof li->gpu_device_type);
-            memcpy(r->info.gpu_backend, li->gpu_backend, sizeof li->gpu_backend);
-        }
-        if (r->info.ndev + li->ndev > IPW_MAX_DEVICES)
-            return ipw_fail(eb, IPW_E_INVALID,
-                            "the monitors report %u devices together, more than the %d one "
-                            "sampler can hold; use fewer monitors",
-                            r->info.ndev + li->ndev, IPW_MAX_DEVICES);
-        memcpy(&r->info.dev[r->info.ndev], li->dev, li->ndev * sizeof li->dev[0]);
-        r->info.ndev += li->ndev;
-    }
-    return IPW_OK;
-}
-
 ipw_err ipw_remote_open(const char *const *targets, size_t ntargets,
                         const struct ipw_remote_config *cfg, struct ipw_remote **out,
                         ipw_errbuf *eb)
@@ -665,7 +383,7 @@ ipw_err ipw_remote_open(const char *const *targets, size_t ntargets,
         L->st.connected = true;
     }
     if (e == IPW_OK)
-        e = merge_info(r, eb);
+        e = ipw_remote_merge_info(r, eb);
     if (e == IPW_OK && ntargets == 1) {
         e = ipw_sampler_create_push(links[0].ndev, &r->cfg.sampler, &r->sampler, eb);
         links[0].sampler = r->sampler;
@@ -739,7 +457,7 @@ bool ipw_remote_gap_overlaps(struct ipw_remote *r, int64_t t0, int64_t t1)
     for (size_t i = 0; i < r->n && !hit; i++) {
         struct link *L = &r->links[i];
         pthread_mutex_lock(&L->lock);
-        size_t n = L->gap_count < GAP_HISTORY ? L->gap_count : GAP_HISTORY;
+        size_t n = L->gap_count < IPW_REMOTE_GAP_HISTORY ? L->gap_count : IPW_REMOTE_GAP_HISTORY;
         for (size_t k = 0; k < n && !hit; k++)
             hit = L->gaps[k].start < t1 && L->gaps[k].end > t0;
         /* a gap still open (stream down now) overlaps anything after its start */

@@ -126,6 +126,31 @@ def test_item11_messages():
     p = run(SIM + ["--max-queries", "99999999999999999999999", "--output-dir", d])
     check(usage_error(p, "out of range") and "not an integer" not in p.stderr,
           "an integer out of range is called out of range: %r" % p.stderr)
+    for url, why in (("http://127.0.0.1:99999", "Port number"), ("http://[::1", "IPv6")):
+        p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", url,
+                 "--output-dir", d])
+        check(p.returncode != 0 and "malformed" in p.stderr and why in p.stderr and
+              "start" not in p.stderr and "reach" not in p.stderr,
+              "a malformed URL is called malformed, not unreachable: %r" % p.stderr)
+    mon = ms.Monitor(collector="null")
+    p = run(["telemetry", "--target", "127.0.0.1:%d" % mon.metrics_port, "--count", "1"])
+    check(p.returncode == 1 and "not a gRPC endpoint" in p.stderr and "lost" not in p.stderr,
+          "an HTTP server as a monitor is called not a gRPC endpoint: %r" % p.stderr)
+    mon.terminate()
+    p = run(SIM + ["--max-queries", "2", "--output-dir", d, "--run-name", "r"])
+    check(p.returncode == 0, "a run to report")
+    run_dir = os.path.join(d, "r")
+    outdir = os.path.join(d, "out")
+    os.mkdir(outdir)
+    p = run(["report", run_dir, "--output", outdir])
+    check(p.returncode == 0 and os.path.exists(os.path.join(outdir, "report.html")) and
+          ".tmp." not in p.stdout + p.stderr,
+          "report --output DIR writes DIR/report.html: %r" % (p.stdout + p.stderr))
+    p = run(["report", run_dir, run_dir + "/", "--output", os.path.join(d, "twice.html")])
+    html = open(os.path.join(d, "twice.html"), encoding="utf-8").read()
+    check(p.returncode == 0 and "given more than once" in p.stderr and
+          html.count('class="run" id="run') == 1,
+          "the same run twice is shown once, with a warning: %r" % p.stderr)
 
 
 def test_item13_run_names():

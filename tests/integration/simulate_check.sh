@@ -24,6 +24,20 @@ grep -v -e '^Total simulation time' -e '^Saving each request' ref.log |
 cmp -s ref.filtered.log "$FIX/example_single_run.log" || { err "log differs from the reference"; diff ref.filtered.log "$FIX/example_single_run.log" | head -20; }
 grep -q '"total_clock_ns": 1663996645' ref.json || err "summary total_clock_ns"
 
+# the all-NPU placement config is the single-instance run
+"$IPW" simulate --cluster-config single_node_memory_instance.json --dataset "$DATA/workloads/example_trace.jsonl" \
+    --output mem.csv > /dev/null || err "memory-placement run failed"
+cmp -s mem.csv "$FIX/example_single_run.csv" || err "single_node_memory_instance differs from the reference"
+
+# the quirk fixes change the power series, not the totals or the timeline
+"$IPW" simulate --cluster-config single_node_power_instance.json --dataset "$DATA/workloads/example_trace.jsonl" \
+    --output p1.csv > p1.log || err "power run failed"
+"$IPW" simulate --cluster-config single_node_power_instance.json --dataset "$DATA/workloads/example_trace.jsonl" \
+    --output p2.csv --fix-energy-at-completion --fix-standby-tail > p2.log || err "power run (fixed) failed"
+cmp -s p1.csv p2.csv || err "the energy fixes changed the timeline"
+grep -q "Total energy consumption (kJ): *1.42" p1.log || err "power example total energy"
+grep -q "Total energy consumption (kJ): *1.42" p2.log || err "fixed power example total energy"
+
 # 2. bad input: each message names the file, the key path (or file:line) and what is allowed
 expect() { # expect NAME "grep -F text" args...
     local name=$1 text=$2
@@ -54,4 +68,7 @@ expect trace_sorted "trace_unsorted.jsonl:2: arrival_time_ns goes backwards" --d
 expect trace_empty "the dataset has no requests" --dataset $B/trace_empty.jsonl
 expect no_dataset "give --dataset" --cluster-config single_node_single_instance.json
 expect missing_config "nope.json" --cluster-config nope.json --dataset $T
+expect cxl_weights 'placement.default.weights: "cxl:0" is not simulated' --cluster-config single_node_cxl_instance.json --dataset $T
+expect pp "pipeline parallelism (pp_size > 1) is not simulated" --cluster-config single_node_pp_instance.json --dataset $T
+expect cxl_storage "--prefix-storage CXL needs a cxl_mem block" --prefix-storage CXL --dataset $T
 exit $fail

@@ -166,14 +166,16 @@ static void test_block_pool(void **state)
     a.num_reached = 12;
     b = a;
     b.id = 2;
-    assert_true(ss_kv_allocate(&kv, &a, 12, NULL, 0, 0));
+    assert_true(ss_kv_allocate(&kv, &a, 12, NULL, 0, 0, 0));
     assert_int_equal(kv.npu.nfree, 5);
     a.num_computed = 12;
     ss_kv_cache_blocks(&kv, &a, 12);
     /* the same prompt hits, capped at num_tokens - 1 -> 2 full blocks */
     int32_t hit[8];
-    size_t n = ss_kv_computed_blocks(&kv, &b, hit, 8);
+    int64_t lower = -1;
+    size_t n = ss_kv_computed_blocks(&kv, &b, hit, 8, &lower);
     assert_int_equal(n, 2);
+    assert_int_equal(lower, 0); /* no lower tier */
     ss_kv_free(&kv, &a);
     assert_int_equal(kv.npu.nfree, 8);
     /* freed blocks keep their hashes and still count as used memory */

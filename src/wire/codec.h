@@ -1,12 +1,15 @@
-/* The wire mapping of SPEC §2.1 in one place: a reading, its devices and the host's identity
- * to a TelemetryReading message and back. Unavailable values travel as -1; any negative value
- * read from the wire is taken as unavailable, as the original client does. */
-#ifndef IPW_MONITOR_WIRE_H
-#define IPW_MONITOR_WIRE_H
+/* The telemetry codec, neutral between the two ends (as git's pkt-line serves server and
+ * client): the energy monitor encodes with it, the remote telemetry source decodes with it,
+ * and it knows neither; it depends only on the reading types and protobuf-c, and encodes into
+ * a plain core buffer. The wire mapping of SPEC §2.1 in one place: a reading, its devices and
+ * the host's identity to a TelemetryReading message and back. Unavailable values travel as -1;
+ * any negative value read from the wire is taken as unavailable, as the original client does. */
+#ifndef IPW_WIRE_CODEC_H
+#define IPW_WIRE_CODEC_H
 
 #include <stdbool.h>
 
-#include "grpc/grpc.h"
+#include "ipw/buf.h"
 #include "ipw/collector.h"
 #include "ipw/reading.h"
 #include "ipw/sysinfo.h"

@@ -1,6 +1,6 @@
 /* TelemetryReading <-> struct ipw_reading (SPEC §2.1). Encoding allocates nothing: the message
  * is built on the stack and packed straight into the caller's buffer. */
-#include "monitor/wire.h"
+#include "wire/codec.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ipw_test.h"
-#include "monitor/wire.h"
+#include "wire/codec.h"
 
 static void info_for(struct ipw_collector_info *info, const char *platform, ipw_domain main,
                      unsigned ndev)
