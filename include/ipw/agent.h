@@ -19,6 +19,14 @@
 enum ipw_agent_task_kind {
     IPW_TASK_TERMINAL, /* resolved when its test script exits 0 in the work dir */
     IPW_TASK_QA,       /* resolved when the final answer scores correct against `answer` */
+    IPW_TASK_REPLAY,   /* a recorded session replayed turn by turn (unjudged) */
+};
+
+/* One recorded turn of a session: the call's context and output lengths, and the tool time
+ * that followed it. */
+struct ipw_replay_turn {
+    long input_toks, output_toks;
+    int64_t tool_ns;
 };
 
 struct ipw_agent_task {
@@ -33,6 +41,8 @@ struct ipw_agent_task {
     char *solution[IPW_AGENT_MAX_STEPS]; /* scripted shell commands that solve it */
     size_t n_solution;
     int64_t timeout_ns; /* 0: the run's --task-timeout */
+    struct ipw_replay_turn *replay; /* replay: the recorded turns */
+    size_t n_replay;
 };
 
 struct ipw_agent_taskset {
@@ -53,8 +63,14 @@ void ipw_agent_task_clear(struct ipw_agent_task *t);
  * Duplicate ids are an error naming both lines. */
 ipw_err ipw_agent_tasks_parse(const char *text, size_t len, const char *source,
                               struct ipw_agent_taskset *ts, ipw_errbuf *eb);
-/* id "terminal" (built in, path NULL), "jsonl" (a user file at path), or "ipw" (the ipw
- * dataset's mcq and exact items as qa tasks). max > 0 keeps the first max tasks (with seed_given,
+/* Recorded agentic sessions (docs/formats/agentic-sessions.md), one per line: {session_id,
+ * sub_requests: [{input_toks, output_toks, tool_duration_ns}]} (the simulator's agentic trace
+ * form) or {session_id, messages: [...]} (a full history: one turn per assistant message,
+ * lengths estimated at 4 bytes per token). Each becomes an IPW_TASK_REPLAY task. */
+ipw_err ipw_agent_sessions_parse(const char *text, size_t len, const char *source,
+                                 struct ipw_agent_taskset *ts, ipw_errbuf *eb);
+/* id "terminal" (built in, path NULL), "jsonl" (a user file at path), "ipw" (the ipw
+ * dataset's mcq and exact items as qa tasks), or "agentic" (recorded sessions at path). max > 0 keeps the first max tasks (with seed_given,
  * a reproducible sample). */
 ipw_err ipw_agent_tasks_load(const char *id, const char *path, long max, uint64_t seed,
                              bool seed_given, struct ipw_agent_taskset *ts, ipw_errbuf *eb);

@@ -20,8 +20,10 @@ struct ipw_agent_turn_point {
 };
 
 struct ipw_agent_analysis {
-    size_t tasks, resolved, failed, turns, measured; /* measured: tasks with an energy */
-    double resolved_rate;             /* resolved / tasks */
+    size_t tasks, judged, resolved, failed, turns; /* judged: tasks with a verdict (a replayed
+                                                       session has none) */
+    size_t measured;                  /* tasks with an energy */
+    double resolved_rate;             /* resolved / judged (NAN when none was judged) */
     double energy_j, total_j;         /* sums over measured tasks */
     double energy_per_task_j;         /* mean over measured tasks */
     double energy_per_resolved_task_j; /* energy_j / resolved (NAN when none resolved) */

@@ -33,6 +33,9 @@ struct ipw_chat_request {
     /* Tools the model may call, OpenAI style: [{type:"function", function:{name,
      * description, parameters}}]; NULL: none. Borrowed. */
     const json_t *tools;
+    /* This request's output limit (a replayed turn's recorded length); 0: the client's
+     * max_tokens. */
+    long max_tokens;
     /* The dataset item's kind ("mcq", "exact", "open") and reference answer, or NULL. Servers
      * never see them; only a modelled backend (sim) uses them, to model whether its answer
      * would have been right. */

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "ipw/err.h"
 #include "ipw/perfmodel.h"
 #include "ipw/servesim.h"
@@ -48,5 +50,55 @@ ipw_err ipw_calibrate_run(const struct ipw_calib_options *o, struct ipw_calib_re
 /* Writes spec as an ipw.hardware/1 file (atomically) with `note` as its first source line. */
 ipw_err ipw_predict_write_spec(const struct ipw_hw_spec *spec, const char *note, const char *path,
                                ipw_errbuf *eb);
+
+/* ---- what-if of a measured run --------------------------------------------------------- */
+
+struct ipw_fromrun_options {
+    const char *run_dir;
+    const char *hardware;      /* bundled spec name; or */
+    const char *hardware_spec; /* a spec file (e.g. from calibrate) */
+    const char *model;         /* model spec; NULL: the run's */
+    int tp;                    /* tensor-parallel degree (1) */
+    double arrival_rate;       /* > 0: Poisson arrivals at this rate (req/s) replace the run's */
+    unsigned long seed;        /* for those arrivals */
+    long max_num_seqs;         /* the simulator's batch limit (128) */
+};
+
+/* Figures of one side (measured or predicted) over the queries both have. */
+struct ipw_fromrun_side {
+    double energy_per_query_j, j_per_output_token, latency_mean_s, latency_p50_s, ttft_mean_s,
+        power_mean_w, total_energy_j, ipj, ipw;
+};
+
+struct ipw_fromrun_query {
+    double meas_j, pred_j, meas_latency_s, pred_latency_s, meas_ttft_s, pred_ttft_s;
+    long input_tokens, output_tokens;
+};
+
+struct ipw_fromrun_result {
+    char hardware[IPW_SPEC_NAME_MAX], measured_hardware[128], model[IPW_SPEC_NAME_MAX];
+    int tp;
+    bool paced;              /* the run's own pacing, not --arrival-rate */
+    bool sequential;         /* the run had one query at a time, and so has the replay */
+    double arrival_rate;
+    size_t n;                /* queries simulated (usable records) */
+    struct ipw_fromrun_query *q;
+    double accuracy;         /* the run's correct / scored (NAN when nothing is scored) */
+    long scored;
+    struct ipw_fromrun_side measured, predicted;
+    double median_abs_err;   /* per-query energy, predicted vs measured */
+    double sim_seconds;      /* simulated clock */
+    double sim_npu_j;        /* the simulator's NPU energy over the whole clock */
+};
+
+/* Turns the run into a trace, simulates it on the hardware with the roofline model and a
+ * power block from the spec (accelerator only: the run's energies are its main domain), and
+ * gives each query the accelerators' busy power over the time it was in flight, shared
+ * equally among the queries in flight (as ipw profile --concurrency does). */
+ipw_err ipw_fromrun(const struct ipw_fromrun_options *o, struct ipw_fromrun_result *res,
+                    ipw_errbuf *eb);
+void ipw_fromrun_result_free(struct ipw_fromrun_result *res);
+/* The result as JSON (caller decrefs): every predicted figure under "predicted", labelled. */
+json_t *ipw_fromrun_json(const struct ipw_fromrun_result *res);
 
 #endif

@@ -11,6 +11,8 @@
 
 #include "ipw/clock.h"
 #include "ipw/scoring.h"
+#include "replay.h"
+#include "turns.h"
 
 #define JUDGE_OUTPUT_KEEP 2048
 #define TOOL_HEAD_KEEP 400 /* bytes of each tool result kept in the trace */
@@ -30,66 +32,6 @@ static const char *const system_qa =
     "files, a calculator) when they help. Give your final answer in your last message, with no "
     "tool call.";
 
-struct call_ctx {
-    struct ipw_agent_meter *m;
-};
-
-static void on_start(void *ud, int64_t ns) { ipw_agent_meter_llm_start(((struct call_ctx *)ud)->m, ns); }
-static void on_first(void *ud, int64_t ns) { ipw_agent_meter_llm_first(((struct call_ctx *)ud)->m, ns); }
-
-/* Main-domain joules of e (NAN when not measured) and the sum over measured domains. */
-static double main_j(const struct ipw_energy *e, ipw_domain d)
-{
-    return (e->valid & (1u << d)) ? e->joules[d] : NAN;
-}
-
-static double all_j(const struct ipw_energy *e)
-{
-    double s = 0;
-    bool any = false;
-    for (int d = 0; d < IPW_DOMAIN_COUNT; d++)
-        if (e->valid & (1u << d)) {
-            s += e->joules[d];
-            any = true;
-        }
-    return any ? s : NAN;
-}
-
-static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
-
-static void add(double *acc, double v)
-{
-    if (isfinite(v))
-        *acc = isfinite(*acc) ? *acc + v : v;
-}
-
-/* Sums over the task (NAN until a segment gave a value). */
-struct totals {
-    double energy, total, llm, between, prefill, decode;
-    long in, out, tool_tokens;
-    double llm_s, tool_s;
-};
-
-static void between_into(json_t *turn, const struct ipw_query_share *gap, ipw_domain d,
-                         struct totals *tt)
-{
-    double e = main_j(&gap->total, d), a = all_j(&gap->total);
-    double secs = gap->end_ns > gap->start_ns ? (double)(gap->end_ns - gap->start_ns) / 1e9 : 0;
-    json_object_set_new(turn, "between",
-                        json_pack("{s:o, s:o, s:f}", "energy_joules", num(e), "total_joules",
-                                  num(a), "seconds", secs));
-    double te = json_number_value(json_object_get(turn, "energy_joules"));
-    double ta = json_number_value(json_object_get(turn, "total_joules"));
-    bool has_te = json_is_number(json_object_get(turn, "energy_joules"));
-    bool has_ta = json_is_number(json_object_get(turn, "total_joules"));
-    if (isfinite(e))
-        json_object_set_new(turn, "energy_joules", json_real(has_te ? te + e : e));
-    if (isfinite(a))
-        json_object_set_new(turn, "total_joules", json_real(has_ta ? ta + a : a));
-    add(&tt->between, e);
-    add(&tt->energy, e);
-    add(&tt->total, a);
-}
 
 static long estimate_tokens(size_t bytes) { return (long)((bytes + 3) / 4); }
 
@@ -170,7 +112,7 @@ static json_t *judge(const struct ipw_agent_task *task, const struct ipw_sandbox
 
 /* The tool calls of one reply, run in order; their results join the history. */
 static json_t *run_tools(const struct ipw_agent_env *env, const json_t *calls, json_t *messages,
-                         struct totals *tt, long *result_tokens, double *tool_s)
+                         struct ipw_agent_totals *tt, long *result_tokens, double *tool_s)
 {
     json_t *called = json_array();
     size_t i;
@@ -210,57 +152,6 @@ static json_t *run_tools(const struct ipw_agent_env *env, const json_t *calls, j
     return called;
 }
 
-static json_t *llm_json(const struct ipw_query_share *sh, bool measured, ipw_domain d,
-                        struct totals *tt)
-{
-    double e = NAN, a = NAN, pre = NAN, dec = NAN;
-    if (measured) {
-        e = main_j(&sh->total, d);
-        a = all_j(&sh->total);
-        pre = main_j(&sh->prefill, d);
-        dec = main_j(&sh->decode, d);
-    }
-    add(&tt->llm, e);
-    add(&tt->energy, e);
-    add(&tt->total, a);
-    add(&tt->prefill, pre);
-    add(&tt->decode, dec);
-    return json_pack("{s:o, s:o, s:o, s:o}", "energy_joules", num(e), "prefill_joules", num(pre),
-                     "decode_joules", num(dec), "total_joules", num(a));
-}
-
-static json_t *one_turn(int index, const struct ipw_chat_result *res, const struct ipw_query_share *sh,
-                        bool measured, ipw_domain d, struct totals *tt)
-{
-    json_t *llm = llm_json(sh, measured, d, tt);
-    double llm_s = res->end_ns > res->start_ns ? (double)(res->end_ns - res->start_ns) / 1e9 : 0;
-    tt->llm_s += llm_s;
-    if (res->input_tokens > 0)
-        tt->in += res->input_tokens;
-    if (res->output_tokens > 0)
-        tt->out += res->output_tokens;
-    json_t *turn = json_pack(
-        "{s:i, s:o, s:o, s:f, s:o, s:o, s:s, s:o, s:o}", "turn_index", index, "input_tokens",
-        res->input_tokens >= 0 ? json_integer(res->input_tokens) : json_null(), "output_tokens",
-        res->output_tokens >= 0 ? json_integer(res->output_tokens) : json_null(), "llm_seconds",
-        llm_s, "time_to_first_token_seconds",
-        res->first_token_ns ? json_real((double)(res->first_token_ns - res->start_ns) / 1e9)
-                            : json_null(),
-        "llm", llm, "token_count_source",
-        res->token_source == IPW_TOKENS_SERVER ? "server" : "estimated", "energy_joules",
-        json_deep_copy(json_object_get(llm, "energy_joules")), "total_joules",
-        json_deep_copy(json_object_get(llm, "total_joules")));
-    json_object_set_new(turn, "window",
-                        json_pack("{s:I, s:o, s:I}", "start_ns", (json_int_t)sh->start_ns,
-                                  "first_token_ns",
-                                  sh->first_token_ns ? json_integer(sh->first_token_ns)
-                                                     : json_null(),
-                                  "end_ns", (json_int_t)sh->end_ns));
-    json_object_set_new(turn, "error",
-                        res->error != IPW_OK ? json_string(res->error_msg) : json_null());
-    return turn;
-}
-
 static size_t count_tool_results(const json_t *messages)
 {
     size_t n = 0, i;
@@ -278,6 +169,8 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
                            json_t **trace, ipw_errbuf *eb)
 {
     *trace = NULL;
+    if (task->kind == IPW_TASK_REPLAY) /* no tools run: no sandbox */
+        return ipw_agent_replay_run(cfg, task, meter, trace, eb);
     struct ipw_sandbox sb;
     ipw_err e = ipw_sandbox_create(&sb, cfg->sandbox, cfg->limits, eb);
     if (e != IPW_OK)
@@ -288,7 +181,8 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
     json_t *turns = json_array();
     json_t *messages = json_array();
     json_t *tools = ipw_agent_tools_schema(cfg->kind);
-    struct totals tt = {NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, 0, 0, 0};
+    struct ipw_agent_totals tt;
+    ipw_agent_totals_init(&tt);
     const char *stop = "max_turns";
     char *final = NULL;
     char error[IPW_ERRMSG_MAX] = "";
@@ -328,8 +222,7 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
             stop = "timeout";
             break;
         }
-        struct call_ctx cc = {meter};
-        struct ipw_stream_events ev = {.ud = &cc, .on_start = on_start, .on_first_token = on_first};
+        struct ipw_stream_events ev = ipw_agent_meter_events(meter);
         struct ipw_chat_request req = {.model = cfg->model, .messages = messages, .tools = tools};
         struct ipw_chat_result res;
         memset(&res, 0, sizeof res);
@@ -338,7 +231,7 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
         bool have_gap = false;
         bool measured = ipw_agent_meter_llm_end(meter, res.end_ns, &sh, &gap, &have_gap);
         if (have_gap && last_turn)
-            between_into(last_turn, &gap, cfg->main_domain, &tt);
+            ipw_agent_turn_add_between(last_turn, &gap, cfg->main_domain, &tt);
         if (!measured) {
             sh.start_ns = res.start_ns;
             sh.first_token_ns = res.first_token_ns;
@@ -349,7 +242,7 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
             if (scripted_reply(cfg, task, count_tool_results(messages), i, &res, &se) != IPW_OK)
                 snprintf(error, sizeof error, "%s", se.msg);
         }
-        json_t *turn = one_turn(i, &res, &sh, measured, cfg->main_domain, &tt);
+        json_t *turn = ipw_agent_turn_json(i, &res, &sh, measured, cfg->main_domain, &tt);
         json_array_append_new(turns, turn);
         last_turn = turn;
         if (res.error != IPW_OK) {
@@ -379,7 +272,7 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
         stop = "error";
     struct ipw_query_share gap;
     if (ipw_agent_meter_close(meter, ipw_mono_ns(), &gap) && last_turn)
-        between_into(last_turn, &gap, cfg->main_domain, &tt);
+        ipw_agent_turn_add_between(last_turn, &gap, cfg->main_domain, &tt);
     int64_t t1 = ipw_mono_ns();
     ipw_agent_terminal_close(term); /* nothing typed runs on while the test looks */
 
@@ -394,31 +287,15 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
     if (cfg->window_check && cfg->src && meter->started) {
         struct ipw_energy w;
         if (ipw_attr_energy(cfg->src, meter->t_first, meter->t_last, &w, NULL) == IPW_OK)
-            window = main_j(&w, cfg->main_domain);
+            window = ipw_agent_main_joules(&w, cfg->main_domain);
     }
-    double wall = (double)(t1 - t0) / 1e9;
     json_object_set_new(t, "turns", turns);
     json_object_set_new(t, "n_turns", json_integer((json_int_t)json_array_size(turns)));
     json_object_set_new(t, "stop_reason", json_string(stop));
     json_object_set_new(t, "final_answer", final ? json_string(final) : json_null());
     json_object_set_new(t, "resolved", json_boolean(resolved));
     json_object_set_new(t, "judge", verdict);
-    json_object_set_new(t, "energy_joules", num(tt.energy));
-    json_object_set_new(t, "total_joules", num(tt.total));
-    json_object_set_new(t, "llm_joules", num(tt.llm));
-    json_object_set_new(t, "between_joules", num(tt.between));
-    json_object_set_new(t, "prefill_joules", num(tt.prefill));
-    json_object_set_new(t, "decode_joules", num(tt.decode));
-    json_object_set_new(t, "window_joules", num(window));
-    json_object_set_new(t, "input_tokens", json_integer(tt.in));
-    json_object_set_new(t, "output_tokens", json_integer(tt.out));
-    json_object_set_new(t, "tool_result_tokens", json_integer(tt.tool_tokens));
-    json_object_set_new(t, "wall_seconds", json_real(wall));
-    json_object_set_new(t, "llm_seconds", json_real(tt.llm_s));
-    json_object_set_new(t, "tool_seconds", json_real(tt.tool_s));
-    json_object_set_new(t, "tool_time_share", json_real(wall > 0 ? tt.tool_s / wall : 0));
-    json_object_set_new(t, "start_time", json_real((double)(t0 + real_minus_mono) / 1e9));
-    json_object_set_new(t, "end_time", json_real((double)(t1 + real_minus_mono) / 1e9));
+    ipw_agent_trace_totals(t, &tt, window, t0, t1, real_minus_mono);
     json_object_set_new(t, "error", error[0] ? json_string(error) : json_null());
     json_object_set_new(t, "attribution_warning",
                         meter->warn[0] ? json_string(meter->warn) : json_null());

@@ -110,3 +110,11 @@ bool ipw_agent_meter_close(struct ipw_agent_meter *m, int64_t client_ns,
     m->open = IPW_METER_NONE;
     return collect(m, m->open_id, t, gap);
 }
+
+static void ev_start(void *ud, int64_t ns) { ipw_agent_meter_llm_start(ud, ns); }
+static void ev_first(void *ud, int64_t ns) { ipw_agent_meter_llm_first(ud, ns); }
+
+struct ipw_stream_events ipw_agent_meter_events(struct ipw_agent_meter *m)
+{
+    return (struct ipw_stream_events){.ud = m, .on_start = ev_start, .on_first_token = ev_first};
+}

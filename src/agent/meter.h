@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "ipw/attribution.h"
+#include "ipw/client.h"
 
 enum ipw_meter_open { IPW_METER_NONE, IPW_METER_LLM, IPW_METER_GAP };
 
@@ -31,6 +32,8 @@ void ipw_agent_meter_init(struct ipw_agent_meter *m, struct ipw_share_ledger *le
  * ends at its start. */
 void ipw_agent_meter_llm_start(struct ipw_agent_meter *m, int64_t client_ns);
 void ipw_agent_meter_llm_first(struct ipw_agent_meter *m, int64_t client_ns);
+/* Stream events that feed llm_start / llm_first for one call. */
+struct ipw_stream_events ipw_agent_meter_events(struct ipw_agent_meter *m);
 /* The call returned at client_ns: the time between calls starts there. *llm gets the call's
  * share (false when the call was never measured); *gap, with *have_gap, the share of the gap
  * that ended at the call's start (it belongs to the turn before). */

@@ -54,8 +54,11 @@ json_t *ipw_agent_record_from_trace(const json_t *trace, const char *model,
     const char *item = json_string_value(json_object_get(trace, "item_kind"));
     bool qa = item && json_is_string(json_object_get(trace, "answer"));
     const char *kind = qa ? item : "open";
-    const char *reference = qa ? json_string_value(json_object_get(trace, "answer"))
-                               : "(resolved when the task's test script passes)";
+    const char *tk = json_string_value(json_object_get(trace, "kind"));
+    bool replay = tk && strcmp(tk, "replay") == 0; /* measured, never judged */
+    const char *reference = qa       ? json_string_value(json_object_get(trace, "answer"))
+                            : replay ? ""
+                                     : "(resolved when the task's test script passes)";
     json_t *rec = json_pack(
         "{s:o, s:o, s:o, s:s, s:o, s:s, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:{s:o}, s:{s:o}, "
         "s:s, s:o}",

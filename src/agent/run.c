@@ -118,9 +118,13 @@ static void finish_task(struct run *r, size_t index, json_t *trace)
         r->resolved += resolved;
         r->failed += json_is_string(json_object_get(rec, "error"));
         r->energy += isfinite(e) ? e : 0;
+        const json_t *verdict = json_object_get(trace, "resolved");
         ipw_info("task %s: %s after %lld turn(s), %s, %.3f J", task->id, stop ? stop : "?",
                  (long long)json_integer_value(json_object_get(trace, "n_turns")),
-                 resolved ? "resolved" : "not resolved", isfinite(e) ? e : 0.0);
+                 json_is_null(verdict) ? "not judged"
+                 : resolved            ? "resolved"
+                                       : "not resolved",
+                 isfinite(e) ? e : 0.0);
         if (++r->since_flush >= DATASET_FLUSH_EVERY) {
             r->since_flush = 0;
             ipw_errbuf fe = {0};
@@ -180,9 +184,16 @@ static ipw_err open_client(struct run *r, ipw_errbuf *eb)
     cc.idle_timeout_ns = cfg->idle_timeout_ns;
     /* the sim agent's moves are short: model replies of 8-64 tokens unless told otherwise */
     json_t *params = cfg->client_params ? json_deep_copy(cfg->client_params) : json_object();
-    if (strcmp(cfg->client_id, "sim") == 0 && !json_object_get(params, "output_tokens") &&
-        !json_object_get(params, "output_tokens_min") &&
-        !json_object_get(params, "output_tokens_max")) {
+    bool free_length = !json_object_get(params, "output_tokens") &&
+                       !json_object_get(params, "output_tokens_min") &&
+                       !json_object_get(params, "output_tokens_max");
+    if (strcmp(cfg->client_id, "sim") == 0 && free_length &&
+        strcmp(cfg->agent, "replay") == 0) {
+        /* a replayed turn is as long as recorded: the request's own limit decides */
+        json_object_set_new(params, "output_tokens", json_integer(100000000));
+        if (!json_object_get(params, "max_tokens"))
+            json_object_set_new(params, "max_tokens", json_integer(100000000));
+    } else if (strcmp(cfg->client_id, "sim") == 0 && free_length) {
         json_object_set_new(params, "output_tokens_min", json_integer(8));
         json_object_set_new(params, "output_tokens_max", json_integer(64));
     }
@@ -379,12 +390,17 @@ static ipw_err start(struct run *r, char *label, size_t label_size, ipw_errbuf *
 {
     const struct ipw_agent_run_config *cfg = r->cfg;
     bool terminus = strcmp(cfg->agent, "terminus") == 0;
-    if (!terminus && strcmp(cfg->agent, "react") != 0)
+    bool replay = strcmp(cfg->agent, "replay") == 0;
+    if (!terminus && !replay && strcmp(cfg->agent, "react") != 0)
         return ipw_fail(eb, IPW_E_INVALID, "unknown agent '%s': use react or terminus",
                         cfg->agent);
+    if (replay != (cfg->dataset_id && strcmp(cfg->dataset_id, "agentic") == 0))
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "recorded sessions (--dataset agentic) are replayed by ipw profile; "
+                        "ipw run takes task sets");
     ipw_err e = ipw_agent_tasks_load(cfg->dataset_id, cfg->dataset_path, cfg->max_tasks,
                                      cfg->seed, cfg->seed_given, &r->ts, eb);
-    if (e == IPW_OK)
+    if (e == IPW_OK && !replay) /* a replay runs no tool */
         e = ipw_sandbox_probe(cfg->sandbox, eb);
     if (e == IPW_OK)
         e = open_client(r, eb);

@@ -17,6 +17,7 @@ void ipw_agent_task_clear(struct ipw_agent_task *t)
     free(t->answer);
     for (size_t i = 0; i < t->n_solution; i++)
         free(t->solution[i]);
+    free(t->replay);
     memset(t, 0, sizeof *t);
 }
 

@@ -181,6 +181,20 @@ ipw_err ipw_agent_tasks_load(const char *id, const char *path, long max, uint64_
         snprintf(ts->id, sizeof ts->id, "jsonl");
         const char *base = strrchr(path, '/');
         snprintf(ts->name, sizeof ts->name, "%s", base ? base + 1 : path);
+    } else if (strcmp(id, "agentic") == 0) {
+        if (!path)
+            return ipw_fail(eb, IPW_E_INVALID,
+                            "--dataset agentic needs --dataset-path FILE (recorded sessions, "
+                            "docs/formats/agentic-sessions.md)");
+        char *text = NULL;
+        size_t len = 0;
+        e = ipw_read_file(path, MAX_FILE, &text, &len, eb);
+        if (e == IPW_OK)
+            e = ipw_agent_sessions_parse(text, len, path, ts, eb);
+        free(text);
+        snprintf(ts->id, sizeof ts->id, "agentic");
+        const char *base = strrchr(path, '/');
+        snprintf(ts->name, sizeof ts->name, "%s", base ? base + 1 : path);
     } else if (strcmp(id, "ipw") == 0) {
         e = from_ipw(ts, eb);
         snprintf(ts->id, sizeof ts->id, "ipw");

@@ -39,6 +39,7 @@ static ipw_err one(void *ctx, json_t *t, int64_t index, size_t line, uint64_t of
     struct ipw_agent_analysis *a = c->a;
     a->tasks++;
     a->resolved += json_is_true(json_object_get(t, "resolved"));
+    a->judged += json_is_boolean(json_object_get(t, "resolved"));
     const char *stop = json_string_value(json_object_get(t, "stop_reason"));
     a->failed += stop && (strcmp(stop, "llm_error") == 0 || strcmp(stop, "error") == 0);
     const char *src = json_string_value(json_object_get(t, "energy_source"));
@@ -95,8 +96,10 @@ static json_t *to_json(const struct ipw_agent_analysis *a)
                              jnum(p->input_tokens)));
     }
     json_t *s = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-        "tasks", (json_int_t)a->tasks, "resolved", (json_int_t)a->resolved, "failed",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+        "s:b}",
+        "tasks", (json_int_t)a->tasks, "judged", (json_int_t)a->judged, "resolved",
+        (json_int_t)a->resolved, "failed",
         (json_int_t)a->failed, "turns", (json_int_t)a->turns, "energy_sample_count",
         (json_int_t)a->measured, "resolved_rate", jnum(a->resolved_rate), "energy_joules",
         jnum(a->measured ? a->energy_j : NAN), "total_joules",
@@ -133,7 +136,7 @@ ipw_err ipw_agent_analyze(const char *run_dir, struct ipw_agent_analysis *a, ipw
         free(c);
         return e;
     }
-    a->resolved_rate = (double)a->resolved / (double)a->tasks;
+    a->resolved_rate = a->judged ? (double)a->resolved / (double)a->judged : NAN;
     a->energy_per_task_j = a->measured ? a->energy_j / (double)a->measured : NAN;
     a->energy_per_resolved_task_j = a->resolved && a->measured ? a->energy_j / (double)a->resolved
                                                                : NAN;

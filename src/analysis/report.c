@@ -4,6 +4,8 @@
  * (and scripts) can check it against accuracy.json. */
 #include "ipw/report.h"
 
+#include "analysis/report_predict.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -215,21 +217,25 @@ static const struct metric accuracy_rows[] = {
 static const struct metric efficiency_rows[] = {
     {"intelligence_per_joule", "Intelligence per joule (IPJ, main domain)", F_SIG},
     {"intelligence_per_watt", "Intelligence per watt (IPW, main domain)", F_SIG},
-    {"avg_energy_joules_all_queries", "Energy per query (main domain, all queries)", F_J},
-    {"avg_power_watts_all_queries", "Power per query (main domain, all queries)", F_W},
+    {"avg_energy_joules_all_queries", "Energy per query (main domain, all successful queries)",
+     F_J},
+    {"avg_power_watts_all_queries", "Power per query (main domain, all successful queries)", F_W},
+    {"energy_sample_count_all_queries", "Successful queries in those two means", F_COUNT},
+    {"imputed_energy_count_all_queries", "... of which energy imputed as power \xC3\x97 latency",
+     F_COUNT},
     {"avg_per_query_energy_joules", "Energy per scored query (main domain)", F_J},
     {"avg_per_query_power_watts", "Power per scored query (main domain)", F_W},
-    {"energy_sample_count", "Queries in the energy mean", F_COUNT},
-    {"power_sample_count", "Queries in the power mean", F_COUNT},
-    {"imputed_energy_count", "Energies imputed as power \xC3\x97 latency", F_COUNT},
+    {"energy_sample_count", "Scored queries in the scored energy mean (IPJ)", F_COUNT},
+    {"power_sample_count", "Scored queries in the scored power mean (IPW)", F_COUNT},
+    {"imputed_energy_count", "... of which energy imputed as power \xC3\x97 latency", F_COUNT},
     {"ipj_total", "IPJ, all measured domains", F_SIG},
     {"ipw_total", "IPW, all measured domains", F_SIG},
-    {"avg_per_query_total_energy_joules", "Energy per query, all domains", F_J},
-    {"avg_per_query_total_power_watts", "Power per query, all domains", F_W},
+    {"avg_per_query_total_energy_joules", "Energy per scored query, all domains", F_J},
+    {"avg_per_query_total_power_watts", "Power per scored query, all domains", F_W},
     {"ipj_active", "IPJ above idle", F_SIG},
     {"ipw_active", "IPW above idle", F_SIG},
-    {"avg_per_query_active_energy_joules", "Energy per query above idle", F_J},
-    {"avg_per_query_active_power_watts", "Power per query above idle", F_W},
+    {"avg_per_query_active_energy_joules", "Energy per scored query above idle", F_J},
+    {"avg_per_query_active_power_watts", "Power per scored query above idle", F_W},
     {"output_tokens_per_joule", "Output tokens per joule", F_SIG},
 };
 
@@ -528,7 +534,18 @@ static void run_section(struct ipw_buf *b, const struct run_view *v, size_t run_
     char when[64];
     format_time(when, sizeof when, v->info.generated_at);
     meta_row(b, "profiled", when);
-    ipw_buf_puts(b, "</dl>\n<div class=\"cards\">");
+    ipw_buf_puts(b, "</dl>\n");
+    double measured = 0;
+    if (!modelled(v) &&
+        (!ipw_json_get_number(v->summary, "energy_sample_count_all_queries", &measured) ||
+         measured == 0))
+        /* one sentence, first, so that no reader hunts for why every energy is n/a */
+        ipw_buf_puts(b, "<p class=\"note nopower\"><strong>No energy was measured in this run:"
+                        "</strong> no power or energy counter was readable where it ran (the null "
+                        "collector), so every energy and IPJ/IPW figure is n/a; run "
+                        "<code>energy-monitor</code> as root and profile with <code>--monitor "
+                        "HOST:PORT</code>, or make RAPL readable (docs/collectors/rapl.md).</p>\n");
+    ipw_buf_puts(b, "<div class=\"cards\">");
     bool ma = modelled_accuracy(v);
     card(b, ma ? "modelled accuracy" : "accuracy", v->summary, "accuracy", F_PCT);
     card(b, ma ? "IPJ (modelled accuracy)" : "intelligence per joule", v->summary,
@@ -554,6 +571,7 @@ static void run_section(struct ipw_buf *b, const struct run_view *v, size_t run_
     kinds_table(b, v->acc);
     regression_table(b, v->reg);
     warnings_list(b, v->acc, v->reg);
+    ipw_report_predictions(b, v->dir);
     plots_section(b, v, run_no);
     ipw_buf_puts(b, "</section>\n");
 }

@@ -112,8 +112,9 @@ static void figure(const char *name, double v, const char *fmt, const char *unit
 static void print_agent(const struct ipw_agent_analysis *a)
 {
     const char *m = a->modelled ? " (modelled)" : "";
-    printf("agent run  %zu tasks, %zu resolved, %zu failed, %zu turns%s\n", a->tasks, a->resolved,
-           a->failed, a->turns, a->modelled ? "; energies modelled, not measured" : "");
+    printf("agent run  %zu tasks (%zu judged), %zu resolved, %zu failed, %zu turns%s\n", a->tasks,
+           a->judged, a->resolved, a->failed, a->turns,
+           a->modelled ? "; energies modelled, not measured" : "");
     figure("resolved rate", a->resolved_rate * 100, "%.1f", " %");
     figure("energy per task", a->energy_per_task_j, "%.4g", " J");
     figure("energy per resolved task", a->energy_per_resolved_task_j, "%.4g", " J");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "ipw/agent.h"
 #include "ipw/analysis.h"
 #include "ipw/client.h"
 #include "ipw/judge.h"
@@ -68,6 +69,52 @@ static int analyze_after_profile(const char *run_dir, const struct ipw_profile_c
     return res.judge_refused ? 1 : 0;
 }
 
+/* --dataset agentic: recorded multi-turn sessions replayed against the server, with the
+ * recorded tool time between turns, measured per turn like `ipw run` (docs/agents.md). */
+static int replay_sessions(const struct ipw_profile_config *pc, const char *client,
+                           const char *model, const json_t *cp, long max_queries, long seed,
+                           bool resume, bool overwrite, int concurrency,
+                           const struct ipw_strlist *monitors, const char *collector,
+                           long interval_ms, int64_t connect_timeout, int64_t idle_timeout)
+{
+    struct ipw_agent_run_config rc;
+    ipw_agent_run_config_init(&rc);
+    rc.agent = "replay";
+    rc.client_id = client;
+    rc.model = model;
+    rc.client_base_url = pc->client_base_url;
+    rc.client_params = cp;
+    rc.dataset_id = "agentic";
+    rc.dataset_path = pc->dataset_path;
+    rc.max_tasks = max_queries;
+    rc.seed = seed >= 0 ? (uint64_t)seed : 0;
+    rc.seed_given = seed >= 0;
+    rc.concurrency = concurrency;
+    rc.output_dir = pc->output_dir;
+    rc.resume = resume;
+    rc.overwrite = overwrite;
+    rc.monitors = monitors->v;
+    rc.n_monitors = monitors->n;
+    rc.collector = collector;
+    rc.interval_ns = interval_ms * IPW_NS_PER_MS;
+    rc.connect_timeout_ns = connect_timeout;
+    rc.idle_timeout_ns = idle_timeout;
+    rc.stop_requested = stop_requested;
+    struct ipw_agent_run_outcome out;
+    ipw_errbuf eb = {0};
+    ipw_err e = ipw_agent_run(&rc, &out, &eb);
+    if (out.run_dir[0])
+        printf("run directory: %s\n", out.run_dir);
+    if (e != IPW_OK) {
+        fprintf(stderr, "ipw profile: %s\n", eb.msg);
+        return 1;
+    }
+    printf("sessions: %zu of %zu replayed, %zu failed; %s energy this session %.3f J\n",
+           out.tasks_done, out.tasks_total, out.failed,
+           strcmp(out.platform, "sim") == 0 ? "modelled" : "measured", out.energy_joules);
+    return stop_requested() ? 130 : 0;
+}
+
 int cmd_profile(int argc, char **argv)
 {
     struct ipw_profile_config cfg;
@@ -79,7 +126,8 @@ int cmd_profile(int argc, char **argv)
     bool resume = false, overwrite = false, no_eval = false, no_progress = false;
     int64_t connect_timeout = 10 * IPW_NS_PER_SEC, idle_timeout = 300 * IPW_NS_PER_SEC;
     static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
-    static const char *const datasets[] = {"ipw", "mmlu-pro", "supergpqa", "jsonl", NULL};
+    static const char *const datasets[] = {"ipw", "mmlu-pro", "supergpqa", "jsonl", "agentic",
+                                           NULL};
     const char *const *collectors = ipw_collector_names; /* the registry's names */
     static const char *const eval_clients[] = {"openai", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
@@ -234,6 +282,14 @@ int cmd_profile(int argc, char **argv)
         fprintf(stderr, "ipw profile: --dataset-param: %s\n", eb.msg);
         json_decref(cp);
         return 2;
+    }
+    if (strcmp(cfg.dataset_id, "agentic") == 0) {
+        int code = replay_sessions(&cfg, client, model, cp, max_queries, seed, resume, overwrite,
+                                   (int)concurrency, &monitors, collector, interval_ms,
+                                   connect_timeout, idle_timeout);
+        json_decref(cp);
+        json_decref(dp);
+        return code;
     }
     cfg.client_id = client;
     cfg.model = model;

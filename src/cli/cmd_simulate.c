@@ -82,6 +82,9 @@ int cmd_simulate(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "calibrate"))
         return ipw_cli_simulate_calibrate(argc - 1, argv + 1);
+    for (int i = 1; i < argc; i++) /* the predict modes have their own flags (issue 14) */
+        if (!strcmp(argv[i], "--from-run") || !strncmp(argv[i], "--from-run=", 11))
+            return ipw_cli_simulate_fromrun(argc, argv);
     struct ipw_ss_options so;
     ipw_ss_options_init(&so);
     const char *cluster = so.cluster_config, *dataset = NULL, *output = NULL, *summary = NULL,

@@ -44,6 +44,8 @@ int cmd_report(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 /* The predict modes of `ipw simulate` (issue 14): argv[0] is "calibrate" for the first. */
 int ipw_cli_simulate_calibrate(int argc, char **argv);
+/* `ipw simulate --from-run ...`: the whole argv of `simulate`. */
+int ipw_cli_simulate_fromrun(int argc, char **argv);
 
 /* Installs SIGINT/SIGTERM handlers that set a flag instead of killing the process, so that
  * commands can finish what they measured and write it out. */

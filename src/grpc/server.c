@@ -1,6 +1,9 @@
 /* The gRPC server: an h2c event loop on nghttp2. One thread polls the listening sockets, every
  * connection and a wakeup fd; nghttp2 parses and frames, this file maps HTTP/2 streams to gRPC
- * calls (headers, message framing, status trailers, deadlines, graceful shutdown). */
+ * calls (headers, message framing, status trailers, deadlines, graceful shutdown).
+ * Longer than our other files on purpose: the loop, the connections and the calls share one
+ * state machine whose invariants (who frees a call, when a stream may resume) are easier to
+ * check in one place; its sections are marked with "----" rulers. */
 #include "grpc/server.h"
 
 #include <errno.h>

@@ -158,6 +158,18 @@ static ipw_err build_body(const struct ipw_remote *rm, const struct ipw_chat_req
     }
     if (e == IPW_OK && req->tools && json_array_size(req->tools))
         json_object_set_new(body, "tools", json_deep_copy(req->tools));
+    if (e == IPW_OK && req->max_tokens > 0) {
+        /* the request's own limit replaces the template's, under the name it already uses */
+        json_t *lim = json_integer(req->max_tokens);
+        if (rm->wire == IPW_WIRE_NDJSON)
+            json_object_set_new(json_object_get(body, "options"), "num_predict", lim);
+        else
+            json_object_set_new(body,
+                                json_object_get(body, "max_completion_tokens")
+                                    ? "max_completion_tokens"
+                                    : "max_tokens",
+                                lim);
+    }
     if (e == IPW_OK && json_object_set_new(body, "model", json_string(req->model)) != 0)
         e = ipw_fail(eb, IPW_E_INVALID, "the model name is not valid UTF-8 text");
     if (e == IPW_OK) {

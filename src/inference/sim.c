@@ -423,6 +423,8 @@ static ipw_err sim_chat(struct ipw_client *c, const struct ipw_chat_request *req
     long n_out = want;
     if (n_out > sc->max_tokens)
         n_out = sc->max_tokens;
+    if (req->max_tokens > 0 && n_out > req->max_tokens)
+        n_out = req->max_tokens;
     if (n_out > ctx - n_in)
         n_out = ctx - n_in;
     ipw_errbuf fit = {0};

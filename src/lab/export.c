@@ -5,31 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipw/csv.h"
 #include "ipw/jsonutil.h"
 #include "ipw/lab.h"
-
-/* RFC 4180: quote when needed, double the quotes. */
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
 static void csv_value(FILE *f, const json_t *v)
 {
     if (json_is_null(v) || !v)
         return;
     if (json_is_string(v)) {
-        csv_field(f, json_string_value(v));
+        ipw_csv_put_field(f, json_string_value(v));
         return;
     }
     char *t = ipw_json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -66,7 +51,7 @@ ipw_err ipw_lab_export(struct ipw_lab_store *s, const char *format, FILE *f, ipw
         json_object_foreach(proto, key, v)
         {
             fputs(sep ? "," : "", f);
-            csv_field(f, key);
+            ipw_csv_put_field(f, key);
             sep = true;
         }
         fputs("\r\n", f);

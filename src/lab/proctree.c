@@ -79,78 +79,6 @@ static ipw_err machine_ticks(const char *root, uint64_t *busy, uint64_t *total, 
     return IPW_OK;
 }
 
-ipw_err ipw_lab_cpu_snapshot(const char *procfs_root, int root_pid,
-                             struct ipw_lab_cpu_snapshot *out, ipw_errbuf *eb)
-{
-    const char *root = procfs_root ? procfs_root : "/proc";
-    memset(out, 0, sizeof *out);
-    ipw_err rc = machine_ticks(root, &out->busy_ticks, &out->total_ticks, eb);
-    if (rc != IPW_OK)
-        return rc;
-    struct proc self;
-    if (!read_stat(root, root_pid, &self))
-        return ipw_fail(eb, IPW_E_NOTFOUND,
-                        "server process %d is gone (cannot read %s/%d/stat); restart the server "
-                        "or give --server-pid",
-                        root_pid, root, root_pid);
-    DIR *d = opendir(root);
-    if (!d)
-        return ipw_fail(eb, IPW_E_IO, "cannot list %s: %s", root, strerror(errno));
-    size_t cap = 1024, n = 0;
-    struct proc *all = malloc(cap * sizeof *all);
-    if (!all) {
-        closedir(d);
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory walking %s", root);
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
-        if (n == cap) {
-            if (cap >= MAX_PROCS)
-                break; /* bounded: more processes than this is not a machine we can attribute */
-            struct proc *na = realloc(all, cap * 2 * sizeof *na);
-            if (!na)
-                break;
-            all = na;
-            cap *= 2;
-        }
-        if (read_stat(root, atoi(de->d_name), &all[n]))
-            n++;
-    }
-    closedir(d);
-    /* mark the descendants of root_pid: repeat until no new member (depth is small) */
-    char *in = calloc(n ? n : 1, 1);
-    if (!in) {
-        free(all);
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory walking %s", root);
-    }
-    bool grew = true;
-    while (grew) {
-        grew = false;
-        for (size_t i = 0; i < n; i++) {
-            if (in[i])
-                continue;
-            bool member = all[i].pid == root_pid;
-            for (size_t j = 0; !member && j < n; j++)
-                member = in[j] && all[j].pid == all[i].ppid;
-            if (member) {
-                in[i] = 1;
-                grew = true;
-            }
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        if (in[i]) {
-            out->tree_ticks += all[i].ticks;
-            out->processes++;
-        }
-    out->tree_ticks += self.child_ticks;
-    free(in);
-    free(all);
-    return IPW_OK;
-}
-
 void ipw_lab_cpu_shares(const struct ipw_lab_cpu_snapshot *a, const struct ipw_lab_cpu_snapshot *b,
                         double *share_busy, double *share_capacity)
 {
@@ -310,4 +238,16 @@ const int *ipw_lab_proctree_pids(const struct ipw_lab_proctree *t, size_t *n)
 {
     *n = t->ntree;
     return t->tree;
+}
+
+ipw_err ipw_lab_cpu_snapshot(const char *procfs_root, int root_pid,
+                             struct ipw_lab_cpu_snapshot *out, ipw_errbuf *eb)
+{
+    struct ipw_lab_proctree *t;
+    ipw_err rc = ipw_lab_proctree_open(procfs_root, root_pid, &t, eb);
+    if (rc != IPW_OK)
+        return rc;
+    rc = ipw_lab_proctree_snapshot(t, out, eb); /* a first snapshot reads every process */
+    ipw_lab_proctree_close(t);
+    return rc;
 }

@@ -1,6 +1,9 @@
 /* Arrow IPC stream reader: validates every message (framing, flatbuffer bounds, field nodes,
  * buffer bounds and alignment, null counts, offsets, UTF-8) before any value is read, and turns
- * record batches into JSON rows. Hostile input gives an error, never a crash. */
+ * record batches into JSON rows. Hostile input gives an error, never a crash.
+ * One file on purpose: the validation of a message and the reading of its values must agree
+ * on every bound, and keeping them side by side is what makes that checkable (and fuzzed as
+ * one unit, fuzz_arrow_read). */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "ipw/csv.h"
 #include "ss.h"
 
 void ipw_ss_write_csv_header(FILE *f)
@@ -12,25 +13,10 @@ void ipw_ss_write_csv_header(FILE *f)
           "TPOT,ITL\r\n", f);
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
-}
-
 void ipw_ss_write_csv_row(FILE *f, const struct ipw_ss_row *r)
 {
     fprintf(f, "%d,%lld,", r->instance, (long long)r->id);
-    csv_field(f, r->model);
+    ipw_csv_put_field(f, r->model);
     fprintf(f, ",%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,", (long long)r->input,
             (long long)r->output, (long long)r->arrival, (long long)r->end_time,
             (long long)r->latency, (long long)r->queuing_delay, (long long)r->ttft,

@@ -1,7 +1,9 @@
 /* The nvidia collector: NVML loaded at run time, one or more GPUs read each tick and summed
  * (SPEC §1.2). Everything that can be decided once (which power source, which memory call,
  * counter or integration, GPM) is decided at open; a tick only reads. A failing GPU makes that
- * tick's values unavailable and the collector retries on the next one; it never gives up. */
+ * tick's values unavailable and the collector retries on the next one; it never gives up.
+ * One file for one vendor library, as each collector is (nvtop's model): the symbol table,
+ * open-time decisions and the tick read the same private state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

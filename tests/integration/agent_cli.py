@@ -238,6 +238,59 @@ check(not live_bomb(), "no fork bomb process outlives its command")
 check(by["escape-output"]["limit"] == "output" and by["escape-output"]["output_bytes"] > 8 << 20,
       "runaway output is cut and the command killed (limit output)")
 
+# ---- replay of recorded sessions: ipw profile --dataset agentic -----------------------------
+rurl, rlog = server("--model", "replayer=tokens=1000,ttft=2ms,itl=1ms")
+sessions = [
+    {"session_id": "s1", "sub_requests": [
+        {"input_toks": 120, "output_toks": 12, "tool_duration_ns": 300000000},
+        {"input_toks": 260, "output_toks": 5, "tool_duration_ns": 100000000},
+        {"input_toks": 400, "output_toks": 9}]},
+    {"session_id": "s2", "sub_requests": [{"input_toks": 50, "output_toks": 3}]},
+    {"session_id": "s3", "messages": [
+        {"role": "user", "content": "count the files " * 10},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c", "type": "function",
+             "function": {"name": "shell", "arguments": "{\"command\": \"ls | wc -l\"}"}}]},
+        {"role": "tool", "tool_call_id": "c", "content": "12", "tool_duration_ns": 200000000},
+        {"role": "assistant", "content": "There are twelve files here."}]},
+]
+sess_file = os.path.join(TMP, "sessions.jsonl")
+with open(sess_file, "w") as f:
+    for x in sessions:
+        f.write(json.dumps(x) + "\n")
+for client in ("openai", "ollama"):
+    d = os.path.join(TMP, "replay-" + client)
+    before = len(open(rlog).readlines())
+    p = subprocess.run([IPW, "profile", "--client", client, "--client-base-url", rurl, "--model",
+                        "replayer", "--dataset", "agentic", "--dataset-path", sess_file,
+                        "--collector", "sim", "--output-dir", d],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0, "%s: ipw profile --dataset agentic replays the sessions (%s)"
+          % (client, p.stderr.strip()[-300:]))
+    ts, rdir = traces(d)
+    check([t["task_id"] for t in ts] == ["s1", "s2", "s3"] and
+          [t["n_turns"] for t in ts] == [3, 1, 2], "%s: every recorded turn is replayed" % client)
+    reqs = [json.loads(l) for l in open(rlog).readlines()[before:]]
+    reqs = [r for r in reqs if r["method"] == "POST"]
+    want = [12, 5, 9, 3] + [x["recorded"]["output_toks"] for x in ts[2]["turns"]]
+    got = [r["body"].get("max_tokens") if client == "openai"
+           else r["body"]["options"].get("num_predict") for r in reqs]
+    check(got == want, "%s: each request asks for the recorded output length %s" % (client, got))
+    outs = [x["output_tokens"] for t in ts for x in t["turns"]]
+    check(outs == want, "%s: the server's counts match the recording" % client)
+    words = [len(r["body"]["messages"][-1]["content"].split()) for r in reqs[:3]]
+    check(words == [120, 260, 400], "%s: the context grows to the recorded input lengths" % client)
+    t1 = ts[0]["turns"]
+    check(t1[0]["between"]["seconds"] >= 0.3 and t1[1]["between"]["seconds"] >= 0.1,
+          "%s: the recorded tool time is waited between turns" % client)
+    check(all(t["resolved"] is None and t["stop_reason"] == "replayed" for t in ts),
+          "%s: replayed sessions are measured, not judged" % client)
+    turns_add_up(ts, "replay " + client)
+subprocess.run([IPW, "analyze", rdir], capture_output=True)
+ag = json.load(open(os.path.join(rdir, "analysis", "agent.json")))["summary"]
+check(ag["judged"] == 0 and ag["resolved_rate"] is None and ag["turns"] == 6,
+      "agent.json of a replay: no resolved rate, every turn counted")
+
 # ---- SIGKILL mid-task, then --resume ---------------------------------------------------------
 d = os.path.join(TMP, "crash")
 args = ["--client", "openai", "--client-base-url", url, "--model", "slow", "--max-queries", "8",

@@ -119,6 +119,17 @@ def main():
         check("the page is at http://127.0.0.1:" in line, "ipw lab serve said: %r" % line)
         url = line.split("the page is at ")[1].strip()
 
+        # the command line's refusals: a non-loopback bind without --allow-remote (usage, 2),
+        # a store that cannot be opened (runtime, 1), each one line naming the fix
+        blocker = os.path.join(work, "a-file")
+        open(blocker, "w").close()
+        for args, code, says in ((["--bind", "0.0.0.0"], 2, "--allow-remote"),
+                                 (["--db", os.path.join(blocker, "lab.db")], 1, "a-file")):
+            bad = subprocess.run([IPW, "lab", "serve", "--port", "0", *args], capture_output=True,
+                                 text=True, timeout=30, env=env)
+            check(bad.returncode == code and says in bad.stderr,
+                  "ipw lab serve %s: exit %d, %r" % (args, bad.returncode, bad.stderr))
+
         shots = os.environ.get("IPW_LAB_SCREENSHOTS") or os.path.join(work, "shots")
         p = subprocess.run([node, os.path.join(browser_dir, "lab_page_check.js"), url, shots],
                            capture_output=True, text=True, timeout=300, cwd=browser_dir)

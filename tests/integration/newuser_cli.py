@@ -248,6 +248,15 @@ def test_item16_demo_headline_and_item14_comparison():
           "a modelled run is not ranked against a measured one (one run in each group)")
     check("sim: modelled energy and accuracy" in table, "the sim row says what is modelled")
     check("IPJ (modelled accuracy)" in html, "the run's cards label IPJ as modelled")
+    # item 15: a run without a power counter says why at the top, once; each mean says which
+    # queries it covers
+    check(html.count("No energy was measured in this run") == 1 and
+          html.index("No energy was measured") > html.index('id="run2"'),
+          "the run without a counter (and only it) says why every energy is n/a")
+    check("Successful queries in those two means" in html and
+          "Scored queries in the scored energy mean (IPJ)" in html and
+          "Energy per scored query, all domains" in html,
+          "the report's means name the queries they cover")
     srv.stop()
 
 

@@ -44,6 +44,31 @@ grep -q "$NOTE" calsim.log || err "--hardware-spec: no roofline note"
 "$IPW" profile --client sim --model llama-3.1-8b --max-queries 2 --output-dir runs2 \
     --client-param hardware="$PWD/cal.json" --client-param max_tokens=4 --no-eval \
     --baseline-seconds 0.1 > profile2.log 2>&1 || { err "sim client with the calibrated spec"; tail -3 profile2.log; }
+# 3. --from-run: the sim-client run replayed on the hardware it ran on reproduces its
+#    energies; on other hardware it predicts; ipw report shows both, labelled
+"$IPW" simulate --from-run "$RUN" --hardware H100 > fr.log 2> fr.err || { err "from-run"; cat fr.err; }
+grep -q "one at a time, as measured" fr.log || err "from-run: a sequential run not replayed so"
+grep -q "predicted figures are $NOTE" fr.log || err "from-run: no modelled note"
+"${IPW_PYTHON:-python3}" - "$RUN/prediction_H100.json" <<'PY' || err "from-run: energies not reproduced"
+import json, sys
+p = json.load(open(sys.argv[1]))
+m, q = p["measured"], p["predicted"]
+for k in ("energy_per_query_j", "j_per_output_token", "total_energy_j", "latency_mean_s"):
+    e = abs(q[k] - m[k]) / m[k]
+    print(f"  {k}: measured {m[k]:.4g}, predicted {q[k]:.4g}, {100*e:.2f} %")
+    assert e < 0.10, k
+assert p["median_abs_energy_error"] < 0.10
+assert "predicted" in p["note"] and "roofline" in p["note"]
+PY
+"$IPW" simulate --from-run "$RUN" --hardware-spec cal.json --tp 2 --arrival-rate 50 \
+    --out fr2.json > fr2.log 2>&1 || { err "from-run --hardware-spec --tp --arrival-rate"; cat fr2.log; }
+grep -q "Poisson arrivals" fr2.log || err "from-run --arrival-rate: not Poisson"
+"$IPW" simulate --from-run "$RUN" --hardware RTX4090 > fr3.log 2>&1 || err "from-run on RTX4090"
+"$IPW" report "$RUN" --output rep.html > /dev/null 2>&1 || err "report"
+[ "$(grep -c 'Measured vs predicted' rep.html)" -eq 2 ] || err "report: not two prediction tables"
+grep -q "predicted: modelled" rep.html || err "report: no modelled badge"
+"$IPW" simulate --from-run "$RUN" 2> bad.err; [ $? -eq 2 ] || err "from-run without hardware: exit"
+"$IPW" simulate --from-run /nonexistent --hardware H100 2> bad.err; [ $? -eq 1 ] || err "from-run of a missing run: exit"
 "$IPW" simulate calibrate /nonexistent 2> bad.err; [ $? -eq 1 ] || err "calibrate of a missing run: exit status"
 "$IPW" simulate calibrate 2> bad.err; [ $? -eq 2 ] || err "calibrate without a run: exit status"
 

@@ -168,6 +168,54 @@ static void test_script(void **state)
     assert_false(ipw_agent_script_parse("win", &m));
 }
 
+static void test_sessions(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"session_id\":\"a\",\"sub_requests\":[{\"input_toks\":100,\"output_toks\":20,"
+        "\"tool_duration_ns\":5000},{\"input_toks\":180,\"output_toks\":7}]}\n"
+        "{\"session_id\":7,\"messages\":[{\"role\":\"user\",\"content\":\"12345678\"},"
+        "{\"role\":\"assistant\",\"content\":\"abcd\"},{\"role\":\"tool\",\"content\":\"x\","
+        "\"tool_duration_ns\":9},{\"role\":\"assistant\",\"content\":\"done\"}]}\n";
+    struct ipw_agent_taskset ts = {0};
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_agent_sessions_parse(text, strlen(text), "s.jsonl", &ts, &eb), IPW_OK);
+    assert_int_equal(ts.n, 2);
+    assert_int_equal(ts.task[0].kind, IPW_TASK_REPLAY);
+    assert_int_equal(ts.task[0].n_replay, 2);
+    assert_int_equal(ts.task[0].replay[0].input_toks, 100);
+    assert_int_equal(ts.task[0].replay[0].output_toks, 20);
+    assert_int_equal(ts.task[0].replay[0].tool_ns, 5000);
+    assert_int_equal(ts.task[0].replay[1].tool_ns, 0);
+    assert_string_equal(ts.task[1].id, "7");
+    assert_int_equal(ts.task[1].n_replay, 2);
+    assert_int_equal(ts.task[1].replay[0].input_toks, 2); /* 8 bytes before it */
+    assert_int_equal(ts.task[1].replay[0].output_toks, 1);
+    assert_int_equal(ts.task[1].replay[0].tool_ns, 9);
+    assert_int_equal(ts.task[1].replay[1].input_toks, 4); /* 8 + 4 + 1 bytes */
+    ipw_agent_tasks_free(&ts);
+
+    const char *bad[][2] = {
+        {"{\"session_id\":\"a\"}\n", "sub_requests (a list) or messages"},
+        {"{\"sub_requests\":[{\"input_toks\":-1,\"output_toks\":2}]}\n", "input_toks"},
+        {"{\"sub_requests\":[{\"input_toks\":1,\"output_toks\":0}]}\n", ">= 1"},
+        {"{\"sub_requests\":[]}\n", "1 to"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}\n", "no assistant"},
+        {"{\"session_id\":\"a\",\"sub_requests\":[{\"input_toks\":1,\"output_toks\":1}]}\n"
+         "{\"session_id\":\"a\",\"sub_requests\":[{\"input_toks\":1,\"output_toks\":1}]}\n",
+         "used twice"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ipw_errbuf_clear(&eb);
+        assert_int_equal(ipw_agent_sessions_parse(bad[i][0], strlen(bad[i][0]), "s.jsonl", &ts,
+                                                  &eb),
+                         IPW_E_INVALID);
+        if (!strstr(eb.msg, bad[i][1]) || !strstr(eb.msg, "s.jsonl line"))
+            fail_msg("'%s': message '%s' lacks '%s'", bad[i][0], eb.msg, bad[i][1]);
+        ipw_agent_tasks_free(&ts);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_jsonl_set),
         cmocka_unit_test(test_builtin_set),
         cmocka_unit_test(test_script),
+        cmocka_unit_test(test_sessions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -506,6 +506,28 @@ static void test_remote_bind_refused(void **state)
     assert_non_null(strstr(eb.msg, "--allow-remote"));
 }
 
+/* --allow-remote: the server starts on every address, and a Host that is not a loopback name
+ * (the machine's name, as a remote browser sends it) is accepted; the token rule stays. */
+static void test_remote_bind_allowed(void **state)
+{
+    struct ipw_labweb_config cfg = {.bind = "0.0.0.0", .port = 0, .allow_remote = true,
+                                     .token = TOKEN};
+    struct ipw_labweb *w = NULL;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_labweb_start(&cfg, &scripted, NULL, &w, &eb), IPW_OK);
+    lwt_target(ipw_labweb_port(w), TOKEN);
+    char host[64], origin[80];
+    snprintf(host, sizeof host, "Host: lab-host.example:%d", ipw_labweb_port(w));
+    snprintf(origin, sizeof origin, "Origin: http://lab-host.example:%d", ipw_labweb_port(w));
+    lwt_expect("GET", "/api/summary", NULL, (const char *[]){"-", host, NULL}, 200, NULL);
+    const char *body = "{\"input_tokens\":1,\"output_tokens\":1}";
+    lwt_expect("POST", "/api/estimate", body, (const char *[]){"-", host, origin, NULL}, 403,
+               "token");
+    lwt_expect("POST", "/api/estimate", body,
+               (const char *[]){"-", host, origin, "X-IPW-Token: " TOKEN, NULL}, 200, NULL);
+    ipw_labweb_stop(w);
+}
+
 static void test_guard_functions(void **state)
 {
     assert_true(lw_host_allowed("127.0.0.1:8765", 8765, false));
@@ -557,6 +579,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_guard_functions),
         cmocka_unit_test(test_remote_bind_refused),
+        cmocka_unit_test(test_remote_bind_allowed),
         cmocka_unit_test_setup_teardown(test_page_and_read_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_batch_and_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),

@@ -1,0 +1,208 @@
+/* The lab's /proc readers: the process-tree tracker on a fake procfs (members, a child born
+ * between snapshots, a grandchild of a newborn, a reaped child counted through cutime, the
+ * machine's busy and total time), the two share conventions, the listener lookup through
+ * /proc/net/tcp6 and fd links, and the tree of real child processes burning known CPU. */
+#include "ipw_test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipw/lab.h"
+
+static void put_stat(const char *root, int pid, int ppid, long ut, long st, long cut, long cst)
+{
+    char rel[64], text[512];
+    snprintf(rel, sizeof rel, "%d/stat", pid);
+    /* a command name with a space and a parenthesis, as the kernel allows */
+    snprintf(text, sizeof text,
+             "%d (ollama (runner)) S %d 1 1 0 -1 4194560 100 0 0 0 %ld %ld %ld %ld 20 0 1 0 1\n",
+             pid, ppid, ut, st, cut, cst);
+    ipw_test_write(root, rel, text);
+}
+
+static void put_machine(const char *root, long busy, long idle)
+{
+    char text[256];
+    snprintf(text, sizeof text, "cpu  %ld 0 0 %ld 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n", busy,
+             idle);
+    ipw_test_write(root, "stat", text);
+}
+
+static void test_tracker_on_fake_procfs(void **state)
+{
+    (void)state;
+    char *root = ipw_test_mkdtemp("ipw-lab-proc");
+    put_machine(root, 1000, 3000);
+    put_stat(root, 100, 1, 50, 10, 0, 0);  /* the server */
+    put_stat(root, 101, 100, 200, 20, 0, 0); /* its runner */
+    put_stat(root, 300, 1, 999, 999, 0, 0);  /* someone else */
+    struct ipw_lab_proctree *t;
+    assert_int_equal(ipw_lab_proctree_open(root, 100, &t, NULL), IPW_OK);
+    struct ipw_lab_cpu_snapshot a, b;
+    assert_int_equal(ipw_lab_proctree_snapshot(t, &a, NULL), IPW_OK);
+    assert_int_equal(a.processes, 2);
+    assert_int_equal(a.tree_ticks, 280);
+    assert_int_equal(a.busy_ticks, 1000);
+    assert_int_equal(a.total_ticks, 4000);
+    /* the runner works 40 ticks, a child is born to it (and a grandchild to that), the
+     * server reaps an earlier child that used 5 ticks; the machine is busy 100 more ticks of
+     * 400 */
+    put_stat(root, 100, 1, 50, 10, 3, 2);
+    put_stat(root, 101, 100, 230, 30, 0, 0);
+    put_stat(root, 400, 101, 7, 1, 0, 0);
+    put_stat(root, 401, 400, 2, 0, 0, 0);
+    put_stat(root, 300, 1, 5000, 999, 0, 0);
+    put_machine(root, 1100, 3300);
+    assert_int_equal(ipw_lab_proctree_snapshot(t, &b, NULL), IPW_OK);
+    assert_int_equal(b.processes, 4);
+    assert_int_equal(b.tree_ticks, 60 + 5 + 260 + 8 + 2);
+    size_t n;
+    const int *pids = ipw_lab_proctree_pids(t, &n);
+    assert_int_equal(n, 4);
+    assert_int_equal(pids[0], 100);
+    assert_int_equal(pids[3], 401);
+    double busy, cap;
+    ipw_lab_cpu_shares(&a, &b, &busy, &cap);
+    assert_double_equal(busy, 55.0 / 100.0, 1e-12);
+    assert_double_equal(cap, 55.0 / 400.0, 1e-12);
+    /* the server gone: a clear error */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/100/stat", root);
+    unlink(path);
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_lab_proctree_snapshot(t, &b, &eb), IPW_E_NOTFOUND);
+    assert_non_null(strstr(eb.msg, "server process 100 is gone"));
+    ipw_lab_proctree_close(t);
+    /* no machine movement: shares unknown, not infinite */
+    ipw_lab_cpu_shares(&a, &a, &busy, &cap);
+    assert_true(isnan(busy) && isnan(cap));
+    ipw_test_rmtree(root);
+    free(root);
+}
+
+static void test_listener_fake_procfs(void **state)
+{
+    (void)state;
+    char *root = ipw_test_mkdtemp("ipw-lab-net");
+    ipw_test_write(root, "net/tcp",
+                   "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt"
+                   "   uid  timeout inode\n"
+                   "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000"
+                   "     0        0 5555 1 0000000000000000 100 0 0 10 0\n"
+                   "   1: 0100007F:2CAB 0100007F:1F90 01 00000000:00000000 00:00000000 00000000"
+                   "     0        0 7777 1 0000000000000000 100 0 0 10 0\n");
+    ipw_test_write(root, "net/tcp6",
+                   "  sl  local_address                         remote_address                "
+                   "        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+                   "   0: 00000000000000000000000000000000:2CAA 00000000000000000000000000000000"
+                   ":0000 0A 00000000:00000000 00:00000000 00000000     0        0 6666 1\n");
+    char dir[4200], link[4300];
+    snprintf(dir, sizeof dir, "%s/4242/fd", root);
+    ipw_test_write(root, "4242/fd/.keep", "");
+    snprintf(link, sizeof link, "%s/3", dir);
+    assert_int_equal(symlink("socket:[6666]", link), 0);
+    snprintf(link, sizeof link, "%s/4", dir);
+    assert_int_equal(symlink("/dev/null", link), 0);
+    ipw_test_write(root, "77/fd/.keep", "");
+    snprintf(link, sizeof link, "%s/77/fd/9", root);
+    assert_int_equal(symlink("socket:[5555]", link), 0);
+    int pid = 0;
+    assert_int_equal(ipw_lab_find_listener(root, 0x2CAA, &pid, NULL), IPW_OK); /* tcp6 */
+    assert_int_equal(pid, 4242);
+    assert_int_equal(ipw_lab_find_listener(root, 8080, &pid, NULL), IPW_OK); /* 0x1F90 */
+    assert_int_equal(pid, 77);
+    ipw_errbuf eb = {0};
+    /* 0x2CAB is a connected socket, not a listener */
+    assert_int_equal(ipw_lab_find_listener(root, 0x2CAB, &pid, &eb), IPW_E_NOTFOUND);
+    assert_non_null(strstr(eb.msg, "--server-pid"));
+    ipw_test_rmtree(root);
+    free(root);
+}
+
+static void test_listener_real_socket(void **state)
+{
+    (void)state;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s, 1), 0);
+    socklen_t len = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &len);
+    int pid = 0;
+    ipw_errbuf eb = {0};
+    if (ipw_lab_find_listener(NULL, ntohs(a.sin_port), &pid, &eb) != IPW_OK)
+        fail_msg("%s", eb.msg);
+    assert_int_equal(pid, getpid());
+    close(s);
+}
+
+static double cpu_now(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A real tree: a child that starts a grandchild; each burns 0.3 s of CPU. The grandchild is
+ * reaped by the child before the second snapshot (so it counts through cutime) and the child
+ * is still alive (counted directly). */
+static void test_real_children_burning(void **state)
+{
+    (void)state;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        pid_t g = fork();
+        volatile unsigned long x = 0;
+        while (cpu_now(CLOCK_PROCESS_CPUTIME_ID) < 0.3)
+            for (int i = 0; i < 100000; i++)
+                x += (unsigned long)i;
+        if (g == 0)
+            _exit(0);
+        waitpid(g, NULL, 0);
+        if (write(ready[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    struct ipw_lab_proctree *t;
+    struct ipw_lab_cpu_snapshot a, b;
+    assert_int_equal(ipw_lab_proctree_open(NULL, child, &t, NULL), IPW_OK);
+    assert_int_equal(ipw_lab_proctree_snapshot(t, &a, NULL), IPW_OK);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(ipw_lab_proctree_snapshot(t, &b, NULL), IPW_OK);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    ipw_lab_proctree_close(t);
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    double used = (double)(b.tree_ticks - a.tree_ticks) / hz;
+    print_message("tree used %.2f s of CPU (0.6 s burnt, part of it perhaps before the first "
+                  "snapshot)\n", used);
+    /* the first snapshot may come after some of the burning started: at most 0.6 s, and the
+     * grandchild's reaped time must be there: more than the child's 0.3 s alone minus what
+     * ran before the first snapshot */
+    assert_true(b.tree_ticks >= a.tree_ticks);
+    assert_true(used <= 0.6 + 3 / hz);
+    assert_true((double)b.tree_ticks / hz >= 0.6 - 3 / hz); /* all of it, since fork */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tracker_on_fake_procfs),
+        cmocka_unit_test(test_listener_fake_procfs),
+        cmocka_unit_test(test_listener_real_socket),
+        cmocka_unit_test(test_real_children_burning),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
