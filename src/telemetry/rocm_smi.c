@@ -2,10 +2,12 @@
  * each tick and summed (SPEC §1.2). The energy counter is watched: where it sticks or runs
  * backwards, as it does on some parts, that GPU switches to integrating its power, continuing
  * from the last good counter value so energy stays monotonic. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dynlib.h"
 #include "gpu_common.h"
@@ -344,6 +346,29 @@ static void identity(struct rs *rs, uint32_t dv, struct ipw_device_info *info)
         snprintf(info->uuid, sizeof info->uuid, "0x%016llx", (unsigned long long)id);
 }
 
+
+/* fd 2 to /dev/null for a library call; returns the saved descriptor (-1: nothing done). */
+static int quiet_stderr(void)
+{
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved >= 0 && nul >= 0)
+        dup2(nul, STDERR_FILENO);
+    if (nul >= 0)
+        close(nul);
+    return saved;
+}
+
+static void restore_stderr(int saved)
+{
+    if (saved < 0)
+        return;
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+}
+
 static ipw_err rs_open(struct ipw_collector *c, ipw_errbuf *eb)
 {
     struct rs *rs = calloc(1, sizeof *rs);
@@ -371,7 +396,12 @@ static ipw_err rs_open(struct ipw_collector *c, ipw_errbuf *eb)
         rs_teardown(rs);
         return e;
     }
+    /* On a machine without an AMD GPU the library prints its own lines ("Failed to open drm
+     * root directory", "Exception caught: rsmi_init") on every auto-detecting command; our
+     * message below says what failed, so its stderr is silenced for the call. */
+    int saved = quiet_stderr();
     rsmi_status_t st = rs->api.init(0);
+    restore_stderr(saved);
     if (st != RSMI_STATUS_SUCCESS) {
         e = ipw_fail(eb, IPW_E_UNSUPPORTED,
                      "rsmi_init failed (%s): is the amdgpu kernel driver loaded and "

@@ -126,11 +126,15 @@ void ipw_wire_decode_reading(const Energy__TelemetryReading *m, ipw_domain main,
      * cpu_* pair if the two ever disagree. */
     put(r, ipw_domain_power_metric(main), m->power_watts);
     put(r, ipw_domain_energy_metric(main), m->energy_joules);
+    /* The wire carries no source; the platform tells the one case that matters: a sim
+     * monitor's energies are modelled, and must not pass for a counter's. */
+    ipw_energy_source src = m->platform && strcmp(m->platform, "sim") == 0 ? IPW_ENERGY_MODELED
+                                                                          : IPW_ENERGY_COUNTER;
     if (ipw_reading_has(r, ipw_domain_energy_metric(main)))
-        r->energy_source[main] = IPW_ENERGY_COUNTER;
+        r->energy_source[main] = src;
     for (int d = 0; d < IPW_DOMAIN_COUNT; d++)
         if (!r->energy_source[d] && ipw_reading_has(r, ipw_domain_energy_metric((ipw_domain)d)))
-            r->energy_source[d] = IPW_ENERGY_COUNTER;
+            r->energy_source[d] = src;
     unsigned n = 0;
     for (size_t i = 0; i < m->n_devices && n < maxdev && dev; i++, n++) {
         const Energy__DeviceReading *d = m->devices[i];

@@ -66,6 +66,9 @@ EXPORT rsmi_status_t rsmi_init(uint64_t flags)
         return RSMI_STATUS_UNKNOWN_ERROR;
     }
     if (S.cfg.init_error) {
+        /* what the real library prints on a machine without an AMD GPU, on its own stderr */
+        fprintf(stderr, "Failed to open drm root directory /sys/class/drm.\n"
+                        "Exception caught: rsmi_init.\n");
         S.inits = 0;
         return (rsmi_status_t)S.cfg.init_error;
     }

@@ -457,7 +457,44 @@ def test_item6_record_versions():
           "and reported: %r" % acc["warnings"])
 
 
+def test_item14_sim_monitor_is_modelled():
+    """Readings of a sim monitor are modelled, not a counter's, in every record."""
+    mon = ms.Monitor(collector="sim", interval_ms=20)
+    srv = LlmServer("m=ttft=20ms,itl=5ms,tokens=4")
+    d = ms.tmpdir("ipw-nu-14-")
+    p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", srv.url,
+             "--max-queries", "3", "--output-dir", d, "--run-name", "r", "--monitor", mon.target,
+             "--baseline-seconds", "0", "--no-eval", "--no-progress", "--warmup", "0"])
+    check(p.returncode == 0, "profile through a sim monitor (%s)" % p.stderr[-300:])
+    src = {r["model_metrics"]["m"]["energy_metrics"]["energy_source"] for r in records(
+        os.path.join(d, "r"))}
+    check(src == {"modeled"}, "its energies are labelled modeled, not counter: %s" % src)
+    mon.terminate()
+    srv.stop()
+
+
+def test_item14_rocm_smi_quiet():
+    """The ROCm SMI library's own stderr lines on a machine without an AMD GPU do not appear
+    on auto-detecting commands."""
+    fake = os.path.join(BIN, "tests", "fakes", "rocm", "librocm_smi64.so")
+    if not os.path.exists(fake):
+        print("skip: no fake ROCm SMI library")
+        return
+    d = ms.tmpdir("ipw-nu-14r-")
+    cfg = os.path.join(d, "rocm.conf")
+    open(cfg, "w").write("init_error = 8\n")
+    env = {"IPW_ROCM_SMI_LIBRARY": fake, "IPW_FAKE_ROCM_CONFIG": cfg,
+           "IPW_NVML_LIBRARY": os.path.join(d, "none.so"), "IPW_SYSFS_ROOT": d,
+           "IPW_POWERMETRICS": os.path.join(d, "none")}
+    p = run(["telemetry", "--local", "--count", "1", "--interval", "10ms"], env=env)
+    check(p.returncode == 0 and "Failed to open drm" not in p.stderr and
+          "Exception caught" not in p.stderr,
+          "auto-detection shows none of the library's own lines: %r" % p.stderr)
+
+
 try:
+    test_item14_rocm_smi_quiet()
+    test_item14_sim_monitor_is_modelled()
     test_item6_record_versions()
     test_item12_warmup_and_cold_start()
     test_item1_resume_settings()
