@@ -26,7 +26,7 @@ int ipw_cli_lab_serve(int argc, char **argv)
         {"bind", IPW_OPT_STRING, &bind, "ADDR",
          "address to listen on (default 127.0.0.1; others need --allow-remote)"},
         {"allow-remote", IPW_OPT_FLAG, &allow_remote, NULL,
-         "allow a non-loopback --bind (anyone who reaches it and has the token can run jobs)"},
+         "allow a non-loopback --bind (anyone who can reach it can open the page and run jobs)"},
         {"client", IPW_OPT_CHOICE, &client, "NAME", "the page's default client (default ollama)",
          0, 0, clients},
         {"client-base-url", IPW_OPT_STRING, &base_url, "URL",

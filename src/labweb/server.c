@@ -228,7 +228,8 @@ ipw_err ipw_labweb_start(const struct ipw_labweb_config *cfg, const struct ipw_l
     }
     if (!ipw_net_is_loopback(bind))
         ipw_warn("the lab's web page listens on %s:%d, reachable from the network: anyone who "
-                 "can reach it and has the token can run jobs on this machine",
+                 "can reach it can open the page (which carries the token) and run jobs on this "
+                 "machine; the token only keeps other web pages out",
                  bind, w->port);
     *out = w;
     return IPW_OK;
