@@ -20,7 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             IPW_OK) {
             if (r.input < 1 || r.output <= r.input || r.arrival < 0)
                 abort();
+            for (const struct ss_req *q = r.next_sub; q; q = q->next_sub)
+                if (q->input < 1 || q->output <= q->input || q->tool_ns < 0)
+                    abort();
             free(r.toks);
+            ss_req_free(r.next_sub);
         }
         return 0;
     }

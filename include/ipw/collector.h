@@ -77,8 +77,14 @@ struct ipw_collector_info {
 
 struct ipw_collector;
 
+/* One entry of the collector registry (detect.c): everything that names or describes a
+ * collector is here, and every list of collectors (CLI choices, `ipw list`, help and error
+ * messages, the auto-detection order) is derived from these tables, never spelled again. */
 struct ipw_collector_ops {
-    const char *name; /* the platform name */
+    const char *name;                /* the platform name, as --collector takes it */
+    const char *const *aliases;      /* other names it answers to (NULL-terminated), or NULL */
+    const char *description;         /* one line for `ipw list collectors` */
+    int auto_rank;                   /* auto-detection tries 1, 2, 3 ...; 0: only by name */
     unsigned caps;    /* enum ipw_collector_cap bits; open() may clear what the hardware lacks */
     ipw_domain main_domain; /* what it reports as energy_joules / power_watts */
     /* Probe and open. Fill c->info and c->priv. On failure, say why in eb; detection then
@@ -139,9 +145,14 @@ const char *ipw_collector_name(const struct ipw_collector *c);
 const char *ipw_collector_last_error(const struct ipw_collector *c);
 /* The ops table for a user-facing name or alias, or NULL. */
 const struct ipw_collector_ops *ipw_collector_lookup(const char *name);
-/* Names accepted by --collector, for help and `ipw list collectors`. */
-extern const char *const ipw_collector_names[];
-/* NULL-terminated list of collectors in auto-detection order. */
+/* Every collector of this build, NULL-terminated, in the order `ipw list` shows them. */
+const struct ipw_collector_ops *const *ipw_collector_registry(void);
+/* Names accepted by --collector: "auto", then each collector's name (NULL-terminated; for
+ * option choices, help and `ipw list collectors`). */
+const char *const *ipw_collector_choices(void);
+/* "auto, nvidia, amd, ..." for messages. */
+const char *ipw_collector_choices_text(void);
+/* NULL-terminated list of collectors in auto-detection order (auto_rank 1, 2, ...). */
 const struct ipw_collector_ops *const *ipw_collector_auto_order(void);
 /* What a platform name reported by a remote monitor can do and which domain it reports as its
  * main energy: from that collector's ops table; a platform this build does not know (a newer

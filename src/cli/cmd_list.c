@@ -32,17 +32,6 @@ static const struct entry analysis_about[] = {
     {"regression", "least-squares fits of latency, energy and power against tokens"},
     {NULL, NULL}};
 
-static const struct entry collector_about[] = {
-    {"auto", "detect: macOS powermetrics, NVIDIA, AMD, RAPL, cpu-model, then null"},
-    {"nvidia", "NVML (libnvidia-ml.so.1): GPU energy counter, power, memory, utilization"},
-    {"amd", "ROCm SMI (librocm_smi64.so): GPU energy counter, power, memory, busy %"},
-    {"rapl", "Linux powercap: CPU package and DRAM energy counters"},
-    {"macos", "powermetrics (root): CPU, GPU and ANE energy on Apple Silicon"},
-    {"cpu-model", "CPU and DRAM power modelled from CPU load and TDP (no counter needed)"},
-    {"null", "no power counters: CPU memory only"},
-    {"sim", "modelled power of a named GPU, used with the sim client"},
-    {NULL, NULL}};
-
 static const char *about(const struct entry *t, const char *name)
 {
     for (; t->name; t++)
@@ -58,6 +47,18 @@ static void print_group(const char *title, const char *const *names, const struc
     printf("%s:\n", title);
     for (const char *const *n = names; *n; n++)
         printf("  %-10s %s\n", *n, about(t, *n));
+}
+
+/* Collectors describe themselves in their registry entries; auto's line is their order. */
+static void print_collectors(void)
+{
+    printf("collectors:\n  %-10s detect:", "auto");
+    const struct ipw_collector_ops *const *o = ipw_collector_auto_order();
+    for (size_t i = 0; o[i]; i++)
+        printf("%s %s", i == 0 ? "" : o[i + 1] ? "," : ", then", o[i]->name);
+    printf("\n");
+    for (const struct ipw_collector_ops *const *p = ipw_collector_registry(); *p; p++)
+        printf("  %-10s %s\n", (*p)->name, (*p)->description);
 }
 
 int cmd_list(int argc, char **argv)
@@ -88,7 +89,7 @@ int cmd_list(int argc, char **argv)
         shown = true;
     }
     if (all || strcmp(what, "collectors") == 0) {
-        print_group("collectors", ipw_collector_names, collector_about);
+        print_collectors();
         shown = true;
     }
     if (!shown) {

@@ -128,7 +128,6 @@ int cmd_profile(int argc, char **argv)
     static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
     static const char *const datasets[] = {"ipw", "mmlu-pro", "supergpqa", "jsonl", "agentic",
                                            NULL};
-    const char *const *collectors = ipw_collector_names; /* the registry's names */
     static const char *const eval_clients[] = {"openai", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
@@ -166,7 +165,7 @@ int cmd_profile(int argc, char **argv)
          "telemetry source: local (default), or an energy monitor's HOST:PORT; repeat for "
          "several nodes (their energies add up)"},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
-         "local collector (default auto; sim for --client sim)", 0, 0, collectors},
+         "local collector (default auto; sim for --client sim)", 0, 0, ipw_collector_choices()},
         {"interval-ms", IPW_OPT_INT, &interval_ms, "MS", "sampling period in milliseconds, 1 to 10000 (default 50)", 1, 10000},
         {"warmup", IPW_OPT_INT, &warmup, "N",
          "unmeasured requests before the baseline, so a cold model's load lands on none of the "

@@ -10,7 +10,6 @@
 #include "ipw/clock.h"
 #include "ipw/collector.h"
 #include "ipw/log.h"
-#include "ipw/collector.h"
 #include "ipw/options.h"
 
 int cmd_run(int argc, char **argv)
@@ -29,7 +28,6 @@ int cmd_run(int argc, char **argv)
     static const char *const datasets[] = {IPW_AGENT_BUILTIN, "ipw", "jsonl", NULL};
     static const char *const sandboxes[] = {"bwrap", "podman", "none", NULL};
     static const char *const scripts[] = {"solve", "fail", "loop", NULL};
-    const char *const *collectors = ipw_collector_names; /* the registry's names */
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"agent", IPW_OPT_CHOICE, &cfg.agent, "NAME", "react (tools: shell, files, calculator; default) or terminus (a tmux terminal)", 0,
@@ -74,7 +72,7 @@ int cmd_run(int argc, char **argv)
         {"overwrite", IPW_OPT_FLAG, &overwrite, NULL, "replace an existing run directory"},
         {"monitor", IPW_OPT_LIST, &monitors, "local|HOST:PORT", "telemetry source (repeatable)"},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
-         "local collector (default auto; sim for --client sim)", 0, 0, collectors},
+         "local collector (default auto; sim for --client sim)", 0, 0, ipw_collector_choices()},
         {"interval-ms", IPW_OPT_INT, &interval_ms, "MS", "sampling period (default 50)", 1,
          10000},
         {"connect-timeout", IPW_OPT_DURATION, &connect_timeout, "DURATION",

@@ -166,14 +166,13 @@ int cmd_telemetry(int argc, char **argv)
     int64_t interval_ns = IPW_NS_PER_SEC;
     long count = 0;
     double cpu_tdp = 0, cpu_idle = 0;
-    const char *const *collectors = ipw_collector_names; /* the registry's names */
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"local", IPW_OPT_FLAG, &local, NULL, "read the collector in this process (default)"},
         {"target", IPW_OPT_STRING, &target, "HOST:PORT",
          "read from an energy monitor over gRPC (or unix:PATH)"},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME", "collector for --local (default auto)",
-         0, 0, collectors},
+         0, 0, ipw_collector_choices()},
         {"cpu-tdp", IPW_OPT_DOUBLE, &cpu_tdp, "W",
          "cpu-model: TDP of one CPU package (default: from the CPU table by model name)", 1, 5000},
         {"cpu-idle", IPW_OPT_DOUBLE, &cpu_idle, "W",

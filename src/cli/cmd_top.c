@@ -244,13 +244,12 @@ int cmd_top(int argc, char **argv)
     int64_t interval_ns = IPW_NS_PER_SEC;
     long count = 0;
     bool plain = false;
-    const char *const *collectors = ipw_collector_names; /* the registry's names */
     struct ipw_option opts[] = {
         {"target", IPW_OPT_LIST, &targets, "HOST:PORT",
          "an energy monitor to show (or unix:PATH); repeat for a fleet view with one row per node "
          "and the cluster total (default: this machine's collector)"},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
-         "collector when no --target is given (default auto)", 0, 0, collectors},
+         "collector when no --target is given (default auto)", 0, 0, ipw_collector_choices()},
         {"interval", IPW_OPT_DURATION, &interval_ns, "DURATION",
          "time between refreshes, 100ms to 10s (default 1s); + and - change it while running"},
         {"count", IPW_OPT_INT, &count, "N", "stop after N refreshes (default: until q or Ctrl-C)",

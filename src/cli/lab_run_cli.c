@@ -12,10 +12,10 @@
 #include "commands.h"
 #include "ipw/client.h"
 #include "ipw/clock.h"
+#include "ipw/collector.h"
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
-#include "ipw/collector.h"
 #include "ipw/options.h"
 #include "ipw/utf8.h"
 #include "lab_cli.h"
@@ -309,7 +309,6 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
     bool json = false, quiet = false;
     int64_t baseline = 500 * IPW_NS_PER_MS;
     static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
-    const char *const *collectors = ipw_collector_names; /* the registry's names */
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"client", IPW_OPT_CHOICE, &cfg.client, "NAME", "inference client (required)", 0, 0,
@@ -340,7 +339,7 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
         {"seed", IPW_OPT_INT, &cfg.seed, "S", "sampling seed", 0, 4e18},
         {"client-param", IPW_OPT_LIST, &cparams, "K=V", "another request parameter (repeatable)"},
         {"collector", IPW_OPT_CHOICE, &cfg.collector, "NAME",
-         "local collector (default auto; sim for --client sim)", 0, 0, collectors},
+         "local collector (default auto; sim for --client sim)", 0, 0, ipw_collector_choices()},
         {"monitor", IPW_OPT_LIST, &monitors, "HOST:PORT",
          "measure with remote energy monitors instead (repeatable; energies add up)"},
         {"interval-ms", IPW_OPT_INT, &interval_ms, "MS", "sampling period (default 50)", 1,

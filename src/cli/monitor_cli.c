@@ -34,7 +34,6 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     const char *bind = "127.0.0.1", *metrics_bind = "127.0.0.1", *unix_path = NULL;
     const char *collector = "auto", *log_level = "info", *port_file = NULL;
     double cpu_tdp = 0, cpu_idle = 0;
-    const char *const *collectors = ipw_collector_names; /* the registry's names */
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"port", IPW_OPT_INT, &port, "PORT",
@@ -45,7 +44,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
          "sampling period in milliseconds, 1 to 10000 (default 50)", 1, 10000},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "telemetry collector (default auto: the first that works of macos, nvidia, amd, rapl, "
-         "cpu-model, null)", 0, 0, collectors},
+         "null)", 0, 0, ipw_collector_choices()},
         {"cpu-tdp", IPW_OPT_DOUBLE, &cpu_tdp, "W",
          "cpu-model: TDP of one CPU package (default: from the CPU table by model name)", 1, 5000},
         {"cpu-idle", IPW_OPT_DOUBLE, &cpu_idle, "W",

@@ -215,6 +215,10 @@ struct ss_req {
     bool has_blocks_entry, has_cached_entry;
     int64_t num_cached_block;
     int64_t sched_tokens; /* tokens scheduled in the in-flight batch */
+    /* agentic sessions: the next sub-request, released tool_ns after this one finishes */
+    struct ss_req *next_sub;
+    int64_t tool_ns;
+    bool session;
 };
 struct ss_trace {
     FILE *f;
@@ -223,6 +227,7 @@ struct ss_trace {
     long limit, loaded;
     int64_t next_id;
     struct ss_req *ahead; /* the next request not yet handed out */
+    int64_t deferred;     /* session sub-requests read but not yet released */
     int64_t last_arrival;
     bool keep_tokens;
     char *buf;

@@ -31,12 +31,79 @@ struct run {
     struct timespec t0;
     int64_t now;
     int64_t req_cnt, total_prompt, total_gen;
+    /* released sub-requests of agentic sessions: a min-heap by (arrival, id) */
+    struct ss_req **rel;
+    size_t nrel, caprel;
 };
+
+static bool before(const struct ss_req *a, const struct ss_req *b)
+{
+    return a->arrival < b->arrival || (a->arrival == b->arrival && a->id < b->id);
+}
+
+static bool heap_push(struct run *r, struct ss_req *q)
+{
+    if (r->nrel == r->caprel) {
+        size_t nc = r->caprel ? r->caprel * 2 : 64;
+        struct ss_req **nr = realloc(r->rel, nc * sizeof *nr);
+        if (!nr)
+            return false;
+        r->rel = nr;
+        r->caprel = nc;
+    }
+    size_t i = r->nrel++;
+    r->rel[i] = q;
+    while (i && before(r->rel[i], r->rel[(i - 1) / 2])) {
+        struct ss_req *x = r->rel[i];
+        r->rel[i] = r->rel[(i - 1) / 2];
+        r->rel[(i - 1) / 2] = x;
+        i = (i - 1) / 2;
+    }
+    return true;
+}
+
+static struct ss_req *heap_pop(struct run *r)
+{
+    struct ss_req *top = r->rel[0];
+    r->rel[0] = r->rel[--r->nrel];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < r->nrel && before(r->rel[l], r->rel[m]))
+            m = l;
+        if (l + 1 < r->nrel && before(r->rel[l + 1], r->rel[m]))
+            m = l + 1;
+        if (m == i)
+            break;
+        struct ss_req *x = r->rel[i];
+        r->rel[i] = r->rel[m];
+        r->rel[m] = x;
+        i = m;
+    }
+    return top;
+}
+
+/* the next request to route (from the trace or a released sub-request), or NULL */
+static struct ss_req *next_pending(const struct run *r)
+{
+    struct ss_req *a = r->tr.ahead, *b = r->nrel ? r->rel[0] : NULL;
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    return before(b, a) ? b : a;
+}
+
+/* requests not routed yet, including sub-requests still waiting for their predecessor */
+static bool pending(const struct run *r)
+{
+    return r->tr.ahead || r->nrel || r->tr.deferred;
+}
 
 static ipw_err route(struct run *r, ipw_errbuf *eb)
 {
     struct ipw_ss_sim *s = r->sim;
-    while (r->tr.ahead && r->tr.ahead->arrival <= r->now) {
+    struct ss_req *q;
+    while ((q = next_pending(r)) && q->arrival <= r->now) {
         int n = s->c.ninst, pick = 0;
         switch (s->opt.routing) {
         case IPW_SS_ROUTE_RR:
@@ -62,17 +129,21 @@ static ipw_err route(struct run *r, ipw_errbuf *eb)
         }
         }
         r->rr++;
-        struct ss_req *q = r->tr.ahead;
+        bool from_trace = q == r->tr.ahead;
+        if (!from_trace)
+            heap_pop(r);
         if (q->ntoks && !s->s[pick].cfg->prefix_caching) {
             free(q->toks);
             q->toks = NULL;
             q->ntoks = 0;
         }
         ss_sched_add_request(&s->s[pick], q);
-        r->tr.ahead = NULL;
-        ipw_err e = ss_trace_advance(&r->tr, eb);
-        if (e)
-            return e;
+        if (from_trace) {
+            r->tr.ahead = NULL;
+            ipw_err e = ss_trace_advance(&r->tr, eb);
+            if (e)
+                return e;
+        }
     }
     return IPW_OK;
 }
@@ -236,6 +307,16 @@ static ipw_err finish_req(struct run *r, struct ss_sched *sc, struct ss_req *q, 
             return e;
     }
     (void)s;
+    if (q->next_sub) { /* the session's next step, after the tool call */
+        struct ss_req *sub = q->next_sub;
+        q->next_sub = NULL;
+        sub->arrival = r->now + q->tool_ns;
+        r->tr.deferred--;
+        if (!heap_push(r, sub)) {
+            ss_req_free(sub);
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+        }
+    }
     ss_req_free(q);
     return IPW_OK;
 }
@@ -311,7 +392,7 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
     }
     if ((double)r->now > r->last_log + r->interval)
         heartbeat(r);
-    if (!sc->done && !sc->nwait && !sc->nrun && !sc->ninflight && !r->tr.ahead) {
+    if (!sc->done && !sc->nwait && !sc->nrun && !sc->ninflight && !pending(r)) {
         sc->done = true;
         bool all = true;
         for (int j = 0; j < s->c.ninst; j++)
@@ -351,7 +432,8 @@ static int64_t next_time(struct run *r)
      * or after the next arrival or past the next heartbeat boundary */
     int64_t target = r->now + 1;
     if (!r->power) {
-        int64_t arr = r->tr.ahead ? r->tr.ahead->arrival : SS_INF;
+        struct ss_req *nx = next_pending(r);
+        int64_t arr = nx ? nx->arrival : SS_INF;
         int64_t hb = (int64_t)floor(r->last_log + r->interval) + 1;
         target = arr < hb ? arr : hb;
         if (target <= r->now)
@@ -379,7 +461,8 @@ static ipw_err skip_idle(struct run *r)
     for (int i = 0; i < s->c.ninst; i++)
         if (!s->s[i].done && s->s[i].ninflight)
             return IPW_OK;
-    int64_t arr = r->tr.ahead ? r->tr.ahead->arrival : SS_INF;
+    struct ss_req *nx = next_pending(r);
+    int64_t arr = nx ? nx->arrival : SS_INF;
     int64_t hb = (int64_t)floor(r->last_log + r->interval) + 1;
     int64_t target = arr < hb ? arr : hb;
     if (target == SS_INF || target <= r->now + IDLE_STEP)
@@ -480,6 +563,9 @@ ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct 
     ss_emit(sink, "All Request Has Been Exited");
     results(&r);
 out:
+    while (r.nrel)
+        ss_req_free(heap_pop(&r));
+    free(r.rel);
     ss_trace_close(&r.tr);
     if (r.power)
         ss_power_free(&r.pw);

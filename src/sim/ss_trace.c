@@ -188,71 +188,21 @@ static ipw_err ids(struct scan *s, int32_t **out, size_t *n, const char *key)
     }
 }
 
-ipw_err ss_trace_parse_line(const char *line, size_t len, const char *path, long lineno,
-                            bool keep_tokens, struct ss_req *r, ipw_errbuf *eb)
+/* Finishes a parsed request: token ids joined, the reached length set up. */
+static ipw_err finish(struct scan *s, struct ss_req *r, bool keep, int32_t *in_ids, size_t n_in,
+                      int32_t *out_ids, size_t n_out, const char *where)
 {
-    struct scan s = {line, line + len, path, lineno, eb};
-    memset(r, 0, sizeof *r);
-    bool have_in = false, have_out = false, have_arr = false;
-    int32_t *in_ids = NULL, *out_ids = NULL;
-    size_t n_in = 0, n_out = 0;
-    ipw_err e = expect(&s, '{');
-    ws(&s);
-    if (!e && s.p < s.end && *s.p == '}')
-        s.p++;
-    else
-        while (!e) {
-            char key[64];
-            if ((e = str(&s, key, sizeof key)) || (e = expect(&s, ':')))
-                break;
-            if (!strcmp(key, "input_toks")) {
-                e = integer(&s, &r->input, key);
-                have_in = true;
-            } else if (!strcmp(key, "output_toks")) {
-                e = integer(&s, &r->output, key);
-                have_out = true;
-            } else if (!strcmp(key, "arrival_time_ns")) {
-                e = integer(&s, &r->arrival, key);
-                have_arr = true;
-            } else if (!strcmp(key, "input_tok_ids")) {
-                e = ids(&s, keep_tokens ? &in_ids : NULL, &n_in, key);
-            } else if (!strcmp(key, "output_tok_ids")) {
-                e = ids(&s, keep_tokens ? &out_ids : NULL, &n_out, key);
-            } else if (!strcmp(key, "session_id") || !strcmp(key, "sub_requests")) {
-                e = fail(&s, "agentic sessions (session_id / sub_requests) are not simulated by "
-                         "this version of ipw simulate");
-            } else {
-                e = skip(&s, 0);
-            }
-            if (e)
-                break;
-            ws(&s);
-            if (s.p < s.end && *s.p == ',') {
-                s.p++;
-                continue;
-            }
-            e = expect(&s, '}');
-            break;
-        }
-    if (!e) {
-        ws(&s);
-        if (s.p != s.end)
-            e = fail(&s, "unexpected text after the JSON object");
+    ipw_err e = IPW_OK;
+    char msg[160];
+    if (r->input < 1 || r->output < 1) {
+        snprintf(msg, sizeof msg, "%s'%s' must be at least 1", where,
+                 r->input < 1 ? "input_toks" : "output_toks");
+        e = fail(s, msg);
     }
-    if (!e && (!have_in || !have_out || !have_arr))
-        e = fail(&s, !have_in    ? "'input_toks' is missing (a positive integer)"
-                     : !have_out ? "'output_toks' is missing (a positive integer)"
-                                 : "'arrival_time_ns' is missing (an integer, ns from t = 0)");
-    if (!e && r->input < 1)
-        e = fail(&s, "'input_toks' must be at least 1");
-    if (!e && r->output < 1)
-        e = fail(&s, "'output_toks' must be at least 1");
-    if (!e && r->arrival < 0)
-        e = fail(&s, "'arrival_time_ns' must not be negative");
-    if (!e && keep_tokens && n_in) {
+    if (!e && keep && n_in) {
         r->toks = malloc((n_in + n_out) * sizeof *r->toks);
         if (!r->toks)
-            e = ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", path);
+            e = ipw_fail(s->eb, IPW_E_NOMEM, "out of memory reading %s", s->path);
         else {
             memcpy(r->toks, in_ids, n_in * sizeof *r->toks);
             if (n_out)
@@ -262,15 +212,160 @@ ipw_err ss_trace_parse_line(const char *line, size_t len, const char *path, long
     }
     free(in_ids);
     free(out_ids);
-    if (e) {
-        free(r->toks);
-        r->toks = NULL;
+    if (e)
         return e;
-    }
     r->output += r->input; /* internally the length the sequence reaches */
     r->num_reached = r->input;
     r->is_init = true;
     r->end_time = r->latency = r->queuing_delay = r->ttft = r->tpot = -1;
+    return IPW_OK;
+}
+
+/* One request object: a flat trace line (top) or an entry of a session's sub_requests. A top
+ * object with session_id / sub_requests becomes the session's first sub-request, the others
+ * chained on next_sub (released one after another by the run loop). */
+static ipw_err parse_obj(struct scan *s, bool keep, bool top, struct ss_req *r, int *nsub)
+{
+    bool have_in = false, have_out = false, have_arr = false, session = false;
+    int32_t *in_ids = NULL, *out_ids = NULL;
+    size_t n_in = 0, n_out = 0;
+    struct ss_req *subs = NULL, **tail = &subs;
+    int count = 0;
+    ipw_err e = expect(s, '{');
+    ws(s);
+    if (!e && s->p < s->end && *s->p == '}')
+        s->p++;
+    else
+        while (!e) {
+            char key[64];
+            if ((e = str(s, key, sizeof key)) || (e = expect(s, ':')))
+                break;
+            if (!strcmp(key, "input_toks")) {
+                e = integer(s, &r->input, key);
+                have_in = true;
+            } else if (!strcmp(key, "output_toks")) {
+                e = integer(s, &r->output, key);
+                have_out = true;
+            } else if (top && !strcmp(key, "arrival_time_ns")) {
+                e = integer(s, &r->arrival, key);
+                have_arr = true;
+            } else if (!top && !strcmp(key, "tool_duration_ns")) {
+                e = integer(s, &r->tool_ns, key);
+                if (!e && r->tool_ns < 0)
+                    e = fail(s, "'tool_duration_ns' must not be negative");
+            } else if (!strcmp(key, "input_tok_ids")) {
+                e = ids(s, keep ? &in_ids : NULL, &n_in, key);
+            } else if (!strcmp(key, "output_tok_ids")) {
+                e = ids(s, keep ? &out_ids : NULL, &n_out, key);
+            } else if (top && !strcmp(key, "sub_requests")) {
+                session = true;
+                if ((e = expect(s, '[')))
+                    break;
+                ws(s);
+                if (s->p < s->end && *s->p == ']') {
+                    s->p++;
+                } else
+                    for (;;) {
+                        struct ss_req *q = calloc(1, sizeof *q);
+                        if (!q) {
+                            e = ipw_fail(s->eb, IPW_E_NOMEM, "out of memory reading %s", s->path);
+                            break;
+                        }
+                        *tail = q;
+                        tail = &q->next_sub;
+                        count++;
+                        if ((e = parse_obj(s, keep, false, q, NULL)))
+                            break;
+                        ws(s);
+                        if (s->p < s->end && *s->p == ',') {
+                            s->p++;
+                            continue;
+                        }
+                        e = expect(s, ']');
+                        break;
+                    }
+            } else if (top && !strcmp(key, "session_id")) {
+                session = true;
+                e = skip(s, 0);
+            } else {
+                e = skip(s, 0);
+            }
+            if (e)
+                break;
+            ws(s);
+            if (s->p < s->end && *s->p == ',') {
+                s->p++;
+                continue;
+            }
+            e = expect(s, '}');
+            break;
+        }
+    if (e && subs) {
+        ss_req_free(subs); /* frees the chain */
+        subs = NULL;
+    }
+    if (!e && session) {
+        if (!have_arr)
+            e = fail(s, "'arrival_time_ns' is missing (an integer, ns from t = 0)");
+        else if (!subs)
+            e = fail(s, "a session needs a non-empty 'sub_requests' list");
+        else if (r->arrival < 0)
+            e = fail(s, "'arrival_time_ns' must not be negative");
+        free(in_ids);
+        free(out_ids);
+        if (!e) {
+            int64_t arrival = r->arrival;
+            *r = *subs; /* the first sub-request takes the session's place */
+            free(subs);
+            r->arrival = arrival;
+            r->session = true;
+            if (nsub)
+                *nsub = count;
+            return IPW_OK;
+        }
+        ss_req_free(subs); /* frees the chain */
+        return e;
+    }
+    if (!e && (!have_in || !have_out || (top && !have_arr))) {
+        const char *where = top ? "" : "sub_requests: ";
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s%s", where,
+                 !have_in    ? "'input_toks' is missing (a positive integer)"
+                 : !have_out ? "'output_toks' is missing (a positive integer)"
+                             : "'arrival_time_ns' is missing (an integer, ns from t = 0)");
+        e = fail(s, msg);
+    }
+    if (!e && top && r->arrival < 0)
+        e = fail(s, "'arrival_time_ns' must not be negative");
+    if (e) {
+        free(in_ids);
+        free(out_ids);
+        return e;
+    }
+    if (nsub)
+        *nsub = 1;
+    return finish(s, r, keep, in_ids, n_in, out_ids, n_out, top ? "" : "sub_requests: ");
+}
+
+ipw_err ss_trace_parse_line(const char *line, size_t len, const char *path, long lineno,
+                            bool keep_tokens, struct ss_req *r, ipw_errbuf *eb)
+{
+    struct scan s = {line, line + len, path, lineno, eb};
+    memset(r, 0, sizeof *r);
+    int nsub = 0;
+    ipw_err e = parse_obj(&s, keep_tokens, true, r, &nsub);
+    if (!e) {
+        ws(&s);
+        if (s.p != s.end)
+            e = fail(&s, "unexpected text after the JSON object");
+    }
+    if (e) {
+        struct ss_req *n = r->next_sub;
+        free(r->toks);
+        memset(r, 0, sizeof *r);
+        ss_req_free(n); /* frees the chain */
+        return e;
+    }
     return IPW_OK;
 }
 
@@ -319,6 +414,10 @@ ipw_err ss_trace_advance(struct ss_trace *t, ipw_errbuf *eb)
         }
         t->last_arrival = r->arrival;
         r->id = t->next_id++;
+        for (struct ss_req *q = r->next_sub; q; q = q->next_sub) {
+            q->id = t->next_id++;
+            t->deferred++;
+        }
         t->loaded++;
         t->ahead = r;
         return IPW_OK;
@@ -339,6 +438,11 @@ void ss_req_free(struct ss_req *r)
 {
     if (!r)
         return;
+    for (struct ss_req *q = r->next_sub, *n; q; q = n) { /* sub-requests never released */
+        n = q->next_sub;
+        q->next_sub = NULL;
+        ss_req_free(q);
+    }
     free(r->toks);
     free(r->hashes);
     free(r->itl);

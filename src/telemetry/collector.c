@@ -92,10 +92,8 @@ ipw_err ipw_collector_open(const char *name, const struct ipw_collector_config *
     if (name && *name && strcmp(name, "auto") != 0) {
         const struct ipw_collector_ops *ops = ipw_collector_lookup(name);
         if (!ops)
-            return ipw_fail(eb, IPW_E_INVALID,
-                            "unknown collector '%s': use auto, nvidia, amd, rapl, macos, null or "
-                            "sim",
-                            name);
+            return ipw_fail(eb, IPW_E_INVALID, "unknown collector '%s': use one of %s", name,
+                            ipw_collector_choices_text());
         ipw_err e = open_one(ops, &cfg, out, eb);
         if (e != IPW_OK)
             ipw_err_prefix(eb, "collector %s", ops->name);

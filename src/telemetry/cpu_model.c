@@ -210,6 +210,10 @@ static void cm_close(struct ipw_collector *c)
 
 const struct ipw_collector_ops ipw_collector_cpu_model = {
     .name = "cpu-model",
+    .aliases = NULL,
+    .description = "CPU and DRAM power modelled from CPU load and TDP (no counter needed)",
+    /* after every counter, before null; registry order puts it first within the rank */
+    .auto_rank = 5,
     .caps = IPW_CAP_ENERGY | IPW_CAP_MODELLED,
     .main_domain = IPW_DOMAIN_CPU,
     .open = cm_open,

@@ -1,32 +1,75 @@
 /* Which collectors exist, what names select them, and the order auto-detection tries them in
  * (SPEC §1.1: macOS powermetrics, NVIDIA, AMD, RAPL; then the CPU power model, which needs
  * only /proc/stat, and null when even that cannot be read). */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ipw/collector.h"
 
-const char *const ipw_collector_names[] = {"auto", "nvidia", "amd", "rapl", "macos",
-                                           "cpu-model", "null", "sim", NULL};
+/* The registry: adding a collector is adding its file and one line here. */
+static const struct ipw_collector_ops *const registry[] = {
+    &ipw_collector_nvml, &ipw_collector_rocm, &ipw_collector_rapl, &ipw_collector_powermetrics,
+    &ipw_collector_cpu_model, &ipw_collector_null, &ipw_collector_sim, NULL};
+#define NCOLLECTORS (sizeof registry / sizeof registry[0] - 1)
 
-static const struct {
-    const char *name;
-    const struct ipw_collector_ops *ops;
-} aliases[] = {
-    {"nvidia", &ipw_collector_nvml},        {"nvml", &ipw_collector_nvml},
-    {"amd", &ipw_collector_rocm},           {"rocm", &ipw_collector_rocm},
-    {"rocm_smi", &ipw_collector_rocm},      {"rapl", &ipw_collector_rapl},
-    {"macos", &ipw_collector_powermetrics}, {"powermetrics", &ipw_collector_powermetrics},
-    {"null", &ipw_collector_null},          {"sim", &ipw_collector_sim},
-    {"cpu-model", &ipw_collector_cpu_model},
-};
+const struct ipw_collector_ops *const *ipw_collector_registry(void) { return registry; }
 
 const struct ipw_collector_ops *ipw_collector_lookup(const char *name)
 {
-    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
-        if (name && strcmp(name, aliases[i].name) == 0)
-            return aliases[i].ops;
+    for (const struct ipw_collector_ops *const *p = registry; name && *p; p++) {
+        if (strcmp(name, (*p)->name) == 0)
+            return *p;
+        for (const char *const *a = (*p)->aliases; a && *a; a++)
+            if (strcmp(name, *a) == 0)
+                return *p;
+    }
     return NULL;
+}
+
+/* The derived lists, built once from the tables. */
+static const char *choices[NCOLLECTORS + 2];
+static char choices_text[256];
+static const struct ipw_collector_ops *order[NCOLLECTORS + 1];
+static pthread_once_t derived_once = PTHREAD_ONCE_INIT;
+
+static void derive(void)
+{
+    size_t n = 0, len = 0;
+    choices[n++] = "auto";
+    for (const struct ipw_collector_ops *const *p = registry; *p; p++)
+        choices[n++] = (*p)->name;
+    choices[n] = NULL;
+    for (size_t i = 0; choices[i]; i++)
+        len += (size_t)snprintf(choices_text + len, sizeof choices_text - len, "%s%s",
+                                i ? ", " : "", choices[i]);
+    /* auto-detection: ranks 1, 2, 3 ... in order (a rank given twice keeps registry order) */
+    n = 0;
+    for (int rank = 1; n < NCOLLECTORS; rank++) {
+        bool any_left = false;
+        for (const struct ipw_collector_ops *const *p = registry; *p; p++) {
+            if ((*p)->auto_rank == rank)
+                order[n++] = *p;
+            any_left |= (*p)->auto_rank > rank;
+        }
+        if (!any_left)
+            break;
+    }
+    order[n] = NULL;
+}
+
+const char *const *ipw_collector_choices(void)
+{
+    pthread_once(&derived_once, derive);
+    return choices;
+}
+
+const char *ipw_collector_choices_text(void)
+{
+    pthread_once(&derived_once, derive);
+    return choices_text;
 }
 
 void ipw_collector_describe_platform(const char *platform, const char *gpu_name, unsigned *caps,
@@ -43,12 +86,10 @@ void ipw_collector_describe_platform(const char *platform, const char *gpu_name,
     *main_domain = gpu_name && *gpu_name ? IPW_DOMAIN_GPU : IPW_DOMAIN_CPU;
 }
 
-/* powermetrics heads the list only where it can exist; elsewhere it is tried only when a
+/* powermetrics heads the list only where it can exist; elsewhere its open() refuses unless a
  * command was named explicitly (IPW_POWERMETRICS), as the tests do. */
 const struct ipw_collector_ops *const *ipw_collector_auto_order(void)
 {
-    static const struct ipw_collector_ops *order[] = {
-        &ipw_collector_powermetrics, &ipw_collector_nvml, &ipw_collector_rocm,
-        &ipw_collector_rapl,         &ipw_collector_cpu_model, &ipw_collector_null, NULL};
+    pthread_once(&derived_once, derive);
     return order;
 }

@@ -23,6 +23,9 @@ static void null_close(struct ipw_collector *c) { (void)c; }
 
 const struct ipw_collector_ops ipw_collector_null = {
     .name = "null",
+    .aliases = NULL,
+    .description = "no power counters: CPU memory only",
+    .auto_rank = 5,
     .caps = 0,
     .main_domain = IPW_DOMAIN_CPU,
     .open = null_open, .sample = null_sample, .close = null_close};

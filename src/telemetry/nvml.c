@@ -815,8 +815,13 @@ static ipw_err nv_process_gpu_share(struct ipw_collector *c, int64_t since_unix_
     return IPW_OK;
 }
 
+static const char *const aliases[] = {"nvml", NULL};
+
 const struct ipw_collector_ops ipw_collector_nvml = {
     .name = "nvidia",
+    .aliases = aliases,
+    .description = "NVML (libnvidia-ml.so.1): GPU energy counter, power, memory, utilization",
+    .auto_rank = 2,
     .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER | IPW_CAP_CPU_COMPANION |
             IPW_CAP_PROCESS_GPU_SHARE,
     .main_domain = IPW_DOMAIN_GPU,

@@ -719,8 +719,13 @@ static void pm_close(struct ipw_collector *c)
     c->priv = NULL;
 }
 
+static const char *const aliases[] = {"powermetrics", NULL};
+
 const struct ipw_collector_ops ipw_collector_powermetrics = {
     .name = "macos",
+    .aliases = aliases,
+    .description = "powermetrics (root): CPU, GPU and ANE energy on Apple Silicon",
+    .auto_rank = 1,
     .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER | IPW_CAP_BLOCKING_SAMPLE,
     .main_domain = IPW_DOMAIN_GPU,
     .open = pm_open, .sample = pm_sample, .close = pm_close};

@@ -513,6 +513,9 @@ static void rapl_close(struct ipw_collector *c)
 
 const struct ipw_collector_ops ipw_collector_rapl = {
     .name = "rapl",
+    .aliases = NULL,
+    .description = "Linux powercap: CPU package and DRAM energy counters",
+    .auto_rank = 4,
     .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER,
     .main_domain = IPW_DOMAIN_CPU,
     .open = rapl_open, .sample = rapl_sample, .close = rapl_close};

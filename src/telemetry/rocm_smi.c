@@ -462,8 +462,13 @@ static void rs_close(struct ipw_collector *c)
     c->priv = NULL;
 }
 
+static const char *const aliases[] = {"rocm", "rocm_smi", NULL};
+
 const struct ipw_collector_ops ipw_collector_rocm = {
     .name = "amd",
+    .aliases = aliases,
+    .description = "ROCm SMI (librocm_smi64.so): GPU energy counter, power, memory, busy %",
+    .auto_rank = 3,
     .caps = IPW_CAP_ENERGY | IPW_CAP_ENERGY_COUNTER | IPW_CAP_CPU_COMPANION,
     .main_domain = IPW_DOMAIN_GPU,
     .open = rs_open, .sample = rs_sample, .close = rs_close};

@@ -130,6 +130,9 @@ static void sim_close(struct ipw_collector *c)
 
 const struct ipw_collector_ops ipw_collector_sim = {
     .name = "sim",
+    .aliases = NULL,
+    .description = "modelled power of a named GPU, used with the sim client",
+    .auto_rank = 0,
     .caps = IPW_CAP_ENERGY | IPW_CAP_MODELLED,
     .main_domain = IPW_DOMAIN_GPU,
     .open = sim_open, .sample = sim_sample, .close = sim_close};

@@ -38,6 +38,14 @@ cmp -s p1.csv p2.csv || err "the energy fixes changed the timeline"
 grep -q "Total energy consumption (kJ): *1.42" p1.log || err "power example total energy"
 grep -q "Total energy consumption (kJ): *1.42" p2.log || err "fixed power example total energy"
 
+# an agentic trace: a session's second step is released tool_duration_ns after the first ends;
+# ids follow the file (one per sub-request)
+"$IPW" simulate --dataset "$FIX/agentic_trace.jsonl" --output ag.csv > ag.log || err "agentic run failed"
+grep -q "^Total requests: *4$" ag.log || err "agentic: 4 requests"
+end0=$(awk -F, '$2 == 0 {print $7}' ag.csv)
+arr1=$(awk -F, '$2 == 1 {print $6}' ag.csv)
+[ -n "$end0" ] && [ "$arr1" = "$((end0 + 50000000))" ] || err "agentic: step 1 arrives at $arr1, not end of step 0 ($end0) + 50 ms"
+
 # 2. bad input: each message names the file, the key path (or file:line) and what is allowed
 expect() { # expect NAME "grep -F text" args...
     local name=$1 text=$2
@@ -66,6 +74,10 @@ expect trace_json "trace_not_json.jsonl:3: expected '{'" --dataset $B/trace_not_
 expect trace_float "trace_float.jsonl:1: 'input_toks' must be an integer" --dataset $B/trace_float.jsonl
 expect trace_sorted "trace_unsorted.jsonl:2: arrival_time_ns goes backwards" --dataset $B/trace_unsorted.jsonl
 expect trace_empty "the dataset has no requests" --dataset $B/trace_empty.jsonl
+printf '{"session_id": "x", "arrival_time_ns": 5, "sub_requests": [{"input_toks": 3}]}\n' > badsession.jsonl
+expect session_sub "badsession.jsonl:1: sub_requests: 'output_toks' is missing" --dataset badsession.jsonl
+printf '{"session_id": "x", "arrival_time_ns": 5, "sub_requests": []}\n' > emptysession.jsonl
+expect session_empty "a session needs a non-empty 'sub_requests' list" --dataset emptysession.jsonl
 expect no_dataset "give --dataset" --cluster-config single_node_single_instance.json
 expect missing_config "nope.json" --cluster-config nope.json --dataset $T
 expect cxl_weights 'placement.default.weights: "cxl:0" is not simulated' --cluster-config single_node_cxl_instance.json --dataset $T

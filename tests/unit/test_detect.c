@@ -240,6 +240,33 @@ static void test_describe_platform(void **state)
     assert_int_equal(d, IPW_DOMAIN_CPU);
 }
 
+/* Every list of collectors is derived from the registry's tables. */
+static void test_registry(void **state)
+{
+    (void)state;
+    const char *const *c = ipw_collector_choices();
+    assert_string_equal(c[0], "auto");
+    size_t n = 0;
+    for (const struct ipw_collector_ops *const *p = ipw_collector_registry(); *p; p++, n++) {
+        assert_string_equal(c[n + 1], (*p)->name);
+        assert_ptr_equal(ipw_collector_lookup((*p)->name), *p);
+        for (const char *const *a = (*p)->aliases; a && *a; a++)
+            assert_ptr_equal(ipw_collector_lookup(*a), *p);
+        assert_true((*p)->description && (*p)->description[0]);
+    }
+    assert_null(c[n + 1]);
+    assert_ptr_equal(ipw_collector_lookup("rocm_smi"), &ipw_collector_rocm);
+    assert_null(ipw_collector_lookup("bogus"));
+    assert_string_equal(ipw_collector_choices_text(), "auto, nvidia, amd, rapl, macos, null, sim");
+    /* SPEC §1.1's order; sim only by name */
+    const struct ipw_collector_ops *const *o = ipw_collector_auto_order();
+    const struct ipw_collector_ops *want[] = {&ipw_collector_powermetrics, &ipw_collector_nvml,
+                                              &ipw_collector_rocm, &ipw_collector_rapl,
+                                              &ipw_collector_null, NULL};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_ptr_equal(o[i], want[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_auto_with_explicit_powermetrics),
         cmocka_unit_test(test_cpu_companion),
         cmocka_unit_test(test_describe_platform),
+        cmocka_unit_test(test_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

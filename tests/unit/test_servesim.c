@@ -289,6 +289,18 @@ static void test_trace_line(void **state)
     assert_int_equal(r.output, 5); /* input + output_toks */
     assert_int_equal(r.ntoks, 5);
     free(r.toks);
+    const char *sess = "{\"session_id\": \"s\", \"arrival_time_ns\": 9, \"sub_requests\": "
+                       "[{\"input_toks\": 2, \"output_toks\": 1, \"tool_duration_ns\": 5}, "
+                       "{\"input_toks\": 4, \"output_toks\": 2}]}";
+    assert_int_equal(ss_trace_parse_line(sess, strlen(sess), "t.jsonl", 1, true, &r, &eb), IPW_OK);
+    assert_int_equal(r.arrival, 9);
+    assert_int_equal(r.input, 2);
+    assert_int_equal(r.tool_ns, 5);
+    assert_non_null(r.next_sub);
+    assert_int_equal(r.next_sub->input, 4);
+    assert_int_equal(r.next_sub->output, 6);
+    assert_null(r.next_sub->next_sub);
+    ss_req_free(r.next_sub);
     const char *bad = "{\"input_toks\": 3, \"arrival_time_ns\": 7}";
     assert_int_not_equal(ss_trace_parse_line(bad, strlen(bad), "t.jsonl", 4, true, &r, &eb), IPW_OK);
     assert_non_null(strstr(eb.msg, "t.jsonl:4: 'output_toks' is missing"));
