@@ -257,12 +257,14 @@ static void test_registry(void **state)
     assert_null(c[n + 1]);
     assert_ptr_equal(ipw_collector_lookup("rocm_smi"), &ipw_collector_rocm);
     assert_null(ipw_collector_lookup("bogus"));
-    assert_string_equal(ipw_collector_choices_text(), "auto, nvidia, amd, rapl, macos, null, sim");
-    /* SPEC §1.1's order; sim only by name */
+    assert_string_equal(ipw_collector_choices_text(),
+                        "auto, nvidia, amd, rapl, macos, cpu-model, null, sim");
+    /* SPEC §1.1's order, then the CPU power model before null; sim only by name */
     const struct ipw_collector_ops *const *o = ipw_collector_auto_order();
     const struct ipw_collector_ops *want[] = {&ipw_collector_powermetrics, &ipw_collector_nvml,
                                               &ipw_collector_rocm, &ipw_collector_rapl,
-                                              &ipw_collector_null, NULL};
+                                              &ipw_collector_cpu_model, &ipw_collector_null,
+                                              NULL};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_ptr_equal(o[i], want[i]);
 }
