@@ -101,4 +101,51 @@ void ipw_fromrun_result_free(struct ipw_fromrun_result *res);
 /* The result as JSON (caller decrefs): every predicted figure under "predicted", labelled. */
 json_t *ipw_fromrun_json(const struct ipw_fromrun_result *res);
 
+/* ---- sweeps ------------------------------------------------------------------------------ */
+
+#define IPW_SWEEP_MAX_PARAMS 8
+#define IPW_SWEEP_MAX_VALUES 64
+#define IPW_SWEEP_MAX_POINTS 4096
+
+/* One --sweep PARAM=V1,V2,...: a simulate flag name (max-num-seqs, max-num-batched-tokens,
+ * block-size, long-prefill-token-threshold, npu-memory-utilization, enable-chunked-prefill,
+ * enable-prefix-caching, tp) and its values as given. */
+struct ipw_sweep_param {
+    char name[48];
+    char values[IPW_SWEEP_MAX_VALUES][32];
+    size_t n;
+};
+
+/* Parses "name=v1,v2,..." (names and values checked: numbers, or 0/1 for the switches). */
+ipw_err ipw_sweep_param_parse(const char *arg, struct ipw_sweep_param *out, ipw_errbuf *eb);
+/* The number of grid points (the product of the value counts); IPW_E_RANGE past the maximum. */
+ipw_err ipw_sweep_size(const struct ipw_sweep_param *p, size_t n, size_t *points, ipw_errbuf *eb);
+/* The value index of each parameter at grid point k (the last parameter varies fastest). */
+void ipw_sweep_point(const struct ipw_sweep_param *p, size_t n, size_t k, size_t *idx);
+
+/* What one grid point gave (NAN where the run had no power block). */
+struct ipw_sweep_row {
+    bool ok;
+    char error[256];
+    double requests, total_s, tok_s, req_s, ttft_p50_ms, ttft_p99_ms, tpot_p50_ms,
+        tpot_p99_ms, latency_p99_s, j_per_token, avg_power_w;
+    double energy[7]; /* base, npu, cpu, memory, link, nic, storage (J) */
+    double energy_total_j, npu_active_j, npu_standby_j, npu_idle_j;
+    bool roofline;
+    bool pareto_tput, pareto_lat; /* on the frontier of J/token vs throughput, vs p99 latency */
+};
+
+/* Fills a row from a point's --summary JSON and per-request CSV. */
+ipw_err ipw_sweep_row_read(const char *summary_path, const char *csv_path,
+                           struct ipw_sweep_row *row, ipw_errbuf *eb);
+/* Marks the Pareto frontiers over the ok rows with energy: minimal J per output token with
+ * maximal throughput, and with minimal p99 latency (non-dominated points). */
+void ipw_sweep_pareto(struct ipw_sweep_row *rows, size_t n);
+/* The CSV: a header and one row per point (the parameters' values first). */
+ipw_err ipw_sweep_write_csv(const char *path, const struct ipw_sweep_param *p, size_t np,
+                            const struct ipw_sweep_row *rows, size_t n, ipw_errbuf *eb);
+/* The two Pareto plots (PNG and SVG each) in dir: pareto_throughput.* and pareto_latency.*. */
+ipw_err ipw_sweep_plot(const char *dir, const struct ipw_sweep_param *p, size_t np,
+                       const struct ipw_sweep_row *rows, size_t n, ipw_errbuf *eb);
+
 #endif

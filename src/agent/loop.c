@@ -4,7 +4,6 @@
  * running in the sandbox) is metered as its turn's between-calls segment. */
 #include "loop.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,29 +221,16 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
             stop = "timeout";
             break;
         }
-        struct ipw_stream_events ev = ipw_agent_meter_events(meter);
         struct ipw_chat_request req = {.model = cfg->model, .messages = messages, .tools = tools};
         struct ipw_chat_result res;
-        memset(&res, 0, sizeof res);
-        cfg->client->ops->chat(cfg->client, &req, &ev, &res);
-        struct ipw_query_share sh, gap;
-        bool have_gap = false;
-        bool measured = ipw_agent_meter_llm_end(meter, res.end_ns, &sh, &gap, &have_gap);
-        if (have_gap && last_turn)
-            ipw_agent_turn_add_between(last_turn, &gap, cfg->main_domain, &tt);
-        if (!measured) {
-            sh.start_ns = res.start_ns;
-            sh.first_token_ns = res.first_token_ns;
-            sh.end_ns = res.end_ns;
-        }
+        json_t *turn =
+            ipw_agent_metered_call(cfg, meter, &req, &res, i, turns, last_turn, &tt);
+        last_turn = turn;
         if (res.error == IPW_OK && cfg->scripted) {
             ipw_errbuf se = {0};
             if (scripted_reply(cfg, task, count_tool_results(messages), i, &res, &se) != IPW_OK)
                 snprintf(error, sizeof error, "%s", se.msg);
         }
-        json_t *turn = ipw_agent_turn_json(i, &res, &sh, measured, cfg->main_domain, &tt);
-        json_array_append_new(turns, turn);
-        last_turn = turn;
         if (res.error != IPW_OK) {
             stop = "llm_error";
             snprintf(error, sizeof error, "%s", res.error_msg);
@@ -270,9 +256,7 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
     }
     if (error[0] && strcmp(stop, "llm_error") != 0)
         stop = "error";
-    struct ipw_query_share gap;
-    if (ipw_agent_meter_close(meter, ipw_mono_ns(), &gap) && last_turn)
-        ipw_agent_turn_add_between(last_turn, &gap, cfg->main_domain, &tt);
+    ipw_agent_close_gap(cfg, meter, last_turn, &tt);
     int64_t t1 = ipw_mono_ns();
     ipw_agent_terminal_close(term); /* nothing typed runs on while the test looks */
 
@@ -282,23 +266,17 @@ ipw_err ipw_agent_loop_run(const struct ipw_agent_loop_config *cfg,
                           : judge(task, &sb, final, &resolved);
     ipw_sandbox_destroy(&sb);
 
-    /* the task's window measured in one piece: the check that the turns add up */
-    double window = NAN;
-    if (cfg->window_check && cfg->src && meter->started) {
-        struct ipw_energy w;
-        if (ipw_attr_energy(cfg->src, meter->t_first, meter->t_last, &w, NULL) == IPW_OK)
-            window = ipw_agent_main_joules(&w, cfg->main_domain);
-    }
-    json_object_set_new(t, "turns", turns);
-    json_object_set_new(t, "n_turns", json_integer((json_int_t)json_array_size(turns)));
-    json_object_set_new(t, "stop_reason", json_string(stop));
-    json_object_set_new(t, "final_answer", final ? json_string(final) : json_null());
-    json_object_set_new(t, "resolved", json_boolean(resolved));
-    json_object_set_new(t, "judge", verdict);
-    ipw_agent_trace_totals(t, &tt, window, t0, t1, real_minus_mono);
-    json_object_set_new(t, "error", error[0] ? json_string(error) : json_null());
-    json_object_set_new(t, "attribution_warning",
-                        meter->warn[0] ? json_string(meter->warn) : json_null());
+    struct ipw_agent_trace_end end = {
+        .stop = stop,
+        .final_answer = final ? json_string(final) : json_null(),
+        .resolved = json_boolean(resolved),
+        .judge = verdict,
+        .error = error,
+        .t0 = t0,
+        .t1 = t1,
+        .real_minus_mono = real_minus_mono,
+    };
+    ipw_agent_trace_finish(t, turns, &tt, meter, cfg, &end);
     free(final);
     json_decref(messages);
     json_decref(tools);

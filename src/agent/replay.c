@@ -4,7 +4,6 @@
  * recorded length; the recorded tool time is waited between turns. Metered like a live agent. */
 #include "replay.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,29 +55,16 @@ ipw_err ipw_agent_replay_run(const struct ipw_agent_loop_config *cfg,
         }
         json_t *messages = json_pack("[{s:s, s:s}]", "role", "user", "content",
                                      ipw_buf_str(&ctx));
-        struct ipw_stream_events ev = ipw_agent_meter_events(meter);
         struct ipw_chat_request req = {.model = cfg->model, .messages = messages,
                                        .max_tokens = rt->output_toks};
         struct ipw_chat_result res;
-        memset(&res, 0, sizeof res);
-        cfg->client->ops->chat(cfg->client, &req, &ev, &res);
+        json_t *turn =
+            ipw_agent_metered_call(cfg, meter, &req, &res, (int)i, turns, last_turn, &tt);
         json_decref(messages);
-        struct ipw_query_share sh, gap;
-        bool have_gap = false;
-        bool measured = ipw_agent_meter_llm_end(meter, res.end_ns, &sh, &gap, &have_gap);
-        if (have_gap && last_turn)
-            ipw_agent_turn_add_between(last_turn, &gap, cfg->main_domain, &tt);
-        if (!measured) {
-            sh.start_ns = res.start_ns;
-            sh.first_token_ns = res.first_token_ns;
-            sh.end_ns = res.end_ns;
-        }
-        json_t *turn = ipw_agent_turn_json((int)i, &res, &sh, measured, cfg->main_domain, &tt);
         json_object_set_new(turn, "recorded",
                             json_pack("{s:I, s:I, s:I}", "input_toks", (json_int_t)rt->input_toks,
                                       "output_toks", (json_int_t)rt->output_toks,
                                       "tool_duration_ns", (json_int_t)rt->tool_ns));
-        json_array_append_new(turns, turn);
         last_turn = turn;
         if (res.error != IPW_OK) {
             stop = "llm_error";
@@ -96,27 +82,20 @@ ipw_err ipw_agent_replay_run(const struct ipw_agent_loop_config *cfg,
         tt.tool_s += waited;
         json_object_set_new(turn, "tool_seconds", json_real(waited));
     }
-    struct ipw_query_share gap;
-    if (ipw_agent_meter_close(meter, ipw_mono_ns(), &gap) && last_turn)
-        ipw_agent_turn_add_between(last_turn, &gap, cfg->main_domain, &tt);
+    ipw_agent_close_gap(cfg, meter, last_turn, &tt);
     int64_t t1 = ipw_mono_ns();
     ipw_buf_free(&ctx);
-    double window = NAN;
-    if (cfg->window_check && cfg->src && meter->started) {
-        struct ipw_energy w;
-        if (ipw_attr_energy(cfg->src, meter->t_first, meter->t_last, &w, NULL) == IPW_OK)
-            window = ipw_agent_main_joules(&w, cfg->main_domain);
-    }
-    json_object_set_new(t, "turns", turns);
-    json_object_set_new(t, "n_turns", json_integer((json_int_t)json_array_size(turns)));
-    json_object_set_new(t, "stop_reason", json_string(stop));
-    json_object_set_new(t, "final_answer", json_null());
-    json_object_set_new(t, "resolved", json_null()); /* a replay is measured, not judged */
-    json_object_set_new(t, "judge", json_pack("{s:s}", "method", "none"));
-    ipw_agent_trace_totals(t, &tt, window, t0, t1, real_minus_mono);
-    json_object_set_new(t, "error", error[0] ? json_string(error) : json_null());
-    json_object_set_new(t, "attribution_warning",
-                        meter->warn[0] ? json_string(meter->warn) : json_null());
+    struct ipw_agent_trace_end end = {
+        .stop = stop,
+        .final_answer = json_null(),
+        .resolved = json_null(), /* a replay is measured, not judged */
+        .judge = json_pack("{s:s}", "method", "none"),
+        .error = error,
+        .t0 = t0,
+        .t1 = t1,
+        .real_minus_mono = real_minus_mono,
+    };
+    ipw_agent_trace_finish(t, turns, &tt, meter, cfg, &end);
     *trace = t;
     (void)eb;
     return IPW_OK;

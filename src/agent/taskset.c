@@ -167,32 +167,20 @@ ipw_err ipw_agent_tasks_load(const char *id, const char *path, long max, uint64_
                                   eb);
         snprintf(ts->id, sizeof ts->id, "%s", IPW_AGENT_BUILTIN);
         snprintf(ts->name, sizeof ts->name, "terminal (built-in)");
-    } else if (strcmp(id, "jsonl") == 0) {
+    } else if (strcmp(id, "jsonl") == 0 || strcmp(id, "agentic") == 0) {
+        bool sessions = strcmp(id, "agentic") == 0;
         if (!path)
-            return ipw_fail(eb, IPW_E_INVALID,
-                            "--dataset jsonl needs --dataset-path FILE (one task per line, "
-                            "docs/formats/agent-tasks.md)");
+            return ipw_fail(eb, IPW_E_INVALID, "--dataset %s needs --dataset-path FILE (%s)", id,
+                            sessions ? "recorded sessions, docs/formats/agentic-sessions.md"
+                                     : "one task per line, docs/formats/agent-tasks.md");
         char *text = NULL;
         size_t len = 0;
         e = ipw_read_file(path, MAX_FILE, &text, &len, eb);
         if (e == IPW_OK)
-            e = ipw_agent_tasks_parse(text, len, path, ts, eb);
+            e = sessions ? ipw_agent_sessions_parse(text, len, path, ts, eb)
+                         : ipw_agent_tasks_parse(text, len, path, ts, eb);
         free(text);
-        snprintf(ts->id, sizeof ts->id, "jsonl");
-        const char *base = strrchr(path, '/');
-        snprintf(ts->name, sizeof ts->name, "%s", base ? base + 1 : path);
-    } else if (strcmp(id, "agentic") == 0) {
-        if (!path)
-            return ipw_fail(eb, IPW_E_INVALID,
-                            "--dataset agentic needs --dataset-path FILE (recorded sessions, "
-                            "docs/formats/agentic-sessions.md)");
-        char *text = NULL;
-        size_t len = 0;
-        e = ipw_read_file(path, MAX_FILE, &text, &len, eb);
-        if (e == IPW_OK)
-            e = ipw_agent_sessions_parse(text, len, path, ts, eb);
-        free(text);
-        snprintf(ts->id, sizeof ts->id, "agentic");
+        snprintf(ts->id, sizeof ts->id, "%s", id);
         const char *base = strrchr(path, '/');
         snprintf(ts->name, sizeof ts->name, "%s", base ? base + 1 : path);
     } else if (strcmp(id, "ipw") == 0) {

@@ -3,6 +3,9 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <string.h>
+
+#include "ipw/clock.h"
 
 void ipw_agent_totals_init(struct ipw_agent_totals *tt)
 {
@@ -129,4 +132,59 @@ void ipw_agent_trace_totals(json_t *t, const struct ipw_agent_totals *tt, double
     json_object_set_new(t, "tool_time_share", json_real(wall > 0 ? tt->tool_s / wall : 0));
     json_object_set_new(t, "start_time", json_real((double)(t0 + real_minus_mono) / 1e9));
     json_object_set_new(t, "end_time", json_real((double)(t1 + real_minus_mono) / 1e9));
+}
+
+json_t *ipw_agent_metered_call(const struct ipw_agent_loop_config *cfg,
+                               struct ipw_agent_meter *m, const struct ipw_chat_request *req,
+                               struct ipw_chat_result *res, int index, json_t *turns,
+                               json_t *last_turn, struct ipw_agent_totals *tt)
+{
+    struct ipw_stream_events ev = ipw_agent_meter_events(m);
+    memset(res, 0, sizeof *res);
+    cfg->client->ops->chat(cfg->client, req, &ev, res);
+    struct ipw_query_share sh, gap;
+    bool have_gap = false;
+    bool measured = ipw_agent_meter_llm_end(m, res->end_ns, &sh, &gap, &have_gap);
+    if (have_gap && last_turn)
+        ipw_agent_turn_add_between(last_turn, &gap, cfg->main_domain, tt);
+    if (!measured) { /* the boundaries the client saw, for the record */
+        sh.start_ns = res->start_ns;
+        sh.first_token_ns = res->first_token_ns;
+        sh.end_ns = res->end_ns;
+    }
+    json_t *turn = ipw_agent_turn_json(index, res, &sh, measured, cfg->main_domain, tt);
+    json_array_append_new(turns, turn);
+    return turn;
+}
+
+void ipw_agent_close_gap(const struct ipw_agent_loop_config *cfg, struct ipw_agent_meter *m,
+                         json_t *last_turn, struct ipw_agent_totals *tt)
+{
+    struct ipw_query_share gap;
+    if (ipw_agent_meter_close(m, ipw_mono_ns(), &gap) && last_turn)
+        ipw_agent_turn_add_between(last_turn, &gap, cfg->main_domain, tt);
+}
+
+void ipw_agent_trace_finish(json_t *t, json_t *turns, const struct ipw_agent_totals *tt,
+                            const struct ipw_agent_meter *m,
+                            const struct ipw_agent_loop_config *cfg,
+                            const struct ipw_agent_trace_end *end)
+{
+    /* the task's window measured in one piece: the check that the turns add up */
+    double window = NAN;
+    if (cfg->window_check && cfg->src && m->started) {
+        struct ipw_energy w;
+        if (ipw_attr_energy(cfg->src, m->t_first, m->t_last, &w, NULL) == IPW_OK)
+            window = ipw_agent_main_joules(&w, cfg->main_domain);
+    }
+    json_object_set_new(t, "turns", turns);
+    json_object_set_new(t, "n_turns", json_integer((json_int_t)json_array_size(turns)));
+    json_object_set_new(t, "stop_reason", json_string(end->stop));
+    json_object_set_new(t, "final_answer", end->final_answer);
+    json_object_set_new(t, "resolved", end->resolved);
+    json_object_set_new(t, "judge", end->judge);
+    ipw_agent_trace_totals(t, tt, window, end->t0, end->t1, end->real_minus_mono);
+    json_object_set_new(t, "error", end->error[0] ? json_string(end->error) : json_null());
+    json_object_set_new(t, "attribution_warning",
+                        m->warn[0] ? json_string(m->warn) : json_null());
 }

@@ -85,6 +85,9 @@ int cmd_simulate(int argc, char **argv)
     for (int i = 1; i < argc; i++) /* the predict modes have their own flags (issue 14) */
         if (!strcmp(argv[i], "--from-run") || !strncmp(argv[i], "--from-run=", 11))
             return ipw_cli_simulate_fromrun(argc, argv);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--sweep") || !strncmp(argv[i], "--sweep=", 8))
+            return ipw_cli_simulate_sweep(argc, argv);
     struct ipw_ss_options so;
     ipw_ss_options_init(&so);
     const char *cluster = so.cluster_config, *dataset = NULL, *output = NULL, *summary = NULL,

@@ -41,6 +41,8 @@ int cmd_simulate(int argc, char **argv);
 int ipw_cli_simulate_calibrate(int argc, char **argv);
 /* `ipw simulate --from-run ...`: the whole argv of `simulate`. */
 int ipw_cli_simulate_fromrun(int argc, char **argv);
+/* `ipw simulate ... --sweep P=V,...`: the whole argv of `simulate`. */
+int ipw_cli_simulate_sweep(int argc, char **argv);
 
 /* Installs SIGINT/SIGTERM handlers that set a flag instead of killing the process, so that
  * commands can finish what they measured and write it out. */

@@ -300,6 +300,10 @@ static ipw_err parse_obj(struct scan *s, bool keep, bool top, struct ss_req *r, 
             e = expect(s, '}');
             break;
         }
+    if (e && subs) {
+        ss_req_free(subs); /* frees the chain */
+        subs = NULL;
+    }
     if (!e && session) {
         if (!have_arr)
             e = fail(s, "'arrival_time_ns' is missing (an integer, ns from t = 0)");

@@ -103,7 +103,8 @@ def main():
         # 24 tokens 50 ms apart
         llm = start([os.path.join(BIN, "tests", "llm_test_server"), "--port", "0",
                      "--port-file", port_file, "--log", os.path.join(work, "llm.log"),
-                     "--model", "m1=ttft=400ms,itl=50ms,tokens=24,prompt_tokens=14"])
+                     "--model", "m1=ttft=400ms,itl=50ms,tokens=24,prompt_tokens=14",
+                     "--model", "m2=ttft=100ms,itl=20ms,tokens=10,stall=600ms,stall_after=5"])
         procs.append(llm)
         llm_port = int(wait_file(port_file))
         ramp = BusyRamp(sysfs, "intel-rapl:0", os.path.join(work, "llm.log"), 0.4 + 24 * 0.05)
@@ -146,9 +147,9 @@ def main():
                            text=True, timeout=60, env=env)
         check(h.returncode == 0, "ipw lab history failed: %s" % h.stderr)
         hist = json.loads(h.stdout)
-        check(len(hist["runs"]) == 1, "history has %d runs, expected the single run (the "
+        check(len(hist["runs"]) == 2, "history has %d runs, expected the two single runs (the "
               "3-run batch was removed on the page)" % len(hist["runs"]))
-        run = hist["runs"][0]
+        run = [r for r in hist["runs"] if r["model"] == "m1"][0]
         check(run["model"] == "m1" and run["total_wh"] > 0, "stored run: %s" % run)
         # a sanity check against the fake machine (40 W idle, 100 W busy); the lab's own tests
         # hold the 1 % accuracy, this one only that the page's run was measured on this tree

@@ -69,6 +69,18 @@ grep -q "Poisson arrivals" fr2.log || err "from-run --arrival-rate: not Poisson"
 grep -q "predicted: modelled" rep.html || err "report: no modelled badge"
 "$IPW" simulate --from-run "$RUN" 2> bad.err; [ $? -eq 2 ] || err "from-run without hardware: exit"
 "$IPW" simulate --from-run /nonexistent --hardware H100 2> bad.err; [ $? -eq 1 ] || err "from-run of a missing run: exit"
+# 4. a small sweep: one CSV row per point, the Pareto columns, the plots
+mkdir -p sw
+"$IPW" simulate --cluster-config single_node_power_instance.json --dataset "$T" \
+    --sweep max-num-seqs=1,4 --sweep max-num-batched-tokens=64,2048 --jobs 2 \
+    --output sw/sweep.csv --plots sw/plots > sw.log 2> sw.err || { err "sweep"; cat sw.err; }
+[ "$(wc -l < sw/sweep.csv)" -eq 5 ] || err "sweep: not 4 rows and a header"
+head -1 sw/sweep.csv | grep -q "^point,max-num-seqs,max-num-batched-tokens,status,perf_model,.*,j_per_output_token,avg_power_w,.*,pareto_energy_throughput,pareto_energy_p99_latency$" || err "sweep: header"
+grep -q "modelled by the simulator" sw.log || err "sweep: no modelled note"
+for f in pareto_throughput.png pareto_throughput.svg pareto_latency.png pareto_latency.svg; do
+    [ -s sw/plots/$f ] || err "sweep: no $f"
+done
+"$IPW" simulate --dataset "$T" --sweep colour=1 --output x.csv 2> bad.err; [ $? -eq 2 ] || err "sweep of an unknown parameter: exit"
 "$IPW" simulate calibrate /nonexistent 2> bad.err; [ $? -eq 1 ] || err "calibrate of a missing run: exit status"
 "$IPW" simulate calibrate 2> bad.err; [ $? -eq 2 ] || err "calibrate without a run: exit status"
 

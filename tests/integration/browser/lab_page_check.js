@@ -125,11 +125,30 @@ async function main() {
     check(Math.abs(part('idle') - idle) <= 1e-15 * Math.max(1, idle), 'chart idle ' + part('idle') + ' != ' + idle);
     check(part('decode') > 0 && part('idle') > 0, 'the fake machine drew no active decode or idle energy');
 
+    // a server that stalls mid-answer: wall time the server does not report as evaluating, so
+    // M_eff deviates from E_llm by more than 20 % and the page shows it in red
+    await page.select('#model', 'm2');
+    await page.click('#run-btn');
+    await page.waitForFunction((prev) => document.body.dataset.lastState === 'done' &&
+                               document.body.dataset.lastJob !== prev,
+                               {timeout: 60000, polling: 100}, job1);
+    const jobStall = await page.evaluate(() => document.body.dataset.lastJob);
+    const runStall = (await jobEvents(base, jobStall)).find((e) => e.type === 'run_done').data.run;
+    const dev = await page.$eval('#metrics .metric[data-metric="m_eff_deviation_pct"]',
+                                 (m) => ({v: m.dataset.value, red: m.classList.contains('flag'),
+                                          color: getComputedStyle(m.querySelector('.v')).color}));
+    same(dev.v, runStall.m_eff_deviation_pct, 'M_eff deviation');
+    check(runStall.m_eff_deviation_pct >= 20 && dev.red && dev.color === 'rgb(217, 45, 32)',
+          'a ' + runStall.m_eff_deviation_pct + ' % deviation is not shown in red: ' + JSON.stringify(dev));
+    check(!cards.some((c) => c.k === 'm_eff_deviation_pct' && parseFloat(c.v) >= 20),
+          'the first run deviated by 20 % or more; it should not have');
+    await page.select('#model', 'm1');
+
     // a 3-run batch; a second client opened meanwhile sees the queue and follows the live run
     await page.$eval('#runs', (e) => { e.value = '3'; });
     await page.click('#run-btn');
     await page.waitForFunction((prev) => document.getElementById('job-label').textContent !== 'job ' + prev,
-                               {timeout: 10000}, job1);
+                               {timeout: 10000}, jobStall);
     const page2 = await browser.newPage();
     watch(page2, 'second client');
     await page2.setViewport({width: 1280, height: 800});
@@ -143,7 +162,7 @@ async function main() {
     await page.bringToFront();
     await page.waitForFunction((prev) => document.body.dataset.lastState === 'done' &&
                                document.body.dataset.lastJob !== prev,
-                               {timeout: 90000, polling: 100}, job1);
+                               {timeout: 90000, polling: 100}, jobStall);
     const job2 = await page.evaluate(() => document.body.dataset.lastJob);
     const ev2 = await jobEvents(base, job2);
     const runs2 = ev2.filter((e) => e.type === 'run_done').map((e) => e.data.run);
