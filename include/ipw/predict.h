@@ -148,4 +148,11 @@ ipw_err ipw_sweep_write_csv(const char *path, const struct ipw_sweep_param *p, s
 ipw_err ipw_sweep_plot(const char *dir, const struct ipw_sweep_param *p, size_t np,
                        const struct ipw_sweep_row *rows, size_t n, ipw_errbuf *eb);
 
+/* ---- plots of one simulation ------------------------------------------------------------ */
+
+/* dir/sim_power.{png,svg}: the cluster's modelled power per heartbeat interval with the prompt
+ * and generation throughput on a second axis; dir/sim_energy.{png,svg}: the energy breakdown
+ * per component, the NPU split into active, standby and idle. */
+ipw_err ipw_sim_plots(const char *dir, const struct ipw_ss_result *res, ipw_errbuf *eb);
+
 #endif

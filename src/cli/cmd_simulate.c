@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "ipw/options.h"
+#include "ipw/predict.h"
 #include "ipw/servesim.h"
 
 struct out {
@@ -92,7 +93,8 @@ int cmd_simulate(int argc, char **argv)
     ipw_ss_options_init(&so);
     const char *cluster = so.cluster_config, *dataset = NULL, *output = NULL, *summary = NULL,
                *data_dir = NULL, *dtype = NULL, *kvd = "auto", *routing = "LOAD",
-               *storage = "None", *level = "WARNING", *perf = "table", *hw_spec = NULL;
+               *storage = "None", *level = "WARNING", *perf = "table", *hw_spec = NULL,
+               *plots = NULL;
     long block = 16, seqs = 128, toks = 2048, thr = 0, nreq = 0;
     double util = 0.9, interval = 1.0;
     bool chunk = false, nochunk = false, pc = false, nopc = false, share = false, isl = false,
@@ -153,6 +155,8 @@ int cmd_simulate(int argc, char **argv)
         {"hardware-spec", IPW_OPT_STRING, &hw_spec, "HW.json",
          "hardware spec for the roofline model of every instance (implies --perf-model "
          "roofline), e.g. one written by ipw simulate calibrate"},
+        {"plots", IPW_OPT_STRING, &plots, "DIR",
+         "draw the modelled power timeline and energy breakdown (PNG and SVG) into DIR"},
         {"json", IPW_OPT_FLAG, &json, NULL, "log lines as JSON objects {\"type\":\"log\",\"text\"}"},
         {"no-progress", IPW_OPT_FLAG, &noprog, NULL, "no progress line on a terminal"},
         IPW_OPT_END};
@@ -256,6 +260,10 @@ int cmd_simulate(int argc, char **argv)
     res.roofline = roof;
     if (!rc && roof)
         on_line(&o, "Note: every time and energy above is " IPW_SS_ROOF_NOTE);
+    if (!rc && plots && ipw_sim_plots(plots, &res, &eb)) {
+        fprintf(stderr, "ipw simulate: %s\n", eb.msg);
+        rc = 1;
+    }
     if (!rc && summary && ipw_ss_write_summary(summary, &res, &eb)) {
         fprintf(stderr, "ipw simulate: %s\n", eb.msg);
         rc = 1;

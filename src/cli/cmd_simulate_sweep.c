@@ -50,8 +50,16 @@ static int parse(int argc, char **argv, struct sweep *s)
             }
         }
         if (k < 0) {
-            if ((!strcmp(a, "--cluster-config") || !strcmp(a, "--data-dir")) && i + 1 < argc) {
-                *(!strcmp(a, "--data-dir") ? &s->data_dir : &s->cluster) = argv[i + 1];
+            if (!strcmp(a, "--cluster-config") && i + 1 < argc) {
+                s->cluster = argv[++i]; /* each point passes its own (tp rewrites it) */
+                continue;
+            }
+            if (!strncmp(a, "--cluster-config=", 17)) {
+                s->cluster = a + 17;
+                continue;
+            }
+            if (!strcmp(a, "--data-dir") && i + 1 < argc) {
+                s->data_dir = argv[i + 1];
             } else if (!strcmp(a, "--summary")) {
                 fprintf(stderr, "ipw simulate: %s is not used with --sweep (each point's summary "
                         "goes into the sweep CSV)\n", a);
@@ -157,6 +165,12 @@ static void run_point(const struct sweep *s, size_t k)
         argv[n++] = s->base[i];
     size_t idx[IPW_SWEEP_MAX_PARAMS];
     ipw_sweep_point(s->p, s->np, k, idx);
+    int cfg_at = -1;
+    if (s->cluster) {
+        argv[n++] = "--cluster-config";
+        cfg_at = n;
+        argv[n++] = s->cluster;
+    }
     static char flags[IPW_SWEEP_MAX_PARAMS][64], cfg[128], sum[128], csv[128], err[128];
     for (size_t i = 0; i < s->np; i++) {
         const char *name = s->p[i].name, *v = s->p[i].values[idx[i]];
@@ -167,8 +181,12 @@ static void run_point(const struct sweep *s, size_t k)
                 fprintf(stderr, "%s\n", eb.msg);
                 _exit(1);
             }
-            argv[n++] = "--cluster-config";
-            argv[n++] = cfg;
+            if (cfg_at >= 0) {
+                argv[cfg_at] = cfg;
+            } else {
+                argv[n++] = "--cluster-config";
+                argv[n++] = cfg;
+            }
         } else if (!strncmp(name, "enable-", 7)) {
             snprintf(flags[i], sizeof flags[i], "--%s%s", v[0] == '1' ? "" : "no-", name);
             argv[n++] = flags[i];

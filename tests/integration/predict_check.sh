@@ -72,15 +72,22 @@ grep -q "predicted: modelled" rep.html || err "report: no modelled badge"
 # 4. a small sweep: one CSV row per point, the Pareto columns, the plots
 mkdir -p sw
 "$IPW" simulate --cluster-config single_node_power_instance.json --dataset "$T" \
-    --sweep max-num-seqs=1,4 --sweep max-num-batched-tokens=64,2048 --jobs 2 \
+    --sweep max-num-seqs=1,4 --sweep tp=1,2 --jobs 2 \
     --output sw/sweep.csv --plots sw/plots > sw.log 2> sw.err || { err "sweep"; cat sw.err; }
 [ "$(wc -l < sw/sweep.csv)" -eq 5 ] || err "sweep: not 4 rows and a header"
-head -1 sw/sweep.csv | grep -q "^point,max-num-seqs,max-num-batched-tokens,status,perf_model,.*,j_per_output_token,avg_power_w,.*,pareto_energy_throughput,pareto_energy_p99_latency$" || err "sweep: header"
+head -1 sw/sweep.csv | grep -q "^point,max-num-seqs,tp,status,perf_model,.*,j_per_output_token,avg_power_w,.*,pareto_energy_throughput,pareto_energy_p99_latency$" || err "sweep: header"
 grep -q "modelled by the simulator" sw.log || err "sweep: no modelled note"
 for f in pareto_throughput.png pareto_throughput.svg pareto_latency.png pareto_latency.svg; do
     [ -s sw/plots/$f ] || err "sweep: no $f"
 done
 "$IPW" simulate --dataset "$T" --sweep colour=1 --output x.csv 2> bad.err; [ $? -eq 2 ] || err "sweep of an unknown parameter: exit"
+# 5. --plots: the power timeline and the energy breakdown of one simulation
+"$IPW" simulate --cluster-config single_node_power_instance.json --dataset "$T" --plots simplots \
+    > /dev/null || err "simulate --plots"
+for f in sim_power.png sim_power.svg sim_energy.png sim_energy.svg; do
+    [ -s simplots/$f ] || err "--plots: no $f"
+done
+grep -q "modelled" simplots/sim_power.svg || grep -q "glyph" simplots/sim_power.svg || err "--plots: svg"
 "$IPW" simulate calibrate /nonexistent 2> bad.err; [ $? -eq 1 ] || err "calibrate of a missing run: exit status"
 "$IPW" simulate calibrate 2> bad.err; [ $? -eq 2 ] || err "calibrate without a run: exit status"
 

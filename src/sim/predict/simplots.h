@@ -12,6 +12,7 @@
 struct ss_plot_frame {
     double left, top, w, h;     /* the plot area in pixels */
     double x0, x1, xs, y0, y1, ys; /* ranges and tick steps */
+    bool no_yticks;                /* categories on the y axis: no grid, no numbers */
 };
 
 typedef void (*ss_plot_draw_fn)(cairo_t *cr, const void *ud);
