@@ -10,7 +10,9 @@ find_program(IPW_GZIP gzip REQUIRED)
 add_custom_command(
   OUTPUT ${IPW_DOCS_GEN}/stamp
   COMMAND ${CMAKE_COMMAND} -E rm -rf ${IPW_DOCS_GEN}/man1 ${IPW_DOCS_GEN}/completions
-  COMMAND $<TARGET_FILE:ipw> __docs ${IPW_DOCS_GEN}
+  # a command whose help cannot be rendered loses its page with a warning here (the rest is
+  # written) and fails integration.package.generated_docs, rather than breaking everyone's build
+  COMMAND sh -c "'$<TARGET_FILE:ipw>' __docs '${IPW_DOCS_GEN}' || echo 'warning: ipw __docs could not render every command (see above)' >&2"
   # Debian policy: man pages gzipped with -9n (no name or time stamp: reproducible)
   COMMAND sh -c "${IPW_GZIP} -9nkf ${IPW_DOCS_GEN}/man1/*.1"
   COMMAND ${CMAKE_COMMAND} -E touch ${IPW_DOCS_GEN}/stamp

@@ -29,6 +29,9 @@ struct ipw_collector_config {
      * reads the last value is reported. The kernel formats the whole file on every read,
      * which costs a 50 ms monitor as much as the rest of its tick. */
     int64_t meminfo_interval_ns;
+    /* cpu-model: the user's TDP and idle power per CPU package in W (0 = from the TDP table
+     * and the load curve); --cpu-tdp / --cpu-idle, or IPW_CPU_TDP / IPW_CPU_IDLE */
+    double cpu_tdp_w, cpu_idle_w;
 };
 
 struct ipw_device_info {
@@ -118,6 +121,7 @@ extern const struct ipw_collector_ops ipw_collector_rapl;
 extern const struct ipw_collector_ops ipw_collector_powermetrics;
 extern const struct ipw_collector_ops ipw_collector_null;
 extern const struct ipw_collector_ops ipw_collector_sim;
+extern const struct ipw_collector_ops ipw_collector_cpu_model;
 
 /* Defaults, then environment overrides (IPW_SYSFS_ROOT, IPW_NVML_LIBRARY, ...). */
 void ipw_collector_config_init(struct ipw_collector_config *cfg);

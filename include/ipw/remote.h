@@ -62,8 +62,8 @@ ipw_err ipw_remote_check_target(const char *target, ipw_errbuf *eb);
  * and power added, memory added, temperature and utilization averaged, devices listed one
  * after another. A summed reading exists only for times every monitor has covered, so while
  * one monitor is down the sum waits (and the gap is reported) rather than under-count.
- * Readings carry energy_source "counter" (the source is not on the wire), or "modeled" from a
- * monitor whose platform is sim.
+ * Readings carry energy_source "counter", or "modeled" when the monitors' platform models
+ * (sim, cpu-model): the monitor's own source is not on the wire, its platform is.
  * Fails (naming the target) when any cannot be reached. */
 ipw_err ipw_remote_open(const char *const *targets, size_t ntargets,
                         const struct ipw_remote_config *cfg, struct ipw_remote **out,

@@ -25,6 +25,8 @@ struct ipw_top_row {
     double power_w, energy_j, temp_c, mem_used_mb, mem_total_mb, util_pct;
     double energy0;   /* the cumulative energy at the first reading: energy_j counts from it */
     bool have_energy0;
+    double prev_cum;  /* the cumulative energy and time of the previous reading, for power */
+    int64_t prev_ns;
     bool down;        /* a fleet node that cannot be reached now */
     bool modeled;     /* energy from a model, not a counter */
     double hist[IPW_TOP_HISTORY];

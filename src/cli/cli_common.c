@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "ipw/collector.h"
 
 static volatile sig_atomic_t stop_flag;
 static void (*volatile stop_hook)(void *);
@@ -36,4 +37,12 @@ void ipw_cli_set_stop_hook(void (*hook)(void *ud), void *ud)
     stop_hook = NULL;
     stop_hook_ud = ud;
     stop_hook = hook;
+}
+
+void ipw_cli_cpu_model_flags(struct ipw_collector_config *cfg, double tdp_w, double idle_w)
+{
+    if (tdp_w > 0)
+        cfg->cpu_tdp_w = tdp_w;
+    if (idle_w > 0)
+        cfg->cpu_idle_w = idle_w;
 }

@@ -71,10 +71,12 @@ static void emit(const struct ipw_reading *r, const struct ipw_device_reading *d
     fflush(stdout);
 }
 
-static int run_local(const char *collector, int64_t interval_ns, long count, bool as_json)
+static int run_local(const char *collector, int64_t interval_ns, long count, bool as_json,
+                     double cpu_tdp, double cpu_idle)
 {
     struct ipw_collector_config cfg;
     ipw_collector_config_init(&cfg);
+    ipw_cli_cpu_model_flags(&cfg, cpu_tdp, cpu_idle);
     cfg.interval_ms = (int)(interval_ns / IPW_NS_PER_MS);
     struct ipw_collector *c;
     ipw_errbuf eb = {0};
@@ -163,6 +165,7 @@ int cmd_telemetry(int argc, char **argv)
     const char *target = NULL, *collector = "auto", *log_level = NULL;
     int64_t interval_ns = IPW_NS_PER_SEC;
     long count = 0;
+    double cpu_tdp = 0, cpu_idle = 0;
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"local", IPW_OPT_FLAG, &local, NULL, "read the collector in this process (default)"},
@@ -170,6 +173,10 @@ int cmd_telemetry(int argc, char **argv)
          "read from an energy monitor over gRPC (or unix:PATH)"},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME", "collector for --local (default auto)",
          0, 0, ipw_collector_choices()},
+        {"cpu-tdp", IPW_OPT_DOUBLE, &cpu_tdp, "W",
+         "cpu-model: TDP of one CPU package (default: from the CPU table by model name)", 1, 5000},
+        {"cpu-idle", IPW_OPT_DOUBLE, &cpu_idle, "W",
+         "cpu-model: idle power of one CPU package (default 5% of TDP)", 0.1, 5000},
         {"interval", IPW_OPT_DURATION, &interval_ns, "DURATION",
          "time between readings, e.g. 250ms or 1s (default 1s)"},
         {"count", IPW_OPT_INT, &count, "N", "stop after N readings, 1 or more (default: until Ctrl-C)", 1,
@@ -205,5 +212,5 @@ int cmd_telemetry(int argc, char **argv)
     ipw_cli_install_stop_handlers();
     if (target)
         return run_remote(target, interval_ns, count, as_json);
-    return run_local(collector, interval_ns, count, as_json);
+    return run_local(collector, interval_ns, count, as_json, cpu_tdp, cpu_idle);
 }

@@ -27,6 +27,11 @@ int cmd_profile(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+
+/* --cpu-tdp / --cpu-idle (0 when not given) into a collector configuration, over the
+ * IPW_CPU_TDP / IPW_CPU_IDLE environment values. */
+struct ipw_collector_config;
+void ipw_cli_cpu_model_flags(struct ipw_collector_config *cfg, double tdp_w, double idle_w);
 int cmd_lab(int argc, char **argv);
 /* `ipw lab serve` (cmd_lab_serve.c); argv[0] is "serve". */
 int ipw_cli_lab_serve(int argc, char **argv);

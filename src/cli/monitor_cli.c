@@ -33,6 +33,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     long port = 50053, interval_ms = 50, metrics_port = -2, queue = 0;
     const char *bind = "127.0.0.1", *metrics_bind = "127.0.0.1", *unix_path = NULL;
     const char *collector = "auto", *log_level = "info", *port_file = NULL;
+    double cpu_tdp = 0, cpu_idle = 0;
     static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"port", IPW_OPT_INT, &port, "PORT",
@@ -44,6 +45,10 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "telemetry collector (default auto: the first that works of macos, nvidia, amd, rapl, "
          "null)", 0, 0, ipw_collector_choices()},
+        {"cpu-tdp", IPW_OPT_DOUBLE, &cpu_tdp, "W",
+         "cpu-model: TDP of one CPU package (default: from the CPU table by model name)", 1, 5000},
+        {"cpu-idle", IPW_OPT_DOUBLE, &cpu_idle, "W",
+         "cpu-model: idle power of one CPU package (default 5% of TDP)", 0.1, 5000},
         {"metrics-port", IPW_OPT_INT, &metrics_port, "PORT",
          "Prometheus /metrics port (default 9470, skipped with a warning if busy; 0 picks one; "
          "-1 turns it off)",
@@ -86,6 +91,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     struct ipw_collector_config ccfg;
     ipw_collector_config_init(&ccfg);
     ccfg.interval_ms = (int)interval_ms;
+    ipw_cli_cpu_model_flags(&ccfg, cpu_tdp, cpu_idle);
     /* Host memory changes slowly and /proc/meminfo is costly to read: 4 times a second. */
     ccfg.meminfo_interval_ns = 250 * IPW_NS_PER_MS;
     struct ipw_collector *c = NULL;

@@ -157,7 +157,11 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
         rc = ipw_telemetry_session_open(&tc, &e->ts, eb);
         e->ts_open = rc == IPW_OK;
     }
-    if (rc == IPW_OK && !(e->ts.info.caps & IPW_CAP_ENERGY)) {
+    /* a modelled collector that auto-detection fell back to (cpu-model) is no measurement
+     * either; asked for by name it is the user's choice */
+    bool modelled_fallback = (e->ts.info.caps & IPW_CAP_MODELLED) && e->ts.collector &&
+                             e->ts.collector->detect_log[0];
+    if (rc == IPW_OK && (!(e->ts.info.caps & IPW_CAP_ENERGY) || modelled_fallback)) {
         /* never show zeros as measurements: say what was tried and what is possible */
         char tried[400] = "the null collector was chosen";
         if (e->ts.collector && e->ts.collector->detect_log[0])

@@ -98,7 +98,13 @@ void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts)
     else if (null)
         ipw_warn("telemetry: the energy monitor reads no power counter (platform null), so "
                  "queries are timed and scored but get no energy");
-    else if (ts->collector && ts->collector->detect_log[0])
+    else if (ts->collector && ts->collector->detect_log[0] &&
+             (ts->info.caps & IPW_CAP_MODELLED)) {
+        /* auto-detection found no counter and fell to the CPU model: one warning says both */
+        ipw_warn("telemetry: no power or energy counter is readable here, so CPU and DRAM "
+                 "energy are %s; skipped %s", ts->info.notes, ts->collector->detect_log);
+        return;
+    } else if (ts->collector && ts->collector->detect_log[0])
         /* which collectors did not apply (macOS on Linux, ...) is detail, not news */
         ipw_debug("telemetry: %s chosen; skipped %s", ts->collector->info.platform,
                   ts->collector->detect_log);

@@ -21,6 +21,8 @@ void ipw_collector_config_init(struct ipw_collector_config *cfg)
     cfg->powermetrics_command = (v = getenv("IPW_POWERMETRICS")) && *v ? v : NULL;
     cfg->cuda_visible_devices = getenv("CUDA_VISIBLE_DEVICES");
     cfg->interval_ms = 50;
+    cfg->cpu_tdp_w = (v = getenv("IPW_CPU_TDP")) && *v ? strtod(v, NULL) : 0;
+    cfg->cpu_idle_w = (v = getenv("IPW_CPU_IDLE")) && *v ? strtod(v, NULL) : 0;
 }
 
 static void append_note(char *buf, size_t size, const char *fmt, const char *arg)

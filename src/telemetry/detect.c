@@ -1,5 +1,6 @@
 /* Which collectors exist, what names select them, and the order auto-detection tries them in
- * (SPEC §1.1: macOS powermetrics, NVIDIA, AMD, RAPL, then null). */
+ * (SPEC §1.1: macOS powermetrics, NVIDIA, AMD, RAPL; then the CPU power model, which needs
+ * only /proc/stat, and null when even that cannot be read). */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,7 +12,7 @@
 /* The registry: adding a collector is adding its file and one line here. */
 static const struct ipw_collector_ops *const registry[] = {
     &ipw_collector_nvml, &ipw_collector_rocm, &ipw_collector_rapl, &ipw_collector_powermetrics,
-    &ipw_collector_null, &ipw_collector_sim,  NULL};
+    &ipw_collector_cpu_model, &ipw_collector_null, &ipw_collector_sim, NULL};
 #define NCOLLECTORS (sizeof registry / sizeof registry[0] - 1)
 
 const struct ipw_collector_ops *const *ipw_collector_registry(void) { return registry; }

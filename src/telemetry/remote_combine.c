@@ -143,7 +143,10 @@ void ipw_remote_combine(struct ipw_remote *r)
     for (int d = 0; d < IPW_DOMAIN_COUNT; d++) {
         if (r->comb_valid & (1u << d)) {
             ipw_reading_set(&out, ipw_domain_energy_metric((ipw_domain)d), r->comb_cum[d]);
-            out.energy_source[d] = IPW_ENERGY_COUNTER;
+            /* the wire has no energy source: a monitor whose platform models (sim, cpu-model)
+             * is modelled, any other counts */
+            out.energy_source[d] = (r->info.caps & IPW_CAP_MODELLED) ? IPW_ENERGY_MODELED
+                                                                     : IPW_ENERGY_COUNTER;
         }
     }
     out.mono_ns = t;

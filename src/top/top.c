@@ -34,21 +34,35 @@ static void set(struct ipw_top_row *row, enum ipw_top_field f, double *slot, dou
     }
 }
 
-/* Energy counted from the first value this row saw: the view shows what was used while it ran. */
-static void set_energy(struct ipw_top_row *row, double cumulative, bool ok)
+/* Energy counted from the first value this row saw: the view shows what was used while it ran.
+ * Power is the mean over the interval since the previous reading when the energy moved by a
+ * counter (exact whatever happened in between, and steadier than one instant's value), else
+ * the reading's own power. */
+static void set_power_energy(struct ipw_top_row *row, double power, bool pok, double cumulative,
+                             bool eok, int64_t t_ns)
 {
-    if (!ok) {
+    bool restarted = row->have_energy0 && eok && cumulative < row->energy0 + row->energy_j;
+    if (eok && row->prev_ns && t_ns > row->prev_ns && !restarted && cumulative >= row->prev_cum) {
+        power = (cumulative - row->prev_cum) / ((double)(t_ns - row->prev_ns) / 1e9);
+        pok = true;
+    }
+    set(row, IPW_TOP_POWER, &row->power_w, power, pok);
+    push(row, power, pok);
+    if (!eok) {
         row->valid &= ~(1u << IPW_TOP_ENERGY);
+        row->prev_ns = 0;
         return;
     }
     if (!row->have_energy0) {
         row->energy0 = cumulative;
         row->have_energy0 = true;
-    } else if (cumulative < row->energy0 + row->energy_j) {
+    } else if (restarted) {
         /* the source restarted from zero: keep counting from what was shown */
         row->energy0 = cumulative - row->energy_j;
     }
     set(row, IPW_TOP_ENERGY, &row->energy_j, cumulative - row->energy0, true);
+    row->prev_cum = cumulative;
+    row->prev_ns = t_ns;
 }
 
 static struct ipw_top_row *add_row(struct ipw_top *t, const char *label, const char *detail)
@@ -69,13 +83,13 @@ static void stamp(struct ipw_top *t, int64_t now_ns)
     t->now_ns = now_ns;
 }
 
-static void domain_row(struct ipw_top_row *row, const struct ipw_reading *r, ipw_domain d)
+static void domain_row(struct ipw_top_row *row, const struct ipw_reading *r, ipw_domain d,
+                       int64_t t_ns)
 {
     ipw_metric pm = ipw_domain_power_metric(d), em = ipw_domain_energy_metric(d);
-    set(row, IPW_TOP_POWER, &row->power_w, r->v[pm], ipw_reading_has(r, pm));
-    set_energy(row, r->v[em], ipw_reading_has(r, em));
+    set_power_energy(row, r->v[pm], ipw_reading_has(r, pm), r->v[em], ipw_reading_has(r, em),
+                     t_ns);
     row->modeled = r->energy_source[d] == IPW_ENERGY_MODELED;
-    push(row, r->v[pm], ipw_reading_has(r, pm));
 }
 
 void ipw_top_update_local(struct ipw_top *t, const struct ipw_collector_info *info,
@@ -83,6 +97,7 @@ void ipw_top_update_local(struct ipw_top *t, const struct ipw_collector_info *in
                           int64_t now_ns)
 {
     stamp(t, now_ns);
+    int64_t at = r->mono_ns ? r->mono_ns : now_ns; /* when the values were read */
     snprintf(t->title, sizeof t->title, "local: %s", info->platform);
     bool gpu_domain = info->ndev == 0 && (ipw_reading_has(r, IPW_M_GPU_POWER_W) ||
                                           ipw_reading_has(r, IPW_M_GPU_ENERGY_J));
@@ -104,9 +119,8 @@ void ipw_top_update_local(struct ipw_top *t, const struct ipw_collector_info *in
     for (unsigned i = 0; i < info->ndev && k < t->nrows; i++, k++) {
         struct ipw_top_row *row = &t->row[k];
         const struct ipw_device_reading *d = &dev[i];
-        set(row, IPW_TOP_POWER, &row->power_w, d->v[IPW_DF_POWER_W],
-            ipw_device_has(d, IPW_DF_POWER_W));
-        set_energy(row, d->v[IPW_DF_ENERGY_J], ipw_device_has(d, IPW_DF_ENERGY_J));
+        set_power_energy(row, d->v[IPW_DF_POWER_W], ipw_device_has(d, IPW_DF_POWER_W),
+                         d->v[IPW_DF_ENERGY_J], ipw_device_has(d, IPW_DF_ENERGY_J), at);
         set(row, IPW_TOP_TEMP, &row->temp_c, d->v[IPW_DF_TEMPERATURE_C],
             ipw_device_has(d, IPW_DF_TEMPERATURE_C));
         bool mem = ipw_device_has(d, IPW_DF_MEM_USED_MB);
@@ -115,12 +129,11 @@ void ipw_top_update_local(struct ipw_top *t, const struct ipw_collector_info *in
         set(row, IPW_TOP_UTIL, &row->util_pct, d->v[IPW_DF_UTIL_PCT],
             ipw_device_has(d, IPW_DF_UTIL_PCT));
         row->modeled = r->energy_source[IPW_DOMAIN_GPU] == IPW_ENERGY_MODELED;
-        push(row, d->v[IPW_DF_POWER_W], ipw_device_has(d, IPW_DF_POWER_W));
     }
     for (; k < t->nrows; k++) {
         struct ipw_top_row *row = &t->row[k];
         if (strcmp(row->label, "GPU") == 0) {
-            domain_row(row, r, IPW_DOMAIN_GPU);
+            domain_row(row, r, IPW_DOMAIN_GPU, at);
             set(row, IPW_TOP_TEMP, &row->temp_c, r->v[IPW_M_TEMPERATURE_C],
                 ipw_reading_has(r, IPW_M_TEMPERATURE_C));
             set(row, IPW_TOP_MEM, &row->mem_used_mb, r->v[IPW_M_GPU_MEM_USED_MB],
@@ -130,13 +143,13 @@ void ipw_top_update_local(struct ipw_top *t, const struct ipw_collector_info *in
             set(row, IPW_TOP_UTIL, &row->util_pct, r->v[IPW_M_GPU_UTIL_PCT],
                 ipw_reading_has(r, IPW_M_GPU_UTIL_PCT));
         } else if (strcmp(row->label, "CPU") == 0) {
-            domain_row(row, r, IPW_DOMAIN_CPU);
+            domain_row(row, r, IPW_DOMAIN_CPU, at);
             set(row, IPW_TOP_MEM, &row->mem_used_mb, r->v[IPW_M_CPU_MEM_USED_MB],
                 ipw_reading_has(r, IPW_M_CPU_MEM_USED_MB));
         } else if (strcmp(row->label, "DRAM") == 0) {
-            domain_row(row, r, IPW_DOMAIN_DRAM);
+            domain_row(row, r, IPW_DOMAIN_DRAM, at);
         } else if (strcmp(row->label, "ANE") == 0) {
-            domain_row(row, r, IPW_DOMAIN_ANE);
+            domain_row(row, r, IPW_DOMAIN_ANE, at);
         }
     }
 }
@@ -175,10 +188,8 @@ void ipw_top_update_node(struct ipw_top *t, size_t i, const char *label, const c
             modeled = modeled || r->energy_source[d] == IPW_ENERGY_MODELED;
         }
     }
-    set(row, IPW_TOP_POWER, &row->power_w, p, pok);
-    set_energy(row, e, eok);
+    set_power_energy(row, p, pok, e, eok, r->mono_ns ? r->mono_ns : now_ns);
     row->modeled = modeled;
-    push(row, p, pok);
     set(row, IPW_TOP_TEMP, &row->temp_c, r->v[IPW_M_TEMPERATURE_C],
         ipw_reading_has(r, IPW_M_TEMPERATURE_C));
     bool gmem = ipw_reading_has(r, IPW_M_GPU_MEM_USED_MB);
@@ -338,7 +349,8 @@ static void row_line(const struct ipw_top *t, const struct ipw_top_row *row, int
     else
         snprintf(text, sizeof text, "%-*s%9s%11s%6s%13s%6s  ", LABEL_W, label, p, e, tc, mem, u);
     int cols = width - FIXED_W;
-    if (row->down || cols < 8) {
+    /* a value wider than its column pushes the line out: no room for the sparkline then */
+    if (row->down || cols < 8 || (int)strlen(text) > FIXED_W) {
         line(out, width, text);
         return;
     }

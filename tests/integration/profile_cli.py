@@ -275,7 +275,13 @@ def test_no_power_counters():
     d = ms.tmpdir("ipw-prof-null-")
     empty = os.path.join(d, "sys")
     os.mkdir(empty)
-    env = {"IPW_SYSFS_ROOT": empty, "IPW_NVML_LIBRARY": os.path.join(d, "no-nvml.so"),
+    # a /proc without stat too: with a readable /proc/stat auto-detection would end at the CPU
+    # power model (cpu_model_cli.py tests that), here it must end at null
+    proc = os.path.join(d, "proc")
+    os.mkdir(proc)
+    shutil.copyfile("/proc/meminfo", os.path.join(proc, "meminfo"))
+    env = {"IPW_SYSFS_ROOT": empty, "IPW_PROCFS_ROOT": proc,
+           "IPW_NVML_LIBRARY": os.path.join(d, "no-nvml.so"),
            "IPW_ROCM_SMI_LIBRARY": os.path.join(d, "no-rocm.so"),
            "IPW_POWERMETRICS": os.path.join(d, "no-powermetrics")}
     t0 = time.time()

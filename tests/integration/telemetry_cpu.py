@@ -95,7 +95,9 @@ def test_unprivileged(root):
             if f == "energy_uj":
                 os.chmod(os.path.join(dirpath, f), 0o400)
     user = 65534 if os.geteuid() == 0 else None
-    env = {"IPW_SYSFS_ROOT": root, "IPW_NVML_LIBRARY": "/nonexistent/libnvidia-ml.so.1",
+    # /proc moved to an empty place: auto-detection would otherwise end at the CPU power model
+    env = {"IPW_SYSFS_ROOT": root, "IPW_PROCFS_ROOT": root + "/noproc",
+           "IPW_NVML_LIBRARY": "/nonexistent/libnvidia-ml.so.1",
            "IPW_ROCM_SMI_LIBRARY": "/nonexistent/librocm_smi64.so", "IPW_LOG_LEVEL": "info"}
     p = run_ipw(["telemetry", "--local", "--collector", "rapl", "--count", "1", "--json"], env,
                 user)

@@ -33,7 +33,10 @@ class Pane:
         envs = []
         for k, v in (env or {}).items():
             envs += ["-e", "%s=%s" % (k, v)]
+        # the exit status goes to a file: tmux's own pane_dead_status can lag behind pane_dead
+        self.status_file = os.path.join(os.path.dirname(self.sock), "status")
         cmd = " ".join("'%s'" % a for a in [IPW] + args)
+        cmd = "%s; echo $? > '%s'" % (cmd, self.status_file)
         self.tmux("new-session", "-d", "-x", "120", "-y", "24", *envs, cmd)
         self.tmux("set-option", "-g", "remain-on-exit", "on")
 
@@ -53,9 +56,14 @@ class Pane:
             time.sleep(0.1)
         fail("screen never showed %r:\n%s" % (pattern, self.screen()))
 
-    def dead(self):
-        out = self.tmux("display-message", "-p", "#{pane_dead} #{pane_dead_status}").stdout
-        return out.split()
+    def exit_status(self):
+        """The program's exit status once it has ended, else None."""
+        try:
+            with open(self.status_file) as f:
+                text = f.read().strip()
+            return int(text) if text else None
+        except OSError:
+            return None
 
     def close(self):
         self.tmux("kill-server")
@@ -99,9 +107,9 @@ def group_local():
         check("interval 0.1 s" in pane.screen(), "- halves it, not below 100 ms")
         pane.tmux("send-keys", "q")
         deadline = time.time() + 5
-        while time.time() < deadline and pane.dead()[:1] != ["1"]:
+        while time.time() < deadline and pane.exit_status() is None:
             time.sleep(0.1)
-        check(pane.dead() == ["1", "0"], "q quits with status 0: %s" % pane.dead())
+        check(pane.exit_status() == 0, "q quits with status 0: %s" % pane.exit_status())
         check("TOTAL" not in pane.screen(), "the terminal's own screen is back after q")
     finally:
         pane.close()

@@ -1,5 +1,5 @@
 /* Auto-detection over the CPU-side collectors: powermetrics costs nothing off macOS, RAPL is
- * chosen when readable, and an unreadable or missing RAPL falls through to null with the reason
+ * chosen when readable, and an unreadable or missing RAPL falls through to the CPU power model (or null without /proc/stat) with the reason
  * in detect_log. Also RAPL as the CPU companion beside a GPU collector. */
 #include "ipw_test.h"
 
@@ -47,7 +47,8 @@ static void test_auto_picks_rapl(void **state)
     free(root);
 }
 
-static void test_auto_without_powercap_is_null(void **state)
+/* No counter anywhere: auto-detection ends at the CPU power model (the host's /proc/stat). */
+static void test_auto_without_powercap_is_cpu_model(void **state)
 {
     (void)state;
     char *root = ipw_fake_sysfs_new();
@@ -56,8 +57,15 @@ static void test_auto_without_powercap_is_null(void **state)
     struct ipw_collector *c;
     ipw_errbuf eb = {0};
     assert_int_equal(ipw_collector_open("auto", &cfg, &c, &eb), IPW_OK);
-    assert_string_equal(c->info.platform, "null");
+    assert_string_equal(c->info.platform, "cpu-model");
     assert_non_null(strstr(c->detect_log, "rapl: no RAPL counters"));
+    assert_non_null(strstr(c->info.notes, "modelled from CPU load"));
+    ipw_collector_close(c);
+    /* ... and without a readable /proc/stat either, at null */
+    cfg.procfs_root = root;
+    assert_int_equal(ipw_collector_open("auto", &cfg, &c, &eb), IPW_OK);
+    assert_string_equal(c->info.platform, "null");
+    assert_non_null(strstr(c->detect_log, "cpu-model: "));
     ipw_collector_close(c);
     ipw_test_rmtree(root);
     free(root);
@@ -81,7 +89,7 @@ static void detect_auto(void *ud, FILE *out)
 }
 
 /* The counters are root-only (mode 0400, as on kernels since 2020) and we are not root. */
-static void test_auto_eacces_falls_to_null(void **state)
+static void test_auto_eacces_falls_to_cpu_model(void **state)
 {
     (void)state;
     char *root = ipw_fake_sysfs_new();
@@ -93,10 +101,11 @@ static void test_auto_eacces_falls_to_null(void **state)
         ipw_fake_rapl_chmod(root, ids[i], 0400);
     char out[4096];
     assert_int_equal(ipw_test_unprivileged(detect_auto, root, out, sizeof out), 0);
-    if (!strstr(out, "platform=null\n"))
-        fail_msg("expected null, got: %s", out);
+    /* past the unreadable counters to the CPU model, which needs only /proc/stat */
+    if (!strstr(out, "platform=cpu-model\n"))
+        fail_msg("expected cpu-model, got: %s", out);
     assert_non_null(strstr(out, "sample=0\n"));
-    assert_non_null(strstr(out, "mem=1\n")); /* null still reports CPU memory */
+    assert_non_null(strstr(out, "mem=1\n"));
     assert_non_null(strstr(out, "rapl: cannot read "));
     assert_non_null(strstr(out, "/class/powercap/intel-rapl:0/energy_uj: permission denied"));
     assert_non_null(strstr(out, "run the monitor as root"));
@@ -248,12 +257,14 @@ static void test_registry(void **state)
     assert_null(c[n + 1]);
     assert_ptr_equal(ipw_collector_lookup("rocm_smi"), &ipw_collector_rocm);
     assert_null(ipw_collector_lookup("bogus"));
-    assert_string_equal(ipw_collector_choices_text(), "auto, nvidia, amd, rapl, macos, null, sim");
-    /* SPEC §1.1's order; sim only by name */
+    assert_string_equal(ipw_collector_choices_text(),
+                        "auto, nvidia, amd, rapl, macos, cpu-model, null, sim");
+    /* SPEC §1.1's order, then the CPU power model before null; sim only by name */
     const struct ipw_collector_ops *const *o = ipw_collector_auto_order();
     const struct ipw_collector_ops *want[] = {&ipw_collector_powermetrics, &ipw_collector_nvml,
                                               &ipw_collector_rocm, &ipw_collector_rapl,
-                                              &ipw_collector_null, NULL};
+                                              &ipw_collector_cpu_model, &ipw_collector_null,
+                                              NULL};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_ptr_equal(o[i], want[i]);
 }
@@ -262,8 +273,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto_picks_rapl),
-        cmocka_unit_test(test_auto_without_powercap_is_null),
-        cmocka_unit_test(test_auto_eacces_falls_to_null),
+        cmocka_unit_test(test_auto_without_powercap_is_cpu_model),
+        cmocka_unit_test(test_auto_eacces_falls_to_cpu_model),
         cmocka_unit_test(test_auto_with_explicit_powermetrics),
         cmocka_unit_test(test_cpu_companion),
         cmocka_unit_test(test_describe_platform),

@@ -57,7 +57,8 @@ static void test_local_rows_and_energy(void **state)
         ipw_device_set(&dev[i], IPW_DF_MEM_USED_MB, 1024);
         ipw_device_set(&dev[i], IPW_DF_MEM_TOTAL_MB, 81920);
     }
-    ipw_top_update_local(t, &info, &r, dev, 1);
+    const int64_t S = IPW_NS_PER_SEC;
+    ipw_top_update_local(t, &info, &r, dev, 1 * S);
     assert_int_equal(t->nrows, 3);
     assert_string_equal(t->row[0].label, "GPU0 H100");
     assert_string_equal(t->row[2].label, "CPU");
@@ -65,19 +66,24 @@ static void test_local_rows_and_energy(void **state)
     assert_true(fabs(t->row[2].energy_j) < 1e-9);
     r = reading(-1, 0, 50, 1100);
     ipw_device_set(&dev[0], IPW_DF_ENERGY_J, 5300);
-    ipw_top_update_local(t, &info, &r, dev, 2);
+    ipw_top_update_local(t, &info, &r, dev, 3 * S);
     assert_true(fabs(t->row[2].energy_j - 100) < 1e-9);
     assert_true(fabs(t->row[0].energy_j - 300) < 1e-9);
+    /* power from the counters over the 2 s between readings, not the readings' own values */
+    assert_true(fabs(t->row[2].power_w - 50) < 1e-9);
+    assert_true(fabs(t->row[0].power_w - 150) < 1e-9);
+    assert_true(fabs(t->row[1].power_w - 0) < 1e-9); /* GPU1's counter did not move */
     /* the source restarted from zero: the shown energy keeps counting */
     r = reading(-1, 0, 50, 20);
-    ipw_top_update_local(t, &info, &r, dev, 3);
+    ipw_top_update_local(t, &info, &r, dev, 4 * S);
     assert_true(fabs(t->row[2].energy_j - 100) < 1e-9);
+    assert_true(fabs(t->row[2].power_w - 50) < 1e-9); /* the reading's own power */
     r = reading(-1, 0, 50, 70);
-    ipw_top_update_local(t, &info, &r, dev, 4);
+    ipw_top_update_local(t, &info, &r, dev, 5 * S);
     assert_true(fabs(t->row[2].energy_j - 150) < 1e-9);
     double p, e;
     assert_true(ipw_top_total(t, &p, &e));
-    assert_true(fabs(p - (300 + 301 + 50)) < 1e-9);
+    assert_true(fabs(p - (0 + 0 + 50)) < 1e-9); /* the GPU counters stood still */
     free(t);
 }
 
@@ -148,9 +154,11 @@ static void test_render_fits_width(void **state)
     for (int k = 0; k < 300; k++) {
         struct ipw_reading r = reading(100 + k % 50, k, 20, k);
         ipw_top_update_node(t, 0, "a-node-with-a-rather-long-name.example.org:50053", "nvidia",
-                            &r, k);
+                            &r, (k + 1) * 250 * IPW_NS_PER_MS);
     }
     assert_int_equal(t->row[0].hist_len, IPW_TOP_HISTORY);
+    /* 1 J (GPU) + 1 J (CPU) every 250 ms */
+    assert_true(fabs(t->row[0].power_w - 8) < 1e-9);
     for (int width = 40; width <= 200; width += 37) {
         struct ipw_buf out;
         ipw_buf_init(&out, 1 << 20);
