@@ -6,8 +6,10 @@ if(TARGET llm_test_server AND TARGET ipw_gpu_testutil)
   target_link_libraries(test_lab_e2e PRIVATE ipw_gpu_testutil ipwtest)
   add_dependencies(test_lab_e2e llm_test_server fake_nvml)
   add_test(NAME integration.lab.energy_truth COMMAND test_lab_e2e)
+  # RUN_SERIAL: it checks CPU-time shares of the machine, which another test burning CPU at the
+  # same time moves (a child descheduled mid-burn) — seen at 5.4 % against a 5 % bound under -j2.
   set_tests_properties(integration.lab.energy_truth PROPERTIES LABELS integration TIMEOUT 300
-                       ENVIRONMENT "${IPW_TEST_ENV}")
+                       RUN_SERIAL TRUE ENVIRONMENT "${IPW_TEST_ENV}")
 endif()
 
 if(TARGET llm_test_server)
