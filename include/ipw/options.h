@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipw/log.h"
+
 enum ipw_opt_type {
     IPW_OPT_FLAG,     /* bool *: set to true */
     IPW_OPT_STRING,   /* const char **: last one wins */
@@ -37,6 +39,12 @@ struct ipw_option {
 };
 
 #define IPW_OPT_END {NULL, 0, NULL, NULL, NULL, 0, 0, NULL, 0}
+
+/* The --log-level option every command shares: `var` (a const char *, NULL when not given)
+ * is then applied with ipw_log_apply_option(var, default); dflt is the default's name. */
+#define IPW_OPT_LOG_LEVEL(var, dflt)                                                          \
+    {"log-level", IPW_OPT_CHOICE, &(var), "LEVEL", "log detail (default " dflt ")", 0, 0,     \
+     ipw_log_level_names, 0}
 
 struct ipw_command_help {
     const char *usage;       /* "ipw profile --client NAME --model NAME [options]" */
