@@ -73,6 +73,11 @@ typedef void (*ipw_help_hook)(void *ud, const char *cmd, const struct ipw_option
                               const struct ipw_command_help *help);
 void ipw_options_set_help_hook(ipw_help_hook hook, void *ud);
 
+/* Joins a NULL-terminated list of names into out ("a, b or c" with sep ", " and last " or "),
+ * as registries derive their choices' text for help and messages; truncated to size. */
+void ipw_names_join(const char *const *names, const char *sep, const char *last, char *out,
+                    size_t size);
+
 /* "key=value" into key/value buffers; false when there is no '=' or the key is empty. */
 bool ipw_split_kv(const char *kv, char *key, size_t key_size, const char **value);
 

@@ -12,6 +12,7 @@
 #include "ipw/judge.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "ipw/dataset.h"
 #include "ipw/log.h"
 #include "ipw/options.h"
 #include "ipw/profile.h"
@@ -105,12 +106,17 @@ int cmd_profile(int argc, char **argv)
     double baseline_s = 5;
     bool resume = false, overwrite = false, no_eval = false, no_progress = false;
     int64_t connect_timeout = 10 * IPW_NS_PER_SEC, idle_timeout = 300 * IPW_NS_PER_SEC;
-    static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
-    static const char *const datasets[] = {"ipw", "mmlu-pro", "supergpqa", "jsonl", "agentic",
-                                           NULL};
+    /* the dataset registry's ids, then an agent run's recorded sessions (replayed) */
+    const char *datasets[16];
+    size_t nds = 0;
+    for (const char *const *d = ipw_dataset_choices(); *d && nds < 14; d++)
+        datasets[nds++] = *d;
+    datasets[nds++] = "agentic";
+    datasets[nds] = NULL;
     static const char *const eval_clients[] = {"openai", NULL};
     struct ipw_option opts[] = {
-        {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0, clients},
+        {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0,
+         ipw_client_choices()},
         {"model", IPW_OPT_STRING, &model, "NAME", "model name as the server knows it (required)"},
         {"client-base-url", IPW_OPT_STRING, &cfg.client_base_url, "URL",
          "server URL (default per client: ollama http://127.0.0.1:11434, vllm "
@@ -171,8 +177,11 @@ int cmd_profile(int argc, char **argv)
          "terminal)"},
         IPW_OPT_LOG_LEVEL(log_level, "info"),
         IPW_OPT_END};
+    char usage[200];
+    snprintf(usage, sizeof usage, "ipw profile --client %s --model NAME [options]",
+             ipw_client_choices_usage());
     struct ipw_command_help help = {
-        "ipw profile --client ollama|openai|vllm|sim --model NAME [options]",
+        usage,
         "Sends a dataset's prompts to an inference server while measuring energy, and writes "
         "a run directory: records.jsonl, a HuggingFace Arrow dataset, summary.json and the "
         "analysis. Each query's energy is split into prefill (to the first token) and decode. "

@@ -32,7 +32,7 @@ int cmd_run(int argc, char **argv)
         {"agent", IPW_OPT_CHOICE, &cfg.agent, "NAME", "react (tools: shell, files, calculator; default) or terminus (a tmux terminal)", 0,
          0, agents},
         {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0,
-         ipw_client_names},
+         ipw_client_choices()},
         {"model", IPW_OPT_STRING, &model, "NAME", "model name as the server knows it (required)"},
         {"client-base-url", IPW_OPT_STRING, &cfg.client_base_url, "URL", "server URL"},
         {"client-param", IPW_OPT_LIST, &cparams, "K=V", "request parameter (repeatable)"},
@@ -80,8 +80,11 @@ int cmd_run(int argc, char **argv)
          "a stream silent this long fails the call (default 300s)"},
         IPW_OPT_LOG_LEVEL(log_level, "info"),
         IPW_OPT_END};
+    char usage[200];
+    snprintf(usage, sizeof usage, "ipw run --agent react|terminus --client %s --model NAME "
+             "[options]", ipw_client_choices_usage());
     struct ipw_command_help help = {
-        "ipw run --agent react|terminus --client ollama|openai|vllm|sim --model NAME [options]",
+        usage,
         "Runs an agent through a task set, each task in a fresh sandbox, measuring the energy "
         "of every LLM call (prefill and decode) and of the tool time between calls. Writes "
         "traces.jsonl (one task per line with its turns), records.jsonl, a HuggingFace Arrow "

@@ -298,10 +298,9 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
     double grid = NAN, target_ci = 5;
     bool json = false, quiet = false;
     int64_t baseline = 500 * IPW_NS_PER_MS;
-    static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
     struct ipw_option opts[] = {
         {"client", IPW_OPT_CHOICE, &cfg.client, "NAME", "inference client (required)", 0, 0,
-         clients},
+         ipw_client_choices()},
         {"client-base-url", IPW_OPT_STRING, &cfg.base_url, "URL",
          "server URL (default per client: ollama http://127.0.0.1:11434, vllm "
          "http://127.0.0.1:8000)"},
@@ -353,8 +352,8 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
         IPW_OPT_LOG_LEVEL(log_level, "warn"),
         IPW_OPT_END};
     char usage[200];
-    snprintf(usage, sizeof usage, "ipw lab %s --client ollama|openai|vllm|sim --model M %s",
-             sub, compare ? "--prompt TEXT --variant A --variant B:inject=F [options]"
+    snprintf(usage, sizeof usage, "ipw lab %s --client %s --model M %s", sub,
+             ipw_client_choices_usage(), compare ? "--prompt TEXT --variant A --variant B:inject=F [options]"
                           : calibrate ? "[--runs 10] [--name NAME] [options]"
                                       : "--prompt TEXT|--prompt-file F [options]");
     struct ipw_command_help help = {
