@@ -350,7 +350,9 @@ ipw_err ipw_run_output_write_summary(struct ipw_run_output *o, const struct ipw_
         ipw_errbuf de = {0};
         if (ipw_profile_totals_queries(t) &&
             ipw_run_dataset_write_from_log(o->dir, true, &st, &de) != IPW_OK)
-            ipw_warn("cannot write the Arrow dataset (records.jsonl is intact): %s", de.msg);
+            ipw_warn("cannot write the Arrow dataset: %s; records.jsonl is intact — make room "
+                     "and run the same command with --resume to write it",
+                     de.msg);
     }
     json_t *s = ipw_profile_summary_json(o, cfg, ts, ds, baseline_s, baseline_w, t);
     ipw_profile_totals_free(t);

@@ -450,7 +450,9 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
         ipw_errbuf fe = {0};
         if (ipw_run_output_write_summary(&r->out, cfg, &r->ts, r->ds, r->baseline_s,
                                          &r->baseline_w, true, &fe) != IPW_OK)
-            ipw_warn("cannot write summary.json: %s", fe.msg);
+            ipw_warn("cannot write summary.json: %s; records.jsonl is intact — make room and "
+                     "run the same command with --resume to write it",
+                     fe.msg);
     }
     if (rc == IPW_OK && r->write_error != IPW_OK)
         rc = ipw_fail(eb, r->write_error,

@@ -379,8 +379,10 @@ ipw_err ipw_run_build_commit(struct run_build *b, struct ipw_run_dataset_stats *
     if (e == IPW_OK && rename(b->tmp, b->path) != 0)
         e = ipw_fail(eb, IPW_E_IO, "cannot rename %s to %s: %s", b->tmp, b->path,
                      strerror(errno));
-    if (e != IPW_OK)
+    if (e != IPW_OK) {
+        unlink(b->tmp); /* a file that failed must not keep the space of a full disk */
         return e;
+    }
     int dfd = open(b->run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
