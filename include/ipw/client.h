@@ -131,6 +131,11 @@ void ipw_chat_result_free(struct ipw_chat_result *res);
  * an Authorization: Bearer header, and redact it from every message they write. */
 const char *ipw_client_api_key_from_env(void);
 
+/* Checks a --client-base-url before anything connects: a scheme other than http(s), no host, a
+ * control character or a URL curl cannot parse is the user's typo (a usage error), not a server
+ * that is down. NULL (the client's default URL) is fine. */
+ipw_err ipw_client_check_base_url(const char *url, ipw_errbuf *eb);
+
 /* --client-param / --dataset-param K=V strings into a JSON object with typed values:
  * integers, reals, true/false/null, JSON arrays/objects when the value starts with [ or {,
  * a JSON string when it is one in double quotes ("42" stays text), else the text itself.

@@ -56,6 +56,8 @@ int ipw_cli_lab_serve(int argc, char **argv)
     enum ipw_parse_result pr = ipw_parse_options(argc, argv, prog, opts, &help, NULL, 0, NULL);
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
+    if (ipw_cli_check_base_url(prog, base_url))
+        return 2;
 
     struct ipw_labweb_lab_config lc = {.db_path = db,
                                        .collector = collector,

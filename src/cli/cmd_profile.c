@@ -219,6 +219,8 @@ int cmd_profile(int argc, char **argv)
                         "--help')\n");
         return 2;
     }
+    if (ipw_cli_check_base_url("ipw profile", cfg.client_base_url))
+        return 2;
     if (cfg.resume_anyway)
         resume = true;
     if (resume && overwrite) {

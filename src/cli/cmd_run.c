@@ -104,6 +104,8 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "ipw run: --client and --model are required (try 'ipw run --help')\n");
         return 2;
     }
+    if (ipw_cli_check_base_url("ipw run", cfg.client_base_url))
+        return 2;
     if (resume && overwrite) {
         fprintf(stderr, "ipw run: --resume and --overwrite exclude each other: give one\n");
         return 2;

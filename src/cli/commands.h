@@ -57,4 +57,8 @@ int ipw_cli_stop_requested(void);
  * NULL removes it. Used to wake an event loop that is blocked in poll. */
 void ipw_cli_set_stop_hook(void (*hook)(void *ud), void *ud);
 
+/* --client-base-url checked before anything connects: prints "<prog>: <why>" and returns 2
+ * (a usage error) for a URL that cannot be right, 0 otherwise (NULL is the client's default). */
+int ipw_cli_check_base_url(const char *prog, const char *url);
+
 #endif

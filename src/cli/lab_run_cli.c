@@ -394,6 +394,8 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
         fprintf(stderr, "%s: --client and --model are required (try --help)\n", prog);
         return 2;
     }
+    if (ipw_cli_check_base_url(prog, cfg.base_url))
+        return 2;
     if (prompt_file && prompt && !calibrate) {
         fprintf(stderr, "%s: give --prompt or --prompt-file, not both\n", prog);
         return 2;

@@ -77,6 +77,12 @@ static ipw_err resolve_base_url(const char *in, char *out, size_t size, ipw_errb
     return IPW_OK;
 }
 
+ipw_err ipw_client_check_base_url(const char *url, ipw_errbuf *eb)
+{
+    char resolved[sizeof ((struct ipw_client *)0)->base_url];
+    return url ? resolve_base_url(url, resolved, sizeof resolved, eb) : IPW_OK;
+}
+
 ipw_err ipw_client_open(const char *name, const struct ipw_client_config *cfg,
                         struct ipw_client **out, ipw_errbuf *eb)
 {
