@@ -83,7 +83,19 @@ done
 "$IPW" simulate --dataset "$T" --sweep colour=1 --output x.csv 2> bad.err; [ $? -eq 2 ] || err "sweep of an unknown parameter: exit"
 # 5. --plots: the power timeline and the energy breakdown of one simulation
 "$IPW" simulate --cluster-config single_node_power_instance.json --dataset "$T" --plots simplots \
-    > /dev/null || err "simulate --plots"
+    --summary simplots.json > simplots.log || err "simulate --plots"
+# the per-component series: one row per heartbeat, adding up to the printed watts
+python3 - simplots.json <<'PY' || err "--summary power_parts_w"
+import json, sys
+s = json.load(open(sys.argv[1]))
+pw, pp = s["power_w"], s["power_parts_w"]
+keys = ["base", "npu_active", "npu_standby", "npu_idle", "cpu", "dram", "link", "nic_storage"]
+assert len(pw) == len(pp) > 0, (len(pw), len(pp))
+for w, p in zip(pw, pp):
+    assert p["t_s"] == w["t_s"] and set(p) == set(keys + ["t_s"]), p
+    assert abs(sum(p[k] for k in keys) - w["watts"]) <= 0.005 + 1e-9, (p, w)
+    assert all(p[k] >= -1e-9 for k in keys), p
+PY
 for f in sim_power.png sim_power.svg sim_energy.png sim_energy.svg; do
     [ -s simplots/$f ] || err "--plots: no $f"
 done
