@@ -36,6 +36,7 @@ static ipw_err read_csv(const char *path, const char *const *want, int nwant, ro
     size_t cap = 0;
     long no = 0;
     int idx[16];
+    bool have_header = false;
     ipw_err e = IPW_OK;
     char *fld[64];
     while (getline(&line, &cap, f) >= 0) {
@@ -56,7 +57,8 @@ static ipw_err read_csv(const char *path, const char *const *want, int nwant, ro
             *c = '\0';
             p = c + 1;
         }
-        if (no == 1) {
+        if (!have_header) { /* the first line that is not blank */
+            have_header = true;
             for (int w = 0; w < nwant; w++) {
                 idx[w] = -1;
                 for (int i = 0; i < nf; i++)
@@ -155,7 +157,8 @@ static ipw_err load_1d(const char *path, const char *keycol, struct ss_tab1d **o
         free(v.r);
         return e;
     }
-    qsort(v.r, v.n, sizeof *v.r, cmp1);
+    if (v.n) /* a table with only its header has no rows (and v.r is NULL) */
+        qsort(v.r, v.n, sizeof *v.r, cmp1);
     struct ss_tab1d *t = calloc(v.n ? v.n : 1, sizeof *t);
     if (!t) {
         free(v.r);
@@ -247,7 +250,8 @@ static int cmp_i64(const void *a, const void *b)
 
 static size_t uniq(int64_t *v, size_t n)
 {
-    qsort(v, n, sizeof *v, cmp_i64);
+    if (n)
+        qsort(v, n, sizeof *v, cmp_i64);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (!m || v[m - 1] != v[i])
@@ -530,7 +534,8 @@ ipw_err ss_bundle_open(const char *data_dir, const char *hardware, const struct 
                     free(v.e);
                     goto out;
                 }
-                qsort(v.e, v.n, sizeof *v.e, cmpskew);
+                if (v.n)
+                    qsort(v.e, v.n, sizeof *v.e, cmpskew);
                 t->alphas = v.e;
                 t->nalphas = v.n;
             }

@@ -1,5 +1,7 @@
 /* CPU utilisation from /proc/stat and the load curve that turns it into modelled package
  * power (include/ipw/cpu_model.h). */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +28,11 @@ ipw_err ipw_procstat_parse(const char *text, size_t len, struct ipw_cpu_times *o
         while (p < end && *p != ' ' && *p != '\n' && k + 1 < sizeof num)
             num[k++] = *p++;
         num[k] = '\0';
+        errno = 0;
         v[n] = strtoull(num, &stop, 10);
-        if (stop == num || *stop)
+        /* digits only: strtoull would take "-1" (as the largest count), a sign, or stop at a
+         * NUL byte inside the field */
+        if (num[0] < '0' || num[0] > '9' || stop != num + k || errno == ERANGE)
             return ipw_fail(eb, IPW_E_INVALID, "/proc/stat: 'cpu' field %d is '%s', not a count",
                             n + 1, num);
         n++;
@@ -35,8 +40,19 @@ ipw_err ipw_procstat_parse(const char *text, size_t len, struct ipw_cpu_times *o
     if (n < 4)
         return ipw_fail(eb, IPW_E_INVALID, "/proc/stat: the 'cpu' line has %d fields, not 4 or "
                                            "more", n);
-    out->busy = v[0] + v[1] + v[2] + v[5] + v[6];
-    out->idle = v[3] + v[4];
+    /* counters that cannot be added up (no kernel writes them) would wrap the shares */
+    unsigned long long busy = 0, idle = 0, all;
+    bool wrap = __builtin_add_overflow(v[0], v[1], &busy) ||
+                __builtin_add_overflow(busy, v[2], &busy) ||
+                __builtin_add_overflow(busy, v[5], &busy) ||
+                __builtin_add_overflow(busy, v[6], &busy) ||
+                __builtin_add_overflow(v[3], v[4], &idle) ||
+                __builtin_add_overflow(busy, idle, &all);
+    if (wrap)
+        return ipw_fail(eb, IPW_E_INVALID, "/proc/stat: the 'cpu' counters are too large to add "
+                                           "up; this is not the kernel's /proc/stat");
+    out->busy = busy;
+    out->idle = idle;
     return IPW_OK;
 }
 
