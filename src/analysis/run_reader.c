@@ -349,6 +349,10 @@ static void load_info(struct ipw_run_reader *r)
     copy_str(in->dataset_name, sizeof in->dataset_name, json_object_get(s, "dataset_name"));
     const json_t *tel = json_object_get(s, "telemetry");
     copy_str(in->platform, sizeof in->platform, json_object_get(tel, "platform"));
+    const json_t *modelled = json_object_get(s, "modelled");
+    /* runs saved before "modelled" existed: only the sim collector modelled energy */
+    in->modelled = json_is_boolean(modelled) ? json_is_true(modelled)
+                                             : strcmp(in->platform, "sim") == 0;
     copy_str(in->collector, sizeof in->collector, json_object_get(tel, "collector"));
     copy_str(in->client, sizeof in->client,
              json_object_get(json_object_get(s, "profiler_config"), "client_id"));
