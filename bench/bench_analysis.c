@@ -1,7 +1,8 @@
 /* Analysis at scale: writes a realistic run of 1,000,000 records (20,000 with IPW_BENCH_QUICK)
  * in the records.jsonl format, then times `ipw analyze` (accuracy + regression, no judge) and
  * `ipw plot` on it, each in a child process so that its peak memory (getrusage maxrss) is its
- * own. Prints figures; never fails on a time. */
+ * own. Prints figures; never fails on a time. IPW_BENCH_RECORDS=N sets the size, IPW_BENCH_DIR
+ * keeps the run in that directory. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -156,7 +157,11 @@ int main(void)
     long n = quick ? 20000 : 1000000;
     if (getenv("IPW_BENCH_RECORDS"))
         n = atol(getenv("IPW_BENCH_RECORDS"));
-    char *dir = ipw_test_mkdtemp("ipw-bench-analysis");
+    /* IPW_BENCH_DIR: write the run there and keep it (to profile or compare against) */
+    const char *keep = getenv("IPW_BENCH_DIR");
+    char *dir = keep ? strdup(keep) : ipw_test_mkdtemp("ipw-bench-analysis");
+    if (keep)
+        mkdir(keep, 0755);
     char path[4200];
     snprintf(path, sizeof path, "%s/records.jsonl", dir);
     int64_t t0 = ipw_mono_ns();
@@ -198,7 +203,8 @@ int main(void)
     printf("plot (5 plots, PNG + SVG, one pass over the records): %.2f s wall, %.2f s CPU, "
            "peak RSS %.1f MiB\n",
            s, cpu, rss);
-    ipw_test_rmtree(dir);
+    if (!keep)
+        ipw_test_rmtree(dir);
     free(dir);
     return 0;
 }

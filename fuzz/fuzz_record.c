@@ -12,9 +12,10 @@
 #include "ipw/regression.h"
 #include "ipw/run_reader.h"
 
+/* bit for bit: -0.0 and 0.0 differ (jansson reads "-0" as the integer 0) */
 static void same_num(double a, double b)
 {
-    if (!(a == b || (isnan(a) && isnan(b))))
+    if (!(memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b))))
         abort();
 }
 
@@ -36,6 +37,8 @@ static void compare(const struct ipw_run_query *a, const struct ipw_run_query *b
     same_str(a->response, b->response);
     same_str(a->subject, b->subject);
     same_str(a->energy_source, b->energy_source);
+    same_str(a->schema, b->schema);
+    same_num(a->start_s, b->start_s);
     same_num(a->input_tokens, b->input_tokens);
     same_num(a->output_tokens, b->output_tokens);
     same_num(a->total_tokens, b->total_tokens);

@@ -26,6 +26,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(r.toks);
             ss_req_free(r.next_sub);
         }
+        /* the skim that orders an unsorted file takes what the full parse takes */
+        int64_t arrival;
+        int nids;
+        ipw_err full = ss_trace_parse_line((const char *)data + 1, size - 1, "fuzz", 1, false, &r,
+                                           &eb);
+        if (full == IPW_OK) {
+            ss_req_free(r.next_sub);
+            if (ss_trace_skim_line((const char *)data + 1, size - 1, "fuzz", 1, &arrival, &nids,
+                                   &eb) != IPW_OK ||
+                arrival != r.arrival || nids < 1)
+                abort();
+        }
         return 0;
     }
     char path[] = "/tmp/ipw-fuzz-cluster-XXXXXX";

@@ -76,8 +76,12 @@ struct ipw_chat_result {
 
 struct ipw_client;
 
+/* One client's operations table, and everything that names or describes it: the registry
+ * (client.c) derives the CLI's choices, `ipw list`, help texts and messages from these. */
 struct ipw_client_ops {
     const char *name;
+    const char *const *aliases; /* other names it answers to (NULL-terminated), or NULL */
+    const char *description;    /* one line for `ipw list clients` */
     const char *default_base_url;
     ipw_err (*open)(struct ipw_client *c, ipw_errbuf *eb);
     /* Is the server up and answering? The error names the URL. */
@@ -110,9 +114,15 @@ extern const struct ipw_client_ops ipw_client_openai;
 extern const struct ipw_client_ops ipw_client_vllm; /* openai protocol, vLLM's default URL */
 extern const struct ipw_client_ops ipw_client_sim;
 
-/* "ollama", "openai", "vllm", "sim"; NULL when unknown. */
+/* The registry: every client, NULL-terminated, in the order lists show them. */
+const struct ipw_client_ops *const *ipw_client_registry(void);
+/* By name or alias ("ollama", "openai", "vllm", "sim"); NULL when unknown. */
 const struct ipw_client_ops *ipw_client_lookup(const char *name);
-extern const char *const ipw_client_names[];
+/* Derived from the registry: the names, NULL-terminated (--client's choices); "ollama,
+ * openai, vllm or sim" for messages; "ollama|openai|vllm|sim" for usage lines. */
+const char *const *ipw_client_choices(void);
+const char *ipw_client_choices_text(void);
+const char *ipw_client_choices_usage(void);
 
 ipw_err ipw_client_open(const char *name, const struct ipw_client_config *cfg,
                         struct ipw_client **out, ipw_errbuf *eb);
@@ -130,6 +140,11 @@ void ipw_chat_result_free(struct ipw_chat_result *res);
  * (or empty). The caller puts it in ipw_client_config.api_key; clients copy it, send it only as
  * an Authorization: Bearer header, and redact it from every message they write. */
 const char *ipw_client_api_key_from_env(void);
+
+/* Checks a --client-base-url before anything connects: a scheme other than http(s), no host, a
+ * control character or a URL curl cannot parse is the user's typo (a usage error), not a server
+ * that is down. NULL (the client's default URL) is fine. */
+ipw_err ipw_client_check_base_url(const char *url, ipw_errbuf *eb);
 
 /* --client-param / --dataset-param K=V strings into a JSON object with typed values:
  * integers, reals, true/false/null, JSON arrays/objects when the value starts with [ or {,

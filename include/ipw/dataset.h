@@ -40,7 +40,13 @@ struct ipw_dataset_options {
     bool strict;            /* a malformed row is fatal instead of skipped */
 };
 
-extern const char *const ipw_dataset_names[];
+/* The registry, derived from the presets (datasets/dataset.c): the ids, NULL-terminated
+ * (--dataset's choices); "ipw, mmlu-pro, supergpqa or jsonl" for messages; the id used when
+ * none is given; one line about an id (NULL when unknown). */
+const char *const *ipw_dataset_choices(void);
+const char *ipw_dataset_choices_text(void);
+const char *ipw_dataset_default(void);
+const char *ipw_dataset_description(const char *id);
 
 ipw_err ipw_dataset_load(const char *id, const struct ipw_dataset_options *opt,
                          struct ipw_dataset **out, ipw_errbuf *eb);

@@ -5,12 +5,23 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "ipw/buf.h"
 #include "ipw/err.h"
 
 /* json_dumps for everything ipw writes: reals in their shortest form that reads back to the
  * same double (0.05, not jansson's 0.050000000000000003), so files are exact and readable.
  * flags as for json_dumps (any JSON_REAL_PRECISION is overridden). Free with free(). */
 char *ipw_json_dumps(const json_t *j, size_t flags);
+
+/* Writers that stream many small records (scores.jsonl) format them without building a
+ * document, byte for byte as ipw_json_dumps would: */
+#define IPW_JSON_REAL_MAX 48
+/* the text of a finite real (what ipw_json_dumps prints for json_real(v)); its length, 0 on
+ * a value that does not fit */
+size_t ipw_json_real_text(double v, char out[IPW_JSON_REAL_MAX]);
+/* s as a quoted JSON string (as jansson escapes it) appended to b; false, with nothing
+ * appended, when s is not valid UTF-8 (json_string() would refuse it) */
+bool ipw_json_put_string(struct ipw_buf *b, const char *s);
 
 /* A JSON number, or null when !valid or the value is not finite (JSON has no NaN). */
 json_t *ipw_json_real_or_null(double v, bool valid);

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipw/log.h"
+
 enum ipw_opt_type {
     IPW_OPT_FLAG,     /* bool *: set to true */
     IPW_OPT_STRING,   /* const char **: last one wins */
@@ -38,6 +40,12 @@ struct ipw_option {
 
 #define IPW_OPT_END {NULL, 0, NULL, NULL, NULL, 0, 0, NULL, 0}
 
+/* The --log-level option every command shares: `var` (a const char *, NULL when not given)
+ * is then applied with ipw_log_apply_option(var, default); dflt is the default's name. */
+#define IPW_OPT_LOG_LEVEL(var, dflt)                                                          \
+    {"log-level", IPW_OPT_CHOICE, &(var), "LEVEL", "log detail (default " dflt ")", 0, 0,     \
+     ipw_log_level_names, 0}
+
 struct ipw_command_help {
     const char *usage;       /* "ipw profile --client NAME --model NAME [options]" */
     const char *description; /* a paragraph */
@@ -64,6 +72,11 @@ void ipw_print_option_help(const char *cmd, const struct ipw_option *opts,
 typedef void (*ipw_help_hook)(void *ud, const char *cmd, const struct ipw_option *opts,
                               const struct ipw_command_help *help);
 void ipw_options_set_help_hook(ipw_help_hook hook, void *ud);
+
+/* Joins a NULL-terminated list of names into out ("a, b or c" with sep ", " and last " or "),
+ * as registries derive their choices' text for help and messages; truncated to size. */
+void ipw_names_join(const char *const *names, const char *sep, const char *last, char *out,
+                    size_t size);
 
 /* "key=value" into key/value buffers; false when there is no '=' or the key is empty. */
 bool ipw_split_kv(const char *kv, char *key, size_t key_size, const char **value);

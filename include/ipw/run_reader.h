@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ipw/err.h"
 #include "ipw/scoring.h"
@@ -79,6 +80,10 @@ const char *ipw_run_reader_model(const struct ipw_run_reader *r);
 const char *ipw_run_reader_dir(const struct ipw_run_reader *r);
 /* Malformed lines skipped so far, and the message of the first one ("" when none). */
 size_t ipw_run_reader_skipped(const struct ipw_run_reader *r, const char **first_message);
+/* Size and SHA-256 (64 hex digits) of records.jsonl as the reader's first pass read it, whole:
+ * what an analysis of it was computed from, without reading the file again. False when there
+ * is none (an Arrow dataset, a pass cut short). */
+bool ipw_run_reader_digest(const struct ipw_run_reader *r, uint64_t *bytes, char hex[65]);
 void ipw_run_reader_close(struct ipw_run_reader *r);
 
 /* Fills q from one parsed record object (for sources that give objects, and as the reference

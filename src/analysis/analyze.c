@@ -285,30 +285,40 @@ static ipw_err judge_pass(struct ctx *c, struct ipw_run_reader *r, struct ipw_an
     return ipw_run_reader_rewind(r, eb);
 }
 
-static json_t *score_json(const struct ipw_run_query *q, const struct score *s,
-                          const struct ipw_acc_used *u, bool scored)
+/* One line of scores.jsonl, written straight into b (a million of them for a large run: a
+ * jansson document per line was a fifth of the analysis); byte for byte what ipw_json_dumps
+ * prints for the same object, which the unit tests check. */
+static void score_line(struct ipw_buf *b, const struct ipw_run_query *q, const struct score *s,
+                       const struct ipw_acc_used *u, bool scored)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "record_index",
-                        q->record_index >= 0 ? json_integer(q->record_index) : json_null());
-    json_object_set_new(o, "line", json_integer(q->line));
-    json_object_set_new(o, "kind", json_string(ipw_item_kind_name(q->kind)));
-    json_object_set_new(o, "verdict", json_string(ipw_verdict_name(s->verdict)));
-    json_object_set_new(o, "lm_correctness",
-                        s->verdict == IPW_VERDICT_CORRECT     ? json_true()
-                        : s->verdict == IPW_VERDICT_INCORRECT ? json_false()
-                                                              : json_null());
-    json_object_set_new(o, "method", json_string(s->method));
+    if (q->record_index >= 0)
+        ipw_buf_putf(b, "{\"record_index\":%ld", q->record_index);
+    else
+        ipw_buf_puts(b, "{\"record_index\":null");
+    ipw_buf_putf(b, ",\"line\":%ld,\"kind\":", q->line);
+    (void)ipw_json_put_string(b, ipw_item_kind_name(q->kind));
+    ipw_buf_puts(b, ",\"verdict\":");
+    (void)ipw_json_put_string(b, ipw_verdict_name(s->verdict));
+    ipw_buf_puts(b, s->verdict == IPW_VERDICT_CORRECT     ? ",\"lm_correctness\":true"
+                    : s->verdict == IPW_VERDICT_INCORRECT ? ",\"lm_correctness\":false"
+                                                          : ",\"lm_correctness\":null");
+    ipw_buf_puts(b, ",\"method\":");
+    if (!ipw_json_put_string(b, s->method))
+        ipw_buf_puts(b, "null");
     if (s->extracted[0]) {
-        json_t *x = json_string(s->extracted);
-        json_object_set_new(o, "extracted", x ? x : json_null());
+        ipw_buf_puts(b, ",\"extracted\":");
+        if (!ipw_json_put_string(b, s->extracted))
+            ipw_buf_puts(b, "null");
     }
     if (scored) {
-        json_object_set_new(o, "energy_joules", ipw_json_real_or_null(u->energy_j, true));
-        json_object_set_new(o, "power_watts", ipw_json_real_or_null(u->power_w, true));
-        json_object_set_new(o, "energy_imputed", json_boolean(u->imputed));
+        char t[IPW_JSON_REAL_MAX];
+        ipw_buf_puts(b, ",\"energy_joules\":");
+        ipw_buf_puts(b, isfinite(u->energy_j) && ipw_json_real_text(u->energy_j, t) ? t : "null");
+        ipw_buf_puts(b, ",\"power_watts\":");
+        ipw_buf_puts(b, isfinite(u->power_w) && ipw_json_real_text(u->power_w, t) ? t : "null");
+        ipw_buf_puts(b, u->imputed ? ",\"energy_imputed\":true" : ",\"energy_imputed\":false");
     }
-    return o;
+    ipw_buf_puts(b, "}\n");
 }
 
 static struct ipw_acc_query acc_query(const struct ipw_run_query *q, enum ipw_verdict v)
@@ -452,6 +462,8 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         e = out_open(&scores, path, eb);
     }
     uint64_t n = 0;
+    struct ipw_buf line; /* one scores.jsonl line; its strings are bounded by struct score */
+    ipw_buf_init(&line, 4096);
     while (e == IPW_OK) {
         struct ipw_run_query q;
         bool eof;
@@ -492,13 +504,14 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         if (e != IPW_OK)
             break;
         bool scored = s.verdict == IPW_VERDICT_CORRECT || s.verdict == IPW_VERDICT_INCORRECT;
-        json_t *o = score_json(&q, &s, &used, scored);
-        char *line = ipw_json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (!line || fputs(line, scores.f) == EOF || fputc('\n', scores.f) == EOF)
+        ipw_buf_reset(&line);
+        score_line(&line, &q, &s, &used, scored);
+        if (ipw_buf_status(&line) != IPW_OK)
+            e = ipw_fail(eb, IPW_E_NOMEM, "out of memory writing %s", scores.tmp);
+        else if (fwrite(line.p, 1, line.len, scores.f) != line.len)
             e = ipw_fail(eb, IPW_E_IO, "cannot write %s: %s", scores.tmp, strerror(errno));
-        free(line);
-        json_decref(o);
     }
+    ipw_buf_free(&line);
     res->records = n;
     if (e == IPW_OK && n == 0)
         e = ipw_fail(eb, IPW_E_NOTFOUND,
@@ -604,7 +617,11 @@ ipw_err ipw_analyze_run(const char *run_dir, const struct ipw_analyze_options *o
     e = ipw_mkdir_p(adir, eb);
 
     struct ctx c = {.opts = opts};
-    if (e == IPW_OK)
+    uint64_t bytes;
+    char sha[65];
+    if (e == IPW_OK && ipw_run_reader_digest(r, &bytes, sha))
+        c.source = ipw_analysis_stamp("records.jsonl", bytes, sha); /* no second read */
+    else if (e == IPW_OK)
         e = ipw_analysis_source(run_dir, &c.source, eb);
     c.judge_on = want_acc && opts->judge.base_url && *opts->judge.base_url;
     char cpath[4300];

@@ -77,12 +77,31 @@ static const unsigned char plain_byte[256] = {
 };
 #undef PLAIN16
 
+/* Eight bytes at a time: nonzero when any of them is a quote, a backslash, a control byte or
+ * not ASCII (exact as a yes/no answer, which is all it is used for). */
+static uint64_t special8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    /* (v - ones) & ~v & high is nonzero exactly when v has a zero byte; a byte borrows only
+     * when it is below the subtrahend, so a false mark never appears without a true one */
+    uint64_t quote = (q - ones) & ~q, bslash = (b - ones) & ~b, ctrl = (x - ones * 0x20) & ~x;
+    return (quote | bslash | ctrl | x) & high;
+}
+
 static bool string(struct sc *c)
 {
     c->p++;
     while (c->p < c->end) {
-        /* the common case first: a run of plain ASCII */
+        /* the common case first: a run of plain ASCII, a word at a time, then byte by byte */
         const char *q = c->p;
+        while (c->end - q >= 8) {
+            uint64_t w;
+            memcpy(&w, q, 8);
+            if (special8(w))
+                break;
+            q += 8;
+        }
         while (q < c->end && plain_byte[(unsigned char)*q])
             q++;
         c->p = q;
@@ -210,8 +229,10 @@ static bool literal(struct sc *c, const char *word)
     return true;
 }
 
-/* Calls on_member for each key of the object at c->p (validated as it goes). */
-typedef void (*member_fn)(void *ud, const char *kb, const char *ke, bool plain, struct span v);
+/* Called for each key of an object with c->p at the member's value, which it must parse (and
+ * so validate): a picker parses the values it wants into spans, and descends into the objects
+ * it wants members of, in the same pass. */
+typedef bool (*member_fn)(void *ud, struct sc *c, const char *kb, const char *ke, bool plain);
 
 static bool object(struct sc *c, member_fn on_member, void *ud)
 {
@@ -232,17 +253,16 @@ static bool object(struct sc *c, member_fn on_member, void *ud)
         if (!string(c))
             return false;
         const char *ke = c->p - 1;
-        bool plain = memchr(kb, '\\', (size_t)(ke - kb)) == NULL;
         ws(c);
         if (c->p >= c->end || *c->p != ':')
             return fail(c, "':' expected");
         c->p++;
         ws(c);
         struct span v;
-        if (!value(c, &v))
+        bool ok = on_member ? on_member(ud, c, kb, ke, memchr(kb, '\\', (size_t)(ke - kb)) == NULL)
+                            : value(c, &v);
+        if (!ok)
             return false;
-        if (on_member)
-            on_member(ud, kb, ke, plain, v);
         ws(c);
         if (c->p < c->end && *c->p == ',') {
             c->p++;
@@ -359,96 +379,226 @@ static size_t decode(const char *b, const char *e, char *out)
     return n;
 }
 
-static bool key_is(const char *kb, const char *ke, bool plain, const char *want)
+/* A key as text: the raw bytes when it has no escapes, else decoded into tmp (NULL when too
+ * long to be any name we look for). */
+static const char *key_text(const char *kb, const char *ke, bool plain, char *tmp, size_t size,
+                            size_t *len)
 {
-    size_t n = strlen(want);
-    if (plain)
-        return (size_t)(ke - kb) == n && memcmp(kb, want, n) == 0;
-    char tmp[512];
-    if ((size_t)(ke - kb) >= sizeof tmp)
-        return false;
-    return decode(kb, ke, tmp) == n && memcmp(tmp, want, n) == 0;
+    if (plain) {
+        *len = (size_t)(ke - kb);
+        return kb;
+    }
+    if ((size_t)(ke - kb) >= size)
+        return NULL;
+    *len = decode(kb, ke, tmp);
+    return tmp;
 }
 
-/* Picks the members named in keys[] out of an object. */
-struct pick {
-    const char *const *keys;
-    size_t n;
-    struct span *out;
+/* ---- what a record's members are wanted for ---------------------------------------------- */
+
+/* Spans of the top level (and dataset_metadata.kind) */
+enum { T_INDEX, T_PROBLEM, T_ANSWER, T_SUBJECT, T_ERROR, T_STATUS, T_KIND, T_SCHEMA, T_START,
+       T_META_KIND, T_N };
+/* Spans of one model's member of model_metrics */
+enum { M_LC, M_IS_CORRECT, M_RESP, M_TIN, M_TOUT, M_TTOT, M_E_QUERY, M_E_TOTAL, M_E_ACTIVE,
+       M_E_PREFILL, M_E_DECODE, M_E_IDLE, M_E_SOURCE, M_L_TTFT, M_L_TOTAL, M_L_DECODE,
+       M_P_QUERY, M_P_TOTAL, M_N };
+
+enum special { PLAIN, ANSWERS, METRICS };
+
+/* A member picked out of an object: its value into slot[leaf], or (child) the members of its
+ * object, whose spans slot[first, first + n) are cleared first: a later duplicate key replaces
+ * an earlier one whole, as in jansson. */
+struct field {
+    const char *name;
+    size_t len;
+    int leaf; /* -1: none */
+    const struct node *child;
+    int first, n;
+    enum special special;
 };
 
-static void on_pick(void *ud, const char *kb, const char *ke, bool plain, struct span v)
-{
-    struct pick *pk = ud;
-    for (size_t i = 0; i < pk->n; i++)
-        if (key_is(kb, ke, plain, pk->keys[i])) {
-            pk->out[i] = v; /* the last duplicate wins, as in jansson */
-            return;
-        }
-}
+struct node {
+    const struct field *f;
+    size_t n;
+};
 
-/* On a span already validated: the named members if it is an object. */
-static void pick(struct span s, const char *const *keys, size_t n, struct span *out,
-                 struct ipw_scan_result *res)
-{
-    for (size_t i = 0; i < n; i++)
-        out[i].b = out[i].e = NULL;
-    if (!s.b || *s.b != '{')
-        return;
-    struct sc c = {s.b, s.b, s.e, 0, false, res};
-    struct pick pk = {keys, n, out};
-    object(&c, on_pick, &pk);
-}
+#define LEAF(k, slot) {k, sizeof k - 1, slot, NULL, 0, 0, PLAIN}
+#define NEST(k, nd, a, b) {k, sizeof k - 1, -1, &nd, a, (b) - (a) + 1, PLAIN}
+#define NODE(arr) {arr, sizeof arr / sizeof arr[0]}
 
-/* The member named model, else the only member (by_model of run_reader.c). */
+static const struct field avg_q_f[] = {LEAF("avg", M_P_QUERY)};
+static const struct field avg_t_f[] = {LEAF("avg", M_P_TOTAL)};
+static const struct node avg_q = NODE(avg_q_f), avg_t = NODE(avg_t_f);
+static const struct field gpu_f[] = {NEST("per_query_watts", avg_q, M_P_QUERY, M_P_QUERY),
+                                     NEST("total_watts", avg_t, M_P_TOTAL, M_P_TOTAL)};
+static const struct node gpu = NODE(gpu_f);
+static const struct field power_f[] = {NEST("gpu", gpu, M_P_QUERY, M_P_TOTAL)};
+static const struct node power = NODE(power_f);
+static const struct field eval_f[] = {LEAF("is_correct", M_IS_CORRECT)};
+static const struct node eval = NODE(eval_f);
+static const struct field tok_f[] = {LEAF("input", M_TIN), LEAF("output", M_TOUT),
+                                     LEAF("total", M_TTOT)};
+static const struct node tok = NODE(tok_f);
+static const struct field energy_f[] = {
+    LEAF("per_query_joules", M_E_QUERY), LEAF("total_joules", M_E_TOTAL),
+    LEAF("active_joules", M_E_ACTIVE),   LEAF("prefill_joules", M_E_PREFILL),
+    LEAF("decode_joules", M_E_DECODE),   LEAF("idle_power_watts", M_E_IDLE),
+    LEAF("energy_source", M_E_SOURCE)};
+static const struct node energy = NODE(energy_f);
+static const struct field lat_f[] = {LEAF("time_to_first_token_seconds", M_L_TTFT),
+                                     LEAF("total_query_seconds", M_L_TOTAL),
+                                     LEAF("decode_seconds", M_L_DECODE)};
+static const struct node lat = NODE(lat_f);
+static const struct field metrics_f[] = {
+    LEAF("lm_correctness", M_LC),
+    NEST("evaluation", eval, M_IS_CORRECT, M_IS_CORRECT),
+    LEAF("lm_response", M_RESP),
+    NEST("token_metrics", tok, M_TIN, M_TTOT),
+    NEST("energy_metrics", energy, M_E_QUERY, M_E_SOURCE),
+    NEST("latency_metrics", lat, M_L_TTFT, M_L_DECODE),
+    NEST("power_metrics", power, M_P_QUERY, M_P_TOTAL)};
+static const struct node metrics = NODE(metrics_f);
+static const struct field meta_f[] = {LEAF("kind", T_META_KIND)};
+static const struct node meta = NODE(meta_f);
+static const struct field top_f[] = {
+    LEAF("record_index", T_INDEX), LEAF("problem", T_PROBLEM), LEAF("answer", T_ANSWER),
+    LEAF("subject", T_SUBJECT),    LEAF("error", T_ERROR),     LEAF("status", T_STATUS),
+    LEAF("kind", T_KIND),          LEAF("schema", T_SCHEMA),
+    LEAF("request_start_time", T_START),
+    NEST("dataset_metadata", meta, T_META_KIND, T_META_KIND),
+    {"model_answers", 13, -1, NULL, 0, 0, ANSWERS},
+    {"model_metrics", 13, -1, NULL, 0, 0, METRICS}};
+static const struct node top = NODE(top_f);
+
+/* A member keyed by model name (model_answers, model_metrics): the member named model, else
+ * the only member (by_model of run_reader.c). For model_metrics each of the two candidates
+ * keeps the spans of its members. */
 struct keyed {
-    const char *model;
     struct span match, first;
     const char *first_kb, *first_ke;
     bool first_plain, other;
+    struct span match_m[M_N], first_m[M_N];
 };
 
-static void on_keyed(void *ud, const char *kb, const char *ke, bool plain, struct span v)
+struct rec {
+    const char *model;
+    size_t model_len;
+    struct span top[T_N];
+    struct keyed answers, metrics;
+};
+
+struct picker {
+    const struct node *nd;
+    struct span *slot;
+    struct rec *rec;
+};
+
+static void clear(struct span *s, size_t n)
 {
-    struct keyed *k = ud;
-    if (k->model && *k->model && key_is(kb, ke, plain, k->model))
-        k->match = v;
-    if (!k->first_kb) {
+    for (size_t i = 0; i < n; i++)
+        s[i].b = s[i].e = NULL;
+}
+
+static bool pick_member(void *ud, struct sc *c, const char *kb, const char *ke, bool plain);
+
+/* One member of model_answers (slot NULL) or model_metrics (slot: room for M_N spans). */
+static bool keyed_member(struct keyed *k, const struct rec *r, struct sc *c, const char *kb,
+                         const char *ke, bool plain, struct span *slot)
+{
+    char tmp[512];
+    size_t len;
+    const char *key = key_text(kb, ke, plain, tmp, sizeof tmp, &len);
+    bool is_match = r->model_len && key && len == r->model_len && memcmp(key, r->model, len) == 0;
+    bool is_first = !k->first_kb;
+    if (is_first) {
         k->first_kb = kb;
         k->first_ke = ke;
         k->first_plain = plain;
-        k->first = v;
-        return;
-    }
-    /* a duplicate of the first key replaces its value; any other key makes it ambiguous */
-    bool same = (size_t)(ke - kb) == (size_t)(k->first_ke - k->first_kb) &&
-                memcmp(kb, k->first_kb, (size_t)(ke - kb)) == 0;
-    if (!same && !(plain && k->first_plain)) {
-        char a[512], b[512];
-        if ((size_t)(ke - kb) < sizeof a && (size_t)(k->first_ke - k->first_kb) < sizeof b) {
-            size_t la = decode(kb, ke, a), lb = decode(k->first_kb, k->first_ke, b);
-            same = la == lb && memcmp(a, b, la) == 0;
+    } else {
+        /* a duplicate of the first key replaces its value; any other key makes it ambiguous */
+        bool same = (size_t)(ke - kb) == (size_t)(k->first_ke - k->first_kb) &&
+                    memcmp(kb, k->first_kb, (size_t)(ke - kb)) == 0;
+        if (!same && !(plain && k->first_plain)) {
+            char a[512], b[512];
+            if ((size_t)(ke - kb) < sizeof a && (size_t)(k->first_ke - k->first_kb) < sizeof b) {
+                size_t la = decode(kb, ke, a), lb = decode(k->first_kb, k->first_ke, b);
+                same = la == lb && memcmp(a, b, la) == 0;
+            }
         }
+        is_first = same;
+        k->other |= !same;
     }
-    if (same)
+    struct span v = {c->p, NULL};
+    if (slot)
+        clear(slot, M_N);
+    bool ok;
+    if (slot && (is_match || is_first) && c->p < c->end && *c->p == '{') {
+        struct picker sub = {&metrics, slot, NULL};
+        ok = object(c, pick_member, &sub);
+    } else {
+        ok = value(c, &v);
+    }
+    v.e = c->p;
+    if (is_match) {
+        k->match = v;
+        if (slot)
+            memcpy(k->match_m, slot, sizeof k->match_m);
+    }
+    if (is_first) {
         k->first = v;
-    else
-        k->other = true;
+        if (slot)
+            memcpy(k->first_m, slot, sizeof k->first_m);
+    }
+    return ok;
 }
 
-static struct span keyed(struct span s, const char *model, struct keyed *k,
-                         struct ipw_scan_result *res)
+static bool answers_member(void *ud, struct sc *c, const char *kb, const char *ke, bool plain)
 {
-    memset(k, 0, sizeof *k);
-    k->model = model;
-    struct span none = {NULL, NULL};
-    if (!s.b || *s.b != '{')
-        return none;
-    struct sc c = {s.b, s.b, s.e, 0, false, res};
-    object(&c, on_keyed, k);
-    if (k->match.b)
-        return k->match;
-    return k->first_kb && !k->other ? k->first : none;
+    struct rec *r = ud;
+    return keyed_member(&r->answers, r, c, kb, ke, plain, NULL);
+}
+
+static bool metrics_member(void *ud, struct sc *c, const char *kb, const char *ke, bool plain)
+{
+    struct rec *r = ud;
+    struct span slot[M_N];
+    return keyed_member(&r->metrics, r, c, kb, ke, plain, slot);
+}
+
+static bool pick_member(void *ud, struct sc *c, const char *kb, const char *ke, bool plain)
+{
+    struct picker *pk = ud;
+    char tmp[64];
+    size_t len;
+    const char *key = key_text(kb, ke, plain, tmp, sizeof tmp, &len);
+    const struct field *f = NULL;
+    for (size_t i = 0; key && i < pk->nd->n; i++) {
+        const struct field *t = &pk->nd->f[i];
+        if (t->len == len && t->name[0] == key[0] && memcmp(t->name, key, len) == 0) {
+            f = t;
+            break;
+        }
+    }
+    struct span v;
+    if (!f)
+        return value(c, &v);
+    if (f->special != PLAIN) {
+        /* the last model_answers / model_metrics is the one that counts */
+        struct keyed *k = f->special == ANSWERS ? &pk->rec->answers : &pk->rec->metrics;
+        memset(k, 0, sizeof *k);
+        if (c->p < c->end && *c->p == '{')
+            return object(c, f->special == ANSWERS ? answers_member : metrics_member, pk->rec);
+        return value(c, &v);
+    }
+    if (f->leaf >= 0)
+        return value(c, &pk->slot[f->leaf]);
+    clear(pk->slot + f->first, (size_t)f->n);
+    if (c->p < c->end && *c->p == '{') {
+        struct picker sub = {f->child, pk->slot, pk->rec};
+        return object(c, pick_member, &sub);
+    }
+    return value(c, &v);
 }
 
 struct out {
@@ -472,10 +622,51 @@ static const char *sstr_or_empty(struct span s, struct out *o)
     return v ? v : "";
 }
 
+/* Exact powers of ten: every one up to 1e22 is a double without rounding. */
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* A validated JSON number. Plain decimals with at most 15 significant digits and a small
+ * exponent are one exact integer times or divided by an exact power of ten: a single IEEE
+ * operation, so correctly rounded and equal to strtod's result (Clinger's fast path). The rest
+ * goes through strtod. */
 static double snum(struct span s)
 {
     if (!s.b || !(*s.b == '-' || digit(*s.b)))
         return NAN;
+    const char *p = s.b;
+    bool neg = *p == '-';
+    p += neg;
+    uint64_t m = 0;
+    int digits = 0, scale = 0;
+    bool fast = true;
+    for (; p < s.e && digit(*p); p++) {
+        if (m || *p != '0')
+            digits++;
+        m = m * 10 + (uint64_t)(*p - '0');
+        if (digits > 15) {
+            fast = false;
+            break;
+        }
+    }
+    if (fast && p < s.e && *p == '.') {
+        for (p++; p < s.e && digit(*p); p++) {
+            if (m || *p != '0')
+                digits++;
+            m = m * 10 + (uint64_t)(*p - '0');
+            scale++;
+            if (digits > 15 || scale > 22) {
+                fast = false;
+                break;
+            }
+        }
+    }
+    if (fast && p == s.e) {
+        double v = (double)m / pow10_exact[scale];
+        /* "-0" is jansson's integer 0, which becomes +0.0; "-0.0" is a real, -0.0 */
+        return neg && (m || scale) ? -v : v;
+    }
     char small[64];
     size_t len = (size_t)(s.e - s.b);
     char *buf = len < sizeof small ? small : malloc(len + 1);
@@ -510,17 +701,11 @@ static bool is_integer(struct span s)
     return true;
 }
 
-enum { T_INDEX, T_PROBLEM, T_ANSWER, T_SUBJECT, T_ERROR, T_STATUS, T_KIND, T_META,
-       T_ANSWERS, T_METRICS, T_SCHEMA, T_START, T_N };
-static const char *const top_keys[T_N] = {"record_index", "problem", "answer", "subject",
-                                          "error", "status", "kind", "dataset_metadata",
-                                          "model_answers", "model_metrics", "schema",
-                                          "request_start_time"};
-
-enum { M_LC, M_EVAL, M_RESP, M_TOK, M_EN, M_LAT, M_POW, M_N };
-static const char *const metric_keys[M_N] = {"lm_correctness", "evaluation", "lm_response",
-                                             "token_metrics", "energy_metrics",
-                                             "latency_metrics", "power_metrics"};
+/* The member of a keyed object that counts: the one named model, else the only one. */
+static const struct keyed *chosen(const struct keyed *k)
+{
+    return k->match.b || (k->first_kb && !k->other) ? k : NULL;
+}
 
 bool ipw_record_scan(const char *line, size_t len, const char *model,
                      struct ipw_scan_arena *arena, struct ipw_run_query *q,
@@ -530,13 +715,15 @@ bool ipw_record_scan(const char *line, size_t len, const char *model,
     memset(q, 0, sizeof *q);
     struct sc c = {line, line, line + len, 0, false, res};
     ws(&c);
-    struct span top[T_N];
-    for (int i = 0; i < T_N; i++)
-        top[i].b = top[i].e = NULL;
+    struct rec r;
+    memset(&r, 0, sizeof r);
+    r.model = model ? model : "";
+    r.model_len = strlen(r.model);
+    clear(r.top, T_N);
     bool is_object = c.p < c.end && *c.p == '{';
     if (is_object) {
-        struct pick pk = {top_keys, T_N, top};
-        if (!object(&c, on_pick, &pk))
+        struct picker pk = {&top, r.top, &r};
+        if (!object(&c, pick_member, &pk))
             return false;
     } else if (c.p < c.end && *c.p == '[') {
         if (!array(&c))
@@ -563,91 +750,64 @@ bool ipw_record_scan(const char *line, size_t len, const char *model,
         arena->cap = len + 64;
     }
     struct out o = {arena->p, 0};
+    const struct span *t = r.top;
     q->record_index = -1;
-    if (is_integer(top[T_INDEX]))
-        q->record_index = (long)strtoll(top[T_INDEX].b, NULL, 10);
-    q->schema = sstr_or_empty(top[T_SCHEMA], &o);
-    q->start_s = snum(top[T_START]);
-    q->problem = sstr_or_empty(top[T_PROBLEM], &o);
-    q->reference = sstr_or_empty(top[T_ANSWER], &o);
-    q->subject = sstr_or_empty(top[T_SUBJECT], &o);
-    q->error = sstr_or_empty(top[T_ERROR], &o);
-    const char *status = sstr(top[T_STATUS], &o);
+    if (is_integer(t[T_INDEX]))
+        q->record_index = (long)strtoll(t[T_INDEX].b, NULL, 10);
+    q->schema = sstr_or_empty(t[T_SCHEMA], &o);
+    q->start_s = snum(t[T_START]);
+    q->problem = sstr_or_empty(t[T_PROBLEM], &o);
+    q->reference = sstr_or_empty(t[T_ANSWER], &o);
+    q->subject = sstr_or_empty(t[T_SUBJECT], &o);
+    q->error = sstr_or_empty(t[T_ERROR], &o);
+    const char *status = sstr(t[T_STATUS], &o);
     q->failed = status ? strcmp(status, "failed") == 0 : *q->error != '\0';
-    const char *kind = sstr(top[T_KIND], &o);
-    if (!kind) {
-        static const char *const kk[] = {"kind"};
-        struct span ks;
-        pick(top[T_META], kk, 1, &ks, res);
-        kind = sstr(ks, &o);
-    }
+    const char *kind = sstr(t[T_KIND], &o);
+    if (!kind)
+        kind = sstr(t[T_META_KIND], &o);
     q->kind_given = ipw_item_kind_parse(kind, &q->kind);
     if (!q->kind_given)
         q->kind = ipw_item_kind_infer(q->problem, q->reference);
 
-    struct keyed ka, km;
-    struct span answer = keyed(top[T_ANSWERS], model, &ka, res);
-    struct span metrics = keyed(top[T_METRICS], model, &km, res);
-    res->model_found = ka.match.b || km.match.b;
-    const struct keyed *named = ka.first_kb ? &ka : km.first_kb ? &km : NULL;
+    const struct keyed *ka = &r.answers, *km = &r.metrics;
+    const struct keyed *ca = chosen(ka), *cm = chosen(km);
+    struct span answer = {NULL, NULL};
+    if (ca)
+        answer = ka->match.b ? ka->match : ka->first;
+    struct span none[M_N];
+    clear(none, M_N);
+    const struct span *m = !cm ? none : km->match.b ? km->match_m : km->first_m;
+    res->model_found = ka->match.b || km->match.b;
+    const struct keyed *named = ka->first_kb ? ka : km->first_kb ? km : NULL;
     if (named) {
         res->many_models = named->other;
         char *dst = o.buf + o.used;
         o.used += decode(named->first_kb, named->first_ke, dst) + 1;
         res->first_model = dst;
     }
-    struct span m[M_N];
-    pick(metrics, metric_keys, M_N, m, res);
     q->response = answer.b && *answer.b == '"' ? sstr(answer, &o) : sstr_or_empty(m[M_RESP], &o);
     q->prior_correct = sbool(m[M_LC]);
-    if (q->prior_correct < 0) {
-        static const char *const ek[] = {"is_correct"};
-        struct span ic;
-        pick(m[M_EVAL], ek, 1, &ic, res);
-        q->prior_correct = sbool(ic);
-    }
+    if (q->prior_correct < 0)
+        q->prior_correct = sbool(m[M_IS_CORRECT]);
 
-    static const char *const tok_keys[] = {"input", "output", "total"};
-    struct span t[3];
-    pick(m[M_TOK], tok_keys, 3, t, res);
-    q->input_tokens = snum(t[0]);
-    q->output_tokens = snum(t[1]);
-    q->total_tokens = snum(t[2]);
+    q->input_tokens = snum(m[M_TIN]);
+    q->output_tokens = snum(m[M_TOUT]);
+    q->total_tokens = snum(m[M_TTOT]);
     if (isnan(q->total_tokens) && !(isnan(q->input_tokens) && isnan(q->output_tokens)))
         q->total_tokens = (isnan(q->input_tokens) ? 0 : q->input_tokens) +
                           (isnan(q->output_tokens) ? 0 : q->output_tokens);
-
-    static const char *const en_keys[] = {"per_query_joules", "total_joules", "active_joules",
-                                          "prefill_joules",   "decode_joules",
-                                          "idle_power_watts", "energy_source"};
-    struct span en[7];
-    pick(m[M_EN], en_keys, 7, en, res);
-    q->energy_j = snum(en[0]);
-    q->total_j = snum(en[1]);
-    q->active_j = snum(en[2]);
-    q->prefill_j = snum(en[3]);
-    q->decode_j = snum(en[4]);
-    q->idle_w = snum(en[5]);
-    q->energy_source = sstr_or_empty(en[6], &o);
-
-    static const char *const lat_keys[] = {"time_to_first_token_seconds", "total_query_seconds",
-                                           "decode_seconds"};
-    struct span la[3];
-    pick(m[M_LAT], lat_keys, 3, la, res);
-    q->ttft_s = snum(la[0]);
-    q->latency_s = snum(la[1]);
-    q->decode_s = snum(la[2]);
-
-    static const char *const gpu_key[] = {"gpu"};
-    static const char *const watt_keys[] = {"per_query_watts", "total_watts"};
-    static const char *const avg_key[] = {"avg"};
-    struct span gpu, w[2], avg;
-    pick(m[M_POW], gpu_key, 1, &gpu, res);
-    pick(gpu, watt_keys, 2, w, res);
-    pick(w[0], avg_key, 1, &avg, res);
-    q->power_avg_w = snum(avg);
-    pick(w[1], avg_key, 1, &avg, res);
-    q->total_power_avg_w = snum(avg);
+    q->energy_j = snum(m[M_E_QUERY]);
+    q->total_j = snum(m[M_E_TOTAL]);
+    q->active_j = snum(m[M_E_ACTIVE]);
+    q->prefill_j = snum(m[M_E_PREFILL]);
+    q->decode_j = snum(m[M_E_DECODE]);
+    q->idle_w = snum(m[M_E_IDLE]);
+    q->energy_source = sstr_or_empty(m[M_E_SOURCE], &o);
+    q->ttft_s = snum(m[M_L_TTFT]);
+    q->latency_s = snum(m[M_L_TOTAL]);
+    q->decode_s = snum(m[M_L_DECODE]);
+    q->power_avg_w = snum(m[M_P_QUERY]);
+    q->total_power_avg_w = snum(m[M_P_TOTAL]);
     return true;
 }
 

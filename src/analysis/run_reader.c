@@ -4,6 +4,7 @@
 #include "run_source_arrow.h"
 
 #include "analysis/record_scan.h"
+#include "analysis/sha256.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +34,7 @@ struct jsonl_src {
     size_t line_len, line_cap, max_line;
     long lineno;
     bool eof;
+    struct ipw_sha256 *sha; /* when set, every byte read is digested too */
 };
 
 static ipw_err jsonl_fill(struct jsonl_src *s, ipw_errbuf *eb)
@@ -45,6 +47,8 @@ static ipw_err jsonl_fill(struct jsonl_src *s, ipw_errbuf *eb)
             return ipw_fail(eb, IPW_E_IO, "cannot read %s: %s", s->path, strerror(errno));
         s->pos = 0;
         s->len = (size_t)n;
+        if (s->sha)
+            ipw_sha256_update(s->sha, s->buf, s->len);
         if (n == 0)
             s->eof = true;
         return IPW_OK;
@@ -74,13 +78,17 @@ static ipw_err line_append(struct jsonl_src *s, const char *p, size_t n, ipw_err
     return IPW_OK;
 }
 
-/* One line (without '\n') into s->line. *got false at the end of the file; *had_nl false for a
- * last line with no newline. */
-static ipw_err jsonl_read_line(struct jsonl_src *s, bool *got, bool *had_nl, ipw_errbuf *eb)
+/* One line (without '\n') as *text, *len: a view into the read buffer when the whole line is
+ * there (the common case: no copy), else assembled in s->line. Valid until the next call.
+ * *got false at the end of the file; *had_nl false for a last line with no newline. */
+static ipw_err jsonl_read_line(struct jsonl_src *s, const char **text, size_t *len, bool *got,
+                               bool *had_nl, ipw_errbuf *eb)
 {
     s->line_len = 0;
     *got = false;
     *had_nl = false;
+    *text = "";
+    *len = 0;
     if (s->line)
         s->line[0] = '\0';
     for (;;) {
@@ -96,6 +104,14 @@ static ipw_err jsonl_read_line(struct jsonl_src *s, bool *got, bool *had_nl, ipw
         char *start = s->buf + s->pos;
         char *nl = memchr(start, '\n', s->len - s->pos);
         size_t n = nl ? (size_t)(nl - start) : s->len - s->pos;
+        if (nl && !*got && n <= s->max_line) {
+            s->pos += n + 1;
+            s->lineno++;
+            *got = *had_nl = true;
+            *text = start;
+            *len = n;
+            return IPW_OK;
+        }
         ipw_err e = line_append(s, start, n, eb);
         if (e != IPW_OK)
             return e;
@@ -106,8 +122,11 @@ static ipw_err jsonl_read_line(struct jsonl_src *s, bool *got, bool *had_nl, ipw
             break;
         }
     }
-    if (*got)
+    if (*got) {
         s->lineno++;
+        *text = s->line;
+        *len = s->line_len;
+    }
     return IPW_OK;
 }
 
@@ -127,7 +146,7 @@ static ipw_err jsonl_next(void *state, const char **text, size_t *len, json_t **
     *eof = false;
     for (;;) {
         bool got, had_nl;
-        ipw_err e = jsonl_read_line(s, &got, &had_nl, eb);
+        ipw_err e = jsonl_read_line(s, text, len, &got, &had_nl, eb);
         if (e != IPW_OK)
             return e;
         if (!got) {
@@ -135,10 +154,8 @@ static ipw_err jsonl_next(void *state, const char **text, size_t *len, json_t **
             return IPW_OK;
         }
         *line = s->lineno;
-        if (blank(s->line, s->line_len))
+        if (blank(*text, *len))
             continue;
-        *text = s->line;
-        *len = s->line_len;
         *terminated = had_nl;
         return IPW_OK;
     }
@@ -290,6 +307,8 @@ struct ipw_run_reader {
     bool model_checked;
     long *superseded; /* sorted lines whose record_index comes again later (skipped) */
     size_t nsuperseded;
+    char digest[65]; /* SHA-256 of records.jsonl as the first pass read it ("" if not whole) */
+    uint64_t digest_bytes;
 };
 
 static void copy_str(char *dst, size_t size, const json_t *v)
@@ -407,24 +426,34 @@ struct seen_list {
     bool oom;
 };
 
-/* Calls fn for each line of the log (text, line number); false from fn stops. */
-static void each_line(const char *path, size_t max_line,
-                      bool (*fn)(void *ctx, const char *text, size_t len, long line), void *ctx)
+/* Calls fn for each line of the log (text, line number); false from fn stops. With sha, the
+ * bytes read are digested too; returns whether the whole file was read. */
+static bool each_line(const char *path, size_t max_line,
+                      bool (*fn)(void *ctx, const char *text, size_t len, long line), void *ctx,
+                      struct ipw_sha256 *sha)
 {
     void *src;
     if (jsonl_open(path, max_line, &src, NULL) != IPW_OK)
-        return;
+        return false;
+    ((struct jsonl_src *)src)->sha = sha;
+    bool whole = false;
     for (;;) {
         const char *text;
         size_t len;
         json_t *rec;
         long line;
         bool terminated, eof;
-        if (jsonl_next(src, &text, &len, &rec, &line, &terminated, &eof, NULL) != IPW_OK || eof ||
-            !fn(ctx, text, len, line))
+        if (jsonl_next(src, &text, &len, &rec, &line, &terminated, &eof, NULL) != IPW_OK)
+            break;
+        if (eof) {
+            whole = true;
+            break;
+        }
+        if (!fn(ctx, text, len, line))
             break;
     }
     jsonl_close(src);
+    return whole;
 }
 
 static bool collect_index(void *ctx, const char *text, size_t len, long line)
@@ -483,7 +512,15 @@ static bool shared(const struct seen *v, size_t n, size_t i)
 static void find_superseded(struct ipw_run_reader *r, const char *path, size_t max_line)
 {
     struct seen_list sl = {0};
-    each_line(path, max_line, collect_index, &sl);
+    /* this pass reads every byte: the analysis stamps its files with their digest */
+    struct ipw_sha256 sha;
+    ipw_sha256_init(&sha);
+    if (each_line(path, max_line, collect_index, &sl, &sha)) {
+        uint8_t d[32];
+        r->digest_bytes = sha.bytes;
+        ipw_sha256_final(&sha, d);
+        ipw_sha256_hex(d, r->digest);
+    }
     if (sl.oom)
         ipw_warn("out of memory looking for superseded records in %s; a query run again by "
                  "--resume may be counted twice",
@@ -505,7 +542,7 @@ static void find_superseded(struct ipw_run_reader *r, const char *path, size_t m
                 c.lines[k++] = v[i].line;
         if (c.lines && c.bad) {
             qsort(c.lines, c.n, sizeof *c.lines, cmp_long);
-            each_line(path, max_line, confirm_line, &c);
+            each_line(path, max_line, confirm_line, &c, NULL);
             qsort(c.bad, c.nbad, sizeof *c.bad, cmp_long);
         }
     }
@@ -622,8 +659,10 @@ static void malformed(const struct ipw_run_reader *r, long line, const char *tex
                       bool terminated, const struct ipw_scan_result *res, ipw_errbuf *eb)
 {
     if (res->not_object) {
+        /* text is a view into the read buffer, not NUL-terminated */
         ipw_fail(eb, IPW_E_INVALID, "%s/records.jsonl:%ld: a record must be a JSON object, got "
-                 "'%.40s%s'", r->dir, line, text, len > 40 ? "..." : "");
+                 "'%.*s%s'", r->dir, line, (int)(len > 40 ? 40 : len), text,
+                 len > 40 ? "..." : "");
         return;
     }
     ipw_fail(eb, IPW_E_INVALID, "%s/records.jsonl:%ld: malformed record (column %zu: %s)%s",
@@ -708,6 +747,15 @@ ipw_err ipw_run_reader_rewind(struct ipw_run_reader *r, ipw_errbuf *eb)
     r->first_skip[0] = '\0';
     r->model_checked = true; /* warned (or not) on the first pass */
     return r->ops->rewind(r->src, eb);
+}
+
+bool ipw_run_reader_digest(const struct ipw_run_reader *r, uint64_t *bytes, char hex[65])
+{
+    if (!r->digest[0])
+        return false;
+    *bytes = r->digest_bytes;
+    memcpy(hex, r->digest, 65);
+    return true;
 }
 
 const struct ipw_run_info *ipw_run_reader_info(const struct ipw_run_reader *r)

@@ -1,7 +1,18 @@
-/* SHA-256 as FIPS 180-4 defines it: 64-byte blocks, 64 rounds, big-endian length padding. */
+/* SHA-256 as FIPS 180-4 defines it: 64-byte blocks, 64 rounds, big-endian length padding.
+ * On x86-64 CPUs with the SHA extensions the blocks go through those instructions (about 8x
+ * faster here: the analysis stamps a run's records file with its digest, 1.9 GB for a
+ * million-record run); elsewhere through the portable rounds. Both give the same digest, which
+ * the unit test checks on each path. */
 #include "analysis/sha256.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_SHA_NI 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -17,7 +28,7 @@ static const uint32_t K[64] = {
 
 static uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
-static void compress(struct ipw_sha256 *s, const uint8_t *b)
+static void compress_portable(uint32_t h[8], const uint8_t *b)
 {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
@@ -28,13 +39,12 @@ static void compress(struct ipw_sha256 *s, const uint8_t *b)
         uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    uint32_t a = s->h[0], bb = s->h[1], c = s->h[2], d = s->h[3], e = s->h[4], f = s->h[5],
-             g = s->h[6], h = s->h[7];
+    uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] +
+        uint32_t t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] +
                       w[i];
         uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & bb) ^ (a & c) ^ (bb & c));
-        h = g;
+        hh = g;
         g = f;
         f = e;
         e = d + t1;
@@ -43,14 +53,92 @@ static void compress(struct ipw_sha256 *s, const uint8_t *b)
         bb = a;
         a = t1 + t2;
     }
-    s->h[0] += a;
-    s->h[1] += bb;
-    s->h[2] += c;
-    s->h[3] += d;
-    s->h[4] += e;
-    s->h[5] += f;
-    s->h[6] += g;
-    s->h[7] += h;
+    h[0] += a;
+    h[1] += bb;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += hh;
+}
+
+#ifdef HAVE_SHA_NI
+/* The SHA extensions keep the state as two vectors, ABEF and CDGH (A in the highest lane);
+ * each sha256rnds2 does two rounds, each message group holds four schedule words. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void compress_ni(uint32_t h[8],
+                                                                     const uint8_t *b)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i abcd = _mm_loadu_si128((const __m128i *)&h[0]); /* lanes A B C D */
+    __m128i efgh = _mm_loadu_si128((const __m128i *)&h[4]); /* lanes E F G H */
+    __m128i badc = _mm_shuffle_epi32(abcd, 0xB1);
+    __m128i hgfe = _mm_shuffle_epi32(efgh, 0x1B);
+    __m128i abef = _mm_alignr_epi8(badc, hgfe, 8);    /* lanes F E B A */
+    __m128i cdgh = _mm_blend_epi16(hgfe, badc, 0xF0); /* lanes H G D C */
+    const __m128i abef0 = abef, cdgh0 = cdgh;
+
+    __m128i w[16];
+    for (int i = 0; i < 4; i++)
+        w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(b + 16 * i)), bswap);
+    for (int i = 4; i < 16; i++) {
+        /* W[t-16] + s0(W[t-15]), plus W[t-7], then s1(W[t-2]) word by word */
+        __m128i t = _mm_sha256msg1_epu32(w[i - 4], w[i - 3]);
+        t = _mm_add_epi32(t, _mm_alignr_epi8(w[i - 1], w[i - 2], 4));
+        w[i] = _mm_sha256msg2_epu32(t, w[i - 1]);
+    }
+    for (int i = 0; i < 16; i++) {
+        __m128i m = _mm_add_epi32(w[i], _mm_loadu_si128((const __m128i *)&K[4 * i]));
+        cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m); /* now the new ABEF */
+        m = _mm_shuffle_epi32(m, 0x0E);
+        abef = _mm_sha256rnds2_epu32(abef, cdgh, m); /* the old ABEF became CDGH */
+    }
+    abef = _mm_add_epi32(abef, abef0);
+    cdgh = _mm_add_epi32(cdgh, cdgh0);
+
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1B);           /* lanes A B E F */
+    __m128i ghcd = _mm_shuffle_epi32(cdgh, 0xB1);           /* lanes G H C D */
+    abcd = _mm_blend_epi16(feba, ghcd, 0xF0);               /* lanes A B C D */
+    efgh = _mm_alignr_epi8(ghcd, feba, 8);                  /* lanes E F G H */
+    _mm_storeu_si128((__m128i *)&h[0], abcd);
+    _mm_storeu_si128((__m128i *)&h[4], efgh);
+}
+
+static bool cpu_has_sha_ni(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3))
+        return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return false;
+    return (b & (1u << 29)) != 0; /* CPUID.(EAX=7,ECX=0):EBX.SHA */
+}
+#endif
+
+static int use_ni = -1; /* -1: not decided yet */
+
+static void compress(struct ipw_sha256 *s, const uint8_t *b)
+{
+#ifdef HAVE_SHA_NI
+    if (use_ni < 0)
+        use_ni = cpu_has_sha_ni();
+    if (use_ni) {
+        compress_ni(s->h, b);
+        return;
+    }
+#endif
+    compress_portable(s->h, b);
+}
+
+bool ipw_sha256_accelerated(bool allow)
+{
+#ifdef HAVE_SHA_NI
+    use_ni = allow && cpu_has_sha_ni();
+#else
+    (void)allow;
+    use_ni = 0;
+#endif
+    return use_ni == 1;
 }
 
 void ipw_sha256_init(struct ipw_sha256 *s)
@@ -67,6 +155,12 @@ void ipw_sha256_update(struct ipw_sha256 *s, const void *data, size_t len)
     const uint8_t *p = data;
     s->bytes += len;
     while (len) {
+        if (s->fill == 0 && len >= 64) { /* whole blocks straight from the input */
+            compress(s, p);
+            p += 64;
+            len -= 64;
+            continue;
+        }
         size_t take = 64 - s->fill < len ? 64 - s->fill : len;
         memcpy(s->block + s->fill, p, take);
         s->fill += take;

@@ -1,7 +1,9 @@
-/* SHA-256 (FIPS 180-4), for judge cache keys. Not a public interface. */
+/* SHA-256 (FIPS 180-4), for judge cache keys and the analysis source stamp. Not a public
+ * interface. */
 #ifndef IPW_ANALYSIS_SHA256_H
 #define IPW_ANALYSIS_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +17,9 @@ struct ipw_sha256 {
 void ipw_sha256_init(struct ipw_sha256 *s);
 void ipw_sha256_update(struct ipw_sha256 *s, const void *data, size_t len);
 void ipw_sha256_final(struct ipw_sha256 *s, uint8_t out[32]);
+/* Whether blocks go through the CPU's SHA instructions: allow false forces the portable rounds
+ * (tests check both paths agree). Returns whether the instructions are now used. */
+bool ipw_sha256_accelerated(bool allow);
 /* 64 lower-case hex digits and a NUL. */
 void ipw_sha256_hex(const uint8_t digest[32], char out[65]);
 

@@ -48,6 +48,15 @@ static ipw_err digest_file(const char *path, uint64_t *bytes, char hex[65], ipw_
     return IPW_OK;
 }
 
+json_t *ipw_analysis_stamp(const char *file, uint64_t bytes, const char *sha256_hex)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "file", json_string(file));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
+    json_object_set_new(o, "sha256", json_string(sha256_hex));
+    return o;
+}
+
 ipw_err ipw_analysis_source(const char *run_dir, json_t **out, ipw_errbuf *eb)
 {
     *out = NULL;
@@ -61,11 +70,7 @@ ipw_err ipw_analysis_source(const char *run_dir, json_t **out, ipw_errbuf *eb)
         ipw_err e = digest_file(path, &bytes, hex, eb);
         if (e != IPW_OK)
             return e;
-        json_t *o = json_object();
-        json_object_set_new(o, "file", json_string(sources[i]));
-        json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
-        json_object_set_new(o, "sha256", json_string(hex));
-        *out = o;
+        *out = ipw_analysis_stamp(sources[i], bytes, hex);
         return IPW_OK;
     }
     return ipw_fail(eb, IPW_E_NOTFOUND, "%s has neither records.jsonl nor an Arrow dataset",

@@ -1,22 +1,36 @@
 /* Pieces every program shares (ipw and energy-monitor): SIGINT/SIGTERM handling that lets a
  * command finish what it measured, with an optional hook to wake a blocked event loop. */
+#include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "ipw/client.h"
 #include "ipw/collector.h"
 
-static volatile sig_atomic_t stop_flag;
+/* Read by worker threads (the profiler's queries), so an atomic (a lock-free one is safe in a
+ * handler), not a volatile sig_atomic_t, which is only safe for the thread the handler
+ * interrupted. */
+static atomic_int interrupts;
 static void (*volatile stop_hook)(void *);
 static void *volatile stop_hook_ud;
 
+/* The first signal asks the command to stop (it finishes what is in flight and writes every
+ * output); a second one ends the process at once with the signal's default action, so a
+ * command that hangs can always be stopped. */
 static void on_stop(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    int saved = errno;
+    if (atomic_fetch_add(&interrupts, 1) + 1 >= 2) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
     void (*hook)(void *) = stop_hook;
     if (hook)
         hook(stop_hook_ud);
+    errno = saved;
 }
 
 void ipw_cli_install_stop_handlers(void)
@@ -29,7 +43,14 @@ void ipw_cli_install_stop_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-int ipw_cli_stop_requested(void) { return stop_flag; }
+void ipw_cli_remove_stop_handlers(void)
+{
+    ipw_cli_set_stop_hook(NULL, NULL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+}
+
+int ipw_cli_stop_requested(void) { return atomic_load(&interrupts) > 0; }
 
 void ipw_cli_set_stop_hook(void (*hook)(void *ud), void *ud)
 {
@@ -45,4 +66,13 @@ void ipw_cli_cpu_model_flags(struct ipw_collector_config *cfg, double tdp_w, dou
         cfg->cpu_tdp_w = tdp_w;
     if (idle_w > 0)
         cfg->cpu_idle_w = idle_w;
+}
+
+int ipw_cli_check_base_url(const char *prog, const char *url)
+{
+    ipw_errbuf eb = {0};
+    if (ipw_client_check_base_url(url, &eb) == IPW_OK)
+        return 0;
+    fprintf(stderr, "%s: %s\n", prog, eb.msg);
+    return 2;
 }

@@ -140,7 +140,6 @@ int cmd_analyze(int argc, char **argv)
     int64_t timeout_ns = 120 * IPW_NS_PER_SEC;
     bool quiet = false;
     static const char *const kinds[] = {"accuracy", "regression", "all", NULL};
-    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"analysis", IPW_OPT_CHOICE, &analysis, "WHICH", "accuracy, regression or all (default all)",
          0, 0, kinds},
@@ -168,8 +167,7 @@ int cmd_analyze(int argc, char **argv)
         {"skip-malformed", IPW_OPT_FLAG, &ao.skip_malformed, NULL,
          "skip malformed record lines with a warning instead of stopping"},
         {"quiet", IPW_OPT_FLAG, &quiet, NULL, "print nothing on success"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default warn)", 0, 0,
-         levels},
+        IPW_OPT_LOG_LEVEL(log_level, "warn"),
         IPW_OPT_END};
     struct ipw_command_help help = {
         "ipw analyze RUN_DIR [--analysis accuracy|regression|all] [--eval-base-url URL "
@@ -189,8 +187,7 @@ int cmd_analyze(int argc, char **argv)
         ipw_parse_options(argc, argv, "ipw analyze", opts, &help, pos, 1, &npos);
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
-    if (log_level)
-        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
+    ipw_log_apply_option(log_level, IPW_LOG_WARN);
     if (npos != 1) {
         fprintf(stderr, "ipw analyze: give one run directory (try --help)\n");
         return 2;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "ipw/client.h"
 #include "ipw/labweb.h"
 #include "ipw/labweb_lab.h"
 #include "ipw/options.h"
@@ -19,7 +20,6 @@ int ipw_cli_lab_serve(int argc, char **argv)
     bool allow_remote = false;
     int64_t baseline_ns = 0;
     struct ipw_strlist monitors = {0};
-    static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
     struct ipw_option opts[] = {
         {"port", IPW_OPT_INT, &port, "PORT", "port of the page (default 8765; 0 picks a free one)",
          0, 65535},
@@ -28,7 +28,7 @@ int ipw_cli_lab_serve(int argc, char **argv)
         {"allow-remote", IPW_OPT_FLAG, &allow_remote, NULL,
          "allow a non-loopback --bind (anyone who can reach it can open the page and run jobs)"},
         {"client", IPW_OPT_CHOICE, &client, "NAME", "the page's default client (default ollama)",
-         0, 0, clients},
+         0, 0, ipw_client_choices()},
         {"client-base-url", IPW_OPT_STRING, &base_url, "URL",
          "the page's default server URL (default: the client's)"},
         {"model", IPW_OPT_STRING, &model, "NAME", "the page's default model"},
@@ -56,6 +56,8 @@ int ipw_cli_lab_serve(int argc, char **argv)
     enum ipw_parse_result pr = ipw_parse_options(argc, argv, prog, opts, &help, NULL, 0, NULL);
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
+    if (ipw_cli_check_base_url(prog, base_url))
+        return 2;
 
     struct ipw_labweb_lab_config lc = {.db_path = db,
                                        .collector = collector,

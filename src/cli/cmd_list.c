@@ -1,5 +1,6 @@
 /* `ipw list clients|datasets|analyses|collectors|all`: what this build can use, with a line
- * about each, so that users need not read the source to know the names. */
+ * about each, so that users need not read the source to know the names. Clients, datasets and
+ * collectors describe themselves in their registries; only the analyses are described here. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,40 +14,35 @@ struct entry {
     const char *name, *about;
 };
 
-static const struct entry client_about[] = {
-    {"ollama", "Ollama's /api/chat (NDJSON stream); default http://127.0.0.1:11434"},
-    {"openai", "OpenAI-compatible /v1/chat/completions (SSE); OpenAI, llama.cpp, SGLang, ..."},
-    {"vllm", "the openai client with vLLM's default URL http://127.0.0.1:8000"},
-    {"sim", "built-in modelled server (roofline model); energies modelled, not measured"},
-    {NULL, NULL}};
-
-static const struct entry dataset_about[] = {
-    {"ipw", "built-in mixed set (multiple choice, exact answers, open-ended), shipped with ipw"},
-    {"mmlu-pro", "TIGER-Lab/MMLU-Pro rows from a local JSONL/JSON/CSV file (--dataset-path)"},
-    {"supergpqa", "m-a-p/SuperGPQA rows from a local file (--dataset-path)"},
-    {"jsonl", "any JSONL/JSON/CSV with --dataset-param prompt_field=... answer_field=..."},
-    {NULL, NULL}};
-
 static const struct entry analysis_about[] = {
     {"accuracy", "scores answers; accuracy, intelligence per joule and per watt"},
     {"regression", "least-squares fits of latency, energy and power against tokens"},
     {NULL, NULL}};
 
-static const char *about(const struct entry *t, const char *name)
+static void print_line(const char *name, const char *about)
 {
-    for (; t->name; t++)
-        if (strcmp(t->name, name) == 0)
-            return t->about;
-    return "";
+    printf("  %-10s %s\n", name, about ? about : "");
 }
 
-/* Names come from the registries themselves, so a module added to the build is listed even
- * before its line of description is written. */
-static void print_group(const char *title, const char *const *names, const struct entry *t)
+static void print_clients(void)
 {
-    printf("%s:\n", title);
-    for (const char *const *n = names; *n; n++)
-        printf("  %-10s %s\n", *n, about(t, *n));
+    printf("clients:\n");
+    for (const struct ipw_client_ops *const *p = ipw_client_registry(); *p; p++)
+        print_line((*p)->name, (*p)->description);
+}
+
+static void print_datasets(void)
+{
+    printf("datasets:\n");
+    for (const char *const *id = ipw_dataset_choices(); *id; id++)
+        print_line(*id, ipw_dataset_description(*id));
+}
+
+static void print_analyses(void)
+{
+    printf("analyses:\n");
+    for (const struct entry *e = analysis_about; e->name; e++)
+        print_line(e->name, e->about);
 }
 
 /* Collectors describe themselves in their registry entries; auto's line is their order. */
@@ -58,7 +54,7 @@ static void print_collectors(void)
         printf("%s %s", i == 0 ? "" : o[i + 1] ? "," : ", then", o[i]->name);
     printf("\n");
     for (const struct ipw_collector_ops *const *p = ipw_collector_registry(); *p; p++)
-        printf("  %-10s %s\n", (*p)->name, (*p)->description);
+        print_line((*p)->name, (*p)->description);
 }
 
 int cmd_list(int argc, char **argv)
@@ -74,18 +70,17 @@ int cmd_list(int argc, char **argv)
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
     const char *what = npos ? pos[0] : "all";
-    static const char *const analyses[] = {"accuracy", "regression", NULL};
     bool all = strcmp(what, "all") == 0, shown = false;
     if (all || strcmp(what, "clients") == 0) {
-        print_group("clients", ipw_client_names, client_about);
+        print_clients();
         shown = true;
     }
     if (all || strcmp(what, "datasets") == 0) {
-        print_group("datasets", ipw_dataset_names, dataset_about);
+        print_datasets();
         shown = true;
     }
     if (all || strcmp(what, "analyses") == 0) {
-        print_group("analyses", analyses, analysis_about);
+        print_analyses();
         shown = true;
     }
     if (all || strcmp(what, "collectors") == 0) {

@@ -11,13 +11,11 @@ int cmd_plot(int argc, char **argv)
 {
     const char *format = "both", *out_dir = NULL, *log_level = NULL;
     static const char *const formats[] = {"png", "svg", "both", NULL};
-    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"format", IPW_OPT_CHOICE, &format, "FMT", "png, svg or both (default both)", 0, 0,
          formats},
         {"output-dir", IPW_OPT_STRING, &out_dir, "DIR", "where to write (default RUN_DIR/plots)"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default warn)", 0, 0,
-         levels},
+        IPW_OPT_LOG_LEVEL(log_level, "warn"),
         IPW_OPT_END};
     struct ipw_command_help help = {
         "ipw plot RUN_DIR [--format png|svg|both] [--output-dir DIR]",
@@ -31,8 +29,7 @@ int cmd_plot(int argc, char **argv)
     enum ipw_parse_result pr = ipw_parse_options(argc, argv, "ipw plot", opts, &help, pos, 1, &npos);
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
-    if (log_level)
-        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
+    ipw_log_apply_option(log_level, IPW_LOG_WARN);
     if (npos != 1) {
         fprintf(stderr, "ipw plot: give one run directory (try --help)\n");
         return 2;

@@ -1,8 +1,5 @@
 /* `ipw profile`: parse SPEC §3.1's flags into a profiler configuration, run it, print where
  * the results are, and (unless --no-eval) analyse the run. */
-#include <errno.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,28 +12,12 @@
 #include "ipw/judge.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "ipw/dataset.h"
 #include "ipw/log.h"
 #include "ipw/options.h"
 #include "ipw/profile.h"
 #include "ipw/remote.h"
 
-/* Read by the query threads, so an atomic (a lock-free one is safe in a handler), not a
- * volatile sig_atomic_t, which is only safe for the thread the handler interrupted. */
-static atomic_int interrupts;
-
-/* The first Ctrl-C (or SIGTERM) lets the queries in flight finish and writes every output; a
- * second one ends the process at once (finished records are already on disk). */
-static void on_interrupt(int sig)
-{
-    int saved = errno;
-    if (atomic_fetch_add(&interrupts, 1) + 1 >= 2) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-    errno = saved;
-}
-
-static int stop_requested(void) { return atomic_load(&interrupts) > 0; }
 
 /* The end of a run: score it and compute its figures of merit (SPEC §3.2 step 6). Open-ended
  * items need a judge (--eval-base-url); without one they stay unevaluated. Returns the exit
@@ -48,11 +29,11 @@ static int analyze_after_profile(const char *run_dir, const struct ipw_profile_c
     ao.model = cfg->model;
     ao.judge.base_url = cfg->eval_base_url;
     ao.judge.model = cfg->eval_model;
-    ao.should_stop = stop_requested;
+    ao.should_stop = ipw_cli_stop_requested;
     struct ipw_analyze_result res;
     ipw_errbuf eb = {0};
     if (ipw_analyze_run(run_dir, &ao, &res, &eb) != IPW_OK) {
-        if (stop_requested()) {
+        if (ipw_cli_stop_requested()) {
             fprintf(stderr, "ipw profile: analysis interrupted (every query is recorded); finish "
                             "it with 'ipw analyze %s'\n",
                     run_dir);
@@ -99,7 +80,7 @@ static int replay_sessions(const struct ipw_profile_config *pc, const char *clie
     rc.interval_ns = interval_ms * IPW_NS_PER_MS;
     rc.connect_timeout_ns = connect_timeout;
     rc.idle_timeout_ns = idle_timeout;
-    rc.stop_requested = stop_requested;
+    rc.stop_requested = ipw_cli_stop_requested;
     struct ipw_agent_run_outcome out;
     ipw_errbuf eb = {0};
     ipw_err e = ipw_agent_run(&rc, &out, &eb);
@@ -112,7 +93,7 @@ static int replay_sessions(const struct ipw_profile_config *pc, const char *clie
     printf("sessions: %zu of %zu replayed, %zu failed; %s energy this session %.3f J\n",
            out.tasks_done, out.tasks_total, out.failed,
            strcmp(out.platform, "sim") == 0 ? "modelled" : "measured", out.energy_joules);
-    return stop_requested() ? 130 : 0;
+    return ipw_cli_stop_requested() ? 130 : 0;
 }
 
 int cmd_profile(int argc, char **argv)
@@ -125,13 +106,17 @@ int cmd_profile(int argc, char **argv)
     double baseline_s = 5;
     bool resume = false, overwrite = false, no_eval = false, no_progress = false;
     int64_t connect_timeout = 10 * IPW_NS_PER_SEC, idle_timeout = 300 * IPW_NS_PER_SEC;
-    static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
-    static const char *const datasets[] = {"ipw", "mmlu-pro", "supergpqa", "jsonl", "agentic",
-                                           NULL};
+    /* the dataset registry's ids, then an agent run's recorded sessions (replayed) */
+    const char *datasets[16];
+    size_t nds = 0;
+    for (const char *const *d = ipw_dataset_choices(); *d && nds < 14; d++)
+        datasets[nds++] = *d;
+    datasets[nds++] = "agentic";
+    datasets[nds] = NULL;
     static const char *const eval_clients[] = {"openai", NULL};
-    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
-        {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0, clients},
+        {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0,
+         ipw_client_choices()},
         {"model", IPW_OPT_STRING, &model, "NAME", "model name as the server knows it (required)"},
         {"client-base-url", IPW_OPT_STRING, &cfg.client_base_url, "URL",
          "server URL (default per client: ollama http://127.0.0.1:11434, vllm "
@@ -190,11 +175,13 @@ int cmd_profile(int argc, char **argv)
         {"no-progress", IPW_OPT_FLAG, &no_progress, NULL,
          "one log line per query instead of the progress bar (always so when stderr is not a "
          "terminal)"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default info)", 0, 0,
-         levels},
+        IPW_OPT_LOG_LEVEL(log_level, "info"),
         IPW_OPT_END};
+    char usage[200];
+    snprintf(usage, sizeof usage, "ipw profile --client %s --model NAME [options]",
+             ipw_client_choices_usage());
     struct ipw_command_help help = {
-        "ipw profile --client ollama|openai|vllm|sim --model NAME [options]",
+        usage,
         "Sends a dataset's prompts to an inference server while measuring energy, and writes "
         "a run directory: records.jsonl, a HuggingFace Arrow dataset, summary.json and the "
         "analysis. Each query's energy is split into prefill (to the first token) and decode. "
@@ -210,15 +197,14 @@ int cmd_profile(int argc, char **argv)
         ipw_parse_options(argc, argv, "ipw profile", opts, &help, NULL, 0, NULL);
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
-    if (log_level)
-        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
-    else if (ipw_log_get_level() < IPW_LOG_INFO && !getenv("IPW_LOG_LEVEL"))
-        ipw_log_set_level(IPW_LOG_INFO);
+    ipw_log_apply_option(log_level, IPW_LOG_INFO);
     if (!client || !model) {
         fprintf(stderr, "ipw profile: --client and --model are required (try 'ipw profile "
                         "--help')\n");
         return 2;
     }
+    if (ipw_cli_check_base_url("ipw profile", cfg.client_base_url))
+        return 2;
     if (cfg.resume_anyway)
         resume = true;
     if (resume && overwrite) {
@@ -313,14 +299,11 @@ int cmd_profile(int argc, char **argv)
     cfg.idle_timeout_ns = idle_timeout;
     cfg.no_eval = no_eval;
     cfg.progress_bar = !no_progress && isatty(STDERR_FILENO);
-    cfg.stop_requested = stop_requested;
+    cfg.stop_requested = ipw_cli_stop_requested;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* the first Ctrl-C (or SIGTERM) lets the queries in flight finish and writes every output;
+     * a second one ends the process at once (finished records are already on disk) */
+    ipw_cli_install_stop_handlers();
 
     struct ipw_profile_outcome out;
     ipw_err rc = ipw_profile_run(&cfg, &out, &eb);
@@ -343,13 +326,13 @@ int cmd_profile(int argc, char **argv)
         else
             printf("energy this session: %.2f J (all domains %.2f J)\n", out.energy_joules,
                    out.total_joules);
-        if (stop_requested()) {
+        if (ipw_cli_stop_requested()) {
             fprintf(stderr, "ipw profile: interrupted; continue with the same command plus "
                             "--resume\n");
             exit_code = 130;
         }
     }
-    if (rc == IPW_OK && !no_eval && !stop_requested() && out.run_dir[0])
+    if (rc == IPW_OK && !no_eval && !ipw_cli_stop_requested() && out.run_dir[0])
         exit_code = analyze_after_profile(out.run_dir, &cfg);
     json_decref(cp);
     json_decref(dp);

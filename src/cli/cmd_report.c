@@ -17,12 +17,10 @@
 int cmd_report(int argc, char **argv)
 {
     const char *output = NULL, *log_level = NULL;
-    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"output", IPW_OPT_STRING, &output, "FILE",
          "where to write (default RUN_DIR/report.html for one run, ./report.html for several)"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default warn)", 0, 0,
-         levels},
+        IPW_OPT_LOG_LEVEL(log_level, "warn"),
         IPW_OPT_END};
     struct ipw_command_help help = {
         "ipw report RUN_DIR... [--output report.html]",
@@ -39,8 +37,7 @@ int cmd_report(int argc, char **argv)
         ipw_parse_options(argc, argv, "ipw report", opts, &help, pos, MAX_RUNS, &npos);
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
-    if (log_level)
-        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
+    ipw_log_apply_option(log_level, IPW_LOG_WARN);
     if (npos == 0) {
         fprintf(stderr, "ipw report: give at least one run directory (try --help)\n");
         return 2;

@@ -28,12 +28,11 @@ int cmd_run(int argc, char **argv)
     static const char *const datasets[] = {IPW_AGENT_BUILTIN, "ipw", "jsonl", NULL};
     static const char *const sandboxes[] = {"bwrap", "podman", "none", NULL};
     static const char *const scripts[] = {"solve", "fail", "loop", NULL};
-    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"agent", IPW_OPT_CHOICE, &cfg.agent, "NAME", "react (tools: shell, files, calculator; default) or terminus (a tmux terminal)", 0,
          0, agents},
         {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0,
-         ipw_client_names},
+         ipw_client_choices()},
         {"model", IPW_OPT_STRING, &model, "NAME", "model name as the server knows it (required)"},
         {"client-base-url", IPW_OPT_STRING, &cfg.client_base_url, "URL", "server URL"},
         {"client-param", IPW_OPT_LIST, &cparams, "K=V", "request parameter (repeatable)"},
@@ -79,11 +78,13 @@ int cmd_run(int argc, char **argv)
          "connect timeout (default 10s)"},
         {"idle-timeout", IPW_OPT_DURATION, &idle_timeout, "DURATION",
          "a stream silent this long fails the call (default 300s)"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default info)", 0, 0,
-         levels},
+        IPW_OPT_LOG_LEVEL(log_level, "info"),
         IPW_OPT_END};
+    char usage[200];
+    snprintf(usage, sizeof usage, "ipw run --agent react|terminus --client %s --model NAME "
+             "[options]", ipw_client_choices_usage());
     struct ipw_command_help help = {
-        "ipw run --agent react|terminus --client ollama|openai|vllm|sim --model NAME [options]",
+        usage,
         "Runs an agent through a task set, each task in a fresh sandbox, measuring the energy "
         "of every LLM call (prefill and decode) and of the tool time between calls. Writes "
         "traces.jsonl (one task per line with its turns), records.jsonl, a HuggingFace Arrow "
@@ -96,14 +97,13 @@ int cmd_run(int argc, char **argv)
     enum ipw_parse_result pr = ipw_parse_options(argc, argv, "ipw run", opts, &help, NULL, 0, NULL);
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
-    if (log_level)
-        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
-    else if (ipw_log_get_level() < IPW_LOG_INFO && !getenv("IPW_LOG_LEVEL"))
-        ipw_log_set_level(IPW_LOG_INFO);
+    ipw_log_apply_option(log_level, IPW_LOG_INFO);
     if (!client || !model) {
         fprintf(stderr, "ipw run: --client and --model are required (try 'ipw run --help')\n");
         return 2;
     }
+    if (ipw_cli_check_base_url("ipw run", cfg.client_base_url))
+        return 2;
     if (resume && overwrite) {
         fprintf(stderr, "ipw run: --resume and --overwrite exclude each other: give one\n");
         return 2;

@@ -166,7 +166,6 @@ int cmd_telemetry(int argc, char **argv)
     int64_t interval_ns = IPW_NS_PER_SEC;
     long count = 0;
     double cpu_tdp = 0, cpu_idle = 0;
-    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"local", IPW_OPT_FLAG, &local, NULL, "read the collector in this process (default)"},
         {"target", IPW_OPT_STRING, &target, "HOST:PORT",
@@ -182,8 +181,7 @@ int cmd_telemetry(int argc, char **argv)
         {"count", IPW_OPT_INT, &count, "N", "stop after N readings, 1 or more (default: until Ctrl-C)", 1,
          1e9},
         {"json", IPW_OPT_FLAG, &as_json, NULL, "print one JSON object per line"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default warn)", 0, 0,
-         levels},
+        IPW_OPT_LOG_LEVEL(log_level, "warn"),
         IPW_OPT_END};
     struct ipw_command_help help = {
         "ipw telemetry [--local | --target HOST:PORT] [--interval 1s] [--count N] [--json]",
@@ -194,8 +192,7 @@ int cmd_telemetry(int argc, char **argv)
                                                  NULL);
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
-    if (log_level)
-        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
+    ipw_log_apply_option(log_level, IPW_LOG_WARN);
     if (interval_ns < IPW_NS_PER_MS || interval_ns > 3600 * IPW_NS_PER_SEC) {
         fprintf(stderr, "ipw telemetry: --interval must be between 1ms and 1h\n");
         return 2;

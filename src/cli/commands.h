@@ -50,11 +50,18 @@ int ipw_cli_simulate_fromrun(int argc, char **argv);
 int ipw_cli_simulate_sweep(int argc, char **argv);
 
 /* Installs SIGINT/SIGTERM handlers that set a flag instead of killing the process, so that
- * commands can finish what they measured and write it out. */
+ * commands can finish what they measured and write it out; a second signal ends the process
+ * at once. The one signal policy of every command (cli_common.c). */
 void ipw_cli_install_stop_handlers(void);
+/* Back to the default actions (and no hook): a command's measured part is over. */
+void ipw_cli_remove_stop_handlers(void);
 int ipw_cli_stop_requested(void);
 /* Called from the signal handler after the flag is set (so it must be async-signal-safe);
  * NULL removes it. Used to wake an event loop that is blocked in poll. */
 void ipw_cli_set_stop_hook(void (*hook)(void *ud), void *ud);
+
+/* --client-base-url checked before anything connects: prints "<prog>: <why>" and returns 2
+ * (a usage error) for a URL that cannot be right, 0 otherwise (NULL is the client's default). */
+int ipw_cli_check_base_url(const char *prog, const char *url);
 
 #endif

@@ -3,7 +3,6 @@
  * stderr as the run happens; the summary table (or --json) goes to stdout. */
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +28,9 @@ struct files {
     size_t n;
 };
 
-static struct ipw_lab_engine *g_engine; /* for the signal handler */
-
-static void on_signal(int sig)
-{
-    static volatile sig_atomic_t count;
-    if (++count >= 2) { /* a second Ctrl-C ends at once: finished runs are in the database */
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-    if (g_engine)
-        ipw_lab_engine_cancel(g_engine);
-}
+/* The stop hook: the first Ctrl-C cancels the batch (a second one ends at once: finished runs
+ * are in the database). */
+static void cancel_engine(void *eng) { ipw_lab_engine_cancel(eng); }
 
 /* A prompt, system or injection file: present, not empty, valid UTF-8, bounded. */
 static const char *load_text(const char *prog, const char *what, const char *path,
@@ -308,11 +298,9 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
     double grid = NAN, target_ci = 5;
     bool json = false, quiet = false;
     int64_t baseline = 500 * IPW_NS_PER_MS;
-    static const char *const clients[] = {"ollama", "openai", "vllm", "sim", NULL};
-    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"client", IPW_OPT_CHOICE, &cfg.client, "NAME", "inference client (required)", 0, 0,
-         clients},
+         ipw_client_choices()},
         {"client-base-url", IPW_OPT_STRING, &cfg.base_url, "URL",
          "server URL (default per client: ollama http://127.0.0.1:11434, vllm "
          "http://127.0.0.1:8000)"},
@@ -361,12 +349,11 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
          "lab database (default $IPW_LAB_DB, else ~/.local/share/ipw/lab.db)"},
         {"json", IPW_OPT_FLAG, &json, NULL, "one JSON object per run, then the summary"},
         {"quiet", IPW_OPT_FLAG, &quiet, NULL, "no live lines on stderr"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL", "log detail (default warn)", 0, 0,
-         levels},
+        IPW_OPT_LOG_LEVEL(log_level, "warn"),
         IPW_OPT_END};
     char usage[200];
-    snprintf(usage, sizeof usage, "ipw lab %s --client ollama|openai|vllm|sim --model M %s",
-             sub, compare ? "--prompt TEXT --variant A --variant B:inject=F [options]"
+    snprintf(usage, sizeof usage, "ipw lab %s --client %s --model M %s", sub,
+             ipw_client_choices_usage(), compare ? "--prompt TEXT --variant A --variant B:inject=F [options]"
                           : calibrate ? "[--runs 10] [--name NAME] [options]"
                                       : "--prompt TEXT|--prompt-file F [options]");
     struct ipw_command_help help = {
@@ -388,12 +375,13 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
     enum ipw_parse_result pr = ipw_parse_options(argc, argv, prog, opts, &help, NULL, 0, NULL);
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
-    if (log_level)
-        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
+    ipw_log_apply_option(log_level, IPW_LOG_WARN);
     if (!cfg.client || !cfg.model) {
         fprintf(stderr, "%s: --client and --model are required (try --help)\n", prog);
         return 2;
     }
+    if (ipw_cli_check_base_url(prog, cfg.base_url))
+        return 2;
     if (prompt_file && prompt && !calibrate) {
         fprintf(stderr, "%s: give --prompt or --prompt-file, not both\n", prog);
         return 2;
@@ -506,14 +494,11 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
         fprintf(stderr, "%s: %s on %s, measured with %s%s; saving to %s\n", prog, cfg.model,
                 cfg.client, ipw_lab_engine_collector(eng),
                 strcmp(cfg.client, "sim") == 0 ? " (modelled)" : "", ipw_lab_store_path(store));
-    g_engine = eng;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    ipw_cli_set_stop_hook(cancel_engine, eng);
+    ipw_cli_install_stop_handlers();
     struct ipw_lab_batch_result res;
     ipw_err be = ipw_lab_engine_batch(eng, &batch, &res, &eb);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    g_engine = NULL;
+    ipw_cli_remove_stop_handlers();
     rc = 0;
     if (be != IPW_OK) {
         fprintf(stderr, "%s: %s (finished runs are saved)\n", prog, eb.msg);

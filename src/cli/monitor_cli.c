@@ -32,9 +32,8 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
 {
     long port = 50053, interval_ms = 50, metrics_port = -2, queue = 0, idle_ms = 1000;
     const char *bind = "127.0.0.1", *metrics_bind = "127.0.0.1", *unix_path = NULL;
-    const char *collector = "auto", *log_level = "info", *port_file = NULL;
+    const char *collector = "auto", *log_level = NULL, *port_file = NULL;
     double cpu_tdp = 0, cpu_idle = 0;
-    static const char *const levels[] = {"error", "warn", "info", "debug", "trace", NULL};
     struct ipw_option opts[] = {
         {"port", IPW_OPT_INT, &port, "PORT",
          "gRPC port (default 50053; 0 picks a free one; -1 with --unix: no TCP)", -1, 65535},
@@ -60,8 +59,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
          "address of the metrics endpoint (default 127.0.0.1)"},
         {"unix", IPW_OPT_STRING, &unix_path, "PATH",
          "also serve gRPC on this Unix socket (mode 0660)"},
-        {"log-level", IPW_OPT_CHOICE, &log_level, "LEVEL",
-         "log detail (default info)", 0, 0, levels},
+        IPW_OPT_LOG_LEVEL(log_level, "info"),
         {"port-file", IPW_OPT_STRING, &port_file, "PATH",
          "write the ports in use (grpc_port=N, metrics_port=N) to PATH once listening"},
         {"stream-queue", IPW_OPT_INT, &queue, "N",
@@ -84,8 +82,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     enum ipw_parse_result pr = ipw_parse_options(argc, argv, prog, opts, &help, NULL, 0, NULL);
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
-    if (!getenv("IPW_LOG_LEVEL") || strcmp(log_level, "info") != 0)
-        ipw_log_set_level((ipw_log_level)ipw_log_parse_level(log_level));
+    ipw_log_apply_option(log_level, IPW_LOG_INFO);
     if (port < 0 && !unix_path) {
         fprintf(stderr, "%s: --port -1 turns TCP off, so --unix PATH is needed\n", prog);
         return 2;

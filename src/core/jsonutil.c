@@ -172,6 +172,29 @@ static size_t shortest_real(const char *s, size_t len, char *out, size_t size)
     return 0;
 }
 
+/* A number token of jansson's %.17g output, rewritten to its shortest exact form into out
+ * (room for 40). Returns the new length, 0 to keep the token as it is. */
+static size_t shorter_token(const char *tok, size_t len, char *out)
+{
+    bool real = false;
+    for (size_t k = 0; k < len; k++)
+        real |= tok[k] == '.' || tok[k] == 'e' || tok[k] == 'E';
+    /* %.17g printed fewer than 17 significant digits only when the value is exact in them:
+     * already the shortest form, nothing to try */
+    int sig = 0;
+    bool lead = true;
+    for (size_t k = 0; k < len && tok[k] != 'e' && tok[k] != 'E'; k++) {
+        if (tok[k] < '0' || tok[k] > '9')
+            continue;
+        if (lead && tok[k] == '0')
+            continue;
+        lead = false;
+        sig++;
+    }
+    size_t n = real && sig >= 17 ? shortest_real(tok, len, out, 40) : 0;
+    return n && n <= len ? n : 0;
+}
+
 char *ipw_json_dumps(const json_t *j, size_t flags)
 {
     flags &= ~(size_t)JSON_REAL_PRECISION(31);
@@ -199,27 +222,11 @@ char *ipw_json_dumps(const json_t *j, size_t flags)
         }
         if (c == '-' || (c >= '0' && c <= '9')) {
             size_t start = i;
-            bool real = false;
-            while (text[i] && strchr("+-0123456789.eE", text[i])) {
-                real |= text[i] == '.' || text[i] == 'e' || text[i] == 'E';
+            while (text[i] && strchr("+-0123456789.eE", text[i]))
                 i++;
-            }
-            /* %.17g printed fewer than 17 significant digits only when the value is exact in
-             * them: already the shortest form, nothing to try */
-            int sig = 0;
-            bool lead = true;
-            for (size_t k = start; k < i && text[k] != 'e' && text[k] != 'E'; k++) {
-                if (text[k] < '0' || text[k] > '9')
-                    continue;
-                if (lead && text[k] == '0')
-                    continue;
-                lead = false;
-                sig++;
-            }
             char best[40];
-            size_t n = real && sig >= 17 ? shortest_real(text + start, i - start, best, sizeof best)
-                                         : 0;
-            if (n && n <= i - start) {
+            size_t n = shorter_token(text + start, i - start, best);
+            if (n) {
                 memcpy(text + o, best, n);
                 o += n;
             } else {
@@ -232,6 +239,78 @@ char *ipw_json_dumps(const json_t *j, size_t flags)
     }
     text[o] = '\0';
     return text;
+}
+
+size_t ipw_json_real_text(double v, char out[IPW_JSON_REAL_MAX])
+{
+    /* jansson's own text at precision 17 (its dtostr): "%.17g", ".0" when the value would read
+     * back as an integer, and the exponent without '+' or leading zeros */
+    char t[IPW_JSON_REAL_MAX];
+    int w = snprintf(t, sizeof t, "%.17g", v);
+    if (w <= 0 || (size_t)w + 3 > sizeof t)
+        return 0;
+    size_t len = (size_t)w;
+    if (!strchr(t, '.') && !strchr(t, 'e')) {
+        memcpy(t + len, ".0", 3);
+        len += 2;
+    }
+    char *e = strchr(t, 'e');
+    if (e) {
+        char *start = e + 1, *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - t) + 1);
+            len -= (size_t)(end - start);
+        }
+    }
+    char best[40];
+    size_t n = shorter_token(t, len, best);
+    if (n) {
+        memcpy(out, best, n);
+        out[n] = '\0';
+        return n;
+    }
+    memcpy(out, t, len + 1);
+    return len;
+}
+
+bool ipw_json_put_string(struct ipw_buf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        size_t n = ipw_utf8_seq(p + i, len - i);
+        if (!n)
+            return false; /* json_string() refuses it too */
+        i += n;
+    }
+    ipw_buf_put(b, "\"", 1);
+    size_t run = 0; /* bytes written as they are, pending */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            run++;
+            continue;
+        }
+        ipw_buf_put(b, s + i - run, run);
+        run = 0;
+        switch (c) {
+        case '"': ipw_buf_put(b, "\\\"", 2); break;
+        case '\\': ipw_buf_put(b, "\\\\", 2); break;
+        case '\b': ipw_buf_put(b, "\\b", 2); break;
+        case '\f': ipw_buf_put(b, "\\f", 2); break;
+        case '\n': ipw_buf_put(b, "\\n", 2); break;
+        case '\r': ipw_buf_put(b, "\\r", 2); break;
+        case '\t': ipw_buf_put(b, "\\t", 2); break;
+        default: ipw_buf_putf(b, "\\u%04X", c); /* as jansson: upper-case hex */
+        }
+    }
+    ipw_buf_put(b, s + len - run, run);
+    ipw_buf_put(b, "\"", 1);
+    return true;
 }
 
 ipw_err ipw_json_write_file(const char *path, const json_t *j, ipw_errbuf *eb)

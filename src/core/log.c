@@ -10,12 +10,12 @@
 
 static atomic_int g_level = -1;
 
-static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
+const char *const ipw_log_level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int ipw_log_parse_level(const char *name)
 {
-    for (int i = 0; i < (int)(sizeof level_names / sizeof level_names[0]); i++)
-        if (name && strcmp(name, level_names[i]) == 0)
+    for (int i = 0; ipw_log_level_names[i]; i++)
+        if (name && strcmp(name, ipw_log_level_names[i]) == 0)
             return i;
     return -1;
 }
@@ -34,6 +34,14 @@ ipw_log_level ipw_log_get_level(void)
 
 void ipw_log_set_level(ipw_log_level level) { atomic_store(&g_level, (int)level); }
 
+void ipw_log_apply_option(const char *given, ipw_log_level dflt)
+{
+    int lv = ipw_log_parse_level(given);
+    if (lv < 0)
+        lv = ipw_log_parse_level(getenv("IPW_LOG_LEVEL"));
+    ipw_log_set_level(lv < 0 ? dflt : (ipw_log_level)lv);
+}
+
 void ipw_log(ipw_log_level level, const char *fmt, ...)
 {
     if (level > ipw_log_get_level())
@@ -44,7 +52,7 @@ void ipw_log(ipw_log_level level, const char *fmt, ...)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%02d:%02d:%02d.%03ld %-5s ", tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
+                     tm.tm_sec, ts.tv_nsec / 1000000, ipw_log_level_names[level]);
     va_list ap;
     va_start(ap, fmt);
     if (n > 0 && (size_t)n < sizeof line)

@@ -265,3 +265,18 @@ bool ipw_split_kv(const char *kv, char *key, size_t key_size, const char **value
     *value = eq + 1;
     return true;
 }
+
+void ipw_names_join(const char *const *names, const char *sep, const char *last, char *out,
+                    size_t size)
+{
+    size_t len = 0;
+    if (size)
+        out[0] = '\0';
+    for (size_t i = 0; names[i] && len < size; i++) {
+        int n = snprintf(out + len, size - len, "%s%s", i == 0 ? "" : names[i + 1] ? sep : last,
+                         names[i]);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+}

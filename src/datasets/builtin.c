@@ -55,6 +55,9 @@ static const char *const params[] = {NULL};
 const struct ipw_ds_preset ipw_ds_builtin = {
     .id = "ipw",
     .title = "ipw",
+    .description = "built-in mixed set (multiple choice, exact answers, open-ended), shipped "
+                   "with ipw",
+    .is_default = true,
     .needs_path = false,
     .params = params,
     .convert = convert,

@@ -1,6 +1,7 @@
 /* Dataset registry and loading: finds the preset for a dataset id, streams its rows through
  * the row readers, converts each to a record (reporting malformed rows with file:line), and
  * applies --max-queries (first N, or a seeded sample). */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,28 +12,61 @@
 #include "ipw/dataset_rows.h"
 #include "ipw/embedded.h"
 #include "ipw/log.h"
+#include "ipw/options.h"
 
 #define BUILTIN_FILE "datasets/ipw.jsonl"
 #define LOGGED_SKIPS 20
 
-const char *const ipw_dataset_names[] = {"ipw", "mmlu-pro", "supergpqa", "jsonl", NULL};
-
+/* The registry: adding a dataset is adding its preset file and one line here. */
 static const struct ipw_ds_preset *const presets[] = {&ipw_ds_builtin, &ipw_ds_mmlu_pro,
                                                       &ipw_ds_supergpqa, &ipw_ds_jsonl};
+#define NPRESETS (sizeof presets / sizeof presets[0])
 
+/* By id; NULL picks the default preset. */
 static const struct ipw_ds_preset *find_preset(const char *id)
 {
-    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-        if (id && !strcmp(presets[i]->id, id))
+    for (size_t i = 0; i < NPRESETS; i++)
+        if (id ? !strcmp(presets[i]->id, id) : presets[i]->is_default)
             return presets[i];
     return NULL;
 }
 
+/* The derived lists, built once from the presets. */
+static const char *g_ids[NPRESETS + 1];
+static char g_ids_text[128];
+static pthread_once_t g_derived = PTHREAD_ONCE_INIT;
+
+static void derive(void)
+{
+    for (size_t i = 0; i < NPRESETS; i++)
+        g_ids[i] = presets[i]->id;
+    ipw_names_join(g_ids, ", ", " or ", g_ids_text, sizeof g_ids_text);
+}
+
+const char *const *ipw_dataset_choices(void)
+{
+    pthread_once(&g_derived, derive);
+    return g_ids;
+}
+
+const char *ipw_dataset_choices_text(void)
+{
+    pthread_once(&g_derived, derive);
+    return g_ids_text;
+}
+
+const char *ipw_dataset_default(void) { return find_preset(NULL)->id; }
+
+const char *ipw_dataset_description(const char *id)
+{
+    const struct ipw_ds_preset *p = id ? find_preset(id) : NULL;
+    return p ? p->description : NULL;
+}
+
 static ipw_err unknown_id(const char *id, ipw_errbuf *eb)
 {
-    return ipw_fail(eb, IPW_E_NOTFOUND,
-                    "unknown dataset '%s'; choose ipw, mmlu-pro, supergpqa or jsonl",
-                    id ? id : "(none)");
+    return ipw_fail(eb, IPW_E_NOTFOUND, "unknown dataset '%s'; choose %s", id ? id : "(none)",
+                    ipw_dataset_choices_text());
 }
 
 void ipw_dataset_record_clear(struct ipw_dataset_record *rec)
@@ -119,7 +153,7 @@ ipw_err ipw_dataset_convert_row(const char *id, const json_t *params, json_t *ro
                                 struct ipw_dataset_record *rec, ipw_errbuf *eb)
 {
     memset(rec, 0, sizeof *rec);
-    const struct ipw_ds_preset *p = find_preset(id);
+    const struct ipw_ds_preset *p = id ? find_preset(id) : NULL;
     if (!p)
         return unknown_id(id, eb);
     struct ipw_rows_opts ro = {0};
@@ -246,7 +280,7 @@ ipw_err ipw_dataset_load(const char *id, const struct ipw_dataset_options *opt,
     static const struct ipw_dataset_options none = {0};
     if (!opt)
         opt = &none;
-    const struct ipw_ds_preset *p = find_preset(id ? id : "ipw");
+    const struct ipw_ds_preset *p = find_preset(id);
     if (!p)
         return unknown_id(id, eb);
     struct ipw_rows_opts ro = {0};

@@ -186,6 +186,7 @@ static const char *const params[] = {"prompt_field", "answer_field", "subject_fi
 const struct ipw_ds_preset ipw_ds_jsonl = {
     .id = "jsonl",
     .title = NULL,
+    .description = "any JSONL/JSON/CSV with --dataset-param prompt_field=... answer_field=...",
     .needs_path = true,
     .params = params,
     .path_hint = "a JSONL (or JSON/CSV) file with one prompt per row; name its fields with "

@@ -93,6 +93,7 @@ static const char *const params[] = {NULL};
 const struct ipw_ds_preset ipw_ds_mmlu_pro = {
     .id = "mmlu-pro",
     .title = "MMLU-Pro",
+    .description = "TIGER-Lab/MMLU-Pro rows from a local JSONL/JSON/CSV file (--dataset-path)",
     .needs_path = true,
     .params = params,
     .path_hint = "a JSONL, JSON or CSV export of TIGER-Lab/MMLU-Pro (see docs/datasets.md)",

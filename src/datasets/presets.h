@@ -8,9 +8,13 @@
 
 #include "ipw/dataset.h"
 
+/* Everything that names or describes a dataset is here too: the registry (dataset.c) derives
+ * --dataset's choices, `ipw list datasets` and the messages from these. */
 struct ipw_ds_preset {
     const char *id;
     const char *title;         /* "MMLU-Pro", for the dataset's display name */
+    const char *description;   /* one line for `ipw list datasets` */
+    bool is_default;           /* the dataset used when none is named (exactly one) */
     bool needs_path;           /* reads --dataset-path (else built in) */
     const char *const *params; /* --dataset-param keys it accepts, besides format/max_row_bytes */
     const char *path_hint;     /* what --dataset-path should be, for the missing-path error */

@@ -61,6 +61,7 @@ static const char *const params[] = {NULL};
 const struct ipw_ds_preset ipw_ds_supergpqa = {
     .id = "supergpqa",
     .title = "SuperGPQA",
+    .description = "m-a-p/SuperGPQA rows from a local file (--dataset-path)",
     .needs_path = true,
     .params = params,
     .path_hint = "a JSONL, JSON or CSV export of m-a-p/SuperGPQA (see docs/datasets.md)",

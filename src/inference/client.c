@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,56 @@
 
 #include "chat_run.h"
 #include "ipw/clock.h"
+#include "ipw/options.h"
 
-const char *const ipw_client_names[] = {"ollama", "openai", "vllm", "sim", NULL};
+/* The registry: adding a client is adding its file and one line here. */
+static const struct ipw_client_ops *const g_clients[] = {
+    &ipw_client_ollama, &ipw_client_openai, &ipw_client_vllm, &ipw_client_sim, NULL};
+#define NCLIENTS (sizeof g_clients / sizeof g_clients[0] - 1)
 
-static const struct ipw_client_ops *const g_clients[] = {&ipw_client_ollama, &ipw_client_openai,
-                                                         &ipw_client_vllm, &ipw_client_sim};
+const struct ipw_client_ops *const *ipw_client_registry(void) { return g_clients; }
 
 const struct ipw_client_ops *ipw_client_lookup(const char *name)
 {
-    for (size_t i = 0; name && i < sizeof g_clients / sizeof g_clients[0]; i++)
-        if (strcmp(g_clients[i]->name, name) == 0)
-            return g_clients[i];
+    for (const struct ipw_client_ops *const *p = g_clients; name && *p; p++) {
+        if (strcmp((*p)->name, name) == 0)
+            return *p;
+        for (const char *const *a = (*p)->aliases; a && *a; a++)
+            if (strcmp(name, *a) == 0)
+                return *p;
+    }
     return NULL;
+}
+
+/* The derived lists, built once from the tables. */
+static const char *g_names[NCLIENTS + 1];
+static char g_names_text[128], g_names_usage[128];
+static pthread_once_t g_derived = PTHREAD_ONCE_INIT;
+
+static void derive(void)
+{
+    for (size_t i = 0; i < NCLIENTS; i++)
+        g_names[i] = g_clients[i]->name;
+    ipw_names_join(g_names, ", ", " or ", g_names_text, sizeof g_names_text);
+    ipw_names_join(g_names, "|", "|", g_names_usage, sizeof g_names_usage);
+}
+
+const char *const *ipw_client_choices(void)
+{
+    pthread_once(&g_derived, derive);
+    return g_names;
+}
+
+const char *ipw_client_choices_text(void)
+{
+    pthread_once(&g_derived, derive);
+    return g_names_text;
+}
+
+const char *ipw_client_choices_usage(void)
+{
+    pthread_once(&g_derived, derive);
+    return g_names_usage;
 }
 
 const char *ipw_client_api_key_from_env(void)
@@ -77,6 +116,12 @@ static ipw_err resolve_base_url(const char *in, char *out, size_t size, ipw_errb
     return IPW_OK;
 }
 
+ipw_err ipw_client_check_base_url(const char *url, ipw_errbuf *eb)
+{
+    char resolved[sizeof ((struct ipw_client *)0)->base_url];
+    return url ? resolve_base_url(url, resolved, sizeof resolved, eb) : IPW_OK;
+}
+
 ipw_err ipw_client_open(const char *name, const struct ipw_client_config *cfg,
                         struct ipw_client **out, ipw_errbuf *eb)
 {
@@ -84,8 +129,8 @@ ipw_err ipw_client_open(const char *name, const struct ipw_client_config *cfg,
     const struct ipw_client_ops *ops = ipw_client_lookup(name);
     if (!ops)
         return ipw_fail(eb, IPW_E_NOTFOUND,
-                        "unknown client '%s': choose one of ollama, openai, vllm, sim",
-                        name ? name : "(null)");
+                        "unknown client '%s': choose one of %s", name ? name : "(null)",
+                        ipw_client_choices_text());
     struct ipw_client *c = calloc(1, sizeof *c);
     if (!c)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the %s client", name);

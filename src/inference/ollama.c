@@ -190,6 +190,7 @@ static ipw_err ollama_chat(struct ipw_client *c, const struct ipw_chat_request *
 
 const struct ipw_client_ops ipw_client_ollama = {
     .name = "ollama",
+    .description = "Ollama's /api/chat (NDJSON stream); default http://127.0.0.1:11434",
     .default_base_url = "http://127.0.0.1:11434",
     .open = ollama_open,
     .health = ollama_health,

@@ -208,6 +208,7 @@ static ipw_err openai_chat(struct ipw_client *c, const struct ipw_chat_request *
 
 const struct ipw_client_ops ipw_client_openai = {
     .name = "openai",
+    .description = "OpenAI-compatible /v1/chat/completions (SSE); OpenAI, llama.cpp, SGLang, ...",
     .default_base_url = "https://api.openai.com/v1",
     .open = openai_open,
     .health = openai_health,
@@ -218,6 +219,7 @@ const struct ipw_client_ops ipw_client_openai = {
 
 const struct ipw_client_ops ipw_client_vllm = {
     .name = "vllm",
+    .description = "the openai client with vLLM's default URL http://127.0.0.1:8000",
     .default_base_url = "http://127.0.0.1:8000",
     .open = openai_open,
     .health = openai_health,

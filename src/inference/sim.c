@@ -515,6 +515,7 @@ done:
 
 const struct ipw_client_ops ipw_client_sim = {
     .name = "sim",
+    .description = "built-in modelled server (roofline model); energies modelled, not measured",
     .default_base_url = NULL, /* no server: nothing to connect to */
     .open = sim_open,
     .health = sim_health,

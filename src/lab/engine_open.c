@@ -119,8 +119,8 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
 {
     *out = NULL;
     if (!cfg->client || !ipw_client_lookup(cfg->client))
-        return ipw_fail(eb, IPW_E_INVALID, "unknown client '%s'; use ollama, openai, vllm or sim",
-                        cfg->client ? cfg->client : "");
+        return ipw_fail(eb, IPW_E_INVALID, "unknown client '%s'; use %s",
+                        cfg->client ? cfg->client : "", ipw_client_choices_text());
     if (!cfg->model || !*cfg->model)
         return ipw_fail(eb, IPW_E_INVALID, "no model given; pass --model NAME");
     struct ipw_lab_engine *e = calloc(1, sizeof *e);

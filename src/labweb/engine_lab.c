@@ -105,9 +105,8 @@ static ipw_err parse_req(const char *kind, const json_t *req, struct job_req *r,
     if (!r->client)
         r->client = "ollama";
     if (!ipw_client_lookup(r->client))
-        return ipw_fail(eb, IPW_E_INVALID, "unknown client \"%s\": use ollama, openai, vllm or "
-                                           "sim",
-                        r->client);
+        return ipw_fail(eb, IPW_E_INVALID, "unknown client \"%s\": use %s", r->client,
+                        ipw_client_choices_text());
     if (!prompt || !*prompt) {
         if (!calibrate)
             return ipw_fail(eb, IPW_E_INVALID, "\"prompt\" is empty: type the text to measure");

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "ipw/err.h"
 #include "ipw/servesim.h"
@@ -220,6 +221,12 @@ struct ss_req {
     int64_t tool_ns;
     bool session;
 };
+/* one line of an unsorted trace file: where it is, when it arrives, the first id it takes */
+struct ss_tidx {
+    int64_t arrival, first_id;
+    off_t off;
+    long line;
+};
 struct ss_trace {
     FILE *f;
     char path[SS_PATH];
@@ -232,6 +239,8 @@ struct ss_trace {
     bool keep_tokens;
     char *buf;
     size_t cap;
+    struct ss_tidx *order; /* non-NULL: a file out of arrival order, read in this order */
+    size_t norder, next_order;
 };
 ipw_err ss_trace_open(struct ss_trace *t, const char *path, long limit, bool keep_tokens,
                       ipw_errbuf *eb);
@@ -241,6 +250,13 @@ void ss_trace_close(struct ss_trace *t);
 void ss_req_free(struct ss_req *r);
 ipw_err ss_trace_parse_line(const char *line, size_t len, const char *path, long lineno,
                             bool keep_tokens, struct ss_req *r, ipw_errbuf *eb);
+/* A line checked like ss_trace_parse_line, but only its arrival and the number of request ids
+ * it takes (a session: one per sub-request) kept; token id lists are skipped, not read. */
+ipw_err ss_trace_skim_line(const char *line, size_t len, const char *path, long lineno,
+                           int64_t *arrival, int *nids, ipw_errbuf *eb);
+/* ss_tsort.c: a regular file whose arrivals go backwards gets an order index (the original
+ * sorts its trace by arrival, stably); a sorted file or a pipe is streamed as it is. */
+ipw_err ss_trace_order(struct ss_trace *t, ipw_errbuf *eb);
 
 /* ---- KV block pool with the prefix-cache index (vLLM v1 port) ---- */
 struct ss_block {

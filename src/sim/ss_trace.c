@@ -14,6 +14,7 @@ struct scan {
     const char *path;
     long no;
     ipw_errbuf *eb;
+    bool skim; /* only the arrival and the ids a line takes (ss_trace_skim_line) */
 };
 
 static void ws(struct scan *s)
@@ -142,6 +143,13 @@ static ipw_err ids(struct scan *s, int32_t **out, size_t *n, const char *key)
         return e;
     size_t cap = 0;
     *n = 0;
+    if (s->skim && !out) { /* an id list holds no brackets: its end is the next ']' */
+        const char *q = memchr(s->p, ']', (size_t)(s->end - s->p));
+        if (!q)
+            return fail(s, "unterminated token id list");
+        s->p = q + 1;
+        return IPW_OK;
+    }
     ws(s);
     if (s->p < s->end && *s->p == ']') {
         s->p++;
@@ -347,10 +355,11 @@ static ipw_err parse_obj(struct scan *s, bool keep, bool top, struct ss_req *r, 
     return finish(s, r, keep, in_ids, n_in, out_ids, n_out, top ? "" : "sub_requests: ");
 }
 
-ipw_err ss_trace_parse_line(const char *line, size_t len, const char *path, long lineno,
-                            bool keep_tokens, struct ss_req *r, ipw_errbuf *eb)
+static ipw_err parse_line(const char *line, size_t len, const char *path, long lineno,
+                         bool keep_tokens, bool skim, struct ss_req *r, int *nsub_out,
+                         ipw_errbuf *eb)
 {
-    struct scan s = {line, line + len, path, lineno, eb};
+    struct scan s = {line, line + len, path, lineno, eb, skim};
     memset(r, 0, sizeof *r);
     int nsub = 0;
     ipw_err e = parse_obj(&s, keep_tokens, true, r, &nsub);
@@ -366,6 +375,27 @@ ipw_err ss_trace_parse_line(const char *line, size_t len, const char *path, long
         ss_req_free(n); /* frees the chain */
         return e;
     }
+    if (nsub_out)
+        *nsub_out = nsub;
+    return IPW_OK;
+}
+
+ipw_err ss_trace_parse_line(const char *line, size_t len, const char *path, long lineno,
+                            bool keep_tokens, struct ss_req *r, ipw_errbuf *eb)
+{
+    return parse_line(line, len, path, lineno, keep_tokens, false, r, NULL, eb);
+}
+
+ipw_err ss_trace_skim_line(const char *line, size_t len, const char *path, long lineno,
+                           int64_t *arrival, int *nids, ipw_errbuf *eb)
+{
+    struct ss_req r;
+    ipw_err e = parse_line(line, len, path, lineno, false, true, &r, nids, eb);
+    if (e)
+        return e;
+    *arrival = r.arrival;
+    ss_req_free(r.next_sub);
+    free(r.toks);
     return IPW_OK;
 }
 
@@ -380,7 +410,37 @@ ipw_err ss_trace_open(struct ss_trace *t, const char *path, long limit, bool kee
     t->limit = limit;
     t->keep_tokens = keep_tokens;
     t->last_arrival = INT64_MIN;
-    return ss_trace_advance(t, eb);
+    ipw_err e = ss_trace_order(t, eb);
+    return e ? e : ss_trace_advance(t, eb);
+}
+
+/* The next non-blank line into t->buf (its length, -1 at the end): the file's next line, or
+ * with an order index the next line by arrival, its ids taken from the index. */
+static ssize_t next_line(struct ss_trace *t, const char **line)
+{
+    for (;;) {
+        if (t->order) {
+            if (t->next_order >= t->norder)
+                return -1;
+            const struct ss_tidx *x = &t->order[t->next_order++];
+            if (fseeko(t->f, x->off, SEEK_SET))
+                return -1;
+            t->line = x->line;
+            t->next_id = x->first_id;
+        }
+        ssize_t n = getline(&t->buf, &t->cap, t->f);
+        if (n < 0)
+            return -1;
+        if (!t->order)
+            t->line++;
+        const char *p = t->buf;
+        while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '))
+            n--;
+        if (n) {
+            *line = p;
+            return n;
+        }
+    }
 }
 
 ipw_err ss_trace_advance(struct ss_trace *t, ipw_errbuf *eb)
@@ -388,40 +448,36 @@ ipw_err ss_trace_advance(struct ss_trace *t, ipw_errbuf *eb)
     t->ahead = NULL;
     if (!t->f || (t->limit > 0 && t->loaded >= t->limit))
         return IPW_OK;
-    for (;;) {
-        ssize_t n = getline(&t->buf, &t->cap, t->f);
-        if (n < 0)
-            return IPW_OK;
-        t->line++;
-        const char *p = t->buf;
-        while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '))
-            n--;
-        if (!n)
-            continue;
-        struct ss_req *r = malloc(sizeof *r);
-        if (!r)
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", t->path);
-        ipw_err e = ss_trace_parse_line(p, (size_t)n, t->path, t->line, t->keep_tokens, r, eb);
-        if (e) {
-            free(r);
-            return e;
-        }
-        if (r->arrival < t->last_arrival) {
-            ss_req_free(r);
-            return ipw_fail(eb, IPW_E_INVALID, "%s:%ld: arrival_time_ns goes backwards; the trace "
-                            "is read as a stream and must be sorted by arrival time", t->path,
-                            t->line);
-        }
-        t->last_arrival = r->arrival;
-        r->id = t->next_id++;
-        for (struct ss_req *q = r->next_sub; q; q = q->next_sub) {
-            q->id = t->next_id++;
-            t->deferred++;
-        }
-        t->loaded++;
-        t->ahead = r;
-        return IPW_OK;
+    const char *p;
+    ssize_t n = next_line(t, &p);
+    if (n < 0)
+        return ferror(t->f) ? ipw_fail(eb, IPW_E_IO, "reading %s: %s", t->path, strerror(errno))
+                            : IPW_OK;
+    struct ss_req *r = malloc(sizeof *r);
+    if (!r)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory reading %s", t->path);
+    ipw_err e = ss_trace_parse_line(p, (size_t)n, t->path, t->line, t->keep_tokens, r, eb);
+    if (e) {
+        free(r);
+        return e;
     }
+    if (r->arrival < t->last_arrival) { /* only a pipe: a file out of order is indexed */
+        ss_req_free(r);
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "%s:%ld: arrival_time_ns goes backwards; a trace read from a pipe is "
+                        "streamed and must be sorted by arrival time (a regular file is sorted "
+                        "as the original does)",
+                        t->path, t->line);
+    }
+    t->last_arrival = r->arrival;
+    r->id = t->next_id++;
+    for (struct ss_req *q = r->next_sub; q; q = q->next_sub) {
+        q->id = t->next_id++;
+        t->deferred++;
+    }
+    t->loaded++;
+    t->ahead = r;
+    return IPW_OK;
 }
 
 void ss_trace_close(struct ss_trace *t)
@@ -431,6 +487,7 @@ void ss_trace_close(struct ss_trace *t)
     if (t->ahead)
         ss_req_free(t->ahead);
     free(t->buf);
+    free(t->order);
     memset(t, 0, sizeof *t);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ipw/collector.h"
+#include "ipw/options.h"
 
 /* The registry: adding a collector is adding its file and one line here. */
 static const struct ipw_collector_ops *const registry[] = {
@@ -37,14 +38,12 @@ static pthread_once_t derived_once = PTHREAD_ONCE_INIT;
 
 static void derive(void)
 {
-    size_t n = 0, len = 0;
+    size_t n = 0;
     choices[n++] = "auto";
     for (const struct ipw_collector_ops *const *p = registry; *p; p++)
         choices[n++] = (*p)->name;
     choices[n] = NULL;
-    for (size_t i = 0; choices[i]; i++)
-        len += (size_t)snprintf(choices_text + len, sizeof choices_text - len, "%s%s",
-                                i ? ", " : "", choices[i]);
+    ipw_names_join(choices, ", ", ", ", choices_text, sizeof choices_text);
     /* auto-detection: ranks 1, 2, 3 ... in order (a rank given twice keeps registry order) */
     n = 0;
     for (int rank = 1; n < NCOLLECTORS; rank++) {

@@ -3,10 +3,12 @@
  * backwards, as it does on some parts, that GPU switches to integrating its power, continuing
  * from the last good counter value so energy stays monotonic. */
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dynlib.h"
@@ -385,6 +387,21 @@ static ipw_err rs_open(struct ipw_collector *c, ipw_errbuf *eb)
                                         "/opt/rocm/lib/librocm_smi64.so.6",
                                         "/opt/rocm/lib/librocm_smi64.so.7",
                                         NULL};
+    /* Auto-detection on a machine without the amdgpu driver (every NVIDIA or CPU-only box)
+     * would load the 10+ MB ROCm stack just to hear "no GPU": skip it unless a library was
+     * named explicitly (then the library's own answer is what the user asked for). */
+    const char *envlib = getenv("IPW_ROCM_SMI_LIBRARY");
+    char drv[PATH_MAX];
+    struct stat st_drv;
+    snprintf(drv, sizeof drv, "%s/module/amdgpu",
+             c->cfg.sysfs_root && *c->cfg.sysfs_root ? c->cfg.sysfs_root : "/sys");
+    if (!c->cfg.rocm_library && !(envlib && *envlib) && stat(drv, &st_drv) != 0) {
+        free(rs);
+        return ipw_fail(eb, IPW_E_NOTFOUND,
+                        "no AMD GPU driver loaded (%s absent): load amdgpu, or name the library "
+                        "with IPW_ROCM_SMI_LIBRARY",
+                        drv);
+    }
     ipw_err e =
         ipw_dynlib_open(c->cfg.rocm_library, names, "IPW_ROCM_SMI_LIBRARY", "the ROCm SMI library",
                         "install ROCm (or Debian's librocm-smi64-1)", &rs->lib, rs->libpath,

@@ -129,9 +129,17 @@ def test_item11_messages():
     for url, why in (("http://127.0.0.1:99999", "Port number"), ("http://[::1", "IPv6")):
         p = run(["profile", "--client", "ollama", "--model", "m", "--client-base-url", url,
                  "--output-dir", d])
-        check(p.returncode != 0 and "malformed" in p.stderr and why in p.stderr and
-              "start" not in p.stderr and "reach" not in p.stderr,
-              "a malformed URL is called malformed, not unreachable: %r" % p.stderr)
+        check(usage_error(p, "malformed", why) and "start" not in p.stderr and
+              "reach" not in p.stderr,
+              "a malformed URL is a usage error (exit 2), not unreachable: %r" % p.stderr)
+    # every command that takes --client-base-url refuses a URL that cannot be right, before
+    # connecting or measuring anything
+    for cmd in (["profile"], ["run", "--agent", "react"], ["lab", "run", "--prompt", "hi"]):
+        for url, why in (("ftp://h", "scheme"), ("http://", "no host")):
+            p = run(cmd + ["--client", "openai", "--model", "m", "--client-base-url", url,
+                           "--output-dir" if cmd[0] != "lab" else "--db",
+                           d if cmd[0] != "lab" else os.path.join(d, "lab.db")])
+            check(usage_error(p, why), "%s with %s: exit 2, one line: %r" % (cmd, url, p.stderr))
     mon = ms.Monitor(collector="null")
     p = run(["telemetry", "--target", "127.0.0.1:%d" % mon.metrics_port, "--count", "1"])
     check(p.returncode == 1 and "not a gRPC endpoint" in p.stderr and "lost" not in p.stderr,

@@ -46,6 +46,15 @@ end0=$(awk -F, '$2 == 0 {print $7}' ag.csv)
 arr1=$(awk -F, '$2 == 1 {print $6}' ag.csv)
 [ -n "$end0" ] && [ "$arr1" = "$((end0 + 50000000))" ] || err "agentic: step 1 arrives at $arr1, not end of step 0 ($end0) + 50 ms"
 
+# a trace file out of arrival order is sorted as the original does (stable, by arrival) with
+# the ids of the file order: the example trace with its first line moved to the end runs the
+# reference timeline, request 0 of the reference being request 9 here
+tail -n +2 "$DATA/workloads/example_trace.jsonl" > unsorted.jsonl
+head -n 1 "$DATA/workloads/example_trace.jsonl" >> unsorted.jsonl
+"$IPW" simulate --dataset unsorted.jsonl --output unsorted.csv > /dev/null || err "unsorted trace run failed"
+awk -F, -v OFS=, 'NR > 1 { $2 = ($2 == 0) ? 9 : $2 - 1 } 1' "$FIX/example_single_run.csv" > unsorted.want.csv
+cmp -s unsorted.csv unsorted.want.csv || { err "unsorted trace: not the reference with ids in file order"; diff unsorted.csv unsorted.want.csv | head; }
+
 # 2. bad input: each message names the file, the key path (or file:line) and what is allowed
 expect() { # expect NAME "grep -F text" args...
     local name=$1 text=$2
@@ -72,7 +81,8 @@ expect fp16 "variants that exist there: bf16" --dtype float16 --dataset $T
 expect trace_key "trace_missing_key.jsonl:2: 'output_toks' is missing" --dataset $B/trace_missing_key.jsonl
 expect trace_json "trace_not_json.jsonl:3: expected '{'" --dataset $B/trace_not_json.jsonl
 expect trace_float "trace_float.jsonl:1: 'input_toks' must be an integer" --dataset $B/trace_float.jsonl
-expect trace_sorted "trace_unsorted.jsonl:2: arrival_time_ns goes backwards" --dataset $B/trace_unsorted.jsonl
+expect trace_sorted_pipe ":2: arrival_time_ns goes backwards; a trace read from a pipe is streamed and must be sorted" \
+    --dataset <(cat $B/trace_unsorted.jsonl)
 expect trace_empty "the dataset has no requests" --dataset $B/trace_empty.jsonl
 printf '{"session_id": "x", "arrival_time_ns": 5, "sub_requests": [{"input_toks": 3}]}\n' > badsession.jsonl
 expect session_sub "badsession.jsonl:1: sub_requests: 'output_toks' is missing" --dataset badsession.jsonl

@@ -14,12 +14,17 @@ static void test_registry(void **state)
     (void)state;
     const char *want[] = {"ollama", "openai", "vllm", "sim"};
     for (int i = 0; i < 4; i++) {
-        assert_string_equal(ipw_client_names[i], want[i]);
+        assert_string_equal(ipw_client_choices()[i], want[i]);
         const struct ipw_client_ops *ops = ipw_client_lookup(want[i]);
         assert_non_null(ops);
+        assert_ptr_equal(ipw_client_registry()[i], ops);
         assert_string_equal(ops->name, want[i]);
+        assert_non_null(ops->description); /* `ipw list clients` shows one line for each */
     }
-    assert_null(ipw_client_names[4]);
+    assert_null(ipw_client_choices()[4]);
+    assert_null(ipw_client_registry()[4]);
+    assert_string_equal(ipw_client_choices_text(), "ollama, openai, vllm or sim");
+    assert_string_equal(ipw_client_choices_usage(), "ollama|openai|vllm|sim");
     assert_null(ipw_client_lookup("llamacpp"));
     assert_null(ipw_client_lookup(NULL));
     assert_string_equal(ipw_client_lookup("ollama")->default_base_url, "http://127.0.0.1:11434");
@@ -29,7 +34,7 @@ static void test_registry(void **state)
     ipw_errbuf eb;
     assert_int_equal(ipw_client_open("llamacpp", NULL, &c, &eb), IPW_E_NOTFOUND);
     assert_null(c);
-    assert_non_null(strstr(eb.msg, "ollama, openai, vllm, sim"));
+    assert_non_null(strstr(eb.msg, "ollama, openai, vllm or sim"));
 }
 
 static void test_base_urls(void **state)

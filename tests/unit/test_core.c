@@ -255,6 +255,11 @@ static void check_real(double v)
     snprintf(got, sizeof got, "%.*s", (int)strlen(t) - 2, t + 1);
     if (strcmp(got, want) != 0)
         fail_msg("%.17g printed %s, the reference says %s", v, got, want);
+    /* the streaming writers' formatter prints the same */
+    char direct[IPW_JSON_REAL_MAX];
+    size_t n = ipw_json_real_text(v, direct);
+    if (n != strlen(got) || strcmp(direct, got) != 0)
+        fail_msg("%.17g: ipw_json_real_text printed %s, ipw_json_dumps %s", v, direct, got);
     free(t);
     json_decref(a);
 }
@@ -287,6 +292,43 @@ static void test_json_reals_match_printf(void **state)
         if (isfinite(v))
             check_real(v);
         check_real((double)(x >> 11) / 9007199254740992.0 * 1000);
+    }
+}
+
+/* ipw_json_put_string escapes as jansson does: the same bytes as ipw_json_dumps of the
+ * string, on every byte value, escapes, multi-byte UTF-8, and invalid UTF-8 refused. */
+static void test_json_put_string_matches_jansson(void **state)
+{
+    (void)state;
+    static const char *const fixed[] = {"", "plain", "q\"uote", "back\\slash", "/slash",
+                                        "\b\f\n\r\t", "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"};
+    uint64_t x = 0x1234567887654321ull;
+    for (int i = 0; i < 20000; i++) {
+        char s[24];
+        if (i < (int)(sizeof fixed / sizeof *fixed)) {
+            snprintf(s, sizeof s, "%s", fixed[i]);
+        } else {
+            size_t n = (size_t)(i % 23);
+            for (size_t k = 0; k < n; k++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                s[k] = (char)(x % 255 + 1); /* any byte but NUL */
+            }
+            s[n] = '\0';
+        }
+        json_t *j = json_string(s);
+        struct ipw_buf b;
+        ipw_buf_init(&b, 1024);
+        bool ok = ipw_json_put_string(&b, s);
+        assert_int_equal(ok, j != NULL);
+        if (j) {
+            char *want = ipw_json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+            assert_string_equal(ipw_buf_str(&b), want);
+            free(want);
+        } else {
+            assert_int_equal(b.len, 0);
+        }
+        ipw_buf_free(&b);
+        json_decref(j);
     }
 }
 
@@ -326,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_percentiles_match_numpy), cmocka_unit_test(test_durations),
         cmocka_unit_test(test_options),                 cmocka_unit_test(test_atomic_files),
         cmocka_unit_test(test_options_user_mistakes),
+        cmocka_unit_test(test_json_put_string_matches_jansson),
         cmocka_unit_test(test_hardware_label),
         cmocka_unit_test(test_error_messages_stay_utf8),
         cmocka_unit_test(test_json_reals_short_and_exact),

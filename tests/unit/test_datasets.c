@@ -557,7 +557,19 @@ static void test_path_and_param_errors(void **state)
     assert_non_null(strstr(eb.msg, "--dataset-path"));
     assert_non_null(strstr(eb.msg, missing));
     assert_int_equal(load_err("nope", NULL, NULL, false, &eb), IPW_E_NOTFOUND);
-    assert_non_null(strstr(eb.msg, "mmlu-pro"));
+    assert_non_null(strstr(eb.msg, "choose ipw, mmlu-pro, supergpqa or jsonl"));
+    /* the registry: ids in order, each described, ipw the default */
+    const char *want[] = {"ipw", "mmlu-pro", "supergpqa", "jsonl", NULL};
+    for (size_t i = 0; i < 5; i++) {
+        if (!want[i]) {
+            assert_null(ipw_dataset_choices()[i]);
+            break;
+        }
+        assert_string_equal(ipw_dataset_choices()[i], want[i]);
+        assert_non_null(ipw_dataset_description(want[i]));
+    }
+    assert_null(ipw_dataset_description("nope"));
+    assert_string_equal(ipw_dataset_default(), "ipw");
     ipw_test_write(tmpdir, "p.jsonl", "{\"problem\":\"hi\"}\n");
     assert_int_equal(load_err("jsonl", path_of("p.jsonl"), "{\"promt_field\":\"x\"}", false, &eb),
                      IPW_E_INVALID);

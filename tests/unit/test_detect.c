@@ -47,6 +47,34 @@ static void test_auto_picks_rapl(void **state)
     free(root);
 }
 
+/* Without the amdgpu driver and with no library named, the ROCm stack is not even loaded: the
+ * reason names the driver directory; with the driver directory present it is tried (and here
+ * fails to load, since no ROCm library exists under the fake root's name). */
+static void test_amd_skipped_without_driver(void **state)
+{
+    (void)state;
+    char *root = ipw_fake_sysfs_new();
+    struct ipw_collector_config cfg;
+    config(&cfg, root);
+    cfg.rocm_library = NULL;
+    char *saved = getenv("IPW_ROCM_SMI_LIBRARY") ? strdup(getenv("IPW_ROCM_SMI_LIBRARY")) : NULL;
+    unsetenv("IPW_ROCM_SMI_LIBRARY");
+    struct ipw_collector *c = NULL;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_collector_open("amd", &cfg, &c, &eb), IPW_E_NOTFOUND);
+    assert_non_null(strstr(eb.msg, "module/amdgpu absent"));
+    ipw_test_write(root, "module/amdgpu/initstate", "live\n");
+    eb.msg[0] = '\0';
+    assert_int_not_equal(ipw_collector_open("amd", &cfg, &c, &eb), IPW_OK);
+    assert_null(strstr(eb.msg, "module/amdgpu absent"));
+    if (saved) {
+        setenv("IPW_ROCM_SMI_LIBRARY", saved, 1);
+        free(saved);
+    }
+    ipw_test_rmtree(root);
+    free(root);
+}
+
 /* No counter anywhere: auto-detection ends at the CPU power model (the host's /proc/stat). */
 static void test_auto_without_powercap_is_cpu_model(void **state)
 {
@@ -279,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_cpu_companion),
         cmocka_unit_test(test_describe_platform),
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_amd_skipped_without_driver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,10 +3,13 @@
 #include "ipw_test.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/record_scan.h"
+#include "ipw/analysis.h"
 #include "ipw/run_reader.h"
 
 static const char *rec_a =
@@ -355,6 +358,133 @@ static void test_superseded(void **state)
     free(dir);
 }
 
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return rng;
+}
+
+/* A number as a writer might print it: %.6f (what the profiler writes), %.17g, integers,
+ * exponents, more than 15 significant digits, -0, subnormals, the 1e22 / 1e23 edge of exact
+ * powers of ten. */
+static void random_number(char *out, size_t size)
+{
+    double v = (double)(next_rand() >> 11) / 9007199254740992.0 * 2000.0;
+    switch (next_rand() % 12) {
+    case 0: snprintf(out, size, "%.6f", v); break;
+    case 1: snprintf(out, size, "%.17g", v); break;
+    case 2: snprintf(out, size, "%ld", (long)(next_rand() % 100000)); break;
+    case 3: snprintf(out, size, "%.3e", v * 1e-9); break;
+    case 4: snprintf(out, size, "-%.15g", v); break;
+    case 5: snprintf(out, size, "%.4f", v / 1000); break;
+    case 6: snprintf(out, size, "12345678901234567.%u", (unsigned)(next_rand() % 1000)); break;
+    case 7: snprintf(out, size, "%s", next_rand() % 2 ? "-0" : "-0.0"); break;
+    case 8: snprintf(out, size, "0.%015u", (unsigned)(next_rand() % 1000000000)); break;
+    case 9: snprintf(out, size, "%s", next_rand() % 2 ? "1e22" : "10000000000000000000000.0"); break;
+    case 10: snprintf(out, size, "4.9e-324"); break;
+    default: snprintf(out, size, "%.16g", v * 1e-3);
+    }
+}
+
+static bool same_num(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
+}
+
+/* The scanner (the fast path) against the jansson document path it replaced, on every field of
+ * 3,000 generated records: numbers of every shape (compared bit for bit), escaped keys and
+ * strings, duplicate members, several models, absent and null members. */
+static void test_scanner_matches_jansson(void **state)
+{
+    (void)state;
+    struct ipw_scan_arena arena = {0};
+    char line[4096];
+    for (int i = 0; i < 3000; i++) {
+        char n[12][64];
+        for (int k = 0; k < 12; k++)
+            random_number(n[k], sizeof n[k]);
+        const char *model = next_rand() % 4 ? "m" : "m\\u0032";
+        const char *extra = next_rand() % 3 ? "" : ",\"other\":{\"energy_metrics\":{}}";
+        const char *dup = next_rand() % 5 ? ""
+                                          : ",\"energy_metrics\":{\"per_query_joules\":7.25}";
+        snprintf(line, sizeof line,
+                 "{\"record_index\":%d,\"schema\":\"ipw.record/1\",\"problem\":\"Q %d\\n\\u00e9\","
+                 "\"answer\":\"%c\",\"kind\":%s,\"request_start_time\":%s,\"status\":%s,"
+                 "\"model_answers\":{\"%s\":\"The answer is (%c)\"%s},"
+                 "\"model_metrics\":{\"%s\":{\"energy_metrics\":{\"per_query_joules\":%s,"
+                 "\"total_joules\":%s,\"active_joules\":%s,\"prefill_joules\":%s,"
+                 "\"decode_joules\":%s,\"idle_power_watts\":%s,\"energy_source\":\"counter\"}%s,"
+                 "\"latency_metrics\":{\"time_to_first_token_seconds\":%s,"
+                 "\"total_query_seconds\":%s,\"decode_seconds\":null},"
+                 "\"power_metrics\":{\"gpu\":{\"per_query_watts\":{\"avg\":%s},"
+                 "\"total_watts\":{\"avg\":%s,\"max\":[1,{\"a\":2}]}}},"
+                 "\"token_metrics\":{\"input\":%s,\"output\":%s},"
+                 "\"evaluation\":{\"is_correct\":%s}}%s}}",
+                 i, i, 'A' + i % 4, i % 3 ? "\"mcq\"" : "null", n[0],
+                 i % 7 ? "\"ok\"" : "\"failed\"", model, 'A' + (i + 1) % 4,
+                 i % 11 ? "" : ",\"m2\":\"x\"", model, n[1], n[2], n[3], n[4], n[5], n[6], dup,
+                 n[7], n[8], n[9], n[10], n[11], n[2], i % 2 ? "true" : "false", extra);
+        json_t *j = json_loads(line, 0, NULL);
+        if (!j)
+            fail_msg("the generator wrote invalid JSON: %s", line);
+        const char *models[] = {"m", "m2", ""};
+        for (size_t k = 0; k < 3; k++) {
+            struct ipw_run_query fast, slow;
+            struct ipw_scan_result res;
+            assert_true(ipw_record_scan(line, strlen(line), models[k], &arena, &fast, &res));
+            ipw_run_query_from_json(j, models[k], &slow);
+            const double *fa[] = {&fast.input_tokens, &fast.output_tokens, &fast.total_tokens,
+                                  &fast.energy_j, &fast.total_j, &fast.active_j,
+                                  &fast.prefill_j, &fast.decode_j, &fast.idle_w, &fast.ttft_s,
+                                  &fast.latency_s, &fast.decode_s, &fast.start_s,
+                                  &fast.power_avg_w, &fast.total_power_avg_w};
+            const double *sl[] = {&slow.input_tokens, &slow.output_tokens, &slow.total_tokens,
+                                  &slow.energy_j, &slow.total_j, &slow.active_j,
+                                  &slow.prefill_j, &slow.decode_j, &slow.idle_w, &slow.ttft_s,
+                                  &slow.latency_s, &slow.decode_s, &slow.start_s,
+                                  &slow.power_avg_w, &slow.total_power_avg_w};
+            for (size_t f = 0; f < sizeof fa / sizeof *fa; f++)
+                if (!same_num(*fa[f], *sl[f]))
+                    fail_msg("field %zu: %.17g (scanner) vs %.17g (jansson) in %s", f, *fa[f],
+                             *sl[f], line);
+            assert_string_equal(fast.problem, slow.problem);
+            assert_string_equal(fast.reference, slow.reference);
+            assert_string_equal(fast.response, slow.response);
+            assert_string_equal(fast.schema, slow.schema);
+            assert_string_equal(fast.energy_source, slow.energy_source);
+            assert_int_equal(fast.kind, slow.kind);
+            assert_int_equal(fast.kind_given, slow.kind_given);
+            assert_int_equal(fast.failed, slow.failed);
+            assert_int_equal(fast.prior_correct, slow.prior_correct);
+            assert_int_equal(fast.record_index, slow.record_index);
+        }
+        json_decref(j);
+    }
+    ipw_scan_arena_free(&arena);
+}
+
+/* The reader's first pass digests records.jsonl as it reads it: the same stamp as reading
+ * the file again. */
+static void test_digest_in_first_pass(void **state)
+{
+    (void)state;
+    char *dir = make_run(rec_a, NULL);
+    struct ipw_run_reader *r;
+    assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
+    uint64_t bytes;
+    char hex[65];
+    assert_true(ipw_run_reader_digest(r, &bytes, hex));
+    json_t *stamp;
+    assert_int_equal(ipw_analysis_source(dir, &stamp, NULL), IPW_OK);
+    assert_string_equal(hex, json_string_value(json_object_get(stamp, "sha256")));
+    assert_int_equal(bytes, strlen(rec_a));
+    json_decref(stamp);
+    ipw_run_reader_close(r);
+    ipw_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +492,8 @@ int main(void)
         cmocka_unit_test(test_minimal_record), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_line_limit), cmocka_unit_test(test_not_a_run),
         cmocka_unit_test(test_scanner),    cmocka_unit_test(test_superseded),
+        cmocka_unit_test(test_scanner_matches_jansson),
+        cmocka_unit_test(test_digest_in_first_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
