@@ -305,8 +305,10 @@ ipw_err ipw_lab_export(struct ipw_lab_store *s, const char *format, FILE *f, ipw
 /* CPU time of a process tree and of the machine, in clock ticks, at one instant. */
 struct ipw_lab_cpu_snapshot {
     uint64_t tree_ticks;    /* utime+stime of every live descendant + cutime+cstime of the root */
-    uint64_t busy_ticks;    /* machine: all time but idle and iowait */
-    uint64_t total_ticks;   /* machine: all time */
+    uint64_t idle_ticks;    /* machine: idle + iowait (exact on a tickless kernel) */
+    uint64_t busy_ticks;    /* machine: the other columns (tick-sampled: for the record only) */
+    int64_t mono_ns;        /* when /proc/stat was read */
+    int ncpu;               /* cpuN lines in /proc/stat */
     int processes;          /* in the tree */
 };
 ipw_err ipw_lab_cpu_snapshot(const char *procfs_root, int root_pid,
@@ -322,7 +324,8 @@ ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu
 void ipw_lab_proctree_close(struct ipw_lab_proctree *t);
 /* The tree's members at the last snapshot (borrowed until the next snapshot). */
 const int *ipw_lab_proctree_pids(const struct ipw_lab_proctree *t, size_t *n);
-/* Shares of the tree between two snapshots (NaN when the machine's counters did not move). */
+/* Shares of the tree between two snapshots: of the capacity ncpu x elapsed wall time, and of
+ * the busy time, that capacity less idle (NaN when no time passed or nothing was busy). */
 void ipw_lab_cpu_shares(const struct ipw_lab_cpu_snapshot *a, const struct ipw_lab_cpu_snapshot *b,
                         double *share_busy, double *share_capacity);
 /* The process listening on TCP `port` (IPv4 or IPv6): /proc/net/tcp{,6} -> socket inode ->

@@ -80,6 +80,24 @@ struct ipw_ss_node_energy {
     double npu_active, npu_standby, npu_idle;
 };
 
+/* The cluster's modelled power per log interval split by component (watts: the interval's
+ * energy of that component over the interval's length, summed over nodes, not rounded; the
+ * parts add up to the heartbeat's watts within 0.01 W per node). */
+enum ipw_ss_part {
+    IPW_SS_PART_BASE,
+    IPW_SS_PART_NPU_ACTIVE,
+    IPW_SS_PART_NPU_STANDBY,
+    IPW_SS_PART_NPU_IDLE,
+    IPW_SS_PART_CPU,
+    IPW_SS_PART_DRAM,
+    IPW_SS_PART_LINK,
+    IPW_SS_PART_NIC_STORAGE,
+    IPW_SS_NPARTS
+};
+/* Its key in the --summary JSON ("base", "npu_active", ...) and its label in plots. */
+const char *ipw_ss_part_key(enum ipw_ss_part p);
+const char *ipw_ss_part_label(enum ipw_ss_part p);
+
 struct ipw_ss_result {
     int64_t total_clock_ns;
     int64_t requests, input_tokens, generated_tokens, prompt_tokens, preemptions,
@@ -91,7 +109,9 @@ struct ipw_ss_result {
     struct ipw_ss_node_energy *nodes;
     double total_energy_j;
     double *power_w;               /* one per heartbeat, cluster watts */
+    double (*power_parts_w)[IPW_SS_NPARTS]; /* one row per heartbeat, n_power rows */
     size_t n_power;
+    size_t power_dropped;          /* heartbeats past the series' bound, printed but not kept */
     double *prompt_tps, *gen_tps;  /* per heartbeat interval, tokens/s */
     size_t n_throughput;
     double log_interval;

@@ -5,6 +5,7 @@
 #include "ipw/report.h"
 
 #include "analysis/report_predict.h"
+#include "analysis/report_sim.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -447,35 +448,6 @@ static const char *const captions[IPW_PLOT_COUNT] = {
     "along the axis mark the queries of runs up to 3,000).",
 };
 
-/* The SVG of one plot with the XML declaration dropped and every id prefixed, so that the
- * glyph and clip ids of different plots cannot collide inside one HTML document. */
-static void inline_svg(struct ipw_buf *b, const char *svg, const char *prefix)
-{
-    const char *p = strstr(svg, "<svg");
-    if (!p)
-        return;
-    static const char *const marks[] = {"id=\"", "href=\"#", "url(#"};
-    while (*p) {
-        const char *next = NULL;
-        size_t which = 0;
-        for (size_t k = 0; k < 3; k++) {
-            const char *m = strstr(p, marks[k]);
-            if (m && (!next || m < next)) {
-                next = m;
-                which = k;
-            }
-        }
-        if (!next) {
-            ipw_buf_puts(b, p);
-            break;
-        }
-        size_t ml = strlen(marks[which]);
-        ipw_buf_put(b, p, (size_t)(next - p) + ml);
-        ipw_buf_puts(b, prefix);
-        p = next + ml;
-    }
-}
-
 static void plots_section(struct ipw_buf *b, const struct run_view *v, size_t run_no)
 {
     ipw_buf_puts(b, "<h3>Plots</h3>\n<div class=\"plots\">\n");
@@ -487,7 +459,7 @@ static void plots_section(struct ipw_buf *b, const struct run_view *v, size_t ru
                                  IPW_OK) {
             char prefix[32];
             snprintf(prefix, sizeof prefix, "r%zup%d-", run_no, id);
-            inline_svg(b, svg, prefix);
+            ipw_report_inline_svg(b, svg, prefix);
             free(svg);
         } else {
             ipw_buf_puts(b, "<p class=\"na\">plot unavailable</p>");
@@ -710,24 +682,33 @@ static const char css[] =
     "footer{margin-top:40px;color:var(--muted);font-size:13px}"
     "@media print{figure{break-inside:avoid}}";
 
-static void page(struct ipw_buf *b, const struct run_view *v, size_t n)
+static void page_title(struct ipw_buf *b, const struct run_view *v, size_t n,
+                       const struct ipw_report_sim *sim, size_t ns)
+{
+    if (n == 1 && ns == 0)
+        run_title(b, &v[0]);
+    else if (n == 0 && ns == 1)
+        ipw_report_sim_title(b, &sim[0]);
+    else if (ns == 0)
+        ipw_buf_putf(b, "%zu runs compared", n);
+    else
+        ipw_buf_putf(b, "%zu run%s and %zu simulation%s (modelled)", n, n == 1 ? "" : "s", ns,
+                     ns == 1 ? "" : "s");
+}
+
+static void page(struct ipw_buf *b, const struct run_view *v, size_t n,
+                 const struct ipw_report_sim *sim, size_t ns)
 {
     ipw_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
               "<meta name=\"generator\" content=\"ipw " IPW_VERSION "\">\n"
               "<link rel=\"icon\" href=\"data:,\">\n<title>ipw report: ");
-    if (n == 1)
-        run_title(b, &v[0]);
-    else
-        ipw_buf_putf(b, "%zu runs compared", n);
+    page_title(b, v, n, sim, ns);
     ipw_buf_puts(b, "</title>\n<style>");
     ipw_buf_puts(b, css);
     ipw_buf_puts(b, "</style>\n</head>\n<body>\n<main>\n<header><h1>Intelligence per joule and per "
               "watt</h1><p>");
-    if (n == 1)
-        run_title(b, &v[0]);
-    else
-        ipw_buf_putf(b, "%zu runs compared", n);
+    page_title(b, v, n, sim, ns);
     char now[64];
     format_time(now, sizeof now, (double)time(NULL));
     ipw_buf_putf(b, " \xC2\xB7 report written %s by ipw %s</p></header>\n", now, IPW_VERSION);
@@ -735,12 +716,22 @@ static void page(struct ipw_buf *b, const struct run_view *v, size_t n)
         comparison(b, v, n);
     for (size_t i = 0; i < n; i++)
         run_section(b, &v[i], i + 1);
-    ipw_buf_puts(b, "<footer>accuracy = correct / (correct + incorrect); unevaluated and failed "
+    for (size_t i = 0; i < ns; i++)
+        ipw_report_sim_section(b, &sim[i], i + 1);
+    ipw_buf_puts(b, "<footer>");
+    if (n > 0)
+        ipw_buf_puts(b, "accuracy = correct / (correct + incorrect); unevaluated and failed "
               "queries are counted but not scored. IPJ = accuracy / mean energy of the scored "
               "queries with energy &gt; 0 (an energy of 0 with a power P and a latency L counts "
               "as P \xC3\x97 L). IPW = accuracy / mean power, a query's power being energy / "
               "latency, else its window's average power. Latency percentiles interpolate "
-              "linearly between order statistics.</footer>\n</main>\n</body>\n</html>\n");
+              "linearly between order statistics. ");
+    if (ns > 0)
+        ipw_buf_puts(b, "A simulation's figures come from its summary: energy per request = "
+              "modelled total energy / requests, per output token = / generated tokens, average "
+              "power = / simulated time; latency statistics are numpy's (mean, median, linear "
+              "99th percentile), as ipw simulate prints them.");
+    ipw_buf_puts(b, "</footer>\n</main>\n</body>\n</html>\n");
 }
 
 ipw_err ipw_report_write(const char *const *run_dirs, size_t n, const char *out_path,
@@ -749,16 +740,28 @@ ipw_err ipw_report_write(const char *const *run_dirs, size_t n, const char *out_
     if (n == 0)
         return ipw_fail(eb, IPW_E_INVALID, "no run directory given");
     struct run_view *v = calloc(n, sizeof *v);
-    if (!v)
+    struct ipw_report_sim *sim = calloc(n, sizeof *sim);
+    if (!v || !sim) {
+        free(v);
+        free(sim);
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+    }
     ipw_err e = IPW_OK;
-    size_t loaded = 0;
-    for (; loaded < n && e == IPW_OK; loaded++)
-        e = load_run(&v[loaded], run_dirs[loaded], eb);
+    size_t nr = 0, ns = 0;
+    /* runs and simulation summaries in the order given, each kind shown in its own sections */
+    for (size_t i = 0; i < n && e == IPW_OK; i++) {
+        if (ipw_report_is_sim(run_dirs[i])) {
+            e = ipw_report_sim_load(&sim[ns], run_dirs[i], eb);
+            ns += e == IPW_OK;
+        } else {
+            e = load_run(&v[nr], run_dirs[i], eb);
+            nr++; /* load_run leaves a view that free_run can release even on failure */
+        }
+    }
     if (e == IPW_OK) {
         struct ipw_buf b;
         ipw_buf_init(&b, REPORT_MAX);
-        page(&b, v, n);
+        page(&b, v, nr, sim, ns);
         if (ipw_buf_status(&b) == IPW_E_RANGE)
             e = ipw_fail(eb, IPW_E_RANGE, "the report would be larger than %zu MiB; report fewer "
                          "runs at once", REPORT_MAX >> 20);
@@ -768,8 +771,11 @@ ipw_err ipw_report_write(const char *const *run_dirs, size_t n, const char *out_
             e = ipw_write_file_atomic(out_path, b.p, b.len, eb);
         ipw_buf_free(&b);
     }
-    for (size_t i = 0; i < loaded; i++)
+    for (size_t i = 0; i < nr; i++)
         free_run(&v[i]);
+    for (size_t i = 0; i < ns; i++)
+        ipw_report_sim_free(&sim[i]);
     free(v);
+    free(sim);
     return e;
 }

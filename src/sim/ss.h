@@ -317,6 +317,11 @@ struct ss_power {
     int64_t last_t;
     double *series;
     size_t nseries, capseries;
+    /* the same intervals split by component: the cumulative cluster joules of each part at
+     * the last heartbeat, and each interval's watts (one row per series entry) */
+    double last_parts[IPW_SS_NPARTS];
+    double (*parts)[IPW_SS_NPARTS];
+    size_t capparts, ndropped;
     bool fix_standby_tail;
 };
 ipw_err ss_power_init(struct ss_power *p, const struct ss_cluster *c, ipw_errbuf *eb);
@@ -328,6 +333,9 @@ void ss_power_dram(struct ss_power *p, int node, double bytes);
 void ss_power_link(struct ss_power *p, int node, double bytes);
 double ss_power_current(struct ss_power *p, int64_t now);
 void ss_power_final(struct ss_power *p, int64_t end, struct ipw_ss_result *res);
+/* Hands the heartbeat series (watts and their split by component) to res; false when out of
+ * memory (res then has no series). */
+bool ss_power_take_series(struct ss_power *p, struct ipw_ss_result *res);
 
 /* a multiset of ns values as value -> count (inter-token latencies repeat: every request of a
  * batch gets the same gap), so a million-request run keeps the ITL statistics exact without

@@ -78,6 +78,18 @@ ipw_err ipw_ss_write_summary(const char *path, const struct ipw_ss_result *res, 
         json_array_append_new(pw, json_pack("{s:f,s:f}", "t_s", (double)(i + 1) * res->log_interval,
                                             "watts", res->power_w[i]));
     json_object_set_new(root, "power_w", pw);
+    json_t *parts = json_array();
+    for (size_t i = 0; res->power_parts_w && i < res->n_power; i++) {
+        json_t *o = json_pack("{s:f}", "t_s", (double)(i + 1) * res->log_interval);
+        for (int k = 0; k < IPW_SS_NPARTS; k++)
+            json_object_set_new(o, ipw_ss_part_key((enum ipw_ss_part)k),
+                                json_real(res->power_parts_w[i][k]));
+        json_array_append_new(parts, o);
+    }
+    json_object_set_new(root, "power_parts_w", parts);
+    if (res->power_dropped)
+        json_object_set_new(root, "power_intervals_not_kept",
+                            json_integer((json_int_t)res->power_dropped));
     json_t *tp = json_array();
     for (size_t i = 0; i < res->n_throughput; i++)
         json_array_append_new(tp, json_pack("{s:f,s:f,s:f}", "t_s",

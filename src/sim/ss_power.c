@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipw/buf.h"
 #include "ss.h"
+
+/* The heartbeat series keeps one entry per log interval, whatever the number of batches: a
+ * 1 s interval holds 194 days of simulated time; later intervals are printed, not kept. */
+#define SS_MAX_HEARTBEATS ((size_t)1 << 24)
 
 enum { B_BASE, B_NPU, B_CPU, B_DRAM, B_LINK, B_NIC, B_STORAGE };
 
@@ -50,6 +55,7 @@ void ss_power_free(struct ss_power *p)
     free(p->npu_standby);
     free(p->last_e);
     free(p->series);
+    free(p->parts);
     memset(p, 0, sizeof *p);
 }
 
@@ -124,28 +130,98 @@ static double node_energy(const struct ss_power *p, int i, double t_s)
     return net + base * t_s;
 }
 
+/* Node i's joules up to t_s per device, as the original prints them. */
+static void node_devices(const struct ss_power *p, int i, double t_s, double v[7])
+{
+    for (int k = 0; k < 7; k++)
+        v[k] = p->net[i][k] + p->base[i][k] * t_s;
+}
+
+/* The cluster's joules up to t_s per plotted component (the NPU split three ways). */
+static void cluster_parts(const struct ss_power *p, double t_s, double out[IPW_SS_NPARTS])
+{
+    memset(out, 0, IPW_SS_NPARTS * sizeof *out);
+    for (int i = 0; i < p->nnodes; i++) {
+        double v[7];
+        node_devices(p, i, t_s, v);
+        out[IPW_SS_PART_BASE] += v[B_BASE];
+        out[IPW_SS_PART_NPU_ACTIVE] += p->npu_active[i];
+        out[IPW_SS_PART_NPU_STANDBY] += p->npu_standby[i];
+        out[IPW_SS_PART_NPU_IDLE] += v[B_NPU] - p->npu_active[i] - p->npu_standby[i];
+        out[IPW_SS_PART_CPU] += v[B_CPU];
+        out[IPW_SS_PART_DRAM] += v[B_DRAM];
+        out[IPW_SS_PART_LINK] += v[B_LINK];
+        out[IPW_SS_PART_NIC_STORAGE] += v[B_NIC] + v[B_STORAGE];
+    }
+}
+
+/* Keeps the interval's watts w and its split by component (from the joules since the last
+ * heartbeat), or counts it as dropped past the bound or when memory runs out. */
+static void keep_interval(struct ss_power *p, double w, double t_s, double dt_s)
+{
+    double now_parts[IPW_SS_NPARTS];
+    cluster_parts(p, t_s, now_parts);
+    if (ipw_grow(&p->series, &p->capseries, p->nseries + 1, sizeof *p->series,
+                 SS_MAX_HEARTBEATS) != IPW_OK ||
+        ipw_grow(&p->parts, &p->capparts, p->nseries + 1, sizeof *p->parts,
+                 SS_MAX_HEARTBEATS) != IPW_OK) {
+        p->ndropped++;
+    } else {
+        for (int k = 0; k < IPW_SS_NPARTS; k++)
+            p->parts[p->nseries][k] = (now_parts[k] - p->last_parts[k]) / dt_s;
+        p->series[p->nseries++] = w;
+    }
+    memcpy(p->last_parts, now_parts, sizeof now_parts);
+}
+
 double ss_power_current(struct ss_power *p, int64_t now)
 {
     if (p->last_t == now)
         return 0.0;
-    double t_s = (double)now * 1e-9, w = 0;
+    double t_s = (double)now * 1e-9, w = 0, dt_s = (double)(now - p->last_t) * 1e-9;
     for (int i = 0; i < p->nnodes; i++) {
         double e = node_energy(p, i, t_s);
-        w += ss_pyround2((e - p->last_e[i]) / ((double)(now - p->last_t) * 1e-9));
+        w += ss_pyround2((e - p->last_e[i]) / dt_s);
         p->last_e[i] = e;
     }
-    if (p->nseries == p->capseries) {
-        size_t nc = p->capseries ? p->capseries * 2 : 64;
-        double *ns = realloc(p->series, nc * sizeof *ns);
-        if (ns) {
-            p->series = ns;
-            p->capseries = nc;
-        }
-    }
-    if (p->nseries < p->capseries)
-        p->series[p->nseries++] = w;
+    keep_interval(p, w, t_s, dt_s);
     p->last_t = now;
     return w;
+}
+
+bool ss_power_take_series(struct ss_power *p, struct ipw_ss_result *res)
+{
+    res->power_dropped = p->ndropped;
+    if (!p->nseries)
+        return true;
+    res->power_w = malloc(p->nseries * sizeof *res->power_w);
+    res->power_parts_w = malloc(p->nseries * sizeof *res->power_parts_w);
+    if (!res->power_w || !res->power_parts_w) {
+        free(res->power_w);
+        free(res->power_parts_w);
+        res->power_w = NULL;
+        res->power_parts_w = NULL;
+        return false;
+    }
+    memcpy(res->power_w, p->series, p->nseries * sizeof *res->power_w);
+    memcpy(res->power_parts_w, p->parts, p->nseries * sizeof *res->power_parts_w);
+    res->n_power = p->nseries;
+    return true;
+}
+
+const char *ipw_ss_part_key(enum ipw_ss_part k)
+{
+    static const char *const keys[IPW_SS_NPARTS] = {
+        "base", "npu_active", "npu_standby", "npu_idle", "cpu", "dram", "link", "nic_storage"};
+    return k < IPW_SS_NPARTS ? keys[k] : "?";
+}
+
+const char *ipw_ss_part_label(enum ipw_ss_part k)
+{
+    static const char *const labels[IPW_SS_NPARTS] = {
+        "base node", "NPU active", "NPU standby", "NPU idle",
+        "CPU",       "DRAM",       "link",        "NIC + storage"};
+    return k < IPW_SS_NPARTS ? labels[k] : "?";
 }
 
 void ss_power_final(struct ss_power *p, int64_t end, struct ipw_ss_result *res)
@@ -157,8 +233,7 @@ void ss_power_final(struct ss_power *p, int64_t end, struct ipw_ss_result *res)
         res->total_energy_j += tot;
         struct ipw_ss_node_energy *ne = &res->nodes[i];
         double v[7];
-        for (int k = 0; k < 7; k++)
-            v[k] = p->net[i][k] + p->base[i][k] * t_s;
+        node_devices(p, i, t_s, v);
         ne->base_node = v[B_BASE];
         ne->npu = v[B_NPU];
         ne->cpu = v[B_CPU];

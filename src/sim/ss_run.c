@@ -738,12 +738,7 @@ static void results(struct run *r)
                 ss_emit(k, "Power per %s sec (W): %s", iv, buf);
                 free(buf);
             }
-            res->power_w = malloc((r->pw.nseries ? r->pw.nseries : 1) * sizeof(double));
-            if (res->power_w) {
-                if (r->pw.nseries) /* no heartbeat yet: the series pointer may be NULL */
-                    memcpy(res->power_w, r->pw.series, r->pw.nseries * sizeof(double));
-                res->n_power = r->pw.nseries;
-            }
+            (void)ss_power_take_series(&r->pw, res); /* out of memory: no series, as before */
             ss_rule(k, NULL);
         }
     }
@@ -769,6 +764,7 @@ void ipw_ss_result_free(struct ipw_ss_result *res)
     free(res->instances);
     free(res->nodes);
     free(res->power_w);
+    free(res->power_parts_w);
     free(res->prompt_tps);
     free(res->gen_tps);
     memset(res, 0, sizeof *res);

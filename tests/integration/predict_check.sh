@@ -83,11 +83,53 @@ done
 "$IPW" simulate --dataset "$T" --sweep colour=1 --output x.csv 2> bad.err; [ $? -eq 2 ] || err "sweep of an unknown parameter: exit"
 # 5. --plots: the power timeline and the energy breakdown of one simulation
 "$IPW" simulate --cluster-config single_node_power_instance.json --dataset "$T" --plots simplots \
-    > /dev/null || err "simulate --plots"
+    --summary simplots.json > simplots.log || err "simulate --plots"
+# the per-component series: one row per heartbeat, adding up to the printed watts
+python3 - simplots.json <<'PY' || err "--summary power_parts_w"
+import json, sys
+s = json.load(open(sys.argv[1]))
+pw, pp = s["power_w"], s["power_parts_w"]
+keys = ["base", "npu_active", "npu_standby", "npu_idle", "cpu", "dram", "link", "nic_storage"]
+assert len(pw) == len(pp) > 0, (len(pw), len(pp))
+for w, p in zip(pw, pp):
+    assert p["t_s"] == w["t_s"] and set(p) == set(keys + ["t_s"]), p
+    assert abs(sum(p[k] for k in keys) - w["watts"]) <= 0.005 + 1e-9, (p, w)
+    assert all(p[k] >= -1e-9 for k in keys), p
+PY
 for f in sim_power.png sim_power.svg sim_energy.png sim_energy.svg; do
     [ -s simplots/$f ] || err "--plots: no $f"
 done
 grep -q "modelled" simplots/sim_power.svg || grep -q "glyph" simplots/sim_power.svg || err "--plots: svg"
+# 6. ipw report of a simulation summary: shown like a run, every figure marked modelled
+"$IPW" report simplots.json --output simreport.html > /dev/null || err "report of a summary file"
+cp simplots.json simplots/summary.json
+"$IPW" report simplots > /dev/null || err "report of a summary directory"
+python3 - simplots.json simplots/report.html simreport.html <<'PY' || err "report of a simulation"
+import json, re, sys
+s = json.load(open(sys.argv[1]))
+for page, plots in ((sys.argv[2], True), (sys.argv[3], False)):
+    h = open(page).read()
+    def val(metric):
+        m = re.search(r'data-metric="%s" data-value="([^"]+)"' % metric, h)
+        assert m, (page, metric)
+        return float(m.group(1))
+    total = sum(n["energy_j"]["total"] for n in s["nodes"])
+    assert abs(val("energy_total_j") - total) <= 1e-9 * total, page
+    assert abs(val("energy_per_request_j") - total / s["requests"]) <= 1e-9 * total, page
+    assert abs(val("j_per_output_token") - total / s["generated_tokens"]) <= 1e-9 * total, page
+    clock = s["total_clock_ns"] / 1e9
+    assert abs(val("avg_power_w") - total / clock) <= 1e-9 * total, page
+    assert val("instance0_tpot_ms_p99") == s["instances"][0]["tpot_ms"]["p99"], page
+    # every card and every table carries the modelled badge; no accuracy/IPJ is claimed
+    assert h.count('class="card"') == h.count('<div class="label">') > 0
+    for block in re.findall(r'<div class="card">.*?</div></div>|<caption>.*?</caption>', h):
+        assert "modelled" in block, block
+    assert "intelligence_per_joule" not in h
+    assert ("<svg" in h) == plots, page
+PY
+"$IPW" report predict_check_missing.json 2> bad.err; [ $? -eq 1 ] || err "report of a missing summary: exit status"
+"$IPW" report simplots.log 2> bad.err; [ $? -eq 1 ] || err "report of a non-summary: exit status"
+grep -q "neither a run directory nor an .ipw simulate --summary. file" bad.err || err "report of a non-summary: message"
 "$IPW" simulate calibrate /nonexistent 2> bad.err; [ $? -eq 1 ] || err "calibrate of a missing run: exit status"
 "$IPW" simulate calibrate 2> bad.err; [ $? -eq 2 ] || err "calibrate without a run: exit status"
 

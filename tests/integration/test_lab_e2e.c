@@ -60,6 +60,26 @@ static double self_cpu_s(int pid)
         return 0;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
+/* /proc/stat's column sum and the wall clock at each run's start and end snapshot, to show
+ * how far the columns fall short of ncpu x elapsed (the cause of the bias the lab avoids by
+ * using the wall clock: src/lab/proctree.c) */
+static double g_cols[RUNS * 2][2], g_wall[RUNS * 2][2];
+
+static double stat_columns(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[8] = {0};
+    if (!f)
+        return 0;
+    int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                     &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    double sum = 0;
+    for (int i = 0; i < got && i < 8; i++)
+        sum += (double)v[i];
+    return sum;
+}
+
 /* every value the counter took, and when it was written */
 #define LOG_MAX (1 << 20)
 static int64_t *g_log_t;
@@ -135,12 +155,16 @@ static void on_event(void *ud, const struct ipw_lab_event *ev)
     if (strcmp(ev->phase, "start") == 0) {
         g_snap[g_run][0] = ev->mono_ns;
         g_self_cpu[g_run][0] = g_server_pid ? self_cpu_s(g_server_pid) : 0;
+        g_cols[g_run][0] = stat_columns();
+        g_wall[g_run][0] = (double)ipw_mono_ns() / 1e9;
         set_busy(true, &g_on[g_run]);
     } else if (strcmp(ev->phase, "first_token") == 0) {
         g_snap[g_run][1] = ev->mono_ns;
     } else {
         g_snap[g_run][2] = ev->mono_ns;
         g_self_cpu[g_run][1] = g_server_pid ? self_cpu_s(g_server_pid) : 0;
+        g_cols[g_run][1] = stat_columns();
+        g_wall[g_run][1] = (double)ipw_mono_ns() / 1e9;
         set_busy(false, &g_off[g_run]);
     }
 }
@@ -291,10 +315,12 @@ static void test_energy_truth_and_e_llm(void **state)
                       "(busy-share %.3f, capacity-share %.3f, server itself %.3f s)\n",
                       k, r->e_llm_capacity_wh, want, 100 * err, r->cpu_share_busy,
                       r->cpu_share_capacity, server_cpu);
-        /* The issue's goal is 5 %. On a loaded machine this measured 0.03-2.2 %, but on an idle
-         * one 3-8 % (the tree's CPU share matches the burn; the gap is in how the share is
-         * weighted by the interval energies) — open in issue 13; 10 % keeps gross errors out. */
-        if (err > 0.10)
+        double cols = g_cols[k][1] - g_cols[k][0];
+        double cap = (double)ncpu * (g_wall[k][1] - g_wall[k][0]) * (double)sysconf(_SC_CLK_TCK);
+        print_message("run %d /proc/stat columns advanced %.0f ticks, ncpu x elapsed %.1f ticks "
+                      "(%.1f %% short)\n", k, cols, cap, 100 * (1 - cols / cap));
+        /* the issue's acceptance: 5 % */
+        if (err > 0.05)
             fail_msg("run %d: E_llm %.6g Wh, %.6g Wh expected (%.2f %%)", k,
                      r->e_llm_capacity_wh, want, 100 * err);
         /* busy-time share: at least the capacity share, at most all */

@@ -1,6 +1,7 @@
 /* The lab's /proc readers: the process-tree tracker on a fake procfs (members, a child born
  * between snapshots, a grandchild of a newborn, a reaped child counted through cutime, the
- * machine's busy and total time), the two share conventions, the listener lookup through
+ * machine's idle time and CPU count), the two share conventions on the wall clock (a tickless
+ * kernel's short-changed busy columns), the listener lookup through
  * /proc/net/tcp6 and fd links, and the tree of real child processes burning known CPU. */
 #include "ipw_test.h"
 
@@ -51,7 +52,8 @@ static void test_tracker_on_fake_procfs(void **state)
     assert_int_equal(a.processes, 2);
     assert_int_equal(a.tree_ticks, 280);
     assert_int_equal(a.busy_ticks, 1000);
-    assert_int_equal(a.total_ticks, 4000);
+    assert_int_equal(a.idle_ticks, 3000);
+    assert_int_equal(a.ncpu, 1);
     /* the runner works 40 ticks, a child is born to it (and a grandchild to that), the
      * server reaps an earlier child that used 5 ticks; the machine is busy 100 more ticks of
      * 400 */
@@ -69,6 +71,9 @@ static void test_tracker_on_fake_procfs(void **state)
     assert_int_equal(n, 4);
     assert_int_equal(pids[0], 100);
     assert_int_equal(pids[3], 401);
+    /* the capacity is the wall clock: make the snapshots 400 ticks apart, as the file says */
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    b.mono_ns = a.mono_ns + (int64_t)llround(400 / hz * 1e9);
     double busy, cap;
     ipw_lab_cpu_shares(&a, &b, &busy, &cap);
     assert_double_equal(busy, 55.0 / 100.0, 1e-12);
@@ -86,6 +91,42 @@ static void test_tracker_on_fake_procfs(void **state)
     assert_true(isnan(busy) && isnan(cap));
     ipw_test_rmtree(root);
     free(root);
+}
+
+/* A tickless kernel on a mostly idle machine: idle is measured exactly, the busy columns are
+ * tick samples that miss short bursts, so the columns add up to less than the wall clock. The
+ * shares use the wall clock (4 CPUs x 2 s = 800 ticks) and busy = capacity - idle (800 - 600),
+ * not the columns' 150 busy of 750. */
+static void test_shares_tickless_idle(void **state)
+{
+    (void)state;
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    struct ipw_lab_cpu_snapshot a = {.tree_ticks = 10, .idle_ticks = 5000, .busy_ticks = 900,
+                                     .mono_ns = 1000000000, .ncpu = 4};
+    struct ipw_lab_cpu_snapshot b = a;
+    b.mono_ns += (int64_t)llround(200 / hz * 1e9); /* per CPU */
+    b.idle_ticks += 600;
+    b.busy_ticks += 150;
+    b.tree_ticks += 100;
+    double busy, cap;
+    ipw_lab_cpu_shares(&a, &b, &busy, &cap);
+    assert_double_equal(cap, 100.0 / 800.0, 1e-9);
+    assert_double_equal(busy, 100.0 / 200.0, 1e-9);
+    /* a tree that used more than the busy time (ticks read at slightly different instants):
+     * capped at 1 */
+    b.tree_ticks = a.tree_ticks + 250;
+    ipw_lab_cpu_shares(&a, &b, &busy, &cap);
+    assert_double_equal(busy, 1.0, 0);
+    /* all idle: no busy share, a zero capacity share */
+    b.idle_ticks = a.idle_ticks + 800;
+    b.tree_ticks = a.tree_ticks;
+    ipw_lab_cpu_shares(&a, &b, &busy, &cap);
+    assert_true(isnan(busy));
+    assert_double_equal(cap, 0, 0);
+    /* no CPU lines or no time: unknown */
+    b = a;
+    ipw_lab_cpu_shares(&a, &b, &busy, &cap);
+    assert_true(isnan(busy) && isnan(cap));
 }
 
 static void test_listener_fake_procfs(void **state)
@@ -200,6 +241,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tracker_on_fake_procfs),
+        cmocka_unit_test(test_shares_tickless_idle),
         cmocka_unit_test(test_listener_fake_procfs),
         cmocka_unit_test(test_listener_real_socket),
         cmocka_unit_test(test_real_children_burning),

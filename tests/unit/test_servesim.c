@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "ipw_test.h"
+
 #include "sim/ss.h"
 
 static char data_dir[1024];
@@ -186,13 +188,12 @@ static void test_block_pool(void **state)
     ss_pool_free(&kv.npu);
 }
 
-static void test_power_two_batches(void **state)
+/* the bundled power example: P_base = 60 + 35 + (10 + 190 * 0.15) + 2 * 16 + 5 + 20 + 10 */
+static void power_example(struct ss_cluster *c, struct ss_node_cfg *node)
 {
-    (void)state;
-    /* the bundled power example: P_base = 60 + 35 + (10 + 190 * 0.15) + 2 * 16 + 5 + 20 + 10 */
-    struct ss_cluster c = {0};
-    struct ss_node_cfg node = {0};
-    struct ss_power_cfg *p = &node.power;
+    memset(c, 0, sizeof *c);
+    memset(node, 0, sizeof *node);
+    struct ss_power_cfg *p = &node->power;
     p->base_node = 60;
     p->nnpu = 1;
     snprintf(p->npu[0].hardware, sizeof p->npu[0].hardware, "X");
@@ -215,9 +216,17 @@ static void test_power_two_batches(void **state)
     p->nic_idle = 20;
     p->storage_num = 2;
     p->storage_idle = 5;
-    node.has_power = true;
-    c.num_nodes = 1;
-    c.nodes = &node;
+    node->has_power = true;
+    c->num_nodes = 1;
+    c->nodes = node;
+}
+
+static void test_power_two_batches(void **state)
+{
+    (void)state;
+    struct ss_cluster c;
+    struct ss_node_cfg node;
+    power_example(&c, &node);
     struct ss_power pw;
     ipw_errbuf eb = {0};
     assert_int_equal(ss_power_init(&pw, &c, &eb), IPW_OK);
@@ -244,6 +253,55 @@ static void test_power_two_batches(void **state)
     assert_true(ne.npu_active > 600 * 0.03 - 1e-9 && ne.npu_active < 600 * 0.03 + 1e-9);
     assert_true(ne.npu_standby > 0.3 - 1e-9 && ne.npu_standby < 0.3 + 1e-9);
     assert_true(ne.npu_idle > 35 * (2 - 0.031) - 1e-9 && ne.npu_idle < 35 * (2 - 0.031) + 1e-9);
+    ss_power_free(&pw);
+}
+
+/* The heartbeat series split by component: each interval's parts add up to the printed
+ * watts, and each part is that component's joules over the interval. */
+static void test_power_parts(void **state)
+{
+    (void)state;
+    struct ss_cluster c;
+    struct ss_node_cfg node;
+    power_example(&c, &node);
+    struct ss_power pw;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ss_power_init(&pw, &c, &eb), IPW_OK);
+    ss_power_npu_active(&pw, 0, "X", 30000000, 1);
+    ss_power_dram(&pw, 0, 1e6);
+    double w1 = ss_power_current(&pw, 1000000000);
+    ss_power_standby(&pw, 0, "X", 1001000000, 1000000000, 0, 1);
+    double w2 = ss_power_current(&pw, 1002000000);
+    struct ipw_ss_result res = {0};
+    assert_true(ss_power_take_series(&pw, &res));
+    assert_int_equal(res.n_power, 2);
+    assert_int_equal(res.power_dropped, 0);
+    const double(*pp)[IPW_SS_NPARTS] = res.power_parts_w;
+    /* interval 1 (1 s): 30 ms active, the rest idle; CPU background plus 55 % while active */
+    assert_double_equal(pp[0][IPW_SS_PART_BASE], 60, 1e-9);
+    assert_double_equal(pp[0][IPW_SS_PART_NPU_ACTIVE], 600 * 0.03, 1e-9);
+    assert_double_equal(pp[0][IPW_SS_PART_NPU_STANDBY], 0, 1e-9);
+    assert_double_equal(pp[0][IPW_SS_PART_NPU_IDLE], 35 * 0.97, 1e-9);
+    assert_double_equal(pp[0][IPW_SS_PART_CPU], 38.5 + 190 * 0.55 * 0.03, 1e-9);
+    assert_double_equal(pp[0][IPW_SS_PART_DRAM], 32 + 6e-12 * 8e6, 1e-9);
+    assert_double_equal(pp[0][IPW_SS_PART_LINK], 5, 1e-9);
+    assert_double_equal(pp[0][IPW_SS_PART_NIC_STORAGE], 30, 1e-9);
+    /* interval 2 (2 ms): 1 ms of standby at 300 W, the other 1 ms idle at 35 W */
+    assert_double_equal(pp[1][IPW_SS_PART_NPU_STANDBY], 150, 1e-6);
+    assert_double_equal(pp[1][IPW_SS_PART_NPU_IDLE], 17.5, 1e-6);
+    assert_double_equal(pp[1][IPW_SS_PART_NPU_ACTIVE], 0, 1e-9);
+    double w[2] = {w1, w2};
+    for (int i = 0; i < 2; i++) {
+        double sum = 0;
+        for (int k = 0; k < IPW_SS_NPARTS; k++)
+            sum += pp[i][k];
+        assert_double_equal(sum, w[i], 0.005 + 1e-9); /* the heartbeat rounds to 0.01 W */
+        assert_double_equal(res.power_w[i], w[i], 0);
+    }
+    assert_string_equal(ipw_ss_part_key(IPW_SS_PART_NIC_STORAGE), "nic_storage");
+    assert_string_equal(ipw_ss_part_label(IPW_SS_PART_NPU_IDLE), "NPU idle");
+    free(res.power_w);
+    free(res.power_parts_w);
     ss_power_free(&pw);
 }
 
@@ -313,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_attention_bracket), cmocka_unit_test(test_skew),
         cmocka_unit_test(test_skew_disabled_bundle), cmocka_unit_test(test_kv_blocks),
         cmocka_unit_test(test_block_pool),        cmocka_unit_test(test_power_two_batches),
+        cmocka_unit_test(test_power_parts),
         cmocka_unit_test(test_pyrepr),            cmocka_unit_test(test_stats),
         cmocka_unit_test(test_trace_line),
     };
