@@ -220,29 +220,8 @@ static ssize_t req_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t le
 
 static void flush(struct ipw_grpc_client *c)
 {
-    while (!c->lost) {
-        if (c->pend_len == 0) {
-            const uint8_t *data;
-            ssize_t n = nghttp2_session_mem_send(c->h2, &data);
-            if (n <= 0) {
-                if (n < 0)
-                    c->lost = true;
-                return;
-            }
-            c->pend = data;
-            c->pend_len = (size_t)n;
-        }
-        ssize_t w = send(c->fd, c->pend, c->pend_len, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                c->lost = true;
-            return;
-        }
-        c->pend += w;
-        c->pend_len -= (size_t)w;
-    }
+    if (!c->lost && !ipw_net_h2_flush(c->h2, c->fd, &c->pend, &c->pend_len, NULL))
+        c->lost = true;
 }
 
 /* One turn of I/O: send what is queued, wait for input (until deadline; 0 = forever), feed it

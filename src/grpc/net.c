@@ -19,6 +19,9 @@
 #include <sys/eventfd.h>
 #endif
 
+#include <nghttp2/nghttp2.h>
+
+#include "ipw/buf.h"
 #include "ipw/clock.h"
 
 int ipw_net_set_nonblocking(int fd)
@@ -320,4 +323,34 @@ void ipw_net_wake_close(struct ipw_net_wake *w)
     if (w->write_fd >= 0 && w->write_fd != w->read_fd)
         close(w->write_fd);
     w->read_fd = w->write_fd = -1;
+}
+
+bool ipw_net_h2_flush(void *h2, int fd, const uint8_t **pend, size_t *pend_len,
+                      struct ipw_buf *mem_out)
+{
+    for (;;) {
+        if (*pend_len == 0) {
+            const uint8_t *data;
+            ssize_t n = nghttp2_session_mem_send(h2, &data);
+            if (n <= 0)
+                return n == 0;
+            *pend = data;
+            *pend_len = (size_t)n;
+        }
+        if (mem_out) {
+            bool ok = ipw_buf_add(mem_out, *pend, *pend_len) == IPW_OK;
+            *pend_len = 0;
+            if (!ok)
+                return false;
+            continue;
+        }
+        ssize_t w = send(fd, *pend, *pend_len, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        }
+        *pend += w;
+        *pend_len -= (size_t)w;
+    }
 }

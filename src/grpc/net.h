@@ -4,6 +4,8 @@
 #define IPW_GRPC_NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "ipw/err.h"
 
@@ -19,6 +21,16 @@ ipw_err ipw_net_connect(const char *target, int timeout_ms, int *fd, ipw_errbuf 
 ipw_err ipw_net_check_target(const char *target, ipw_errbuf *eb);
 bool ipw_net_is_loopback(const char *host);
 int ipw_net_set_nonblocking(int fd);
+
+/* What an HTTP/2 session has to send, written to a non-blocking socket: output nghttp2 gave
+ * that the socket has not taken yet waits in *pend / *pend_len for the next call (so poll for
+ * POLLOUT while *pend_len > 0). With mem_out (a struct ipw_buf, the server's in-memory
+ * connections) the bytes are appended there instead of sent. Returns false when the connection
+ * is lost: nghttp2 failed, send failed other than EAGAIN/EINTR, or mem_out is full. Written
+ * once for the server and the client. h2 is an nghttp2_session. */
+struct ipw_buf;
+bool ipw_net_h2_flush(void *h2, int fd, const uint8_t **pend, size_t *pend_len,
+                      struct ipw_buf *mem_out);
 
 /* A wakeup channel that other threads and signal handlers may poke (write is
  * async-signal-safe). poll `read_fd` for POLLIN; drain with ipw_net_wake_drain. */

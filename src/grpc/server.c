@@ -693,38 +693,8 @@ static void conn_flush(struct conn *c)
 {
     if (c->dead || c->closing)
         return;
-    for (;;) {
-        if (c->pend_len == 0) {
-            const uint8_t *data;
-            ssize_t n = nghttp2_session_mem_send(c->h2, &data);
-            if (n < 0) {
-                c->dead = true;
-                return;
-            }
-            if (n == 0)
-                return;
-            c->pend = data;
-            c->pend_len = (size_t)n;
-        }
-        if (c->mem_out) {
-            if (ipw_buf_add(c->mem_out, c->pend, c->pend_len) != IPW_OK)
-                c->dead = true;
-            c->pend_len = 0;
-            if (c->dead)
-                return;
-            continue;
-        }
-        ssize_t w = send(c->fd, c->pend, c->pend_len, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                c->dead = true;
-            return;
-        }
-        c->pend += w;
-        c->pend_len -= (size_t)w;
-    }
+    if (!ipw_net_h2_flush(c->h2, c->fd, &c->pend, &c->pend_len, c->mem_out))
+        c->dead = true;
 }
 
 static void conn_read(struct conn *c)

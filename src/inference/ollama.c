@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "remote.h"
+#include "http_client.h"
 
 #define DEFAULT_MAX_TOKENS 4096
 
@@ -20,7 +20,7 @@ static bool in_list(const char *key, const char *const *list)
     return false;
 }
 
-static ipw_err ollama_status(const struct ipw_remote *rm, const char *model, long status,
+static ipw_err ollama_status(const struct ipw_http_client *rm, const char *model, long status,
                              const char *text, ipw_errbuf *eb)
 {
     if (status == 404 && strstr(text, "not found"))
@@ -58,7 +58,7 @@ static ipw_err build_template(const json_t *params, json_t **out, ipw_errbuf *eb
     ipw_err e = IPW_OK;
     json_object_foreach((json_t *)params, key, v)
     {
-        if (ipw_remote_client_key(key) || strcmp(key, "options") == 0)
+        if (ipw_http_client_client_key(key) || strcmp(key, "options") == 0)
             continue;
         if (strcmp(key, "model") == 0 || strcmp(key, "messages") == 0 ||
             strcmp(key, "stream") == 0 || strcmp(key, "prompt") == 0) {
@@ -94,49 +94,27 @@ static ipw_err build_template(const json_t *params, json_t **out, ipw_errbuf *eb
     return IPW_OK;
 }
 
+static const struct ipw_http_client_spec ollama_spec = {
+    .label = "Ollama",
+    .accept = "application/x-ndjson",
+    .wire = IPW_WIRE_NDJSON,
+    .chat_path = "/api/chat",
+    .models_path = "/api/tags",
+    .status_fn = ollama_status,
+    .tool_args_as_object = true,
+    .build_template = build_template,
+};
+
 static ipw_err ollama_open(struct ipw_client *c, ipw_errbuf *eb)
 {
-    struct ipw_remote *rm = calloc(1, sizeof *rm);
-    if (!rm)
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the ollama client");
-    ipw_err e = ipw_remote_init(rm, c, eb);
-    json_t *tmpl = NULL;
-    if (e == IPW_OK)
-        e = build_template(c->cfg.params, &tmpl, eb);
-    if (e == IPW_OK)
-        e = ipw_remote_set_template(rm, tmpl, eb);
-    if (e == IPW_OK)
-        e = ipw_remote_join(rm->chat_url, sizeof rm->chat_url, c->base_url, "/api/chat", eb);
-    if (e == IPW_OK)
-        e = ipw_remote_join(rm->models_url, sizeof rm->models_url, c->base_url, "/api/tags", eb);
-    if (e != IPW_OK) {
-        ipw_remote_free(rm);
-        free(rm);
-        return e;
-    }
-    rm->label = "Ollama";
-    rm->wire = IPW_WIRE_NDJSON;
-    rm->accept = "application/x-ndjson";
-    rm->status_fn = ollama_status;
-    rm->tool_args_as_object = true;
-    c->priv = rm;
-    return IPW_OK;
-}
-
-static void ollama_close(struct ipw_client *c)
-{
-    if (c->priv) {
-        ipw_remote_free(c->priv);
-        free(c->priv);
-        c->priv = NULL;
-    }
+    return ipw_http_client_open(c, &ollama_spec, eb);
 }
 
 static ipw_err tags(struct ipw_client *c, json_t **models, ipw_errbuf *eb)
 {
-    struct ipw_remote *rm = c->priv;
+    struct ipw_http_client *rm = c->priv;
     json_t *root = NULL;
-    ipw_err e = ipw_remote_get_json(rm, rm->models_url, &root, eb);
+    ipw_err e = ipw_http_client_get_json(rm, rm->models_url, &root, eb);
     if (e != IPW_OK) {
         ipw_err_prefix(eb, "cannot reach Ollama at %s", rm->display);
         if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
@@ -156,20 +134,9 @@ static ipw_err tags(struct ipw_client *c, json_t **models, ipw_errbuf *eb)
                         "server?",
                         rm->display);
     }
-    if (models) {
-        json_t *names = json_array();
-        size_t i;
-        json_t *m;
-        json_array_foreach(list, i, m)
-        {
-            const char *name = json_string_value(json_object_get(m, "name"));
-            if (!name)
-                name = json_string_value(json_object_get(m, "model"));
-            if (name)
-                json_array_append_new(names, json_string(name));
-        }
-        *models = names;
-    }
+    static const char *const name_keys[] = {"name", "model", NULL};
+    if (models)
+        *models = ipw_http_client_model_names(list, name_keys);
     json_decref(root);
     return IPW_OK;
 }
@@ -182,12 +149,6 @@ static ipw_err ollama_list_models(struct ipw_client *c, json_t **models, ipw_err
     return tags(c, models, eb);
 }
 
-static ipw_err ollama_chat(struct ipw_client *c, const struct ipw_chat_request *req,
-                           const struct ipw_stream_events *ev, struct ipw_chat_result *res)
-{
-    return ipw_remote_chat(c->priv, req, ev, res);
-}
-
 const struct ipw_client_ops ipw_client_ollama = {
     .name = "ollama",
     .description = "Ollama's /api/chat (NDJSON stream); default http://127.0.0.1:11434",
@@ -196,6 +157,6 @@ const struct ipw_client_ops ipw_client_ollama = {
     .health = ollama_health,
     .list_models = ollama_list_models,
     .default_model_tag = ":latest",
-    .chat = ollama_chat,
-    .close = ollama_close,
+    .chat = ipw_http_client_chat_op,
+    .close = ipw_http_client_close,
 };

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "remote.h"
+#include "http_client.h"
 
 #define DEFAULT_MAX_TOKENS 4096
 
-static ipw_err openai_status(const struct ipw_remote *rm, const char *model, long status,
+static ipw_err openai_status(const struct ipw_http_client *rm, const char *model, long status,
                              const char *text, ipw_errbuf *eb)
 {
     if (status == 401 || status == 403)
@@ -53,7 +53,7 @@ static ipw_err build_template(const json_t *params, json_t **out, ipw_errbuf *eb
     ipw_err e = IPW_OK;
     json_object_foreach((json_t *)params, key, v)
     {
-        if (ipw_remote_client_key(key))
+        if (ipw_http_client_client_key(key))
             continue;
         if (strcmp(key, "model") == 0 || strcmp(key, "messages") == 0 ||
             strcmp(key, "stream") == 0) {
@@ -108,48 +108,23 @@ static ipw_err openai_open(struct ipw_client *c, ipw_errbuf *eb)
                         "the %s client needs an API key for %s: set OPENAI_API_KEY or "
                         "IPW_API_KEY",
                         c->ops->name, c->base_url);
-    struct ipw_remote *rm = calloc(1, sizeof *rm);
-    if (!rm)
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the %s client", c->ops->name);
-    ipw_err e = ipw_remote_init(rm, c, eb);
-    json_t *tmpl = NULL;
-    if (e == IPW_OK)
-        e = build_template(c->cfg.params, &tmpl, eb);
-    if (e == IPW_OK)
-        e = ipw_remote_set_template(rm, tmpl, eb);
-    if (e == IPW_OK)
-        e = ipw_remote_join(rm->chat_url, sizeof rm->chat_url, c->base_url,
-                            "/v1/chat/completions", eb);
-    if (e == IPW_OK)
-        e = ipw_remote_join(rm->models_url, sizeof rm->models_url, c->base_url, "/v1/models",
-                            eb);
-    if (e != IPW_OK) {
-        ipw_remote_free(rm);
-        free(rm);
-        return e;
-    }
-    rm->label = "the OpenAI-compatible server";
-    rm->wire = IPW_WIRE_SSE;
-    rm->accept = "text/event-stream";
-    rm->status_fn = openai_status;
-    c->priv = rm;
-    return IPW_OK;
-}
-
-static void openai_close(struct ipw_client *c)
-{
-    if (c->priv) {
-        ipw_remote_free(c->priv);
-        free(c->priv);
-        c->priv = NULL;
-    }
+    static const struct ipw_http_client_spec spec = {
+        .label = "the OpenAI-compatible server",
+        .accept = "text/event-stream",
+        .wire = IPW_WIRE_SSE,
+        .chat_path = "/v1/chat/completions",
+        .models_path = "/v1/models",
+        .status_fn = openai_status,
+        .build_template = build_template,
+    };
+    return ipw_http_client_open(c, &spec, eb);
 }
 
 static ipw_err models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
 {
-    struct ipw_remote *rm = c->priv;
+    struct ipw_http_client *rm = c->priv;
     json_t *root = NULL;
-    ipw_err e = ipw_remote_get_json(rm, rm->models_url, &root, eb);
+    ipw_err e = ipw_http_client_get_json(rm, rm->models_url, &root, eb);
     if (e != IPW_OK) {
         ipw_err_prefix(eb, "cannot reach the %s server at %s", c->ops->name, rm->display);
         if (eb && e == IPW_E_PERM) {
@@ -176,18 +151,9 @@ static ipw_err models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
                         "server?",
                         rm->models_url);
     }
-    if (out) {
-        json_t *names = json_array();
-        size_t i;
-        json_t *m;
-        json_array_foreach(data, i, m)
-        {
-            const char *id = json_string_value(json_object_get(m, "id"));
-            if (id)
-                json_array_append_new(names, json_string(id));
-        }
-        *out = names;
-    }
+    static const char *const name_keys[] = {"id", NULL};
+    if (out)
+        *out = ipw_http_client_model_names(data, name_keys);
     json_decref(root);
     return IPW_OK;
 }
@@ -200,12 +166,6 @@ static ipw_err openai_list_models(struct ipw_client *c, json_t **out, ipw_errbuf
     return models(c, out, eb);
 }
 
-static ipw_err openai_chat(struct ipw_client *c, const struct ipw_chat_request *req,
-                           const struct ipw_stream_events *ev, struct ipw_chat_result *res)
-{
-    return ipw_remote_chat(c->priv, req, ev, res);
-}
-
 const struct ipw_client_ops ipw_client_openai = {
     .name = "openai",
     .description = "OpenAI-compatible /v1/chat/completions (SSE); OpenAI, llama.cpp, SGLang, ...",
@@ -213,8 +173,8 @@ const struct ipw_client_ops ipw_client_openai = {
     .open = openai_open,
     .health = openai_health,
     .list_models = openai_list_models,
-    .chat = openai_chat,
-    .close = openai_close,
+    .chat = ipw_http_client_chat_op,
+    .close = ipw_http_client_close,
 };
 
 const struct ipw_client_ops ipw_client_vllm = {
@@ -224,6 +184,6 @@ const struct ipw_client_ops ipw_client_vllm = {
     .open = openai_open,
     .health = openai_health,
     .list_models = openai_list_models,
-    .chat = openai_chat,
-    .close = openai_close,
+    .chat = ipw_http_client_chat_op,
+    .close = ipw_http_client_close,
 };

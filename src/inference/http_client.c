@@ -1,6 +1,6 @@
 /* One chat request or JSON GET for the HTTP clients (ollama, openai, vllm): builds the body
  * from the prepared template, streams the reply through chat_run, and explains failures. */
-#include "remote.h"
+#include "http_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +11,13 @@
 
 #define MAX_JSON_REPLY (16u * 1024 * 1024)
 
-bool ipw_remote_client_key(const char *key)
+bool ipw_http_client_client_key(const char *key)
 {
     return strcmp(key, "system_prompt") == 0 || strcmp(key, "system") == 0 ||
            strcmp(key, "connect_timeout") == 0 || strcmp(key, "idle_timeout") == 0;
 }
 
-ipw_err ipw_remote_init(struct ipw_remote *rm, struct ipw_client *c, ipw_errbuf *eb)
+static ipw_err client_init(struct ipw_http_client *rm, struct ipw_client *c, ipw_errbuf *eb)
 {
     memset(rm, 0, sizeof *rm);
     const json_t *params = c->cfg.params;
@@ -48,7 +48,7 @@ ipw_err ipw_remote_init(struct ipw_remote *rm, struct ipw_client *c, ipw_errbuf 
     return IPW_OK;
 }
 
-void ipw_remote_free(struct ipw_remote *rm)
+static void client_free(struct ipw_http_client *rm)
 {
     free(rm->tmpl_text);
     free(rm->system);
@@ -56,7 +56,8 @@ void ipw_remote_free(struct ipw_remote *rm)
     rm->system = NULL;
 }
 
-ipw_err ipw_remote_set_template(struct ipw_remote *rm, json_t *tmpl, ipw_errbuf *eb)
+/* Takes the request template (consumed) for every later call. */
+static ipw_err set_template(struct ipw_http_client *rm, json_t *tmpl, ipw_errbuf *eb)
 {
     free(rm->tmpl_text);
     rm->tmpl_text = json_dumps(tmpl, JSON_COMPACT);
@@ -66,7 +67,70 @@ ipw_err ipw_remote_set_template(struct ipw_remote *rm, json_t *tmpl, ipw_errbuf 
     return IPW_OK;
 }
 
-ipw_err ipw_remote_join(char *out, size_t size, const char *base, const char *path,
+ipw_err ipw_http_client_open(struct ipw_client *c, const struct ipw_http_client_spec *spec,
+                             ipw_errbuf *eb)
+{
+    struct ipw_http_client *rm = calloc(1, sizeof *rm);
+    if (!rm)
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening the %s client", c->ops->name);
+    ipw_err e = client_init(rm, c, eb);
+    json_t *tmpl = NULL;
+    if (e == IPW_OK)
+        e = spec->build_template(c->cfg.params, &tmpl, eb);
+    if (e == IPW_OK)
+        e = set_template(rm, tmpl, eb);
+    if (e == IPW_OK)
+        e = ipw_http_client_join(rm->chat_url, sizeof rm->chat_url, c->base_url, spec->chat_path,
+                                 eb);
+    if (e == IPW_OK)
+        e = ipw_http_client_join(rm->models_url, sizeof rm->models_url, c->base_url,
+                            spec->models_path, eb);
+    if (e != IPW_OK) {
+        client_free(rm);
+        free(rm);
+        return e;
+    }
+    rm->label = spec->label;
+    rm->wire = spec->wire;
+    rm->accept = spec->accept;
+    rm->status_fn = spec->status_fn;
+    rm->tool_args_as_object = spec->tool_args_as_object;
+    c->priv = rm;
+    return IPW_OK;
+}
+
+void ipw_http_client_close(struct ipw_client *c)
+{
+    if (c->priv) {
+        client_free(c->priv);
+        free(c->priv);
+        c->priv = NULL;
+    }
+}
+
+ipw_err ipw_http_client_chat_op(struct ipw_client *c, const struct ipw_chat_request *req,
+                                const struct ipw_stream_events *ev, struct ipw_chat_result *res)
+{
+    return ipw_http_client_chat(c->priv, req, ev, res);
+}
+
+json_t *ipw_http_client_model_names(const json_t *list, const char *const *keys)
+{
+    json_t *names = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m)
+    {
+        const char *name = NULL;
+        for (const char *const *k = keys; *k && !name; k++)
+            name = json_string_value(json_object_get(m, *k));
+        if (name)
+            json_array_append_new(names, json_string(name));
+    }
+    return names;
+}
+
+ipw_err ipw_http_client_join(char *out, size_t size, const char *base, const char *path,
                         ipw_errbuf *eb)
 {
     size_t bl = strlen(base);
@@ -81,7 +145,7 @@ ipw_err ipw_remote_join(char *out, size_t size, const char *base, const char *pa
 /* ---- chat --------------------------------------------------------------------------------- */
 
 struct status_ctx {
-    const struct ipw_remote *rm;
+    const struct ipw_http_client *rm;
     const char *model;
 };
 
@@ -98,7 +162,7 @@ static json_t *message(const char *role, const char *content)
 
 /* One history message in the server's form: tool-call arguments as an object (Ollama) or as
  * JSON text (OpenAI), whichever form the caller kept. */
-static json_t *history_message(const struct ipw_remote *rm, const json_t *m, size_t *bytes)
+static json_t *history_message(const struct ipw_http_client *rm, const json_t *m, size_t *bytes)
 {
     json_t *out = json_deep_copy(m);
     const char *content = json_string_value(json_object_get(m, "content"));
@@ -124,7 +188,7 @@ static json_t *history_message(const struct ipw_remote *rm, const json_t *m, siz
     return out;
 }
 
-static ipw_err build_body(const struct ipw_remote *rm, const struct ipw_chat_request *req,
+static ipw_err build_body(const struct ipw_http_client *rm, const struct ipw_chat_request *req,
                           char **text, size_t *prompt_bytes, ipw_errbuf *eb)
 {
     json_t *body = json_loads(rm->tmpl_text, 0, NULL);
@@ -150,7 +214,8 @@ static ipw_err build_body(const struct ipw_remote *rm, const struct ipw_chat_req
     if (req->messages) {
         json_array_foreach(req->messages, i, m)
         {
-            if (e == IPW_OK && json_array_append_new(msgs, history_message(rm, m, prompt_bytes)) != 0)
+            if (e == IPW_OK &&
+                json_array_append_new(msgs, history_message(rm, m, prompt_bytes)) != 0)
                 e = ipw_fail(eb, IPW_E_NOMEM, "out of memory building the request");
         }
     } else if (e == IPW_OK && json_array_append_new(msgs, message("user", req->prompt)) != 0) {
@@ -183,7 +248,7 @@ static ipw_err build_body(const struct ipw_remote *rm, const struct ipw_chat_req
     return e;
 }
 
-ipw_err ipw_remote_chat(const struct ipw_remote *rm, const struct ipw_chat_request *req,
+ipw_err ipw_http_client_chat(const struct ipw_http_client *rm, const struct ipw_chat_request *req,
                         const struct ipw_stream_events *ev, struct ipw_chat_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -247,7 +312,7 @@ ipw_err ipw_remote_chat(const struct ipw_remote *rm, const struct ipw_chat_reque
 
 /* ---- JSON GET (health, models) ------------------------------------------------------------ */
 
-ipw_err ipw_remote_get_json(const struct ipw_remote *rm, const char *url, json_t **out,
+ipw_err ipw_http_client_get_json(const struct ipw_http_client *rm, const char *url, json_t **out,
                             ipw_errbuf *eb)
 {
     *out = NULL;
