@@ -180,6 +180,7 @@ struct ipw_agent_run_config {
     const char *output_dir;
     bool resume, overwrite;
     const char *collector; /* NULL: auto (sim for the sim client) */
+    double cpu_tdp_w, cpu_idle_w; /* cpu-model coefficients; 0: $IPW_CPU_TDP/IDLE or defaults */
     const char *const *monitors;
     size_t n_monitors;
     int64_t interval_ns, connect_timeout_ns, idle_timeout_ns;

@@ -315,10 +315,11 @@ ipw_err ipw_lab_cpu_snapshot(const char *procfs_root, int root_pid,
                              struct ipw_lab_cpu_snapshot *out, ipw_errbuf *eb);
 /* The same, cheaply repeated: a tracker remembers the last listing of /proc and the tree, so a
  * snapshot reads the stat files of the tree's members and of processes born since the previous
- * snapshot only (the first one reads them all). */
+ * snapshot only (the first one reads them all). The processes are read under procfs_root,
+ * /proc/stat under machine_root (NULL: the same root). */
 struct ipw_lab_proctree;
-ipw_err ipw_lab_proctree_open(const char *procfs_root, int root_pid, struct ipw_lab_proctree **out,
-                              ipw_errbuf *eb);
+ipw_err ipw_lab_proctree_open(const char *procfs_root, const char *machine_root, int root_pid,
+                              struct ipw_lab_proctree **out, ipw_errbuf *eb);
 ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu_snapshot *out,
                                   ipw_errbuf *eb);
 void ipw_lab_proctree_close(struct ipw_lab_proctree *t);
@@ -393,6 +394,7 @@ struct ipw_lab_engine_config {
     double temperature;          /* NaN: the server's default */
     long seed;                   /* -1: none */
     const char *collector;       /* "auto" (default; "sim" for the sim client) or a name */
+    double cpu_tdp_w, cpu_idle_w; /* cpu-model coefficients; 0: $IPW_CPU_TDP/IDLE or defaults */
     const char *const *monitors; /* remote energy monitors HOST:PORT; NULL/0 = local */
     size_t n_monitors;
     int64_t interval_ns;         /* sampling period; default 50 ms */
@@ -401,7 +403,9 @@ struct ipw_lab_engine_config {
     const char *scaphandre_url;  /* NULL: $SCAPHANDRE_URL, else none */
     const char *scaphandre_match;/* NULL: $SCAPHANDRE_OLLAMA_MATCH, else "ollama" */
     double grid_g_per_kwh;       /* default IPW_LAB_DEFAULT_GRID_G_PER_KWH */
-    const char *procfs_root;     /* NULL: $IPW_PROCFS_ROOT, else /proc */
+    const char *procfs_root;     /* the server's processes; NULL: $IPW_PROCFS_ROOT, else /proc
+                                  * (/proc/stat is read where the collectors read it:
+                                  * $IPW_PROCFS_ROOT, else /proc) */
     int64_t connect_timeout_ns, idle_timeout_ns;
     ipw_lab_event_fn on_event;
     void *event_ud;

@@ -42,6 +42,7 @@ struct ipw_profile_config {
     const char *monitors[IPW_MAX_SOURCES]; /* "local" or HOST:PORT */
     size_t n_monitors;
     const char *collector;       /* local collector: auto | nvidia | ... | sim */
+    double cpu_tdp_w, cpu_idle_w; /* cpu-model coefficients (--cpu-tdp/--cpu-idle); 0: default */
     int64_t interval_ns;         /* sampling period */
     int64_t baseline_ns;         /* idle baseline duration; 0 = none */
     int64_t connect_timeout_ns, idle_timeout_ns;

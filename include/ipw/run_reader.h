@@ -25,6 +25,7 @@ struct ipw_run_query {
     const char *schema; /* the record's "schema" ("ipw.record/1"), "" when absent */
     double input_tokens, output_tokens, total_tokens;
     double energy_j, total_j, active_j, prefill_j, decode_j, idle_w;
+    double gpu_j, cpu_j, dram_j; /* per domain; NAN where that domain was not measured */
     double ttft_s, latency_s, decode_s;
     double start_s; /* request_start_time (Unix seconds) */
     double power_avg_w;       /* power_metrics.gpu.per_query_watts.avg */

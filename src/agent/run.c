@@ -414,6 +414,8 @@ static ipw_err start(struct run *r, char *label, size_t label_size, ipw_errbuf *
         .interval_ns = cfg->interval_ns,
         .sim_hardware = json_string_value(json_object_get(cfg->client_params, "hardware")),
         .sim_model = json_string_value(json_object_get(cfg->client_params, "model")),
+        .cpu_tdp_w = cfg->cpu_tdp_w,
+        .cpu_idle_w = cfg->cpu_idle_w,
     };
     if ((e = ipw_telemetry_session_open(&tc, &r->tel, eb)) != IPW_OK)
         return e;

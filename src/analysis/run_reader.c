@@ -273,6 +273,9 @@ void ipw_run_query_from_json(const json_t *rec, const char *model, struct ipw_ru
     const json_t *en = json_object_get(m, "energy_metrics");
     q->energy_j = num(en, "per_query_joules");
     q->total_j = num(en, "total_joules");
+    q->gpu_j = num(en, "gpu_joules");
+    q->cpu_j = num(en, "cpu_joules");
+    q->dram_j = num(en, "dram_joules");
     q->active_j = num(en, "active_joules");
     q->prefill_j = num(en, "prefill_joules");
     q->decode_j = num(en, "decode_joules");

@@ -77,6 +77,8 @@ static int replay_sessions(const struct ipw_profile_config *pc, const char *clie
     rc.monitors = monitors->v;
     rc.n_monitors = monitors->n;
     rc.collector = collector;
+    rc.cpu_tdp_w = pc->cpu_tdp_w;
+    rc.cpu_idle_w = pc->cpu_idle_w;
     rc.interval_ns = interval_ms * IPW_NS_PER_MS;
     rc.connect_timeout_ns = connect_timeout;
     rc.idle_timeout_ns = idle_timeout;
@@ -151,6 +153,7 @@ int cmd_profile(int argc, char **argv)
          "several nodes (their energies add up)"},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "local collector (default auto; sim for --client sim)", 0, 0, ipw_collector_choices()},
+        IPW_CLI_OPT_CPU_MODEL(cfg.cpu_tdp_w, cfg.cpu_idle_w),
         {"interval-ms", IPW_OPT_INT, &interval_ms, "MS", "sampling period in milliseconds, 1 to 10000 (default 50)", 1, 10000},
         {"warmup", IPW_OPT_INT, &warmup, "N",
          "unmeasured requests before the baseline, so a cold model's load lands on none of the "

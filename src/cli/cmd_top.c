@@ -244,12 +244,14 @@ int cmd_top(int argc, char **argv)
     int64_t interval_ns = IPW_NS_PER_SEC;
     long count = 0;
     bool plain = false;
+    double cpu_tdp = 0, cpu_idle = 0;
     struct ipw_option opts[] = {
         {"target", IPW_OPT_LIST, &targets, "HOST:PORT",
          "an energy monitor to show (or unix:PATH); repeat for a fleet view with one row per node "
          "and the cluster total (default: this machine's collector)"},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "collector when no --target is given (default auto)", 0, 0, ipw_collector_choices()},
+        IPW_CLI_OPT_CPU_MODEL(cpu_tdp, cpu_idle),
         {"interval", IPW_OPT_DURATION, &interval_ns, "DURATION",
          "time between refreshes, 100ms to 10s (default 1s); + and - change it while running"},
         {"count", IPW_OPT_INT, &count, "N", "stop after N refreshes (default: until q or Ctrl-C)",
@@ -291,6 +293,7 @@ int cmd_top(int argc, char **argv)
         struct ipw_collector_config cfg;
         ipw_collector_config_init(&cfg);
         cfg.interval_ms = (int)(interval_ns / IPW_NS_PER_MS);
+        ipw_cli_cpu_model_flags(&cfg, cpu_tdp, cpu_idle);
         ipw_errbuf eb = {0};
         if (ipw_collector_open(collector, &cfg, &s.local, &eb) != IPW_OK) {
             fprintf(stderr, "ipw top: %s\n", eb.msg);

@@ -28,6 +28,15 @@ int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 
+/* The cpu-model collector's coefficients, the same two options on every command that opens a
+ * collector (telemetry, monitor, profile, lab, top): `tdp` and `idle` are doubles, 0 when not
+ * given. */
+#define IPW_CLI_OPT_CPU_MODEL(tdp, idle)                                                       \
+    {"cpu-tdp", IPW_OPT_DOUBLE, &(tdp), "W",                                                   \
+     "cpu-model: TDP of one CPU package (default: from the CPU table by model name)", 1, 5000,  \
+     NULL, 0},                                                                                 \
+    {"cpu-idle", IPW_OPT_DOUBLE, &(idle), "W",                                                 \
+     "cpu-model: idle power of one CPU package (default 5% of TDP)", 0.1, 5000, NULL, 0}
 /* --cpu-tdp / --cpu-idle (0 when not given) into a collector configuration, over the
  * IPW_CPU_TDP / IPW_CPU_IDLE environment values. */
 struct ipw_collector_config;

@@ -328,6 +328,7 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
         {"client-param", IPW_OPT_LIST, &cparams, "K=V", "another request parameter (repeatable)"},
         {"collector", IPW_OPT_CHOICE, &cfg.collector, "NAME",
          "local collector (default auto; sim for --client sim)", 0, 0, ipw_collector_choices()},
+        IPW_CLI_OPT_CPU_MODEL(cfg.cpu_tdp_w, cfg.cpu_idle_w),
         {"monitor", IPW_OPT_LIST, &monitors, "HOST:PORT",
          "measure with remote energy monitors instead (repeatable; energies add up)"},
         {"interval-ms", IPW_OPT_INT, &interval_ms, "MS", "sampling period (default 50)", 1,

@@ -47,10 +47,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "telemetry collector (default auto: the first that works of macos, nvidia, amd, rapl, "
          "null)", 0, 0, ipw_collector_choices()},
-        {"cpu-tdp", IPW_OPT_DOUBLE, &cpu_tdp, "W",
-         "cpu-model: TDP of one CPU package (default: from the CPU table by model name)", 1, 5000},
-        {"cpu-idle", IPW_OPT_DOUBLE, &cpu_idle, "W",
-         "cpu-model: idle power of one CPU package (default 5% of TDP)", 0.1, 5000},
+        IPW_CLI_OPT_CPU_MODEL(cpu_tdp, cpu_idle),
         {"metrics-port", IPW_OPT_INT, &metrics_port, "PORT",
          "Prometheus /metrics port (default 9470, skipped with a warning if busy; 0 picks one; "
          "-1 turns it off)",

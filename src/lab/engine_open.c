@@ -129,6 +129,10 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
     e->cfg = *cfg;
     const char *proc = cfg->procfs_root ? cfg->procfs_root : getenv("IPW_PROCFS_ROOT");
     snprintf(e->procfs, sizeof e->procfs, "%s", proc && *proc ? proc : "/proc");
+    /* the machine's CPU time from where the collectors read it, so that a modelled CPU power
+     * (cpu-model) and the tree's share of it divide the same load */
+    const char *mach = getenv("IPW_PROCFS_ROOT");
+    snprintf(e->machine_procfs, sizeof e->machine_procfs, "%s", mach && *mach ? mach : "/proc");
     const char *su = cfg->scaphandre_url ? cfg->scaphandre_url : getenv("SCAPHANDRE_URL");
     const char *sm = cfg->scaphandre_match ? cfg->scaphandre_match
                                            : getenv("SCAPHANDRE_OLLAMA_MATCH");
@@ -153,6 +157,8 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
             .interval_ns = cfg->interval_ns > 0 ? cfg->interval_ns : 50 * IPW_NS_PER_MS,
             .sim_hardware = json_string_value(json_object_get(cfg->client_params, "hardware")),
             .sim_model = json_string_value(json_object_get(cfg->client_params, "model")),
+            .cpu_tdp_w = cfg->cpu_tdp_w,
+            .cpu_idle_w = cfg->cpu_idle_w,
         };
         rc = ipw_telemetry_session_open(&tc, &e->ts, eb);
         e->ts_open = rc == IPW_OK;
@@ -180,7 +186,7 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
     ipw_telemetry_session_log_notes(&e->ts);
     resolve_server(e);
     if (e->server_pid > 0 &&
-        ipw_lab_proctree_open(e->procfs, e->server_pid, &e->tree, eb) != IPW_OK) {
+        ipw_lab_proctree_open(e->procfs, e->machine_procfs, e->server_pid, &e->tree, eb) != IPW_OK) {
         ipw_lab_engine_close(e);
         return IPW_E_NOMEM;
     }

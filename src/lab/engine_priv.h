@@ -19,7 +19,8 @@ struct ipw_lab_engine {
     bool ts_open;
     int server_pid; /* 0: no process tree */
     struct ipw_lab_proctree *tree; /* tracks server_pid's descendants */
-    char procfs[1024];
+    char procfs[1024];         /* the server's processes */
+    char machine_procfs[1024]; /* /proc/stat: where the collectors read the machine's load */
     char scaph_url[1024], scaph_match[128];
     atomic_bool cancel;
     atomic_bool busy;

@@ -130,6 +130,7 @@ void ipw_lab_cpu_shares(const struct ipw_lab_cpu_snapshot *a, const struct ipw_l
 
 struct ipw_lab_proctree {
     char root[1024];
+    char machine_root[1024]; /* where /proc/stat is read */
     int root_pid;
     int *seen; /* pids of the last listing, ascending */
     size_t nseen;
@@ -149,13 +150,14 @@ static bool has(const int *v, size_t n, int x)
     return n && bsearch(&x, v, n, sizeof *v, cmp_int) != NULL;
 }
 
-ipw_err ipw_lab_proctree_open(const char *procfs_root, int root_pid, struct ipw_lab_proctree **out,
-                              ipw_errbuf *eb)
+ipw_err ipw_lab_proctree_open(const char *procfs_root, const char *machine_root, int root_pid,
+                              struct ipw_lab_proctree **out, ipw_errbuf *eb)
 {
     struct ipw_lab_proctree *t = calloc(1, sizeof *t);
     if (!t)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory tracking process %d", root_pid);
     snprintf(t->root, sizeof t->root, "%s", procfs_root ? procfs_root : "/proc");
+    snprintf(t->machine_root, sizeof t->machine_root, "%s", machine_root ? machine_root : t->root);
     t->root_pid = root_pid;
     *out = t;
     return IPW_OK;
@@ -206,7 +208,7 @@ ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu
                                   ipw_errbuf *eb)
 {
     memset(out, 0, sizeof *out);
-    ipw_err rc = machine_ticks(t->root, out, eb);
+    ipw_err rc = machine_ticks(t->machine_root, out, eb);
     if (rc != IPW_OK)
         return rc;
     struct proc self;
@@ -279,7 +281,7 @@ ipw_err ipw_lab_cpu_snapshot(const char *procfs_root, int root_pid,
                              struct ipw_lab_cpu_snapshot *out, ipw_errbuf *eb)
 {
     struct ipw_lab_proctree *t;
-    ipw_err rc = ipw_lab_proctree_open(procfs_root, root_pid, &t, eb);
+    ipw_err rc = ipw_lab_proctree_open(procfs_root, NULL, root_pid, &t, eb);
     if (rc != IPW_OK)
         return rc;
     rc = ipw_lab_proctree_snapshot(t, out, eb); /* a first snapshot reads every process */

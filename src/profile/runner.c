@@ -369,6 +369,8 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
             .interval_ns = cfg->interval_ns,
             .sim_hardware = json_string_value(json_object_get(cfg->client_params, "hardware")),
             .sim_model = json_string_value(json_object_get(cfg->client_params, "model")),
+            .cpu_tdp_w = cfg->cpu_tdp_w,
+            .cpu_idle_w = cfg->cpu_idle_w,
         };
         rc = ipw_telemetry_session_open(&tc, &r->ts, eb);
         if (rc == IPW_OK && sim && !(r->ts.info.caps & IPW_CAP_MODELLED))

@@ -24,6 +24,10 @@ static ipw_err open_local(const struct ipw_telemetry_session_config *cfg,
     cc.meminfo_interval_ns = 100 * IPW_NS_PER_MS;
     cc.sim_hardware = cfg->sim_hardware;
     cc.sim_model = cfg->sim_model;
+    if (cfg->cpu_tdp_w > 0)
+        cc.cpu_tdp_w = cfg->cpu_tdp_w;
+    if (cfg->cpu_idle_w > 0)
+        cc.cpu_idle_w = cfg->cpu_idle_w;
     ipw_err rc = ipw_collector_open(cfg->collector, &cc, &ts->collector, eb);
     if (rc != IPW_OK)
         return rc;

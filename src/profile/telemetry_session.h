@@ -30,6 +30,7 @@ struct ipw_telemetry_session_config {
     const char *collector;       /* for local */
     int64_t interval_ns;
     const char *sim_hardware, *sim_model; /* sim collector */
+    double cpu_tdp_w, cpu_idle_w; /* cpu-model coefficients; 0: $IPW_CPU_TDP/IDLE or defaults */
 };
 
 ipw_err ipw_telemetry_session_open(const struct ipw_telemetry_session_config *cfg,

@@ -118,7 +118,8 @@ static ipw_err cm_open(struct ipw_collector *c, ipw_errbuf *eb)
     char source[512];
     double tdp = c->cfg.cpu_tdp_w;
     if (tdp > 0) {
-        snprintf(source, sizeof source, "TDP %.0f W per package from --cpu-tdp", tdp);
+        snprintf(source, sizeof source, "TDP %.0f W per package given (--cpu-tdp or "
+                 "IPW_CPU_TDP)", tdp);
     } else {
         struct ipw_cpu_table *table = NULL;
         e = ipw_cpu_table_load(&table, eb);
@@ -159,9 +160,10 @@ static ipw_err cm_open(struct ipw_collector *c, ipw_errbuf *eb)
     in->ndev = 0;
     snprintf(in->notes, sizeof in->notes,
              "modelled from CPU load, not measured: CPU power = %u x (%.1f W idle + %.1f W x "
-             "busy share); %s; DRAM %.1f W (%.3f W/GiB x %.1f GiB installed)",
-             packages, s->m.idle_w, s->m.full_w - s->m.idle_w, source, s->m.dram_w,
-             IPW_DRAM_W_PER_GIB, gib);
+             "busy share); %s; idle %s; DRAM %.1f W (%.3f W/GiB x %.1f GiB installed)",
+             packages, s->m.idle_w, s->m.full_w - s->m.idle_w, source,
+             c->cfg.cpu_idle_w > 0 ? "given (--cpu-idle or IPW_CPU_IDLE)" : "5% of TDP",
+             s->m.dram_w, IPW_DRAM_W_PER_GIB, gib);
     c->priv = s;
     return IPW_OK;
 }

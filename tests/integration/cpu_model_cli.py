@@ -7,7 +7,8 @@ kernel's tick accounting, with a chosen CPU name and amount of memory:
   power 2 x (4.25 + 55.25 u) W, DRAM 0.375 W/GiB x 16 GiB = 6 W, energies that integrate it,
   energy_source "modeled", and the note naming the table entry and "modelled from CPU load";
 - an unknown CPU ("AMD EPYC", as cloud VMs show it): the default TDP, said so, with the flag to
-  set it; --cpu-tdp and --cpu-idle replace the coefficients and are printed;
+  set it; --cpu-tdp and --cpu-idle replace the coefficients and are printed, by telemetry,
+  profile, lab and top;
 - auto-detection with no counter readable ends at cpu-model, not null;
 - a TDP table that does not parse (IPW_CPU_TABLE): a forced cpu-model fails naming the file and
   line; idle power not below full load is refused;
@@ -133,8 +134,9 @@ def test_unknown_cpu_and_flags():
         p = telemetry(proc, ["--collector", "cpu-model", "--count", "3", "--interval", "200ms",
                              "--cpu-tdp", "200", "--cpu-idle", "20"])
         rs = readings(p)
-        check(p.returncode == 0 and "TDP 200 W per package from --cpu-tdp" in p.stderr and
-              "20.0 W idle + 120.0 W x busy share" in p.stderr,
+        check(p.returncode == 0 and "TDP 200 W per package given (--cpu-tdp" in p.stderr and
+              "20.0 W idle + 120.0 W x busy share" in p.stderr and
+              "idle given (--cpu-idle" in p.stderr,
               "--cpu-tdp/--cpu-idle are printed: %s" % p.stderr.strip())
         check(rs and abs(rs[-1]["cpu_power_watts"] - 80.0) < 3,
               "--cpu-tdp 200 --cpu-idle 20 at 50%%: 20 + (140 - 20) x 0.5 = 80 W: %s"
@@ -183,9 +185,46 @@ def test_monitor_and_top():
         proc.close()
 
 
+def test_flags_on_every_command():
+    """--cpu-tdp / --cpu-idle on profile, lab and top (one option definition in the CLI): each
+    announces the model with the user's coefficients, and the lab's modelled energy follows
+    them (20 + 120 x 0.5 = 80 W at 50 % busy)."""
+    proc = FakeProc("AMD EPYC", ncpu=2, share=0.5)
+    proc.start()
+    flags = ["--collector", "cpu-model", "--cpu-tdp", "200", "--cpu-idle", "20"]
+    out = tempfile.mkdtemp(prefix="ipw-cpuflags-")
+    try:
+        cmds = {
+            "top": ["top", "--count", "1", "--plain"] + flags,
+            "profile": ["profile", "--client", "sim", "--model", "llama-3.2-1b", "--client-param",
+                        "time_scale=0", "--baseline-seconds", "0", "--no-eval", "--no-progress",
+                        "--max-queries", "1", "--output-dir", out] + flags,
+            "lab run": ["lab", "run", "--client", "sim", "--model", "llama-3.1-8b", "--baseline",
+                        "0.1s", "--max-tokens", "24", "--prompt", "hi", "--json", "--db",
+                        os.path.join(out, "lab.db")] + flags,
+        }
+        for name, args in cmds.items():
+            p = subprocess.run([IPW] + args, capture_output=True, text=True, timeout=120,
+                               env=env_for(proc, IPW_LOG_LEVEL="info"))
+            check(p.returncode == 0 and "20.0 W idle + 120.0 W x busy share" in p.stderr and
+                  "TDP 200 W per package given (--cpu-tdp" in p.stderr,
+                  "ipw %s announces --cpu-tdp 200 --cpu-idle 20: rc %d %s"
+                  % (name, p.returncode, p.stderr.strip()[-600:]))
+            if name == "lab run" and p.returncode == 0:
+                run = [json.loads(l) for l in p.stdout.splitlines()
+                       if l.startswith('{"variant"')][0]
+                watts = run["cpu_wh"] * 3600 / run["latency_s"]
+                check(abs(watts - 80) < 8,
+                      "the lab's modelled CPU power follows them: %.1f W (80 W)" % watts)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        proc.close()
+
+
 def main():
     test_known_cpu()
     test_unknown_cpu_and_flags()
+    test_flags_on_every_command()
     test_monitor_and_top()
     if failures:
         print("%d check(s) failed" % len(failures))

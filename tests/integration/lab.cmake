@@ -12,6 +12,17 @@ if(TARGET llm_test_server AND TARGET ipw_gpu_testutil)
                        RUN_SERIAL TRUE ENVIRONMENT "${IPW_TEST_ENV}")
 endif()
 
+# The lab under the cpu-model collector: E_llm as the tree's share of modelled CPU power (fake
+# /proc for the machine, the real scripted server and its burning child for the tree).
+if(TARGET llm_test_server)
+  add_executable(test_lab_cpu_model ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_lab_cpu_model.c)
+  target_link_libraries(test_lab_cpu_model PRIVATE ipwtest)
+  add_dependencies(test_lab_cpu_model llm_test_server)
+  add_test(NAME integration.lab.cpu_model COMMAND test_lab_cpu_model)
+  set_tests_properties(integration.lab.cpu_model PROPERTIES LABELS integration TIMEOUT 120
+                       ENVIRONMENT "${IPW_TEST_ENV}")
+endif()
+
 if(TARGET llm_test_server)
   add_test(NAME integration.lab.cli
            COMMAND ${IPW_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/integration/lab_cli.py)

@@ -46,7 +46,7 @@ static void test_tracker_on_fake_procfs(void **state)
     put_stat(root, 101, 100, 200, 20, 0, 0); /* its runner */
     put_stat(root, 300, 1, 999, 999, 0, 0);  /* someone else */
     struct ipw_lab_proctree *t;
-    assert_int_equal(ipw_lab_proctree_open(root, 100, &t, NULL), IPW_OK);
+    assert_int_equal(ipw_lab_proctree_open(root, NULL, 100, &t, NULL), IPW_OK);
     struct ipw_lab_cpu_snapshot a, b;
     assert_int_equal(ipw_lab_proctree_snapshot(t, &a, NULL), IPW_OK);
     assert_int_equal(a.processes, 2);
@@ -217,7 +217,7 @@ static void test_real_children_burning(void **state)
     }
     struct ipw_lab_proctree *t;
     struct ipw_lab_cpu_snapshot a, b;
-    assert_int_equal(ipw_lab_proctree_open(NULL, child, &t, NULL), IPW_OK);
+    assert_int_equal(ipw_lab_proctree_open(NULL, NULL, child, &t, NULL), IPW_OK);
     assert_int_equal(ipw_lab_proctree_snapshot(t, &a, NULL), IPW_OK);
     char c;
     assert_int_equal(read(ready[0], &c, 1), 1);
