@@ -38,6 +38,9 @@ struct ipw_run_info {
     char model[256], hardware_label[128], dataset[128], dataset_name[256];
     char platform[64], collector[64], client[64], gpu_name[128], cpu_brand[128];
     double generated_at, total_queries;
+    /* The energies are modelled, not measured: summary.json's "modelled" (the telemetry
+     * source's capability); for runs saved before it, a platform of "sim". */
+    bool modelled;
 };
 
 /* A source of records. Each call of next gives one record, either as the JSON text of one
