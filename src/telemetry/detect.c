@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/options.h"
 
 /* The registry: adding a collector is adding its file and one line here. */
