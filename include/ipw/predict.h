@@ -70,8 +70,18 @@ struct ipw_fromrun_side {
         power_mean_w, total_energy_j, ipj, ipw;
 };
 
+/* The energy components a what-if compares: the accelerator always; the host CPU package and
+ * DRAM when every replayed query of the run measured them beside a GPU main domain. */
+enum {
+    IPW_FROMRUN_ACCEL = 1,
+    IPW_FROMRUN_CPU = 2,
+    IPW_FROMRUN_DRAM = 4
+};
+
 struct ipw_fromrun_query {
-    double meas_j, pred_j, meas_latency_s, pred_latency_s, meas_ttft_s, pred_ttft_s;
+    double meas_j, pred_j; /* the components compared, summed */
+    double meas_accel_j, pred_accel_j;
+    double meas_latency_s, pred_latency_s, meas_ttft_s, pred_ttft_s;
     long input_tokens, output_tokens;
 };
 
@@ -86,15 +96,20 @@ struct ipw_fromrun_result {
     double accuracy;         /* the run's correct / scored (NAN when nothing is scored) */
     long scored;
     struct ipw_fromrun_side measured, predicted;
-    double median_abs_err;   /* per-query energy, predicted vs measured */
+    unsigned components;     /* IPW_FROMRUN_* compared (meas_j / pred_j sum them) */
+    double host_cpu_w, host_dram_w; /* the run's host power while queries were in flight */
+    double median_abs_err;   /* per-query energy (components compared), predicted vs measured */
+    double median_abs_err_accel; /* the same, accelerator only */
     double sim_seconds;      /* simulated clock */
     double sim_npu_j;        /* the simulator's NPU energy over the whole clock */
 };
 
 /* Turns the run into a trace, simulates it on the hardware with the roofline model and a
- * power block from the spec (accelerator only: the run's energies are its main domain), and
- * gives each query the accelerators' busy power over the time it was in flight, shared
- * equally among the queries in flight (as ipw profile --concurrency does). */
+ * power block from the spec, and gives each query the accelerators' busy power over the time
+ * it was in flight, shared equally among the queries in flight (as ipw profile --concurrency
+ * does). Where the run measured the host CPU and DRAM beside the GPU, they are compared too:
+ * the host is not swapped, so its power while queries are in flight is the run's own (its
+ * CPU / DRAM joules over the time any query was in flight), shared the same way. */
 ipw_err ipw_fromrun(const struct ipw_fromrun_options *o, struct ipw_fromrun_result *res,
                     ipw_errbuf *eb);
 void ipw_fromrun_result_free(struct ipw_fromrun_result *res);

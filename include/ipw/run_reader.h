@@ -25,6 +25,7 @@ struct ipw_run_query {
     const char *schema; /* the record's "schema" ("ipw.record/1"), "" when absent */
     double input_tokens, output_tokens, total_tokens;
     double energy_j, total_j, active_j, prefill_j, decode_j, idle_w;
+    double gpu_j, cpu_j, dram_j; /* per domain; NAN where that domain was not measured */
     double ttft_s, latency_s, decode_s;
     double start_s; /* request_start_time (Unix seconds) */
     double power_avg_w;       /* power_metrics.gpu.per_query_watts.avg */
@@ -37,6 +38,9 @@ struct ipw_run_info {
     char model[256], hardware_label[128], dataset[128], dataset_name[256];
     char platform[64], collector[64], client[64], gpu_name[128], cpu_brand[128];
     double generated_at, total_queries;
+    /* The energies are modelled, not measured: summary.json's "modelled" (the telemetry
+     * source's capability); for runs saved before it, a platform of "sim". */
+    bool modelled;
 };
 
 /* A source of records. Each call of next gives one record, either as the JSON text of one

@@ -43,6 +43,7 @@ struct ipw_ss_options {
     /* fixes of the original's quirks (docs/sim-fidelity.md); all off = the original */
     bool fix_energy_at_completion; /* charge a batch's energy when it ends, not when scheduled */
     bool fix_standby_tail;         /* count the last partial poll of a standby window */
+    bool fix_pp_link_bytes;        /* PP link energy from the bytes the stage SENDs move */
     /* --perf-model roofline: every instance's layer times from the roofline model (issue 14);
      * otherwise the profiled tables, and the roofline only where no bundle exists. */
     bool perf_roofline;

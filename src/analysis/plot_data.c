@@ -160,7 +160,7 @@ ipw_err ipw_plot_data_load(const char *run_dir, struct ipw_plot_data *d, ipw_err
         const char *model = ipw_run_reader_model(r);
         /* a plot travels alone (papers, slides): a modelled run says so on the plot itself */
         bool modelled = strcmp(d->energy_source, "modeled") == 0 ||
-                        strcmp(info->platform, "sim") == 0 || strcmp(info->client, "sim") == 0;
+                        info->modelled || strcmp(info->client, "sim") == 0;
         snprintf(d->subtitle, sizeof d->subtitle, "%s%s%s%s%s%s", model,
                  info->hardware_label[0] ? " \xC2\xB7 " : "", info->hardware_label,
                  info->dataset[0] ? " \xC2\xB7 " : "", info->dataset,

@@ -295,7 +295,7 @@ static void run_title(struct ipw_buf *b, const struct run_view *v)
 
 static bool modelled(const struct run_view *v)
 {
-    return strcmp(v->info.platform, "sim") == 0 || strcmp(v->info.client, "sim") == 0 ||
+    return v->info.modelled || strcmp(v->info.client, "sim") == 0 ||
            strcmp(v->plots.energy_source, "modeled") == 0;
 }
 

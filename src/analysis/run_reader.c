@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ipw/buf.h"
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
@@ -195,8 +196,12 @@ static ipw_err jsonl_open(const char *path, size_t max_line, void **out, ipw_err
     snprintf(s->path, sizeof s->path, "%s", path);
     s->max_line = max_line;
     s->buf = malloc(READ_CHUNK);
+    if (!s->buf) {
+        jsonl_close(s);
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory opening %s", path);
+    }
     s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (!s->buf || s->fd < 0) {
+    if (s->fd < 0) {
         int e = errno;
         jsonl_close(s);
         return ipw_fail(eb, e == ENOENT ? IPW_E_NOTFOUND : IPW_E_IO, "cannot open %s: %s", path,
@@ -273,6 +278,9 @@ void ipw_run_query_from_json(const json_t *rec, const char *model, struct ipw_ru
     const json_t *en = json_object_get(m, "energy_metrics");
     q->energy_j = num(en, "per_query_joules");
     q->total_j = num(en, "total_joules");
+    q->gpu_j = num(en, "gpu_joules");
+    q->cpu_j = num(en, "cpu_joules");
+    q->dram_j = num(en, "dram_joules");
     q->active_j = num(en, "active_joules");
     q->prefill_j = num(en, "prefill_joules");
     q->decode_j = num(en, "decode_joules");
@@ -344,6 +352,10 @@ static void load_info(struct ipw_run_reader *r)
     copy_str(in->dataset_name, sizeof in->dataset_name, json_object_get(s, "dataset_name"));
     const json_t *tel = json_object_get(s, "telemetry");
     copy_str(in->platform, sizeof in->platform, json_object_get(tel, "platform"));
+    const json_t *modelled = json_object_get(s, "modelled");
+    /* runs saved before "modelled" existed: only the sim collector modelled energy */
+    in->modelled = json_is_boolean(modelled) ? json_is_true(modelled)
+                                             : strcmp(in->platform, "sim") == 0;
     copy_str(in->collector, sizeof in->collector, json_object_get(tel, "collector"));
     copy_str(in->client, sizeof in->client,
              json_object_get(json_object_get(s, "profiler_config"), "client_id"));
@@ -377,7 +389,9 @@ static bool has_arrow_file(const char *dir)
 /* `ipw profile --resume` runs a failed query again and appends its new record: the same
  * record_index then appears twice and the later line is the query's record (as for the Arrow
  * dataset and summary.json). A first pass finds the earlier lines so that no query is counted
- * twice; it costs 24 bytes per record while it runs and 8 per superseded line after. */
+ * twice; it costs 24 bytes per record while it runs and 8 per superseded line after. When that
+ * memory cannot be had the reader does not open (IPW_E_NOMEM): reading on without the pass
+ * would count such a query twice. */
 struct seen {
     long index, line;
     bool checked; /* the whole line was parsed */
@@ -423,37 +437,38 @@ static long line_index(const char *text, size_t len, bool *checked)
 struct seen_list {
     struct seen *v;
     size_t n, cap;
-    bool oom;
 };
 
-/* Calls fn for each line of the log (text, line number); false from fn stops. With sha, the
- * bytes read are digested too; returns whether the whole file was read. */
-static bool each_line(const char *path, size_t max_line,
-                      bool (*fn)(void *ctx, const char *text, size_t len, long line), void *ctx,
-                      struct ipw_sha256 *sha)
+/* Calls fn for each line of the log (text, line number); false from fn stops (IPW_E_NOMEM: the
+ * callbacks stop only for want of memory). With sha, the bytes read are digested too. IPW_OK
+ * when the whole file was read; else why not (a line the main pass will report, or
+ * IPW_E_NOMEM, after which the pass's result must not be used). */
+static ipw_err each_line(const char *path, size_t max_line,
+                         bool (*fn)(void *ctx, const char *text, size_t len, long line),
+                         void *ctx, struct ipw_sha256 *sha)
 {
     void *src;
-    if (jsonl_open(path, max_line, &src, NULL) != IPW_OK)
-        return false;
+    ipw_err e = jsonl_open(path, max_line, &src, NULL);
+    if (e != IPW_OK)
+        return e;
     ((struct jsonl_src *)src)->sha = sha;
-    bool whole = false;
     for (;;) {
         const char *text;
         size_t len;
         json_t *rec;
         long line;
         bool terminated, eof;
-        if (jsonl_next(src, &text, &len, &rec, &line, &terminated, &eof, NULL) != IPW_OK)
+        if ((e = jsonl_next(src, &text, &len, &rec, &line, &terminated, &eof, NULL)) != IPW_OK)
             break;
-        if (eof) {
-            whole = true;
+        if (eof)
+            break;
+        if (!fn(ctx, text, len, line)) {
+            e = IPW_E_NOMEM;
             break;
         }
-        if (!fn(ctx, text, len, line))
-            break;
     }
     jsonl_close(src);
-    return whole;
+    return e;
 }
 
 static bool collect_index(void *ctx, const char *text, size_t len, long line)
@@ -463,16 +478,9 @@ static bool collect_index(void *ctx, const char *text, size_t len, long line)
     long index = line_index(text, len, &checked);
     if (index < 0)
         return true; /* the main pass reports what is wrong with it */
-    if (sl->n == sl->cap) {
-        size_t nc = sl->cap ? 2 * sl->cap : 1024;
-        struct seen *nv = realloc(sl->v, nc * sizeof *sl->v);
-        if (!nv) {
-            sl->oom = true;
-            return false;
-        }
-        sl->v = nv;
-        sl->cap = nc;
-    }
+    if (ipw_grow(&sl->v, &sl->cap, sl->n + 1, sizeof *sl->v, SIZE_MAX / sizeof *sl->v) !=
+        IPW_OK)
+        return false; /* out of memory: the pass fails */
     sl->v[sl->n++] = (struct seen){index, line, checked};
     return true;
 }
@@ -509,27 +517,33 @@ static bool shared(const struct seen *v, size_t n, size_t i)
     return same_index_next(v, n, i) || (i && v[i - 1].index == v[i].index);
 }
 
-static void find_superseded(struct ipw_run_reader *r, const char *path, size_t max_line)
+static ipw_err find_superseded(struct ipw_run_reader *r, const char *path, size_t max_line,
+                               ipw_errbuf *eb)
 {
     struct seen_list sl = {0};
     /* this pass reads every byte: the analysis stamps its files with their digest */
     struct ipw_sha256 sha;
     ipw_sha256_init(&sha);
-    if (each_line(path, max_line, collect_index, &sl, &sha)) {
+    ipw_err pass = each_line(path, max_line, collect_index, &sl, &sha);
+    if (pass == IPW_OK) {
         uint8_t d[32];
         r->digest_bytes = sha.bytes;
         ipw_sha256_final(&sha, d);
         ipw_sha256_hex(d, r->digest);
     }
-    if (sl.oom)
-        ipw_warn("out of memory looking for superseded records in %s; a query run again by "
-                 "--resume may be counted twice",
-                 path);
+    if (pass == IPW_E_NOMEM) {
+        free(sl.v);
+        return ipw_fail(eb, IPW_E_NOMEM,
+                        "out of memory looking for records superseded by a later line in %s "
+                        "(a query run again by --resume would be counted twice)",
+                        path);
+    }
     struct seen *v = sl.v;
     size_t n = sl.n;
     if (n > 1)
         qsort(v, n, sizeof *v, cmp_seen);
     struct confirm c = {0};
+    bool oom = false;
     for (size_t i = 0; i < n; i++)
         if (shared(v, n, i) && !v[i].checked)
             c.n++;
@@ -542,8 +556,10 @@ static void find_superseded(struct ipw_run_reader *r, const char *path, size_t m
                 c.lines[k++] = v[i].line;
         if (c.lines && c.bad) {
             qsort(c.lines, c.n, sizeof *c.lines, cmp_long);
-            each_line(path, max_line, confirm_line, &c, NULL);
+            oom = each_line(path, max_line, confirm_line, &c, NULL) == IPW_E_NOMEM;
             qsort(c.bad, c.nbad, sizeof *c.bad, cmp_long);
+        } else {
+            oom = true;
         }
     }
     /* drop the lines that are not records, then every line but the last of an index */
@@ -552,10 +568,12 @@ static void find_superseded(struct ipw_run_reader *r, const char *path, size_t m
         if (!(c.nbad && bsearch(&v[i].line, c.bad, c.nbad, sizeof(long), cmp_long)))
             v[m++] = v[i];
     size_t k = 0;
-    for (size_t i = 0; i < m; i++)
+    for (size_t i = 0; !oom && i < m; i++)
         if (same_index_next(v, m, i))
             k++;
-    if (k && (r->superseded = malloc(k * sizeof *r->superseded))) {
+    if (k && !(r->superseded = malloc(k * sizeof *r->superseded)))
+        oom = true;
+    if (k && r->superseded) {
         for (size_t i = 0; i < m; i++)
             if (same_index_next(v, m, i))
                 r->superseded[r->nsuperseded++] = v[i].line;
@@ -566,6 +584,12 @@ static void find_superseded(struct ipw_run_reader *r, const char *path, size_t m
     free(c.lines);
     free(c.bad);
     free(v);
+    if (oom)
+        return ipw_fail(eb, IPW_E_NOMEM,
+                        "out of memory looking for records superseded by a later line in %s "
+                        "(a query run again by --resume would be counted twice)",
+                        path);
+    return IPW_OK;
 }
 
 static bool is_superseded(const struct ipw_run_reader *r, long line)
@@ -601,8 +625,8 @@ ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_opt
     if (ipw_path_exists(path)) {
         e = jsonl_open(path, max_line, &r->src, eb);
         r->ops = &jsonl_ops;
-        if (e == IPW_OK)
-            find_superseded(r, path, max_line);
+        if (e == IPW_OK && (e = find_superseded(r, path, max_line, eb)) != IPW_OK)
+            r->ops->close(r->src);
     } else {
         /* no durable log: a run the original tool wrote keeps only the Arrow dataset */
         char state[4200];

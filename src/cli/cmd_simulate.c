@@ -98,7 +98,8 @@ int cmd_simulate(int argc, char **argv)
     long block = 16, seqs = 128, toks = 2048, thr = 0, nreq = 0;
     double util = 0.9, interval = 1.0;
     bool chunk = false, nochunk = false, pc = false, nopc = false, share = false, isl = false,
-         noisl = false, json = false, noprog = false, fix_energy = false, fix_standby = false;
+         noisl = false, json = false, noprog = false, fix_energy = false, fix_standby = false,
+         fix_pp = false;
     static const char *const dtypes[] = {"float16", "bfloat16", "float32", "fp8", "int8", NULL};
     static const char *const kvds[] = {"auto", "fp8", NULL};
     static const char *const routes[] = {"LOAD", "RR", "RAND", NULL};
@@ -149,6 +150,9 @@ int cmd_simulate(int argc, char **argv)
          "charge a batch's energy when it ends (the original: when it is scheduled)"},
         {"fix-standby-tail", IPW_OPT_FLAG, &fix_standby, NULL,
          "count the last partial poll of a standby window (the original drops it)"},
+        {"fix-pp-link-bytes", IPW_OPT_FLAG, &fix_pp, NULL,
+         "charge pipeline-parallel link energy for the bytes the stage sends move (the "
+         "original: tokens x hidden x (pp-1), no bytes-per-element factor)"},
         {"perf-model", IPW_OPT_CHOICE, &perf, "table|roofline",
          "layer times from the profiled tables (default; the roofline model where no bundle "
          "exists) or from the roofline model of the hardware spec", 0, 0, perfs},
@@ -208,6 +212,7 @@ int cmd_simulate(int argc, char **argv)
     so.log_info = strcmp(level, "WARNING") != 0;
     so.fix_energy_at_completion = fix_energy;
     so.fix_standby_tail = fix_standby;
+    so.fix_pp_link_bytes = fix_pp;
     so.perf_roofline = !strcmp(perf, "roofline");
     so.hardware_spec = hw_spec;
 

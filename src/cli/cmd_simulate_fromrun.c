@@ -114,8 +114,18 @@ int ipw_cli_simulate_fromrun(int argc, char **argv)
         printf("  accuracy %s (the same answers on either side); per-query energy, predicted vs "
                "measured: %.1f %% median absolute difference\n",
                isnan(r.accuracy) ? "not scored" : "from the run", 100 * r.median_abs_err);
-        printf("Note: predicted figures are " IPW_SS_ROOF_NOTE "; energy is the accelerator's "
-               "(the run's main domain). Written to %s\n", path);
+        if (r.components == IPW_FROMRUN_ACCEL)
+            printf("  energy compared: the accelerator only (the run's main domain; the run "
+                   "has no CPU/DRAM energy beside a GPU)\n");
+        else
+            printf("  energy compared: accelerator%s%s (host power held at the run's own: CPU "
+                   "%.1f W, DRAM %.1f W while queries were in flight); accelerator alone: "
+                   "%.1f %% median absolute difference\n",
+                   r.components & IPW_FROMRUN_CPU ? " + CPU package" : "",
+                   r.components & IPW_FROMRUN_DRAM ? " + DRAM" : "",
+                   isnan(r.host_cpu_w) ? 0.0 : r.host_cpu_w,
+                   isnan(r.host_dram_w) ? 0.0 : r.host_dram_w, 100 * r.median_abs_err_accel);
+        printf("Note: predicted figures are " IPW_SS_ROOF_NOTE ". Written to %s\n", path);
     }
     free(text);
     json_decref(j);

@@ -239,6 +239,9 @@ json_t *ipw_profile_summary_json(const struct ipw_run_output *o, const struct ip
     }
     json_object_set_new(tel, "baseline", bl);
     json_object_set_new(s, "telemetry", tel);
+    /* what the source can do, saved so that readers never guess it from the platform's name
+     * (an agent run's summary says the same) */
+    json_object_set_new(s, "modelled", json_boolean((ts->info.caps & IPW_CAP_MODELLED) != 0));
 
     json_t *tot = json_object();
     json_object_set_new(tot, "energy_joules", ipw_json_real_or_null(t.energy, t.has_energy));

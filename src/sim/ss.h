@@ -15,6 +15,7 @@
 #define SS_PATH 1024
 #define SS_NAME 128
 #define SS_INF INT64_MAX
+#define SS_PP_MAX 128 /* pipeline stages an instance may have */
 
 /* ---- minimal YAML (block mappings, flow lists, scalars): the architecture and meta files --- */
 struct ss_ynode {
@@ -220,6 +221,10 @@ struct ss_req {
     struct ss_req *next_sub;
     int64_t tool_ns;
     bool session;
+    /* in-flight batches holding this request (pp_size > 1 keeps several); a request that
+     * finishes while a later batch still holds it is freed when that batch completes */
+    int32_t nbatches;
+    bool free_pending;
 };
 /* one line of an unsorted trace file: where it is, when it arrives, the first id it takes */
 struct ss_tidx {
@@ -365,9 +370,18 @@ struct ss_batch {
     double energy[4]; /* npu, cpu, dram, link joules held back (--fix-energy-at-completion) */
     double energy_active;
     int node;
+    /* pipeline parallelism (ss_pp.c): pp_n stages (0 without PP), each starting to compute at
+     * pp_start[s] and done (its SEND, or the last stage's store, complete) at pp_fin[s] */
+    int pp_n;
+    int64_t pp_start[SS_PP_MAX], pp_fin[SS_PP_MAX];
+    int64_t pp_send; /* one stage-to-stage SEND/RECV through the network, ns */
 };
 /* the first event of batch b at or after time t (b->end when none is earlier) */
 int64_t ss_batch_next_event(const struct ss_batch *b, int64_t t);
+/* the first node completion at or after t of a node list that starts at `at`: pre[], then
+ * blk[] repeated reps times, then post[]; SS_INF when every node ends before t */
+int64_t ss_seq_next_event(int64_t at, const int64_t *pre, int npre, const int64_t *blk, int nblk,
+                          int64_t reps, const int64_t *post, int npost, int64_t t);
 struct ss_sched {
     int idx;
     struct ss_inst_cfg *cfg;
@@ -377,6 +391,7 @@ struct ss_sched {
     size_t nrun, caprun, nwait, capwait;
     struct ss_batch *inflight; /* pp_size slots */
     size_t ninflight;
+    int64_t *stage_free; /* pp_size > 1: when each stage's NPUs finish the newest batch */
     int64_t batch_ids;
     int64_t recompute_tokens, num_preemptions;
     /* each architecture layer's table, resolved once (keyed by the name's address) */
@@ -422,6 +437,19 @@ void ss_sched_add_request(struct ss_sched *s, struct ss_req *r);
 ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
                          struct ss_power *p, ipw_errbuf *eb);
 
+
+/* ---- pipeline parallelism (ss_pp.c) ---- */
+/* blocks of an L-layer model that stage s of pp runs (vLLM's get_pp_indices) */
+int64_t ss_pp_stage_blocks(int64_t layers, int pp, int s);
+/* the stage timeline of batch b, scheduled at b->start after ss_batch_latency filled its
+ * nodes; sets b->end to the last stage's end and charges the PP link energy */
+void ss_pp_stage_times(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
+                       struct ss_power *p);
+/* the first node completion of any stage of b at or after t (SS_INF when none) */
+int64_t ss_pp_next_event(const struct ss_batch *b, int64_t t);
+/* the first stage end of b at or after t (an NPU of the instance finishes and is polled);
+ * SS_INF when none */
+int64_t ss_pp_next_milestone(const struct ss_batch *b, int64_t t);
 
 /* python-compatible helpers */
 double ss_pyround2(double v);

@@ -112,30 +112,38 @@ static ipw_err layer(struct ipw_ss_sim *sim, struct ss_sched *s, const struct bc
     }
 }
 
+int64_t ss_seq_next_event(int64_t at, const int64_t *pre, int npre, const int64_t *blk, int nblk,
+                          int64_t reps, const int64_t *post, int npost, int64_t t)
+{
+    int64_t rel = t - at, off = 0;
+    if (rel <= 0)
+        return at;
+    for (int i = 0; i < npre; i++)
+        if ((off += pre[i]) >= rel)
+            return at + off;
+    int64_t sum = 0;
+    for (int i = 0; i < nblk; i++)
+        sum += blk[i];
+    if (sum > 0 && reps > 0 && rel <= off + sum * reps) {
+        /* the block in which rel falls, then the node within it */
+        int64_t base = off + (rel - off - 1) / sum * sum;
+        for (int i = 0; i < nblk; i++)
+            if ((base += blk[i]) >= rel)
+                return at + base;
+        return at + base; /* unreachable: the block's end is >= rel */
+    }
+    off += sum * reps;
+    for (int i = 0; i < npost; i++)
+        if ((off += post[i]) >= rel)
+            return at + off;
+    return SS_INF;
+}
+
 int64_t ss_batch_next_event(const struct ss_batch *b, int64_t t)
 {
-    int64_t rel = t - b->start, at = 0;
-    if (rel <= 0)
-        return b->start;
-    for (int i = 0; i < b->npre; i++)
-        if ((at += b->pre[i]) >= rel)
-            return b->start + at;
-    int64_t blk = 0;
-    for (int i = 0; i < b->nblk; i++)
-        blk += b->blk[i];
-    if (blk > 0 && b->layers > 0 && rel <= at + blk * b->layers) {
-        int64_t j = (rel - at - 1) / blk;
-        int64_t base = at + j * blk;
-        for (int i = 0; i < b->nblk; i++)
-            if ((base += b->blk[i]) >= rel)
-                return b->start + base;
-        return b->start + base; /* unreachable: the block's end is >= rel */
-    }
-    at += blk * b->layers;
-    for (int i = 0; i < b->npost; i++)
-        if ((at += b->post[i]) >= rel)
-            return b->start + at;
-    return b->end;
+    int64_t ev = ss_seq_next_event(b->start, b->pre, b->npre, b->blk, b->nblk, b->layers, b->post,
+                                   b->npost, t);
+    return ev < b->end ? ev : b->end;
 }
 
 ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,

@@ -197,12 +197,24 @@ ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw
         struct ss_inst_cfg *ic = &s->c.inst[i];
         char kp[96], variant[48];
         snprintf(kp, sizeof kp, "nodes[%d].instances[%d]", ic->node, ic->local);
-        if (ic->pp > 1 || ic->pd != SS_PD_NONE || ic->dp_group[0]) {
+        if (ic->pd != SS_PD_NONE || ic->dp_group[0]) {
             e = ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: %s: %s is not simulated by this version of "
                          "ipw simulate (docs/sim-fidelity.md lists what is)", s->c.path, kp,
-                         ic->pp > 1 ? "pipeline parallelism (pp_size > 1)"
-                         : ic->pd != SS_PD_NONE ? "P/D disaggregation (pd_type)"
-                                                : "a data-parallel group (dp_group)");
+                         ic->pd != SS_PD_NONE ? "P/D disaggregation (pd_type)"
+                                              : "a data-parallel group (dp_group)");
+            goto fail;
+        }
+        if (ic->pp > SS_PP_MAX) {
+            e = ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: %s.pp_size: %lld stages; at most %d are "
+                         "simulated", s->c.path, kp, (long long)ic->pp, SS_PP_MAX);
+            goto fail;
+        }
+        if (ic->pp > 1 && o->prefix_storage != IPW_SS_STORE_NONE) {
+            /* every stage's NPU would replay the kv_load row: not modelled */
+            e = ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: %s.pp_size: %lld with --prefix-storage %s: a "
+                         "lower prefix tier with pipeline parallelism is not simulated; drop "
+                         "--prefix-storage or use pp_size 1", s->c.path, kp, (long long)ic->pp,
+                         o->prefix_storage == IPW_SS_STORE_CPU ? "CPU" : "CXL");
             goto fail;
         }
         if (!(ic->model = find_model(s, ic->model_name, eb))) {
@@ -252,7 +264,8 @@ ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw
                               ic->prefix_caching, eb)))
             goto fail;
         sc->inflight = calloc((size_t)ic->pp, sizeof *sc->inflight);
-        if (!sc->inflight) {
+        sc->stage_free = calloc((size_t)ic->pp, sizeof *sc->stage_free);
+        if (!sc->inflight || !sc->stage_free) {
             e = ipw_fail(eb, IPW_E_NOMEM, "out of memory");
             goto fail;
         }
@@ -291,6 +304,7 @@ void ipw_ss_free(struct ipw_ss_sim *s)
             free(sc->inflight[b].sched);
         }
         free(sc->inflight);
+        free(sc->stage_free);
         free(sc->running);
         free(sc->picks);
         free(sc->waiting);

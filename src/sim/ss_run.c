@@ -317,28 +317,18 @@ static ipw_err finish_req(struct run *r, struct ss_sched *sc, struct ss_req *q, 
             return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
         }
     }
-    ss_req_free(q);
+    if (q->nbatches > 0) /* a later batch in flight still holds it (pp_size > 1) */
+        q->free_pending = true;
+    else
+        ss_req_free(q);
     return IPW_OK;
 }
 
-/* One poll of instance i at r->now. *exit set when every instance is done. */
-static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
+/* Completes the batch of instance sc that ends at r->now, if any. */
+static ipw_err complete_now(struct run *r, struct ss_sched *sc, ipw_errbuf *eb)
 {
     struct ipw_ss_sim *s = r->sim;
-    struct ss_sched *sc = &s->s[i];
-    struct ss_inst_cfg *c = sc->cfg;
     ipw_err e;
-    if ((e = route(r, eb)))
-        return e;
-    if (r->power && sc->idle) {
-        ss_power_standby(&r->pw, c->node, c->hardware, r->now, sc->last_end, sc->last_calc,
-                         c->num_npus);
-        sc->last_calc = r->now;
-    }
-    if (!sc->idle) {
-        sc->last_end = r->now;
-        sc->idle = true;
-    }
     for (size_t b = 0; b < sc->ninflight; b++) {
         if (sc->inflight[b].end != r->now)
             continue;
@@ -358,13 +348,45 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
         r->gen_th += gt;
         r->total_gen += gt;
         r->req_cnt += (int64_t)nfin;
+        e = IPW_OK;
         for (size_t f = 0; f < nfin && !e; f++)
             e = finish_req(r, sc, fin[f], eb);
         free(fin);
-        if (e)
-            return e;
-        break;
+        return e;
     }
+    return IPW_OK;
+}
+
+/* The poll of the last pipeline stage's NPU of instance i (pp_size > 1), after the first
+ * stage's: it completes the batch whose last stage ends now. It comes after the first
+ * stage's poll at the same time, so the next batch is scheduled at the next event. */
+static ipw_err poll_last_stage(struct run *r, int i, ipw_errbuf *eb)
+{
+    ipw_err e = route(r, eb);
+    return e ? e : complete_now(r, &r->sim->s[i], eb);
+}
+
+/* One poll of instance i (of its first NPU) at r->now. *exit set when every instance is
+ * done. Without pipeline stages the instance's batch completes here too. */
+static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
+{
+    struct ipw_ss_sim *s = r->sim;
+    struct ss_sched *sc = &s->s[i];
+    struct ss_inst_cfg *c = sc->cfg;
+    ipw_err e;
+    if ((e = route(r, eb)))
+        return e;
+    if (r->power && sc->idle) {
+        ss_power_standby(&r->pw, c->node, c->hardware, r->now, sc->last_end, sc->last_calc,
+                         c->num_npus);
+        sc->last_calc = r->now;
+    }
+    if (!sc->idle) {
+        sc->last_end = r->now;
+        sc->idle = true;
+    }
+    if (c->pp == 1 && (e = complete_now(r, sc, eb)))
+        return e;
     struct ss_batch *nb;
     if ((e = ss_schedule(s, sc, r->now, &nb, eb)))
         return e;
@@ -380,6 +402,8 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
         }
         if ((e = ss_batch_latency(s, sc, nb, r->power ? &r->pw : NULL, eb)))
             return e;
+        if (c->pp > 1)
+            ss_pp_stage_times(s, sc, nb, r->power ? &r->pw : NULL);
         if (defer) { /* hold the batch's energy back until it completes */
             for (int k = 0; k < 4; k++) {
                 nb->energy[k] = r->pw.net[nd][1 + k] - before[k];
@@ -407,7 +431,7 @@ static int64_t next_time(struct run *r)
 {
     struct ipw_ss_sim *s = r->sim;
     int64_t t_busy = SS_INF, t_ev = SS_INF;
-    bool any_idle = false, any_busy = false;
+    bool any_idle = false, any_busy = false, pp_idle = false;
     for (int i = 0; i < s->c.ninst; i++) {
         struct ss_sched *sc = &s->s[i];
         if (sc->done)
@@ -417,10 +441,17 @@ static int64_t next_time(struct run *r)
             continue;
         }
         any_busy = true;
+        if (sc->cfg->pp > 1 && sc->stage_free[0] <= r->now) {
+            /* the first stage's NPU is free: polled at every event, and a batch completing
+             * in the last stage changes what it schedules, so no event may be skipped */
+            any_idle = true;
+            pp_idle = true;
+        }
         for (size_t b = 0; b < sc->ninflight; b++) {
             struct ss_batch *bt = &sc->inflight[b];
-            if (bt->end < t_busy)
-                t_busy = bt->end;
+            int64_t end = bt->pp_n ? ss_pp_next_milestone(bt, r->now + 1) : bt->end;
+            if (end < t_busy)
+                t_busy = end;
         }
     }
     if (!any_busy)
@@ -431,7 +462,7 @@ static int64_t next_time(struct run *r)
      * a power model only the polls that can change something are taken: the first event at
      * or after the next arrival or past the next heartbeat boundary */
     int64_t target = r->now + 1;
-    if (!r->power) {
+    if (!r->power && !pp_idle) {
         struct ss_req *nx = next_pending(r);
         int64_t arr = nx ? nx->arrival : SS_INF;
         int64_t hb = (int64_t)floor(r->last_log + r->interval) + 1;
@@ -443,7 +474,7 @@ static int64_t next_time(struct run *r)
         struct ss_sched *sc = &s->s[i];
         for (size_t b = 0; b < sc->ninflight; b++) {
             struct ss_batch *bt = &sc->inflight[b];
-            int64_t ev = ss_batch_next_event(bt, target);
+            int64_t ev = bt->pp_n ? ss_pp_next_event(bt, target) : ss_batch_next_event(bt, target);
             if (ev < t_ev)
                 t_ev = ev;
         }
@@ -458,9 +489,16 @@ static ipw_err skip_idle(struct run *r)
     if (r->power)
         return IPW_OK;
     struct ipw_ss_sim *s = r->sim;
-    for (int i = 0; i < s->c.ninst; i++)
-        if (!s->s[i].done && s->s[i].ninflight)
+    for (int i = 0; i < s->c.ninst; i++) {
+        const struct ss_sched *sc = &s->s[i];
+        if (!sc->done && sc->ninflight)
             return IPW_OK;
+        /* a pipeline's last stage completes a batch after the first stage's poll: its
+         * requests are scheduled (or the instance found done) at the next poll, not at the
+         * next arrival */
+        if (!sc->done && sc->cfg->pp > 1 && (sc->nrun || sc->nwait || !pending(r)))
+            return IPW_OK;
+    }
     struct ss_req *nx = next_pending(r);
     int64_t arr = nx ? nx->arrival : SS_INF;
     int64_t hb = (int64_t)floor(r->last_log + r->interval) + 1;
@@ -537,6 +575,13 @@ ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct 
             struct ss_sched *sc = &s->s[i];
             if (sc->done)
                 continue;
+            if (sc->cfg->pp > 1) { /* the first stage's NPU when free, then the last's */
+                if (sc->stage_free[0] <= r.now && (e = poll(&r, i, &exit_now, eb)))
+                    goto out;
+                if (!exit_now && (e = poll_last_stage(&r, i, eb)))
+                    goto out;
+                continue;
+            }
             bool finished = !sc->ninflight;
             for (size_t b = 0; b < sc->ninflight; b++)
                 finished |= sc->inflight[b].end == r.now;

@@ -217,6 +217,7 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         b->sched[i] = picks[i].num_new;
         b->total_len += picks[i].num_new;
         r->sched_tokens = picks[i].before; /* computed tokens before this step */
+        r->nbatches++;
         if (r->is_init)
             r->queuing_delay = now - r->arrival;
         r->num_computed = picks[i].before + picks[i].num_new;
@@ -297,6 +298,12 @@ ipw_err ss_add_done(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch 
             retire(s, r);
             (*fin)[(*nfin)++] = r;
         }
+    }
+    /* a request finished by an earlier batch is freed once no batch in flight holds it */
+    for (size_t i = 0; i < b->nreq; i++) {
+        struct ss_req *r = b->reqs[i];
+        if (--r->nbatches == 0 && r->free_pending)
+            ss_req_free(r);
     }
     /* drop the batch from the in-flight list (order kept) */
     size_t idx = (size_t)(b - s->inflight);

@@ -5,3 +5,11 @@ add_test(NAME integration.simulate_reference
                  ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/simulate-check)
 set_tests_properties(integration.simulate_reference PROPERTIES LABELS integration TIMEOUT 120
                      ENVIRONMENT "${IPW_TEST_ENV}")
+
+# pipeline parallelism (and TP x PP) checked by hand against the single-stage run, and
+# invariants of the ShareGPT trace (tests/integration/simulate_parallel.sh)
+add_test(NAME integration.simulate_parallel
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/simulate_parallel.sh $<TARGET_FILE:ipw>
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/simulate-parallel)
+set_tests_properties(integration.simulate_parallel PROPERTIES LABELS integration TIMEOUT 300
+                     ENVIRONMENT "${IPW_TEST_ENV}")

@@ -69,6 +69,32 @@ static void test_flatten(void **state)
     free(dir);
 }
 
+/* Whether the energies are modelled comes from summary.json's "modelled" (the source's
+ * capability), never from the platform's name; runs saved before it say "sim". */
+static void test_modelled_from_summary(void **state)
+{
+    (void)state;
+    struct {
+        const char *summary;
+        bool modelled;
+    } cases[] = {
+        {"{\"modelled\":true,\"telemetry\":{\"platform\":\"remote\"}}", true},
+        {"{\"modelled\":false,\"telemetry\":{\"platform\":\"sim\"}}", false},
+        {"{\"modelled\":false,\"telemetry\":{\"platform\":\"nvidia\"}}", false},
+        {"{\"telemetry\":{\"platform\":\"sim\"}}", true},     /* an old run */
+        {"{\"telemetry\":{\"platform\":\"nvidia\"}}", false}, /* an old run */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *dir = make_run(rec_a, cases[i].summary);
+        struct ipw_run_reader *r;
+        assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
+        assert_int_equal(ipw_run_reader_info(r)->modelled, cases[i].modelled);
+        ipw_run_reader_close(r);
+        ipw_test_rmtree(dir);
+        free(dir);
+    }
+}
+
 static void test_model_resolution(void **state)
 {
     (void)state;
@@ -491,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_flatten),   cmocka_unit_test(test_model_resolution),
         cmocka_unit_test(test_minimal_record), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_line_limit), cmocka_unit_test(test_not_a_run),
+        cmocka_unit_test(test_modelled_from_summary),
         cmocka_unit_test(test_scanner),    cmocka_unit_test(test_superseded),
         cmocka_unit_test(test_scanner_matches_jansson),
         cmocka_unit_test(test_digest_in_first_pass),

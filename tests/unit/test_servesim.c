@@ -335,6 +335,39 @@ static void test_stats(void **state)
     assert_true(st.p99_ms > 3.9699999 && st.p99_ms < 3.9700001);
 }
 
+/* vLLM's get_pp_indices: an even split, the remainder one block each to the stages before
+ * the last, the second-to-last first */
+static void test_pp_stage_blocks(void **state)
+{
+    (void)state;
+    for (int st = 0; st < 4; st++)
+        assert_int_equal(ss_pp_stage_blocks(32, 4, st), 8);
+    /* 30 = 4 x 7 + 2: stages 2 and 1 take one more */
+    int64_t want30[4] = {7, 8, 8, 7};
+    for (int st = 0; st < 4; st++)
+        assert_int_equal(ss_pp_stage_blocks(30, 4, st), want30[st]);
+    /* 5 = 3 x 1 + 2: stages 1 and 0 */
+    int64_t want5[3] = {2, 2, 1};
+    for (int st = 0; st < 3; st++)
+        assert_int_equal(ss_pp_stage_blocks(5, 3, st), want5[st]);
+    assert_int_equal(ss_pp_stage_blocks(32, 1, 0), 32);
+}
+
+/* the node walk behind every poll time: pre, a repeated block, post */
+static void test_seq_next_event(void **state)
+{
+    (void)state;
+    int64_t pre[2] = {5, 10}, blk[2] = {3, 7}, post[1] = {4};
+    /* node ends: 105 115 | 118 125 | 128 135 | 139 */
+    assert_int_equal(ss_seq_next_event(100, pre, 2, blk, 2, 2, post, 1, 90), 100);
+    assert_int_equal(ss_seq_next_event(100, pre, 2, blk, 2, 2, post, 1, 101), 105);
+    assert_int_equal(ss_seq_next_event(100, pre, 2, blk, 2, 2, post, 1, 116), 118);
+    assert_int_equal(ss_seq_next_event(100, pre, 2, blk, 2, 2, post, 1, 126), 128);
+    assert_int_equal(ss_seq_next_event(100, pre, 2, blk, 2, 2, post, 1, 135), 135);
+    assert_int_equal(ss_seq_next_event(100, pre, 2, blk, 2, 2, post, 1, 136), 139);
+    assert_int_equal(ss_seq_next_event(100, pre, 2, blk, 2, 2, post, 1, 140), SS_INF);
+}
+
 static void test_trace_line(void **state)
 {
     (void)state;
@@ -373,7 +406,8 @@ int main(void)
         cmocka_unit_test(test_block_pool),        cmocka_unit_test(test_power_two_batches),
         cmocka_unit_test(test_power_parts),
         cmocka_unit_test(test_pyrepr),            cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_trace_line),
+        cmocka_unit_test(test_trace_line),        cmocka_unit_test(test_pp_stage_blocks),
+        cmocka_unit_test(test_seq_next_event),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,7 +9,10 @@
  * under the roofline model; each query gets the accelerator's busy power over the time it was
  * in flight, shared equally among the queries in flight (the rule of ipw profile
  * --concurrency). The simulator's own NPU energy (which adds idle time between queries) is
- * reported beside it. */
+ * reported beside it. Where the run measured the host CPU package and DRAM beside a GPU main
+ * domain (every replayed query has gpu_, cpu_ and dram_joules), those are compared too, so
+ * that predicted and measured energy cover the same components: only the accelerator is
+ * swapped, so the host draws what it drew in the run while queries were in flight. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -26,7 +29,7 @@
 #define MAX_QUERIES 10000000
 
 struct mq {
-    double start_s, in, out, energy_j, latency_s, ttft_s;
+    double start_s, in, out, energy_j, latency_s, ttft_s, gpu_j, cpu_j, dram_j;
 };
 
 struct rows {
@@ -164,7 +167,7 @@ static ipw_err read_run(const struct ipw_fromrun_options *o, struct ipw_fromrun_
             break;
         }
         q[n++] = (struct mq){rq.start_s, rq.input_tokens, rq.output_tokens, rq.energy_j,
-                             rq.latency_s, rq.ttft_s};
+                             rq.latency_s, rq.ttft_s, rq.gpu_j, rq.cpu_j, rq.dram_j};
     }
     ipw_run_reader_close(r);
     if (!e && n == 0)
@@ -178,6 +181,60 @@ static ipw_err read_run(const struct ipw_fromrun_options *o, struct ipw_fromrun_
     res->n = n;
     *out = q;
     return IPW_OK;
+}
+
+/* The components every query measured: the host's only beside a GPU main domain (a CPU-only
+ * run's main domain is the CPU package already). */
+static unsigned components(const struct mq *q, size_t n)
+{
+    unsigned c = IPW_FROMRUN_ACCEL | IPW_FROMRUN_CPU | IPW_FROMRUN_DRAM;
+    for (size_t i = 0; i < n; i++) {
+        if (!(q[i].gpu_j >= 0))
+            return IPW_FROMRUN_ACCEL;
+        if (!(q[i].cpu_j >= 0))
+            c &= ~(unsigned)IPW_FROMRUN_CPU;
+        if (!(q[i].dram_j >= 0))
+            c &= ~(unsigned)IPW_FROMRUN_DRAM;
+    }
+    return c;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+    const struct mq *x = a, *y = b;
+    return x->start_s < y->start_s ? -1 : x->start_s > y->start_s;
+}
+
+/* Seconds during which at least one query was in flight in the run (the union of the
+ * queries' windows; the sum of latencies where a start time is missing). */
+static double busy_seconds(const struct mq *q, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += q[i].latency_s;
+    struct mq *s = malloc(n * sizeof *s);
+    if (!s)
+        return sum;
+    memcpy(s, q, n * sizeof *s);
+    for (size_t i = 0; i < n; i++)
+        if (isnan(s[i].start_s)) {
+            free(s);
+            return sum;
+        }
+    qsort(s, n, sizeof *s, cmp_start);
+    double busy = 0, lo = s[0].start_s, hi = s[0].start_s + s[0].latency_s;
+    for (size_t i = 1; i < n; i++) {
+        double a = s[i].start_s, b = a + s[i].latency_s;
+        if (a > hi) {
+            busy += hi - lo;
+            lo = a;
+            hi = b;
+        } else if (b > hi) {
+            hi = b;
+        }
+    }
+    free(s);
+    return busy + (hi - lo);
 }
 
 /* Was the run sequential: each query started after the previous one ended (1 ms slack)? */
@@ -365,15 +422,33 @@ ipw_err ipw_fromrun(const struct ipw_fromrun_options *o, struct ipw_fromrun_resu
         e = ipw_fail(eb, IPW_E_NOMEM, "out of memory");
         goto out;
     }
+    res->components = components(mq, res->n);
+    double cpu_j = 0, dram_j = 0, busy_s = busy_seconds(mq, res->n);
+    for (size_t i = 0; i < res->n; i++) {
+        cpu_j += res->components & IPW_FROMRUN_CPU ? mq[i].cpu_j : 0;
+        dram_j += res->components & IPW_FROMRUN_DRAM ? mq[i].dram_j : 0;
+    }
+    /* a domain that read 0 J throughout was not really measured (a collector without it) */
+    if (!(cpu_j > 0))
+        res->components &= ~(unsigned)IPW_FROMRUN_CPU;
+    if (!(dram_j > 0))
+        res->components &= ~(unsigned)IPW_FROMRUN_DRAM;
     for (size_t i = 0; i < res->n; i++) {
         struct ipw_fromrun_query *q = &res->q[i];
+        q->meas_accel_j = mq[i].energy_j;
         q->meas_j = mq[i].energy_j;
+        if (res->components & IPW_FROMRUN_CPU)
+            q->meas_j += mq[i].cpu_j;
+        if (res->components & IPW_FROMRUN_DRAM)
+            q->meas_j += mq[i].dram_j;
         q->meas_latency_s = mq[i].latency_s;
         q->meas_ttft_s = mq[i].ttft_s;
         q->input_tokens = (long)mq[i].in;
         q->output_tokens = (long)mq[i].out;
         en[i] = -1;
     }
+    res->host_cpu_w = res->components & IPW_FROMRUN_CPU && busy_s > 0 ? cpu_j / busy_s : NAN;
+    res->host_dram_w = res->components & IPW_FROMRUN_DRAM && busy_s > 0 ? dram_j / busy_s : NAN;
     bool seq = o->arrival_rate <= 0 && sequential(mq, res->n);
     res->paced = o->arrival_rate <= 0;
     res->sequential = seq;
@@ -429,18 +504,29 @@ ipw_err ipw_fromrun(const struct ipw_fromrun_options *o, struct ipw_fromrun_resu
             break;
     }
     res->sim_seconds = (double)sr.total_clock_ns / 1e9;
+    /* each query's share of the in-flight time (s); the power series holds all tp devices */
     double busy = ipw_hw_power_w(&hw, hw.util_bw) * res->tp;
-    if ((e = attribute(a2, en, res->n, busy, pj, eb)))
+    if ((e = attribute(a2, en, res->n, 1.0, pj, eb)))
         goto out;
     res->sim_npu_j = sr.power && sr.n_nodes ? sr.nodes[0].npu : NAN;
-    double *err = malloc(res->n * sizeof *err);
+    double *err = malloc(res->n * sizeof *err), *err_a = malloc(res->n * sizeof *err_a);
     for (size_t i = 0; i < res->n; i++) {
-        res->q[i].pred_j = pj[i]; /* the power series holds all tp devices */
-        if (err)
-            err[i] = fabs(res->q[i].pred_j - res->q[i].meas_j) / res->q[i].meas_j;
+        struct ipw_fromrun_query *q = &res->q[i];
+        q->pred_accel_j = busy * pj[i];
+        q->pred_j = q->pred_accel_j;
+        if (res->components & IPW_FROMRUN_CPU)
+            q->pred_j += res->host_cpu_w * pj[i];
+        if (res->components & IPW_FROMRUN_DRAM)
+            q->pred_j += res->host_dram_w * pj[i];
+        if (err && err_a) {
+            err[i] = fabs(q->pred_j - q->meas_j) / q->meas_j;
+            err_a[i] = fabs(q->pred_accel_j - q->meas_accel_j) / q->meas_accel_j;
+        }
     }
-    res->median_abs_err = err ? median(err, res->n) : NAN;
+    res->median_abs_err = err && err_a ? median(err, res->n) : NAN;
+    res->median_abs_err_accel = err && err_a ? median(err_a, res->n) : NAN;
     free(err);
+    free(err_a);
     side(&res->measured, res, false);
     side(&res->predicted, res, true);
 out:
@@ -498,6 +584,24 @@ json_t *ipw_fromrun_json(const struct ipw_fromrun_result *r)
                           r->paced, "sequential", r->sequential, "queries", (json_int_t)r->n,
                           "simulated_seconds", r->sim_seconds, "median_abs_energy_error", r->median_abs_err);
     json_object_set_new(j, "measured_hardware", json_string(r->measured_hardware));
+    json_t *comp = json_array();
+    json_array_append_new(comp, json_string("accelerator"));
+    if (r->components & IPW_FROMRUN_CPU)
+        json_array_append_new(comp, json_string("cpu"));
+    if (r->components & IPW_FROMRUN_DRAM)
+        json_array_append_new(comp, json_string("dram"));
+    json_object_set_new(j, "energy_components", comp);
+    if (r->components != IPW_FROMRUN_ACCEL)
+        json_object_set_new(j, "host_power_w",
+                            json_pack("{s:o,s:o,s:s}", "cpu",
+                                      isnan(r->host_cpu_w) ? json_null() : json_real(r->host_cpu_w),
+                                      "dram",
+                                      isnan(r->host_dram_w) ? json_null()
+                                                            : json_real(r->host_dram_w),
+                                      "note", "the run's own (its joules over the time a query "
+                                      "was in flight): only the accelerator is swapped"));
+    json_object_set_new(j, "median_abs_energy_error_accelerator",
+                        json_real(r->median_abs_err_accel));
     json_object_set_new(j, "simulator_npu_energy_j",
                         isnan(r->sim_npu_j) ? json_null() : json_real(r->sim_npu_j));
     json_object_set_new(j, "arrival_rate", r->arrival_rate > 0 ? json_real(r->arrival_rate)
