@@ -2,9 +2,9 @@
  * run time), resident memory and readings delivered per second while streaming to 0, 1, 16 and
  * 64 clients at 50 ms and to one client at 1 ms; with the null collector, and with the RAPL
  * collector on a fake powercap tree when this build has one. Clients are threads of this
- * process using ipw's gRPC client; only the monitor process is measured. Prints figures, never
- * fails on them. IPW_BENCH_QUICK=1 measures 2 s per case instead of 10. */
-#include <dirent.h>
+ * process using ipw's gRPC client; only the monitor process is measured. Each is also stated
+ * as a multiple of the floor (a bare process that wakes every 50 ms and sends one message),
+ * measured in the same run. Prints figures, never fails on them. IPW_BENCH_QUICK=1 measures 2 s per case instead of 10. */
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -22,6 +22,7 @@
 #include "grpc/net.h"
 #include "ipw/clock.h"
 #include "ipw_test.h"
+#include "proc_usage.h"
 #include "proto/energy.pb-c.h"
 
 struct client {
@@ -66,149 +67,43 @@ static void *client_main(void *arg)
     return NULL;
 }
 
-/* CPU time of every thread of pid, in ns (schedstat's first field, exact). */
-static int64_t cpu_ns(pid_t pid)
-{
-    char dir[64];
-    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    int64_t total = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[128];
-        snprintf(path, sizeof path, "%s/%s/schedstat", dir, de->d_name);
-        FILE *f = fopen(path, "r");
-        long long ns = 0;
-        if (f && fscanf(f, "%lld", &ns) == 1)
-            total += ns;
-        if (f)
-            fclose(f);
-    }
-    closedir(d);
-    return total;
-}
-
-static long status_kib(pid_t pid, const char *key)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, key, strlen(key)) == 0)
-            v = atol(line + strlen(key) + 1);
-    if (f)
-        fclose(f);
-    return v;
-}
-
-struct monitor {
-    pid_t pid;
-    int port;
-};
-
-static int start_monitor(struct monitor *m, const char *collector, int interval_ms,
-                         const char *sysfs)
-{
-    const char *bin = getenv("IPW_ENERGY_MONITOR");
-    char defbin[600], portfile[600], ival[16];
-    if (!bin) {
-        /* run by hand: the program sits one directory above this benchmark's */
-        char self[512];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        self[n > 0 ? n : 0] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash)
-            *slash = '\0';
-        snprintf(defbin, sizeof defbin, "%s/../energy-monitor", n > 0 ? self : ".");
-        bin = defbin;
-    }
-    char *dir = ipw_test_mkdtemp("ipw-bench-mon");
-    snprintf(portfile, sizeof portfile, "%s/ports", dir);
-    snprintf(ival, sizeof ival, "%d", interval_ms);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (sysfs)
-            setenv("IPW_SYSFS_ROOT", sysfs, 1);
-        execl(bin, bin, "--collector", collector, "--port", "0", "--metrics-port", "-1",
-              "--collection-interval-ms", ival, "--port-file", portfile, "--log-level", "error",
-              (char *)NULL);
-        _exit(127);
-    }
-    m->pid = pid;
-    m->port = -1;
-    for (int i = 0; i < 500 && m->port < 0; i++) {
-        FILE *f = fopen(portfile, "r");
-        if (f) {
-            if (fscanf(f, "grpc_port=%d", &m->port) != 1)
-                m->port = -1;
-            fclose(f);
-        }
-        int st;
-        if (m->port < 0 && waitpid(pid, &st, WNOHANG) == pid) {
-            m->pid = 0;
-            break;
-        }
-        usleep(10000);
-    }
-    ipw_test_rmtree(dir);
-    free(dir);
-    if (m->port < 0) {
-        if (m->pid) {
-            kill(m->pid, SIGKILL);
-            waitpid(m->pid, NULL, 0);
-        }
-        return -1;
-    }
-    return 0;
-}
-
-static void stop_monitor(struct monitor *m)
-{
-    kill(m->pid, SIGTERM);
-    int st;
-    waitpid(m->pid, &st, 0);
-}
-
-static void run_case(const char *collector, const char *sysfs, int nclients, int interval_ms,
+static double run_case(const char *collector, const char *sysfs, int nclients, int interval_ms,
                      double seconds)
 {
-    struct monitor m;
-    if (start_monitor(&m, collector, interval_ms, sysfs) != 0) {
+    struct ipw_test_monitor_proc m;
+    static const char *const no_metrics[] = {"--metrics-port", "-1", NULL};
+    if (ipw_test_monitor_proc_start(&m, collector, interval_ms, sysfs, no_metrics) != 0) {
         printf("| %-6s | %7d | %6d ms | (collector %s unavailable in this build: skipped) |\n",
                collector, nclients, interval_ms, collector);
-        return;
+        return -1;
     }
     struct client *cl = calloc((size_t)(nclients ? nclients : 1), sizeof *cl);
     for (int i = 0; i < nclients; i++) {
-        snprintf(cl[i].target, sizeof cl[i].target, "127.0.0.1:%d", m.port);
+        snprintf(cl[i].target, sizeof cl[i].target, "127.0.0.1:%d", m.grpc_port);
         pthread_create(&cl[i].th, NULL, client_main, &cl[i]);
     }
     usleep(1000 * 1000); /* warm up: connections, first messages, ring buffers filled */
     uint64_t r0 = 0;
     for (int i = 0; i < nclients; i++)
         r0 += cl[i].received;
-    int64_t c0 = cpu_ns(m.pid), t0 = ipw_mono_ns();
+    int64_t c0 = ipw_test_proc_cpu_ns(m.pid), t0 = ipw_mono_ns();
     usleep((useconds_t)(seconds * 1e6));
-    int64_t c1 = cpu_ns(m.pid), t1 = ipw_mono_ns();
+    int64_t c1 = ipw_test_proc_cpu_ns(m.pid), t1 = ipw_mono_ns();
     uint64_t r1 = 0;
     int failed = 0;
     for (int i = 0; i < nclients; i++) {
         r1 += cl[i].received;
         failed += cl[i].failed;
     }
-    long rss = status_kib(m.pid, "VmRSS:"), hwm = status_kib(m.pid, "VmHWM:");
+    long rss = ipw_test_proc_status_kib(m.pid, "VmRSS"),
+         hwm = ipw_test_proc_status_kib(m.pid, "VmHWM");
     for (int i = 0; i < nclients; i++)
         cl[i].stop = true;
     for (int i = 0; i < nclients; i++) {
         pthread_join(cl[i].th, NULL);
         ipw_grpc_client_close(cl[i].c);
     }
-    stop_monitor(&m);
+    ipw_test_monitor_proc_stop(&m);
     double wall = (double)(t1 - t0) / 1e9;
     double cpu_pct = 100.0 * (double)(c1 - c0) / (double)(t1 - t0);
     printf("| %-6s | %7d | %6d ms | %8.3f %% | %7ld KiB | %7ld KiB | %9.1f | %s\n", collector,
@@ -216,6 +111,7 @@ static void run_case(const char *collector, const char *sysfs, int nclients, int
            failed ? "(client errors)" : "|");
     fflush(stdout);
     free(cl);
+    return cpu_pct;
 }
 
 /* The floor: a process that only wakes every period (ppoll) and writes a 260-byte message
@@ -230,11 +126,11 @@ static void *drain_socket(void *arg)
     return NULL;
 }
 
-static void run_floor(int interval_ms, double seconds)
+static double run_floor(int interval_ms, double seconds)
 {
     int lfd, port;
     if (ipw_net_listen_tcp("127.0.0.1", 0, &lfd, &port, NULL) != IPW_OK)
-        return;
+        return -1;
     pid_t pid = fork();
     if (pid == 0) {
         char target[32];
@@ -258,10 +154,10 @@ static void run_floor(int interval_ms, double seconds)
     if (fd >= 0)
         pthread_create(&th, NULL, drain_socket, &fd);
     usleep(500 * 1000);
-    int64_t c0 = cpu_ns(pid), t0 = ipw_mono_ns();
+    int64_t c0 = ipw_test_proc_cpu_ns(pid), t0 = ipw_mono_ns();
     usleep((useconds_t)(seconds * 1e6));
-    int64_t c1 = cpu_ns(pid), t1 = ipw_mono_ns();
-    long rss = status_kib(pid, "VmRSS:");
+    int64_t c1 = ipw_test_proc_cpu_ns(pid), t1 = ipw_mono_ns();
+    long rss = ipw_test_proc_status_kib(pid, "VmRSS");
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     if (fd >= 0) {
@@ -270,9 +166,21 @@ static void run_floor(int interval_ms, double seconds)
         close(fd);
     }
     close(lfd);
+    double pct = 100.0 * (double)(c1 - c0) / (double)(t1 - t0);
     printf("| floor  |       1 | %6d ms | %8.3f %% | %7ld KiB |           - | %9.1f | wake + send 260 B, nothing else\n",
-           interval_ms, 100.0 * (double)(c1 - c0) / (double)(t1 - t0), rss,
-           1000.0 / interval_ms);
+           interval_ms, pct, rss, 1000.0 / interval_ms);
+    return pct;
+}
+
+/* The monitor's cost as a multiple of the floor measured in the same run. */
+static void print_ratio(const char *what, double pct, double floor_pct, double goal)
+{
+    if (pct < 0 || floor_pct <= 0) {
+        printf("%s: not measured\n", what);
+        return;
+    }
+    printf("%s: %.3f %% / floor %.3f %% = %.2fx the floor (goal <= %.1fx: %s)\n", what, pct,
+           floor_pct, pct / floor_pct, goal, pct / floor_pct <= goal ? "met" : "NOT met");
 }
 
 /* A powercap tree in the layout the kernel uses: one package with core and dram sub-zones. */
@@ -309,11 +217,11 @@ int main(void)
            secs);
     printf("| collector | clients | period | CPU | RSS | peak RSS | readings/s delivered |\n");
     printf("|---|---|---|---|---|---|---|\n");
-    run_floor(50, secs);
+    double floor_pct = run_floor(50, secs);
     run_case("null", NULL, 0, 50, secs);
-    run_case("null", NULL, 1, 50, secs);
+    double one = run_case("null", NULL, 1, 50, secs);
     run_case("null", NULL, 16, 50, secs);
-    run_case("null", NULL, 64, 50, secs);
+    double many = run_case("null", NULL, 64, 50, secs);
     run_case("null", NULL, 1, 1, secs);
     char *sysfs = fake_rapl_tree();
     run_case("rapl", sysfs, 1, 50, secs);
@@ -321,5 +229,8 @@ int main(void)
     run_case("rapl", sysfs, 1, 1, secs);
     ipw_test_rmtree(sysfs);
     free(sysfs);
+    printf("\n");
+    print_ratio("null collector, 1 client at 50 ms", one, floor_pct, 1.5);
+    print_ratio("null collector, 64 clients at 50 ms", many, floor_pct, 10.0);
     return 0;
 }

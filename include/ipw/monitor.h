@@ -26,6 +26,11 @@ struct ipw_monitor_config {
      * then must not start the sampler. A collector that blocks (macos) or turns out slow is
      * handed to the sampler's own thread instead. */
     bool drive_sampler;
+    /* Driven mode: the sampling period while no stream is open (Prometheus and Health only
+     * need a recent reading, not twenty a second). 0 or anything not above the sampling
+     * period: always sample at the sampling period. The first stream to open brings the
+     * sampling period back at once. */
+    int64_t idle_interval_ns;
 };
 
 struct ipw_monitor_stats {

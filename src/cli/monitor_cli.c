@@ -30,7 +30,7 @@ static int write_port_file(const char *path, int grpc_port, int metrics_port)
 
 int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
 {
-    long port = 50053, interval_ms = 50, metrics_port = -2, queue = 0;
+    long port = 50053, interval_ms = 50, metrics_port = -2, queue = 0, idle_ms = 1000;
     const char *bind = "127.0.0.1", *metrics_bind = "127.0.0.1", *unix_path = NULL;
     const char *collector = "auto", *log_level = NULL, *port_file = NULL;
     double cpu_tdp = 0, cpu_idle = 0;
@@ -41,6 +41,9 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
          "address to listen on (default 127.0.0.1; others carry no authentication)"},
         {"collection-interval-ms", IPW_OPT_INT, &interval_ms, "MS",
          "sampling period in milliseconds, 1 to 10000 (default 50)", 1, 10000},
+        {"idle-interval-ms", IPW_OPT_INT, &idle_ms, "MS",
+         "sampling period while no client streams (default 1000; 0: always the collection "
+         "interval)", 0, 60000},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "telemetry collector (default auto: the first that works of macos, nvidia, amd, rapl, "
          "null)", 0, 0, ipw_collector_choices()},
@@ -86,8 +89,9 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     ipw_collector_config_init(&ccfg);
     ccfg.interval_ms = (int)interval_ms;
     ipw_cli_cpu_model_flags(&ccfg, cpu_tdp, cpu_idle);
-    /* Host memory changes slowly and /proc/meminfo is costly to read: 4 times a second. */
-    ccfg.meminfo_interval_ns = 250 * IPW_NS_PER_MS;
+    /* Host memory changes slowly and /proc/meminfo is costly to read (the kernel formats the
+     * whole file): once a second. */
+    ccfg.meminfo_interval_ns = IPW_NS_PER_SEC;
     struct ipw_collector *c = NULL;
     ipw_errbuf eb = {0};
     if (ipw_collector_open(collector, &ccfg, &c, &eb) != IPW_OK) {
@@ -127,6 +131,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
     mcfg.metrics_optional = metrics_port == -2;
     mcfg.stream_queue = (size_t)queue;
     mcfg.drive_sampler = true; /* the loop samples: one wakeup per tick */
+    mcfg.idle_interval_ns = idle_ms * IPW_NS_PER_MS;
     if (ipw_monitor_create(s, NULL, &mcfg, &m, &eb) != IPW_OK) {
         fprintf(stderr, "%s: %s\n", prog, eb.msg);
         goto out;

@@ -1074,6 +1074,12 @@ void ipw_grpc_server_stop(struct ipw_grpc_server *s)
     ipw_net_wake_poke(&s->wake);
 }
 
+void ipw_grpc_server_timer_before(struct ipw_grpc_server *s, int64_t at)
+{
+    if (s->cfg.on_timer && s->timer_at && at < s->timer_at)
+        s->timer_at = at;
+}
+
 void ipw_grpc_server_get_stats(struct ipw_grpc_server *s, struct ipw_grpc_server_stats *st)
 {
     st->connections_total = s->st_conn_total;

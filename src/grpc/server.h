@@ -77,6 +77,10 @@ ipw_err ipw_grpc_server_run(struct ipw_grpc_server *s, ipw_errbuf *eb);
 /* Both are thread-safe and async-signal-safe (an atomic flag and one write()). */
 void ipw_grpc_server_wake(struct ipw_grpc_server *s);
 void ipw_grpc_server_stop(struct ipw_grpc_server *s);
+/* Loop thread only (from a method or on_wake/on_timer callback): bring the next on_timer call
+ * forward to `at` (monotonic ns) when it is due later than that, e.g. when a stream opens and
+ * the timer's owner wants to leave its slow idle pace at once. */
+void ipw_grpc_server_timer_before(struct ipw_grpc_server *s, int64_t at);
 /* Run bytes received on a connection through the request path without a socket: a fresh
  * in-memory connection gets `in`, one loop tick runs, and what the server would send is appended
  * to `out` (bounded by out->max); then the connection is dropped. For fuzzing and tests, on a

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ipw/buf.h"
 #include "ipw/collector.h"
 #include "ipw/err.h"
 #include "ipw/monitor.h"
@@ -26,9 +27,19 @@ struct ipw_metrics_view {
     struct ipw_monitor_stats st;
 };
 
+/* The exposition text never exceeds this (a bounded buffer). */
+#define IPW_METRICS_TEXT_MAX ((size_t)1 << 20)
+
 /* The exposition text (malloc'd), or NULL when out of memory. Families without a value (no
  * GPU on this host, say) are left out rather than reported as zero. */
 char *ipw_metrics_render(const struct ipw_metrics_view *v);
+/* The same text appended to b (check ipw_buf_status(b) afterwards). */
+void ipw_metrics_render_into(const struct ipw_metrics_view *v, struct ipw_buf *b);
+/* The two parts of that text, in order: what stays the same for the monitor's lifetime (its
+ * identity, start time and period), rendered once, and what changes with readings and
+ * connections, rendered again when they change. */
+void ipw_metrics_render_fixed(const struct ipw_metrics_view *v, struct ipw_buf *b);
+void ipw_metrics_render_changing(const struct ipw_metrics_view *v, struct ipw_buf *b);
 
 struct ipw_metrics_http;
 /* Serve GET /metrics on bind:port (port 0 picks one; *bound_port tells which) from a thread of

@@ -2,7 +2,9 @@
  * pokes the gRPC loop once; the loop encodes it once into a shared ring of messages, and every
  * stream is just a cursor into that ring. A stream that falls more than the ring's depth
  * behind loses its oldest readings (counted); nothing ever blocks the sampler or other streams,
- * and no memory is allocated per reading. */
+ * and no memory is allocated per reading. While nobody streams, the loop samples at the slower
+ * idle period; /metrics is served from a cached text that is rendered again only when
+ * something it shows has changed. */
 #include "ipw/monitor.h"
 
 #include <pthread.h>
@@ -77,6 +79,17 @@ struct ipw_monitor {
     struct mstream *streams;
 
     _Atomic uint64_t samples, dropped, sent, streams_open, streams_total, inbox_lost, missed;
+
+    /* /metrics from memory (the metrics thread, or ipw_monitor_metrics_text) */
+    pthread_mutex_t metrics_lock;
+    struct metrics_key {
+        struct ipw_sampler_stats ss;
+        struct ipw_monitor_stats st;
+    } metrics_key;
+    bool metrics_cached;
+    size_t metrics_fixed_len; /* the text's first part, rendered once, stays in place */
+    struct ipw_buf metrics_text;
+    struct ipw_metrics_view metrics_view; /* scratch for a render, ~1 KiB per device */
 };
 
 void ipw_monitor_config_init(struct ipw_monitor_config *cfg)
@@ -186,6 +199,13 @@ static void drain(void *ud)
         catch_up(st);
 }
 
+/* The idle period while nobody streams (driven mode), else the sampling period. */
+static int64_t current_period(const struct ipw_monitor *m)
+{
+    return !m->streams && m->cfg.idle_interval_ns > m->period_ns ? m->cfg.idle_interval_ns
+                                                                 : m->period_ns;
+}
+
 /* Driven mode: the loop's timer takes each reading itself, so a tick costs one wakeup. */
 static int64_t tick(void *ud, int64_t now)
 {
@@ -219,17 +239,26 @@ static int64_t tick(void *ud, int64_t now)
             ipw_error("monitor: %s", eb.msg);
         return 0;
     }
+    int64_t period = current_period(m);
     if (!m->next_tick)
         m->next_tick = now;
-    m->next_tick += m->period_ns;
+    m->next_tick += period;
     int64_t after = ipw_mono_ns();
     if (m->next_tick <= after) {
         /* fell behind (a suspended process, a slow tick): skip, do not burst */
-        int64_t behind = (after - m->next_tick) / m->period_ns + 1;
+        int64_t behind = (after - m->next_tick) / period + 1;
         m->missed += (uint64_t)behind;
-        m->next_tick += behind * m->period_ns;
+        m->next_tick += behind * period;
     }
     return m->next_tick;
+}
+
+/* A reading older than this means the sampler is stuck: 20 periods (or idle periods), 2 s at
+ * least. */
+static int64_t stale_after(const struct ipw_monitor *m)
+{
+    int64_t p = m->cfg.idle_interval_ns > m->period_ns ? m->cfg.idle_interval_ns : m->period_ns;
+    return p * 20 > 2 * IPW_NS_PER_SEC ? p * 20 : 2 * IPW_NS_PER_SEC;
 }
 
 static int health(void *ud, const uint8_t *req, size_t len, struct ipw_buf *resp, char *msg,
@@ -244,9 +273,8 @@ static int health(void *ud, const uint8_t *req, size_t len, struct ipw_buf *resp
     energy__health_request__free_unpacked(rq, NULL);
     struct ipw_sampler_stats ss;
     ipw_sampler_get_stats(m->sampler, &ss);
-    int64_t stale = m->period_ns * 20 > 2 * IPW_NS_PER_SEC ? m->period_ns * 20 : 2 * IPW_NS_PER_SEC;
     Energy__HealthResponse hr = ENERGY__HEALTH_RESPONSE__INIT;
-    hr.healthy = ss.held > 0 && ipw_mono_ns() - ss.newest_mono_ns < stale;
+    hr.healthy = ss.held > 0 && ipw_mono_ns() - ss.newest_mono_ns < stale_after(m);
     hr.platform = m->collector->info.platform;
     if (ipw_buf_reserve(resp, energy__health_response__get_packed_size(&hr)) != IPW_OK)
         return IPW_GRPC_RESOURCE_EXHAUSTED;
@@ -312,6 +340,11 @@ static int stream_open(void *ud, const uint8_t *req, size_t len, void **state, c
     if (m->have_idle) {
         encode_into_ring(m, &m->idle_r, m->ndev ? m->idle_dev : NULL);
         m->have_idle = false;
+    }
+    if (m->driving && !m->streams && current_period(m) != m->period_ns) {
+        /* Leaving the idle pace: the next reading now, then one every period. */
+        m->next_tick = 0;
+        ipw_grpc_server_timer_before(m->server, ipw_mono_ns());
     }
     /* Start with the newest reading so a client sees data at once. */
     st->cursor = m->ring_next ? m->ring_next - 1 : 0;
@@ -410,6 +443,8 @@ ipw_err ipw_monitor_create(struct ipw_sampler *s, const struct ipw_system_info *
     else
         ipw_system_info_read(&m->si, NULL, NULL);
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->metrics_lock, NULL);
+    ipw_buf_init(&m->metrics_text, IPW_METRICS_TEXT_MAX);
     m->depth = m->cfg.stream_queue ? m->cfg.stream_queue : default_depth(m->period_ns);
     if (m->depth < 2)
         m->depth = 2;
@@ -542,22 +577,57 @@ void ipw_monitor_get_stats(struct ipw_monitor *m, struct ipw_monitor_stats *st)
     st->protocol_errors = gs.protocol_errors;
 }
 
+/* A reading for a scrape that would otherwise show one older than the sampling period (the
+ * monitor samples at its idle pace while nobody streams): taken on the scraping thread, without
+ * waking the loop, which drains it with its next tick. A collector that blocks is left alone. */
+static void refresh_for_scrape(struct ipw_monitor *m, const struct ipw_sampler_stats *ss)
+{
+    if (m->collector->info.caps & IPW_CAP_BLOCKING_SAMPLE)
+        return;
+    if (ss->held && ipw_mono_ns() - ss->newest_mono_ns <= m->period_ns)
+        return;
+    in_tick = true;
+    ipw_err e = ipw_sampler_snapshot(m->sampler, NULL, NULL);
+    in_tick = false;
+    (void)e; /* a failure is counted by the sampler and shown by the text itself */
+}
+
 char *ipw_monitor_metrics_text(struct ipw_monitor *m)
 {
-    struct ipw_metrics_view *v = calloc(1, sizeof *v);
-    if (!v)
-        return NULL;
-    v->info = &m->collector->info;
-    v->si = &m->si;
-    v->start_real_ns = m->start_real_ns;
-    v->interval_ns = m->period_ns;
-    v->ndev = m->ndev;
-    v->have_reading = ipw_sampler_latest(m->sampler, &v->r, m->ndev ? v->dev : NULL, NULL) ==
-                      IPW_OK;
-    ipw_sampler_get_stats(m->sampler, &v->ss);
-    ipw_monitor_get_stats(m, &v->st);
-    char *text = ipw_metrics_render(v);
-    free(v);
+    /* Everything the text shows besides the reading itself is in the key, and the sampler's
+     * statistics change with every reading: an unchanged key means an unchanged text. */
+    struct metrics_key key;
+    memset(&key, 0, sizeof key);
+    ipw_sampler_get_stats(m->sampler, &key.ss);
+    if (m->cfg.idle_interval_ns > m->period_ns) {
+        refresh_for_scrape(m, &key.ss);
+        ipw_sampler_get_stats(m->sampler, &key.ss);
+    }
+    ipw_monitor_get_stats(m, &key.st);
+    pthread_mutex_lock(&m->metrics_lock);
+    if (!m->metrics_cached || memcmp(&key, &m->metrics_key, sizeof key) != 0) {
+        struct ipw_metrics_view *v = &m->metrics_view;
+        v->info = &m->collector->info;
+        v->si = &m->si;
+        v->start_real_ns = m->start_real_ns;
+        v->interval_ns = m->period_ns;
+        v->ndev = m->ndev;
+        v->have_reading =
+            ipw_sampler_latest(m->sampler, &v->r, m->ndev ? v->dev : NULL, NULL) == IPW_OK;
+        v->ss = key.ss;
+        v->st = key.st;
+        if (!m->metrics_fixed_len) {
+            ipw_buf_reset(&m->metrics_text);
+            ipw_metrics_render_fixed(v, &m->metrics_text);
+            m->metrics_fixed_len = m->metrics_text.len;
+        }
+        ipw_buf_truncate(&m->metrics_text, m->metrics_fixed_len);
+        ipw_metrics_render_changing(v, &m->metrics_text);
+        m->metrics_cached = ipw_buf_status(&m->metrics_text) == IPW_OK;
+        m->metrics_key = key;
+    }
+    char *text = m->metrics_cached ? strdup(ipw_buf_str(&m->metrics_text)) : NULL;
+    pthread_mutex_unlock(&m->metrics_lock);
     return text;
 }
 
@@ -581,6 +651,8 @@ void ipw_monitor_destroy(struct ipw_monitor *m)
     free(m->inbox_dev);
     free(m->scratch_dev);
     free(m->idle_dev);
+    ipw_buf_free(&m->metrics_text);
+    pthread_mutex_destroy(&m->metrics_lock);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

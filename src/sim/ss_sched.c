@@ -280,6 +280,13 @@ ipw_err ss_add_done(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch 
             r->num_reached += committed;
             *gen_t += committed;
             if (!prefill_done) {
+                /* one gap per token after the first: sized once, not doubled token by token */
+                if (!r->cap_itl && r->output - r->input > 1) {
+                    size_t want = (size_t)(r->output - r->input - 1);
+                    if (!(r->itl = malloc(want * sizeof *r->itl)))
+                        return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+                    r->cap_itl = want;
+                }
                 if (!push64(&r->itl, &r->n_itl, &r->cap_itl, now - r->recent_end))
                     return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
                 r->recent_end = now;

@@ -4,8 +4,10 @@
  * of a trace's bytes and a general JSON tree would cost more than the simulation). Every
  * malformed line is reported as file:line with what was expected. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ss.h"
 
@@ -136,6 +138,29 @@ static ipw_err skip(struct scan *s, int depth)
     return IPW_OK;
 }
 
+/* How many of the 8 bytes of w (in memory order) are ASCII digits before the first that is
+ * not: a byte is a digit when its high nibble is 3 and adding 6 keeps it so. A carry out of a
+ * byte of 0xFA or more only reaches bytes after it, which do not count. */
+static int digit_run(uint64_t w)
+{
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull;
+    uint64_t t = (w & hi) | (((w + 0x0606060606060606ull) & hi) >> 4);
+    uint64_t bad = t ^ 0x3333333333333333ull;
+    return bad ? __builtin_ctzll(bad) >> 3 : 8;
+}
+
+/* The value of the first k (1..7) digit bytes of w: shifted up so that they are the low-order
+ * digits of eight, then combined pairwise (10a+b, then 100a+b, then 10000a+b) by multiplies. */
+static uint32_t digits_value(uint64_t w, int k)
+{
+    uint64_t v = (w - 0x3030303030303030ull) << (8 * (8 - k));
+    v = v * 10 + (v >> 8);
+    v = (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+        32;
+    return (uint32_t)v;
+}
+
 static ipw_err ids(struct scan *s, int32_t **out, size_t *n, const char *key)
 {
     ipw_err e = expect(s, '[');
@@ -155,30 +180,44 @@ static ipw_err ids(struct scan *s, int32_t **out, size_t *n, const char *key)
         s->p++;
         return IPW_OK;
     }
+    const char *p = s->p, *end = s->end;
     for (;;) {
         /* the token ids are nearly all of a trace's bytes: a tight loop for the plain case
-         * (non-negative integers separated by ", "), the general scanner otherwise */
+         * (non-negative integers of up to 9 digits separated by "," or ", "), the general
+         * scanner for anything else */
+        while (p < end && *p == ' ')
+            p++;
+        const char *st = p;
         int64_t v;
-        const char *p = s->p;
-        while (p < s->end && *p == ' ')
-            p++;
-        uint64_t x = 0;
-        int digits = 0;
-        while (p < s->end && (unsigned)(*p - '0') < 10 && digits < 10) {
-            x = x * 10 + (uint64_t)(*p - '0');
-            p++;
-            digits++;
+        int k = 0;
+        uint64_t w = 0;
+        if (end - p >= 8) { /* the number's length from one 8-byte word, no branch per digit */
+            memcpy(&w, p, 8);
+            k = digit_run(w);
         }
-        if (digits && digits < 10 && p < s->end && (*p == ',' || *p == ']' || *p == ' ') &&
-            x <= INT32_MAX) {
+        if (k >= 1 && k <= 7 && (p[k] == ',' || p[k] == ']' || p[k] == ' ')) {
+            v = (int64_t)digits_value(w, k);
+            p += k;
+            goto stored;
+        }
+        uint32_t x = 0;
+        unsigned d;
+        while (p < end && (d = (unsigned)(*p - '0')) < 10 && p - st < 9) {
+            x = x * 10 + d;
+            p++;
+        }
+        if (p > st && p < end && (*p == ',' || *p == ']' || *p == ' ')) {
             v = (int64_t)x;
-            s->p = p;
-        } else if ((e = integer(s, &v, key))) {
-            return e;
+        } else {
+            s->p = st;
+            if ((e = integer(s, &v, key)))
+                return e;
+            p = s->p;
         }
+    stored:
         if (out) {
             if (*n == cap) {
-                cap = cap ? cap * 2 : 64;
+                cap = cap ? cap * 2 : 256;
                 int32_t *nb = realloc(*out, cap * sizeof *nb);
                 if (!nb)
                     return ipw_fail(s->eb, IPW_E_NOMEM, "out of memory reading %s", s->path);
@@ -187,11 +226,13 @@ static ipw_err ids(struct scan *s, int32_t **out, size_t *n, const char *key)
             (*out)[*n] = (int32_t)v;
         }
         (*n)++;
-        ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+            p++;
+        if (p < end && *p == ',') {
+            p++;
             continue;
         }
+        s->p = p;
         return expect(s, ']');
     }
 }
@@ -410,6 +451,12 @@ ipw_err ss_trace_open(struct ss_trace *t, const char *path, long limit, bool kee
     t->limit = limit;
     t->keep_tokens = keep_tokens;
     t->last_arrival = INT64_MIN;
+    /* a line is kilobytes of token ids: read in large chunks, and from a pipe let the writer
+     * stay ahead by as much (fewer reads and context switches; a failure only costs speed) */
+    setvbuf(t->f, NULL, _IOFBF, 1 << 20);
+    struct stat st;
+    if (!fstat(fileno(t->f), &st) && S_ISFIFO(st.st_mode))
+        (void)fcntl(fileno(t->f), F_SETPIPE_SZ, 1 << 20);
     ipw_err e = ss_trace_order(t, eb);
     return e ? e : ss_trace_advance(t, eb);
 }

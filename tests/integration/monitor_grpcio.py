@@ -419,9 +419,53 @@ def group_launcher():
           "binding 0.0.0.0 warns that the stream has no authentication")
 
 
+def group_idle():
+    """While nobody streams, the monitor samples once per --idle-interval-ms (1 s by default)
+    instead of every period; the first stream brings the period back at once, and /metrics,
+    served from memory, still shows every change of state as it happens."""
+    mon = ms.Monitor(interval_ms=50)
+    time.sleep(1.2)
+    s0 = mon.metric("ipw_monitor_samples_total")
+    time.sleep(3.0)
+    idle = mon.metric("ipw_monitor_samples_total") - s0
+    check(2 <= idle <= 5, "idle: %d samples in 3 s at a 1 s idle period (not 60)" % idle)
+    t1, _ = mon.metrics()
+    t2, _ = mon.metrics()
+    check(t1 == t2, "two scrapes with nothing new between them serve the same text")
+    ch, st = stub(mon.target)
+    h = st.Health(energy_pb2.HealthRequest(), timeout=5)
+    check(h.healthy, "Health is healthy while idle")
+    got = collect(st, 1.5)
+    check(len(got) >= 12, "a stream gets readings every 50 ms at once (%d in 1.5 s)" % len(got))
+    seqs = [r.sequence for r in got]
+    check(all(b == a + 1 for a, b in zip(seqs, seqs[1:])),
+          "no reading lost across the switch from the idle pace (sequence %d..%d continuous)"
+          % (seqs[0], seqs[-1]))
+    check(mon.wait_metric("ipw_monitor_streams", 0, timeout=1.0),
+          "the closed stream leaves /metrics at once (no idle-period delay)")
+    ch.close()
+    check(mon.wait_metric("ipw_monitor_connections", 0, timeout=2.0),
+          "the closed connection leaves /metrics")
+    time.sleep(0.5)
+    s0 = mon.metric("ipw_monitor_samples_total")
+    time.sleep(2.0)
+    idle = mon.metric("ipw_monitor_samples_total") - s0
+    check(idle <= 4, "idle pace again after the last stream (%d samples in 2 s)" % idle)
+    check(mon.terminate() == 0, "exit status 0")
+
+    mon = ms.Monitor("--idle-interval-ms", "0", interval_ms=50)
+    time.sleep(0.5)
+    s0 = mon.metric("ipw_monitor_samples_total")
+    time.sleep(2.0)
+    busy = mon.metric("ipw_monitor_samples_total") - s0
+    check(busy >= 20, "--idle-interval-ms 0 keeps the 50 ms period with no client (%d in 2 s)"
+          % busy)
+    check(mon.terminate() == 0, "exit status 0")
+
+
 GROUPS = {"basic": group_basic, "concurrency": group_concurrency, "limits": group_limits,
           "shutdown": group_shutdown, "raw": group_raw, "promtool": group_promtool,
-          "launcher": group_launcher}
+          "launcher": group_launcher, "idle": group_idle}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in GROUPS:

@@ -1,7 +1,8 @@
-/* ipw simulate's reading of a trace whose arrivals are not in order: as the original, the
+/* ipw simulate's trace reader. A trace whose arrivals are not in order: as the original, the
  * requests are numbered in file order (a session takes one id per sub-request), the first
  * --num-reqs lines are taken, and they are handed out by arrival time with ties in file
- * order (a stable sort). A sorted file is streamed without an index. */
+ * order (a stable sort); a sorted file is streamed without an index. And the token-id
+ * scanner's word-at-a-time path against every number length and its fallbacks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,12 +107,36 @@ static void test_bad_line_found_by_the_skim(void **state)
     unlink(path);
 }
 
+static void test_token_ids(void **state)
+{
+    (void)state;
+    /* 1 to 10 digits (the word path takes up to 7 with 8 bytes in view, the byte loop the
+     * rest and the line's tail), tabs and newlines as separators, and a list ending the line */
+    const char *line = "{\"input_toks\": 14, \"output_toks\": 1, \"arrival_time_ns\": 0, "
+                       "\"input_tok_ids\": [0, 7,12, 123, 1234, 12345, 123456, 1234567, 12345678, "
+                       "123456789, 2147483647, 99\t, 5\n,8], \"output_tok_ids\": [4000321]}";
+    const int32_t want[] = {0,        7,         12,         123, 1234, 12345, 123456, 1234567,
+                            12345678, 123456789, 2147483647, 99,  5,    8,     4000321};
+    struct ss_req r;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ss_trace_parse_line(line, strlen(line), "t.jsonl", 1, true, &r, &eb), IPW_OK);
+    assert_int_equal(r.ntoks, 15);
+    for (size_t i = 0; i < 15; i++)
+        assert_int_equal(r.toks[i], want[i]);
+    free(r.toks);
+    const char *bad = "{\"input_toks\": 1, \"output_toks\": 1, \"arrival_time_ns\": 0, "
+                      "\"input_tok_ids\": [12a4567, 1]}";
+    assert_int_not_equal(ss_trace_parse_line(bad, strlen(bad), "t.jsonl", 2, true, &r, &eb), IPW_OK);
+    assert_non_null(strstr(eb.msg, "t.jsonl:2:"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unsorted_file),
         cmocka_unit_test(test_sorted_file_streams),
         cmocka_unit_test(test_bad_line_found_by_the_skim),
+        cmocka_unit_test(test_token_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
