@@ -44,6 +44,7 @@ struct ipw_ss_options {
     bool fix_energy_at_completion; /* charge a batch's energy when it ends, not when scheduled */
     bool fix_standby_tail;         /* count the last partial poll of a standby window */
     bool fix_pp_link_bytes;        /* PP link energy from the bytes the stage SENDs move */
+    bool fix_pd_link_bytes;        /* P/D link energy without the end-of-trace double count */
     /* --perf-model roofline: every instance's layer times from the roofline model (issue 14);
      * otherwise the profiled tables, and the roofline only where no bundle exists. */
     bool perf_roofline;

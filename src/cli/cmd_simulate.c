@@ -99,7 +99,7 @@ int cmd_simulate(int argc, char **argv)
     double util = 0.9, interval = 1.0;
     bool chunk = false, nochunk = false, pc = false, nopc = false, share = false, isl = false,
          noisl = false, json = false, noprog = false, fix_energy = false, fix_standby = false,
-         fix_pp = false;
+         fix_pp = false, fix_pd = false;
     static const char *const dtypes[] = {"float16", "bfloat16", "float32", "fp8", "int8", NULL};
     static const char *const kvds[] = {"auto", "fp8", NULL};
     static const char *const routes[] = {"LOAD", "RR", "RAND", NULL};
@@ -153,6 +153,9 @@ int cmd_simulate(int argc, char **argv)
         {"fix-pp-link-bytes", IPW_OPT_FLAG, &fix_pp, NULL,
          "charge pipeline-parallel link energy for the bytes the stage sends move (the "
          "original: tokens x hidden x (pp-1), no bytes-per-element factor)"},
+        {"fix-pd-link-bytes", IPW_OPT_FLAG, &fix_pd, NULL,
+         "charge P/D link energy once (the original adds tokens x hidden + sequences x hidden "
+         "elements at the end of each prefill trace on top of the per-layer K/V sends)"},
         {"perf-model", IPW_OPT_CHOICE, &perf, "table|roofline",
          "layer times from the profiled tables (default; the roofline model where no bundle "
          "exists) or from the roofline model of the hardware spec", 0, 0, perfs},
@@ -213,6 +216,7 @@ int cmd_simulate(int argc, char **argv)
     so.fix_energy_at_completion = fix_energy;
     so.fix_standby_tail = fix_standby;
     so.fix_pp_link_bytes = fix_pp;
+    so.fix_pd_link_bytes = fix_pd;
     so.perf_roofline = !strcmp(perf, "roofline");
     so.hardware_spec = hw_spec;
 

@@ -375,6 +375,9 @@ struct ss_batch {
     int pp_n;
     int64_t pp_start[SS_PP_MAX], pp_fin[SS_PP_MAX];
     int64_t pp_send; /* one stage-to-stage SEND/RECV through the network, ns */
+    /* P/D (ss_pd.c): tokens whose K/V a prefill instance sends after each layer's qkv_proj,
+     * and when within a block qkv_proj ends */
+    int64_t pd_kv_tokens, qkv_at;
 };
 /* the first event of batch b at or after time t (b->end when none is earlier) */
 int64_t ss_batch_next_event(const struct ss_batch *b, int64_t t);
@@ -450,6 +453,17 @@ int64_t ss_pp_next_event(const struct ss_batch *b, int64_t t);
 /* the first stage end of b at or after t (an NPU of the instance finishes and is polled);
  * SS_INF when none */
 int64_t ss_pp_next_milestone(const struct ss_batch *b, int64_t t);
+
+/* ---- P/D disaggregation (ss_pd.c) ---- */
+/* K+V bytes per layer and rank that a prefill instance sends for batch b (0 otherwise) */
+int64_t ss_pd_kv_bytes(const struct ss_inst_cfg *c, const struct ss_batch *b);
+/* a prefill batch's end: the output sent to the receiver, the last K/V send arrived; charges
+ * the original's end-of-trace P/D link bytes */
+void ss_pd_prefill_times(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
+                         struct ss_power *p);
+/* a decode instance takes over request r, whose prefill finished elsewhere */
+ipw_err ss_pd_add_decode(struct ss_sched *s, struct ss_req *r, ipw_errbuf *eb);
+void ss_sched_add_running(struct ss_sched *s, struct ss_req *r);
 
 /* python-compatible helpers */
 double ss_pyround2(double v);

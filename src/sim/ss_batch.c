@@ -196,6 +196,12 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
                 return e;
             blk.lat[blk.nlat++] = ns;
             blk_t[nblk++] = ns;
+            if (!strcmp(name, "qkv_proj") && c->pd == SS_PD_PREFILL) {
+                /* P/D: this layer's K and V go to the receiver (point to point: once) */
+                blk.link_bytes += (double)ss_pd_kv_bytes(c, b);
+                for (int k = 0; k < nblk; k++)
+                    b->qkv_at += blk_t[k];
+            }
             if (c->tp > 1 && (!strcmp(name, "o_proj") || !strcmp(name, "down_proj"))) {
                 int64_t out = 0;
                 ss_layer_sizes(m, name, x.total_len, 0, c->tp, fp, NULL, NULL, &out);

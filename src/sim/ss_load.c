@@ -197,12 +197,32 @@ ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw
         struct ss_inst_cfg *ic = &s->c.inst[i];
         char kp[96], variant[48];
         snprintf(kp, sizeof kp, "nodes[%d].instances[%d]", ic->node, ic->local);
-        if (ic->pd != SS_PD_NONE || ic->dp_group[0]) {
-            e = ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: %s: %s is not simulated by this version of "
-                         "ipw simulate (docs/sim-fidelity.md lists what is)", s->c.path, kp,
-                         ic->pd != SS_PD_NONE ? "P/D disaggregation (pd_type)"
-                                              : "a data-parallel group (dp_group)");
+        if (ic->dp_group[0]) {
+            e = ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: %s: a data-parallel group (dp_group) is not "
+                         "simulated by this version of ipw simulate (docs/sim-fidelity.md lists "
+                         "what is)", s->c.path, kp);
             goto fail;
+        }
+        if (ic->pd != SS_PD_NONE) {
+            /* a prefill instance needs somewhere to send its requests, a decode instance
+             * something to receive */
+            enum ss_pd other = ic->pd == SS_PD_PREFILL ? SS_PD_DECODE : SS_PD_PREFILL;
+            bool found = false;
+            for (int j = 0; j < s->c.ninst; j++)
+                found |= s->c.inst[j].pd == other;
+            if (!found) {
+                e = ipw_fail(eb, IPW_E_INVALID, "%s: %s.pd_type: \"%s\" needs a \"%s\" instance in "
+                             "the cluster; none has one", s->c.path, kp,
+                             ic->pd == SS_PD_PREFILL ? "prefill" : "decode",
+                             other == SS_PD_PREFILL ? "prefill" : "decode");
+                goto fail;
+            }
+            if (ic->pd == SS_PD_PREFILL && ic->pp > 1) {
+                e = ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: %s: a prefill instance with pp_size %lld is "
+                             "not simulated; use pp_size 1 for P/D", s->c.path, kp,
+                             (long long)ic->pp);
+                goto fail;
+            }
         }
         if (ic->pp > SS_PP_MAX) {
             e = ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: %s.pp_size: %lld stages; at most %d are "

@@ -23,7 +23,7 @@ struct run {
     struct ss_power pw;
     bool power;
     struct ss_mt mt;
-    int64_t rr;
+    int64_t rr, rr_decode;
     /* heartbeat */
     double interval, last_log;
     int64_t prompt_th, gen_th;
@@ -99,36 +99,50 @@ static bool pending(const struct run *r)
     return r->tr.ahead || r->nrel || r->tr.deferred;
 }
 
+/* The instance a request goes to, among the decode instances (a finished prefill) or the
+ * others (a new request), by the routing policy; each kind has its own round-robin pointer. */
+static int select_instance(struct run *r, bool decode)
+{
+    struct ipw_ss_sim *s = r->sim;
+    int cand[256], n = 0;
+    for (int i = 0; i < s->c.ninst && n < 256; i++)
+        if ((s->c.inst[i].pd == SS_PD_DECODE) == decode)
+            cand[n++] = i;
+    int64_t *rr = decode ? &r->rr_decode : &r->rr;
+    int pick = 0;
+    switch (s->opt.routing) {
+    case IPW_SS_ROUTE_RR:
+        pick = cand[*rr % n];
+        break;
+    case IPW_SS_ROUTE_RAND:
+        pick = cand[ss_mt_randbelow(&r->mt, (uint32_t)n)];
+        break;
+    case IPW_SS_ROUTE_LOAD: {
+        /* least (4 x waiting + running) / max_num_seqs, scanning from the round-robin pointer */
+        double best = 0;
+        for (int j = 0; j < n; j++) {
+            int i = cand[(*rr + j) % n];
+            struct ss_sched *sc = &s->s[i];
+            double cap = sc->cfg->max_num_seqs == SS_INF ? 1.0 : (double)sc->cfg->max_num_seqs;
+            double score = (4.0 * (double)sc->nwait + (double)sc->nrun) / cap;
+            if (j == 0 || score < best) {
+                best = score;
+                pick = i;
+            }
+        }
+        break;
+    }
+    }
+    (*rr)++;
+    return pick;
+}
+
 static ipw_err route(struct run *r, ipw_errbuf *eb)
 {
     struct ipw_ss_sim *s = r->sim;
     struct ss_req *q;
     while ((q = next_pending(r)) && q->arrival <= r->now) {
-        int n = s->c.ninst, pick = 0;
-        switch (s->opt.routing) {
-        case IPW_SS_ROUTE_RR:
-            pick = (int)(r->rr % n);
-            break;
-        case IPW_SS_ROUTE_RAND:
-            pick = (int)ss_mt_randbelow(&r->mt, (uint32_t)n);
-            break;
-        case IPW_SS_ROUTE_LOAD: {
-            /* least (4 x waiting + running) / max_num_seqs, scanning from the round-robin pointer */
-            double best = 0;
-            for (int j = 0; j < n; j++) {
-                int i = (int)((r->rr + j) % n);
-                struct ss_sched *sc = &s->s[i];
-                double cap = sc->cfg->max_num_seqs == SS_INF ? 1.0 : (double)sc->cfg->max_num_seqs;
-                double score = (4.0 * (double)sc->nwait + (double)sc->nrun) / cap;
-                if (j == 0 || score < best) {
-                    best = score;
-                    pick = i;
-                }
-            }
-            break;
-        }
-        }
-        r->rr++;
+        int pick = select_instance(r, false);
         bool from_trace = q == r->tr.ahead;
         if (!from_trace)
             heap_pop(r);
@@ -324,6 +338,14 @@ static ipw_err finish_req(struct run *r, struct ss_sched *sc, struct ss_req *q, 
     return IPW_OK;
 }
 
+/* An instance whose batch is completed by another NPU than the one that schedules: its
+ * pipeline's last stage, or a prefill instance's K/V receiver. That NPU is polled after the
+ * first one at the same time, so the next batch waits for the next poll. */
+static bool split(const struct ss_sched *sc)
+{
+    return sc->cfg->pp > 1 || sc->cfg->pd == SS_PD_PREFILL;
+}
+
 /* Completes the batch of instance sc that ends at r->now, if any. */
 static ipw_err complete_now(struct run *r, struct ss_sched *sc, ipw_errbuf *eb)
 {
@@ -347,10 +369,15 @@ static ipw_err complete_now(struct run *r, struct ss_sched *sc, ipw_errbuf *eb)
         r->total_prompt += pt;
         r->gen_th += gt;
         r->total_gen += gt;
-        r->req_cnt += (int64_t)nfin;
         e = IPW_OK;
-        for (size_t f = 0; f < nfin && !e; f++)
-            e = finish_req(r, sc, fin[f], eb);
+        if (sc->cfg->pd == SS_PD_PREFILL) { /* finished prefills move to a decode instance */
+            for (size_t f = 0; f < nfin && !e; f++)
+                e = ss_pd_add_decode(&s->s[select_instance(r, true)], fin[f], eb);
+        } else {
+            r->req_cnt += (int64_t)nfin;
+            for (size_t f = 0; f < nfin && !e; f++)
+                e = finish_req(r, sc, fin[f], eb);
+        }
         free(fin);
         return e;
     }
@@ -385,7 +412,7 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
         sc->last_end = r->now;
         sc->idle = true;
     }
-    if (c->pp == 1 && (e = complete_now(r, sc, eb)))
+    if (!split(sc) && (e = complete_now(r, sc, eb)))
         return e;
     struct ss_batch *nb;
     if ((e = ss_schedule(s, sc, r->now, &nb, eb)))
@@ -404,6 +431,8 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
             return e;
         if (c->pp > 1)
             ss_pp_stage_times(s, sc, nb, r->power ? &r->pw : NULL);
+        if (c->pd == SS_PD_PREFILL)
+            ss_pd_prefill_times(s, sc, nb, r->power ? &r->pw : NULL);
         if (defer) { /* hold the batch's energy back until it completes */
             for (int k = 0; k < 4; k++) {
                 nb->energy[k] = r->pw.net[nd][1 + k] - before[k];
@@ -416,7 +445,10 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
     }
     if ((double)r->now > r->last_log + r->interval)
         heartbeat(r);
-    if (!sc->done && !sc->nwait && !sc->nrun && !sc->ninflight && !pending(r)) {
+    bool prefills_done = true; /* a decode instance waits for every prefill instance */
+    for (int j = 0; c->pd == SS_PD_DECODE && j < s->c.ninst; j++)
+        prefills_done &= s->c.inst[j].pd != SS_PD_PREFILL || s->s[j].done;
+    if (!sc->done && !sc->nwait && !sc->nrun && !sc->ninflight && !pending(r) && prefills_done) {
         sc->done = true;
         bool all = true;
         for (int j = 0; j < s->c.ninst; j++)
@@ -441,9 +473,9 @@ static int64_t next_time(struct run *r)
             continue;
         }
         any_busy = true;
-        if (sc->cfg->pp > 1 && sc->stage_free[0] <= r->now) {
-            /* the first stage's NPU is free: polled at every event, and a batch completing
-             * in the last stage changes what it schedules, so no event may be skipped */
+        if (split(sc) && sc->stage_free[0] <= r->now) {
+            /* the first NPU is free: polled at every event, and a batch completing on the
+             * other NPU changes what it schedules, so no event may be skipped */
             any_idle = true;
             pp_idle = true;
         }
@@ -496,7 +528,7 @@ static ipw_err skip_idle(struct run *r)
         /* a pipeline's last stage completes a batch after the first stage's poll: its
          * requests are scheduled (or the instance found done) at the next poll, not at the
          * next arrival */
-        if (!sc->done && sc->cfg->pp > 1 && (sc->nrun || sc->nwait || !pending(r)))
+        if (!sc->done && split(sc) && (sc->nrun || sc->nwait || !pending(r)))
             return IPW_OK;
     }
     struct ss_req *nx = next_pending(r);
@@ -575,7 +607,7 @@ ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct 
             struct ss_sched *sc = &s->s[i];
             if (sc->done)
                 continue;
-            if (sc->cfg->pp > 1) { /* the first stage's NPU when free, then the last's */
+            if (split(sc)) { /* the first NPU when free, then the one that completes */
                 if (sc->stage_free[0] <= r.now && (e = poll(&r, i, &exit_now, eb)))
                     goto out;
                 if (!exit_now && (e = poll_last_stage(&r, i, eb)))

@@ -38,6 +38,12 @@ void ss_sched_add_request(struct ss_sched *s, struct ss_req *r)
     r->instance = s->idx;
 }
 
+void ss_sched_add_running(struct ss_sched *s, struct ss_req *r)
+{
+    if (grow((void **)&s->running, &s->caprun, s->nrun + 1, sizeof *s->running))
+        s->running[s->nrun++] = r;
+}
+
 static void preempt(struct ss_sched *s, struct ss_req *r)
 {
     ss_kv_free(&s->kv, r);
@@ -218,6 +224,8 @@ ipw_err ss_schedule(struct ipw_ss_sim *sim, struct ss_sched *s, int64_t now, str
         b->total_len += picks[i].num_new;
         r->sched_tokens = picks[i].before; /* computed tokens before this step */
         r->nbatches++;
+        if (c->pd == SS_PD_PREFILL) /* this chunk's K/V, plus a first step's prefix hit */
+            b->pd_kv_tokens += picks[i].num_new + (picks[i].before == 0 ? r->prefix_cache_hit : 0);
         if (r->is_init)
             r->queuing_delay = now - r->arrival;
         r->num_computed = picks[i].before + picks[i].num_new;
@@ -269,6 +277,17 @@ ipw_err ss_add_done(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch 
             r->ttft = now - r->arrival;
             r->recent_end = now;
             *prompt_t += num_new + r->prefix_cache_hit;
+            if (s->cfg->pd == SS_PD_PREFILL) {
+                /* the first token exists (lm_head and the sampler ran here); the request
+                 * leaves for a decode instance, which counts the token */
+                if (caching)
+                    ss_kv_cache_blocks(&s->kv, r, r->num_computed);
+                r->num_reached++;
+                ss_kv_free(&s->kv, r);
+                retire(s, r);
+                (*fin)[(*nfin)++] = r;
+                continue;
+            }
         } else if (num_new > 1) {
             *prompt_t += num_new;
         }

@@ -158,9 +158,16 @@ def run_checks(prom):
             continue
         body = prom.query("fleet:ipw_power_watts:irate1m")
         if vector(body):
-            # the instant of the newest evaluation, at which every rule of the group has a sample
+            # the instant of the newest evaluation, at which every rule of the group has a sample;
+            # the group writes its rules one after the other, so the fleet's newest instant can
+            # still be that of an evaluation that saw one node only (a node series from the next
+            # one was already visible above): wait until that instant has both targets up and
+            # both node series
             at = float(body["data"]["result"][0]["value"][0])
-            break
+            up = vector(prom.query("up", at))
+            if (len(vector(prom.query("node:ipw_power_watts:irate1m", at))) == 2
+                    and len(up) == 2 and min(up.values()) == 1):
+                break
         time.sleep(0.2)
     else:
         fail("the fleet power rule has no value: %s" % prom.api("rules"))

@@ -91,7 +91,7 @@ expect session_empty "a session needs a non-empty 'sub_requests' list" --dataset
 expect no_dataset "give --dataset" --cluster-config single_node_single_instance.json
 expect missing_config "nope.json" --cluster-config nope.json --dataset $T
 expect cxl_weights 'placement.default.weights: "cxl:0" is not simulated' --cluster-config single_node_cxl_instance.json --dataset $T
-expect pd "P/D disaggregation (pd_type) is not simulated" --cluster-config single_node_pd_instance.json --dataset $T
+expect pd_no_decode 'nodes[0].instances[0].pd_type: "prefill" needs a "decode" instance in the cluster' --cluster-config $B/pd_no_decode.json --dataset $T
 expect dp "a data-parallel group (dp_group) is not simulated" --cluster-config single_node_dp_instance.json --dataset $T
 expect pp_storage "pp_size: 4 with --prefix-storage CPU: a lower prefix tier with pipeline parallelism is not simulated" --cluster-config single_node_pp_instance.json --prefix-storage CPU --dataset $T
 expect cxl_storage "--prefix-storage CXL needs a cxl_mem block" --prefix-storage CXL --dataset $T

@@ -1,7 +1,8 @@
 #!/bin/bash
-# ipw simulate's pipeline parallelism (pp_size > 1) checked by hand against the single-stage
-# run, whose numbers the reference output pins (docs/sim-fidelity.md says what is verified),
-# and invariants of the 300-request ShareGPT trace under PP and TP x PP.
+# ipw simulate's pipeline parallelism (pp_size > 1) and P/D disaggregation checked by hand
+# against the single-instance run, whose numbers the reference output pins
+# (docs/sim-fidelity.md says what is verified), and invariants of the 300-request ShareGPT
+# trace under PP, TP x PP and P/D.
 # usage: simulate_parallel.sh IPW_BIN SOURCE_DIR WORK_DIR
 set -u
 IPW=$1
@@ -64,12 +65,32 @@ t2=$(col tp2.csv 0 10)
 want=$(itl tp2.csv | tr ',' '\n' | awk '{printf "%s%d", (NR > 1 ? "," : ""), $1 + 20476 + 1000000}')
 [ "$(itl tpp.csv)" = "$want" ] || err "TP x PP ITL $(itl tpp.csv), expected $want"
 
-# 3. invariants on the 300-request ShareGPT trace: every request finishes once, the row's
+# 3. P/D (single_node_pd_instance: a prefill and a decode instance, tp 1). The prefill
+#    instance sends the output (the sampler's 10 x 4 = 40 bytes) to its receiver instead of
+#    storing it to host memory (40 / 256 GB/s = 0 ns, latency 0):
+#    20000 + 40 / 17.179869184 = 20002.33 -> 20,002 ns; its K/V sends (2 x 8 x 128 x 10 x 2
+#    = 40,960 bytes per layer, 22,384 ns) arrive long before. The batch completes when the
+#    receiver is done, and the decode instance (polled after it) takes the request at once:
+#    TTFT = 10,998,250 + 20,002 = 11,018,252; ITL = 11,146,817 (x 3);
+#    end = 46,926,808 + 11,018,252 + 33,440,451 = 91,385,511; latency 44,458,703;
+#    TPOT = 33,440,451 // 3 = 11,146,817; the row is the decode instance's (1); the first
+#    token is counted by neither side (the original's bookkeeping): 3 generated tokens.
+for cfg in single_node_pd_instance single_node_pd_per_instance_config; do
+    "$IPW" simulate --cluster-config $cfg.json --dataset "$ONE" --output pd.csv > pd.log ||
+        err "$cfg: one-request run failed"
+    expect_row pd.csv "1,0,meta-llama/Llama-3.1-8B,10,4,46926808,91385511,44458703,0,11018252,11146817"
+    [ "$(itl pd.csv)" = "11146817,11146817,11146817" ] || err "$cfg: ITL $(itl pd.csv)"
+    grep -q "^Total clocks (ns): *91385511$" pd.log || err "$cfg: total clock"
+    grep -q "^Total generated tokens: *3$" pd.log || err "$cfg: generated tokens"
+done
+
+# 4. invariants on the 300-request ShareGPT trace: every request finishes once, the row's
 #    numbers agree with each other, the clock ends 1 ms after the last request (the done
 #    test needs two of the instance's NPUs), and with a power block the devices sum to the
 #    node's total
 SG=$DATA/workloads/sharegpt-llama-3.1-8b-300-sps10.jsonl
-for cfg in single_node_pp_instance single_node_tp_pp_instance; do
+for cfg in single_node_pp_instance single_node_tp_pp_instance single_node_pd_instance \
+    single_node_pd_per_instance_config; do
     "$IPW" simulate --cluster-config $cfg.json --dataset "$SG" --output $cfg.csv --summary $cfg.summary.json \
         > $cfg.log || { err "$cfg: ShareGPT run failed"; continue; }
     awk -F, 'NR > 1 {print $2}' $cfg.csv | sort -n | uniq -c | awk '$1 != 1 {bad=1} END {exit bad}' ||
@@ -80,8 +101,14 @@ for cfg in single_node_pp_instance single_node_tp_pp_instance; do
             (a[5] > 1 && a[11] != int((a[8] - a[10]) / (a[5] - 1)))) {print "row " NR ": " $1; bad = 1}}
         END {exit bad}' $cfg.csv || err "$cfg: inconsistent rows"
     last=$(awk -F, 'NR > 1 && $7 > m {m = $7} END {print m}' $cfg.csv)
-    grep -q "^Total clocks (ns): *$((last + 1000000))$" $cfg.log || err "$cfg: total clock is not the last end + 1 ms"
-    grep -q "Running Instance\[0\]: .* Total # 4 NPUs" $cfg.log || err "$cfg: heartbeat NPU count"
+    case $cfg in
+    *pd*) # every row is the decode instance's; the run ends with its last request
+        [ "$(awk -F, 'NR > 1 && $1 != 1' $cfg.csv | wc -l)" = 0 ] || err "$cfg: a row not from the decode instance"
+        grep -q "^Total clocks (ns): *$last$" $cfg.log || err "$cfg: total clock is not the last end" ;;
+    *)
+        grep -q "^Total clocks (ns): *$((last + 1000000))$" $cfg.log || err "$cfg: total clock is not the last end + 1 ms"
+        grep -q "Running Instance\[0\]: .* Total # 4 NPUs" $cfg.log || err "$cfg: heartbeat NPU count" ;;
+    esac
 done
 python3 - "$DATA/configs/cluster/single_node_power_instance.json" > pp_power.json <<'PY'
 import json, sys
@@ -104,4 +131,27 @@ PY
 "$IPW" simulate --cluster-config pp_power.json --dataset "$DATA/workloads/example_trace.jsonl" \
     --output ppw2.csv --fix-pp-link-bytes > ppw2.log || err "PP power run with --fix-pp-link-bytes failed"
 cmp -s ppw.csv ppw2.csv || err "--fix-pp-link-bytes changed the timeline"
+# P/D with a power block: the devices sum to the total; --fix-pd-link-bytes takes the
+# end-of-trace double count out of the link energy and leaves the timeline alone
+python3 - "$DATA/configs/cluster/single_node_power_instance.json" "$DATA/configs/cluster/single_node_pd_instance.json" > pd_power.json <<'PY'
+import json, sys
+power = json.load(open(sys.argv[1]))["nodes"][0]["power"]
+c = json.load(open(sys.argv[2]))
+c["nodes"][0]["power"] = power
+print(json.dumps(c))
+PY
+"$IPW" simulate --cluster-config pd_power.json --dataset "$SG" --output pdw.csv --summary pdw.json > pdw.log ||
+    err "P/D power run failed"
+"$IPW" simulate --cluster-config pd_power.json --dataset "$SG" --output pdw2.csv --summary pdw2.json \
+    --fix-pd-link-bytes > pdw2.log || err "P/D power run with --fix-pd-link-bytes failed"
+cmp -s pdw.csv pdw2.csv || err "--fix-pd-link-bytes changed the timeline"
+python3 - pdw.json pdw2.json <<'PY' || err "P/D power: devices do not sum, or the fix did not lower the link energy"
+import json, sys
+a, b = (json.load(open(p))["nodes"][0]["energy_j"] for p in sys.argv[1:3])
+for e in (a, b):
+    parts = sum(e[k] for k in ("base", "npu", "cpu", "memory", "link", "nic", "storage"))
+    assert abs(parts - e["total"]) < 1e-6 * e["total"], (parts, e["total"])
+assert b["link"] < a["link"], (a["link"], b["link"])
+PY
+
 exit $fail

@@ -47,7 +47,9 @@ class Pane:
     def screen(self):
         return self.tmux("capture-pane", "-p").stdout
 
-    def wait(self, pattern, timeout=10):
+    # Generous: under a loaded machine (ctest -j with other suites) tmux, the program and its
+    # monitors can take many seconds to start; a correct program gets there, a wrong one never.
+    def wait(self, pattern, timeout=45):
         deadline = time.time() + timeout
         while time.time() < deadline:
             s = self.screen()
@@ -55,6 +57,17 @@ class Pane:
                 return s
             time.sleep(0.1)
         fail("screen never showed %r:\n%s" % (pattern, self.screen()))
+
+    def settle(self, ready, timeout=45):
+        """The first screen on which ready(screen) holds, else the last one seen: the checks
+        that follow then run on a screen that had time to fill in, and fail as before when it
+        never does."""
+        deadline = time.time() + timeout
+        s = self.screen()
+        while time.time() < deadline and not ready(s):
+            time.sleep(0.2)
+            s = self.screen()
+        return s
 
     def exit_status(self):
         """The program's exit status once it has ended, else None."""
@@ -87,9 +100,8 @@ def rows(screen):
 def group_local():
     pane = Pane(["top", "--collector", "sim", "--interval", "200ms"])
     try:
-        s = pane.wait(r"^TOTAL")
-        time.sleep(1.0)
-        s = pane.screen()
+        pane.wait(r"^TOTAL")
+        s = pane.settle(lambda s: len(SPARK.findall(s)) >= 4 and "CPU" in rows(s)[0])
         check(s.startswith("ipw top - local: sim") and "interval 0.2 s" in s, "header: %s" % s.splitlines()[0])
         r, total = rows(s)
         check(any(k.startswith("GPU0") for k in r) and "CPU" in r, "device rows: %s" % r)
@@ -106,7 +118,7 @@ def group_local():
         time.sleep(0.5)
         check("interval 0.1 s" in pane.screen(), "- halves it, not below 100 ms")
         pane.tmux("send-keys", "q")
-        deadline = time.time() + 5
+        deadline = time.time() + 30
         while time.time() < deadline and pane.exit_status() is None:
             time.sleep(0.1)
         check(pane.exit_status() == 0, "q quits with status 0: %s" % pane.exit_status())
@@ -135,8 +147,14 @@ def group_fleet():
         pane = Pane(args)
         try:
             pane.wait(r"^CLUSTER TOTAL\s+\d")
-            time.sleep(2.0)
-            s = pane.screen()
+
+            def ready(s):
+                r = rows(s)[0]
+                a, b = r.get(mons[0].target), r.get(mons[1].target)
+                return ("(2 of 3 nodes up)" in s and a is not None and b is not None
+                        and abs(a - 40) < 6 and abs(b - 60) < 6
+                        and re.search(r"^%s\s+down: " % re.escape(dead), s, re.M) is not None)
+            s = pane.settle(ready)
             check("fleet: 3 monitors" in s, "fleet header")
             r, total = rows(s)
             a, b = r.get(mons[0].target), r.get(mons[1].target)
