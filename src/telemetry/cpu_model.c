@@ -11,6 +11,7 @@
 
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/cpu_model.h"
 #include "ipw/fsutil.h"
 

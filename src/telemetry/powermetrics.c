@@ -22,6 +22,7 @@
 #include "ipw/buf.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/log.h"
 #include "ipw/plist.h"
 #include "ipw/powermetrics.h"

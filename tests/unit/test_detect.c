@@ -9,6 +9,7 @@
 #include "fake_sysfs.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/rapl.h"
 #include "unpriv.h"
 

@@ -13,6 +13,7 @@
 
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/plist.h"
 #include "ipw/powermetrics.h"
 #include "ipw/reading_json.h"
