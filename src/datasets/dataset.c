@@ -9,7 +9,7 @@
 
 #include "datasets/presets.h"
 #include "ipw/buf.h"
-#include "ipw/dataset_rows.h"
+#include "datasets/dataset_rows.h"
 #include "ipw/embedded.h"
 #include "ipw/log.h"
 #include "ipw/options.h"

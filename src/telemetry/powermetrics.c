@@ -24,8 +24,8 @@
 #include "ipw/collector.h"
 #include "telemetry/collector_priv.h"
 #include "ipw/log.h"
-#include "ipw/plist.h"
-#include "ipw/powermetrics.h"
+#include "telemetry/plist.h"
+#include "telemetry/powermetrics.h"
 
 extern char **environ;
 

@@ -10,7 +10,7 @@
 #include "ipw/clock.h"
 #include "ipw/collector.h"
 #include "telemetry/collector_priv.h"
-#include "ipw/rapl.h"
+#include "telemetry/rapl.h"
 #include "unpriv.h"
 
 /* No GPU library can load, whatever this machine has: detection order is all we test. */

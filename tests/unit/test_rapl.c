@@ -12,7 +12,7 @@
 #include "ipw/clock.h"
 #include "ipw/collector.h"
 #include "telemetry/collector_priv.h"
-#include "ipw/rapl.h"
+#include "telemetry/rapl.h"
 #include "unpriv.h"
 
 static struct ipw_collector *open_rapl(const char *root, int interval_ms, ipw_errbuf *eb)
