@@ -401,7 +401,7 @@ enum { T_INDEX, T_PROBLEM, T_ANSWER, T_SUBJECT, T_ERROR, T_STATUS, T_KIND, T_SCH
        T_META_KIND, T_N };
 /* Spans of one model's member of model_metrics */
 enum { M_LC, M_IS_CORRECT, M_RESP, M_TIN, M_TOUT, M_TTOT, M_E_QUERY, M_E_TOTAL, M_E_ACTIVE,
-       M_E_PREFILL, M_E_DECODE, M_E_IDLE, M_E_SOURCE, M_L_TTFT, M_L_TOTAL, M_L_DECODE,
+       M_E_PREFILL, M_E_DECODE, M_E_IDLE, M_E_GPU, M_E_CPU, M_E_DRAM, M_E_SOURCE, M_L_TTFT, M_L_TOTAL, M_L_DECODE,
        M_P_QUERY, M_P_TOTAL, M_N };
 
 enum special { PLAIN, ANSWERS, METRICS };
@@ -444,7 +444,8 @@ static const struct field energy_f[] = {
     LEAF("per_query_joules", M_E_QUERY), LEAF("total_joules", M_E_TOTAL),
     LEAF("active_joules", M_E_ACTIVE),   LEAF("prefill_joules", M_E_PREFILL),
     LEAF("decode_joules", M_E_DECODE),   LEAF("idle_power_watts", M_E_IDLE),
-    LEAF("energy_source", M_E_SOURCE)};
+    LEAF("gpu_joules", M_E_GPU),         LEAF("cpu_joules", M_E_CPU),
+    LEAF("dram_joules", M_E_DRAM),       LEAF("energy_source", M_E_SOURCE)};
 static const struct node energy = NODE(energy_f);
 static const struct field lat_f[] = {LEAF("time_to_first_token_seconds", M_L_TTFT),
                                      LEAF("total_query_seconds", M_L_TOTAL),
@@ -802,6 +803,9 @@ bool ipw_record_scan(const char *line, size_t len, const char *model,
     q->prefill_j = snum(m[M_E_PREFILL]);
     q->decode_j = snum(m[M_E_DECODE]);
     q->idle_w = snum(m[M_E_IDLE]);
+    q->gpu_j = snum(m[M_E_GPU]);
+    q->cpu_j = snum(m[M_E_CPU]);
+    q->dram_j = snum(m[M_E_DRAM]);
     q->energy_source = sstr_or_empty(m[M_E_SOURCE], &o);
     q->ttft_s = snum(m[M_L_TTFT]);
     q->latency_s = snum(m[M_L_TOTAL]);

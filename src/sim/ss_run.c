@@ -338,12 +338,14 @@ static ipw_err finish_req(struct run *r, struct ss_sched *sc, struct ss_req *q, 
     return IPW_OK;
 }
 
-/* An instance whose batch is completed by another NPU than the one that schedules: its
- * pipeline's last stage, or a prefill instance's K/V receiver. That NPU is polled after the
- * first one at the same time, so the next batch waits for the next poll. */
+/* An instance whose batch is completed by another NPU than the one that schedules: any
+ * instance of several NPUs (the original completes a batch when its first and its last NPU
+ * have both reported: the last tensor-parallel rank or pipeline stage) and a prefill
+ * instance (its K/V receiver). That NPU is polled after the first one at the same time, so
+ * the next batch waits for the next poll. */
 static bool split(const struct ss_sched *sc)
 {
-    return sc->cfg->pp > 1 || sc->cfg->pd == SS_PD_PREFILL;
+    return sc->cfg->num_npus > 1 || sc->cfg->pd == SS_PD_PREFILL;
 }
 
 /* Completes the batch of instance sc that ends at r->now, if any. */
@@ -431,6 +433,8 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
             return e;
         if (c->pp > 1)
             ss_pp_stage_times(s, sc, nb, r->power ? &r->pw : NULL);
+        else
+            sc->stage_free[0] = nb->end; /* the first NPU is busy until the batch ends */
         if (c->pd == SS_PD_PREFILL)
             ss_pd_prefill_times(s, sc, nb, r->power ? &r->pw : NULL);
         if (defer) { /* hold the batch's energy back until it completes */

@@ -53,16 +53,20 @@ grep -q "^Total clocks (ns): *95624097$" pp.log || err "PP total clock (end + 1 
 # 2. TP x PP (single_node_tp_pp_instance: tp 2, pp 2) against one TP-2 stage
 #    (tests/fixtures/sim/tp2_instance.json, the same instance with pp 1): each stage runs
 #    16 of the 32 layers with the tp2 tables and their all-reduces, so the stages add one
-#    SEND (each rank sends its full hidden state to its peer in the next stage) and the
-#    1 ms idle poll before each decode:
-#    TTFT = TTFT(tp2) + 24,768; ITL = ITL(tp2) + 20,476 + 1,000,000
+#    SEND (each rank sends its full hidden state to its peer in the next stage); the 1 ms
+#    idle poll before each decode is in both (a TP-2 batch, too, is completed by its last
+#    NPU after the first was polled):
+#    TTFT = TTFT(tp2) + 24,768; ITL = ITL(tp2) + 20,476
 "$IPW" simulate --cluster-config "$FIX/tp2_instance.json" --dataset "$ONE" --output tp2.csv \
     > tp2.log || err "TP-2 run failed"
 "$IPW" simulate --cluster-config single_node_tp_pp_instance.json --dataset "$ONE" --output tpp.csv \
     > tpp.log || err "TP x PP run failed"
+# the TP-2 run itself: the same prefill, and each decode 1 ms after the previous completion
+one_itl=$(itl tp2.csv | cut -d, -f1)
+[ "$(col tp2.csv 0 7)" = $((46926808 + $(col tp2.csv 0 10) + 3 * one_itl)) ] || err "TP-2 row inconsistent"
 t2=$(col tp2.csv 0 10)
 [ -n "$t2" ] && [ "$(col tpp.csv 0 10)" = $((t2 + 24768)) ] || err "TP x PP TTFT $(col tpp.csv 0 10) vs TP-2 $t2 + 24768"
-want=$(itl tp2.csv | tr ',' '\n' | awk '{printf "%s%d", (NR > 1 ? "," : ""), $1 + 20476 + 1000000}')
+want=$(itl tp2.csv | tr ',' '\n' | awk '{printf "%s%d", (NR > 1 ? "," : ""), $1 + 20476}')
 [ "$(itl tpp.csv)" = "$want" ] || err "TP x PP ITL $(itl tpp.csv), expected $want"
 
 # 3. P/D (single_node_pd_instance: a prefill and a decode instance, tp 1). The prefill

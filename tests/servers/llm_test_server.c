@@ -34,6 +34,7 @@ struct script {
     long malformed, disconnect, stream_error, stall_after;
     int error_status;
     bool split, crlf, comments, multiline, no_usage, no_done;
+    bool echo_length; /* the answer has as many tokens as the prompt has words */
     const char *reasoning_field;
     json_t *reply; /* array of token strings, or NULL */
     int agent;     /* -1, or the enum ipw_agent_script an agent request follows */
@@ -96,7 +97,8 @@ static bool set_key(struct script *s, const char *key, json_t *v, char *err, siz
         bool *b;
     } flags[] = {{"split", &s->split},         {"crlf", &s->crlf},
                  {"comments", &s->comments},   {"multiline", &s->multiline},
-                 {"no_usage", &s->no_usage},   {"no_done", &s->no_done}};
+                 {"no_usage", &s->no_usage},   {"no_done", &s->no_done},
+                 {"echo_length", &s->echo_length}};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (strcmp(key, flags[i].name) == 0) {
             *flags[i].b = flag;
@@ -777,6 +779,8 @@ static enum MHD_Result chat(struct MHD_Connection *conn, struct request *rq, boo
         }
         free(final);
     }
+    if (!st && s.echo_length && !s.reply)
+        s.tokens = count_words(messages); /* answers whose length follows the prompt */
     if (!st)
         st = build_stream(&s, model, openai, requested_max_tokens(body, openai),
                           count_words(messages));

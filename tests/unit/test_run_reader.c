@@ -290,6 +290,8 @@ static void test_scanner(void **state)
         "{\"dataset_metadata\":{\"kind\":\"exact\"},\"status\":null,\"error\":\"boom\","
         "\"model_answers\":{\"a\\u0062\":\"x\",\"ab\":\"y\"},\"record_index\":3.0}",
         "  {}  \r\n",
+        "{\"model_metrics\":{\"m\":{\"energy_metrics\":{\"per_query_joules\":10,"
+        "\"gpu_joules\":10,\"cpu_joules\":2.5,\"dram_joules\":0.5}}}}",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         const char *models[] = {"m", ""};
@@ -308,6 +310,13 @@ static void test_scanner(void **state)
             assert_int_equal(fast.record_index, slow.record_index);
             assert_true(fast.energy_j == slow.energy_j ||
                         (isnan(fast.energy_j) && isnan(slow.energy_j)));
+            /* the per-domain joules --from-run compares (NAN where absent) */
+            assert_true(fast.gpu_j == slow.gpu_j || (isnan(fast.gpu_j) && isnan(slow.gpu_j)));
+            assert_true(fast.cpu_j == slow.cpu_j || (isnan(fast.cpu_j) && isnan(slow.cpu_j)));
+            assert_true(fast.dram_j == slow.dram_j ||
+                        (isnan(fast.dram_j) && isnan(slow.dram_j)));
+            if (i == 4 && k == 0)
+                assert_true(fast.gpu_j == 10 && fast.cpu_j == 2.5 && fast.dram_j == 0.5);
             assert_true(fast.total_tokens == slow.total_tokens ||
                         (isnan(fast.total_tokens) && isnan(slow.total_tokens)));
             json_decref(j);
