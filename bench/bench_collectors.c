@@ -15,6 +15,7 @@
 #include "fake_sysfs.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/sampler.h"
 #include "ipw_test.h"
 

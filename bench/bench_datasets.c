@@ -13,7 +13,7 @@
 
 #include "ipw/clock.h"
 #include "ipw/dataset.h"
-#include "ipw/dataset_rows.h"
+#include "datasets/dataset_rows.h"
 #include "ipw_test.h"
 
 static const char *const categories[] = {"math", "physics", "law", "biology", "economics",

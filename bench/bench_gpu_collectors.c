@@ -11,6 +11,7 @@
 
 #include "gpu_test_util.h"
 #include "ipw/clock.h"
+#include "telemetry/collector_priv.h"
 
 static int64_t cpu_ns(void)
 {

@@ -8,6 +8,7 @@
 #include "ipw/client.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/sampler.h"
 
 static long deltas;

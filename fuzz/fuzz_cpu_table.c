@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipw/cpu_model.h"
+#include "telemetry/cpu_model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipw/dataset_rows.h"
+#include "datasets/dataset_rows.h"
 
 static ipw_err on_row(void *ud, json_t *row, size_t index, size_t line, ipw_errbuf *eb)
 {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipw/plist.h"
-#include "ipw/powermetrics.h"
+#include "telemetry/plist.h"
+#include "telemetry/powermetrics.h"
 
 static size_t walk(const struct ipw_plist *p, int node, int depth)
 {

@@ -102,18 +102,6 @@ struct ipw_collector_ops {
                                  size_t npids, double *share, ipw_errbuf *eb);
 };
 
-struct ipw_collector {
-    const struct ipw_collector_ops *ops;
-    void *priv;
-    struct ipw_collector_config cfg;
-    struct ipw_collector_info info;
-    struct ipw_collector *cpu_companion; /* RAPL beside a GPU collector, or NULL */
-    struct ipw_meminfo *meminfo;         /* /proc/meminfo reader for cpu_memory_usage_mb */
-    uint64_t samples, failures;
-    char last_error[IPW_ERRMSG_MAX];
-    char detect_log[2048]; /* why each earlier collector was skipped during auto-detection */
-};
-
 /* The operations tables, one per source file. */
 extern const struct ipw_collector_ops ipw_collector_nvml;
 extern const struct ipw_collector_ops ipw_collector_rocm;
@@ -143,6 +131,10 @@ ipw_err ipw_collector_process_gpu_share(struct ipw_collector *c, int64_t since_u
                                         ipw_errbuf *eb);
 const char *ipw_collector_name(const struct ipw_collector *c);
 const char *ipw_collector_last_error(const struct ipw_collector *c);
+/* What the open collector is and can do (platform, devices, capability bits, notes). */
+const struct ipw_collector_info *ipw_collector_info(const struct ipw_collector *c);
+/* Why each collector tried before it was skipped by auto-detection ("" when none was). */
+const char *ipw_collector_detect_log(const struct ipw_collector *c);
 /* The ops table for a user-facing name or alias, or NULL. */
 const struct ipw_collector_ops *ipw_collector_lookup(const char *name);
 /* Every collector of this build, NULL-terminated, in the order `ipw list` shows them. */

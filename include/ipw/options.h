@@ -78,6 +78,20 @@ void ipw_options_set_help_hook(ipw_help_hook hook, void *ud);
 void ipw_names_join(const char *const *names, const char *sep, const char *last, char *out,
                     size_t size);
 
+/* The lists a plug-in family's registry derives from its operations tables (clients,
+ * datasets, collectors): the names for an option's choices, a text for messages and a usage
+ * form. */
+#define IPW_NAMES_MAX 32
+struct ipw_names {
+    const char *names[IPW_NAMES_MAX + 1]; /* NULL-terminated */
+    char text[256];                       /* "a, b or c" (last separator as asked) */
+    char usage[256];                      /* "a|b|c" */
+};
+/* Fills n: `first` (may be NULL; "auto" for collectors), then name_of(0), name_of(1), ...
+ * until it returns NULL; `last` separates the last two names in text (" or ", ", "). */
+void ipw_names_build(struct ipw_names *n, const char *first, const char *(*name_of)(size_t i),
+                     const char *last);
+
 /* "key=value" into key/value buffers; false when there is no '=' or the key is empty. */
 bool ipw_split_kv(const char *kv, char *key, size_t key_size, const char **value);
 

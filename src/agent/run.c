@@ -26,6 +26,7 @@
 #include "ipw/version.h"
 #include "loop.h"
 #include "profile/telemetry_session.h"
+#include "profile/workers.h"
 #include "record.h"
 
 #define DATASET_FLUSH_EVERY 10
@@ -177,11 +178,6 @@ static void *worker(void *arg)
 static ipw_err open_client(struct run *r, ipw_errbuf *eb)
 {
     const struct ipw_agent_run_config *cfg = r->cfg;
-    struct ipw_client_config cc = {0};
-    cc.base_url = cfg->client_base_url;
-    cc.api_key = ipw_client_api_key_from_env();
-    cc.connect_timeout_ns = cfg->connect_timeout_ns;
-    cc.idle_timeout_ns = cfg->idle_timeout_ns;
     /* the sim agent's moves are short: model replies of 8-64 tokens unless told otherwise */
     json_t *params = cfg->client_params ? json_deep_copy(cfg->client_params) : json_object();
     bool free_length = !json_object_get(params, "output_tokens") &&
@@ -197,11 +193,10 @@ static ipw_err open_client(struct run *r, ipw_errbuf *eb)
         json_object_set_new(params, "output_tokens_min", json_integer(8));
         json_object_set_new(params, "output_tokens_max", json_integer(64));
     }
-    cc.params = params;
-    ipw_err rc = ipw_client_open(cfg->client_id, &cc, &r->client, eb);
+    ipw_err rc = ipw_run_client_open(cfg->client_id, cfg->client_base_url, params,
+                                     cfg->connect_timeout_ns, cfg->idle_timeout_ns, cfg->model,
+                                     r->served, sizeof r->served, &r->client, eb);
     json_decref(params);
-    if (rc == IPW_OK)
-        rc = ipw_client_check_ready(r->client, cfg->model, r->served, sizeof r->served, eb);
     return rc;
 }
 
@@ -473,15 +468,7 @@ ipw_err ipw_agent_run(const struct ipw_agent_run_config *cfg, struct ipw_agent_r
         int n = cfg->concurrency > 0 ? cfg->concurrency : 1;
         if ((size_t)n > r->npending)
             n = (int)r->npending;
-        pthread_t th[256];
-        int started = 0;
-        for (int i = 0; i < n && i < 256; i++)
-            if (pthread_create(&th[i], NULL, worker, r) == 0)
-                started++;
-        if (started == 0)
-            e = ipw_fail(eb, IPW_E_NOMEM, "cannot start task threads");
-        for (int i = 0; i < started; i++)
-            pthread_join(th[i], NULL);
+        e = ipw_run_workers(n > 256 ? 256 : n, worker, r, "task", eb);
     }
     if (r->tlog) {
         ipw_errbuf fe = {0};

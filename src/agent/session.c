@@ -7,6 +7,7 @@
 
 #include "ipw/agent.h"
 #include "ipw/buf.h"
+#include "taskset.h"
 
 #define MAX_TURNS 10000
 #define MAX_TOKENS 10000000L
@@ -134,44 +135,5 @@ static ipw_err session(const json_t *o, const char *where, size_t index, struct 
 ipw_err ipw_agent_sessions_parse(const char *text, size_t len, const char *source,
                                  struct ipw_agent_taskset *ts, ipw_errbuf *eb)
 {
-    size_t cap = ts->n, line = 0;
-    ipw_err e = IPW_OK;
-    const char *p = text, *end = text + len;
-    while (e == IPW_OK && p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        line++;
-        const char *b = p;
-        while (b < le && (*b == ' ' || *b == '\t' || *b == '\r'))
-            b++;
-        if (b < le) {
-            char where[600];
-            snprintf(where, sizeof where, "%s line %zu", source, line);
-            json_error_t je;
-            json_t *obj = json_loadb(b, (size_t)(le - b), 0, &je);
-            if (!obj)
-                e = ipw_fail(eb, IPW_E_INVALID, "%s: not JSON (%s at column %d)", where, je.text,
-                             je.column);
-            if (e == IPW_OK) {
-                e = ipw_grow(&ts->task, &cap, ts->n + 1, sizeof *ts->task, 100000);
-                if (e != IPW_OK)
-                    e = ipw_fail(eb, e, "%s: too many sessions (at most 100000)", where);
-            }
-            if (e == IPW_OK)
-                e = session(obj, where, ts->n, &ts->task[ts->n], eb);
-            json_decref(obj);
-            if (e == IPW_OK) {
-                for (size_t i = 0; i < ts->n && e == IPW_OK; i++)
-                    if (strcmp(ts->task[i].id, ts->task[ts->n].id) == 0)
-                        e = ipw_fail(eb, IPW_E_INVALID, "%s: session_id '%s' is used twice",
-                                     where, ts->task[i].id);
-                if (e == IPW_OK)
-                    ts->n++;
-                else
-                    ipw_agent_task_clear(&ts->task[ts->n]);
-            }
-        }
-        p = nl ? nl + 1 : end;
-    }
-    return e;
+    return ipw_agent_jsonl_read(text, len, source, false, "session_id", session, ts, eb);
 }

@@ -9,6 +9,7 @@
 #include "ipw/dataset.h"
 #include "ipw/embedded.h"
 #include "ipw/fsutil.h"
+#include "taskset.h"
 
 #define MAX_TASKS 100000
 #define MAX_FILE ((size_t)256 << 20)
@@ -39,8 +40,9 @@ static ipw_err grow(struct ipw_agent_taskset *ts, size_t *cap, ipw_errbuf *eb)
     return e == IPW_OK ? IPW_OK : ipw_fail(eb, e, "out of memory reading tasks");
 }
 
-ipw_err ipw_agent_tasks_parse(const char *text, size_t len, const char *source,
-                              struct ipw_agent_taskset *ts, ipw_errbuf *eb)
+ipw_err ipw_agent_jsonl_read(const char *text, size_t len, const char *source, bool comments,
+                             const char *id_name, ipw_agent_fill_fn fill,
+                             struct ipw_agent_taskset *ts, ipw_errbuf *eb)
 {
     size_t cap = ts->n, line = 0;
     ipw_err e = IPW_OK;
@@ -52,7 +54,7 @@ ipw_err ipw_agent_tasks_parse(const char *text, size_t len, const char *source,
         const char *b = p;
         while (b < le && (*b == ' ' || *b == '\t' || *b == '\r'))
             b++;
-        if (b < le && *b != '#') {
+        if (b < le && !(comments && *b == '#')) {
             char where[600];
             snprintf(where, sizeof where, "%s line %zu", source, line);
             json_error_t je;
@@ -63,15 +65,15 @@ ipw_err ipw_agent_tasks_parse(const char *text, size_t len, const char *source,
             if (e == IPW_OK)
                 e = grow(ts, &cap, eb);
             if (e == IPW_OK)
-                e = ipw_agent_task_parse(obj, where, &ts->task[ts->n], eb);
+                e = fill(obj, where, ts->n, &ts->task[ts->n], eb);
             json_decref(obj);
             if (e == IPW_OK) {
                 const char *id = ts->task[ts->n].id;
                 for (size_t i = 0; i < ts->n && e == IPW_OK; i++)
                     if (strcmp(ts->task[i].id, id) == 0)
                         e = ipw_fail(eb, IPW_E_INVALID,
-                                     "%s: task id '%s' is used twice; ids must be unique", where,
-                                     id);
+                                     "%s: %s '%s' is used twice; ids must be unique", where,
+                                     id_name, id);
                 if (e == IPW_OK)
                     ts->n++;
                 else
@@ -81,6 +83,19 @@ ipw_err ipw_agent_tasks_parse(const char *text, size_t len, const char *source,
         p = nl ? nl + 1 : end;
     }
     return e;
+}
+
+static ipw_err fill_task(const json_t *obj, const char *where, size_t index, struct ipw_agent_task *t,
+                         ipw_errbuf *eb)
+{
+    (void)index;
+    return ipw_agent_task_parse(obj, where, t, eb);
+}
+
+ipw_err ipw_agent_tasks_parse(const char *text, size_t len, const char *source,
+                              struct ipw_agent_taskset *ts, ipw_errbuf *eb)
+{
+    return ipw_agent_jsonl_read(text, len, source, true, "task id", fill_task, ts, eb);
 }
 
 /* The ipw dataset's multiple-choice and exact-answer items as qa tasks (open items need a

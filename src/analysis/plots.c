@@ -139,6 +139,19 @@ static double py(const struct frame *f, double v)
     return f->y1 - (v - f->y.lo) / (f->y.hi - f->y.lo) * (f->y1 - f->y0);
 }
 
+/* The dashed vertical line at a distribution's median (histogram and density plots). */
+static void median_line(cairo_t *cr, const struct frame *f, double median)
+{
+    static const double dash[] = {5, 3};
+    muted(cr);
+    cairo_set_dash(cr, dash, 2, 0);
+    cairo_set_line_width(cr, 1.5);
+    cairo_move_to(cr, px(f, median), f->y0);
+    cairo_line_to(cr, px(f, median), f->y1);
+    cairo_stroke(cr);
+    cairo_set_dash(cr, NULL, 0, 0);
+}
+
 /* Intervals between the first and last tick; make_axis aims at ~6, the cap is a guard. */
 static int tick_count(const struct axis *a)
 {
@@ -486,14 +499,7 @@ static void draw_histogram(cairo_t *cr, const struct ipw_plot_data *d, const dou
                         py(&f, 0) - py(&f, (double)count[b]));
         cairo_fill(cr);
     }
-    static const double dash[] = {5, 3};
-    muted(cr);
-    cairo_set_dash(cr, dash, 2, 0);
-    cairo_set_line_width(cr, 1.5);
-    cairo_move_to(cr, px(&f, median), f.y0);
-    cairo_line_to(cr, px(&f, median), f.y1);
-    cairo_stroke(cr);
-    cairo_set_dash(cr, NULL, 0, 0);
+    median_line(cr, &f, median);
     struct legend_row rows[2];
     char cnt[32], med[32];
     fmt_count(cnt, sizeof cnt, n);
@@ -576,14 +582,7 @@ static void draw_kde(cairo_t *cr, const struct ipw_plot_data *d)
         }
         cairo_stroke(cr);
     }
-    static const double dash[] = {5, 3};
-    muted(cr);
-    cairo_set_dash(cr, dash, 2, 0);
-    cairo_set_line_width(cr, 1.5);
-    cairo_move_to(cr, px(&f, median), f.y0);
-    cairo_line_to(cr, px(&f, median), f.y1);
-    cairo_stroke(cr);
-    cairo_set_dash(cr, NULL, 0, 0);
+    median_line(cr, &f, median);
     cairo_restore(cr);
 
     struct legend_row rows[2];

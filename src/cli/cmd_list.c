@@ -19,30 +19,33 @@ static const struct entry analysis_about[] = {
     {"regression", "least-squares fits of latency, energy and power against tokens"},
     {NULL, NULL}};
 
+static const char *const analyses[] = {"accuracy", "regression", NULL};
+
+static const char *analysis_description(const char *name)
+{
+    for (const struct entry *e = analysis_about; e->name; e++)
+        if (strcmp(e->name, name) == 0)
+            return e->about;
+    return NULL;
+}
+
+static const char *client_description(const char *name)
+{
+    return ipw_client_lookup(name)->description;
+}
+
 static void print_line(const char *name, const char *about)
 {
     printf("  %-10s %s\n", name, about ? about : "");
 }
 
-static void print_clients(void)
+/* A group's names and the line each describes itself with. */
+static void print_group(const char *title, const char *const *names,
+                        const char *(*about)(const char *name))
 {
-    printf("clients:\n");
-    for (const struct ipw_client_ops *const *p = ipw_client_registry(); *p; p++)
-        print_line((*p)->name, (*p)->description);
-}
-
-static void print_datasets(void)
-{
-    printf("datasets:\n");
-    for (const char *const *id = ipw_dataset_choices(); *id; id++)
-        print_line(*id, ipw_dataset_description(*id));
-}
-
-static void print_analyses(void)
-{
-    printf("analyses:\n");
-    for (const struct entry *e = analysis_about; e->name; e++)
-        print_line(e->name, e->about);
+    printf("%s:\n", title);
+    for (const char *const *n = names; *n; n++)
+        print_line(*n, about(*n));
 }
 
 /* Collectors describe themselves in their registry entries; auto's line is their order. */
@@ -72,15 +75,15 @@ int cmd_list(int argc, char **argv)
     const char *what = npos ? pos[0] : "all";
     bool all = strcmp(what, "all") == 0, shown = false;
     if (all || strcmp(what, "clients") == 0) {
-        print_clients();
+        print_group("clients", ipw_client_choices(), client_description);
         shown = true;
     }
     if (all || strcmp(what, "datasets") == 0) {
-        print_datasets();
+        print_group("datasets", ipw_dataset_choices(), ipw_dataset_description);
         shown = true;
     }
     if (all || strcmp(what, "analyses") == 0) {
-        print_analyses();
+        print_group("analyses", analyses, analysis_description);
         shown = true;
     }
     if (all || strcmp(what, "collectors") == 0) {

@@ -84,15 +84,17 @@ static int run_local(const char *collector, int64_t interval_ns, long count, boo
         fprintf(stderr, "ipw telemetry: %s\n", eb.msg);
         return 1;
     }
-    if (c->detect_log[0] && !(c->info.caps & IPW_CAP_ENERGY))
+    const struct ipw_collector_info *info = ipw_collector_info(c);
+    const char *skipped = ipw_collector_detect_log(c);
+    if (skipped[0] && !(info->caps & IPW_CAP_ENERGY))
         fprintf(stderr, "ipw telemetry: note: no power or energy counter is readable here (null "
                         "collector), so only memory is shown; skipped: %s\n",
-                c->detect_log);
-    else if (c->detect_log[0])
-        ipw_info("collector %s chosen; skipped: %s", c->info.platform, c->detect_log);
-    if (c->info.notes[0])
-        fprintf(stderr, "ipw telemetry: note: %s\n", c->info.notes);
-    struct ipw_device_reading *dev = c->info.ndev ? calloc(c->info.ndev, sizeof *dev) : NULL;
+                skipped);
+    else if (skipped[0])
+        ipw_info("collector %s chosen; skipped: %s", info->platform, skipped);
+    if (info->notes[0])
+        fprintf(stderr, "ipw telemetry: note: %s\n", info->notes);
+    struct ipw_device_reading *dev = info->ndev ? calloc(info->ndev, sizeof *dev) : NULL;
     if (!as_json)
         print_header();
     int64_t next = ipw_mono_ns();
@@ -106,7 +108,7 @@ static int run_local(const char *collector, int64_t interval_ns, long count, boo
         if (ipw_collector_sample(c, &r, dev, &se) != IPW_OK)
             fprintf(stderr, "ipw telemetry: sample failed: %s\n", se.msg);
         r.sequence = (uint64_t)i + 1;
-        emit(&r, dev, &c->info, as_json);
+        emit(&r, dev, info, as_json);
         next += interval_ns;
     }
     free(dev);

@@ -64,7 +64,7 @@ static void refresh(struct sources *s, struct ipw_top *t)
         ipw_errbuf eb = {0};
         if (ipw_collector_sample(s->local, &r, s->dev, &eb) != IPW_OK)
             ipw_warn("sample failed: %s", eb.msg);
-        ipw_top_update_local(t, &s->local->info, &r, s->dev, now);
+        ipw_top_update_local(t, ipw_collector_info(s->local), &r, s->dev, now);
         return;
     }
     snprintf(t->title, sizeof t->title, "fleet: %zu monitor%s", s->ntargets,
@@ -299,9 +299,10 @@ int cmd_top(int argc, char **argv)
             fprintf(stderr, "ipw top: %s\n", eb.msg);
             return 1;
         }
-        if (s.local->info.notes[0])
-            ipw_info("%s", s.local->info.notes);
-        s.dev = calloc(s.local->info.ndev ? s.local->info.ndev : 1, sizeof *s.dev);
+        const struct ipw_collector_info *info = ipw_collector_info(s.local);
+        if (info->notes[0])
+            ipw_info("%s", info->notes);
+        s.dev = calloc(info->ndev ? info->ndev : 1, sizeof *s.dev);
         if (!s.dev) {
             ipw_collector_close(s.local);
             fprintf(stderr, "ipw top: out of memory\n");

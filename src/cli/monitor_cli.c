@@ -98,14 +98,16 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
         fprintf(stderr, "%s: %s\n", prog, eb.msg);
         return 1;
     }
-    if (c->detect_log[0] && !(c->info.caps & IPW_CAP_ENERGY))
+    const struct ipw_collector_info *info = ipw_collector_info(c);
+    const char *skipped = ipw_collector_detect_log(c);
+    if (skipped[0] && !(info->caps & IPW_CAP_ENERGY))
         ipw_warn("collector null: no power or energy counter is readable here, so the readings "
                  "carry memory only; skipped: %s",
-                 c->detect_log);
-    else if (c->detect_log[0])
-        ipw_info("collector %s chosen; skipped: %s", c->info.platform, c->detect_log);
-    if (c->info.notes[0])
-        ipw_warn("collector %s: %s", c->info.platform, c->info.notes);
+                 skipped);
+    else if (skipped[0])
+        ipw_info("collector %s chosen; skipped: %s", info->platform, skipped);
+    if (info->notes[0])
+        ipw_warn("collector %s: %s", info->platform, info->notes);
 
     struct ipw_sampler_config scfg;
     ipw_sampler_config_init(&scfg);
@@ -142,7 +144,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
                                      ipw_monitor_metrics_port(m)) != 0)
         goto out;
     if (ipw_log_get_level() >= IPW_LOG_INFO) {
-        fprintf(stderr, "%s: collector %s every %ld ms; gRPC on ", prog, c->info.platform,
+        fprintf(stderr, "%s: collector %s every %ld ms; gRPC on ", prog, info->platform,
                 interval_ms);
         if (port >= 0)
             fprintf(stderr, "%s:%d%s", bind, ipw_monitor_grpc_port(m), unix_path ? " and " : "");

@@ -280,3 +280,16 @@ void ipw_names_join(const char *const *names, const char *sep, const char *last,
         len += (size_t)n;
     }
 }
+
+void ipw_names_build(struct ipw_names *n, const char *first, const char *(*name_of)(size_t i),
+                     const char *last)
+{
+    size_t k = 0;
+    if (first)
+        n->names[k++] = first;
+    for (size_t i = 0; k < IPW_NAMES_MAX && name_of(i); i++)
+        n->names[k++] = name_of(i);
+    n->names[k] = NULL;
+    ipw_names_join(n->names, ", ", last, n->text, sizeof n->text);
+    ipw_names_join(n->names, "|", "|", n->usage, sizeof n->usage);
+}

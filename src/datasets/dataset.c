@@ -9,7 +9,7 @@
 
 #include "datasets/presets.h"
 #include "ipw/buf.h"
-#include "ipw/dataset_rows.h"
+#include "datasets/dataset_rows.h"
 #include "ipw/embedded.h"
 #include "ipw/log.h"
 #include "ipw/options.h"
@@ -32,28 +32,19 @@ static const struct ipw_ds_preset *find_preset(const char *id)
 }
 
 /* The derived lists, built once from the presets. */
-static const char *g_ids[NPRESETS + 1];
-static char g_ids_text[128];
+static struct ipw_names g_ids;
 static pthread_once_t g_derived = PTHREAD_ONCE_INIT;
+static const char *preset_id(size_t i) { return i < NPRESETS ? presets[i]->id : NULL; }
+static void derive(void) { ipw_names_build(&g_ids, NULL, preset_id, " or "); }
 
-static void derive(void)
-{
-    for (size_t i = 0; i < NPRESETS; i++)
-        g_ids[i] = presets[i]->id;
-    ipw_names_join(g_ids, ", ", " or ", g_ids_text, sizeof g_ids_text);
-}
-
-const char *const *ipw_dataset_choices(void)
+static const struct ipw_names *ids(void)
 {
     pthread_once(&g_derived, derive);
-    return g_ids;
+    return &g_ids;
 }
 
-const char *ipw_dataset_choices_text(void)
-{
-    pthread_once(&g_derived, derive);
-    return g_ids_text;
-}
+const char *const *ipw_dataset_choices(void) { return ids()->names; }
+const char *ipw_dataset_choices_text(void) { return ids()->text; }
 
 const char *ipw_dataset_default(void) { return find_preset(NULL)->id; }
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "datasets/presets.h"
-#include "ipw/dataset_rows.h"
+#include "datasets/dataset_rows.h"
 #include "ipw/jsonutil.h"
 
 static json_t *nonnull(json_t *v) { return json_is_null(v) ? NULL : v; }

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "ipw/buf.h"
-#include "ipw/dataset_rows.h"
+#include "datasets/dataset_rows.h"
 
 #define ROWS_CHUNK 65536
 

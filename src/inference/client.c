@@ -20,7 +20,6 @@
 /* The registry: adding a client is adding its file and one line here. */
 static const struct ipw_client_ops *const g_clients[] = {
     &ipw_client_ollama, &ipw_client_openai, &ipw_client_vllm, &ipw_client_sim, NULL};
-#define NCLIENTS (sizeof g_clients / sizeof g_clients[0] - 1)
 
 const struct ipw_client_ops *const *ipw_client_registry(void) { return g_clients; }
 
@@ -37,35 +36,20 @@ const struct ipw_client_ops *ipw_client_lookup(const char *name)
 }
 
 /* The derived lists, built once from the tables. */
-static const char *g_names[NCLIENTS + 1];
-static char g_names_text[128], g_names_usage[128];
+static struct ipw_names g_names;
 static pthread_once_t g_derived = PTHREAD_ONCE_INIT;
+static const char *client_name(size_t i) { return g_clients[i] ? g_clients[i]->name : NULL; }
+static void derive(void) { ipw_names_build(&g_names, NULL, client_name, " or "); }
 
-static void derive(void)
-{
-    for (size_t i = 0; i < NCLIENTS; i++)
-        g_names[i] = g_clients[i]->name;
-    ipw_names_join(g_names, ", ", " or ", g_names_text, sizeof g_names_text);
-    ipw_names_join(g_names, "|", "|", g_names_usage, sizeof g_names_usage);
-}
-
-const char *const *ipw_client_choices(void)
+static const struct ipw_names *names(void)
 {
     pthread_once(&g_derived, derive);
-    return g_names;
+    return &g_names;
 }
 
-const char *ipw_client_choices_text(void)
-{
-    pthread_once(&g_derived, derive);
-    return g_names_text;
-}
-
-const char *ipw_client_choices_usage(void)
-{
-    pthread_once(&g_derived, derive);
-    return g_names_usage;
-}
+const char *const *ipw_client_choices(void) { return names()->names; }
+const char *ipw_client_choices_text(void) { return names()->text; }
+const char *ipw_client_choices_usage(void) { return names()->usage; }
 
 const char *ipw_client_api_key_from_env(void)
 {

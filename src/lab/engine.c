@@ -307,7 +307,7 @@ static void emit_figures(struct run_ctx *c, const struct ipw_lab_run *r)
 static void gpu_share(struct ipw_lab_engine *e, struct run_ctx *c, struct ipw_lab_run *r)
 {
     if (!e->ts.local || !e->ts.collector ||
-        !(e->ts.collector->info.caps & IPW_CAP_PROCESS_GPU_SHARE))
+        !(ipw_collector_info(e->ts.collector)->caps & IPW_CAP_PROCESS_GPU_SHARE))
         return;
     size_t n;
     const int *pids = ipw_lab_proctree_pids(e->tree, &n);

@@ -166,12 +166,12 @@ ipw_err ipw_lab_engine_open(const struct ipw_lab_engine_config *cfg, struct ipw_
     /* a modelled collector that auto-detection fell back to (cpu-model) is no measurement
      * either; asked for by name it is the user's choice */
     bool modelled_fallback = (e->ts.info.caps & IPW_CAP_MODELLED) && e->ts.collector &&
-                             e->ts.collector->detect_log[0];
+                             ipw_collector_detect_log(e->ts.collector)[0];
     if (rc == IPW_OK && (!(e->ts.info.caps & IPW_CAP_ENERGY) || modelled_fallback)) {
         /* never show zeros as measurements: say what was tried and what is possible */
         char tried[400] = "the null collector was chosen";
-        if (e->ts.collector && e->ts.collector->detect_log[0])
-            tried_summary(e->ts.collector->detect_log, tried, sizeof tried);
+        if (e->ts.collector && ipw_collector_detect_log(e->ts.collector)[0])
+            tried_summary(ipw_collector_detect_log(e->ts.collector), tried, sizeof tried);
         /* the offer first: the list of what was tried can be long and is cut to fit */
         rc = ipw_fail(eb, IPW_E_UNSUPPORTED,
                       "no energy counter is readable here, so nothing can be measured: use "

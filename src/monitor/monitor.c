@@ -158,7 +158,7 @@ static void encode_into_ring(struct ipw_monitor *m, const struct ipw_reading *r,
     struct slot *s = &m->ring[m->ring_next % m->depth];
     ipw_buf_reset(&s->msg);
     s->mono_ns = r->mono_ns;
-    if (!ipw_wire_encode_reading(r, dev, &m->collector->info, &m->si, &s->msg)) {
+    if (!ipw_wire_encode_reading(r, dev, ipw_collector_info(m->collector), &m->si, &s->msg)) {
         ipw_warn("monitor: cannot encode reading %llu (out of memory); skipped",
                  (unsigned long long)r->sequence);
         return;
@@ -220,7 +220,8 @@ static int64_t tick(void *ud, int64_t now)
     int64_t took = ipw_mono_ns() - t0;
     if (e != IPW_OK) {
         if (m->tick_failures++ % 100 == 0)
-            ipw_warn("telemetry sample failed (%s): %s", m->collector->info.platform, eb.msg);
+            ipw_warn("telemetry sample failed (%s): %s", ipw_collector_name(m->collector),
+                     eb.msg);
     } else if (m->tick_failures) {
         ipw_info("telemetry recovered after %llu failed samples",
                  (unsigned long long)m->tick_failures);
@@ -233,7 +234,7 @@ static int64_t tick(void *ud, int64_t now)
     m->slow_ticks = took > limit ? m->slow_ticks + 1 : 0;
     if (m->slow_ticks >= 3) {
         ipw_info("monitor: collector %s takes %.1f ms per reading; sampling on its own thread",
-                 m->collector->info.platform, (double)took / 1e6);
+                 ipw_collector_info(m->collector)->platform, (double)took / 1e6);
         m->driving = false;
         if (ipw_sampler_start(m->sampler, &eb) != IPW_OK)
             ipw_error("monitor: %s", eb.msg);
@@ -275,7 +276,8 @@ static int health(void *ud, const uint8_t *req, size_t len, struct ipw_buf *resp
     ipw_sampler_get_stats(m->sampler, &ss);
     Energy__HealthResponse hr = ENERGY__HEALTH_RESPONSE__INIT;
     hr.healthy = ss.held > 0 && ipw_mono_ns() - ss.newest_mono_ns < stale_after(m);
-    hr.platform = m->collector->info.platform;
+    hr.platform = (char *)ipw_collector_name(m->collector); /* protobuf-c's fields are not
+                                                               const; packing only reads it */
     if (ipw_buf_reserve(resp, energy__health_response__get_packed_size(&hr)) != IPW_OK)
         return IPW_GRPC_RESOURCE_EXHAUSTED;
     ipw_buf_commit(resp, energy__health_response__pack(&hr, (uint8_t *)resp->p + resp->len));
@@ -302,7 +304,7 @@ static int health_check(void *ud, const uint8_t *req, size_t len, struct ipw_buf
     ipw_sampler_get_stats(m->sampler, &ss);
     Grpc__Health__V1__HealthCheckResponse hr = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
     /* SERVING means real telemetry: the null collector measures no energy at all. */
-    bool serving = (m->collector->info.caps & IPW_CAP_ENERGY) && ss.held > 0;
+    bool serving = (ipw_collector_info(m->collector)->caps & IPW_CAP_ENERGY) && ss.held > 0;
     hr.status = serving ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
                         : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
     if (ipw_buf_reserve(resp, grpc__health__v1__health_check_response__get_packed_size(&hr)) != IPW_OK)
@@ -550,7 +552,7 @@ ipw_err ipw_monitor_run(struct ipw_monitor *m, ipw_errbuf *eb)
     if (m->cfg.drive_sampler) {
         /* a blocking source (powermetrics waits for its child's next sample) never runs on the
          * loop: it gets the sampler's own thread */
-        m->driving = !(m->collector->info.caps & IPW_CAP_BLOCKING_SAMPLE);
+        m->driving = !(ipw_collector_info(m->collector)->caps & IPW_CAP_BLOCKING_SAMPLE);
         if (!m->driving && (e = ipw_sampler_start(m->sampler, eb)) != IPW_OK)
             return e;
     }
@@ -582,7 +584,7 @@ void ipw_monitor_get_stats(struct ipw_monitor *m, struct ipw_monitor_stats *st)
  * waking the loop, which drains it with its next tick. A collector that blocks is left alone. */
 static void refresh_for_scrape(struct ipw_monitor *m, const struct ipw_sampler_stats *ss)
 {
-    if (m->collector->info.caps & IPW_CAP_BLOCKING_SAMPLE)
+    if (ipw_collector_info(m->collector)->caps & IPW_CAP_BLOCKING_SAMPLE)
         return;
     if (ss->held && ipw_mono_ns() - ss->newest_mono_ns <= m->period_ns)
         return;
@@ -607,7 +609,7 @@ char *ipw_monitor_metrics_text(struct ipw_monitor *m)
     pthread_mutex_lock(&m->metrics_lock);
     if (!m->metrics_cached || memcmp(&key, &m->metrics_key, sizeof key) != 0) {
         struct ipw_metrics_view *v = &m->metrics_view;
-        v->info = &m->collector->info;
+        v->info = ipw_collector_info(m->collector);
         v->si = &m->si;
         v->start_real_ns = m->start_real_ns;
         v->interval_ns = m->period_ns;

@@ -20,6 +20,7 @@
 #include "record_build.h"
 #include "run_output.h"
 #include "telemetry_session.h"
+#include "workers.h"
 
 struct runner {
     const struct ipw_profile_config *cfg;
@@ -318,18 +319,9 @@ static void take_baseline(struct runner *r)
 static ipw_err open_client(struct runner *r, ipw_errbuf *eb)
 {
     const struct ipw_profile_config *cfg = r->cfg;
-    struct ipw_client_config cc = {0};
-    cc.base_url = cfg->client_base_url;
-    cc.api_key = ipw_client_api_key_from_env();
-    cc.connect_timeout_ns = cfg->connect_timeout_ns;
-    cc.idle_timeout_ns = cfg->idle_timeout_ns;
-    cc.params = cfg->client_params;
-    snprintf(r->served_model, sizeof r->served_model, "%s", cfg->model);
-    ipw_err rc = ipw_client_open(cfg->client_id, &cc, &r->client, eb);
-    if (rc != IPW_OK)
-        return rc;
-    rc = ipw_client_check_ready(r->client, cfg->model, r->served_model, sizeof r->served_model,
-                                eb);
+    ipw_err rc = ipw_run_client_open(cfg->client_id, cfg->client_base_url, cfg->client_params,
+                                     cfg->connect_timeout_ns, cfg->idle_timeout_ns, cfg->model,
+                                     r->served_model, sizeof r->served_model, &r->client, eb);
     if (rc == IPW_OK && strcmp(r->served_model, cfg->model) != 0)
         ipw_info("model '%s' is served as '%s'", cfg->model, r->served_model);
     return rc;
@@ -433,16 +425,8 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
                                              .mark_ud = &r->ts,
                                              .deferred = !r->ts.local};
         rc = ipw_share_ledger_create(&lc, &r->ledger, eb);
-        pthread_t *th = rc == IPW_OK ? calloc((size_t)n, sizeof *th) : NULL;
-        int started = 0;
-        for (int i = 0; th && i < n; i++)
-            if (pthread_create(&th[i], NULL, worker, r) == 0)
-                started++;
-        if (rc == IPW_OK && started == 0)
-            rc = ipw_fail(eb, IPW_E_NOMEM, "cannot start query threads");
-        for (int i = 0; i < started; i++)
-            pthread_join(th[i], NULL);
-        free(th);
+        if (rc == IPW_OK)
+            rc = ipw_run_workers(n, worker, r, "query", eb);
         ipw_progress_finish(&r->progress);
     }
 

@@ -45,11 +45,11 @@ static ipw_err open_local(const struct ipw_telemetry_session_config *cfg,
     }
     ts->src.n = 1;
     ts->src.s[0] = s;
-    ts->src.main_domain[0] = ts->collector->info.main_domain;
+    ts->src.main_domain[0] = ipw_collector_info(ts->collector)->main_domain;
     ts->local = true;
-    ts->info = ts->collector->info;
-    snprintf(ts->platform, sizeof ts->platform, "%s", ts->collector->info.platform);
-    snprintf(ts->collector_name, sizeof ts->collector_name, "%s", ts->collector->info.platform);
+    ts->info = *ipw_collector_info(ts->collector);
+    snprintf(ts->platform, sizeof ts->platform, "%s", ts->info.platform);
+    snprintf(ts->collector_name, sizeof ts->collector_name, "%s", ts->info.platform);
     snprintf(ts->monitors_desc, sizeof ts->monitors_desc, "local");
     return IPW_OK;
 }
@@ -93,25 +93,26 @@ void ipw_telemetry_session_log_notes(const struct ipw_telemetry_session *ts)
 {
     bool null = !(ts->info.caps & IPW_CAP_ENERGY);
     /* auto-detection ending in null is what a user must not miss (often: RAPL needs root) */
-    if (null && ts->collector && ts->collector->detect_log[0])
+    if (null && ts->collector && ipw_collector_detect_log(ts->collector)[0])
         ipw_warn("telemetry: no power or energy counter is readable here (null collector), so "
                  "queries are timed and scored but get no energy; skipped %s",
-                 ts->collector->detect_log);
+                 ipw_collector_detect_log(ts->collector));
     else if (null && ts->local)
         ipw_info("telemetry: null collector: queries get no energy");
     else if (null)
         ipw_warn("telemetry: the energy monitor reads no power counter (platform null), so "
                  "queries are timed and scored but get no energy");
-    else if (ts->collector && ts->collector->detect_log[0] &&
+    else if (ts->collector && ipw_collector_detect_log(ts->collector)[0] &&
              (ts->info.caps & IPW_CAP_MODELLED)) {
         /* auto-detection found no counter and fell to the CPU model: one warning says both */
         ipw_warn("telemetry: no power or energy counter is readable here, so CPU and DRAM "
-                 "energy are %s; skipped %s", ts->info.notes, ts->collector->detect_log);
+                 "energy are %s; skipped %s",
+                 ts->info.notes, ipw_collector_detect_log(ts->collector));
         return;
-    } else if (ts->collector && ts->collector->detect_log[0])
+    } else if (ts->collector && ipw_collector_detect_log(ts->collector)[0])
         /* which collectors did not apply (macOS on Linux, ...) is detail, not news */
-        ipw_debug("telemetry: %s chosen; skipped %s", ts->collector->info.platform,
-                  ts->collector->detect_log);
+        ipw_debug("telemetry: %s chosen; skipped %s", ipw_collector_info(ts->collector)->platform,
+                  ipw_collector_detect_log(ts->collector));
     if (ts->local && !null)
         ipw_info("telemetry: %s collector, sampled every %lld ms", ts->platform,
                  (long long)(ts->interval_ns / IPW_NS_PER_MS));

@@ -2,6 +2,7 @@
  * detection, and the per-sample steps shared by all platforms (timestamps, the RAPL companion
  * that adds CPU energy beside a GPU, CPU memory from /proc/meminfo). */
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,13 @@ const char *ipw_collector_name(const struct ipw_collector *c)
 {
     return c ? c->info.platform : "none";
 }
+
+const struct ipw_collector_info *ipw_collector_info(const struct ipw_collector *c)
+{
+    return &c->info;
+}
+
+const char *ipw_collector_detect_log(const struct ipw_collector *c) { return c->detect_log; }
 
 const char *ipw_collector_last_error(const struct ipw_collector *c)
 {

@@ -1,9 +1,9 @@
 /* CPU utilisation from /proc/stat and the load curve that turns it into modelled package
- * power (include/ipw/cpu_model.h). */
+ * power (src/telemetry/cpu_model.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipw/cpu_model.h"
+#include "telemetry/cpu_model.h"
 
 ipw_err ipw_procstat_parse(const char *text, size_t len, struct ipw_cpu_times *out,
                            ipw_errbuf *eb)

@@ -11,7 +11,8 @@
 
 #include "ipw/clock.h"
 #include "ipw/collector.h"
-#include "ipw/cpu_model.h"
+#include "telemetry/collector_priv.h"
+#include "telemetry/cpu_model.h"
 #include "ipw/fsutil.h"
 
 #define MAX_PACKAGES 64

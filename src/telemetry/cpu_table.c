@@ -1,5 +1,5 @@
 /* The CPU TDP table (data/cpu/cpu_power.csv, from CodeCarbon) and the matching of a
- * /proc/cpuinfo model name against it (include/ipw/cpu_model.h). */
+ * /proc/cpuinfo model name against it (src/telemetry/cpu_model.h). */
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "ipw/buf.h"
-#include "ipw/cpu_model.h"
+#include "telemetry/cpu_model.h"
 #include "ipw/embedded.h"
 #include "ipw/fsutil.h"
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/options.h"
 
 /* The registry: adding a collector is adding its file and one line here. */
@@ -31,19 +32,16 @@ const struct ipw_collector_ops *ipw_collector_lookup(const char *name)
 }
 
 /* The derived lists, built once from the tables. */
-static const char *choices[NCOLLECTORS + 2];
-static char choices_text[256];
+static struct ipw_names choices;
 static const struct ipw_collector_ops *order[NCOLLECTORS + 1];
 static pthread_once_t derived_once = PTHREAD_ONCE_INIT;
 
+static const char *collector_name(size_t i) { return registry[i] ? registry[i]->name : NULL; }
+
 static void derive(void)
 {
+    ipw_names_build(&choices, "auto", collector_name, ", ");
     size_t n = 0;
-    choices[n++] = "auto";
-    for (const struct ipw_collector_ops *const *p = registry; *p; p++)
-        choices[n++] = (*p)->name;
-    choices[n] = NULL;
-    ipw_names_join(choices, ", ", ", ", choices_text, sizeof choices_text);
     /* auto-detection: ranks 1, 2, 3 ... in order (a rank given twice keeps registry order) */
     n = 0;
     for (int rank = 1; n < NCOLLECTORS; rank++) {
@@ -59,17 +57,14 @@ static void derive(void)
     order[n] = NULL;
 }
 
-const char *const *ipw_collector_choices(void)
+static const struct ipw_names *names(void)
 {
     pthread_once(&derived_once, derive);
-    return choices;
+    return &choices;
 }
 
-const char *ipw_collector_choices_text(void)
-{
-    pthread_once(&derived_once, derive);
-    return choices_text;
-}
+const char *const *ipw_collector_choices(void) { return names()->names; }
+const char *ipw_collector_choices_text(void) { return names()->text; }
 
 void ipw_collector_describe_platform(const char *platform, const char *gpu_name, unsigned *caps,
                                      ipw_domain *main_domain)

@@ -4,6 +4,7 @@
 #define IPW_TELEMETRY_GPU_COMMON_H
 
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/err.h"
 
 struct ipw_tick_err {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 
 struct ipw_meminfo {
     int fd;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 
 static ipw_err null_open(struct ipw_collector *c, ipw_errbuf *eb)
 {

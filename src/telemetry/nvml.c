@@ -14,6 +14,7 @@
 #include "gpu_select.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/log.h"
 #include "nvml_api.h"
 

@@ -1,6 +1,6 @@
-/* The XML property-list reader behind the powermetrics collector (see ipw/plist.h). One pass,
+/* The XML property-list reader behind the powermetrics collector (see plist.h). One pass,
  * recursive descent with a depth limit; nodes live in one growing array, text in one pool. */
-#include "ipw/plist.h"
+#include "telemetry/plist.h"
 
 #include "ipw/buf.h"
 

@@ -22,9 +22,10 @@
 #include "ipw/buf.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/log.h"
-#include "ipw/plist.h"
-#include "ipw/powermetrics.h"
+#include "telemetry/plist.h"
+#include "telemetry/powermetrics.h"
 
 extern char **environ;
 

@@ -13,8 +13,9 @@
 
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/log.h"
-#include "ipw/rapl.h"
+#include "telemetry/rapl.h"
 
 #define HIST_LEN 64
 /* History entries are at least this far apart, so a burst of snapshots cannot push every

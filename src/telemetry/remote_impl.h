@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/remote.h"
 #include "ipw/sampler.h"
 #include "ipw/sysinfo.h"

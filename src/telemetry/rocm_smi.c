@@ -15,6 +15,7 @@
 #include "gpu_common.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/log.h"
 #include "rocm_smi_api.h"
 

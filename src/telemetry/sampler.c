@@ -122,7 +122,7 @@ static ipw_err create(struct ipw_collector *c, unsigned ndev, const struct ipw_s
 ipw_err ipw_sampler_create(struct ipw_collector *c, const struct ipw_sampler_config *cfg,
                            struct ipw_sampler **out, ipw_errbuf *eb)
 {
-    return create(c, c ? c->info.ndev : 0, cfg, out, eb);
+    return create(c, c ? ipw_collector_info(c)->ndev : 0, cfg, out, eb);
 }
 
 ipw_err ipw_sampler_create_push(unsigned ndev, const struct ipw_sampler_config *cfg,

@@ -9,6 +9,7 @@
 
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/perfmodel.h"
 #include "ipw/sim.h"
 

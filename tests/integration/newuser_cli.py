@@ -4,68 +4,12 @@ stands in for Ollama / vLLM; the sim backend for runs that need no server."""
 
 import json
 import os
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import monitor_support as ms  # noqa: E402
 
-IPW = os.environ["IPW_BIN"]
-BIN = os.environ.get("IPW_TEST_BINARY_DIR", ".")
-SERVER = os.environ.get("IPW_LLM_TEST_SERVER") or os.path.join(BIN, "tests", "llm_test_server")
-
-servers = []
-
-
-def fail(msg):
-    for s in servers:
-        if s.proc.poll() is None:
-            s.proc.kill()
-    ms.fail(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-    print("ok: " + msg, flush=True)
-
-
-class LlmServer:
-    def __init__(self, *models):
-        self.dir = ms.tmpdir("ipw-nu-llm-")
-        port_file = os.path.join(self.dir, "port")
-        self.log = os.path.join(self.dir, "requests.jsonl")
-        args = [SERVER, "--port", "0", "--port-file", port_file, "--log", self.log]
-        for m in models:
-            args += ["--model", m]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        servers.append(self)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if os.path.exists(port_file) and open(port_file).read().strip():
-                self.port = int(open(port_file).read().strip())
-                self.url = "http://127.0.0.1:%d" % self.port
-                return
-            time.sleep(0.02)
-        fail("llm_test_server did not start")
-
-    def requests(self, path):
-        if not os.path.exists(self.log):
-            return []
-        return [json.loads(line) for line in open(self.log)
-                if json.loads(line).get("path") == path]
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-
-
-def run(args, env=None, timeout=120):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([IPW] + args, capture_output=True, text=True, env=e, timeout=timeout)
+from llm_support import BIN, LlmServer, check, fail, run, servers  # noqa: E402
 
 
 def lines(p):

@@ -17,70 +17,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import monitor_support as ms  # noqa: E402
 import unpriv  # noqa: E402
 
-IPW = os.environ["IPW_BIN"]
-BIN = os.environ.get("IPW_TEST_BINARY_DIR", ".")
+from llm_support import BIN, IPW, LlmServer, check, fail, run, servers  # noqa: E402
+
 SRC = os.environ.get("IPW_TEST_SOURCE_DIR", ".")
-SERVER = os.environ.get("IPW_LLM_TEST_SERVER") or os.path.join(BIN, "tests", "llm_test_server")
 NODE = os.environ.get("IPW_NODE", "")
 FAKE_NVML = os.path.join(BIN, "tests", "fakes", "nvml", "libnvidia-ml.so.1")
-
-servers = []
-
-
-def fail(msg):
-    """Stop the LLM servers too before monitor_support's fail leaves the process."""
-    for s in servers:
-        if s.proc.poll() is None:
-            s.proc.kill()
-    ms.fail(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-    print("ok: " + msg, flush=True)
-
-
-
-class LlmServer:
-    def __init__(self, *models):
-        self.dir = ms.tmpdir("ipw-llm-")
-        port_file = os.path.join(self.dir, "port")
-        self.log = os.path.join(self.dir, "requests.jsonl")
-        args = [SERVER, "--port", "0", "--port-file", port_file, "--log", self.log]
-        for m in models:
-            args += ["--model", m]
-        # no inherited stdout: a pipe held open by a stray server would keep ctest waiting
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        servers.append(self)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if os.path.exists(port_file) and open(port_file).read().strip():
-                self.url = "http://127.0.0.1:%s" % open(port_file).read().strip()
-                return
-            time.sleep(0.02)
-        fail("llm_test_server did not start")
-
-    def chat_prompts(self):
-        out = []
-        if os.path.exists(self.log):
-            for line in open(self.log):
-                r = json.loads(line)
-                if r.get("path") == "/api/chat":
-                    msgs = r["body"]["messages"]
-                    out.append(msgs[-1]["content"])
-        return out
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-
-
-def run(args, env=None, **kw):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([IPW] + args, capture_output=True, text=True, env=e, timeout=120, **kw)
 
 
 def stderr_lines(p):

@@ -7,6 +7,7 @@
 
 #include "ipw/clock.h"
 #include "ipw/log.h"
+#include "telemetry/collector_priv.h"
 
 struct fake {
     int64_t t0;

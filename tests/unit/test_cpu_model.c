@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipw/cpu_model.h"
+#include "telemetry/cpu_model.h"
 
 static struct ipw_cpu_table *parse(const char *text, ipw_errbuf *eb)
 {

@@ -9,7 +9,7 @@
 #include "ipw/dataset.h"
 #include "ipw/fsutil.h"
 #include "ipw/run_dataset.h"
-#include "ipw/dataset_rows.h"
+#include "datasets/dataset_rows.h"
 
 static char *tmpdir;
 

@@ -9,7 +9,8 @@
 #include "fake_sysfs.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
-#include "ipw/rapl.h"
+#include "telemetry/collector_priv.h"
+#include "telemetry/rapl.h"
 #include "unpriv.h"
 
 /* No GPU library can load, whatever this machine has: detection order is all we test. */

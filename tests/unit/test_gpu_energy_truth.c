@@ -24,6 +24,7 @@
 #include "gpu_test_util.h"
 #include "ipw/clock.h"
 #include "ipw/sampler.h"
+#include "telemetry/collector_priv.h"
 
 #define NVML_ENV "IPW_FAKE_NVML_CONFIG"
 #define ROCM_ENV "IPW_FAKE_ROCM_CONFIG"

@@ -9,6 +9,7 @@
 #include "telemetry/gpu_select.h"
 #include "gpu_test_util.h"
 #include "ipw/clock.h"
+#include "telemetry/collector_priv.h"
 
 #define NVML_ENV "IPW_FAKE_NVML_CONFIG"
 #define LIB() gpu_fake_lib("nvml/libnvidia-ml.so.1")

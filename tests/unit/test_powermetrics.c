@@ -13,8 +13,9 @@
 
 #include "ipw/clock.h"
 #include "ipw/collector.h"
-#include "ipw/plist.h"
-#include "ipw/powermetrics.h"
+#include "telemetry/collector_priv.h"
+#include "telemetry/plist.h"
+#include "telemetry/powermetrics.h"
 #include "ipw/reading_json.h"
 
 static char fake[4096];

@@ -11,7 +11,8 @@
 #include "fake_sysfs.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
-#include "ipw/rapl.h"
+#include "telemetry/collector_priv.h"
+#include "telemetry/rapl.h"
 #include "unpriv.h"
 
 static struct ipw_collector *open_rapl(const char *root, int interval_ms, ipw_errbuf *eb)

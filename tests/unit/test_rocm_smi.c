@@ -11,6 +11,7 @@
 
 #include "gpu_test_util.h"
 #include "ipw/clock.h"
+#include "telemetry/collector_priv.h"
 
 #define ROCM_ENV "IPW_FAKE_ROCM_CONFIG"
 #define LIB() gpu_fake_lib("rocm/librocm_smi64.so")

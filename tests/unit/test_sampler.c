@@ -9,6 +9,7 @@
 
 #include "ipw/clock.h"
 #include "ipw/sampler.h"
+#include "telemetry/collector_priv.h"
 
 /* A waveform in monotonic time from t_start: 100 W for 1 s, then 300 W (for ever). The energy
  * reported is the exact integral, as a hardware counter would report it. */

@@ -12,6 +12,7 @@
 #include "ipw/client.h"
 #include "ipw/clock.h"
 #include "ipw/collector.h"
+#include "telemetry/collector_priv.h"
 #include "ipw/perfmodel.h"
 #include "ipw/sampler.h"
 #include "ipw/sim.h"
