@@ -13,6 +13,7 @@ if(TARGET ipw_gpu_testutil AND TARGET llm_test_server)
   target_link_libraries(test_predict_acceptance PRIVATE ipw_gpu_testutil ipwtest)
   add_dependencies(test_predict_acceptance fake_nvml llm_test_server)
   add_test(NAME integration.predict.acceptance COMMAND test_predict_acceptance)
-  set_tests_properties(integration.predict.acceptance PROPERTIES LABELS integration
+  # alone: its energies are wall time at a fixed power, which concurrent tests stretch
+  set_tests_properties(integration.predict.acceptance PROPERTIES LABELS integration RUN_SERIAL ON
                        TIMEOUT 300 ENVIRONMENT "${IPW_TEST_ENV}")
 endif()
