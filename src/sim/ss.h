@@ -394,7 +394,8 @@ struct ss_sched {
     size_t nrun, caprun, nwait, capwait;
     struct ss_batch *inflight; /* pp_size slots */
     size_t ninflight;
-    int64_t *stage_free; /* pp_size > 1: when each stage's NPUs finish the newest batch */
+    int64_t *stage_free; /* when each stage's NPUs finish the newest batch (ss_run.c) */
+    bool unseen; /* a batch completed after the first NPU's last poll (ss_run.c) */
     int64_t batch_ids;
     int64_t recompute_tokens, num_preemptions;
     /* each architecture layer's table, resolved once (keyed by the name's address) */

@@ -391,8 +391,14 @@ static ipw_err complete_now(struct run *r, struct ss_sched *sc, ipw_errbuf *eb)
  * stage's poll at the same time, so the next batch is scheduled at the next event. */
 static ipw_err poll_last_stage(struct run *r, int i, ipw_errbuf *eb)
 {
+    struct ss_sched *sc = &r->sim->s[i];
     ipw_err e = route(r, eb);
-    return e ? e : complete_now(r, &r->sim->s[i], eb);
+    size_t before = sc->ninflight;
+    if (!e)
+        e = complete_now(r, sc, eb);
+    if (sc->ninflight < before)
+        sc->unseen = true;
+    return e;
 }
 
 /* One poll of instance i (of its first NPU) at r->now. *exit set when every instance is
@@ -414,6 +420,7 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
         sc->last_end = r->now;
         sc->idle = true;
     }
+    sc->unseen = false;
     if (!split(sc) && (e = complete_now(r, sc, eb)))
         return e;
     struct ss_batch *nb;
@@ -478,10 +485,10 @@ static int64_t next_time(struct run *r)
         }
         any_busy = true;
         if (split(sc) && sc->stage_free[0] <= r->now) {
-            /* the first NPU is free: polled at every event, and a batch completing on the
-             * other NPU changes what it schedules, so no event may be skipped */
+            /* the first NPU is free: polled at every event; after a batch completed on the
+             * other NPU its next poll schedules anew, so that event may not be skipped */
             any_idle = true;
-            pp_idle = true;
+            pp_idle |= sc->unseen;
         }
         for (size_t b = 0; b < sc->ninflight; b++) {
             struct ss_batch *bt = &sc->inflight[b];
