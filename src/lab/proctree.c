@@ -1,9 +1,9 @@
 /* The server's process tree and the machine's CPU time from /proc (SPEC §5.2 step 6): the tree
  * is the root and every live descendant, re-walked at each snapshot so that runner processes
  * started during a run count; children already reaped count through the root's cutime+cstime.
- * A tracker keeps the last listing of /proc, so that a snapshot reads the stat files of the tree
- * and of processes born since, not of every process on the machine (milliseconds on a busy
- * one; the kernel's children lists would do it too, but not every kernel has them).
+ * The tree is found through the kernel's children lists (/proc/<pid>/task/<tid>/children) where
+ * it has them; else a tracker keeps the last listing of /proc, so that a snapshot reads the stat
+ * files of the tree and of processes born since, not of every process on the machine.
  * The machine's capacity is its CPUs times the wall-clock time between snapshots, and its busy
  * time that capacity less /proc/stat's idle and iowait (why: above ipw_lab_cpu_shares). */
 #include <ctype.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ipw/buf.h"
 #include "ipw/clock.h"
 #include "ipw/lab.h"
 
@@ -137,6 +138,7 @@ struct ipw_lab_proctree {
     int *tree; /* members of the tree in the last listing, ascending */
     size_t ntree;
     bool primed;
+    enum { WALK_UNKNOWN, WALK_CHILDREN, WALK_LISTING } walk;
 };
 
 static int cmp_int(const void *a, const void *b)
@@ -204,6 +206,97 @@ static int *list_pids(const char *root, size_t *n, ipw_errbuf *eb)
     return pids;
 }
 
+/* ---- the walk by children files ----------------------------------------------------------
+ * With CONFIG_PROC_CHILDREN (most distribution kernels) each thread lists the children it
+ * forked in /proc/<pid>/task/<tid>/children, so the tree is found from its root by reading the
+ * members' own files: the cost follows the size of the tree (a few processes, their threads),
+ * not the number of processes on the machine. Listing /proc was most of the lab's per-run CPU
+ * on a machine with a few hundred processes (the kernel fills a dentry for each of them). */
+
+static bool children_files(const char *root, int pid)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%d/task/%d/children", root, pid, pid);
+    return access(path, R_OK) == 0;
+}
+
+/* Appends pid to the unsorted list *v unless it is there (the tree is small: a linear check). */
+static ipw_err add_member(int **v, size_t *n, size_t *cap, int pid)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i] == pid)
+            return IPW_OK;
+    ipw_err e = ipw_grow(v, cap, *n + 1, sizeof **v, MAX_PROCS);
+    if (e == IPW_OK)
+        (*v)[(*n)++] = pid;
+    return e;
+}
+
+/* The children of every thread of pid, added to the list. A process or thread that ended
+ * meanwhile simply has none. */
+static ipw_err add_children(const char *root, int pid, int **v, size_t *n, size_t *cap)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%d/task", root, pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return IPW_OK;
+    ipw_err e = IPW_OK;
+    struct dirent *de;
+    while (e == IPW_OK && (de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        snprintf(path, sizeof path, "%s/%d/task/%s/children", root, pid, de->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        int c;
+        while (e == IPW_OK && fscanf(f, "%d", &c) == 1)
+            if (c > 0)
+                e = add_member(v, n, cap, c);
+        fclose(f);
+    }
+    closedir(d);
+    return e;
+}
+
+/* The tree: the root, the last snapshot's members still alive (a member whose parent died was
+ * re-parented away from the tree but still belongs to it), and the children of each member,
+ * transitively. */
+static ipw_err walk_children(struct ipw_lab_proctree *t, struct ipw_lab_cpu_snapshot *out,
+                             ipw_errbuf *eb)
+{
+    int *v = NULL;
+    size_t n = 0, cap = 0;
+    ipw_err e = add_member(&v, &n, &cap, t->root_pid);
+    for (size_t i = 0; e == IPW_OK && i < t->ntree; i++)
+        e = add_member(&v, &n, &cap, t->tree[i]);
+    for (size_t i = 0; e == IPW_OK && i < n; i++)
+        e = add_children(t->root, v[i], &v, &n, &cap);
+    if (e != IPW_OK) {
+        free(v);
+        return ipw_fail(eb, e, "too many processes in the tree of server process %d",
+                        t->root_pid);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct proc p;
+        if (!read_stat(t->root, v[i], &p))
+            continue; /* ended since it was listed */
+        v[kept++] = v[i];
+        out->tree_ticks += p.ticks;
+        if (v[i] == t->root_pid)
+            out->tree_ticks += p.child_ticks;
+    }
+    qsort(v, kept, sizeof *v, cmp_int);
+    out->processes = (int)kept;
+    free(t->tree);
+    t->tree = v;
+    t->ntree = kept;
+    t->primed = true;
+    return IPW_OK;
+}
+
 ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu_snapshot *out,
                                   ipw_errbuf *eb)
 {
@@ -217,6 +310,12 @@ ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu
                         "server process %d is gone (cannot read %s/%d/stat); restart the server "
                         "or give --server-pid",
                         t->root_pid, t->root, t->root_pid);
+    if (t->walk == WALK_UNKNOWN)
+        t->walk = children_files(t->root, t->root_pid) ? WALK_CHILDREN : WALK_LISTING;
+    if (t->walk == WALK_CHILDREN)
+        return walk_children(t, out, eb);
+    /* no children files: list /proc, reading the stat files of the last tree's members and of
+     * the processes born since (the listing is remembered) */
     size_t n;
     int *pids = list_pids(t->root, &n, eb);
     if (!pids)

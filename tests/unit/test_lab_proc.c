@@ -1,8 +1,9 @@
-/* The lab's /proc readers: the process-tree tracker on a fake procfs (members, a child born
- * between snapshots, a grandchild of a newborn, a reaped child counted through cutime, the
- * machine's idle time and CPU count), the two share conventions on the wall clock (a tickless
- * kernel's short-changed busy columns), the listener lookup through
- * /proc/net/tcp6 and fd links, and the tree of real child processes burning known CPU. */
+/* The lab's /proc readers: the process-tree tracker on a fake procfs, by listing /proc (members,
+ * a child born between snapshots, a grandchild of a newborn, a reaped child counted through
+ * cutime, the machine's idle time and CPU count) and by the kernel's children files (threads'
+ * children, a re-parented member); the two share conventions on the wall clock (a tickless
+ * kernel's short-changed busy columns); the listener lookup through /proc/net/tcp6 and fd
+ * links; and the tree of real child processes burning known CPU. */
 #include "ipw_test.h"
 
 #include <arpa/inet.h>
@@ -89,6 +90,61 @@ static void test_tracker_on_fake_procfs(void **state)
     /* no machine movement: shares unknown, not infinite */
     ipw_lab_cpu_shares(&a, &a, &busy, &cap);
     assert_true(isnan(busy) && isnan(cap));
+    ipw_test_rmtree(root);
+    free(root);
+}
+
+static void put_children(const char *root, int pid, int tid, const char *kids)
+{
+    char rel[64];
+    snprintf(rel, sizeof rel, "%d/task/%d/children", pid, tid);
+    ipw_test_write(root, rel, kids);
+}
+
+/* A kernel with children lists: the tree is walked from the root through each thread's
+ * children file (a child belongs to the thread that forked it), without listing /proc — a
+ * process that is not a descendant is never read, even when it claims the root as parent. A
+ * member whose parent died (re-parented to init) stays a member. */
+static void test_tracker_children_files(void **state)
+{
+    (void)state;
+    char *root = ipw_test_mkdtemp("ipw-lab-kids");
+    put_machine(root, 1000, 3000);
+    put_stat(root, 100, 1, 50, 10, 0, 0);
+    put_children(root, 100, 100, "101 ");
+    put_children(root, 100, 107, "102 "); /* forked by a second thread of the server */
+    put_stat(root, 101, 100, 20, 0, 0, 0);
+    put_children(root, 101, 101, "");
+    put_stat(root, 102, 100, 30, 0, 0, 0);
+    put_children(root, 102, 102, "103");
+    put_stat(root, 103, 102, 5, 0, 0, 0);
+    put_children(root, 103, 103, "");
+    put_stat(root, 200, 100, 999, 0, 0, 0); /* in no children list: not read */
+    struct ipw_lab_proctree *t;
+    assert_int_equal(ipw_lab_proctree_open(root, NULL, 100, &t, NULL), IPW_OK);
+    struct ipw_lab_cpu_snapshot a, b;
+    assert_int_equal(ipw_lab_proctree_snapshot(t, &a, NULL), IPW_OK);
+    assert_int_equal(a.processes, 4);
+    assert_int_equal(a.tree_ticks, 60 + 20 + 30 + 5);
+    /* 102 dies; its child 103 goes to init and keeps working; the server reaps 102 (35 ticks
+     * in its cutime) and starts 104 */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/102/stat", root);
+    unlink(path);
+    put_children(root, 100, 107, "");
+    put_children(root, 100, 100, "101 104");
+    put_stat(root, 100, 1, 50, 10, 30, 5);
+    put_stat(root, 103, 1, 25, 0, 0, 0);
+    put_stat(root, 104, 100, 3, 0, 0, 0);
+    put_children(root, 104, 104, "");
+    assert_int_equal(ipw_lab_proctree_snapshot(t, &b, NULL), IPW_OK);
+    assert_int_equal(b.processes, 4); /* 100 101 103 104 */
+    assert_int_equal(b.tree_ticks, 60 + 35 + 20 + 25 + 3);
+    size_t n;
+    const int *pids = ipw_lab_proctree_pids(t, &n);
+    assert_int_equal(n, 4);
+    assert_int_equal(pids[2], 103);
+    ipw_lab_proctree_close(t);
     ipw_test_rmtree(root);
     free(root);
 }
@@ -242,6 +298,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tracker_on_fake_procfs),
         cmocka_unit_test(test_shares_tickless_idle),
+        cmocka_unit_test(test_tracker_children_files),
         cmocka_unit_test(test_listener_fake_procfs),
         cmocka_unit_test(test_listener_real_socket),
         cmocka_unit_test(test_real_children_burning),
