@@ -307,13 +307,18 @@ static void draw_pareto(cairo_t *cr, const void *ud)
     cairo_arc(cr, lx, ly - 4, 5, 0, 2 * M_PI);
     cairo_fill(cr);
     cairo_set_source_rgb(cr, 0.15, 0.15, 0.17);
-    ss_plot_text(cr, lx + 10, ly, "Pareto frontier (lower energy, and higher throughput or lower "
-                 "latency)", 0, 11);
+    ss_plot_text(cr, lx + 10, ly,
+                 d->latency ? "Pareto frontier: no other point has both lower J/token and lower "
+                              "p99 latency"
+                            : "Pareto frontier: no other point has both lower J/token and higher "
+                              "throughput",
+                 0, 11);
     cairo_set_source_rgb(cr, 0.45, 0.55, 0.65);
     cairo_arc(cr, lx, ly + 12, 4, 0, 2 * M_PI);
     cairo_fill(cr);
     cairo_set_source_rgb(cr, 0.15, 0.15, 0.17);
-    ss_plot_text(cr, lx + 10, ly + 16, "dominated point", 0, 11);
+    ss_plot_text(cr, lx + 10, ly + 16, "dominated point (another point is better on both axes)",
+                 0, 11);
 }
 
 ipw_err ipw_sweep_plot(const char *dir, const struct ipw_sweep_param *p, size_t np,
