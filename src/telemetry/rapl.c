@@ -44,7 +44,9 @@ struct rapl {
     char source[16];
     struct hist h[HIST_LEN];
     size_t hn, hhead; /* entries held; index of the next write */
-    uint64_t resets;
+    uint64_t resets, jumps;
+    int64_t last_ns;     /* time of the last read of every counter */
+    int64_t interval_ns; /* the sampling period asked for (1 ms at least) */
 };
 
 const char *ipw_rapl_role_name(enum ipw_rapl_role role)
@@ -424,7 +426,10 @@ static ipw_err rapl_open(struct ipw_collector *c, ipw_errbuf *eb)
         st->has_dram |= z->pub.counted && z->pub.role == IPW_RAPL_DRAM;
     }
     pthread_mutex_init(&st->mu, NULL);
-    hist_push(st, ipw_mono_ns(), 0, 0);
+    st->last_ns = ipw_mono_ns();
+    st->interval_ns = c->cfg.interval_ms > 1 ? (int64_t)c->cfg.interval_ms * IPW_NS_PER_MS
+                                             : IPW_NS_PER_MS;
+    hist_push(st, st->last_ns, 0, 0);
     c->priv = st;
     c->info.main_domain = IPW_DOMAIN_CPU;
     c->info.ndev = 0;
@@ -434,23 +439,39 @@ static ipw_err rapl_open(struct ipw_collector *c, ipw_errbuf *eb)
     return IPW_OK;
 }
 
+/* No zone draws this much: 20 times the most any CPU package does. */
+#define JUMP_W (20 * IPW_RAPL_PLAUSIBLE_MAX_W)
+
 /* Energy added since the last read. A drop means the counter wrapped: it restarts from zero
  * after max_energy_range_uj. Without a range (or below an impossible last value) it was reset,
- * and the energy of that interval is lost rather than invented. */
-static uint64_t advance(struct rapl *st, struct zone *z, uint64_t raw)
+ * and the energy of that interval is lost rather than invented. So is an increase no CPU could
+ * draw in the time since the last read (at least one period): a counter that jumped (firmware,
+ * a glitch), or a small step back that the wrap rule would turn into a whole range. */
+static uint64_t advance(struct rapl *st, struct zone *z, uint64_t raw, int64_t dt_ns)
 {
     uint64_t d;
+    bool wrapped = false;
     if (raw >= z->last_raw) {
         d = raw - z->last_raw;
     } else if (z->pub.max_range_uj && z->last_raw <= z->pub.max_range_uj) {
         d = z->pub.max_range_uj - z->last_raw + raw;
-        z->pub.wraps++;
+        wrapped = true;
     } else {
         d = 0;
         if (st->resets++ == 0)
             ipw_warn("rapl: %s went back from %" PRIu64 " to %" PRIu64 " uJ with no wrap range; "
                      "treating it as a reset",
                      z->path, z->last_raw, raw);
+    }
+    double dt_s = (double)(dt_ns > st->interval_ns ? dt_ns : st->interval_ns) / 1e9;
+    if ((double)d / 1e6 > JUMP_W * dt_s) {
+        if (st->jumps++ == 0)
+            ipw_warn("rapl: %s jumped from %" PRIu64 " to %" PRIu64 " uJ in %.0f ms (%.0f W, "
+                     "more than any CPU draws); that interval counts as no energy",
+                     z->path, z->last_raw, raw, dt_s * 1e3, (double)d / 1e6 / dt_s);
+        d = 0;
+    } else if (wrapped) {
+        z->pub.wraps++;
     }
     z->last_raw = raw;
     return d;
@@ -479,7 +500,8 @@ static ipw_err rapl_sample(struct ipw_collector *c, struct ipw_reading *r,
     int64_t now = ipw_mono_ns();
     for (size_t i = 0; i < st->nz; i++)
         if (st->z[i].pub.counted)
-            st->z[i].acc_uj += advance(st, &st->z[i], raw[i]);
+            st->z[i].acc_uj += advance(st, &st->z[i], raw[i], now - st->last_ns);
+    st->last_ns = now;
     uint64_t cpu, dram;
     totals(st, &cpu, &dram);
     ipw_reading_set(r, IPW_M_CPU_ENERGY_J, (double)cpu / 1e6);
