@@ -95,6 +95,7 @@ ipw_err ipw_http_client_open(struct ipw_client *c, const struct ipw_http_client_
     rm->accept = spec->accept;
     rm->status_fn = spec->status_fn;
     rm->tool_args_as_object = spec->tool_args_as_object;
+    rm->spec = spec;
     c->priv = rm;
     return IPW_OK;
 }
@@ -106,6 +107,39 @@ void ipw_http_client_close(struct ipw_client *c)
         free(c->priv);
         c->priv = NULL;
     }
+}
+
+static ipw_err models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
+{
+    struct ipw_http_client *rm = c->priv;
+    json_t *root = NULL;
+    ipw_err e = ipw_http_client_get_json(rm, rm->models_url, &root, eb);
+    if (e != IPW_OK) {
+        rm->spec->explain_unreachable(c, e, eb);
+        if (eb) {
+            ipw_redact(eb->msg, sizeof eb->msg, rm->bearer);
+            ipw_stream_utf8_fix(eb->msg);
+        }
+        return e;
+    }
+    json_t *list = json_object_get(root, rm->spec->models_key);
+    if (!json_is_array(list))
+        e = rm->spec->no_models_list(c, eb);
+    else if (out)
+        *out = ipw_http_client_model_names(list, rm->spec->model_name_keys);
+    json_decref(root);
+    return e;
+}
+
+ipw_err ipw_http_client_health_op(struct ipw_client *c, ipw_errbuf *eb)
+{
+    return models(c, NULL, eb);
+}
+
+ipw_err ipw_http_client_list_models_op(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
+{
+    *out = NULL;
+    return models(c, out, eb);
 }
 
 ipw_err ipw_http_client_chat_op(struct ipw_client *c, const struct ipw_chat_request *req,

@@ -26,6 +26,7 @@ struct ipw_http_client {
     ipw_http_client_status_fn status_fn;
     /* Ollama wants a tool call's arguments in the history as an object, OpenAI as JSON text */
     bool tool_args_as_object;
+    const struct ipw_http_client_spec *spec;
 };
 
 /* What differs between the HTTP clients, given to ipw_http_client_open. */
@@ -37,6 +38,15 @@ struct ipw_http_client_spec {
     bool tool_args_as_object;
     /* The request body without model and messages, from --client-param (caller's to free). */
     ipw_err (*build_template)(const json_t *params, json_t **out, ipw_errbuf *eb);
+    /* The models listing: the member holding the list ("models", "data") and, per item, the
+     * members that may hold its name, first found wins (NULL-terminated). */
+    const char *models_key;
+    const char *const *model_name_keys;
+    /* Why the listing failed, in the client's words: e is the GET's error (its message in eb,
+     * to prefix and add a hint to). */
+    void (*explain_unreachable)(struct ipw_client *c, ipw_err e, ipw_errbuf *eb);
+    /* The message for a reply without the list (IPW_E_PROTOCOL). */
+    ipw_err (*no_models_list)(struct ipw_client *c, ipw_errbuf *eb);
 };
 
 /* A client's open: reads connect_timeout / idle_timeout / system_prompt / system from its
@@ -46,6 +56,9 @@ struct ipw_http_client_spec {
 ipw_err ipw_http_client_open(struct ipw_client *c, const struct ipw_http_client_spec *spec,
                              ipw_errbuf *eb);
 void ipw_http_client_close(struct ipw_client *c);
+/* The clients' health and list_models operations: GET the models listing (see the spec). */
+ipw_err ipw_http_client_health_op(struct ipw_client *c, ipw_errbuf *eb);
+ipw_err ipw_http_client_list_models_op(struct ipw_client *c, json_t **models, ipw_errbuf *eb);
 ipw_err ipw_http_client_chat_op(struct ipw_client *c, const struct ipw_chat_request *req,
                                 const struct ipw_stream_events *ev, struct ipw_chat_result *res);
 

@@ -94,6 +94,28 @@ static ipw_err build_template(const json_t *params, json_t **out, ipw_errbuf *eb
     return IPW_OK;
 }
 
+static void ollama_unreachable(struct ipw_client *c, ipw_err e, ipw_errbuf *eb)
+{
+    const struct ipw_http_client *rm = c->priv;
+    ipw_err_prefix(eb, "cannot reach Ollama at %s", rm->display);
+    if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
+        size_t n = strlen(eb->msg);
+        snprintf(eb->msg + n, sizeof eb->msg - n,
+                 ": start it with `ollama serve`, or pass --client-base-url");
+    }
+}
+
+static ipw_err ollama_no_models_list(struct ipw_client *c, ipw_errbuf *eb)
+{
+    const struct ipw_http_client *rm = c->priv;
+    return ipw_fail(eb, IPW_E_PROTOCOL,
+                    "%s answered GET /api/tags without a \"models\" list: is it an Ollama "
+                    "server?",
+                    rm->display);
+}
+
+static const char *const ollama_name_keys[] = {"name", "model", NULL};
+
 static const struct ipw_http_client_spec ollama_spec = {
     .label = "Ollama",
     .accept = "application/x-ndjson",
@@ -103,6 +125,10 @@ static const struct ipw_http_client_spec ollama_spec = {
     .status_fn = ollama_status,
     .tool_args_as_object = true,
     .build_template = build_template,
+    .models_key = "models",
+    .model_name_keys = ollama_name_keys,
+    .explain_unreachable = ollama_unreachable,
+    .no_models_list = ollama_no_models_list,
 };
 
 static ipw_err ollama_open(struct ipw_client *c, ipw_errbuf *eb)
@@ -110,52 +136,13 @@ static ipw_err ollama_open(struct ipw_client *c, ipw_errbuf *eb)
     return ipw_http_client_open(c, &ollama_spec, eb);
 }
 
-static ipw_err tags(struct ipw_client *c, json_t **models, ipw_errbuf *eb)
-{
-    struct ipw_http_client *rm = c->priv;
-    json_t *root = NULL;
-    ipw_err e = ipw_http_client_get_json(rm, rm->models_url, &root, eb);
-    if (e != IPW_OK) {
-        ipw_err_prefix(eb, "cannot reach Ollama at %s", rm->display);
-        if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
-            size_t n = strlen(eb->msg);
-            snprintf(eb->msg + n, sizeof eb->msg - n,
-                     ": start it with `ollama serve`, or pass --client-base-url");
-        }
-        if (eb)
-            ipw_stream_utf8_fix(eb->msg);
-        return e;
-    }
-    json_t *list = json_object_get(root, "models");
-    if (!json_is_array(list)) {
-        json_decref(root);
-        return ipw_fail(eb, IPW_E_PROTOCOL,
-                        "%s answered GET /api/tags without a \"models\" list: is it an Ollama "
-                        "server?",
-                        rm->display);
-    }
-    static const char *const name_keys[] = {"name", "model", NULL};
-    if (models)
-        *models = ipw_http_client_model_names(list, name_keys);
-    json_decref(root);
-    return IPW_OK;
-}
-
-static ipw_err ollama_health(struct ipw_client *c, ipw_errbuf *eb) { return tags(c, NULL, eb); }
-
-static ipw_err ollama_list_models(struct ipw_client *c, json_t **models, ipw_errbuf *eb)
-{
-    *models = NULL;
-    return tags(c, models, eb);
-}
-
 const struct ipw_client_ops ipw_client_ollama = {
     .name = "ollama",
     .description = "Ollama's /api/chat (NDJSON stream); default http://127.0.0.1:11434",
     .default_base_url = "http://127.0.0.1:11434",
     .open = ollama_open,
-    .health = ollama_health,
-    .list_models = ollama_list_models,
+    .health = ipw_http_client_health_op,
+    .list_models = ipw_http_client_list_models_op,
     .default_model_tag = ":latest",
     .chat = ipw_http_client_chat_op,
     .close = ipw_http_client_close,

@@ -101,6 +101,46 @@ static bool is_openai_host(const char *base)
     return strncasecmp(h, "api.openai.com", 14) == 0 && strchr("/:", h[14] ? h[14] : '/');
 }
 
+static void openai_unreachable(struct ipw_client *c, ipw_err e, ipw_errbuf *eb)
+{
+    const struct ipw_http_client *rm = c->priv;
+    ipw_err_prefix(eb, "cannot reach the %s server at %s", c->ops->name, rm->display);
+    if (eb && e == IPW_E_PERM) {
+        size_t n = strlen(eb->msg);
+        snprintf(eb->msg + n, sizeof eb->msg - n, ": %s",
+                 rm->bearer ? "check the key in IPW_API_KEY / OPENAI_API_KEY"
+                            : "it wants an API key: set OPENAI_API_KEY or IPW_API_KEY");
+    } else if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
+        size_t n = strlen(eb->msg);
+        snprintf(eb->msg + n, sizeof eb->msg - n, ": start the server, or pass --client-base-url");
+    }
+}
+
+static ipw_err openai_no_models_list(struct ipw_client *c, ipw_errbuf *eb)
+{
+    const struct ipw_http_client *rm = c->priv;
+    return ipw_fail(eb, IPW_E_PROTOCOL,
+                    "GET %s answered without a \"data\" list: is it an OpenAI-compatible "
+                    "server?",
+                    rm->models_url);
+}
+
+static const char *const openai_name_keys[] = {"id", NULL};
+
+static const struct ipw_http_client_spec openai_spec = {
+    .label = "the OpenAI-compatible server",
+    .accept = "text/event-stream",
+    .wire = IPW_WIRE_SSE,
+    .chat_path = "/v1/chat/completions",
+    .models_path = "/v1/models",
+    .status_fn = openai_status,
+    .build_template = build_template,
+    .models_key = "data",
+    .model_name_keys = openai_name_keys,
+    .explain_unreachable = openai_unreachable,
+    .no_models_list = openai_no_models_list,
+};
+
 static ipw_err openai_open(struct ipw_client *c, ipw_errbuf *eb)
 {
     if (is_openai_host(c->base_url) && !c->cfg.api_key)
@@ -108,62 +148,7 @@ static ipw_err openai_open(struct ipw_client *c, ipw_errbuf *eb)
                         "the %s client needs an API key for %s: set OPENAI_API_KEY or "
                         "IPW_API_KEY",
                         c->ops->name, c->base_url);
-    static const struct ipw_http_client_spec spec = {
-        .label = "the OpenAI-compatible server",
-        .accept = "text/event-stream",
-        .wire = IPW_WIRE_SSE,
-        .chat_path = "/v1/chat/completions",
-        .models_path = "/v1/models",
-        .status_fn = openai_status,
-        .build_template = build_template,
-    };
-    return ipw_http_client_open(c, &spec, eb);
-}
-
-static ipw_err models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
-{
-    struct ipw_http_client *rm = c->priv;
-    json_t *root = NULL;
-    ipw_err e = ipw_http_client_get_json(rm, rm->models_url, &root, eb);
-    if (e != IPW_OK) {
-        ipw_err_prefix(eb, "cannot reach the %s server at %s", c->ops->name, rm->display);
-        if (eb && e == IPW_E_PERM) {
-            size_t n = strlen(eb->msg);
-            snprintf(eb->msg + n, sizeof eb->msg - n, ": %s",
-                     rm->bearer ? "check the key in IPW_API_KEY / OPENAI_API_KEY"
-                                : "it wants an API key: set OPENAI_API_KEY or IPW_API_KEY");
-        } else if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
-            size_t n = strlen(eb->msg);
-            snprintf(eb->msg + n, sizeof eb->msg - n,
-                     ": start the server, or pass --client-base-url");
-        }
-        if (eb) {
-            ipw_redact(eb->msg, sizeof eb->msg, rm->bearer);
-            ipw_stream_utf8_fix(eb->msg);
-        }
-        return e;
-    }
-    json_t *data = json_object_get(root, "data");
-    if (!json_is_array(data)) {
-        json_decref(root);
-        return ipw_fail(eb, IPW_E_PROTOCOL,
-                        "GET %s answered without a \"data\" list: is it an OpenAI-compatible "
-                        "server?",
-                        rm->models_url);
-    }
-    static const char *const name_keys[] = {"id", NULL};
-    if (out)
-        *out = ipw_http_client_model_names(data, name_keys);
-    json_decref(root);
-    return IPW_OK;
-}
-
-static ipw_err openai_health(struct ipw_client *c, ipw_errbuf *eb) { return models(c, NULL, eb); }
-
-static ipw_err openai_list_models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
-{
-    *out = NULL;
-    return models(c, out, eb);
+    return ipw_http_client_open(c, &openai_spec, eb);
 }
 
 const struct ipw_client_ops ipw_client_openai = {
@@ -171,8 +156,8 @@ const struct ipw_client_ops ipw_client_openai = {
     .description = "OpenAI-compatible /v1/chat/completions (SSE); OpenAI, llama.cpp, SGLang, ...",
     .default_base_url = "https://api.openai.com/v1",
     .open = openai_open,
-    .health = openai_health,
-    .list_models = openai_list_models,
+    .health = ipw_http_client_health_op,
+    .list_models = ipw_http_client_list_models_op,
     .chat = ipw_http_client_chat_op,
     .close = ipw_http_client_close,
 };
@@ -182,8 +167,8 @@ const struct ipw_client_ops ipw_client_vllm = {
     .description = "the openai client with vLLM's default URL http://127.0.0.1:8000",
     .default_base_url = "http://127.0.0.1:8000",
     .open = openai_open,
-    .health = openai_health,
-    .list_models = openai_list_models,
+    .health = ipw_http_client_health_op,
+    .list_models = ipw_http_client_list_models_op,
     .chat = ipw_http_client_chat_op,
     .close = ipw_http_client_close,
 };
