@@ -304,7 +304,7 @@ ipw_err ipw_lab_export(struct ipw_lab_store *s, const char *format, FILE *f, ipw
 
 /* CPU time of a process tree and of the machine, in clock ticks, at one instant. */
 struct ipw_lab_cpu_snapshot {
-    uint64_t tree_ticks;    /* utime+stime of every live descendant + cutime+cstime of the root */
+    uint64_t tree_ticks;    /* utime+stime+cutime+cstime of the root and every live descendant */
     uint64_t idle_ticks;    /* machine: idle + iowait (exact on a tickless kernel) */
     uint64_t busy_ticks;    /* machine: the other columns (tick-sampled: for the record only) */
     int64_t mono_ns;        /* when /proc/stat was read */

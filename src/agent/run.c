@@ -23,9 +23,9 @@
 #include "ipw/records.h"
 #include "ipw/run_dataset.h"
 #include "ipw/sysinfo.h"
+#include "ipw/telemetry_session.h"
 #include "ipw/version.h"
 #include "loop.h"
-#include "profile/telemetry_session.h"
 #include "profile/workers.h"
 #include "record.h"
 

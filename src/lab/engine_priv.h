@@ -7,7 +7,7 @@
 
 #include "ipw/client.h"
 #include "ipw/lab.h"
-#include "profile/telemetry_session.h"
+#include "ipw/telemetry_session.h"
 
 struct ipw_lab_engine {
     struct ipw_lab_engine_config cfg;

@@ -1,6 +1,7 @@
 /* The server's process tree and the machine's CPU time from /proc (SPEC §5.2 step 6): the tree
  * is the root and every live descendant, re-walked at each snapshot so that runner processes
- * started during a run count; children already reaped count through the root's cutime+cstime.
+ * started during a run count; children already reaped count through their reaper's
+ * cutime+cstime (every member's: a runner that reaps its own workers keeps their time).
  * The tree is found through the kernel's children lists (/proc/<pid>/task/<tid>/children) where
  * it has them; else a tracker keeps the last listing of /proc, so that a snapshot reads the stat
  * files of the tree and of processes born since, not of every process on the machine.
@@ -284,9 +285,7 @@ static ipw_err walk_children(struct ipw_lab_proctree *t, struct ipw_lab_cpu_snap
         if (!read_stat(t->root, v[i], &p))
             continue; /* ended since it was listed */
         v[kept++] = v[i];
-        out->tree_ticks += p.ticks;
-        if (v[i] == t->root_pid)
-            out->tree_ticks += p.child_ticks;
+        out->tree_ticks += p.ticks + p.child_ticks;
     }
     qsort(v, kept, sizeof *v, cmp_int);
     out->processes = (int)kept;
@@ -339,7 +338,7 @@ ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu
             continue;
         if (member) {
             tree[ntree++] = p.pid;
-            out->tree_ticks += p.ticks;
+            out->tree_ticks += p.ticks + p.child_ticks;
         } else {
             cand[ncand++] = p;
         }
@@ -351,14 +350,13 @@ ipw_err ipw_lab_proctree_snapshot(struct ipw_lab_proctree *t, struct ipw_lab_cpu
             if (cand[i].pid <= 0 || !has(tree, ntree, cand[i].ppid))
                 continue;
             tree[ntree++] = cand[i].pid;
-            out->tree_ticks += cand[i].ticks;
+            out->tree_ticks += cand[i].ticks + cand[i].child_ticks;
             cand[i].pid = 0;
             grew = true;
         }
     }
     qsort(tree, ntree, sizeof *tree, cmp_int);
     out->processes = (int)ntree;
-    out->tree_ticks += self.child_ticks;
     free(cand);
     free(t->seen);
     free(t->tree);

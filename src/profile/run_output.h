@@ -9,7 +9,7 @@
 #include "ipw/client.h"
 #include "ipw/dataset.h"
 #include "ipw/profile.h"
-#include "telemetry_session.h"
+#include "ipw/telemetry_session.h"
 
 #include "ipw/perfmodel.h"
 #include "ipw/records.h"

@@ -16,10 +16,10 @@
 #include "ipw/perfmodel.h"
 #include "ipw/profile.h"
 #include "ipw/sysinfo.h"
+#include "ipw/telemetry_session.h"
 #include "progress.h"
 #include "record_build.h"
 #include "run_output.h"
-#include "telemetry_session.h"
 #include "workers.h"
 
 struct runner {

@@ -1,7 +1,7 @@
 /* Opens the telemetry the profiler measures with, local or remote, and hides the difference:
  * the local sampler takes a snapshot at each query boundary (exact energy), remote monitors
  * stream and the boundaries are interpolated once the readings after them have arrived. */
-#include "telemetry_session.h"
+#include "ipw/telemetry_session.h"
 
 #include <stdio.h>
 #include <string.h>

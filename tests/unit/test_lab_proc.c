@@ -135,11 +135,12 @@ static void test_tracker_children_files(void **state)
     put_children(root, 100, 100, "101 104");
     put_stat(root, 100, 1, 50, 10, 30, 5);
     put_stat(root, 103, 1, 25, 0, 0, 0);
+    put_stat(root, 101, 100, 20, 0, 4, 0); /* 101 reaped a worker of its own: 4 ticks */
     put_stat(root, 104, 100, 3, 0, 0, 0);
     put_children(root, 104, 104, "");
     assert_int_equal(ipw_lab_proctree_snapshot(t, &b, NULL), IPW_OK);
     assert_int_equal(b.processes, 4); /* 100 101 103 104 */
-    assert_int_equal(b.tree_ticks, 60 + 35 + 20 + 25 + 3);
+    assert_int_equal(b.tree_ticks, 60 + 35 + 20 + 4 + 25 + 3);
     size_t n;
     const int *pids = ipw_lab_proctree_pids(t, &n);
     assert_int_equal(n, 4);

@@ -1,7 +1,9 @@
-/* The profiler's view of telemetry: one local sampler with exact boundary snapshots, or one
- * push-fed sampler per remote monitor (boundaries interpolated), behind one interface. */
-#ifndef IPW_PROFILE_TELEMETRY_SESSION_H
-#define IPW_PROFILE_TELEMETRY_SESSION_H
+/* A measurement's view of telemetry: one local sampler with exact boundary snapshots, or one
+ * push-fed sampler per remote monitor (boundaries interpolated), behind one interface. Used by
+ * the profiler, the lab and agent runs alike; implemented in src/profile/telemetry_session.c
+ * (it rests on the profiler's attribution of energy between snapshots). */
+#ifndef IPW_TELEMETRY_SESSION_H
+#define IPW_TELEMETRY_SESSION_H
 
 #include <jansson.h>
 #include <stdbool.h>
