@@ -78,6 +78,10 @@ void ipw_options_set_help_hook(ipw_help_hook hook, void *ud);
 void ipw_names_join(const char *const *names, const char *sep, const char *last, char *out,
                     size_t size);
 
+/* Does name select the entry called `primary` (or one of its NULL-terminated aliases, which
+ * may be NULL)? How every registry looks a name up. */
+bool ipw_names_match(const char *name, const char *primary, const char *const *aliases);
+
 /* The lists a plug-in family's registry derives from its operations tables (clients,
  * datasets, collectors): the names for an option's choices, a text for messages and a usage
  * form. */

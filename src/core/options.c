@@ -293,3 +293,15 @@ void ipw_names_build(struct ipw_names *n, const char *first, const char *(*name_
     ipw_names_join(n->names, ", ", last, n->text, sizeof n->text);
     ipw_names_join(n->names, "|", "|", n->usage, sizeof n->usage);
 }
+
+bool ipw_names_match(const char *name, const char *primary, const char *const *aliases)
+{
+    if (!name)
+        return false;
+    if (strcmp(name, primary) == 0)
+        return true;
+    for (const char *const *a = aliases; a && *a; a++)
+        if (strcmp(name, *a) == 0)
+            return true;
+    return false;
+}

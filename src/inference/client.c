@@ -25,13 +25,9 @@ const struct ipw_client_ops *const *ipw_client_registry(void) { return g_clients
 
 const struct ipw_client_ops *ipw_client_lookup(const char *name)
 {
-    for (const struct ipw_client_ops *const *p = g_clients; name && *p; p++) {
-        if (strcmp((*p)->name, name) == 0)
+    for (const struct ipw_client_ops *const *p = g_clients; name && *p; p++)
+        if (ipw_names_match(name, (*p)->name, (*p)->aliases))
             return *p;
-        for (const char *const *a = (*p)->aliases; a && *a; a++)
-            if (strcmp(name, *a) == 0)
-                return *p;
-    }
     return NULL;
 }
 

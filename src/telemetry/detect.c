@@ -21,13 +21,9 @@ const struct ipw_collector_ops *const *ipw_collector_registry(void) { return reg
 
 const struct ipw_collector_ops *ipw_collector_lookup(const char *name)
 {
-    for (const struct ipw_collector_ops *const *p = registry; name && *p; p++) {
-        if (strcmp(name, (*p)->name) == 0)
+    for (const struct ipw_collector_ops *const *p = registry; name && *p; p++)
+        if (ipw_names_match(name, (*p)->name, (*p)->aliases))
             return *p;
-        for (const char *const *a = (*p)->aliases; a && *a; a++)
-            if (strcmp(name, *a) == 0)
-                return *p;
-    }
     return NULL;
 }
 
