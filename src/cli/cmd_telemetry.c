@@ -143,12 +143,36 @@ static int run_remote(const char *target, int64_t interval_ns, long count, bool 
         print_header();
     int64_t last = 0;
     long printed = 0;
+    int rc = 0;
+    /* The remote reconnects on its own. A live view (no --count) waits for the monitor as long
+     * as the user does; with --count the command must end, so a monitor that stays away for
+     * this long is an error rather than a wait forever. */
+    const int64_t give_up_ns = interval_ns * 10 > 10 * IPW_NS_PER_SEC ? interval_ns * 10
+                                                                       : 10 * IPW_NS_PER_SEC;
+    int64_t lost_since = 0;
     while ((count <= 0 || printed < count) && !ipw_cli_stop_requested()) {
         ipw_errbuf we = {0};
         /* Wake at least every 200 ms so that Ctrl-C is noticed promptly. */
         ipw_err e = ipw_sampler_wait_until(s, last + 1, 200 * IPW_NS_PER_MS, &we);
-        if (e == IPW_E_TIMEOUT)
+        if (e == IPW_E_TIMEOUT) {
+            struct ipw_remote_stats st;
+            ipw_remote_get_stats(r, -1, &st);
+            int64_t now = ipw_mono_ns();
+            /* the remote itself logs the drop and each retry; this only times the absence */
+            if (st.connected)
+                lost_since = 0;
+            else if (!lost_since)
+                lost_since = now;
+            else if (count > 0 && now - lost_since >= give_up_ns) {
+                fprintf(stderr, "ipw telemetry: %s unreachable for %.0f s (%s): %ld of %ld "
+                                "readings printed; start the monitor again and rerun\n",
+                        target, (double)(now - lost_since) / 1e9,
+                        st.last_error[0] ? st.last_error : "stream ended", printed, count);
+                rc = 1;
+                break;
+            }
             continue;
+        }
         struct ipw_reading rd;
         if (e != IPW_OK || ipw_sampler_latest(s, &rd, dev, &we) != IPW_OK)
             break;
@@ -158,7 +182,7 @@ static int run_remote(const char *target, int64_t interval_ns, long count, bool 
     }
     free(dev);
     ipw_remote_close(r);
-    return 0;
+    return rc;
 }
 
 int cmd_telemetry(int argc, char **argv)

@@ -4,12 +4,13 @@ stands in for Ollama / vLLM; the sim backend for runs that need no server."""
 
 import json
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import monitor_support as ms  # noqa: E402
 
-from llm_support import BIN, LlmServer, check, fail, run, servers  # noqa: E402
+from llm_support import BIN, IPW, LlmServer, check, fail, run, servers  # noqa: E402
 
 
 def lines(p):
@@ -444,7 +445,28 @@ def test_item14_rocm_smi_quiet():
           "auto-detection shows none of the library's own lines: %r" % p.stderr)
 
 
+def test_telemetry_count_ends_without_monitor():
+    """--count with a monitor that dies: the command ends (exit 1, one line saying how many
+    readings came) instead of reconnecting forever."""
+    mon = ms.Monitor(collector="null")
+    p = subprocess.Popen([IPW, "telemetry", "--target", mon.target, "--count", "100000",
+                          "--interval", "100ms", "--json"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    first = p.stdout.readline()
+    check(first.startswith("{"), "a first reading: %r" % first)
+    mon.terminate()
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        fail("ipw telemetry --count kept waiting for a monitor that is gone")
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    check(p.returncode == 1 and "unreachable for" in last and "of 100000 readings printed" in last,
+          "monitor gone: exit 1 naming it: rc %s, %r" % (p.returncode, err[-400:]))
+
+
 try:
+    test_telemetry_count_ends_without_monitor()
     test_item14_rocm_smi_quiet()
     test_item14_sim_monitor_is_modelled()
     test_item6_record_versions()
