@@ -4,14 +4,13 @@
  * per turn index, so context growth and prefill cost can be read together. */
 #include "agent_plot.h"
 
-#include <cairo-svg.h>
 #include <cairo.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ipw/fsutil.h"
+#include "plot_file.h"
 
 #define W 960.0
 #define H 420.0
@@ -153,51 +152,18 @@ static void draw(cairo_t *cr, const struct ipw_agent_analysis *a)
     }
 }
 
-static cairo_status_t to_file(void *closure, const unsigned char *data, unsigned int len)
+static void draw_cb(cairo_t *cr, const void *ud)
 {
-    return fwrite(data, 1, len, closure) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
-}
-
-static ipw_err write_one(const char *path, bool svg, const struct ipw_agent_analysis *a,
-                         ipw_errbuf *eb)
-{
-    char tmp[4400];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return ipw_fail(eb, IPW_E_IO, "cannot write %s", tmp);
-    cairo_surface_t *s = svg ? cairo_svg_surface_create_for_stream(to_file, f, W, H)
-                             : cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)W, (int)H);
-    cairo_t *cr = cairo_create(s);
-    draw(cr, a);
-    cairo_destroy(cr);
-    cairo_status_t st = svg ? CAIRO_STATUS_SUCCESS : cairo_surface_write_to_png_stream(s, to_file, f);
-    cairo_surface_finish(s);
-    if (st == CAIRO_STATUS_SUCCESS)
-        st = cairo_surface_status(s);
-    cairo_surface_destroy(s);
-    bool ok = st == CAIRO_STATUS_SUCCESS && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return ipw_fail(eb, IPW_E_IO, "cannot write %s", path);
-    }
-    return IPW_OK;
+    draw(cr, ud);
 }
 
 ipw_err ipw_agent_plot_write(const char *run_dir, const struct ipw_agent_analysis *a,
                              ipw_errbuf *eb)
 {
-    char dir[4200], path[4300];
+    char dir[4200];
     snprintf(dir, sizeof dir, "%s/plots", run_dir);
     ipw_err e = ipw_mkdir_p(dir, eb);
-    if (e == IPW_OK) {
-        snprintf(path, sizeof path, "%s/agent_turns.png", dir);
-        e = write_one(path, false, a, eb);
-    }
-    if (e == IPW_OK) {
-        snprintf(path, sizeof path, "%s/agent_turns.svg", dir);
-        e = write_one(path, true, a, eb);
-    }
+    if (e == IPW_OK)
+        e = ipw_plot_write_pair(dir, "agent_turns", W, H, draw_cb, a, eb);
     return e;
 }

@@ -15,7 +15,9 @@ struct ss_plot_frame {
     bool no_yticks;                /* categories on the y axis: no grid, no numbers */
 };
 
-typedef void (*ss_plot_draw_fn)(cairo_t *cr, const void *ud);
+#include "analysis/plot_file.h"
+
+typedef ipw_plot_draw_fn ss_plot_draw_fn;
 
 void ss_plot_text(cairo_t *cr, double x, double y, const char *s, double ax, double size);
 /* A padded range with a round tick step. */
