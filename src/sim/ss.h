@@ -202,37 +202,44 @@ ipw_err ss_inst_resolve(const struct ss_cluster *cl, int idx, struct ss_inst_cfg
 
 /* ---- workload trace (streamed) ---- */
 struct ss_req {
-    int64_t id;
-    int instance;
-    int64_t input, output, arrival;
-    int32_t *toks; /* input ids then output ids, for prefix hashes */
-    size_t ntoks;
-    uint64_t *hashes;
-    size_t nhashes;
-    bool hashed;
+    /* Hot: read or written for every request of every step (the schedule, the batch's shape,
+     * the completion), so kept in the first two cache lines; a million-request run touches
+     * them some 650 million times. */
     int64_t num_computed, num_reached;
-    bool is_init, finished;
-    int num_preemptions;
-    int64_t end_time, latency, queuing_delay, ttft, tpot, recent_end;
+    int64_t input, output;
+    int64_t sched_tokens; /* tokens scheduled in the in-flight batch */
+    int64_t recent_end;
     int64_t *itl;
     size_t n_itl, cap_itl;
-    int64_t prefix_cache_hit, npu_cache_hit, storage_cache_hit;
-    int64_t storage_hit_blocks; /* lower-tier blocks to recall, set by the lookup */
-    bool stats_counted, storage_stats_counted;
-    /* KV blocks held on the NPU (req_to_blocks), and num_cached_block */
-    int32_t *blocks;
-    size_t nblocks, capblocks;
-    bool has_blocks_entry, has_cached_entry;
+    size_t nhashes;
+    size_t nblocks; /* of blocks, below */
     int64_t num_cached_block;
-    int64_t sched_tokens; /* tokens scheduled in the in-flight batch */
-    /* agentic sessions: the next sub-request, released tool_ns after this one finishes */
-    struct ss_req *next_sub;
-    int64_t tool_ns;
-    bool session;
     /* in-flight batches holding this request (pp_size > 1 keeps several); a request that
      * finishes while a later batch still holds it is freed when that batch completes */
     int32_t nbatches;
     bool free_pending;
+    bool hashed;
+    bool is_init, finished;
+    bool has_blocks_entry, has_cached_entry;
+
+    int64_t id;
+    int instance;
+    int64_t arrival;
+    int32_t *toks; /* input ids then output ids, for prefix hashes */
+    size_t ntoks;
+    uint64_t *hashes;
+    int num_preemptions;
+    int64_t end_time, latency, queuing_delay, ttft, tpot;
+    int64_t prefix_cache_hit, npu_cache_hit, storage_cache_hit;
+    int64_t storage_hit_blocks; /* lower-tier blocks to recall, set by the lookup */
+    bool stats_counted, storage_stats_counted;
+    /* KV blocks held on the NPU (req_to_blocks, nblocks of them), and num_cached_block */
+    int32_t *blocks;
+    size_t capblocks;
+    /* agentic sessions: the next sub-request, released tool_ns after this one finishes */
+    struct ss_req *next_sub;
+    int64_t tool_ns;
+    bool session;
 };
 /* one line of an unsorted trace file: where it is, when it arrives, the first id it takes */
 struct ss_tidx {
@@ -284,9 +291,12 @@ struct ss_pool {
     bool caching;
     struct ss_block *b; /* num_blocks + 2 (fake head, fake tail) */
     int64_t nfree;
-    /* open-addressing hash -> block index */
-    uint64_t *hk;
-    int32_t *hv;
+    /* open-addressing hash -> block index; key and value side by side, so that a probe
+     * costs one cache miss, not two (the index is far larger than the caches) */
+    struct ss_hslot {
+        uint64_t k; /* 0: empty */
+        int32_t v;  /* -2: deleted */
+    } *h;
     size_t hcap, hcount, hdel;
     int64_t cached_free; /* indexed blocks with ref 0 */
     int64_t stat_requested, stat_hit;
@@ -354,7 +364,9 @@ bool ss_power_take_series(struct ss_power *p, struct ipw_ss_result *res);
  * batch gets the same gap), so a million-request run keeps the ITL statistics exact without
  * keeping every value */
 struct ss_hist {
-    int64_t *k, *c;
+    struct ss_hbin {
+        int64_t k, c; /* value and count, side by side: one cache miss per insert */
+    } *e;
     size_t cap, n;
     int64_t total;
 };

@@ -57,10 +57,10 @@ static int32_t hget(const struct ss_pool *p, uint64_t k)
     if (!p->hcap)
         return -1;
     for (size_t i = hslot(p, k);; i = (i + 1) & (p->hcap - 1)) {
-        if (!p->hk[i])
+        if (!p->h[i].k)
             return -1;
-        if (p->hk[i] == k && p->hv[i] >= 0)
-            return p->hv[i];
+        if (p->h[i].k == k && p->h[i].v >= 0)
+            return p->h[i].v;
     }
 }
 
@@ -73,21 +73,21 @@ static int32_t hput(struct ss_pool *p, uint64_t k, int32_t v)
         return -1;
     size_t tomb = SIZE_MAX;
     for (size_t i = hslot(p, k);; i = (i + 1) & (p->hcap - 1)) {
-        if (!p->hk[i]) {
+        if (!p->h[i].k) {
             size_t at = tomb != SIZE_MAX ? tomb : i;
             if (tomb != SIZE_MAX)
                 p->hdel--;
-            p->hk[at] = k;
-            p->hv[at] = v;
+            p->h[at].k = k;
+            p->h[at].v = v;
             p->hcount++;
             return -1;
         }
-        if (p->hk[i] == k && p->hv[i] >= 0) {
-            int32_t old = p->hv[i];
-            p->hv[i] = v;
+        if (p->h[i].k == k && p->h[i].v >= 0) {
+            int32_t old = p->h[i].v;
+            p->h[i].v = v;
             return old;
         }
-        if (p->hv[i] == -2 && tomb == SIZE_MAX)
+        if (p->h[i].v == -2 && tomb == SIZE_MAX)
             tomb = i;
     }
 }
@@ -97,10 +97,10 @@ static void hdel(struct ss_pool *p, uint64_t k)
     if (!p->hcap)
         return;
     for (size_t i = hslot(p, k);; i = (i + 1) & (p->hcap - 1)) {
-        if (!p->hk[i])
+        if (!p->h[i].k)
             return;
-        if (p->hk[i] == k && p->hv[i] >= 0) {
-            p->hv[i] = -2;
+        if (p->h[i].k == k && p->h[i].v >= 0) {
+            p->h[i].v = -2;
             p->hcount--;
             p->hdel++;
             return;
@@ -115,25 +115,19 @@ static bool hgrow(struct ss_pool *p)
         ncap *= 2;
     if (ncap == p->hcap && p->hdel == 0)
         ncap *= 2;
-    uint64_t *ok = p->hk;
-    int32_t *ov = p->hv;
+    struct ss_hslot *old = p->h;
     size_t ocap = p->hcap;
-    p->hk = calloc(ncap, sizeof *p->hk);
-    p->hv = malloc(ncap * sizeof *p->hv);
-    if (!p->hk || !p->hv) {
-        free(p->hk);
-        free(p->hv);
-        p->hk = ok;
-        p->hv = ov;
+    p->h = calloc(ncap, sizeof *p->h);
+    if (!p->h) {
+        p->h = old;
         return false;
     }
     p->hcap = ncap;
     p->hcount = p->hdel = 0;
     for (size_t i = 0; i < ocap; i++)
-        if (ok[i] && ov[i] >= 0)
-            (void)hput(p, ok[i], ov[i]);
-    free(ok);
-    free(ov);
+        if (old[i].k && old[i].v >= 0)
+            (void)hput(p, old[i].k, old[i].v);
+    free(old);
     return true;
 }
 
@@ -175,8 +169,7 @@ ipw_err ss_pool_init(struct ss_pool *p, int64_t num_blocks, int64_t block_size,
 void ss_pool_free(struct ss_pool *p)
 {
     free(p->b);
-    free(p->hk);
-    free(p->hv);
+    free(p->h);
     memset(p, 0, sizeof *p);
 }
 

@@ -132,42 +132,35 @@ bool ss_hist_add(struct ss_hist *h, int64_t v)
 {
     if ((h->n + 1) * 2 > h->cap) {
         size_t nc = h->cap ? h->cap * 2 : 1024;
-        int64_t *nk = malloc(nc * sizeof *nk), *ncnt = calloc(nc, sizeof *ncnt);
-        if (!nk || !ncnt) {
-            free(nk);
-            free(ncnt);
+        struct ss_hbin *ne = calloc(nc, sizeof *ne);
+        if (!ne)
             return false;
-        }
         for (size_t i = 0; i < h->cap; i++)
-            if (h->c[i]) {
-                size_t j = hmix(h->k[i]) & (nc - 1);
-                while (ncnt[j])
+            if (h->e[i].c) {
+                size_t j = hmix(h->e[i].k) & (nc - 1);
+                while (ne[j].c)
                     j = (j + 1) & (nc - 1);
-                nk[j] = h->k[i];
-                ncnt[j] = h->c[i];
+                ne[j] = h->e[i];
             }
-        free(h->k);
-        free(h->c);
-        h->k = nk;
-        h->c = ncnt;
+        free(h->e);
+        h->e = ne;
         h->cap = nc;
     }
     size_t j = hmix(v) & (h->cap - 1);
-    while (h->c[j] && h->k[j] != v)
+    while (h->e[j].c && h->e[j].k != v)
         j = (j + 1) & (h->cap - 1);
-    if (!h->c[j]) {
-        h->k[j] = v;
+    if (!h->e[j].c) {
+        h->e[j].k = v;
         h->n++;
     }
-    h->c[j]++;
+    h->e[j].c++;
     h->total++;
     return true;
 }
 
 void ss_hist_free(struct ss_hist *h)
 {
-    free(h->k);
-    free(h->c);
+    free(h->e);
     memset(h, 0, sizeof *h);
 }
 
@@ -204,10 +197,10 @@ void ss_stat_hist(struct ss_hist *h, struct ipw_ss_stat *st)
     size_t m = 0;
     __int128 sum = 0;
     for (size_t i = 0; i < h->cap; i++)
-        if (h->c[i]) {
-            v[m].k = h->k[i];
-            v[m++].c = h->c[i];
-            sum += (__int128)h->k[i] * h->c[i];
+        if (h->e[i].c) {
+            v[m].k = h->e[i].k;
+            v[m++].c = h->e[i].c;
+            sum += (__int128)h->e[i].k * h->e[i].c;
         }
     qsort(v, m, sizeof *v, cmpkc);
     int64_t n = h->total;
