@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "sim/predict/roof.h"
+#include "ipw/datadir.h"
 #include "sim/ss.h"
 
 static char data_dir[1024];
@@ -251,8 +252,15 @@ static void test_unprofiled_model(void **state)
 
 int main(void)
 {
+    /* ctest names the source tree; run by hand, find the data as the ipw binary does */
     const char *src = getenv("IPW_TEST_SOURCE_DIR");
-    snprintf(data_dir, sizeof data_dir, "%s/data/sim", src ? src : ".");
+    char msg[512];
+    if (src && *src)
+        snprintf(data_dir, sizeof data_dir, "%s/data/sim", src);
+    else if (ipw_datadir_find("sim", data_dir, sizeof data_dir, msg, sizeof msg)) {
+        fprintf(stderr, "%s\n", msg);
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rtxpro6000),
         cmocka_unit_test(test_rtx4090),
