@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Differential check of `ipw simulate` between two builds: every bundled cluster config x the
-# three bundled traces x three option sets (defaults; --prefix-storage CPU; DEBUG log with the
-# energy/standby fixes and no prefix caching) run by both binaries, and the per-request CSV,
-# the --summary JSON, the console log and the exit status compared byte for byte. The only
-# line allowed to differ is the log's "Total simulation time" (wall clock). A speed change to
-# the simulator must leave every output identical: run this against the binary before it.
+# three bundled traces x four option sets (defaults; --prefix-storage CPU; DEBUG log with the
+# energy/standby fixes and no prefix caching; defaults without --output) run by both binaries,
+# and the per-request CSV, the --summary JSON, the console log and the exit status compared
+# byte for byte. The only line allowed to differ is the log's "Total simulation time" (wall
+# clock). A speed change to the simulator must leave every output identical: run this against
+# the binary before it.
 #
 # usage: scripts/sim-diff.sh BEFORE_IPW AFTER_IPW [WORKDIR]
 #   WORKDIR  where the outputs go (default: a fresh temporary directory, removed when equal)
@@ -29,7 +30,9 @@ fi
 mkdir -p "$out/before" "$out/after"
 
 extras=("" "--prefix-storage CPU"
-        "--log-level DEBUG --fix-energy-at-completion --fix-standby-tail --no-enable-prefix-caching")
+        "--log-level DEBUG --fix-energy-at-completion --fix-standby-tail --no-enable-prefix-caching"
+        "")
+csv=(1 1 1 0) # the last set without --output: the simulator then keeps no per-request rows
 fail=0
 runs=0
 ok=0
@@ -42,10 +45,12 @@ for cfg in "$data"/configs/cluster/*.json; do
             for side in before after; do
                 bin=$before
                 [ $side = after ] && bin=$after
+                rows=()
+                [ "${csv[$k]}" = 1 ] && rows=(--output "$tag.csv")
                 # outputs named relatively: the log prints the CSV's path
                 (cd "$out/$side" &&
                      # shellcheck disable=SC2086 # the option set is split on purpose
-                     "$bin" simulate --cluster-config "$cfg" --dataset "$trace" --output "$tag.csv" \
+                     "$bin" simulate --cluster-config "$cfg" --dataset "$trace" "${rows[@]}" \
                          --summary "$tag.json" ${extras[$k]} >"$tag.log" 2>&1
                  echo "exit $?" >>"$tag.log")
             done

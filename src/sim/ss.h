@@ -82,6 +82,15 @@ struct ss_attn {
     struct ss_attn_slice *slices; /* sorted by (pc, nd) */
     size_t nslices;
 };
+/* The (pc, nd) half of an attention lookup, which a run of decode batches shares: the two
+ * axis brackets and, for each of the four corners, the slice profiled there and the nearest
+ * one (the fallback when it has none) */
+struct ss_attn_frame {
+    bool valid;
+    int64_t pc, nd;
+    double tpc, tnd;
+    const struct ss_attn_slice *at[4], *near[4];
+};
 struct ss_skew_axes {
     double n_bins[32], sr_bins[32], kvb_bins[32], kp_bins[32];
     char n_labels[32][24], sr_labels[32][24], kvb_labels[32][24], kp_labels[32][24];
@@ -97,6 +106,7 @@ struct ss_tptab {
     struct ss_tab1d *dense, *perseq;
     size_t ndense, nperseq;
     struct ss_attn attn;
+    struct ss_attn_frame attn_frame; /* the last batch's (ss_perf.c) */
     bool has_entry;          /* meta.yaml skew_fit.per_tp has this tp */
     double alpha_default;
     struct ss_skew_entry *alphas; /* sorted by key */
@@ -436,6 +446,9 @@ struct ss_sched {
     int64_t *ttft, *tpot;
     size_t nttft;
     struct ss_hist itl;
+    /* no per-request row is written (no sink row callback): each gap goes straight into
+     * itl above instead of the request's list, which nothing else reads (ss_run.c) */
+    bool itl_direct;
     int64_t finished, done_input;
     /* DP groups (ss_dp.c): the group's index (-1 none) and where this member's batch is */
     int dp;

@@ -791,12 +791,9 @@ static bool slice_lookup(const struct ss_attn_slice *s, int64_t kp, int64_t kd, 
     return true;
 }
 
-static double corner(const struct ss_attn *a, int64_t pc, int64_t nd, int64_t kp, int64_t kd)
+/* The slice nearest (pc, nd) by squared distance; first in sorted order on ties */
+static const struct ss_attn_slice *nearest(const struct ss_attn *a, int64_t pc, int64_t nd)
 {
-    double v;
-    if (slice_lookup(find_slice(a, pc, nd), kp, kd, &v))
-        return v;
-    /* nearest (pc, nd) pair by squared distance; first in sorted order on ties */
     const struct ss_attn_slice *best = NULL;
     double bd = 0;
     for (size_t i = 0; i < a->nslices; i++) {
@@ -807,29 +804,73 @@ static double corner(const struct ss_attn *a, int64_t pc, int64_t nd, int64_t kp
             bd = d;
         }
     }
-    if (best && slice_lookup(best, kp, kd, &v) && v != 0.0)
+    return best;
+}
+
+static void frame_corner(const struct ss_attn *a, int64_t pc, int64_t nd,
+                         const struct ss_attn_slice **at, const struct ss_attn_slice **near)
+{
+    *at = find_slice(a, pc, nd);
+    *near = *at && (*at)->n ? NULL : nearest(a, pc, nd);
+}
+
+/* What ss_attn_raw looks up from pc and nd alone (a->nslices > 0) */
+static void attn_frame(const struct ss_attn *a, int64_t pcq, int64_t ndq, struct ss_attn_frame *f)
+{
+    size_t lpc, hpc, lnd, hnd;
+    bracket(a->pc_vals, a->npc, pcq, &lpc, &hpc, &f->tpc);
+    bracket(a->nd_vals, a->nnd, ndq, &lnd, &hnd, &f->tnd);
+    int64_t pcs[4] = {a->pc_vals[lpc], a->pc_vals[lpc], a->pc_vals[hpc], a->pc_vals[hpc]};
+    int64_t nds[4] = {a->nd_vals[lnd], a->nd_vals[hnd], a->nd_vals[lnd], a->nd_vals[hnd]};
+    for (int i = 0; i < 4; i++)
+        frame_corner(a, pcs[i], nds[i], &f->at[i], &f->near[i]);
+    f->pc = pcq;
+    f->nd = ndq;
+    f->valid = true;
+}
+
+/* a corner's value: its own slice, else the nearest one's when that is not 0 */
+static double corner(const struct ss_attn_slice *at, const struct ss_attn_slice *near, int64_t kp,
+                     int64_t kd)
+{
+    double v;
+    if (slice_lookup(at, kp, kd, &v))
+        return v;
+    if (near && slice_lookup(near, kp, kd, &v) && v != 0.0)
         return v;
     return 0.0;
+}
+
+static int64_t attn_eval(const struct ss_attn_frame *f, int64_t kp, int64_t kd)
+{
+    double c00 = corner(f->at[0], f->near[0], kp, kd);
+    double c01 = corner(f->at[1], f->near[1], kp, kd);
+    double c10 = corner(f->at[2], f->near[2], kp, kd);
+    double c11 = corner(f->at[3], f->near[3], kp, kd);
+    double v0 = c00 + f->tnd * (c01 - c00);
+    double v1 = c10 + f->tnd * (c11 - c10);
+    double out = v0 + f->tpc * (v1 - v0);
+    int64_t r = (int64_t)out;
+    return r < 1 ? 1 : r;
 }
 
 int64_t ss_attn_raw(const struct ss_attn *a, int64_t pc, int64_t kp, int64_t nd, int64_t kd)
 {
     if (!a->nslices)
         return 1;
+    struct ss_attn_frame f;
+    attn_frame(a, pc < 0 ? 0 : pc, nd < 0 ? 0 : nd, &f);
+    return attn_eval(&f, kp, kd);
+}
+
+/* ss_attn_raw through the table's frame of the last batch */
+static int64_t attn_raw_framed(struct ss_tptab *t, int64_t pc, int64_t kp, int64_t nd, int64_t kd)
+{
     int64_t pcq = pc < 0 ? 0 : pc, ndq = nd < 0 ? 0 : nd;
-    size_t lpc, hpc, lnd, hnd;
-    double tpc, tnd;
-    bracket(a->pc_vals, a->npc, pcq, &lpc, &hpc, &tpc);
-    bracket(a->nd_vals, a->nnd, ndq, &lnd, &hnd, &tnd);
-    double c00 = corner(a, a->pc_vals[lpc], a->nd_vals[lnd], kp, kd);
-    double c01 = corner(a, a->pc_vals[lpc], a->nd_vals[hnd], kp, kd);
-    double c10 = corner(a, a->pc_vals[hpc], a->nd_vals[lnd], kp, kd);
-    double c11 = corner(a, a->pc_vals[hpc], a->nd_vals[hnd], kp, kd);
-    double v0 = c00 + tnd * (c01 - c00);
-    double v1 = c10 + tnd * (c11 - c10);
-    double out = v0 + tpc * (v1 - v0);
-    int64_t r = (int64_t)out;
-    return r < 1 ? 1 : r;
+    struct ss_attn_frame *f = &t->attn_frame;
+    if (!f->valid || f->pc != pcq || f->nd != ndq)
+        attn_frame(&t->attn, pcq, ndq, f);
+    return attn_eval(f, kp, kd);
 }
 
 /* The bucket of v: the first whose upper bin edge is >= v, else the last. */
@@ -925,7 +966,7 @@ ipw_err ss_lookup_attention(struct ss_bundle *b, int tp, int64_t pc, int64_t kp,
     if (!t || !t->loaded || !t->attn.nslices)
         return ipw_fail(eb, IPW_E_NOTFOUND, "%s/tp%d/attention.csv: no attention profile", b->root,
                         tp);
-    int64_t t_mean = ss_attn_raw(&t->attn, pc, kp, nd, kd_mean);
+    int64_t t_mean = attn_raw_framed(t, pc, kp, nd, kd_mean);
     if (nd <= 1 || kd_max == kd_mean) {
         *ns = t_mean;
         return IPW_OK;
@@ -937,7 +978,7 @@ ipw_err ss_lookup_attention(struct ss_bundle *b, int tp, int64_t pc, int64_t kp,
         *ns = t_mean;
         return IPW_OK;
     }
-    int64_t t_max = ss_attn_raw(&t->attn, pc, kp, nd, kd_max);
+    int64_t t_max = attn_raw_framed(t, pc, kp, nd, kd_max);
     if (t_max <= t_mean) {
         *ns = t_mean;
         return IPW_OK;

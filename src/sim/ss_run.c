@@ -600,8 +600,13 @@ ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct 
     clock_gettime(CLOCK_MONOTONIC, &r.t0);
     ipw_err e;
     bool keep = false;
-    for (int i = 0; i < s->c.ninst; i++)
+    for (int i = 0; i < s->c.ninst; i++) {
         keep |= s->c.inst[i].prefix_caching;
+        /* a request's ITLs go into the histogram of the instance it finishes on, which is
+         * where they are produced (a P/D prefill instance produces none): without rows to
+         * write, added as they come (the same multiset, no list per request) */
+        s->s[i].itl_direct = !sink || !sink->row;
+    }
     if (!s->opt.dataset)
         return ipw_fail(eb, IPW_E_INVALID, "no --dataset given (a workload JSONL)");
     if ((e = ss_trace_open(&r.tr, s->opt.dataset, s->opt.num_reqs, keep, eb)))

@@ -298,7 +298,11 @@ ipw_err ss_add_done(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch 
             int64_t committed = left > 0 ? 1 : 0;
             r->num_reached += committed;
             *gen_t += committed;
-            if (!prefill_done) {
+            if (!prefill_done && s->itl_direct) {
+                if (!ss_hist_add(&s->itl, now - r->recent_end))
+                    return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+                r->recent_end = now;
+            } else if (!prefill_done) {
                 /* one gap per token after the first: sized once, not doubled token by token */
                 if (!r->cap_itl && r->output - r->input > 1) {
                     size_t want = (size_t)(r->output - r->input - 1);
