@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ipw/decimal.h"
 #include "ipw/utf8.h"
 
 #define MAX_DEPTH 2048
@@ -639,34 +640,48 @@ static double snum(struct span s)
     const char *p = s.b;
     bool neg = *p == '-';
     p += neg;
+    /* up to 19 significant digits exactly in m; the value is m / 10^scale */
     uint64_t m = 0;
     int digits = 0, scale = 0;
     bool fast = true;
     for (; p < s.e && digit(*p); p++) {
         if (m || *p != '0')
             digits++;
-        m = m * 10 + (uint64_t)(*p - '0');
-        if (digits > 15) {
+        if (digits > 19) {
             fast = false;
             break;
         }
+        m = m * 10 + (uint64_t)(*p - '0');
     }
     if (fast && p < s.e && *p == '.') {
         for (p++; p < s.e && digit(*p); p++) {
             if (m || *p != '0')
                 digits++;
-            m = m * 10 + (uint64_t)(*p - '0');
-            scale++;
-            if (digits > 15 || scale > 22) {
+            if (digits > 19) {
                 fast = false;
                 break;
             }
+            m = m * 10 + (uint64_t)(*p - '0');
+            scale++;
         }
     }
     if (fast && p == s.e) {
-        double v = (double)m / pow10_exact[scale];
+        /* trailing zeros of the fraction say nothing: 1763680000.000000 is 1763680000 */
+        while (scale > 0 && m % 10 == 0 && m)
+            m /= 10, scale--;
+        double v;
+        bool done = false;
+        if (m <= (1ull << 53) && scale <= 22) {
+            /* one exact integer over an exact power of ten: a single rounding (Clinger) */
+            v = (double)m / pow10_exact[scale];
+            done = true;
+        } else {
+            /* 16 to 19 digits: exactly in 128-bit integers instead of strtod's big numbers */
+            done = ipw_decimal_to_double(m, scale, &v);
+        }
         /* "-0" is jansson's integer 0, which becomes +0.0; "-0.0" is a real, -0.0 */
-        return neg && (m || scale) ? -v : v;
+        if (done)
+            return neg && (m || scale) ? -v : v;
     }
     char small[64];
     size_t len = (size_t)(s.e - s.b);
