@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "ipw/decimal.h"
 #include "ipw/utf8.h"
 
@@ -94,8 +98,25 @@ static bool string(struct sc *c)
 {
     c->p++;
     while (c->p < c->end) {
-        /* the common case first: a run of plain ASCII, a word at a time, then byte by byte */
+        /* the common case first: a run of plain ASCII, 16 or 8 bytes at a time, then byte by
+         * byte */
         const char *q = c->p;
+#ifdef __SSE2__
+        /* signed compare: bytes >= 0x80 are negative, so "below 0x20" also finds non-ASCII */
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                      space = _mm_set1_epi8(0x20);
+        while (c->end - q >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+            __m128i sp = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                      _mm_cmplt_epi8(v, space));
+            int mask = _mm_movemask_epi8(sp);
+            if (mask) {
+                q += __builtin_ctz((unsigned)mask);
+                break;
+            }
+            q += 16;
+        }
+#endif
         while (c->end - q >= 8) {
             uint64_t w;
             memcpy(&w, q, 8);
