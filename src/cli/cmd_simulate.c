@@ -249,7 +249,8 @@ int cmd_simulate(int argc, char **argv)
         if (!o.inst)
             rc = 1;
     }
-    struct ipw_ss_sink sink = {&o, on_row, on_line, on_progress};
+    /* no row callback without --output: the simulator then keeps no ITL list per request */
+    struct ipw_ss_sink sink = {&o, output ? on_row : NULL, on_line, on_progress};
     struct ipw_ss_result res;
     memset(&res, 0, sizeof res);
     bool roof = ipw_ss_uses_roofline(sim);

@@ -405,6 +405,7 @@ struct ss_hist {
         int64_t k, c; /* value and count, side by side: one cache miss per insert */
     } *e;
     size_t cap, n;
+    size_t last; /* the slot of the last value added: a batch's requests share their gap */
     int64_t total;
 };
 bool ss_hist_add(struct ss_hist *h, int64_t v);

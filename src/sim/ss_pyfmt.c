@@ -130,6 +130,11 @@ static uint64_t hmix(int64_t v)
 
 bool ss_hist_add(struct ss_hist *h, int64_t v)
 {
+    if (h->cap && h->e[h->last].c && h->e[h->last].k == v) {
+        h->e[h->last].c++;
+        h->total++;
+        return true;
+    }
     if ((h->n + 1) * 2 > h->cap) {
         size_t nc = h->cap ? h->cap * 2 : 1024;
         struct ss_hbin *ne = calloc(nc, sizeof *ne);
@@ -155,6 +160,7 @@ bool ss_hist_add(struct ss_hist *h, int64_t v)
     }
     h->e[j].c++;
     h->total++;
+    h->last = j;
     return true;
 }
 
