@@ -478,6 +478,18 @@ ipw_err ss_layer_time(struct ipw_ss_sim *sim, struct ss_sched *s, const struct s
 ipw_err ss_pim_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
                              struct ss_power *p, ipw_errbuf *eb);
 void ss_pim_free(struct ss_sched *s);
+/* true when the batch just computed for s was split in two sub-batches: their request
+ * indices into the batch (arrival order) and token counts */
+bool ss_pim_subs(const struct ss_sched *s, const size_t *idx[2], size_t n[2], int64_t tl[2]);
+
+/* ---- --log-level INFO: the original's per-batch log records (ss_info.c) ---- */
+struct ss_info {
+    double before[4];      /* the node's NPU, CPU, DRAM, link joules before the batch */
+    double standby_logged; /* cluster standby joules already reported */
+};
+void ss_info_begin(struct ss_info *in, const struct ss_power *p, int node);
+void ss_info_batch(struct ss_info *in, const struct ipw_ss_sink *k, const struct ss_sched *s,
+                   const struct ss_batch *b, const struct ss_power *p);
 void ss_power_pim(struct ss_power *p, int node, int64_t lat_ns);
 
 /* ---- pipeline parallelism (ss_pp.c) ---- */

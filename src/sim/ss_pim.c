@@ -178,7 +178,24 @@ struct pim {
     int64_t *lats[2]; /* each op's latency, for the power model */
     size_t nlats[2], caplats[2];
     int64_t op_bytes; /* bytes one op moves (in + out), the same for every op */
+    /* the last batch's split, for the log (ss_pim_subs) */
+    bool inter;
+    size_t *subidx, capsub, nsub[2];
+    int64_t tl[2];
 };
+
+bool ss_pim_subs(const struct ss_sched *s, const size_t *idx[2], size_t n[2], int64_t tl[2])
+{
+    const struct pim *P = s->pim;
+    if (!P || !P->inter)
+        return false;
+    for (int i = 0; i < 2; i++) {
+        idx[i] = P->subidx + (i ? P->nsub[0] : 0);
+        n[i] = P->nsub[i];
+        tl[i] = P->tl[i];
+    }
+    return true;
+}
 
 static bool grow(void **p, size_t *cap, size_t need, size_t sz)
 {
@@ -211,6 +228,7 @@ void ss_pim_free(struct ss_sched *s)
         free(P->lats[i]);
     }
     free(P->busy);
+    free(P->subidx);
     free(P);
     s->pim = NULL;
 }
@@ -755,6 +773,21 @@ ipw_err ss_pim_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct 
         shape(b, &u[si]);
         if ((e = balance(sim, s, P, b, &u[si], si, keys, eb)))
             goto out;
+    }
+    P->inter = inter;
+    if (inter) {
+        if (!grow((void **)&P->subidx, &P->capsub, b->nreq, sizeof *P->subidx)) {
+            e = ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(P->subidx, u[0].idx, u[0].n * sizeof *P->subidx);
+        memcpy(P->subidx + u[0].n, u[1].idx, u[1].n * sizeof *P->subidx);
+        for (int i = 0; i < 2; i++) {
+            P->nsub[i] = u[i].n;
+            P->tl[i] = 0;
+            for (size_t k = 0; k < u[i].n; k++)
+                P->tl[i] += b->sched[u[i].idx[k]];
+        }
     }
     if (!inter)
         P->ops[1] = 0;

@@ -122,4 +122,30 @@ expect ini_key "DDR4_8GB_3200_pim.ini: key 'CL' is missing" \
     --data-dir dd --cluster-config "$CFG" --enable-attn-offloading --dataset "$FIX/one_request.jsonl"
 expect ini_file "dd2/configs/pim/DDR4_8GB_3200_pim.ini: cannot open the PIM config" \
     --data-dir dd2 --cluster-config "$CFG" --enable-attn-offloading --dataset "$FIX/one_request.jsonl"
+
+# 5. --log-level INFO: the original's per-batch records, "[HH:MM:SS.mmm] [Component] [tag]
+#    INFO     message" (wall-clock time). The power example's 10-token prefill: NPU
+#    (600 - 35) W x 10,998,250 ns = 6.214 J, CPU (200 - 10) x (0.7 - 0.15) W x the same =
+#    1.149 J, no host or link bytes. A second request 2 s later follows a standby window.
+printf '%s\n' '{"input_toks":10,"output_toks":4,"arrival_time_ns":46926808}' \
+    '{"input_toks":10,"output_toks":4,"arrival_time_ns":2046926808}' > apart.jsonl
+"$IPW" simulate --cluster-config single_node_power_instance.json --dataset apart.jsonl --log-level INFO \
+    > info.log || err "INFO run failed"
+TS='^\[[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3}\] '
+grep -Eq "${TS}\[TraceGenerator\] \[node=0,inst=0\] INFO     Batch #1: model=meta-llama/Llama-3.1-8B num_reqs=1 total_len=10 req_ids=\[0\]$" info.log \
+    || err "INFO batch line: $(grep -m1 'Batch #1' info.log)"
+for want in "CPU Energy Consumption = 1.149e+00 J" "NPU Energy Consumption = 6.214e+00 J" \
+    "DRAM Energy Consumption = 0.000e+00 J" "Link Energy Consumption = 0.000e+00 J"; do
+    grep -F "] [PowerModel] [node=0] INFO     $want" info.log | grep -Eq "${TS}" || err "INFO: no '$want'"
+done
+[ "$(grep -c 'Batch #' info.log)" = 8 ] || err "INFO: $(grep -c 'Batch #' info.log) batch lines, expected 8"
+grep -Eq "${TS}\[PowerModel\] INFO     NPU Standby Energy Consumption = [0-9]\.[0-9]{3}e\+[0-9]{2} J$" info.log \
+    || err "INFO: no standby record before the second request's batch"
+"$IPW" simulate --cluster-config single_node_power_instance.json --dataset apart.jsonl > warn.log || err "WARNING run failed"
+grep -q "INFO  " warn.log && err "per-batch records at the default WARNING level"
+#    --json: the same records as {"type":"log","text":...}; sub-batches as "#B.0" / "#B.1"
+"$IPW" simulate --cluster-config "$CFG" --enable-attn-offloading --enable-sub-batch-interleaving \
+    --dataset "$FIX/two_requests.jsonl" --log-level INFO --json > info.json || err "INFO --json run failed"
+grep -Eq '^\{"type":"log","text":"\[[0-9:.]+\] \[TraceGenerator\] \[node=0,inst=0\] INFO     Sub-batch #1\.1: model=meta-llama/Llama-3.1-8B num_reqs=1 total_len=10 req_ids=\[1\]"\}$' info.json \
+    || err "INFO --json sub-batch line: $(grep -m1 'Sub-batch' info.json)"
 exit $fail
