@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ipw/arrow.h"
+#include "results/arrow.h"
 #include "ipw/records.h"
 #include "ipw/run_dataset.h"
 #include "ipw_test.h"

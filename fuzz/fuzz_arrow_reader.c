@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "ipw/arrow.h"
+#include "results/arrow.h"
 #include "ipw/hf_dataset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/accuracy.h"
 #include "analysis/record_scan.h"
-#include "ipw/accuracy.h"
-#include "ipw/regression.h"
+#include "analysis/regression.h"
 #include "ipw/run_reader.h"
 
 /* bit for bit: -0.0 and 0.0 differ (jansson reads "-0" as the integer 0) */

@@ -5,8 +5,10 @@
 
 #include <jansson.h>
 
-#include "ipw/arrow.h"
 #include "ipw/err.h"
+
+/* A node of an Arrow schema; its type is private to src/results/ (results/arrow.h). */
+struct ipw_arrow_field;
 
 #define IPW_HF_DATA_FILE "data-00000-of-00001.arrow"
 #define IPW_HF_INFO_FILE "dataset_info.json"

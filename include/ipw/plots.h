@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "ipw/err.h"
-#include "ipw/regression.h"
+#include "ipw/ols.h"
 
 enum ipw_plot_id {
     IPW_PLOT_TTFT = 0, /* input tokens vs time to first token */

@@ -8,8 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ipw/arrow.h"
 #include "ipw/err.h"
+
+/* A node of an Arrow schema; its type is private to src/results/ (results/arrow.h). */
+struct ipw_arrow_field;
 
 struct ipw_run_dataset_stats {
     size_t rows;

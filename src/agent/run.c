@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +43,7 @@ struct run {
     struct ipw_records_log *tlog, *rlog;
     int lock_fd;
     struct ipw_records_done done;
-    size_t *pending, npending;
-    atomic_size_t next;
-    atomic_bool abort;
+    struct ipw_run_queue q; /* the task indexes still to run, the stop check */
     pthread_mutex_t lock;
     size_t finished, resolved, failed, since_flush;
     double energy;
@@ -113,7 +110,7 @@ static void finish_task(struct run *r, size_t index, json_t *trace)
             r->write_error = rc;
             snprintf(r->write_msg, sizeof r->write_msg, "%s", eb.msg);
         }
-        atomic_store(&r->abort, true);
+        ipw_run_queue_abort(&r->q);
     } else {
         r->finished++;
         r->resolved += resolved;
@@ -137,19 +134,16 @@ static void finish_task(struct run *r, size_t index, json_t *trace)
     json_decref(rec);
 }
 
-static bool should_stop(struct run *r)
+static bool task_done(void *done, size_t i)
 {
-    return atomic_load(&r->abort) || (r->cfg->stop_requested && r->cfg->stop_requested());
+    return ipw_records_done_has(done, (int64_t)i);
 }
 
 static void *worker(void *arg)
 {
     struct run *r = arg;
-    while (!should_stop(r)) {
-        size_t i = atomic_fetch_add(&r->next, 1);
-        if (i >= r->npending)
-            break;
-        size_t index = r->pending[i];
+    size_t index;
+    while (ipw_run_queue_take(&r->q, &index)) {
         struct ipw_agent_meter m;
         ipw_agent_meter_init(&m, r->ledger, index);
         if (r->tel_open && !r->tel.local) {
@@ -166,7 +160,7 @@ static void *worker(void *arg)
                 snprintf(r->write_msg, sizeof r->write_msg, "%s", eb.msg);
             }
             pthread_mutex_unlock(&r->lock);
-            atomic_store(&r->abort, true);
+            ipw_run_queue_abort(&r->q);
             break;
         }
         finish_task(r, index, trace);
@@ -419,14 +413,8 @@ static ipw_err start(struct run *r, char *label, size_t label_size, ipw_errbuf *
     if ((e = open_output(r, label, eb)) != IPW_OK)
         return e;
     ipw_telemetry_session_log_notes(&r->tel);
-    r->pending = malloc(r->ts.n * sizeof *r->pending);
-    if (!r->pending)
-        return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < r->ts.n; i++)
-        if (!ipw_records_done_has(&r->done, (int64_t)i))
-            r->pending[r->npending++] = i;
-    if (r->npending < r->ts.n)
-        ipw_info("resuming: %zu of %zu tasks already finished", r->ts.n - r->npending, r->ts.n);
+    if ((e = ipw_run_queue_fill(&r->q, r->ts.n, task_done, &r->done, "tasks", eb)) != IPW_OK)
+        return e;
     int n = cfg->concurrency > 0 ? cfg->concurrency : 1;
     struct ipw_share_ledger_config lc = {.src = &r->tel.src,
                                          .max_queries = 3 * (size_t)n, /* gap, call, next gap */
@@ -460,14 +448,13 @@ ipw_err ipw_agent_run(const struct ipw_agent_run_config *cfg, struct ipw_agent_r
     if (!r)
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory starting the run");
     r->cfg = cfg;
+    r->q.stop_requested = cfg->stop_requested;
     r->lock_fd = -1;
     pthread_mutex_init(&r->lock, NULL);
     char label[128] = "UNKNOWN_HW";
     ipw_err e = start(r, label, sizeof label, eb);
-    if (e == IPW_OK && r->npending) {
-        int n = cfg->concurrency > 0 ? cfg->concurrency : 1;
-        if ((size_t)n > r->npending)
-            n = (int)r->npending;
+    if (e == IPW_OK && r->q.npending) {
+        int n = ipw_run_queue_threads(&r->q, cfg->concurrency);
         e = ipw_run_workers(n > 256 ? 256 : n, worker, r, "task", eb);
     }
     if (r->tlog) {
@@ -485,13 +472,13 @@ ipw_err ipw_agent_run(const struct ipw_agent_run_config *cfg, struct ipw_agent_r
                      r->write_msg);
     snprintf(out->run_dir, sizeof out->run_dir, "%s", r->dir);
     out->tasks_total = r->ts.n;
-    out->tasks_done = r->ts.n - r->npending + r->finished;
+    out->tasks_done = r->ts.n - r->q.npending + r->finished;
     out->resolved = r->resolved;
     out->failed = r->failed;
     out->energy_joules = r->energy;
     snprintf(out->platform, sizeof out->platform, "%s", r->tel.platform);
     out->telemetry_caps = r->tel.info.caps;
-    out->stopped_early = atomic_load(&r->abort) || (cfg->stop_requested && cfg->stop_requested());
+    out->stopped_early = ipw_run_queue_stopped(&r->q);
 
     if (r->tlog)
         ipw_records_close(r->tlog);
@@ -505,7 +492,7 @@ ipw_err ipw_agent_run(const struct ipw_agent_run_config *cfg, struct ipw_agent_r
         ipw_telemetry_session_close(&r->tel);
     ipw_client_close(r->client);
     ipw_agent_tasks_free(&r->ts);
-    free(r->pending);
+    ipw_run_queue_free(&r->q);
     pthread_mutex_destroy(&r->lock);
     free(r);
     return e;

@@ -2,7 +2,7 @@
  * accuracy = correct / (correct + incorrect); IPJ = accuracy / mean energy of scored queries with
  * energy > 0 (an energy of 0 with a power P and latency L becomes P × L); IPW = accuracy / mean
  * power, a query's power being energy / latency when both > 0, else its window average. */
-#include "ipw/accuracy.h"
+#include "accuracy.h"
 
 #include <math.h>
 #include <stdarg.h>

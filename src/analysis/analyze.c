@@ -11,11 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis/accuracy.h"
+#include "analysis/regression.h"
 #include "ipw/fsutil.h"
 #include "ipw/records.h"
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
-#include "ipw/regression.h"
 #include "ipw/run_reader.h"
 #include "ipw/scoring.h"
 

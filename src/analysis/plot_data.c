@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/regression.h"
 #include "ipw/analysis.h"
 #include "ipw/buf.h"
 #include "ipw/fsutil.h"

@@ -4,6 +4,7 @@
  * (and scripts) can check it against accuracy.json. */
 #include "ipw/report.h"
 
+#include "analysis/regression.h"
 #include "analysis/report_predict.h"
 #include "analysis/report_sim.h"
 
@@ -20,7 +21,6 @@
 #include "ipw/jsonutil.h"
 #include "ipw/log.h"
 #include "ipw/plots.h"
-#include "ipw/regression.h"
 #include "ipw/run_reader.h"
 #include "ipw/version.h"
 

@@ -54,10 +54,11 @@ static void print_collectors(void)
     printf("collectors:\n  %-10s detect:", "auto");
     const struct ipw_collector_ops *const *o = ipw_collector_auto_order();
     for (size_t i = 0; o[i]; i++)
-        printf("%s %s", i == 0 ? "" : o[i + 1] ? "," : ", then", o[i]->name);
+        printf("%s %s", i == 0 ? "" : o[i + 1] ? "," : ", then",
+               ipw_collector_ops_name(o[i]));
     printf("\n");
     for (const struct ipw_collector_ops *const *p = ipw_collector_registry(); *p; p++)
-        print_line((*p)->name, (*p)->description);
+        print_line(ipw_collector_ops_name(*p), ipw_collector_ops_description(*p));
 }
 
 int cmd_list(int argc, char **argv)

@@ -109,13 +109,33 @@ void ipw_http_client_close(struct ipw_client *c)
     }
 }
 
+/* Why the listing failed, in the client's words: e is the GET's error, its message in eb. */
+static void explain_unreachable(const struct ipw_client *c, const struct ipw_http_client *rm,
+                                ipw_err e, ipw_errbuf *eb)
+{
+    const struct ipw_http_client_spec *s = rm->spec;
+    if (s->server_name)
+        ipw_err_prefix(eb, "cannot reach %s at %s", s->server_name, rm->display);
+    else
+        ipw_err_prefix(eb, "cannot reach the %s server at %s", c->ops->name, rm->display);
+    const char *hint = NULL;
+    if (e == IPW_E_PERM)
+        hint = rm->bearer ? s->key_hint : s->no_key_hint;
+    else if (e == IPW_E_IO || e == IPW_E_TIMEOUT)
+        hint = s->start_hint;
+    if (eb && hint) {
+        size_t n = strlen(eb->msg);
+        snprintf(eb->msg + n, sizeof eb->msg - n, ": %s", hint);
+    }
+}
+
 static ipw_err models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
 {
     struct ipw_http_client *rm = c->priv;
     json_t *root = NULL;
     ipw_err e = ipw_http_client_get_json(rm, rm->models_url, &root, eb);
     if (e != IPW_OK) {
-        rm->spec->explain_unreachable(c, e, eb);
+        explain_unreachable(c, rm, e, eb);
         if (eb) {
             ipw_redact(eb->msg, sizeof eb->msg, rm->bearer);
             ipw_stream_utf8_fix(eb->msg);
@@ -123,10 +143,14 @@ static ipw_err models(struct ipw_client *c, json_t **out, ipw_errbuf *eb)
         return e;
     }
     json_t *list = json_object_get(root, rm->spec->models_key);
-    if (!json_is_array(list))
-        e = rm->spec->no_models_list(c, eb);
-    else if (out)
+    if (!json_is_array(list)) {
+        char url[1200]; /* without credentials */
+        ipw_http_display_url(rm->models_url, url, sizeof url);
+        e = ipw_fail(eb, IPW_E_PROTOCOL, "GET %s answered without a \"%s\" list: is it %s?",
+                     url, rm->spec->models_key, rm->spec->server_kind);
+    } else if (out) {
         *out = ipw_http_client_model_names(list, rm->spec->model_name_keys);
+    }
     json_decref(root);
     return e;
 }

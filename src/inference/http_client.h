@@ -42,11 +42,14 @@ struct ipw_http_client_spec {
      * members that may hold its name, first found wins (NULL-terminated). */
     const char *models_key;
     const char *const *model_name_keys;
-    /* Why the listing failed, in the client's words: e is the GET's error (its message in eb,
-     * to prefix and add a hint to). */
-    void (*explain_unreachable)(struct ipw_client *c, ipw_err e, ipw_errbuf *eb);
-    /* The message for a reply without the list (IPW_E_PROTOCOL). */
-    ipw_err (*no_models_list)(struct ipw_client *c, ipw_errbuf *eb);
+    /* The words of a failed listing, "cannot reach <server_name> at URL: <hint>":
+     * server_name NULL says "the <client name> server"; start_hint follows an I/O error or a
+     * timeout; key_hint / no_key_hint (NULL: none) follow a refusal (IPW_E_PERM), the first
+     * when a key was sent. */
+    const char *server_name, *start_hint, *key_hint, *no_key_hint;
+    /* A reply without the list: "GET URL answered without a "<models_key>" list: is it
+     * <server_kind>?" */
+    const char *server_kind;
 };
 
 /* A client's open: reads connect_timeout / idle_timeout / system_prompt / system from its

@@ -94,26 +94,6 @@ static ipw_err build_template(const json_t *params, json_t **out, ipw_errbuf *eb
     return IPW_OK;
 }
 
-static void ollama_unreachable(struct ipw_client *c, ipw_err e, ipw_errbuf *eb)
-{
-    const struct ipw_http_client *rm = c->priv;
-    ipw_err_prefix(eb, "cannot reach Ollama at %s", rm->display);
-    if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
-        size_t n = strlen(eb->msg);
-        snprintf(eb->msg + n, sizeof eb->msg - n,
-                 ": start it with `ollama serve`, or pass --client-base-url");
-    }
-}
-
-static ipw_err ollama_no_models_list(struct ipw_client *c, ipw_errbuf *eb)
-{
-    const struct ipw_http_client *rm = c->priv;
-    return ipw_fail(eb, IPW_E_PROTOCOL,
-                    "%s answered GET /api/tags without a \"models\" list: is it an Ollama "
-                    "server?",
-                    rm->display);
-}
-
 static const char *const ollama_name_keys[] = {"name", "model", NULL};
 
 static const struct ipw_http_client_spec ollama_spec = {
@@ -127,8 +107,9 @@ static const struct ipw_http_client_spec ollama_spec = {
     .build_template = build_template,
     .models_key = "models",
     .model_name_keys = ollama_name_keys,
-    .explain_unreachable = ollama_unreachable,
-    .no_models_list = ollama_no_models_list,
+    .server_name = "Ollama",
+    .start_hint = "start it with `ollama serve`, or pass --client-base-url",
+    .server_kind = "an Ollama server",
 };
 
 static ipw_err ollama_open(struct ipw_client *c, ipw_errbuf *eb)

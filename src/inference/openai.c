@@ -10,14 +10,17 @@
 
 #define DEFAULT_MAX_TOKENS 4096
 
+/* what to do when the server refuses the request: with a key sent, and without one */
+#define KEY_HINT "check the key in IPW_API_KEY / OPENAI_API_KEY"
+#define NO_KEY_HINT "it wants an API key: set OPENAI_API_KEY or IPW_API_KEY"
+
 static ipw_err openai_status(const struct ipw_http_client *rm, const char *model, long status,
                              const char *text, ipw_errbuf *eb)
 {
     if (status == 401 || status == 403)
         return ipw_fail(eb, IPW_E_PERM,
                         "%s refused the request (HTTP %ld: %s): %s", rm->display, status, text,
-                        rm->bearer ? "check the key in IPW_API_KEY / OPENAI_API_KEY"
-                                   : "it wants an API key: set OPENAI_API_KEY or IPW_API_KEY");
+                        rm->bearer ? KEY_HINT : NO_KEY_HINT);
     if (status == 404) {
         char models[1200];
         ipw_http_display_url(rm->models_url, models, sizeof models);
@@ -101,30 +104,6 @@ static bool is_openai_host(const char *base)
     return strncasecmp(h, "api.openai.com", 14) == 0 && strchr("/:", h[14] ? h[14] : '/');
 }
 
-static void openai_unreachable(struct ipw_client *c, ipw_err e, ipw_errbuf *eb)
-{
-    const struct ipw_http_client *rm = c->priv;
-    ipw_err_prefix(eb, "cannot reach the %s server at %s", c->ops->name, rm->display);
-    if (eb && e == IPW_E_PERM) {
-        size_t n = strlen(eb->msg);
-        snprintf(eb->msg + n, sizeof eb->msg - n, ": %s",
-                 rm->bearer ? "check the key in IPW_API_KEY / OPENAI_API_KEY"
-                            : "it wants an API key: set OPENAI_API_KEY or IPW_API_KEY");
-    } else if (eb && (e == IPW_E_IO || e == IPW_E_TIMEOUT)) {
-        size_t n = strlen(eb->msg);
-        snprintf(eb->msg + n, sizeof eb->msg - n, ": start the server, or pass --client-base-url");
-    }
-}
-
-static ipw_err openai_no_models_list(struct ipw_client *c, ipw_errbuf *eb)
-{
-    const struct ipw_http_client *rm = c->priv;
-    return ipw_fail(eb, IPW_E_PROTOCOL,
-                    "GET %s answered without a \"data\" list: is it an OpenAI-compatible "
-                    "server?",
-                    rm->models_url);
-}
-
 static const char *const openai_name_keys[] = {"id", NULL};
 
 static const struct ipw_http_client_spec openai_spec = {
@@ -137,8 +116,10 @@ static const struct ipw_http_client_spec openai_spec = {
     .build_template = build_template,
     .models_key = "data",
     .model_name_keys = openai_name_keys,
-    .explain_unreachable = openai_unreachable,
-    .no_models_list = openai_no_models_list,
+    .start_hint = "start the server, or pass --client-base-url",
+    .key_hint = KEY_HINT,
+    .no_key_hint = NO_KEY_HINT,
+    .server_kind = "an OpenAI-compatible server",
 };
 
 static ipw_err openai_open(struct ipw_client *c, ipw_errbuf *eb)

@@ -92,7 +92,7 @@ static void tried_summary(const char *log, char *out, size_t size)
     out[0] = '\0';
     for (const struct ipw_collector_ops *const *p = ipw_collector_auto_order(); *p; p++) {
         char key[40];
-        snprintf(key, sizeof key, "%s: ", (*p)->name);
+        snprintf(key, sizeof key, "%s: ", ipw_collector_ops_name(*p));
         const char *at = strstr(log, key);
         if (!at)
             continue;
@@ -101,14 +101,14 @@ static void tried_summary(const char *log, char *out, size_t size)
         const char *end = at + strlen(at);
         for (const struct ipw_collector_ops *const *q = ipw_collector_auto_order(); *q; q++) {
             char next[48];
-            snprintf(next, sizeof next, "; %s: ", (*q)->name);
+            snprintf(next, sizeof next, "; %s: ", ipw_collector_ops_name(*q));
             const char *n = strstr(at, next);
             if (n && n < end)
                 end = n;
         }
         int rl = (int)(end - at) > 60 ? 60 : (int)(end - at);
         len += (size_t)snprintf(out + len, size > len ? size - len : 0, "%s%s (%.*s%s)",
-                                len ? ", " : "", (*p)->name, rl, at, end - at > 60 ? "…" : "");
+                                len ? ", " : "", ipw_collector_ops_name(*p), rl, at, end - at > 60 ? "…" : "");
         if (len >= size)
             break;
     }

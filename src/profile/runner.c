@@ -2,7 +2,6 @@
  * then run every record on --concurrency worker threads, snapshotting telemetry at request
  * start, first token and end, and appending each finished record durably before the next. */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +31,7 @@ struct runner {
     json_t *gpu_info, *system_info;
     int64_t real_minus_mono; /* to report Unix times of monotonic boundaries */
 
-    size_t *pending; /* record indexes still to run */
-    size_t npending;
-    atomic_size_t next;
-    atomic_bool abort;
+    struct ipw_run_queue q; /* the record indexes still to run, the stop check */
 
     pthread_mutex_t lock; /* everything below */
     int consecutive_failures;
@@ -174,7 +170,7 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
             r->write_error = rc;
             r->write_eb = eb;
         }
-        atomic_store(&r->abort, true);
+        ipw_run_queue_abort(&r->q);
         pthread_mutex_unlock(&r->lock);
         ipw_warn("record %zu was measured but could not be saved: %s", o->record_index, eb.msg);
         json_decref(rec);
@@ -184,7 +180,7 @@ static void finish_query(struct runner *r, struct ipw_query_outcome *o)
         r->failed++;
         snprintf(r->last_error, sizeof r->last_error, "%s", o->res->error_msg);
         if (++r->consecutive_failures >= IPW_PROFILE_MAX_CONSECUTIVE_FAILURES)
-            atomic_store(&r->abort, true);
+            ipw_run_queue_abort(&r->q);
     } else {
         r->consecutive_failures = 0;
     }
@@ -247,20 +243,17 @@ static void run_one(struct runner *r, size_t record_index)
     ipw_chat_result_free(&res);
 }
 
-static bool should_stop(struct runner *r)
+static bool record_done(void *out, size_t i)
 {
-    return atomic_load(&r->abort) || (r->cfg->stop_requested && r->cfg->stop_requested());
+    return ipw_run_output_is_done(out, i);
 }
 
 static void *worker(void *arg)
 {
     struct runner *r = arg;
-    while (!should_stop(r)) {
-        size_t i = atomic_fetch_add(&r->next, 1);
-        if (i >= r->npending)
-            break;
-        run_one(r, r->pending[i]);
-    }
+    size_t index;
+    while (ipw_run_queue_take(&r->q, &index))
+        run_one(r, index);
     return NULL;
 }
 
@@ -270,7 +263,7 @@ static void warm_up(struct runner *r)
 {
     int n = r->cfg->warmup >= 0 ? r->cfg->warmup
                                 : (strcmp(r->cfg->client_id, "sim") == 0 ? 0 : 1);
-    for (int i = 0; i < n && !should_stop(r); i++) {
+    for (int i = 0; i < n && !ipw_run_queue_stopped(&r->q); i++) {
         struct ipw_chat_request req = {.model = r->served_model,
                                        .prompt = IPW_PROFILE_WARMUP_PROMPT};
         struct ipw_chat_result res;
@@ -296,7 +289,7 @@ static void take_baseline(struct runner *r)
     ipw_info("measuring the idle baseline for %.1f s (no request in flight)", (double)dur / 1e9);
     int64_t t0 = ipw_telemetry_session_mark(&r->ts, ipw_mono_ns());
     int64_t deadline = t0 + dur;
-    while (ipw_mono_ns() < deadline && !should_stop(r))
+    while (ipw_mono_ns() < deadline && !ipw_run_queue_stopped(&r->q))
         ipw_sleep_ns(deadline - ipw_mono_ns() > 100 * IPW_NS_PER_MS ? 100 * IPW_NS_PER_MS
                                                                      : deadline - ipw_mono_ns());
     int64_t t1 = ipw_telemetry_session_mark(&r->ts, ipw_mono_ns());
@@ -335,6 +328,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
         return ipw_fail(eb, IPW_E_NOMEM, "out of memory starting the profiler");
     memset(outcome, 0, sizeof *outcome);
     r->cfg = cfg;
+    r->q.stop_requested = cfg->stop_requested;
     r->settings = ipw_profile_settings_json(cfg);
     pthread_mutex_init(&r->lock, NULL);
     ipw_err rc;
@@ -396,29 +390,20 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
     if (rc == IPW_OK) {
         ipw_telemetry_session_log_notes(&r->ts);
         snprintf(outcome->run_dir, sizeof outcome->run_dir, "%s", r->out.dir);
-        r->pending = malloc((r->ds->n ? r->ds->n : 1) * sizeof *r->pending);
-        if (!r->pending)
-            rc = ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+        rc = ipw_run_queue_fill(&r->q, r->ds->n, record_done, &r->out, "records", eb);
     }
     if (rc == IPW_OK) {
-        for (size_t i = 0; i < r->ds->n; i++)
-            if (!ipw_run_output_is_done(&r->out, i))
-                r->pending[r->npending++] = i;
-        size_t done = r->ds->n - r->npending;
-        if (done)
-            ipw_info("resuming: %zu of %zu records already finished", done, r->ds->n);
+        size_t done = r->ds->n - r->q.npending;
         ipw_progress_init(&r->progress, cfg->progress_bar, r->ds->n, done);
         rc = ipw_run_output_write_summary(&r->out, cfg, &r->ts, r->ds, r->baseline_s, &r->baseline_w,
                                           false, eb);
     }
 
     /* 4. baseline, then the queries */
-    if (rc == IPW_OK && r->npending) {
+    if (rc == IPW_OK && r->q.npending) {
         warm_up(r);
         take_baseline(r);
-        int n = cfg->concurrency > 0 ? cfg->concurrency : 1;
-        if ((size_t)n > r->npending)
-            n = (int)r->npending;
+        int n = ipw_run_queue_threads(&r->q, cfg->concurrency);
         struct ipw_share_ledger_config lc = {.src = &r->ts.src,
                                              .max_queries = (size_t)n,
                                              .mark = mark_boundary,
@@ -460,8 +445,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
     outcome->queries_measured = r->measured;
     snprintf(outcome->platform, sizeof outcome->platform, "%s", r->ts.platform);
     outcome->telemetry_caps = r->ts.info.caps;
-    outcome->stopped_early = atomic_load(&r->abort) ||
-                             (cfg->stop_requested && cfg->stop_requested());
+    outcome->stopped_early = ipw_run_queue_stopped(&r->q);
 
     ipw_run_output_close(&r->out);
     ipw_telemetry_session_close(&r->ts);
@@ -470,7 +454,7 @@ ipw_err ipw_profile_run(const struct ipw_profile_config *cfg, struct ipw_profile
     json_decref(r->gpu_info);
     json_decref(r->system_info);
     json_decref(r->settings);
-    free(r->pending);
+    ipw_run_queue_free(&r->q);
     ipw_share_ledger_destroy(r->ledger);
     pthread_mutex_destroy(&r->lock);
     free(r);

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ipw/arrow.h"
+#include "results/arrow.h"
 #include "results/arrow_format.h"
 #include "results/flatbuf.h"
 #include "ipw/utf8.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipw/arrow.h"
+#include "results/arrow.h"
 #include "ipw/buf.h"
 
 struct ipw_arrow_field *ipw_arrow_field_new(const char *name, enum ipw_arrow_type type)

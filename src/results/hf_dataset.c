@@ -7,6 +7,7 @@
 
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
+#include "results/arrow.h"
 
 static json_t *value_feature(const char *dtype)
 {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ipw/arrow.h"
+#include "results/arrow.h"
 #include "ipw/run_dataset.h"
 
 /* Schema metadata key holding {"log_bytes", "log_tail", "rows", "indexes"}: how much of

@@ -19,6 +19,13 @@ static const struct ipw_collector_ops *const registry[] = {
 
 const struct ipw_collector_ops *const *ipw_collector_registry(void) { return registry; }
 
+const char *ipw_collector_ops_name(const struct ipw_collector_ops *ops) { return ops->name; }
+
+const char *ipw_collector_ops_description(const struct ipw_collector_ops *ops)
+{
+    return ops->description;
+}
+
 const struct ipw_collector_ops *ipw_collector_lookup(const char *name)
 {
     for (const struct ipw_collector_ops *const *p = registry; name && *p; p++)

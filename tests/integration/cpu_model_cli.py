@@ -23,15 +23,11 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, summary  # noqa: E402
+
 IPW = os.environ["IPW_BIN"]
-failures = []
 USER_HZ = 100
-
-
-def check(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 class FakeProc(threading.Thread):
@@ -226,11 +222,7 @@ def main():
     test_unknown_cpu_and_flags()
     test_flags_on_every_command()
     test_monitor_and_top()
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return summary()
 
 
 if __name__ == "__main__":

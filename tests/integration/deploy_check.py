@@ -21,6 +21,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import monitor_support as ms  # noqa: E402
+from checks import run_group  # noqa: E402
 from monitor_support import check, fail  # noqa: E402
 
 SRC = ms.SRC
@@ -215,16 +216,7 @@ def group_grafana():
 
 
 def main():
-    groups = {"kubernetes": group_kubernetes, "grafana": group_grafana}
-    if len(sys.argv) != 2 or sys.argv[1] not in groups:
-        print("usage: deploy_check.py kubernetes|grafana", file=sys.stderr)
-        return 2
-    try:
-        groups[sys.argv[1]]()
-    finally:
-        ms.cleanup()
-    print("all checks passed")
-    return 0
+    return run_group({"kubernetes": group_kubernetes, "grafana": group_grafana}, ms.cleanup)
 
 
 if __name__ == "__main__":

@@ -17,42 +17,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import llm_support as llm  # noqa: E402
 import monitor_support as ms  # noqa: E402
-
-IPW = os.environ["IPW_BIN"]
-BIN = os.environ.get("IPW_TEST_BINARY_DIR", ".")
-SERVER = os.environ.get("IPW_LLM_TEST_SERVER") or os.path.join(BIN, "tests", "llm_test_server")
-servers = []
-
-
-def fail(msg):
-    for s in servers:
-        if s.poll() is None:
-            s.kill()
-    ms.fail(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-    print("ok: " + msg, flush=True)
-
-
-def start_server(*models):
-    d = ms.tmpdir("ipw-lab-llm-")
-    port_file = os.path.join(d, "port")
-    args = [SERVER, "--port", "0", "--port-file", port_file, "--max-seconds", "600"]
-    for m in models:
-        args += ["--model", m]
-    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    servers.append(p)
-    for _ in range(500):
-        if os.path.exists(port_file) and open(port_file).read().strip():
-            return p, "http://127.0.0.1:%s" % open(port_file).read().strip()
-        time.sleep(0.02)
-    fail("llm_test_server did not start")
-
+from llm_support import IPW, check  # noqa: E402
 
 TMP = ms.tmpdir("ipw-lab-cli-")
 DB = os.path.join(TMP, "lab.db")
@@ -203,7 +170,8 @@ one_line_error(ipw(["frobnicate"]), 2, ["frobnicate"], "unknown subcommand")
 one_line_error(ipw(["compare"] + SIM + ["--prompt", "x", "--variant", "a"]), 2, ["two or more"],
                "compare with one variant")
 
-srv, url = start_server("e2e=ttft=50ms,itl=100ms,tokens=10")
+srv = llm.LlmServer("e2e=ttft=50ms,itl=100ms,tokens=10", extra=["--max-seconds", "600"])
+url = srv.url
 one_line_error(ipw(["run", "--client", "ollama", "--client-base-url", url, "--model", "absent",
                     "--prompt", "x", "--collector", "sim"]), 1, ["absent", url, "e2e"],
                "a model the server lacks: names the server and its models")
@@ -278,7 +246,6 @@ p.send_signal(signal.SIGINT)
 err = p.communicate(timeout=60)[1]
 check(p.returncode == 130 and "cancelled" in err, "Ctrl-C cancels the batch, exit 130")
 check(stored_runs(sdb) >= 1, "finished runs are saved after Ctrl-C")
-srv.kill()
-srv.wait()
+srv.stop()
 ms.cleanup()
 print("all lab command-line checks passed")

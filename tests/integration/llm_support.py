@@ -1,4 +1,4 @@
-"""Helpers the command-line tests share (newuser_cli.py, profile_cli.py): the scripted LLM
+"""Helpers the command-line tests share (newuser_cli.py, profile_cli.py, lab_cli.py): the scripted LLM
 server (tests/fakes' llm_test_server) started on a free port, fail/check that stop it before
 leaving, and running the ipw binary."""
 
@@ -34,15 +34,16 @@ def check(cond, msg):
 
 class LlmServer:
     """llm_test_server serving the given model specs ("name=ttft=1ms,tokens=2"); every request
-    it answers is logged as one JSON line."""
+    it answers is logged as one JSON line; extra: more arguments ("--max-seconds", "600")."""
 
-    def __init__(self, *models):
+    def __init__(self, *models, extra=()):
         self.dir = ms.tmpdir("ipw-llm-")
         port_file = os.path.join(self.dir, "port")
         self.log = os.path.join(self.dir, "requests.jsonl")
         args = [SERVER, "--port", "0", "--port-file", port_file, "--log", self.log]
         for m in models:
             args += ["--model", m]
+        args += list(extra)
         # no inherited stdout: a pipe held open by a stray server would keep ctest waiting
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)

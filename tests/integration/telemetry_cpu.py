@@ -17,18 +17,12 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import unpriv  # noqa: E402
+from checks import check, summary  # noqa: E402
 from rapl_ramp import Ramp  # noqa: E402
 
 IPW = os.environ["IPW_BIN"]
 TOOL = os.environ["IPW_FAKE_SYSFS"]
 SRC = os.environ["IPW_TEST_SOURCE_DIR"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def run_ipw(args, env_extra, user=None):
@@ -138,11 +132,7 @@ def main():
         test_powermetrics()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return summary()
 
 
 if __name__ == "__main__":

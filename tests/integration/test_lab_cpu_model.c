@@ -19,6 +19,7 @@
 #include "ipw/clock.h"
 #include "ipw/lab.h"
 #include "llm_server.h"
+#include "proc_usage.h"
 
 #define RUNS 2
 #define NCPU 2
@@ -68,24 +69,6 @@ static void *advance(void *arg)
     return NULL;
 }
 
-static double self_cpu_s(int pid)
-{
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = 0;
-    const char *p = strrchr(line, ')');
-    unsigned long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                     &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* the server's own CPU time at each run's start and end snapshot */
 static int g_server_pid, g_run = -1;
 static double g_self[RUNS][2];
@@ -98,9 +81,9 @@ static void on_event(void *ud, const struct ipw_lab_event *ev)
     if (ev->kind != IPW_LAB_EV_SNAPSHOT || g_run < 0 || g_run >= RUNS)
         return;
     if (strcmp(ev->phase, "start") == 0)
-        g_self[g_run][0] = self_cpu_s(g_server_pid);
+        g_self[g_run][0] = ipw_test_proc_self_cpu_s(g_server_pid);
     else if (strcmp(ev->phase, "end") == 0)
-        g_self[g_run][1] = self_cpu_s(g_server_pid);
+        g_self[g_run][1] = ipw_test_proc_self_cpu_s(g_server_pid);
 }
 
 static void near(const char *what, int k, double got, double want, double rel)

@@ -20,6 +20,7 @@
 #include "ipw/clock.h"
 #include "ipw/lab.h"
 #include "llm_server.h"
+#include "proc_usage.h"
 
 #define IDLE_W 40.0
 #define BUSY_W 100.0
@@ -42,24 +43,6 @@ static int g_run = -1;
 static int g_server_pid;
 static double g_self_cpu[RUNS * 2][2];
 
-static double self_cpu_s(int pid)
-{
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = 0;
-    const char *p = strrchr(line, ')');
-    unsigned long long ut = 0, st = 0;
-    /* after "pid (comm)": state is field 3; utime and stime are fields 14 and 15 */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                     &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 /* /proc/stat's column sum and the wall clock at each run's start and end snapshot, to show
  * how far the columns fall short of ncpu x elapsed (the cause of the bias the lab avoids by
  * using the wall clock: src/lab/proctree.c) */
@@ -154,7 +137,7 @@ static void on_event(void *ud, const struct ipw_lab_event *ev)
         return;
     if (strcmp(ev->phase, "start") == 0) {
         g_snap[g_run][0] = ev->mono_ns;
-        g_self_cpu[g_run][0] = g_server_pid ? self_cpu_s(g_server_pid) : 0;
+        g_self_cpu[g_run][0] = g_server_pid ? ipw_test_proc_self_cpu_s(g_server_pid) : 0;
         g_cols[g_run][0] = stat_columns();
         g_wall[g_run][0] = (double)ipw_mono_ns() / 1e9;
         set_busy(true, &g_on[g_run]);
@@ -162,7 +145,7 @@ static void on_event(void *ud, const struct ipw_lab_event *ev)
         g_snap[g_run][1] = ev->mono_ns;
     } else {
         g_snap[g_run][2] = ev->mono_ns;
-        g_self_cpu[g_run][1] = g_server_pid ? self_cpu_s(g_server_pid) : 0;
+        g_self_cpu[g_run][1] = g_server_pid ? ipw_test_proc_self_cpu_s(g_server_pid) : 0;
         g_cols[g_run][1] = stat_columns();
         g_wall[g_run][1] = (double)ipw_mono_ns() / 1e9;
         set_busy(false, &g_off[g_run]);

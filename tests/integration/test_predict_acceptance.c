@@ -12,18 +12,16 @@
 #include "ipw_test.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fake_config.h"
-#include "fake_sysfs.h"
 #include "gpu_test_util.h"
 #include "ipw/clock.h"
 #include "ipw/predict.h"
 #include "ipw/profile.h"
 #include "llm_server.h"
+#include "rapl_clock.h"
 
 /* A model the bundled specs know; answers as long as the prompt, 20 ms per token (what the
  * roofline gives Llama-3.1-8B decoding alone on an H100 at about 22 % of its bandwidth: slow,
@@ -33,29 +31,11 @@
 #define GPU_W "80:0.4,300" /* idle during the baseline, then busy */
 
 static struct fake_config g_nvml;
-static char *g_sysfs;
-static atomic_bool g_stop;
-static int64_t g_rapl_epoch;
-
-static void *rapl_updater(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&g_stop)) {
-        double s = (double)(ipw_mono_ns() - g_rapl_epoch) / 1e9;
-        /* packages at 30 + 12 W, their DRAM at 5 + 2.5 W (the kernel counts in µJ) */
-        ipw_fake_rapl_set(g_sysfs, "intel-rapl:0", 1000000 + (uint64_t)(s * 30.0 * 1e6));
-        ipw_fake_rapl_set(g_sysfs, "intel-rapl:1", 2000000 + (uint64_t)(s * 12.0 * 1e6));
-        ipw_fake_rapl_set(g_sysfs, "intel-rapl:0:1", 300000 + (uint64_t)(s * 5.0 * 1e6));
-        ipw_fake_rapl_set(g_sysfs, "intel-rapl:1:1", 700000 + (uint64_t)(s * 2.5 * 1e6));
-        ipw_sleep_ns(IPW_NS_PER_MS / 2);
-    }
-    return NULL;
-}
 
 struct run {
     char *dir;
     struct ipw_test_llm_server server;
-    pthread_t updater;
+    struct ipw_test_rapl_clock rapl;
 };
 
 static int start(void **state)
@@ -68,23 +48,15 @@ static int start(void **state)
     gpu_script("IPW_FAKE_NVML_CONFIG", 'n', &g_nvml, "devices = 1\nepoch_ns = %lld\ndev0.power = %s\n",
                (long long)ipw_mono_ns(), GPU_W);
     setenv("IPW_NVML_LIBRARY", gpu_fake_lib("nvml/libnvidia-ml.so.1"), 1);
-    g_sysfs = ipw_fake_sysfs_new();
-    ipw_fake_rapl_standard(g_sysfs);
-    setenv("IPW_SYSFS_ROOT", g_sysfs, 1);
-    g_rapl_epoch = ipw_mono_ns();
-    atomic_store(&g_stop, false);
-    pthread_create(&r->updater, NULL, rapl_updater, NULL);
+    ipw_test_rapl_clock_start(&r->rapl);
     return 0;
 }
 
 static int stop(void **state)
 {
     struct run *r = *state;
-    atomic_store(&g_stop, true);
-    pthread_join(r->updater, NULL);
     ipw_test_llm_server_stop(&r->server);
-    ipw_test_rmtree(g_sysfs);
-    free(g_sysfs);
+    ipw_test_rapl_clock_stop(&r->rapl);
     ipw_test_rmtree(r->dir);
     free(r->dir);
     gpu_script_cleanup();

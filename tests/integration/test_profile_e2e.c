@@ -5,46 +5,26 @@
  * --concurrency (where the shares must also add up to the device energy). */
 #include "ipw_test.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fake_config.h"
-#include "fake_sysfs.h"
 #include "gpu_test_util.h"
 #include "ipw/clock.h"
 #include "ipw/client.h"
 #include "ipw/profile.h"
 #include "ipw/records.h"
 #include "llm_server.h"
+#include "rapl_clock.h"
 
 #define MODEL "e2e"
 /* TTFT 150 ms, then 12 tokens 25 ms apart: ~0.45 s per query, with the GPU power toggling
  * every 130 ms so that every phase boundary lands somewhere on a slope of the counter. */
 #define SCRIPT MODEL "=ttft=150ms,itl=25ms,tokens=12,prompt_tokens=9"
-#define CPU_W 42.0  /* package-0 + package-1 */
-#define DRAM_W 7.5
+#define CPU_W IPW_TEST_RAPL_CLOCK_CPU_W
+#define DRAM_W IPW_TEST_RAPL_CLOCK_DRAM_W
 
 static struct fake_config g_nvml;
-static char *g_sysfs;
-static atomic_bool g_stop;
-static int64_t g_rapl_epoch;
-
-static void *rapl_updater(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&g_stop)) {
-        double s = (double)(ipw_mono_ns() - g_rapl_epoch) / 1e9;
-        /* the kernel counts in µJ; the fake counters advance along constant power */
-        ipw_fake_rapl_set(g_sysfs, "intel-rapl:0", 1000000 + (uint64_t)(s * 30.0 * 1e6));
-        ipw_fake_rapl_set(g_sysfs, "intel-rapl:1", 2000000 + (uint64_t)(s * 12.0 * 1e6));
-        ipw_fake_rapl_set(g_sysfs, "intel-rapl:0:1", 300000 + (uint64_t)(s * 5.0 * 1e6));
-        ipw_fake_rapl_set(g_sysfs, "intel-rapl:1:1", 700000 + (uint64_t)(s * 2.5 * 1e6));
-        ipw_sleep_ns(IPW_NS_PER_MS / 2);
-    }
-    return NULL;
-}
 
 static char *write_dataset(const char *dir, int n)
 {
@@ -64,7 +44,7 @@ static char *write_dataset(const char *dir, int n)
 struct run {
     char *dir;
     struct ipw_test_llm_server server;
-    pthread_t updater;
+    struct ipw_test_rapl_clock rapl;
     json_t *records;
 };
 
@@ -91,12 +71,7 @@ static int start(void **state)
                "devices = 2\nepoch_ns = %lld\ndev0.power = %s\ndev1.power = %s\n",
                (long long)epoch, w0, w1);
     setenv("IPW_NVML_LIBRARY", gpu_fake_lib("nvml/libnvidia-ml.so.1"), 1);
-    g_sysfs = ipw_fake_sysfs_new();
-    ipw_fake_rapl_standard(g_sysfs);
-    setenv("IPW_SYSFS_ROOT", g_sysfs, 1);
-    g_rapl_epoch = ipw_mono_ns();
-    atomic_store(&g_stop, false);
-    pthread_create(&r->updater, NULL, rapl_updater, NULL);
+    ipw_test_rapl_clock_start(&r->rapl);
     return 0;
 }
 
@@ -135,12 +110,9 @@ static void profile(struct run *r, int n, int concurrency)
 static int stop(void **state)
 {
     struct run *r = *state;
-    atomic_store(&g_stop, true);
-    pthread_join(r->updater, NULL);
     ipw_test_llm_server_stop(&r->server);
     json_decref(r->records);
-    ipw_test_rmtree(g_sysfs);
-    free(g_sysfs);
+    ipw_test_rapl_clock_stop(&r->rapl);
     ipw_test_rmtree(r->dir);
     free(r->dir);
     gpu_script_cleanup();

@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import monitor_support as ms  # noqa: E402
+from checks import run_group  # noqa: E402
 from monitor_support import check, fail  # noqa: E402
 from rapl_ramp import Ramp  # noqa: E402
 
@@ -198,19 +199,9 @@ def group_plain():
 
 
 def main():
-    groups = {"local": group_local, "fleet": group_fleet, "plain": group_plain}
-    if len(sys.argv) != 2 or sys.argv[1] not in groups:
-        print("usage: top_tmux.py local|fleet|plain", file=sys.stderr)
-        return 2
-    if sys.argv[1] != "plain" and not TMUX:
-        print("SKIP: tmux is not installed")
-        return 0
-    try:
-        groups[sys.argv[1]]()
-    finally:
-        ms.cleanup()
-    print("all checks passed")
-    return 0
+    return run_group({"local": group_local, "fleet": group_fleet, "plain": group_plain},
+                     ms.cleanup,
+                     skip=lambda g: "tmux is not installed" if g != "plain" and not TMUX else None)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipw/arrow.h"
+#include "results/arrow.h"
 #include "ipw/fsutil.h"
 #include "ipw/records.h"
 #include "ipw/run_dataset.h"

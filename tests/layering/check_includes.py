@@ -18,7 +18,7 @@ import sys
 # public headers that declare types only, so no source file includes them first
 OWNERS = {
     "version": "core", "chatstream": "inference", "dataset": "datasets",
-    "dataset_rows": "datasets", "arrow": "results", "records": "results",
+    "dataset_rows": "datasets", "records": "results",
     "run_dataset": "results", "plots": "analysis", "scoring": "analysis",
     "powermetrics": "telemetry", "rapl": "telemetry", "profile": "profile",
     "agent": "agent", "agent_analysis": "analysis", "lab": "lab", "labweb": "labweb",

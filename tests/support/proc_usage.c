@@ -38,6 +38,25 @@ int64_t ipw_test_proc_cpu_ns(pid_t pid)
     return total;
 }
 
+double ipw_test_proc_self_cpu_s(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    const char *p = strrchr(line, ')');
+    unsigned long long ut = 0, st = 0;
+    /* after "pid (comm)": state is field 3; utime and stime are fields 14 and 15 */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                     &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 long ipw_test_proc_status_kib(pid_t pid, const char *key)
 {
     char path[64], line[256];

@@ -10,6 +10,9 @@
 /* CPU time of every thread of pid in ns (the first field of each thread's
  * schedstat: the kernel's exact run time); -1 when the process is gone. */
 int64_t ipw_test_proc_cpu_ns(pid_t pid);
+/* CPU time of pid itself in seconds (utime + stime of /proc/PID/stat, whole clock ticks; not
+ * its reaped children's); 0 when unreadable. */
+double ipw_test_proc_self_cpu_s(pid_t pid);
 /* A "Key:" line of /proc/PID/status in KiB (VmRSS, VmHWM); -1 when absent. */
 long ipw_test_proc_status_kib(pid_t pid, const char *key);
 /* Open file descriptors of pid; -1 when unreadable. */

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ipw/accuracy.h"
+#include "analysis/accuracy.h"
 
 static struct ipw_acc_query q_make(enum ipw_verdict v, double joules, double seconds)
 {

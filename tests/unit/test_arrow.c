@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipw/arrow.h"
+#include "results/arrow.h"
 #include "results/arrow_format.h"
 #include "results/flatbuf.h"
 

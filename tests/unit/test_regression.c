@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ipw/regression.h"
+#include "analysis/regression.h"
 
 static void test_exact_line(void **state)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipw/arrow.h"
+#include "results/arrow.h"
 #include "ipw/fsutil.h"
 #include "ipw/hf_dataset.h"
 #include "ipw/jsonutil.h"

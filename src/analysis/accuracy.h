@@ -1,13 +1,16 @@
 /* Accuracy and the figures of merit (SPEC §4.2): intelligence per joule (IPJ) and per watt
  * (IPW) on three energy bases, the prefill/decode split and latency percentiles. Queries are
- * added one at a time, so a run of any size is summarised in one streaming pass. */
-#ifndef IPW_ACCURACY_H
-#define IPW_ACCURACY_H
+ * added one at a time, so a run of any size is summarised in one streaming pass. Private to
+ * src/analysis/ (and its tests); the finished figures, struct ipw_accuracy_result, are public
+ * in ipw/analysis.h, where `ipw analyze` returns them. */
+#ifndef IPW_ANALYSIS_ACCURACY_H
+#define IPW_ANALYSIS_ACCURACY_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ipw/analysis.h"
 #include "ipw/err.h"
 #include "ipw/scoring.h"
 #include "ipw/stats.h"
@@ -61,40 +64,6 @@ struct ipw_accuracy {
     struct ipw_acc_series latencies, ttfts; /* for percentiles */
     double input_tokens, output_tokens, energy_sum;
     uint64_t ok_queries;
-};
-
-/* The finished figures; NAN (written as null) where a figure is undefined. */
-struct ipw_accuracy_result {
-    uint64_t total, correct, incorrect, unevaluated, failed, failed_queries, failed_evaluations;
-    uint64_t total_scored;
-    /* of the unevaluated, the sim backend's placeholder answers (the caller counts them: the
-     * accumulator does not see the responses) */
-    uint64_t unevaluated_modelled;
-    /* of the scored, verdicts the sim backend modelled from published accuracies: when
-     * nonzero, accuracy, IPJ and IPW are a "modelled accuracy", never a measured one */
-    uint64_t modelled_scored;
-    double accuracy;
-    double ipj, ipw, avg_energy_j, avg_power_w;
-    double run_avg_energy_j, run_avg_power_w; /* over every successful query */
-    uint64_t run_energy_samples;
-    uint64_t energy_samples, power_samples, imputed_energy, nonpositive_energy, missing_energy;
-    uint64_t run_imputed_energy; /* of every successful query (energy per query), imputed */
-    uint64_t derived_power_samples, metric_power_samples;
-    double ipj_total, ipw_total, avg_total_energy_j, avg_total_power_w;
-    uint64_t total_energy_samples, total_power_samples, total_imputed_energy;
-    double ipj_active, ipw_active, avg_active_energy_j, avg_active_power_w;
-    uint64_t active_energy_samples, active_power_samples;
-    double energy_accuracy, power_accuracy; /* accuracy among the queries in each mean */
-    /* prefill / decode split */
-    uint64_t phase_samples;
-    double prefill_energy_j, decode_energy_j, prefill_share, avg_prefill_j, avg_decode_j;
-    double prefill_j_per_input_token, decode_j_per_output_token;
-    double avg_ttft_s, avg_decode_s;
-    /* latency over successful queries */
-    uint64_t latency_samples;
-    double latency_avg_s, latency_p50_s, latency_p95_s, ttft_p50_s, ttft_p95_s;
-    double input_tokens, output_tokens, output_tokens_per_joule;
-    uint64_t by_kind[3][4];
 };
 
 void ipw_accuracy_init(struct ipw_accuracy *a);

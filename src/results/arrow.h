@@ -1,8 +1,10 @@
 /* Arrow IPC stream format: schemas (a tree of fields), a writer that turns JSON rows into record
  * batches, and a validating reader that turns any stream back into JSON rows (SPEC §3.4,
- * docs/formats/arrow.md). Our own implementation: no Arrow or FlatBuffers library. */
-#ifndef IPW_ARROW_H
-#define IPW_ARROW_H
+ * docs/formats/arrow.md). Our own implementation: no Arrow or FlatBuffers library. Private to
+ * src/results/ (and its tests, benchmark and fuzz target): the rest of the program reads and
+ * writes run datasets through ipw/run_dataset.h and ipw/hf_dataset.h. */
+#ifndef IPW_RESULTS_ARROW_H
+#define IPW_RESULTS_ARROW_H
 
 #include <jansson.h>
 #include <stdbool.h>

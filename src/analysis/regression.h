@@ -1,33 +1,15 @@
-/* Ordinary least squares of latency, energy and power on token counts (SPEC §4.3), streamed:
- * each fit keeps running centred sums (Welford's co-moment update), so a million points cost
- * a few doubles and no cancellation. */
-#ifndef IPW_REGRESSION_H
-#define IPW_REGRESSION_H
+/* The regressions of `ipw analyze` (SPEC §4.3): latency, energy and power on token counts,
+ * each a streamed fit of ipw/ols.h. Private to src/analysis/ (and its tests); the plots read
+ * the fits back from regression.json (ipw_regression_fit_from_json). */
+#ifndef IPW_ANALYSIS_REGRESSION_H
+#define IPW_ANALYSIS_REGRESSION_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ipw/ols.h"
 #include "ipw/run_reader.h"
-
-/* Running sums of one fit: means and centred second moments. */
-struct ipw_ols {
-    uint64_t n;
-    double mx, my, sxx, syy, sxy;
-    double first_x;
-    bool distinct; /* at least two different x seen */
-};
-
-struct ipw_ols_fit {
-    uint64_t count;
-    bool valid; /* false: fewer than 2 points or fewer than 2 distinct x (slope etc. null) */
-    double slope, intercept, r2, avg_y; /* avg_y is NAN only when count == 0 */
-};
-
-void ipw_ols_init(struct ipw_ols *o);
-/* Non-finite points are ignored. */
-void ipw_ols_add(struct ipw_ols *o, double x, double y);
-void ipw_ols_fit(const struct ipw_ols *o, struct ipw_ols_fit *fit);
 
 enum ipw_reg_id {
     IPW_REG_INPUT_TTFT = 0,
