@@ -339,11 +339,13 @@ static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json
         const char *what = ic->tp > 1   ? "tp_size"
                            : ic->pp > 1 ? "pp_size"
                            : ic->pd     ? "pd_type"
+                           : ic->dp_group[0] ? "dp_group"
                                         : NULL;
         if (what) {
             snprintf(path, sizeof path, "%s.%s", kp, what);
             return ipw_fail(c->eb, IPW_E_UNSUPPORTED, "%s: %s: attention offloading is simulated "
-                            "for tp_size 1, pp_size 1 and no P/D role only (docs/sim-fidelity.md)",
+                            "for tp_size 1, pp_size 1, no P/D role and no DP group only "
+                            "(docs/sim-fidelity.md)",
                             c->file, path);
         }
     }
