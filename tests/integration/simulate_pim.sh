@@ -116,6 +116,9 @@ expect sub_batch "sb.json: nodes[0].instances[0].enable_sub_batch_interleaving: 
 sed 's/"tp_size": 1/"tp_size": 1, "enable_attn_offloading": 1/' "$CFG" > flag.json
 expect flag_type "flag.json: nodes[0].instances[0].enable_attn_offloading" \
     --cluster-config flag.json --dataset "$FIX/one_request.jsonl"
+sed 's/"tp_size": 1/"tp_size": 1, "placement": {"default": {"weights": "cpu"}}/' "$CFG" > place.json
+expect placement "place.json: nodes[0].instances[0].placement: weights off the NPU with attention offloading are not simulated" \
+    --cluster-config place.json --enable-attn-offloading --dataset "$FIX/one_request.jsonl"
 mkdir -p dd/configs/pim
 grep -v '^CL' "$DATA/configs/pim/DDR4_8GB_3200_pim.ini" > dd/configs/pim/DDR4_8GB_3200_pim.ini
 expect ini_key "DDR4_8GB_3200_pim.ini: key 'CL' is missing" \
