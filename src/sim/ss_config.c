@@ -383,7 +383,9 @@ static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json
         (e = getbool(c, in, kp, "enable_attn_offloading", o->enable_attn_offloading,
                      &ic->attn_offloading)) ||
         (e = getbool(c, in, kp, "enable_sub_batch_interleaving", o->enable_sub_batch_interleaving,
-                     &ic->sub_batch)))
+                     &ic->sub_batch)) ||
+        (e = getbool(c, in, kp, "enable_local_offloading", o->enable_local_offloading,
+                     &ic->local_offload)))
         return e;
     if (ic->sub_batch && !ic->attn_offloading) {
         snprintf(path, sizeof path, "%s.enable_sub_batch_interleaving", kp);
@@ -411,7 +413,7 @@ static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json
         ic->max_num_seqs = SS_INF;
     if (ic->max_num_batched_tokens == 0)
         ic->max_num_batched_tokens = SS_INF;
-    static const char *unsupported[] = {"enable_local_offloading", "ep_size"};
+    static const char *unsupported[] = {"ep_size"};
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
         json_t *u = json_object_get(in, unsupported[i]);
         if (u && !json_is_false(u) && !json_is_null(u)) {
@@ -422,6 +424,11 @@ static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json
     }
     if ((e = check_placement(c, json_object_get(in, "placement"), kp, &ic->place)))
         return e;
+    if (ic->attn_offloading && ic->local_offload) {
+        snprintf(path, sizeof path, "%s.enable_local_offloading", kp);
+        return ipw_fail(c->eb, IPW_E_UNSUPPORTED, "%s: %s: local offloading with attention "
+                        "offloading is not simulated", c->file, path);
+    }
     if (ic->attn_offloading && ic->place.off_npu) {
         snprintf(path, sizeof path, "%s.placement", kp);
         return ipw_fail(c->eb, IPW_E_UNSUPPORTED, "%s: %s: weights off the NPU with attention "
