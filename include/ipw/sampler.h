@@ -94,6 +94,13 @@ ipw_err ipw_sampler_wait_until(struct ipw_sampler *s, int64_t t, int64_t timeout
 ipw_err ipw_sampler_latest(struct ipw_sampler *s, struct ipw_reading *r,
                            struct ipw_device_reading *dev, ipw_errbuf *eb);
 
+/* The oldest reading still held with mono_ns > t (and its devices when dev is non-NULL), so
+ * that a reader can take every reading in turn however late it wakes; IPW_E_NOTFOUND when
+ * there is none yet. A reader more than the ring's capacity behind gets the oldest reading
+ * held: the ones before it are gone. */
+ipw_err ipw_sampler_next_after(struct ipw_sampler *s, int64_t t, struct ipw_reading *r,
+                               struct ipw_device_reading *dev, ipw_errbuf *eb);
+
 /* Called on the sampling thread after every inserted reading, in order. Keep it short. */
 ipw_err ipw_sampler_subscribe(struct ipw_sampler *s, ipw_sampler_cb cb, void *ud, int *id,
                               ipw_errbuf *eb);

@@ -3,11 +3,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
-#include "ipw/client.h"
 #include "ipw/collector.h"
 
 /* Read by worker threads (the profiler's queries), so an atomic (a lock-free one is safe in a
@@ -66,13 +64,4 @@ void ipw_cli_cpu_model_flags(struct ipw_collector_config *cfg, double tdp_w, dou
         cfg->cpu_tdp_w = tdp_w;
     if (idle_w > 0)
         cfg->cpu_idle_w = idle_w;
-}
-
-int ipw_cli_check_base_url(const char *prog, const char *url)
-{
-    ipw_errbuf eb = {0};
-    if (ipw_client_check_base_url(url, &eb) == IPW_OK)
-        return 0;
-    fprintf(stderr, "%s: %s\n", prog, eb.msg);
-    return 2;
 }

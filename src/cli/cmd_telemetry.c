@@ -173,12 +173,17 @@ static int run_remote(const char *target, int64_t interval_ns, long count, bool 
             }
             continue;
         }
-        struct ipw_reading rd;
-        if (e != IPW_OK || ipw_sampler_latest(s, &rd, dev, &we) != IPW_OK)
+        if (e != IPW_OK)
             break;
-        last = rd.mono_ns;
-        emit(&rd, dev, info, as_json);
-        printed++;
+        /* every reading that landed since the last one printed, in order: a wakeup that comes
+         * late (a loaded machine) must not print only the newest and lose the rest */
+        struct ipw_reading rd;
+        while ((count <= 0 || printed < count) &&
+               ipw_sampler_next_after(s, last, &rd, dev, &we) == IPW_OK) {
+            last = rd.mono_ns;
+            emit(&rd, dev, info, as_json);
+            printed++;
+        }
     }
     free(dev);
     ipw_remote_close(r);

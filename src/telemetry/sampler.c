@@ -548,6 +548,23 @@ ipw_err ipw_sampler_latest(struct ipw_sampler *s, struct ipw_reading *r,
     return IPW_OK;
 }
 
+ipw_err ipw_sampler_next_after(struct ipw_sampler *s, int64_t t, struct ipw_reading *r,
+                               struct ipw_device_reading *dev, ipw_errbuf *eb)
+{
+    pthread_mutex_lock(&s->ring_lock);
+    size_t k = count_at_or_before(s, t); /* readings [0,k) are <= t */
+    if (k >= s->count) {
+        pthread_mutex_unlock(&s->ring_lock);
+        return ipw_fail(eb, IPW_E_NOTFOUND, "no telemetry reading newer than the last one yet");
+    }
+    size_t i = slot(s, k);
+    *r = s->ring[i];
+    if (dev && s->ndev)
+        memcpy(dev, &s->dring[i * s->ndev], s->ndev * sizeof *dev);
+    pthread_mutex_unlock(&s->ring_lock);
+    return IPW_OK;
+}
+
 ipw_err ipw_sampler_subscribe(struct ipw_sampler *s, ipw_sampler_cb cb, void *ud, int *id,
                               ipw_errbuf *eb)
 {

@@ -139,6 +139,32 @@ def main():
     return 0
 
 
+late_scrapes = []
+
+
+def scrapes_on_time(prom, at):
+    """Whether the two newest scrapes of each monitor at `at` (the pair irate uses) were taken
+    as the tolerance assumes: about 1 s apart, and the monitor's newest reading in each about
+    as far apart as the scrapes. On a loaded machine a scrape can start late or find a reading
+    that the monitor took late; irate divides the energy between the readings by the time
+    between the scrapes, so such a pair reads high or low by the lateness over ~1 s. The
+    monitor stamps its newest reading (ipw_monitor_last_sample_timestamp_seconds), so the
+    lateness is known and the check waits for a pair without it."""
+    body = prom.query("ipw_monitor_last_sample_timestamp_seconds[10s]", at)
+    if body.get("status") != "success" or len(body["data"]["result"]) != len(NODES):
+        return False
+    for series in body["data"]["result"]:
+        v = series["values"]
+        if len(v) < 2:
+            return False
+        (t1, s1), (t2, s2) = [(float(t), float(x)) for t, x in v[-2:]]
+        dt, ds = t2 - t1, s2 - s1
+        if abs(dt - 1.0) > 0.05 or abs(ds - dt) > 0.05 * dt:
+            late_scrapes[:] = [series["metric"].get("node"), round(dt, 3), round(ds, 3)]
+            return False
+    return True
+
+
 def run_checks(prom):
     # Two scrapes of both monitors, then one rule evaluation after them.
     deadline = time.time() + 60
@@ -149,7 +175,10 @@ def run_checks(prom):
         time.sleep(0.2)
     else:
         fail("Prometheus did not scrape both monitors twice: %s" % prom.output())
-    deadline = time.time() + 30
+    # A generous deadline: on a loaded machine the scrapes come late and the check waits for an
+    # evaluation whose two scrapes of each monitor were on time (see scrapes_on_time).
+    deadline = time.time() + 120
+    seen_rule = False
     while time.time() < deadline:
         # an evaluation that already saw two scrapes of both monitors (one that ran between a
         # monitor's first and second scrape has only the other node)
@@ -167,9 +196,15 @@ def run_checks(prom):
             up = vector(prom.query("up", at))
             if (len(vector(prom.query("node:ipw_power_watts:irate1m", at))) == 2
                     and len(up) == 2 and min(up.values()) == 1):
-                break
+                seen_rule = True
+                if scrapes_on_time(prom, at):
+                    break
         time.sleep(0.2)
     else:
+        if seen_rule:
+            fail("in 120 s no evaluation of the rules followed two scrapes of each monitor "
+                 "taken on time (the machine is too loaded to check the wattage): %s"
+                 % late_scrapes)
         fail("the fleet power rule has no value: %s" % prom.api("rules"))
     rules = prom.api("rules")["data"]["groups"]
     check({g["name"] for g in rules} == {"ipw-power", "ipw-energy-per-token", "ipw-alerts"},

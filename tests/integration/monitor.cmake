@@ -8,3 +8,25 @@ if(TARGET energy-monitor)
                          ENVIRONMENT "${IPW_TEST_ENV}")
   endforeach()
 endif()
+# The soak's CI version (bench/soak_monitor.py, label soak): 60 s of 64 clients joining and
+# leaving (grpcio and ipw telemetry), 8 stalled readers, Prometheus scraping every second; fails
+# on a lost reading, fds not back at rest, or RSS moving more than the script's bound. A stream
+# queue of 256 readings (12.8 s): a test client starved for 3 s on a loaded machine is still a
+# client that keeps up; the stalled readers (30-45 s) overflow it all the same.
+if(TARGET energy-monitor AND TARGET ipw)
+  add_test(NAME soak.monitor
+           COMMAND ${IPW_PYTHON} ${CMAKE_SOURCE_DIR}/bench/soak_monitor.py --duration 60 --stream-queue 256 --check)
+  set_tests_properties(soak.monitor PROPERTIES LABELS soak TIMEOUT 300
+                       ENVIRONMENT "${IPW_TEST_ENV}")
+endif()
+# energy-monitor must not link the inference clients: cli_common.c once pulled them in (libcurl
+# with its TLS, Kerberos and LDAP libraries), 3.5 MiB of the monitor's 8.7 MiB RSS.
+if(TARGET energy-monitor)
+  find_program(IPW_READELF readelf)
+  if(IPW_READELF)
+    add_test(NAME integration.monitor.footprint
+             COMMAND sh -c "! ${IPW_READELF} -d \"$0\" | grep -E 'NEEDED.*(libcurl|libcairo|libsqlite)'"
+                     $<TARGET_FILE:energy-monitor>)
+    set_tests_properties(integration.monitor.footprint PROPERTIES LABELS integration)
+  endif()
+endif()

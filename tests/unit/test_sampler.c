@@ -226,6 +226,47 @@ static void test_push_fed_sampler(void **state)
     ipw_sampler_destroy(s);
 }
 
+/* A reader that wakes late takes every reading that landed meanwhile, in order, with its
+ * devices (ipw telemetry --target printed only the newest and lost the rest); one that fell
+ * more than the ring behind gets the oldest reading held. */
+static void test_next_after(void **state)
+{
+    (void)state;
+    struct ipw_sampler_config cfg;
+    ipw_sampler_config_init(&cfg);
+    cfg.capacity = 8;
+    struct ipw_sampler *s;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_sampler_create_push(1, &cfg, &s, &eb), IPW_OK);
+    struct ipw_reading r;
+    struct ipw_device_reading dev = {0};
+    assert_int_equal(ipw_sampler_next_after(s, 0, &r, &dev, &eb), IPW_E_NOTFOUND);
+    for (int i = 1; i <= 5; i++) {
+        ipw_reading_clear(&r);
+        r.mono_ns = i * 100;
+        r.sequence = (uint64_t)i;
+        dev.v[IPW_DF_ENERGY_J] = 10.0 * i;
+        assert_int_equal(ipw_sampler_push(s, &r, &dev, &eb), IPW_OK);
+    }
+    int64_t last = 0;
+    for (int i = 1; i <= 5; i++) {
+        assert_int_equal(ipw_sampler_next_after(s, last, &r, &dev, &eb), IPW_OK);
+        assert_int_equal(r.sequence, i);
+        assert_double_equal(dev.v[IPW_DF_ENERGY_J], 10.0 * i, 0);
+        last = r.mono_ns;
+    }
+    assert_int_equal(ipw_sampler_next_after(s, last, &r, &dev, &eb), IPW_E_NOTFOUND);
+    for (int i = 6; i <= 20; i++) { /* the ring holds 8: readings 6 to 12 are overwritten */
+        ipw_reading_clear(&r);
+        r.mono_ns = i * 100;
+        r.sequence = (uint64_t)i;
+        assert_int_equal(ipw_sampler_push(s, &r, &dev, &eb), IPW_OK);
+    }
+    assert_int_equal(ipw_sampler_next_after(s, last, &r, &dev, &eb), IPW_OK);
+    assert_int_equal(r.sequence, 13);
+    ipw_sampler_destroy(s);
+}
+
 struct counter {
     int calls;
     uint64_t last_seq;
@@ -293,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_window_older_than_ring_is_error),
         cmocka_unit_test(test_failed_tick_leaves_gap_and_recovers),
         cmocka_unit_test(test_push_fed_sampler),
+        cmocka_unit_test(test_next_after),
         cmocka_unit_test(test_thread_ticks_and_subscribers),
         cmocka_unit_test(test_rejects_bad_interval),
     };
