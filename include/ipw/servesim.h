@@ -118,9 +118,28 @@ struct ipw_ss_result {
     size_t n_throughput;
     double log_interval;
     bool roofline; /* some layer times were modelled from the roofline, not profiled */
+    const struct ipw_ss_inputs *inputs; /* what the run was made from (not owned); may be NULL */
 };
 
 struct ipw_ss_sim;
+
+/* What a simulation was made from, for the --summary JSON (issue 14): the cluster config and
+ * the dataset, and for each (hardware, model, dtype) the source of its layer times: the
+ * profiled tables' directory, or the roofline model and the hardware spec it used (a bundled
+ * spec, or a spec file such as one `ipw simulate calibrate` wrote). */
+#define IPW_SS_MAX_PERF 8
+struct ipw_ss_perf_source {
+    char hardware[128], model[128], variant[32];
+    bool roofline;     /* layer times from the roofline model, else the profiled tables */
+    bool spec_file;    /* roofline with a spec read from a file (--hardware-spec) */
+    char spec[64];     /* roofline: the spec's name (e.g. H100); empty for tables */
+    char source[1024]; /* the tables' directory, or the spec's origin */
+};
+struct ipw_ss_inputs {
+    char cluster_config[1024], dataset[1024], data_dir[1024];
+    struct ipw_ss_perf_source perf[IPW_SS_MAX_PERF];
+    int nperf;
+};
 
 /* Reads and validates every input. Errors name the file, the key path and what is allowed. */
 ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw_errbuf *eb);
@@ -142,6 +161,9 @@ ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct 
 
 void ipw_ss_result_free(struct ipw_ss_result *res);
 void ipw_ss_free(struct ipw_ss_sim *s);
+
+/* Fills in with what the loaded simulation s was made from. */
+void ipw_ss_describe(const struct ipw_ss_sim *s, struct ipw_ss_inputs *in);
 
 /* Did any instance get its layer times from the roofline model rather than tables? */
 bool ipw_ss_uses_roofline(const struct ipw_ss_sim *s);

@@ -286,6 +286,48 @@ static void plots(struct ipw_buf *b, const struct ipw_report_sim *s, size_t no)
     ipw_buf_puts(b, "</div>\n");
 }
 
+/* What the simulation was made from (summaries written since the inputs block exists):
+ * the cluster config, the dataset and each performance model, so a reader sees whether the
+ * times came from profiled tables or the roofline and which hardware spec it used. */
+static void inputs_table(struct ipw_buf *b, const json_t *sum)
+{
+    const json_t *in = json_object_get(sum, "inputs"), *pm = json_object_get(sum, "perf_models");
+    if (!json_is_object(in) && !json_is_array(pm))
+        return;
+    ipw_buf_puts(b, "<table class=\"inputs\"><caption>Inputs of this modelled run</caption>\n");
+    static const char *const key[] = {"cluster_name", "cluster_config", "dataset"};
+    static const char *const label[] = {"cluster", "cluster config", "dataset"};
+    for (size_t k = 0; json_is_object(in) && k < 3; k++) {
+        const char *v = ipw_json_get_string(in, key[k]);
+        if (!v)
+            continue;
+        ipw_buf_putf(b, "<tr><th>%s</th><td>", label[k]);
+        esc(b, v);
+        ipw_buf_puts(b, "</td></tr>\n");
+    }
+    size_t i;
+    const json_t *p;
+    json_array_foreach(pm, i, p) {
+        const char *spec = ipw_json_get_string(p, "spec");
+        ipw_buf_puts(b, "<tr><th>performance model</th><td>");
+        esc(b, ipw_json_get_string(p, "hardware"));
+        ipw_buf_puts(b, " \xC2\xB7 ");
+        esc(b, ipw_json_get_string(p, "model"));
+        ipw_buf_puts(b, " ");
+        esc(b, ipw_json_get_string(p, "variant"));
+        ipw_buf_puts(b, ": ");
+        esc(b, ipw_json_get_string(p, "kind"));
+        if (spec) {
+            ipw_buf_puts(b, " ");
+            esc(b, spec);
+        }
+        ipw_buf_puts(b, " (");
+        esc(b, ipw_json_get_string(p, "source"));
+        ipw_buf_puts(b, ")</td></tr>\n");
+    }
+    ipw_buf_puts(b, "</table>\n");
+}
+
 void ipw_report_sim_section(struct ipw_buf *b, const struct ipw_report_sim *s, size_t no)
 {
     struct figures f;
@@ -331,6 +373,7 @@ void ipw_report_sim_section(struct ipw_buf *b, const struct ipw_report_sim *s, s
     if (f.power)
         energy_table(b, &f);
     latency_table(b, s->sum);
+    inputs_table(b, s->sum);
     ipw_buf_puts(b, "</div>\n");
     plots(b, s, no);
     ipw_buf_puts(b, "</section>\n");

@@ -267,6 +267,9 @@ int cmd_simulate(int argc, char **argv)
         }
     }
     res.roofline = roof;
+    struct ipw_ss_inputs inputs;
+    ipw_ss_describe(sim, &inputs);
+    res.inputs = &inputs;
     if (!rc && roof)
         on_line(&o, "Note: every time and energy above is " IPW_SS_ROOF_NOTE);
     if (!rc && plots && ipw_sim_plots(plots, &res, &eb)) {

@@ -51,9 +51,9 @@ int ipw_cli_simulate_calibrate(int argc, char **argv)
            r.n_used, r.n_records, pos[0]);
     printf("  idle power          %.1f W (%s)\n", r.idle_w,
            r.idle_from_baseline ? "measured baseline" : "the records' idle_power_watts");
-    printf("  busy power          %.1f W while bandwidth-bound (decode)\n", r.p_bw_w);
+    printf("  busy power          %.1f W while bandwidth-bound (decode; fitted)\n", r.p_bw_w);
     if (r.compute_identified)
-        printf("                      %.1f W while compute-bound (long prefills)\n",
+        printf("                      %.1f W while compute-bound (long prefills; fitted)\n",
                r.p_compute_w);
     printf("  decode bytes/s      %.3f of peak (fitted)\n", r.eff_bw);
     if (r.compute_identified)

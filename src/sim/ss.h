@@ -101,6 +101,14 @@ struct ss_tptab {
     double alpha_default;
     struct ss_skew_entry *alphas; /* sorted by key */
     size_t nalphas;
+    /* alphas already looked up, by pc and bucket indices (ss_perf.c): consecutive batches
+     * nearly always fall in the same buckets, and the key string costs a format and a search */
+    struct ss_skew_memo {
+        int64_t pc;
+        uint32_t buckets;
+        bool used;
+        double alpha;
+    } skew_memo[16];
 };
 struct ss_roof;
 struct ss_bundle {

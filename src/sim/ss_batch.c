@@ -214,16 +214,18 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
         }
     memcpy(b->blk, blk_t, (size_t)nblk * sizeof *blk_t);
     b->nblk = nblk;
-    for (int64_t l = 0; l < m->layers; l++) {
-        for (int i = 0; i < nblk; i++)
-            t += blk_t[i];
-        if (p) {
+    int64_t blk_sum = 0; /* integer sums: once times layers is the per-layer sum exactly */
+    for (int i = 0; i < nblk; i++)
+        blk_sum += blk_t[i];
+    if (m->layers > 0)
+        t += blk_sum * m->layers;
+    if (p) /* energy in floating point: charged layer by layer, in the original's order */
+        for (int64_t l = 0; l < m->layers; l++) {
             ss_power_dram(p, c->node, 0);
             ss_power_link(p, c->node, blk.link_bytes);
             for (int i = 0; i < blk.nlat; i++)
                 ss_power_npu_active(p, c->node, c->hardware, blk.lat[i], c->tp);
         }
-    }
 
     /* head: the last layer's output goes back to host memory */
     int64_t head_ns[SS_ARCH_MAX];

@@ -326,14 +326,19 @@ static bool push_block(struct ss_req *r, int32_t b)
     return true;
 }
 
+/* Nothing new to index (the common decode step)? num_cached >= num_tokens / block_size is
+ * tested as (num_cached + 1) * block_size > num_tokens: no division on the hot path. */
+static bool nothing_to_index(const struct ss_kv *kv, const struct ss_req *r, int64_t num_tokens)
+{
+    return r->hashed && r->has_cached_entry &&
+           (r->num_cached_block >= (int64_t)r->nhashes ||
+            (r->num_cached_block + 1) * kv->block_size > num_tokens);
+}
+
 void ss_kv_cache_blocks(struct ss_kv *kv, struct ss_req *r, int64_t num_tokens)
 {
-    if (!kv->caching)
+    if (!kv->caching || nothing_to_index(kv, r, num_tokens))
         return;
-    if (r->hashed && r->has_cached_entry &&
-        (r->num_cached_block >= (int64_t)r->nhashes ||
-         r->num_cached_block >= num_tokens / kv->block_size))
-        return; /* nothing new to index (the common decode step) */
     ss_req_hashes(r, kv->block_size);
     if (!r->nhashes)
         return;
@@ -395,6 +400,14 @@ bool ss_kv_allocate(struct ss_kv *kv, struct ss_req *r, int64_t num_new, const i
 {
     r->has_blocks_entry = true;
     int64_t total = r->num_computed + npu_hit_tokens + lower_hit_tokens, need = total + num_new;
+    if (!nhit && !lower_hit_tokens && need <= (int64_t)r->nblocks * kv->block_size) {
+        /* the common decode step: the tokens fit the blocks held, nothing is allocated (what
+         * the general path below computes too, without its divisions and loops) */
+        int64_t upto = need < r->num_reached ? need : r->num_reached;
+        if (kv->caching && !nothing_to_index(kv, r, upto))
+            ss_kv_cache_blocks(kv, r, upto);
+        return true;
+    }
     if (blocks_to_allocate(kv, r, need, hit, nhit) > kv->npu.nfree)
         return false;
     if (nhit || lower_hit_tokens) {

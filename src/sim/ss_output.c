@@ -71,6 +71,33 @@ static json_t *stat_json(const struct ipw_ss_stat *s)
     return json_pack("{s:f,s:f,s:f}", "mean", s->mean_ms, "median", s->median_ms, "p99", s->p99_ms);
 }
 
+/* The run's inputs and, per profile bundle, where its layer times came from (issue 14). */
+static void inputs_json(json_t *root, const struct ipw_ss_inputs *in)
+{
+    const char *base = strrchr(in->cluster_config, '/');
+    base = base ? base + 1 : in->cluster_config;
+    size_t n = strlen(base);
+    if (n > 5 && !strcmp(base + n - 5, ".json"))
+        n -= 5;
+    json_object_set_new(root, "inputs",
+                        json_pack("{s:s,s:s%,s:s,s:s}", "cluster_config", in->cluster_config,
+                                  "cluster_name", base, n, "dataset", in->dataset, "data_dir",
+                                  in->data_dir));
+    json_t *arr = json_array();
+    for (int i = 0; i < in->nperf; i++) {
+        const struct ipw_ss_perf_source *p = &in->perf[i];
+        const char *kind = !p->roofline   ? "tables"
+                           : p->spec_file ? "roofline (spec file)"
+                                          : "roofline (bundled spec)";
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "hardware", p->hardware, "model",
+                              p->model, "variant", p->variant, "kind", kind, "source", p->source);
+        if (p->roofline)
+            json_object_set_new(o, "spec", json_string(p->spec));
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(root, "perf_models", arr);
+}
+
 ipw_err ipw_ss_write_summary(const char *path, const struct ipw_ss_result *res, ipw_errbuf *eb)
 {
     json_t *root = json_object();
@@ -105,6 +132,8 @@ ipw_err ipw_ss_write_summary(const char *path, const struct ipw_ss_result *res, 
     json_object_set_new(root, "perf_model", json_string(res->roofline ? "roofline" : "table"));
     if (res->roofline)
         json_object_set_new(root, "perf_note", json_string(IPW_SS_ROOF_NOTE));
+    if (res->inputs)
+        inputs_json(root, res->inputs);
     json_t *pw = json_array();
     for (size_t i = 0; i < res->n_power; i++)
         json_array_append_new(pw, json_pack("{s:f,s:f}", "t_s", (double)(i + 1) * res->log_interval,

@@ -832,35 +832,83 @@ int64_t ss_attn_raw(const struct ss_attn *a, int64_t pc, int64_t kp, int64_t nd,
     return r < 1 ? 1 : r;
 }
 
-static const char *bucket_label(const double *bins, char (*labels)[24], int n, double v)
+/* The bucket of v: the first whose upper bin edge is >= v, else the last. */
+static int bucket_index(const double *bins, int n, double v)
 {
     for (int i = 0; i < n; i++)
         if (v <= bins[i + 1])
-            return labels[i];
-    return labels[n - 1];
+            return i;
+    return n - 1;
 }
 
-double ss_skew_alpha(const struct ss_bundle *b, const struct ss_tptab *t, int64_t pc, int64_t n,
-                     double skew_rate, int64_t kv_big, int64_t kp)
+/* The four bucket indices (n, skew rate, kv_big, kp) of a batch; false when the skew model is
+ * off, *alpha then holding the answer. */
+static bool skew_buckets(const struct ss_bundle *b, const struct ss_tptab *t, int64_t n,
+                         double skew_rate, int64_t kv_big, int64_t kp, int ix[4], double *alpha)
 {
+    *alpha = 0.0;
     if (!b->skew_block || !b->skew_enabled)
-        return 0.0;
-    if (!t || !t->has_entry)
-        return b->has_block_alpha_default ? b->block_alpha_default : 0.0;
+        return false;
+    if (!t || !t->has_entry) {
+        *alpha = b->has_block_alpha_default ? b->block_alpha_default : 0.0;
+        return false;
+    }
     const struct ss_skew_axes *ax = &b->axes;
     double sr = skew_rate < 0 ? 0 : skew_rate > 1 ? 1 : skew_rate;
+    ix[0] = bucket_index(ax->n_bins, ax->nn, (double)n);
+    ix[1] = bucket_index(ax->sr_bins, ax->nsr, sr);
+    ix[2] = bucket_index(ax->kvb_bins, ax->nkvb, (double)kv_big);
+    ix[3] = bucket_index(ax->kp_bins, ax->nkp, (double)kp);
+    return true;
+}
+
+/* skew_fit.csv's alpha for pc and the buckets' labels, its default when absent */
+static double skew_alpha_at(const struct ss_bundle *b, const struct ss_tptab *t, int64_t pc,
+                            const int ix[4])
+{
+    const struct ss_skew_axes *ax = &b->axes;
     char key[256];
-    snprintf(key, sizeof key, "pc=%lld|%s|%s|%s|%s", (long long)pc,
-             bucket_label(ax->n_bins, (char (*)[24])ax->n_labels, ax->nn, (double)n),
-             bucket_label(ax->sr_bins, (char (*)[24])ax->sr_labels, ax->nsr, sr),
-             bucket_label(ax->kvb_bins, (char (*)[24])ax->kvb_labels, ax->nkvb, (double)kv_big),
-             bucket_label(ax->kp_bins, (char (*)[24])ax->kp_labels, ax->nkp, (double)kp));
+    snprintf(key, sizeof key, "pc=%lld|%s|%s|%s|%s", (long long)pc, ax->n_labels[ix[0]],
+             ax->sr_labels[ix[1]], ax->kvb_labels[ix[2]], ax->kp_labels[ix[3]]);
     struct ss_skew_entry probe = {key, 0};
     const struct ss_skew_entry *hit =
         bsearch(&probe, t->alphas, t->nalphas, sizeof *t->alphas, cmpskew);
     if (hit)
         return hit->alpha;
     return t->alpha_default;
+}
+
+double ss_skew_alpha(const struct ss_bundle *b, const struct ss_tptab *t, int64_t pc, int64_t n,
+                     double skew_rate, int64_t kv_big, int64_t kp)
+{
+    int ix[4];
+    double alpha;
+    if (!skew_buckets(b, t, n, skew_rate, kv_big, kp, ix, &alpha))
+        return alpha;
+    return skew_alpha_at(b, t, pc, ix);
+}
+
+/* ss_skew_alpha through the table's memo (the same value: a pure function of pc and the
+ * bucket indices, which are below 32 each and packed in 5 bits) */
+static double skew_alpha_memo(const struct ss_bundle *b, struct ss_tptab *t, int64_t pc,
+                              int64_t n, double skew_rate, int64_t kv_big, int64_t kp)
+{
+    int ix[4];
+    double alpha;
+    if (!skew_buckets(b, t, n, skew_rate, kv_big, kp, ix, &alpha))
+        return alpha;
+    if (ix[0] < 0 || ix[1] < 0 || ix[2] < 0 || ix[3] < 0) /* an axis without labels */
+        return skew_alpha_at(b, t, pc, ix);
+    uint32_t key = (uint32_t)ix[0] | (uint32_t)ix[1] << 5 | (uint32_t)ix[2] << 10 |
+                   (uint32_t)ix[3] << 15;
+    struct ss_skew_memo *m = &t->skew_memo[(key ^ (uint32_t)pc * 7u ^ key >> 7) & 15u];
+    if (!m->used || m->pc != pc || m->buckets != key) {
+        m->pc = pc;
+        m->buckets = key;
+        m->alpha = skew_alpha_at(b, t, pc, ix);
+        m->used = true;
+    }
+    return m->alpha;
 }
 
 /* Python's round(): half to even. */
@@ -884,7 +932,7 @@ ipw_err ss_lookup_attention(struct ss_bundle *b, int tp, int64_t pc, int64_t kp,
     }
     int64_t gap = kd_max - kd_min;
     double sr = gap > 0 ? (double)(kd_mean - kd_min) / (double)gap : 0.5;
-    double alpha = ss_skew_alpha(b, t, pc, nd, sr, kd_max, kp);
+    double alpha = skew_alpha_memo(b, t, pc, nd, sr, kd_max, kp);
     if (alpha == 0.0) {
         *ns = t_mean;
         return IPW_OK;

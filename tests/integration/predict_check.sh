@@ -26,7 +26,7 @@ done
 # the bundled hardware with --perf-model roofline, and the tables without it (no note)
 "$IPW" simulate --dataset "$T" --perf-model roofline > roof.log || err "roofline run"
 grep -q "$NOTE" roof.log || err "--perf-model roofline: no note"
-"$IPW" simulate --dataset "$T" > table.log || err "table run"
+"$IPW" simulate --dataset "$T" --summary table.json > table.log || err "table run"
 grep -q "$NOTE" table.log && err "a table run printed the roofline note"
 
 # 2. calibrate from a sim-client run (real time, short answers): the written spec loads in
@@ -39,8 +39,28 @@ RUN=$(ls -d runs/profile_*)
 grep -q "held-out error      per-query energy" cal.log || err "calibrate: no held-out error"
 grep -Eq "decode bytes/s      0\.[5-8]" cal.log || err "calibrate: decode efficiency not near 0.8 (the H100 spec)"
 grep -q '"schema": "ipw.hardware/1"' cal.json || err "calibrate: no spec written"
-"$IPW" simulate --dataset "$T" --hardware-spec cal.json > calsim.log || err "simulate --hardware-spec"
+"$IPW" simulate --dataset "$T" --hardware-spec cal.json --summary calsim.json > calsim.log ||
+    err "simulate --hardware-spec"
 grep -q "$NOTE" calsim.log || err "--hardware-spec: no roofline note"
+# the summary names its inputs and the performance model of each bundle; ipw report shows them
+python3 - "$T" h100_70b_tp4.json table.json calsim.json <<'PY' || err "--summary inputs / perf_models"
+import json, sys
+trace = sys.argv[1]
+want = [("h100_70b_tp4", "roofline (bundled spec)", "H100", "embedded:hardware/h100.json"),
+        ("single_node_single_instance", "tables", None, "/profiler/perf/RTXPRO6000/meta-llama/Llama-3.1-8B/bf16"),
+        ("single_node_single_instance", "roofline (spec file)", "H100", "cal.json")]
+for path, (name, kind, spec, src) in zip(sys.argv[2:], want):
+    s = json.load(open(path))
+    i, p = s["inputs"], s["perf_models"]
+    assert i["cluster_name"] == name and i["cluster_config"].endswith(name + ".json"), (path, i)
+    assert i["dataset"] == trace and i["data_dir"].endswith("data/sim"), (path, i)
+    assert len(p) == 1 and p[0]["kind"] == kind and p[0].get("spec") == spec, (path, p)
+    assert p[0]["source"].endswith(src) and p[0]["variant"] == "bf16", (path, p)
+    assert (s["perf_model"] == "table") == (kind == "tables"), path
+PY
+"$IPW" report calsim.json --output calsim.html > /dev/null || err "report of calsim.json"
+grep -q "roofline (spec file) H100 (cal.json)" calsim.html || err "report: no performance model line"
+grep -q "<th>cluster</th><td>single_node_single_instance</td>" calsim.html || err "report: no cluster name"
 "$IPW" profile --client sim --model llama-3.1-8b --max-queries 2 --output-dir runs2 \
     --client-param hardware="$PWD/cal.json" --client-param max_tokens=4 --no-eval \
     --baseline-seconds 0.1 > profile2.log 2>&1 || { err "sim client with the calibrated spec"; tail -3 profile2.log; }

@@ -13,6 +13,7 @@
 
 #include "ipw_test.h"
 
+#include "ipw/datadir.h"
 #include "sim/ss.h"
 
 static char data_dir[1024];
@@ -22,8 +23,15 @@ static struct ss_bundle bundle;
 static int setup(void **state)
 {
     (void)state;
+    /* ctest names the source tree; run by hand, find the data as the ipw binary does */
     const char *src = getenv("IPW_TEST_SOURCE_DIR");
-    snprintf(data_dir, sizeof data_dir, "%s/data/sim", src ? src : ".");
+    char msg[512];
+    if (src && *src)
+        snprintf(data_dir, sizeof data_dir, "%s/data/sim", src);
+    else if (ipw_datadir_find("sim", data_dir, sizeof data_dir, msg, sizeof msg)) {
+        fprintf(stderr, "%s\n", msg);
+        return -1;
+    }
     ipw_errbuf eb = {0};
     if (ss_model_load(data_dir, "meta-llama/Llama-3.1-8B", &model, &eb) ||
         ss_bundle_open(data_dir, "RTXPRO6000", &model, "bf16", &bundle, &eb) ||

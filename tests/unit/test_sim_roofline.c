@@ -1,8 +1,10 @@
 /* The serving simulator's roofline model against the bundled profile tables (issue 14
  * item 1): for the RTX PRO 6000 and RTX 4090 Llama-3.1-8B bundles it prints the per-layer
  * error over each table's own grid and the per-iteration error over a grid of batches
- * (prefill chunk x prefilled context x decode requests x decode context), and requires the
- * per-iteration time within 15 % everywhere (the figures are in docs/sim-fidelity.md).
+ * (prefill chunk x prefilled context x decode requests x decode context), naming every
+ * batch outside 15 %, and requires 95 % of the batches within 15 % and a mean error of at
+ * most 8 %. A held-out check fits the mixed-batch constants on one card and requires the
+ * other card within 15 % on 85 % of its grid (figures: docs/sim-fidelity.md).
  * Also: a model without an architecture file or a bundle simulates on any spec. */
 #include <math.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <cmocka.h>
 
 #include "sim/predict/roof.h"
+#include "ipw/datadir.h"
 #include "sim/ss.h"
 
 static char data_dir[1024];
@@ -106,6 +109,74 @@ static bool measured(const struct ss_attn *t, int64_t pc, int64_t kp, int64_t nd
     return false;
 }
 
+/* The per-iteration grid: prefill chunk x its context x decode requests x their context,
+ * restricted to the batches whose attention the profiler measured; the tables' iteration
+ * time of each batch is computed once. */
+#define GRID_MAX 512
+struct grid {
+    struct ss_roof_batch x[GRID_MAX];
+    double table_ns[GRID_MAX];
+    size_t n;
+};
+
+static void build_grid(struct pair *p, struct grid *g)
+{
+    static const int64_t pcs[] = {0, 16, 64, 256, 512, 1024, 2048};
+    static const int64_t kps[] = {0, 1024};
+    static const int64_t nds[] = {0, 1, 4, 16, 64, 128, 256};
+    static const int64_t kds[] = {128, 1024, 4096};
+    g->n = 0;
+    for (size_t a = 0; a < 7; a++)
+        for (size_t b = 0; b < 2; b++)
+            for (size_t c = 0; c < 7; c++)
+                for (size_t d = 0; d < 3; d++) {
+                    int64_t pc = pcs[a], kp = pc ? kps[b] : 0, nd = nds[c], kd = nd ? kds[d] : 0;
+                    if ((!pc && !nd) || (!pc && b) || (!nd && d) ||
+                        !measured(&p->tab.tabs[0].attn, pc, kp, nd, kd))
+                        continue;
+                    assert_true(g->n < GRID_MAX);
+                    struct ss_roof_batch x = {pc + nd, (pc > 0) + nd, pc, kp, nd, kd};
+                    g->x[g->n] = x;
+                    g->table_ns[g->n++] = iteration(p, false, &x);
+                }
+}
+
+struct grid_err {
+    struct err_acc it, dec, pre, mix;
+    size_t within;
+    struct ss_roof_batch worst;
+    double worst_t, worst_r;
+};
+
+/* The roofline's per-iteration error over the grid with the mixed-batch constants mx;
+ * verbose prints each batch outside 15 %. */
+static void grid_eval(struct pair *p, const struct grid *g, const struct ss_roof_mixed *mx,
+                      bool verbose, struct grid_err *e)
+{
+    memset(e, 0, sizeof *e);
+    struct ss_roof_mixed keep = p->roof.roof->mixed;
+    p->roof.roof->mixed = *mx;
+    for (size_t i = 0; i < g->n; i++) {
+        const struct ss_roof_batch *x = &g->x[i];
+        double tm = g->table_ns[i], rm = iteration(p, true, x), err = fabs(rm - tm) / tm;
+        if (err > e->it.max) {
+            e->worst = *x;
+            e->worst_t = tm;
+            e->worst_r = rm;
+        }
+        acc(&e->it, rm, tm);
+        acc(!x->pc ? &e->dec : !x->nd ? &e->pre : &e->mix, rm, tm);
+        if (err <= 0.15)
+            e->within++;
+        else if (verbose)
+            printf("  outside 15 %%: chunk %lld on %lld, %lld decodes at %lld: tables %.2f ms, "
+                   "roofline %.2f ms (%+.1f %%)\n", (long long)x->pc, (long long)x->kp,
+                   (long long)x->nd, (long long)x->kd_mean, tm / 1e6, rm / 1e6,
+                   100 * (rm - tm) / tm);
+    }
+    p->roof.roof->mixed = keep;
+}
+
 static void check_hw(const char *hw)
 {
     struct pair p;
@@ -150,53 +221,88 @@ static void check_hw(const char *hw)
     printf("  %-16s mean %5.1f %%  max %5.1f %%  (%zu points)\n", "attention", 100 * ea.sum / ea.n,
            100 * ea.max, na);
 
-    /* per iteration over a grid of batches */
-    static const int64_t pcs[] = {0, 16, 64, 256, 512, 1024, 2048};
-    static const int64_t kps[] = {0, 1024};
-    static const int64_t nds[] = {0, 1, 4, 16, 64, 128, 256};
-    static const int64_t kds[] = {128, 1024, 4096};
-    struct err_acc it = {0}, dec = {0}, pre = {0}, mix = {0};
-    struct ss_roof_batch worst = {0};
-    double within = 0;
-    double worst_t = 0, worst_r = 0;
-    for (size_t a = 0; a < 7; a++)
-        for (size_t b = 0; b < 2; b++)
-            for (size_t c = 0; c < 7; c++)
-                for (size_t d = 0; d < 3; d++) {
-                    int64_t pc = pcs[a], kp = pc ? kps[b] : 0, nd = nds[c], kd = nd ? kds[d] : 0;
-                    if ((!pc && !nd) || (!pc && b) || (!nd && d) ||
-                        !measured(&t->attn, pc, kp, nd, kd))
-                        continue;
-                    struct ss_roof_batch x = {pc + nd, (pc > 0) + nd, pc, kp, nd, kd};
-                    double tm = iteration(&p, false, &x), rm = iteration(&p, true, &x);
-                    if (fabs(rm - tm) / tm > it.max) {
-                        worst = x;
-                        worst_t = tm;
-                        worst_r = rm;
-                    }
-                    acc(&it, rm, tm);
-                    if (fabs(rm - tm) / tm <= 0.15)
-                        within++;
-                    else
-                        printf("  outside 15 %%: chunk %lld on %lld, %lld decodes at %lld: tables "
-                               "%.2f ms, roofline %.2f ms\n", (long long)pc, (long long)kp,
-                               (long long)nd, (long long)kd, tm / 1e6, rm / 1e6);
-                    acc(!pc ? &dec : !nd ? &pre : &mix, rm, tm);
-                }
-    printf("  per iteration: mean %.1f %%, max %.1f %% over %.0f measured batches (decode-only mean %.1f "
-           "max %.1f; prefill-only mean %.1f max %.1f; mixed mean %.1f max %.1f)\n",
-           100 * it.sum / it.n, 100 * it.max, it.n, 100 * dec.sum / dec.n, 100 * dec.max,
-           100 * pre.sum / pre.n, 100 * pre.max, 100 * mix.sum / mix.n, 100 * mix.max);
+    struct grid g;
+    build_grid(&p, &g);
+    struct grid_err ge;
+    grid_eval(&p, &g, &p.roof.roof->mixed, true, &ge);
+    printf("  per iteration: mean %.1f %%, max %.1f %% over %zu measured batches (decode-only mean "
+           "%.1f max %.1f; prefill-only mean %.1f max %.1f; mixed mean %.1f max %.1f)\n",
+           100 * ge.it.sum / ge.it.n, 100 * ge.it.max, g.n, 100 * ge.dec.sum / ge.dec.n,
+           100 * ge.dec.max, 100 * ge.pre.sum / ge.pre.n, 100 * ge.pre.max,
+           100 * ge.mix.sum / ge.mix.n, 100 * ge.mix.max);
     printf("  worst batch: prefill chunk %lld on %lld tokens, %lld decodes at %lld tokens: "
            "tables %.3f ms, roofline %.3f ms\n",
-           (long long)worst.pc, (long long)worst.kp, (long long)worst.nd, (long long)worst.kd_mean,
-           worst_t / 1e6, worst_r / 1e6);
-    printf("  %.0f of %.0f batches (%.1f %%) within 15 %%\n", within, it.n, 100 * within / it.n);
-    /* the rest are mixed batches where the tables' decode attention is 3-4x its decode-only
-     * time (docs/sim-fidelity.md), an effect no roofline derives */
-    assert_true(within >= 0.9 * it.n);
-    assert_true(it.sum / it.n <= 0.10);
+           (long long)ge.worst.pc, (long long)ge.worst.kp, (long long)ge.worst.nd,
+           (long long)ge.worst.kd_mean, ge.worst_t / 1e6, ge.worst_r / 1e6);
+    printf("  %zu of %zu batches (%.1f %%) within 15 %%\n", ge.within, g.n,
+           100.0 * (double)ge.within / (double)g.n);
+    /* the rest (docs/sim-fidelity.md) are named above: a few mixed batches at the edges of
+     * the mixed-batch model and, on the RTX 4090, 256-token prefills near the ridge point */
+    assert_true((double)ge.within >= 0.95 * (double)g.n);
+    assert_true(ge.it.sum / ge.it.n <= 0.08);
     close_pair(&p);
+}
+
+/* Held out: the mixed-batch constants (card-independent in the model) fitted on one card's
+ * grid by a coarse search, then checked on the other card's; printed with the defaults' and
+ * the fitted constants' figures on both, so the transfer from card to card is visible. */
+static void fit_mixed(struct pair *p, const struct grid *g, struct ss_roof_mixed *best)
+{
+    static const double reads[] = {1.5, 1.75, 2.0, 2.25, 2.5};
+    static const double share[] = {1.0 / 48, 1.0 / 56, 1.0 / 64, 1.0 / 72, 1.0 / 80};
+    static const double full[] = {0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0};
+    double best_score = INFINITY;
+    for (size_t a = 0; a < 5; a++)
+        for (size_t b = 0; b < 5; b++)
+            for (size_t c = 0; c < 8; c++) {
+                struct ss_roof_mixed mx;
+                ss_roof_mixed_defaults(&mx);
+                mx.kv_reads = reads[a];
+                mx.stream_share = share[b];
+                mx.full_reads_share = full[c];
+                struct grid_err e;
+                grid_eval(p, g, &mx, false, &e);
+                /* fewest batches outside 15 %, then the lowest mean error */
+                double score = (double)(g->n - e.within) + e.it.sum / e.it.n;
+                if (score < best_score) {
+                    best_score = score;
+                    *best = mx;
+                }
+            }
+}
+
+static void test_held_out(void **state)
+{
+    (void)state;
+    static const char *const hw[2] = {"RTXPRO6000", "RTX4090"};
+    struct pair p[2];
+    struct grid g[2];
+    for (int i = 0; i < 2; i++) {
+        open_pair(hw[i], &p[i]);
+        build_grid(&p[i], &g[i]);
+    }
+    size_t held_within = 0, held_n = 0;
+    for (int fit = 0; fit < 2; fit++) {
+        struct ss_roof_mixed mx;
+        fit_mixed(&p[fit], &g[fit], &mx);
+        int other = 1 - fit;
+        struct grid_err own, held;
+        grid_eval(&p[fit], &g[fit], &mx, false, &own);
+        grid_eval(&p[other], &g[other], &mx, false, &held);
+        printf("held out: mixed-batch constants fitted on %s (KV reads %.2f, stream 1/%.0f, "
+               "full reads %.2f of the query heads): %s %zu/%zu within 15 %% (mean %.1f %%, "
+               "max %.1f %%); held-out %s %zu/%zu (mean %.1f %%, max %.1f %%)\n",
+               hw[fit], mx.kv_reads, 1 / mx.stream_share, mx.full_reads_share, hw[fit],
+               own.within, g[fit].n, 100 * own.it.sum / own.it.n, 100 * own.it.max, hw[other],
+               held.within, g[other].n, 100 * held.it.sum / held.it.n, 100 * held.it.max);
+        held_within += held.within;
+        held_n += g[other].n;
+    }
+    /* the held-out cards stay within 15 % on most of the grid; the exceptions are printed
+     * by test_rtxpro6000 / test_rtx4090 with the defaults (docs/sim-fidelity.md) */
+    assert_true((double)held_within >= 0.85 * (double)held_n);
+    for (int i = 0; i < 2; i++)
+        close_pair(&p[i]);
 }
 
 static void test_rtxpro6000(void **state)
@@ -251,11 +357,19 @@ static void test_unprofiled_model(void **state)
 
 int main(void)
 {
+    /* ctest names the source tree; run by hand, find the data as the ipw binary does */
     const char *src = getenv("IPW_TEST_SOURCE_DIR");
-    snprintf(data_dir, sizeof data_dir, "%s/data/sim", src ? src : ".");
+    char msg[512];
+    if (src && *src)
+        snprintf(data_dir, sizeof data_dir, "%s/data/sim", src);
+    else if (ipw_datadir_find("sim", data_dir, sizeof data_dir, msg, sizeof msg)) {
+        fprintf(stderr, "%s\n", msg);
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rtxpro6000),
         cmocka_unit_test(test_rtx4090),
+        cmocka_unit_test(test_held_out),
         cmocka_unit_test(test_unprofiled_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,6 +96,7 @@ ipw_err ss_roof_bundle_open(const char *data_dir, const char *hardware, const ch
     r->attn_rate = r->hw.peak_flops_bf16 * r->hw.layer_eff_attn;
     r->bytes_rate = r->hw.mem_bw * r->hw.layer_eff_bw;
     r->overhead_ns = r->hw.kernel_overhead_s * 1e9;
+    ss_roof_mixed_defaults(&r->mixed);
     b->roof = r;
     return IPW_OK;
 }
@@ -112,11 +113,27 @@ static double launches(const char *layer)
     return !strcmp(layer, "sampler") ? 8.0 : 1.0;
 }
 
-/* In a batch that mixes prefill chunks and decode requests, vLLM runs one variable-length
- * attention kernel; the decode queries lose the decode kernel's packing of grouped query
- * heads and cost several times their decode-only time: the bundled tables show 1.3-2.0x for
- * 64 or 256 decodes and 3-4x for 128 decodes at 4k context; 2.2 fits the grid best. */
-#define MIXED_DECODE_FACTOR 2.2
+/* Decode requests in a batch that also holds a prefill chunk. vLLM runs one variable-length
+ * attention kernel for the whole batch; the bundled tables (docs/sim-fidelity.md, "Mixed
+ * batches") show three effects the decode-only kernel does not have:
+ *  - the grouped query heads are not packed together, so each KV head is read about twice
+ *    rather than once (1.7-2.2x the decode-only bytes on both cards, 16-128 decodes);
+ *  - past about 1-2 GiB of decode KV per layer the reads approach one per query head (3.9x
+ *    the decode-only time for 128 decodes at 4k context on the RTX 4090, 2.9x on the RTX
+ *    PRO 6000, whose larger L2 cache keeps more of them); the specs carry no L2 size, so one
+ *    share, 0.835 of the query heads, is the compromise that keeps both within 15 %;
+ *  - no split over the context: one sequence's head is streamed by one thread block, at
+ *    about 1/60 of the achievable bandwidth (a lone 4k-context decode costs 127 us on the
+ *    RTX 4090 and 87 us on the RTX PRO 6000, 3-5x its decode-only time).
+ * The constants are the same for every card; test_sim_roofline fits them on one card and
+ * checks them on the other. */
+void ss_roof_mixed_defaults(struct ss_roof_mixed *mx)
+{
+    mx->kv_reads = 2.0;
+    mx->stream_share = 1.0 / 60;
+    mx->full_reads_bytes = 2.0 * 1073741824.0;
+    mx->full_reads_share = 0.835;
+}
 
 static void work(const struct ss_model *m, const char *layer, int64_t tp, int64_t fp,
                  int64_t kv_fp, const struct ss_roof_batch *x, bool decode_part, double *flops,
@@ -201,6 +218,29 @@ static double kernel_s(double flops, double bytes, double frate, double brate)
     return sqrt(c * c + m * m);
 }
 
+/* The decode part of a mixed batch's attention (see ss_roof_mixed_defaults): its KV bytes
+ * read kv_reads times, rising linearly to full_reads_share of the query heads between half
+ * of full_reads_bytes and full_reads_bytes, and never faster than one sequence's head streamed
+ * at stream_share of the bandwidth. */
+static double mixed_decode_s(const struct ss_roof *r, const struct ss_model *m, int64_t tp,
+                             int64_t kv_fp, const struct ss_roof_batch *x, double fl, double by)
+{
+    const struct ss_roof_mixed *mx = &r->mixed;
+    double p = tp > 1 ? (double)tp : 1.0, hd = (double)m->head_dim,
+           group = m->kv_heads > 0 ? (double)m->heads / (double)m->kv_heads : 1.0;
+    double head_bytes = 2 * hd * (double)(x->kd_mean + 1) * (double)kv_fp;
+    double kv_bytes = head_bytes * (double)m->kv_heads / p * (double)x->nd;
+    double lo = mx->full_reads_bytes / 2, reads = mx->kv_reads < group ? mx->kv_reads : group;
+    double top = group * mx->full_reads_share > reads ? group * mx->full_reads_share : reads;
+    if (kv_bytes >= mx->full_reads_bytes)
+        reads = top;
+    else if (kv_bytes > lo)
+        reads += (top - reads) * (kv_bytes - lo) / (mx->full_reads_bytes - lo);
+    double bulk = kernel_s(fl, by + (reads - 1) * kv_bytes, r->attn_rate, r->bytes_rate);
+    double stream = head_bytes / (r->bytes_rate * mx->stream_share);
+    return bulk > stream ? bulk : stream;
+}
+
 int64_t ss_roof_layer_ns(const struct ss_roof *r, const struct ss_model *m, const char *layer,
                          int64_t tp, int64_t fp, int64_t kv_fp, const struct ss_roof_batch *x)
 {
@@ -213,8 +253,8 @@ int64_t ss_roof_layer_ns(const struct ss_roof *r, const struct ss_model *m, cons
         }
         if (x->nd > 0) {
             work(m, layer, tp, fp, kv_fp, x, true, &fl, &by);
-            t += kernel_s(fl, by, r->attn_rate, r->bytes_rate) *
-                 (x->pc > 0 ? MIXED_DECODE_FACTOR : 1.0);
+            t += x->pc > 0 ? mixed_decode_s(r, m, tp, kv_fp, x, fl, by)
+                           : kernel_s(fl, by, r->attn_rate, r->bytes_rate);
         }
         s = t;
     } else {

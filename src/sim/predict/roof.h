@@ -15,6 +15,14 @@ struct ss_roof {
     double attn_rate;  /* achievable FLOP/s in an attention kernel */
     double bytes_rate; /* achievable bytes/s of device memory */
     double overhead_ns;
+    /* decode requests in a batch that also holds a prefill chunk (docs/sim-fidelity.md,
+     * "mixed batches"): how many times each KV head is read, the share of the achievable
+     * bandwidth one sequence's stream gets, the decode KV bytes past which the reads rise
+     * to nearly one per query head, and that share of the query heads whose reads reach
+     * memory there; card-independent defaults (ss_roof_mixed_defaults) */
+    struct ss_roof_mixed {
+        double kv_reads, stream_share, full_reads_bytes, full_reads_share;
+    } mixed;
     bool built_in_arch; /* no profiler/models/<type>.yaml: the llama layer sequence */
 };
 
@@ -25,6 +33,7 @@ ipw_err ss_roof_bundle_open(const char *data_dir, const char *hardware, const ch
                             const struct ss_model *m, const char *variant, struct ss_bundle *b,
                             ipw_errbuf *eb);
 void ss_roof_free(struct ss_roof *r);
+void ss_roof_mixed_defaults(struct ss_roof_mixed *mx);
 
 /* The batch a layer runs on: tokens computed this step, sequences in the batch, the
  * prefill chunk tokens and the context they attend to, decode requests and their mean
