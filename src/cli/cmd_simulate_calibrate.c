@@ -62,7 +62,8 @@ int ipw_cli_simulate_calibrate(int argc, char **argv)
         printf("  prefill FLOP/s      %.3f of peak (kept: no query's prefill is compute-bound; "
                "calibrate on longer prompts to fit it)\n", r.eff_compute);
     printf("  latency fit         %.1f %% RMS error over the queries\n", 100 * r.fit_rms_time_err);
-    printf("  decode J/token      %.3f ± %.3f measured, %.3f ± %.3f modelled (sd over %d folds)\n",
+    printf("  decode J/token      %.3f ± %.3f measured (sd over queries), %.3f ± %.3f modelled "
+           "(sd over %d folds)\n",
            r.decode_j_per_token, r.decode_j_per_token_sd, r.pred_decode_j_per_token,
            r.cv_decode_jpt_sd, r.folds);
     printf("  held-out error      per-query energy %.1f %% (median), total energy %.1f %% "

@@ -386,6 +386,11 @@ struct ss_batch {
     /* P/D (ss_pd.c): tokens whose K/V a prefill instance sends after each layer's qkv_proj,
      * and when within a block qkv_proj ends */
     int64_t pd_kv_tokens, qkv_at;
+    /* DP groups (ss_dp.c): a member's 1-token stand-in batch, the tokens (and sequences) the
+     * round's padding added, and a batch held at the barrier or awaiting its hand-over (end is
+     * SS_INF, no events); hold_ns is its duration once the round set it */
+    bool dummy, hold;
+    int64_t dp_pad, hold_ns;
 };
 /* the first event of batch b at or after time t (b->end when none is earlier) */
 int64_t ss_batch_next_event(const struct ss_batch *b, int64_t t);
@@ -420,6 +425,9 @@ struct ss_sched {
     size_t nttft;
     struct ss_hist itl;
     int64_t finished, done_input;
+    /* DP groups (ss_dp.c): the group's index (-1 none) and where this member's batch is */
+    int dp;
+    enum { SS_DP_NONE, SS_DP_PARKED, SS_DP_READY } dp_state;
     /* event loop */
     bool idle, done;
     int64_t last_end, last_calc;
@@ -473,6 +481,26 @@ void ss_pd_prefill_times(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
 /* a decode instance takes over request r, whose prefill finished elsewhere */
 ipw_err ss_pd_add_decode(struct ss_sched *s, struct ss_req *r, ipw_errbuf *eb);
 void ss_sched_add_running(struct ss_sched *s, struct ss_req *r);
+
+/* ---- DP groups (ss_dp.c) ---- */
+/* numbers the groups (sched.dp) and checks them: members share tp_size and pp_size; pp_size 1
+ * and no pd_type (not simulated) */
+ipw_err ss_dp_setup(struct ipw_ss_sim *sim, ipw_errbuf *eb);
+/* starts a batch's timeline at b->start (its latency, nodes, energy): ss_run.c's launch */
+typedef ipw_err (*ss_dp_launch_fn)(void *ud, struct ss_sched *s, struct ss_batch *b,
+                                   ipw_errbuf *eb);
+/* a DP member's poll after ss_schedule gave nb (or NULL): parks nb at the barrier, or joins
+ * the round with a 1-token dummy when idle while another member waits; when every member has
+ * a batch, pads them to the largest and launches them: this member's now, the others at their
+ * next poll (ss_dp_handover) */
+ipw_err ss_dp_poll(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *nb, int64_t now,
+                   ss_dp_launch_fn launch, void *ud, ipw_errbuf *eb);
+/* a member whose round was launched by another member starts its batch now; false if none */
+bool ss_dp_handover(struct ss_sched *s, int64_t now);
+/* every member of s's group (s alone without one) has nothing waiting, running or in flight */
+bool ss_dp_group_empty(const struct ipw_ss_sim *sim, const struct ss_sched *s);
+/* some DP member waits at the barrier or for its hand-over: the next event must be polled */
+bool ss_dp_any_waiting(const struct ipw_ss_sim *sim);
 
 /* python-compatible helpers */
 double ss_pyround2(double v);

@@ -36,6 +36,14 @@ static void batch_ctx(const struct ss_batch *b, struct bctx *x)
         }
     }
     x->kd_mean = x->nd ? kd_sum / x->nd : 0;
+    /* DP padding: lm_head and the sampler see every padded sequence; a DP dummy is one decode
+     * at kv 1 (ss_dp.c) */
+    if (b->dummy) {
+        x->nd = 1;
+        x->kd_mean = x->kd_max = x->kd_min = 1;
+        x->lm_head_len = 1;
+    }
+    x->lm_head_len += b->dp_pad;
 }
 
 /* ASTRA-Sim's memory model: latency + bytes / bandwidth, GB/s taken as bytes per ns. */

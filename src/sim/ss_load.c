@@ -197,12 +197,6 @@ ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw
         struct ss_inst_cfg *ic = &s->c.inst[i];
         char kp[96], variant[48];
         snprintf(kp, sizeof kp, "nodes[%d].instances[%d]", ic->node, ic->local);
-        if (ic->dp_group[0]) {
-            e = ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: %s: a data-parallel group (dp_group) is not "
-                         "simulated by this version of ipw simulate (docs/sim-fidelity.md lists "
-                         "what is)", s->c.path, kp);
-            goto fail;
-        }
         if (ic->pd != SS_PD_NONE) {
             /* a prefill instance needs somewhere to send its requests, a decode instance
              * something to receive */
@@ -290,7 +284,7 @@ ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw
             goto fail;
         }
     }
-    if ((e = lower_tiers(s, eb)))
+    if ((e = ss_dp_setup(s, eb)) || (e = lower_tiers(s, eb)))
         goto fail;
     *out = s;
     return IPW_OK;

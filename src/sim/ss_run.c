@@ -401,6 +401,43 @@ static ipw_err poll_last_stage(struct run *r, int i, ipw_errbuf *eb)
     return e;
 }
 
+/* Starts batch nb of instance sc at nb->start: its latency and node list, the pipeline or P/D
+ * timeline, the energy the original charges when it generates the trace (held back in the
+ * batch with --fix-energy-at-completion); the first NPU is busy until it ends. */
+static ipw_err launch(void *ud, struct ss_sched *sc, struct ss_batch *nb, ipw_errbuf *eb)
+{
+    struct run *r = ud;
+    struct ipw_ss_sim *s = r->sim;
+    struct ss_inst_cfg *c = sc->cfg;
+    bool defer = r->power && s->opt.fix_energy_at_completion;
+    double before[4] = {0}, before_act = 0;
+    int nd = c->node;
+    ipw_err e;
+    if (defer) {
+        for (int k = 0; k < 4; k++)
+            before[k] = r->pw.net[nd][1 + k];
+        before_act = r->pw.npu_active[nd];
+    }
+    if ((e = ss_batch_latency(s, sc, nb, r->power ? &r->pw : NULL, eb)))
+        return e;
+    if (c->pp > 1)
+        ss_pp_stage_times(s, sc, nb, r->power ? &r->pw : NULL);
+    else
+        sc->stage_free[0] = nb->end; /* the first NPU is busy until the batch ends */
+    if (c->pd == SS_PD_PREFILL)
+        ss_pd_prefill_times(s, sc, nb, r->power ? &r->pw : NULL);
+    if (defer) { /* hold the batch's energy back until it completes */
+        for (int k = 0; k < 4; k++) {
+            nb->energy[k] = r->pw.net[nd][1 + k] - before[k];
+            r->pw.net[nd][1 + k] = before[k];
+        }
+        nb->energy_active = r->pw.npu_active[nd] - before_act;
+        r->pw.npu_active[nd] = before_act;
+        nb->node = nd;
+    }
+    return IPW_OK;
+}
+
 /* One poll of instance i (of its first NPU) at r->now. *exit set when every instance is
  * done. Without pipeline stages the instance's batch completes here too. */
 static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
@@ -423,43 +460,27 @@ static ipw_err poll(struct run *r, int i, bool *exit_now, ipw_errbuf *eb)
     sc->unseen = false;
     if (!split(sc) && (e = complete_now(r, sc, eb)))
         return e;
-    struct ss_batch *nb;
-    if ((e = ss_schedule(s, sc, r->now, &nb, eb)))
-        return e;
-    if (nb) {
-        sc->idle = false;
-        bool defer = r->power && s->opt.fix_energy_at_completion;
-        double before[4] = {0}, before_act = 0;
-        int nd = c->node;
-        if (defer) {
-            for (int k = 0; k < 4; k++)
-                before[k] = r->pw.net[nd][1 + k];
-            before_act = r->pw.npu_active[nd];
-        }
-        if ((e = ss_batch_latency(s, sc, nb, r->power ? &r->pw : NULL, eb)))
+    struct ss_batch *nb = NULL;
+    /* a DP member whose round another member launched is handed its batch instead of
+     * scheduling (the original answers with the pre-generated workload) */
+    if (!ss_dp_handover(sc, r->now)) {
+        if ((e = ss_schedule(s, sc, r->now, &nb, eb)))
             return e;
-        if (c->pp > 1)
-            ss_pp_stage_times(s, sc, nb, r->power ? &r->pw : NULL);
-        else
-            sc->stage_free[0] = nb->end; /* the first NPU is busy until the batch ends */
-        if (c->pd == SS_PD_PREFILL)
-            ss_pd_prefill_times(s, sc, nb, r->power ? &r->pw : NULL);
-        if (defer) { /* hold the batch's energy back until it completes */
-            for (int k = 0; k < 4; k++) {
-                nb->energy[k] = r->pw.net[nd][1 + k] - before[k];
-                r->pw.net[nd][1 + k] = before[k];
-            }
-            nb->energy_active = r->pw.npu_active[nd] - before_act;
-            r->pw.npu_active[nd] = before_act;
-            nb->node = nd;
-        }
+        if (nb)
+            sc->idle = false;
+        if (sc->dp >= 0)
+            e = ss_dp_poll(s, sc, nb, r->now, launch, r, eb);
+        else if (nb)
+            e = launch(r, sc, nb, eb);
+        if (e)
+            return e;
     }
     if ((double)r->now > r->last_log + r->interval)
         heartbeat(r);
     bool prefills_done = true; /* a decode instance waits for every prefill instance */
     for (int j = 0; c->pd == SS_PD_DECODE && j < s->c.ninst; j++)
         prefills_done &= s->c.inst[j].pd != SS_PD_PREFILL || s->s[j].done;
-    if (!sc->done && !sc->nwait && !sc->nrun && !sc->ninflight && !pending(r) && prefills_done) {
+    if (!sc->done && !pending(r) && prefills_done && ss_dp_group_empty(s, sc)) {
         sc->done = true;
         bool all = true;
         for (int j = 0; j < s->c.ninst; j++)
@@ -479,8 +500,11 @@ static int64_t next_time(struct run *r)
         struct ss_sched *sc = &s->s[i];
         if (sc->done)
             continue;
-        if (!sc->ninflight) {
-            any_idle = true;
+        if (!sc->ninflight || sc->dp_state != SS_DP_NONE) {
+            any_idle = true; /* a DP member at the barrier is polled at every event */
+            /* a batch that just completed on the instance's other NPU: the next poll
+             * schedules anew, so that event may not be skipped */
+            pp_idle |= split(sc) && sc->unseen;
             continue;
         }
         any_busy = true;
@@ -505,7 +529,7 @@ static int64_t next_time(struct run *r)
      * a power model only the polls that can change something are taken: the first event at
      * or after the next arrival or past the next heartbeat boundary */
     int64_t target = r->now + 1;
-    if (!r->power && !pp_idle) {
+    if (!r->power && !pp_idle && !ss_dp_any_waiting(s)) {
         struct ss_req *nx = next_pending(r);
         int64_t arr = nx ? nx->arrival : SS_INF;
         int64_t hb = (int64_t)floor(r->last_log + r->interval) + 1;
@@ -517,6 +541,8 @@ static int64_t next_time(struct run *r)
         struct ss_sched *sc = &s->s[i];
         for (size_t b = 0; b < sc->ninflight; b++) {
             struct ss_batch *bt = &sc->inflight[b];
+            if (bt->hold)
+                continue;
             int64_t ev = bt->pp_n ? ss_pp_next_event(bt, target) : ss_batch_next_event(bt, target);
             if (ev < t_ev)
                 t_ev = ev;
@@ -540,6 +566,10 @@ static ipw_err skip_idle(struct run *r)
          * requests are scheduled (or the instance found done) at the next poll, not at the
          * next arrival */
         if (!sc->done && split(sc) && (sc->nrun || sc->nwait || !pending(r)))
+            return IPW_OK;
+        /* with nothing left to route, an instance not yet done is found done at its next
+         * poll (a DP member whose group emptied after its own poll) */
+        if (!sc->done && !pending(r))
             return IPW_OK;
     }
     struct ss_req *nx = next_pending(r);
@@ -625,7 +655,7 @@ ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct 
                     goto out;
                 continue;
             }
-            bool finished = !sc->ninflight;
+            bool finished = !sc->ninflight || sc->dp_state != SS_DP_NONE;
             for (size_t b = 0; b < sc->ninflight; b++)
                 finished |= sc->inflight[b].end == r.now;
             if (!finished)

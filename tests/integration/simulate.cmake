@@ -13,3 +13,11 @@ add_test(NAME integration.simulate_parallel
                  ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/simulate-parallel)
 set_tests_properties(integration.simulate_parallel PROPERTIES LABELS integration TIMEOUT 300
                      ENVIRONMENT "${IPW_TEST_ENV}")
+
+# data-parallel groups checked by hand against the single-instance run, ShareGPT invariants
+# (tests/integration/simulate_dp.sh)
+add_test(NAME integration.simulate_dp
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/simulate_dp.sh $<TARGET_FILE:ipw>
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/simulate-dp)
+set_tests_properties(integration.simulate_dp PROPERTIES LABELS integration TIMEOUT 300
+                     ENVIRONMENT "${IPW_TEST_ENV}")

@@ -92,7 +92,9 @@ expect no_dataset "give --dataset" --cluster-config single_node_single_instance.
 expect missing_config "nope.json" --cluster-config nope.json --dataset $T
 expect cxl_weights 'placement.default.weights: "cxl:0" is not simulated' --cluster-config single_node_cxl_instance.json --dataset $T
 expect pd_no_decode 'nodes[0].instances[0].pd_type: "prefill" needs a "decode" instance in the cluster' --cluster-config $B/pd_no_decode.json --dataset $T
-expect dp "a data-parallel group (dp_group) is not simulated" --cluster-config single_node_dp_instance.json --dataset $T
+expect dp_tp 'nodes[0].instances[1].dp_group "A": tp_size 1 / pp_size 1 differ from nodes[0].instances[0]'"'"'s 2 / 1; every member of a DP group must share them' --cluster-config $B/dp_tp_mismatch.json --dataset $T
+expect dp_pp 'nodes[0].instances[0].pp_size: 2 in DP group "A" is not simulated; use pp_size 1 in a DP group' --cluster-config $B/dp_pp.json --dataset $T
+expect dp_type 'nodes[0].instances[0].dp_group: must be a string or null' --cluster-config $B/dp_not_string.json --dataset $T
 expect pp_storage "pp_size: 4 with --prefix-storage CPU: a lower prefix tier with pipeline parallelism is not simulated" --cluster-config single_node_pp_instance.json --prefix-storage CPU --dataset $T
 expect cxl_storage "--prefix-storage CXL needs a cxl_mem block" --prefix-storage CXL --dataset $T
 exit $fail
