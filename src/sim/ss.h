@@ -168,6 +168,29 @@ struct ss_node_cfg {
     struct ss_power_cfg power;
 };
 enum ss_pd { SS_PD_NONE, SS_PD_PREFILL, SS_PD_DECODE };
+/* where a layer's weights live (placement): the NPU, the node's host memory (the original's
+ * REMOTE:<node>, one serialized queue per node) or CXL device dev (one queue per device,
+ * shared by the cluster) */
+enum ss_wkind { SS_W_NPU, SS_W_CPU, SS_W_CXL };
+struct ss_wloc {
+    int8_t kind; /* enum ss_wkind; -1: not given at this level */
+    int16_t dev;
+};
+#define SS_PLACE_MAX 64
+struct ss_place {
+    struct ss_wloc def;
+    struct {
+        int32_t lo, hi; /* transformer blocks lo..hi */
+        struct ss_wloc w;
+    } ranges[SS_PLACE_MAX];
+    int nranges;
+    struct {
+        char name[32];
+        struct ss_wloc w;
+    } layers[16];
+    int nlayers;
+    bool off_npu; /* some layer's weights are not on the NPU */
+};
 struct ss_inst_cfg {
     int node, local; /* node index, index within the node's instances */
     char model_name[SS_NAME], hardware[SS_NAME];
@@ -175,6 +198,7 @@ struct ss_inst_cfg {
     int64_t num_npus, tp, pp;
     enum ss_pd pd;
     char dp_group[SS_NAME];
+    struct ss_place place;
     int start_npu;
     /* runtime (instance > CLI > default) */
     int64_t max_num_seqs, max_num_batched_tokens, long_prefill_threshold, block_size;
@@ -194,6 +218,8 @@ struct ss_cluster {
     int total_npus;
     bool power;
     double cxl_mem_size; /* GB, 0 without a cxl_mem block */
+    double cxl_mem_bw, cxl_mem_lat;
+    int cxl_devices;
 };
 ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *c, ipw_errbuf *eb);
 void ss_cluster_free(struct ss_cluster *c);
@@ -443,6 +469,9 @@ struct ipw_ss_sim {
     struct ss_sched *s;
     struct ss_pool *pools; /* lower prefix-tier pools: one per instance, node or cluster */
     int npools;
+    /* the memory queues weights off the NPU are loaded through (ss_memq.c): when each node's
+     * host memory and each CXL device is next free */
+    int64_t *q_cpu, *q_cxl;
 };
 
 /* schedule one step for instance s at time now; returns the batch or NULL */
@@ -501,6 +530,25 @@ bool ss_dp_handover(struct ss_sched *s, int64_t now);
 bool ss_dp_group_empty(const struct ipw_ss_sim *sim, const struct ss_sched *s);
 /* some DP member waits at the barrier or for its hand-over: the next event must be polled */
 bool ss_dp_any_waiting(const struct ipw_ss_sim *sim);
+
+/* ---- weights off the NPU (ss_memq.c) ---- */
+/* the placement of layer `name` (block: its transformer block, -1 for the prologue/head) */
+struct ss_wloc ss_place_weights(const struct ss_place *pl, const char *name, int64_t block);
+/* Re-times batch b of an instance whose placement puts weights off the NPU: every weight load
+ * is issued when the batch starts, in layer order, to its memory's serialized queue
+ * (latency + bytes / bandwidth each), and a layer computes once the layer before it is done
+ * and its own weights have arrived. rows[] are the layer durations ss_batch_latency found, in
+ * execution order (prologue, L x block, head); sets b->end, charges the DRAM energy of the
+ * loaded bytes. */
+ipw_err ss_memq_time(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
+                     const char *const *names, const int64_t *blocks, const int64_t *rows,
+                     size_t nrows, int64_t pre_io, int64_t store, struct ss_power *p,
+                     ipw_errbuf *eb);
+
+/* checks every placement off the NPU (devices that exist, a single-NPU instance) and sets up
+ * the queues; ss_memq_reset empties them for a run */
+ipw_err ss_memq_setup(struct ipw_ss_sim *sim, ipw_errbuf *eb);
+void ss_memq_reset(struct ipw_ss_sim *sim);
 
 /* python-compatible helpers */
 double ss_pyround2(double v);

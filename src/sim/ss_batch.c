@@ -154,6 +154,53 @@ int64_t ss_batch_next_event(const struct ss_batch *b, int64_t t)
     return ev < b->end ? ev : b->end;
 }
 
+/* weights off the NPU: the layer durations in execution order, re-timed through the memory
+ * queues (ss_memq.c) */
+static ipw_err off_npu(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
+                       const char *const *blk_name, const int64_t *blk_t, int nblk,
+                       const int64_t *head_ns, struct ss_power *p, ipw_errbuf *eb)
+{
+    const struct ss_arch *a = &s->cfg->bundle->arch;
+    int64_t layers = b->layers;
+    size_t nrows = (size_t)a->nprologue + (size_t)nblk * (size_t)layers + (size_t)a->nhead;
+    const char **names = malloc(nrows * sizeof *names);
+    int64_t *blocks = malloc(nrows * sizeof *blocks), *rows = malloc(nrows * sizeof *rows);
+    if (!names || !blocks || !rows) {
+        free(names);
+        free(blocks);
+        free(rows);
+        return ipw_fail(eb, IPW_E_NOMEM, "out of memory");
+    }
+    size_t k = 0;
+    int pi = 0;
+    int64_t pre_io = 0;
+    if (b->load)
+        pre_io += b->pre[pi++]; /* the kv_load row */
+    pre_io += b->pre[pi++];     /* the first layer's input */
+    for (int i = 0; i < a->nprologue; i++, k++) {
+        names[k] = a->prologue[i];
+        blocks[k] = -1;
+        rows[k] = b->pre[pi++];
+    }
+    for (int64_t l = 0; l < layers; l++)
+        for (int i = 0; i < nblk; i++, k++) {
+            names[k] = blk_name[i];
+            blocks[k] = l;
+            rows[k] = blk_t[i];
+        }
+    for (int i = 0; i < a->nhead; i++, k++) {
+        names[k] = a->head[i];
+        blocks[k] = -1;
+        rows[k] = head_ns[i];
+    }
+    ipw_err e = ss_memq_time(sim, s, b, names, blocks, rows, nrows, pre_io, b->post[b->npost - 1],
+                             p, eb);
+    free(names);
+    free(blocks);
+    free(rows);
+    return e;
+}
+
 ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
                          struct ss_power *p, ipw_errbuf *eb)
 {
@@ -192,6 +239,7 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
     /* one transformer block, replayed for every layer */
     struct acc blk = {0};
     int64_t blk_t[64];
+    const char *blk_name[64];
     int nblk = 0;
     const char(*parts[3])[32] = {a->pre_attn, a->post_attn, a->mlp};
     int counts[3] = {a->npre, a->npost, a->nmlp};
@@ -203,6 +251,7 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
             if ((e = layer(sim, s, &x, name, &ns, eb)))
                 return e;
             blk.lat[blk.nlat++] = ns;
+            blk_name[nblk] = name;
             blk_t[nblk++] = ns;
             if (!strcmp(name, "qkv_proj") && c->pd == SS_PD_PREFILL) {
                 /* P/D: this layer's K and V go to the receiver (point to point: once) */
@@ -213,6 +262,7 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
             if (c->tp > 1 && (!strcmp(name, "o_proj") || !strcmp(name, "down_proj"))) {
                 int64_t out = 0;
                 ss_layer_sizes(m, name, x.total_len, 0, c->tp, fp, NULL, NULL, &out);
+                blk_name[nblk] = NULL;
                 blk_t[nblk++] = allreduce_time(&sim->c, c->tp, out);
                 /* total_ring_data: 2 (N - 1) * S / N bytes cross the links */
                 blk.link_bytes += 2.0 * (double)(c->tp - 1) * ((double)out / (double)c->tp);
@@ -256,6 +306,8 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
         if (b->load)
             ss_power_dram(p, c->node, (double)b->load);
     }
+    if (c->place.off_npu)
+        return off_npu(sim, s, b, blk_name, blk_t, nblk, head_ns, p, eb);
     b->end = b->start + t;
     return IPW_OK;
 }

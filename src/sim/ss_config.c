@@ -185,35 +185,79 @@ static ipw_err load_power(struct ctx *c, json_t *pw, const char *kp, struct ss_p
 }
 
 /* One placement entry {weights, kv_loc, kv_evict_loc}: values npu | cpu | cxl:<id>. Weights
- * off the NPU (loaded through the host or CXL memory queue every iteration) are not simulated
- * yet, so only the all-NPU placement is accepted; KV locations other than the defaults too. */
-static ipw_err check_entry(struct ctx *c, json_t *e, const char *kp)
+ * anywhere are simulated (ss_memq.c); kv_loc is checked and, as in the original, not used;
+ * kv_evict_loc (where a lower-tier recall comes from) only "cpu". *w gets the weights' place
+ * (kind -1 when the entry does not say). */
+static ipw_err check_entry(struct ctx *c, json_t *e, const char *kp, struct ss_wloc *w)
 {
-    static const struct {
-        const char *key, *want;
-    } keys[] = {{"weights", "npu"}, {"kv_loc", "npu"}, {"kv_evict_loc", "cpu"}};
+    static const char *keys[] = {"weights", "kv_loc", "kv_evict_loc"};
     char path[320];
+    w->kind = -1;
+    w->dev = 0;
     if (!json_is_object(e))
         return bad(c, kp, "must be an object {weights, kv_loc, kv_evict_loc}");
     for (size_t i = 0; i < 3; i++) {
-        json_t *v = json_object_get(e, keys[i].key);
+        json_t *v = json_object_get(e, keys[i]);
         if (!v)
             continue;
-        snprintf(path, sizeof path, "%s.%s", kp, keys[i].key);
+        snprintf(path, sizeof path, "%s.%s", kp, keys[i]);
         const char *s = json_string_value(v);
-        if (!s || (strcmp(s, "npu") && strcmp(s, "cpu") && strncmp(s, "cxl:", 4)))
+        char *end = NULL;
+        long dev = 0;
+        if (s && !strncmp(s, "cxl:", 4)) {
+            dev = strtol(s + 4, &end, 10);
+            if (end == s + 4 || *end || dev < 0 || dev > 1000)
+                return bad(c, path, "must be \"npu\", \"cpu\" or \"cxl:<id>\" (a CXL device "
+                                    "number)");
+        } else if (!s || (strcmp(s, "npu") && strcmp(s, "cpu"))) {
             return bad(c, path, "must be \"npu\", \"cpu\" or \"cxl:<id>\"");
-        if (strcmp(s, keys[i].want))
+        }
+        if (i == 0) {
+            w->kind = !strcmp(s, "npu") ? SS_W_NPU : !strcmp(s, "cpu") ? SS_W_CPU : SS_W_CXL;
+            w->dev = (int16_t)dev;
+        } else if (i == 2 && strcmp(s, "cpu")) {
             return ipw_fail(c->eb, IPW_E_UNSUPPORTED, "%s: %s: \"%s\" is not simulated by this "
-                            "version of ipw simulate (only %s; docs/sim-fidelity.md)", c->file, path,
-                            s, keys[i].want);
+                            "version of ipw simulate (only cpu; docs/sim-fidelity.md)", c->file,
+                            path, s);
+        }
     }
     return IPW_OK;
 }
 
-static ipw_err check_placement(struct ctx *c, json_t *pl, const char *kp)
+/* "0-3,5,8" into ranges */
+static ipw_err parse_ranges(struct ctx *c, const char *s, const char *kp, struct ss_place *pl,
+                            struct ss_wloc w)
+{
+    while (*s) {
+        char *end;
+        long lo = strtol(s, &end, 10), hi = lo;
+        if (end == s || lo < 0)
+            return bad(c, kp, "must be a block range list such as \"0-3,5\"");
+        s = end;
+        if (*s == '-') {
+            hi = strtol(s + 1, &end, 10);
+            if (end == s + 1 || hi < lo)
+                return bad(c, kp, "must be a block range list such as \"0-3,5\"");
+            s = end;
+        }
+        if (pl->nranges == SS_PLACE_MAX)
+            return bad(c, kp, "has more than 64 ranges");
+        pl->ranges[pl->nranges].lo = (int32_t)lo;
+        pl->ranges[pl->nranges].hi = (int32_t)hi;
+        pl->ranges[pl->nranges++].w = w;
+        if (*s == ',')
+            s++;
+        else if (*s)
+            return bad(c, kp, "must be a block range list such as \"0-3,5\"");
+    }
+    return IPW_OK;
+}
+
+static ipw_err check_placement(struct ctx *c, json_t *pl, const char *kp, struct ss_place *out)
 {
     char path[256];
+    memset(out, 0, sizeof *out);
+    out->def.kind = -1;
     if (!pl || json_is_null(pl))
         return IPW_OK;
     snprintf(path, sizeof path, "%s.placement", kp);
@@ -224,7 +268,7 @@ static ipw_err check_placement(struct ctx *c, json_t *pl, const char *kp)
     char p2[320];
     if (d) {
         snprintf(p2, sizeof p2, "%s.default", path);
-        if ((e = check_entry(c, d, p2)))
+        if ((e = check_entry(c, d, p2, &out->def)))
             return e;
     }
     json_t *blocks = json_object_get(pl, "blocks");
@@ -233,9 +277,15 @@ static ipw_err check_placement(struct ctx *c, json_t *pl, const char *kp)
     for (size_t i = 0; blocks && i < json_array_size(blocks); i++) {
         snprintf(p2, sizeof p2, "%s.blocks[%zu]", path, i);
         json_t *b = json_array_get(blocks, i);
-        if (!json_is_string(json_object_get(b, "blocks")))
+        struct ss_wloc w;
+        if ((e = check_entry(c, b, p2, &w)))
+            return e;
+        json_t *r = json_object_get(b, "blocks");
+        if (!json_is_string(r))
             return bad(c, p2, "needs \"blocks\": a range list such as \"0-3,5\"");
-        if ((e = check_entry(c, b, p2)))
+        char p3[340];
+        snprintf(p3, sizeof p3, "%s.blocks", p2);
+        if ((e = parse_ranges(c, json_string_value(r), p3, out, w)))
             return e;
     }
     json_t *layers = json_object_get(pl, "layers");
@@ -246,12 +296,20 @@ static ipw_err check_placement(struct ctx *c, json_t *pl, const char *kp)
     json_object_foreach(layers, name, lv)
     {
         snprintf(p2, sizeof p2, "%s.layers.%s", path, name);
-        if ((e = check_entry(c, lv, p2)))
+        if (out->nlayers == 16 || strlen(name) >= sizeof out->layers[0].name)
+            return bad(c, p2, "too many layer entries (16) or a layer name over 31 characters");
+        snprintf(out->layers[out->nlayers].name, sizeof out->layers[0].name, "%s", name);
+        if ((e = check_entry(c, lv, p2, &out->layers[out->nlayers].w)))
             return e;
+        out->nlayers++;
     }
+    out->off_npu = out->def.kind > SS_W_NPU;
+    for (int i = 0; i < out->nranges; i++)
+        out->off_npu |= out->ranges[i].w.kind > SS_W_NPU;
+    for (int i = 0; i < out->nlayers; i++)
+        out->off_npu |= out->layers[i].w.kind > SS_W_NPU;
     return IPW_OK;
 }
-
 static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json_t *in,
                              const char *kp, struct ss_inst_cfg *ic)
 {
@@ -336,7 +394,7 @@ static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json
                             "ipw simulate (docs/sim-fidelity.md lists what is)", c->file, path);
         }
     }
-    if ((e = check_placement(c, json_object_get(in, "placement"), kp)))
+    if ((e = check_placement(c, json_object_get(in, "placement"), kp, &ic->place)))
         return e;
     v = json_object_get(in, "dtype");
     const char *dt = v ? json_string_value(v) : o->dtype;
@@ -420,8 +478,17 @@ ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *cl, i
             e = bad(&c, "cxl_mem", "must be an object {mem_size GB, mem_bw GB/s, mem_latency ns}");
             goto out;
         }
-        if ((e = getnum(&c, cxl, "cxl_mem", "mem_size", true, 0, 0, true, &cl->cxl_mem_size)))
+        double ndev = 1;
+        if ((e = getnum(&c, cxl, "cxl_mem", "mem_size", true, 0, 0, true, &cl->cxl_mem_size)) ||
+            (e = getnum(&c, cxl, "cxl_mem", "mem_bw", true, 0, 1, false, &cl->cxl_mem_bw)) ||
+            (e = getnum(&c, cxl, "cxl_mem", "mem_latency", true, 0, 0, false, &cl->cxl_mem_lat)) ||
+            (e = getnum(&c, cxl, "cxl_mem", "num_devices", false, 1, 1, false, &ndev)))
             goto out;
+        if (ndev != (int)ndev || ndev > 1000) {
+            e = bad(&c, "cxl_mem.num_devices", "must be a whole number of devices (1 to 1000)");
+            goto out;
+        }
+        cl->cxl_devices = (int)ndev;
     }
     cl->num_nodes = (int)nn;
     cl->nodes = calloc((size_t)nn, sizeof *cl->nodes);

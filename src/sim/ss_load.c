@@ -284,7 +284,7 @@ ipw_err ipw_ss_load(const struct ipw_ss_options *o, struct ipw_ss_sim **out, ipw
             goto fail;
         }
     }
-    if ((e = ss_dp_setup(s, eb)) || (e = lower_tiers(s, eb)))
+    if ((e = ss_dp_setup(s, eb)) || (e = ss_memq_setup(s, eb)) || (e = lower_tiers(s, eb)))
         goto fail;
     *out = s;
     return IPW_OK;
@@ -328,6 +328,8 @@ void ipw_ss_free(struct ipw_ss_sim *s)
         ss_pool_free(&sc->kv.npu);
     }
     free(s->s);
+    free(s->q_cpu);
+    free(s->q_cxl);
     for (int i = 0; i < s->npools; i++)
         ss_pool_free(&s->pools[i]);
     free(s->pools);

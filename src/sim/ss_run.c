@@ -616,6 +616,7 @@ ipw_err ipw_ss_run(struct ipw_ss_sim *s, const struct ipw_ss_sink *sink, struct 
         return e;
     }
     r.pw.fix_standby_tail = s->opt.fix_standby_tail;
+    ss_memq_reset(s);
     ss_banner(sink, &s->opt);
     ss_center(sink, "KV Cache Initialization");
     ss_emit(sink, "%s", "");

@@ -21,3 +21,11 @@ add_test(NAME integration.simulate_dp
                  ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/simulate-dp)
 set_tests_properties(integration.simulate_dp PROPERTIES LABELS integration TIMEOUT 300
                      ENVIRONMENT "${IPW_TEST_ENV}")
+
+# weights on CPU or CXL memory through the serialized memory queues, checked by hand
+# (tests/integration/simulate_memq.sh)
+add_test(NAME integration.simulate_memq
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/simulate_memq.sh $<TARGET_FILE:ipw>
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/simulate-memq)
+set_tests_properties(integration.simulate_memq PROPERTIES LABELS integration TIMEOUT 300
+                     ENVIRONMENT "${IPW_TEST_ENV}")

@@ -101,9 +101,17 @@ static void test_recovers_coefficients(void **state)
     char run[400];
     snprintf(run, sizeof run, "%s/run", dir);
     write_run(run, 60, true);
+    /* not vacuous: every known coefficient is at least 3 % away from the H100 spec's default,
+     * so a fit that fell back to the spec would fail the 1 % checks below */
+    struct ipw_hw_spec base;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_hw_spec_load("H100", &base, &eb), IPW_OK);
+    assert_true(rel(IDLE, base.idle_w) > 0.03 && rel(ETA_C, base.eff_compute) > 0.03 &&
+                rel(ETA_B, base.eff_bw) > 0.03);
+    assert_true(rel(P_C, ipw_hw_power_w(&base, base.util_compute)) > 0.03 &&
+                rel(P_B, ipw_hw_power_w(&base, base.util_bw)) > 0.03);
     struct ipw_calib_options o = {run, NULL, NULL, 5};
     struct ipw_calib_result r;
-    ipw_errbuf eb = {0};
     assert_int_equal(ipw_calibrate_run(&o, &r, &eb), IPW_OK);
     printf("fit: idle %.3f W, eta_c %.5f, eta_b %.5f, P_c %.3f W, P_b %.3f W, held-out %.4f %%\n",
            r.idle_w, r.eff_compute, r.eff_bw, r.p_compute_w, r.p_bw_w,
