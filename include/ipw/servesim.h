@@ -35,6 +35,8 @@ struct ipw_ss_options {
     bool enable_prefix_caching;        /* true */
     bool enable_prefix_sharing;        /* false */
     bool reserve_full_isl;             /* true */
+    bool enable_local_offloading;      /* false: weights on the NPU are also loaded from its
+                                        * memory (the original's --enable-local-offloading) */
     enum ipw_ss_storage prefix_storage;
     enum ipw_ss_routing routing;
     long num_reqs;       /* 0 = every entry */

@@ -99,7 +99,7 @@ int cmd_simulate(int argc, char **argv)
     double util = 0.9, interval = 1.0;
     bool chunk = false, nochunk = false, pc = false, nopc = false, share = false, isl = false,
          noisl = false, json = false, noprog = false, fix_energy = false, fix_standby = false,
-         fix_pp = false, fix_pd = false;
+         fix_pp = false, fix_pd = false, local_off = false;
     static const char *const dtypes[] = {"float16", "bfloat16", "float32", "fp8", "int8", NULL};
     static const char *const kvds[] = {"auto", "fp8", NULL};
     static const char *const routes[] = {"LOAD", "RR", "RAND", NULL};
@@ -134,11 +134,14 @@ int cmd_simulate(int argc, char **argv)
         {"enable-prefix-caching", IPW_OPT_FLAG, &pc, NULL, "reuse KV blocks (default on)"},
         {"no-enable-prefix-caching", IPW_OPT_FLAG, &nopc, NULL, "no prefix caching"},
         {"enable-prefix-sharing", IPW_OPT_FLAG, &share, NULL,
-         "share the lower prefix tier across a node's instances (not simulated yet)"},
+         "share the lower prefix tier across a node's instances"},
         {"prefix-storage", IPW_OPT_CHOICE, &storage, "None|CPU|CXL",
-         "lower prefix-cache tier (default None; CPU/CXL not simulated yet)", 0, 0, stores},
+         "lower prefix-cache tier (default None)", 0, 0, stores},
         {"reserve-full-isl", IPW_OPT_FLAG, &isl, NULL, "admit only if the whole sequence fits (on)"},
         {"no-reserve-full-isl", IPW_OPT_FLAG, &noisl, NULL, "admit on the first chunk"},
+        {"enable-local-offloading", IPW_OPT_FLAG, &local_off, NULL,
+         "load the weights kept on the NPU from its memory too, every layer and iteration, at "
+         "npu_mem bandwidth (default off; double counts what the profiled times include)"},
         {"request-routing-policy", IPW_OPT_CHOICE, &routing, "LOAD|RR|RAND",
          "routing across instances (default LOAD)", 0, 0, routes},
         {"num-reqs", IPW_OPT_INT, &nreq, "N", "first N trace entries, 0 = all (default 0)", 0, 1e12},
@@ -204,6 +207,7 @@ int cmd_simulate(int argc, char **argv)
     so.enable_prefix_caching = !nopc;
     so.enable_prefix_sharing = share;
     so.reserve_full_isl = !noisl;
+    so.enable_local_offloading = local_off;
     so.prefix_storage = !strcmp(storage, "CPU")   ? IPW_SS_STORE_CPU
                         : !strcmp(storage, "CXL") ? IPW_SS_STORE_CXL
                                                   : IPW_SS_STORE_NONE;

@@ -199,6 +199,7 @@ struct ss_inst_cfg {
     enum ss_pd pd;
     char dp_group[SS_NAME];
     struct ss_place place;
+    bool local_offload; /* enable_local_offloading (instance > CLI) */
     int start_npu;
     /* runtime (instance > CLI > default) */
     int64_t max_num_seqs, max_num_batched_tokens, long_prefill_threshold, block_size;

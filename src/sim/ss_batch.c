@@ -306,7 +306,7 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
         if (b->load)
             ss_power_dram(p, c->node, (double)b->load);
     }
-    if (c->place.off_npu)
+    if (c->place.off_npu || c->local_offload)
         return off_npu(sim, s, b, blk_name, blk_t, nblk, head_ns, p, eb);
     b->end = b->start + t;
     return IPW_OK;

@@ -378,14 +378,16 @@ static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json
         (e = getbool(c, in, kp, "enable_chunked_prefill", o->enable_chunked_prefill, &ic->chunked)) ||
         (e = getbool(c, in, kp, "enable_prefix_caching", o->enable_prefix_caching,
                      &ic->prefix_caching)) ||
-        (e = getbool(c, in, kp, "reserve_full_isl", o->reserve_full_isl, &ic->reserve_full_isl)))
+        (e = getbool(c, in, kp, "reserve_full_isl", o->reserve_full_isl, &ic->reserve_full_isl)) ||
+        (e = getbool(c, in, kp, "enable_local_offloading", o->enable_local_offloading,
+                     &ic->local_offload)))
         return e;
     if (ic->max_num_seqs == 0)
         ic->max_num_seqs = SS_INF;
     if (ic->max_num_batched_tokens == 0)
         ic->max_num_batched_tokens = SS_INF;
     static const char *unsupported[] = {"enable_attn_offloading", "enable_sub_batch_interleaving",
-                                        "enable_local_offloading", "ep_size"};
+                                        "ep_size"};
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
         json_t *u = json_object_get(in, unsupported[i]);
         if (u && !json_is_false(u) && !json_is_null(u)) {

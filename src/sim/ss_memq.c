@@ -59,12 +59,18 @@ ipw_err ss_memq_time(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch
         if (!names[i]) /* a TP all-reduce: no weights */
             continue;
         struct ss_wloc w = ss_place_weights(&c->place, names[i], blocks[i]);
-        if (w.kind == SS_W_NPU)
+        if (w.kind == SS_W_NPU && !c->local_offload)
             continue;
         int64_t wt = 0;
         ss_layer_sizes(c->model, names[i], b->total_len, 0, c->tp, fp, NULL, &wt, NULL);
         if (wt <= 0)
             continue;
+        if (w.kind == SS_W_NPU) {
+            /* local offloading: the NPU's own memory has no queue (every load is independent) */
+            done[i] = t0 + (int64_t)c->npu_mem_lat +
+                      (int64_t)((double)wt / (double)(int64_t)c->npu_mem_bw);
+            continue;
+        }
         dram += (double)wt;
         if (w.kind == SS_W_CPU)
             done[i] = enqueue(qn, t0, cpu_lat + (int64_t)((double)wt / (double)cpu_bw));
@@ -96,9 +102,16 @@ ipw_err ss_memq_setup(struct ipw_ss_sim *sim, ipw_errbuf *eb)
     for (int i = 0; i < cl->ninst; i++) {
         const struct ss_inst_cfg *ic = &cl->inst[i];
         const struct ss_place *pl = &ic->place;
+        char kp[96];
+        if (ic->local_offload && (ic->pp > 1 || ic->pd != SS_PD_NONE || ic->npu_mem_bw < 1)) {
+            snprintf(kp, sizeof kp, "nodes[%d].instances[%d]", ic->node, ic->local);
+            return ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: %s: enable_local_offloading with %s is "
+                            "not simulated; drop it for this instance", cl->path, kp,
+                            ic->pp > 1 ? "pp_size > 1" : ic->pd != SS_PD_NONE ? "a pd_type"
+                                                                            : "npu_mem.mem_bw < 1");
+        }
         if (!pl->off_npu)
             continue;
-        char kp[96];
         snprintf(kp, sizeof kp, "nodes[%d].instances[%d].placement", ic->node, ic->local);
         /* each of these would issue its loads from several NPUs or stages at once */
         const char *why = ic->tp > 1   ? "tp_size > 1"

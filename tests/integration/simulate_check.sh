@@ -94,6 +94,7 @@ expect cxl_device 'nodes[0].instances[0].placement: "cxl:4" is not a device of c
 expect cxl_block 'nodes[0].instances[0].placement: weights on "cxl:0" need a top-level cxl_mem block' --cluster-config $B/cxl_no_block.json --dataset $T
 expect cxl_range 'nodes[0].instances[0].placement.blocks[0].blocks: must be a block range list such as "0-3,5"' --cluster-config $B/cxl_range.json --dataset $T
 expect cxl_tp2 'nodes[0].instances[0].placement: weights off the NPU with tp_size > 1 are not simulated' --cluster-config $B/cxl_tp2.json --dataset $T
+expect local_pp 'nodes[0].instances[0]: enable_local_offloading with pp_size > 1 is not simulated' --cluster-config $B/local_offloading_pp.json --dataset $T
 expect cxl_name 'nodes[0].instances[0].placement.default.weights: must be "npu", "cpu" or "cxl:<id>"' --cluster-config $B/cxl_name.json --dataset $T
 expect pd_no_decode 'nodes[0].instances[0].pd_type: "prefill" needs a "decode" instance in the cluster' --cluster-config $B/pd_no_decode.json --dataset $T
 expect dp_tp 'nodes[0].instances[1].dp_group "A": tp_size 1 / pp_size 1 differ from nodes[0].instances[0]'"'"'s 2 / 1; every member of a DP group must share them' --cluster-config $B/dp_tp_mismatch.json --dataset $T

@@ -55,13 +55,28 @@ grep -q "^Total clocks (ns): *498066284$" cxl.log || err "CXL total clock"
 [ "$(row cpu.csv 0)" = "0,0,meta-llama/Llama-3.1-8B,10,4,46926808,300827480,253900672,0,63475168,63475168" ] ||
     err "CPU-weights row '$(row cpu.csv 0)'"
 
-# 3. single_node_memory_instance (every placement entry, all on the NPU) gives the reference
+# 3. --enable-local-offloading (and the instance key enable_local_offloading): the weights
+#    kept on the NPU are loaded from its own memory too, every load on its own (no queue) at
+#    npu_mem 1597 GB/s: embedding 1,050,673,152 / 1597 = 657,904 ns before the first layer
+#    can compute; every later load (lm_head also 657,904, gate_up_proj 147,076) has arrived
+#    by the time the layers before it are done. No DRAM energy (the weights stay local).
+#    TTFT = 10,998,250 + 657,904 = 11,656,154; ITL = 11,146,817 + 657,904 = 11,804,721;
+#    end = 46,926,808 + 11,656,154 + 3 x 11,804,721 = 93,997,125; latency 47,070,317
+for how in "--cluster-config single_node_single_instance.json --enable-local-offloading" \
+    "--cluster-config $FIX/local_offloading.json"; do
+    # shellcheck disable=SC2086
+    "$IPW" simulate $how --dataset "$ONE" --output lo.csv > lo.log || err "local offloading ($how) failed"
+    [ "$(row lo.csv 0)" = "0,0,meta-llama/Llama-3.1-8B,10,4,46926808,93997125,47070317,0,11656154,11804721" ] ||
+        err "local offloading ($how): row '$(row lo.csv 0)'"
+done
+
+# 4. single_node_memory_instance (every placement entry, all on the NPU) gives the reference
 #    output byte for byte
 "$IPW" simulate --cluster-config single_node_memory_instance.json --dataset "$DATA/workloads/example_trace.jsonl" \
     --output mem.csv > mem.log || err "memory-placement run failed"
 cmp -s mem.csv "$FIX/example_single_run.csv" || err "memory-placement CSV differs from the reference"
 
-# 4. the CXL config on the ShareGPT trace: every request once, consistent rows, the clock
+# 5. the CXL config on the ShareGPT trace: every request once, consistent rows, the clock
 #    ends with the last request; with a power block the loaded bytes are DRAM energy and the
 #    devices sum to the node's total
 SG=$DATA/workloads/sharegpt-llama-3.1-8b-300-sps10.jsonl
