@@ -159,13 +159,15 @@ static ipw_err process(struct link *L, const Energy__TelemetryReading *m, bool f
         mono = last + 1;
     rd.mono_ns = mono;
     rd.real_ns = real;
-    ipw_err e = ipw_sampler_push(L->sampler, &rd, L->ndev ? dev : NULL, eb);
-    if (e != IPW_OK)
-        return e;
+    /* The gap is on record before the reading that closes it is pushed: a reader woken by
+     * the push (the profiler settling a query) must find the gap when it asks. */
     if (L->drop_mono) {
         record_gap(L, L->drop_mono, mono, restarted || went_back);
         L->drop_mono = 0;
     }
+    ipw_err e = ipw_sampler_push(L->sampler, &rd, L->ndev ? dev : NULL, eb);
+    if (e != IPW_OK)
+        return e;
     L->pushed_any = true;
     atomic_store(&L->last_mono, mono);
     pthread_mutex_lock(&L->lock);
