@@ -165,10 +165,18 @@ static double ratio(double num, double den)
 
 static double mean_or_nan(const struct ipw_welford *w) { return w->n ? w->mean : NAN; }
 
-/* Percentile of a series without disturbing it (a sorted copy). */
-static double pct(const struct ipw_acc_series *s, double p)
+/* The median and 95th percentile of a series without disturbing it: one sorted copy for both. */
+static void p50_p95(const struct ipw_acc_series *s, double *p50, double *p95)
 {
-    return s->n ? ipw_percentile(s->v, s->n, p) : NAN;
+    *p50 = *p95 = NAN;
+    double *c = s->n ? malloc(s->n * sizeof *c) : NULL;
+    if (!c)
+        return;
+    memcpy(c, s->v, s->n * sizeof *c);
+    ipw_sort_doubles(c, s->n);
+    *p50 = ipw_percentile_sorted(c, s->n, 50);
+    *p95 = ipw_percentile_sorted(c, s->n, 95);
+    free(c);
 }
 
 void ipw_accuracy_finish(const struct ipw_accuracy *a, struct ipw_accuracy_result *r)
@@ -235,10 +243,8 @@ void ipw_accuracy_finish(const struct ipw_accuracy *a, struct ipw_accuracy_resul
     for (size_t i = 0; i < a->latencies.n; i++)
         ipw_welford_add(&lw, a->latencies.v[i]);
     r->latency_avg_s = mean_or_nan(&lw);
-    r->latency_p50_s = pct(&a->latencies, 50);
-    r->latency_p95_s = pct(&a->latencies, 95);
-    r->ttft_p50_s = pct(&a->ttfts, 50);
-    r->ttft_p95_s = pct(&a->ttfts, 95);
+    p50_p95(&a->latencies, &r->latency_p50_s, &r->latency_p95_s);
+    p50_p95(&a->ttfts, &r->ttft_p50_s, &r->ttft_p95_s);
     r->input_tokens = a->input_tokens;
     r->output_tokens = a->output_tokens;
     r->output_tokens_per_joule = ratio(a->output_tokens, a->energy_sum);

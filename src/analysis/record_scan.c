@@ -11,6 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "ipw/decimal.h"
 #include "ipw/utf8.h"
 
 #define MAX_DEPTH 2048
@@ -93,8 +98,25 @@ static bool string(struct sc *c)
 {
     c->p++;
     while (c->p < c->end) {
-        /* the common case first: a run of plain ASCII, a word at a time, then byte by byte */
+        /* the common case first: a run of plain ASCII, 16 or 8 bytes at a time, then byte by
+         * byte */
         const char *q = c->p;
+#ifdef __SSE2__
+        /* signed compare: bytes >= 0x80 are negative, so "below 0x20" also finds non-ASCII */
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                      space = _mm_set1_epi8(0x20);
+        while (c->end - q >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+            __m128i sp = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                      _mm_cmplt_epi8(v, space));
+            int mask = _mm_movemask_epi8(sp);
+            if (mask) {
+                q += __builtin_ctz((unsigned)mask);
+                break;
+            }
+            q += 16;
+        }
+#endif
         while (c->end - q >= 8) {
             uint64_t w;
             memcpy(&w, q, 8);
@@ -639,34 +661,48 @@ static double snum(struct span s)
     const char *p = s.b;
     bool neg = *p == '-';
     p += neg;
+    /* up to 19 significant digits exactly in m; the value is m / 10^scale */
     uint64_t m = 0;
     int digits = 0, scale = 0;
     bool fast = true;
     for (; p < s.e && digit(*p); p++) {
         if (m || *p != '0')
             digits++;
-        m = m * 10 + (uint64_t)(*p - '0');
-        if (digits > 15) {
+        if (digits > 19) {
             fast = false;
             break;
         }
+        m = m * 10 + (uint64_t)(*p - '0');
     }
     if (fast && p < s.e && *p == '.') {
         for (p++; p < s.e && digit(*p); p++) {
             if (m || *p != '0')
                 digits++;
-            m = m * 10 + (uint64_t)(*p - '0');
-            scale++;
-            if (digits > 15 || scale > 22) {
+            if (digits > 19) {
                 fast = false;
                 break;
             }
+            m = m * 10 + (uint64_t)(*p - '0');
+            scale++;
         }
     }
     if (fast && p == s.e) {
-        double v = (double)m / pow10_exact[scale];
+        /* trailing zeros of the fraction say nothing: 1763680000.000000 is 1763680000 */
+        while (scale > 0 && m % 10 == 0 && m)
+            m /= 10, scale--;
+        double v;
+        bool done = false;
+        if (m <= (1ull << 53) && scale <= 22) {
+            /* one exact integer over an exact power of ten: a single rounding (Clinger) */
+            v = (double)m / pow10_exact[scale];
+            done = true;
+        } else {
+            /* 16 to 19 digits: exactly in 128-bit integers instead of strtod's big numbers */
+            done = ipw_decimal_to_double(m, scale, &v);
+        }
         /* "-0" is jansson's integer 0, which becomes +0.0; "-0.0" is a real, -0.0 */
-        return neg && (m || scale) ? -v : v;
+        if (done)
+            return neg && (m || scale) ? -v : v;
     }
     char small[64];
     size_t len = (size_t)(s.e - s.b);

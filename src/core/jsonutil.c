@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipw/decimal.h"
 #include "ipw/fsutil.h"
 #include "ipw/utf8.h"
 
@@ -241,8 +242,81 @@ char *ipw_json_dumps(const json_t *j, size_t flags)
     return text;
 }
 
+/* digits (p of them, the first nonzero) in %g's fixed notation for exponent x, -4 <= x < p,
+ * trailing zeros dropped, ".0" added when no point is left: what the slow path below prints for
+ * such a value. Returns the length. */
+static size_t fixed_text(bool neg, uint64_t digits, int p, int x, char *out)
+{
+    char d[24];
+    int nd = p;
+    for (int k = p - 1; k >= 0; k--, digits /= 10)
+        d[k] = (char)('0' + digits % 10);
+    while (nd > 1 && d[nd - 1] == '0')
+        nd--;
+    size_t o = 0;
+    if (neg)
+        out[o++] = '-';
+    if (x < 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int k = 0; k < -x - 1; k++)
+            out[o++] = '0';
+        memcpy(out + o, d, (size_t)nd);
+        o += (size_t)nd;
+    } else {
+        for (int k = 0; k <= x; k++)
+            out[o++] = k < nd ? d[k] : '0';
+        out[o++] = '.';
+        if (nd > x + 1) {
+            memcpy(out + o, d + x + 1, (size_t)(nd - x - 1));
+            o += (size_t)(nd - x - 1);
+        } else {
+            out[o++] = '0';
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* The common case of ipw_json_real_text without printf or strtod: |v| in [1e-4, 1e15), where
+ * every candidate prints in fixed notation. The digits at 17, 15 and 16 places and whether
+ * they read back come exact from core/decimal.c. 0: not done here (out of range, or an exact
+ * half that printf rounds by its own rule). */
+static size_t fast_real_text(double v, char *out)
+{
+    bool neg = v < 0;
+    double a = neg ? -v : v;
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    uint64_t d17;
+    int x17;
+    bool rt;
+    if (!ipw_double_digits(a, 17, &d17, &x17, &rt) || x17 < -4 || x17 >= 17)
+        return 0;
+    size_t len17 = fixed_text(neg, d17, 17, x17, out);
+    if (d17 % 10 == 0)
+        return len17; /* %.17g needed fewer than 17 digits: already the shortest */
+    for (int p = 15; p <= 16; p++) {
+        uint64_t d;
+        int x;
+        if (!ipw_double_digits(a, p, &d, &x, &rt) || x < -4 || x >= p)
+            return 0;
+        if (!rt)
+            continue;
+        char t[IPW_JSON_REAL_MAX];
+        size_t n = fixed_text(neg, d, p, x, t);
+        if (n <= len17)
+            memcpy(out, t, n + 1);
+        return n <= len17 ? n : len17;
+    }
+    return len17;
+}
+
 size_t ipw_json_real_text(double v, char out[IPW_JSON_REAL_MAX])
 {
+    size_t fast = fast_real_text(v, out);
+    if (fast)
+        return fast;
     /* jansson's own text at precision 17 (its dtostr): "%.17g", ".0" when the value would read
      * back as an integer, and the exponent without '+' or leading zeros */
     char t[IPW_JSON_REAL_MAX];

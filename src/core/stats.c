@@ -2,6 +2,7 @@
 #include "ipw/stats.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +38,65 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void ipw_sort_doubles(double *v, size_t n) { qsort(v, n, sizeof *v, cmp_double); }
+/* The bits of d as an unsigned key that orders like the number; -0 keys as +0 so that the two
+ * stay in their input order, as they do in a stable comparison sort where they compare equal. */
+static uint64_t sort_key(double d)
+{
+    if (d == 0)
+        d = 0.0;
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u >> 63 ? ~u : u | (1ull << 63);
+}
+
+/* LSD radix sort, a byte a time, stable; false when there is no memory for the second array.
+ * Percentiles of a 1M-query run sorted 8 MB of latencies through qsort's comparison callback
+ * several times: about 5% of `ipw analyze`. The result is the stable order (what glibc's
+ * merge-sort qsort gives), bit for bit. */
+static bool radix_sort(double *v, size_t n)
+{
+    double *tmp = malloc(n * sizeof *tmp);
+    if (!tmp)
+        return false;
+    size_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = sort_key(v[i]);
+        for (int b = 0; b < 8; b++)
+            count[b][(k >> (8 * b)) & 0xFF]++;
+    }
+    double *src = v, *dst = tmp;
+    for (int b = 0; b < 8; b++) {
+        size_t *c = count[b];
+        if (c[(sort_key(v[0]) >> (8 * b)) & 0xFF] == n)
+            continue; /* every key has the same byte here: the order stays */
+        size_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t t = c[d];
+            c[d] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[c[(sort_key(src[i]) >> (8 * b)) & 0xFF]++] = src[i];
+        double *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+    free(tmp);
+    return true;
+}
+
+void ipw_sort_doubles(double *v, size_t n)
+{
+    bool nan = false;
+    for (size_t i = 0; i < n && !nan; i++)
+        nan = isnan(v[i]);
+    /* NaN has no place in an order: leave such arrays (and small ones) to qsort as before */
+    if (nan || n < 512 || !radix_sort(v, n))
+        qsort(v, n, sizeof *v, cmp_double);
+}
 
 double ipw_percentile_sorted(const double *v, size_t n, double p)
 {

@@ -22,6 +22,9 @@ struct wcol {
     int64_t length, null_count;
     size_t n_child;
     struct wcol *child;
+    const json_t *cur; /* this column's value in the row being appended, found by check() */
+    size_t name_len;
+    size_t pos; /* where its member was in the parent object last time (rows share a shape) */
 };
 
 struct out_buf {
@@ -51,6 +54,8 @@ static size_t pad8(size_t n) { return (n + ARROW_ALIGN - 1) & ~(size_t)(ARROW_AL
 
 static bool wbuf_reserve(struct wbuf *b, size_t more)
 {
+    if (more <= b->cap - b->len) /* the common case: room already there */
+        return true;
     return more <= SIZE_MAX - b->len &&
            ipw_grow(&b->p, &b->cap, b->len + more, 1, SIZE_MAX) == IPW_OK;
 }
@@ -108,6 +113,7 @@ static ipw_err col_init(struct wcol *c, const struct ipw_arrow_field *f, int dep
 {
     memset(c, 0, sizeof *c);
     c->f = f;
+    c->name_len = f->name ? strlen(f->name) : 0;
     if (depth > IPW_ARROW_MAX_DEPTH)
         return ipw_fail(eb, IPW_E_RANGE, "Arrow schema nests deeper than %d levels at field %s",
                         IPW_ARROW_MAX_DEPTH, f->name);
@@ -178,10 +184,47 @@ static bool real_is_int64(double d)
     return d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0;
 }
 
-static ipw_err check(const struct wcol *c, const json_t *v, struct path *p, size_t *bytes,
+/* The member of object o for each child column of c, into child->cur. Rows come from one
+ * builder, so a member sits where it sat in the previous row: that position is tried first with
+ * one key comparison, and only a miss hashes the name (json_object_get). The hash lookups of
+ * every column of every row were the largest part of the writer's time. */
+enum { MEMBERS_MAX = 64 };
+
+static void find_members(struct wcol *c, const json_t *o)
+{
+    const char *key[MEMBERS_MAX];
+    size_t klen[MEMBERS_MAX];
+    json_t *val[MEMBERS_MAX];
+    size_t n = 0;
+    for (void *it = json_object_iter((json_t *)o); it && n < MEMBERS_MAX;
+         it = json_object_iter_next((json_t *)o, it), n++) {
+        key[n] = json_object_iter_key(it);
+        klen[n] = json_object_iter_key_len(it);
+        val[n] = json_object_iter_value(it);
+    }
+    for (size_t k = 0; k < c->n_child; k++) {
+        struct wcol *ch = &c->child[k];
+        size_t g = ch->pos;
+        if (g < n && klen[g] == ch->name_len && memcmp(key[g], ch->f->name, klen[g]) == 0) {
+            ch->cur = val[g];
+            continue;
+        }
+        ch->cur = json_object_get(o, ch->f->name);
+        for (size_t i = 0; ch->cur && i < n; i++)
+            if (val[i] == ch->cur) {
+                ch->pos = i;
+                break;
+            }
+    }
+}
+
+/* Checks a row's value for column c (and its children) and remembers it in c->cur, so that
+ * append() does not look every member up a second time. */
+static ipw_err check(struct wcol *c, const json_t *v, struct path *p, size_t *bytes,
                      ipw_errbuf *eb)
 {
     const struct ipw_arrow_field *f = c->f;
+    c->cur = v;
     p->name[p->n++] = f->name;
     *bytes += 8;
     ipw_err e = IPW_OK;
@@ -215,8 +258,9 @@ static ipw_err check(const struct wcol *c, const json_t *v, struct path *p, size
                 e = bad_value(p, f, v, eb);
                 break;
             }
+            find_members(c, v);
             for (size_t i = 0; i < c->n_child && e == IPW_OK; i++)
-                e = check(&c->child[i], json_object_get(v, c->child[i].f->name), p, bytes, eb);
+                e = check(&c->child[i], c->child[i].cur, p, bytes, eb);
             break;
         default: e = ipw_fail(eb, IPW_E_INTERNAL, "unexpected Arrow type in writer"); break;
         }
@@ -270,7 +314,7 @@ static bool append(struct wcol *c, const json_t *v)
     case IPW_ARROW_STRUCT:
         /* a null struct still takes a slot in each child: null there too */
         for (size_t k = 0; k < c->n_child; k++)
-            if (!append(&c->child[k], isnull ? NULL : json_object_get(v, c->child[k].f->name)))
+            if (!append(&c->child[k], isnull ? NULL : c->child[k].cur))
                 return false;
         break;
     default: return false;
@@ -584,9 +628,9 @@ ipw_err ipw_arrow_writer_append(struct ipw_arrow_writer *w, const json_t *row, i
         return ipw_fail(eb, IPW_E_INVALID, "an Arrow row must be a JSON object");
     struct path p = {.n = 0};
     size_t bytes = 0;
+    find_members(&w->root, row);
     for (size_t k = 0; k < w->root.n_child; k++) {
-        ipw_err e = check(&w->root.child[k], json_object_get(row, w->root.child[k].f->name), &p,
-                          &bytes, eb);
+        ipw_err e = check(&w->root.child[k], w->root.child[k].cur, &p, &bytes, eb);
         if (e != IPW_OK)
             return e;
     }
@@ -596,7 +640,7 @@ ipw_err ipw_arrow_writer_append(struct ipw_arrow_writer *w, const json_t *row, i
             return e;
     }
     for (size_t k = 0; k < w->root.n_child; k++) {
-        if (!append(&w->root.child[k], json_object_get(row, w->root.child[k].f->name))) {
+        if (!append(&w->root.child[k], w->root.child[k].cur)) {
             w->broken = true;
             return ipw_fail(eb, IPW_E_NOMEM, "out of memory buffering an Arrow row");
         }

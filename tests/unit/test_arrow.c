@@ -293,6 +293,53 @@ static void test_roundtrip_nested_nulls(void **state)
     ipw_arrow_field_free(schema);
 }
 
+/* The writer looks each member up where it was in the previous row first: rows whose members
+ * come in another order, with extra or absent members, a key that only starts like a column's
+ * name (an embedded NUL), singletons shared by several members, and an object of more than 64
+ * members must all read back as the plain lookup by name gives them. */
+static void test_member_order_varies(void **state)
+{
+    (void)state;
+    struct ipw_arrow_field *schema = nested_schema();
+    json_t *rows = json_array();
+    json_array_append_new(rows, jload("{\"s\":\"a\",\"i\":1,\"f\":1.5,\"b\":true,\"a\":{\"x\":1.25,"
+                                      "\"b\":{\"name\":\"n\",\"c\":{\"deep\":1,\"ok\":true}}}}"));
+    json_array_append_new(rows, jload("{\"a\":{\"b\":{\"c\":{\"ok\":false,\"deep\":2},\"name\":\"m\"},"
+                                      "\"x\":2.25},\"b\":false,\"f\":2.5,\"i\":2,\"s\":\"b\"}"));
+    json_t *nul = jload("{\"zz\":1,\"yy\":2,\"xx\":3,\"ww\":4}"); /* "s\0x" lands where "s" was */
+    json_object_setn_new(nul, "s\0x", 3, json_string("not s"));
+    json_object_set_new(nul, "i", json_integer(3));
+    json_array_append_new(rows, nul);
+    json_array_append_new(rows, jload("{\"s\":null,\"b\":null,\"i\":null,\"f\":null,\"a\":null}"));
+    json_array_append_new(rows, jload("{\"i\":4,\"s\":\"c\",\"a\":{\"b\":null,\"x\":null}}"));
+    json_t *wide = json_object();
+    for (int k = 0; k < 80; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "pad%d", k);
+        json_object_set_new(wide, key, json_integer(k));
+    }
+    json_object_set_new(wide, "s", json_string("after 80 others"));
+    json_object_set_new(wide, "i", json_integer(5));
+    json_array_append_new(rows, wide);
+    json_array_append_new(rows, jload("{\"s\":\"d\",\"i\":6,\"f\":6.5,\"b\":true,\"a\":{\"x\":6.25,"
+                                      "\"b\":{\"name\":\"n\",\"c\":{\"deep\":6,\"ok\":true}}}}"));
+    struct ipw_arrow_mem m;
+    write_rows(schema, NULL, rows, 4, &m);
+    json_t *got = read_back(&m, IPW_OK);
+    json_t *got_rows = json_object_get(got, "rows");
+    assert_int_equal(json_array_size(got_rows), json_array_size(rows));
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *want = shape(schema, json_array_get(rows, i));
+        assert_json_eq(json_array_get(got_rows, i), want);
+        json_decref(want);
+    }
+    assert_true(json_is_null(json_object_get(json_array_get(got_rows, 2), "s")));
+    json_decref(got);
+    json_decref(rows);
+    free(m.data);
+    ipw_arrow_field_free(schema);
+}
+
 static void test_zero_rows_and_markers(void **state)
 {
     (void)state;
@@ -983,6 +1030,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flatbuf_roundtrip),
         cmocka_unit_test(test_flatbuf_hostile),
+        cmocka_unit_test(test_member_order_varies),
         cmocka_unit_test(test_roundtrip_nested_nulls),
         cmocka_unit_test(test_zero_rows_and_markers),
         cmocka_unit_test(test_many_batches),

@@ -293,6 +293,20 @@ static void test_json_reals_match_printf(void **state)
             check_real(v);
         check_real((double)(x >> 11) / 9007199254740992.0 * 1000);
     }
+    /* the range printed without printf (|v| in [1e-4, 1e15)): every binade, its edges, and
+     * values that carry into one more digit */
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v = ldexp((double)(x >> 11) / 9007199254740992.0 + 0.5, (int)(x % 66) - 16);
+        check_real(i % 2 ? v : -v);
+    }
+    for (int e = -4; e <= 15; e++) {
+        double t = pow(10, e);
+        check_real(t);
+        check_real(nextafter(t, 0));
+        check_real(nextafter(t, INFINITY));
+        check_real(t * (1 - 1e-16));
+    }
 }
 
 /* ipw_json_put_string escapes as jansson does: the same bytes as ipw_json_dumps of the

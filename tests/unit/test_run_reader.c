@@ -401,12 +401,20 @@ static uint64_t next_rand(void)
 }
 
 /* A number as a writer might print it: %.6f (what the profiler writes), %.17g, integers,
- * exponents, more than 15 significant digits, -0, subnormals, the 1e22 / 1e23 edge of exact
- * powers of ten. */
+ * exponents, more than 15 significant digits (up to 19 and beyond), zeros after the point, -0,
+ * subnormals, the 1e22 / 1e23 edge of exact powers of ten. */
 static void random_number(char *out, size_t size)
 {
     double v = (double)(next_rand() >> 11) / 9007199254740992.0 * 2000.0;
-    switch (next_rand() % 12) {
+    unsigned long long big = next_rand() % 10000000000000000000ull;
+    switch (next_rand() % 17) {
+    /* 16 to 19 significant digits and zeros after the point, which the scanner converts in
+     * 128-bit integers or by dropping the zeros, and 20 or more, which go to strtod */
+    case 12: snprintf(out, size, "%.*f", (int)(next_rand() % 20), v); break;
+    case 13: snprintf(out, size, "%llu.000000", big / 1000000000ull); break;
+    case 14: snprintf(out, size, "0.%019llu", big); break;
+    case 15: snprintf(out, size, "%llu.%llu", big % 100000000000ull, big / 100000000ull); break;
+    case 16: snprintf(out, size, "%llu", big % 9223372036854775807ull); break; /* int64 */
     case 0: snprintf(out, size, "%.6f", v); break;
     case 1: snprintf(out, size, "%.17g", v); break;
     case 2: snprintf(out, size, "%ld", (long)(next_rand() % 100000)); break;
