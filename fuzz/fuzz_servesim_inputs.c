@@ -1,10 +1,13 @@
-/* Fuzz target for ipw simulate's input readers: the workload-trace line scanner and the
- * cluster-config loader (with all its validation, through a temporary file), on arbitrary
- * bytes. The first byte picks the reader. */
+/* Fuzz target for ipw simulate's input readers: the workload-trace line scanner, the
+ * cluster-config loader (with all its validation, through a temporary file; also with
+ * attention offloading and sub-batch interleaving on, whose keys it then checks) and the PIM
+ * INI reader, on arbitrary bytes. The first byte picks the reader: even = trace line,
+ * 1 and 3 (mod 6) = cluster config without and with offloading, 5 = PIM INI. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sim/ss.h"
@@ -40,6 +43,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         return 0;
     }
+    if (data[0] % 6 == 5) { /* a PIM INI, as configs/pim/DDR4_8GB_3200_pim.ini of a data dir */
+        char dir[] = "/tmp/ipw-fuzz-pim-XXXXXX";
+        if (!mkdtemp(dir))
+            return 0;
+        char sub[64], ini[128];
+        snprintf(sub, sizeof sub, "%s/configs", dir);
+        mkdir(sub, 0700);
+        snprintf(sub, sizeof sub, "%s/configs/pim", dir);
+        mkdir(sub, 0700);
+        snprintf(ini, sizeof ini, "%s/DDR4_8GB_3200_pim.ini", sub);
+        FILE *f = fopen(ini, "wb");
+        if (f) {
+            fwrite(data + 1, 1, size - 1, f);
+            fclose(f);
+            struct ss_pim_cfg pc;
+            if (ss_pim_load(dir, "DDR4_8GB_3200_pim", 512, "fuzz.json", "cpu_mem.pim_config", &pc,
+                            &eb) == IPW_OK) {
+                if (pc.channels < 1 || !(pc.mem_bw_gbs >= 1) || pc.ch_capacity_gb <= 0)
+                    abort();
+                (void)ss_pim_latency(&pc, 32, 8, 128, 1000, 8);
+            }
+            unlink(ini);
+        }
+        rmdir(sub);
+        snprintf(sub, sizeof sub, "%s/configs", dir);
+        rmdir(sub);
+        rmdir(dir);
+        return 0;
+    }
     char path[] = "/tmp/ipw-fuzz-cluster-XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0)
@@ -53,11 +85,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ipw_ss_options o;
     ipw_ss_options_init(&o);
     o.cluster_config = path;
+    bool pim = data[0] % 6 == 3;
+    o.enable_attn_offloading = o.enable_sub_batch_interleaving = pim;
+    o.data_dir = getenv("IPW_FUZZ_SIM_DATA"); /* the bundled data/sim, when set */
     struct ss_cluster c;
     if (ss_cluster_load(&o, &c, &eb) == IPW_OK) {
-        for (int i = 0; i < c.ninst; i++)
+        for (int i = 0; i < c.ninst; i++) {
             if (c.inst[i].num_npus != c.inst[i].tp * c.inst[i].pp || c.inst[i].tp < 1)
                 abort();
+            if (c.inst[i].sub_batch && !c.inst[i].attn_offloading)
+                abort();
+            if (c.inst[i].attn_offloading && (c.inst[i].tp != 1 || c.inst[i].pp != 1 ||
+                                              !c.nodes[c.inst[i].node].pim))
+                abort();
+        }
         ss_cluster_free(&c);
     }
     unlink(path);

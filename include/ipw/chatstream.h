@@ -74,6 +74,10 @@ void ipw_stream_clean(char *out, size_t size, const char *text, size_t len);
 /* Cuts a NUL-terminated message back to valid UTF-8 where a bounded snprintf split a
  * multi-byte character (or server bytes slipped in), so it can go into JSON records. */
 void ipw_stream_utf8_fix(char *msg);
+/* A stream parser's bad input, in one form for every wire: IPW_E_PROTOCOL, "malformed <what>
+ * from the server (<why>): <excerpt of bytes, at most 120 of them>". */
+ipw_err ipw_stream_malformed(const char *what, const char *why, const char *bytes, size_t len,
+                             ipw_errbuf *eb);
 
 /* ---- Ollama: one NDJSON line of POST /api/chat (or /api/generate) ------------------------- */
 

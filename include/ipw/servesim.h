@@ -42,11 +42,17 @@ struct ipw_ss_options {
     long num_reqs;       /* 0 = every entry */
     double log_interval; /* seconds of simulated time between heartbeats (1.0) */
     bool log_info;       /* --log-level INFO: per-batch log lines */
+    /* PIM attention offloading (ss_pim.c): decode attention on the nodes' PIM channels
+     * (cpu_mem.pim_config), optionally with the batch split into two interleaved sub-batches */
+    bool enable_attn_offloading;
+    bool enable_sub_batch_interleaving;
     /* fixes of the original's quirks (docs/sim-fidelity.md); all off = the original */
     bool fix_energy_at_completion; /* charge a batch's energy when it ends, not when scheduled */
     bool fix_standby_tail;         /* count the last partial poll of a standby window */
     bool fix_pp_link_bytes;        /* PP link energy from the bytes the stage SENDs move */
     bool fix_pd_link_bytes;        /* P/D link energy without the end-of-trace double count */
+    bool fix_pim_attn_deps; /* NPU attention after a PIM block waits for its rotary_emb */
+    bool fix_pim_seq_len;  /* PIM attention over each request's current length, not its prompt */
     /* --perf-model roofline: every instance's layer times from the roofline model (issue 14);
      * otherwise the profiled tables, and the roofline only where no bundle exists. */
     bool perf_roofline;

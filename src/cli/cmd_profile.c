@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "measure_opts.h"
 #include "ipw/agent.h"
 #include "ipw/analysis.h"
 #include "ipw/client.h"
@@ -52,19 +53,17 @@ static int analyze_after_profile(const char *run_dir, const struct ipw_profile_c
 
 /* --dataset agentic: recorded multi-turn sessions replayed against the server, with the
  * recorded tool time between turns, measured per turn like `ipw run` (docs/agents.md). */
-static int replay_sessions(const struct ipw_profile_config *pc, const char *client,
-                           const char *model, const json_t *cp, long max_queries, long seed,
-                           bool resume, bool overwrite, int concurrency,
-                           const struct ipw_strlist *monitors, const char *collector,
-                           long interval_ms, int64_t connect_timeout, int64_t idle_timeout)
+static int replay_sessions(const struct ipw_profile_config *pc, const struct ipw_cli_measure *m,
+                           long max_queries, long seed, bool resume, bool overwrite,
+                           int concurrency)
 {
     struct ipw_agent_run_config rc;
     ipw_agent_run_config_init(&rc);
     rc.agent = "replay";
-    rc.client_id = client;
-    rc.model = model;
-    rc.client_base_url = pc->client_base_url;
-    rc.client_params = cp;
+    rc.client_id = m->client;
+    rc.model = m->model;
+    rc.client_base_url = m->base_url;
+    rc.client_params = m->client_params;
     rc.dataset_id = "agentic";
     rc.dataset_path = pc->dataset_path;
     rc.max_tasks = max_queries;
@@ -74,14 +73,14 @@ static int replay_sessions(const struct ipw_profile_config *pc, const char *clie
     rc.output_dir = pc->output_dir;
     rc.resume = resume;
     rc.overwrite = overwrite;
-    rc.monitors = monitors->v;
-    rc.n_monitors = monitors->n;
-    rc.collector = collector;
+    rc.monitors = m->monitors.v;
+    rc.n_monitors = m->monitors.n;
+    rc.collector = m->collector;
     rc.cpu_tdp_w = pc->cpu_tdp_w;
     rc.cpu_idle_w = pc->cpu_idle_w;
-    rc.interval_ns = interval_ms * IPW_NS_PER_MS;
-    rc.connect_timeout_ns = connect_timeout;
-    rc.idle_timeout_ns = idle_timeout;
+    rc.interval_ns = m->interval_ms * IPW_NS_PER_MS;
+    rc.connect_timeout_ns = m->connect_timeout;
+    rc.idle_timeout_ns = m->idle_timeout;
     rc.stop_requested = ipw_cli_stop_requested;
     struct ipw_agent_run_outcome out;
     ipw_errbuf eb = {0};
@@ -94,7 +93,7 @@ static int replay_sessions(const struct ipw_profile_config *pc, const char *clie
     }
     printf("sessions: %zu of %zu replayed, %zu failed; %s energy this session %.3f J\n",
            out.tasks_done, out.tasks_total, out.failed,
-           strcmp(out.platform, "sim") == 0 ? "modelled" : "measured", out.energy_joules);
+           out.telemetry_caps & IPW_CAP_MODELLED ? "modelled" : "measured", out.energy_joules);
     return ipw_cli_stop_requested() ? 130 : 0;
 }
 
@@ -102,12 +101,13 @@ int cmd_profile(int argc, char **argv)
 {
     struct ipw_profile_config cfg;
     ipw_profile_config_init(&cfg);
-    const char *client = NULL, *model = NULL, *log_level = NULL, *collector = NULL;
-    struct ipw_strlist dparams = {0}, cparams = {0}, monitors = {0};
-    long max_queries = 0, seed = -1, concurrency = 1, interval_ms = 50, warmup = -1;
+    struct ipw_cli_measure m;
+    ipw_cli_measure_init(&m);
+    const char *log_level = NULL;
+    struct ipw_strlist dparams = {0};
+    long max_queries = 0, seed = -1, concurrency = 1, warmup = -1;
     double baseline_s = 5;
     bool resume = false, overwrite = false, no_eval = false, no_progress = false;
-    int64_t connect_timeout = 10 * IPW_NS_PER_SEC, idle_timeout = 300 * IPW_NS_PER_SEC;
     /* the dataset registry's ids, then an agent run's recorded sessions (replayed) */
     const char *datasets[16];
     size_t nds = 0;
@@ -117,20 +117,12 @@ int cmd_profile(int argc, char **argv)
     datasets[nds] = NULL;
     static const char *const eval_clients[] = {"openai", NULL};
     struct ipw_option opts[] = {
-        {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0,
-         ipw_client_choices()},
-        {"model", IPW_OPT_STRING, &model, "NAME", "model name as the server knows it (required)"},
-        {"client-base-url", IPW_OPT_STRING, &cfg.client_base_url, "URL",
-         "server URL (default per client: ollama http://127.0.0.1:11434, vllm "
-         "http://127.0.0.1:8000, openai https://api.openai.com/v1)"},
+        IPW_CLI_OPT_SERVER(m),
         {"dataset", IPW_OPT_CHOICE, &cfg.dataset_id, "ID", "dataset (default ipw, built in)", 0,
          0, datasets},
         {"dataset-path", IPW_OPT_STRING, &cfg.dataset_path, "PATH",
          "dataset file for mmlu-pro, supergpqa and jsonl"},
         {"dataset-param", IPW_OPT_LIST, &dparams, "K=V", "dataset parameter, e.g. prompt_field=question for jsonl (repeatable)"},
-        {"client-param", IPW_OPT_LIST, &cparams, "K=V",
-         "request parameter, e.g. max_tokens=256 or temperature=0 (repeatable; max_tokens "
-         "defaults to 4096)"},
         {"max-queries", IPW_OPT_INT, &max_queries, "N", "run at most N records (default all)", 1,
          1e9},
         {"seed", IPW_OPT_INT, &seed, "N", "with --max-queries, a reproducible random sample (default: the first N records)",
@@ -148,13 +140,8 @@ int cmd_profile(int argc, char **argv)
         {"overwrite", IPW_OPT_FLAG, &overwrite, NULL, "replace an existing run directory"},
         {"concurrency", IPW_OPT_INT, &concurrency, "N", "queries in flight at once (default 1)",
          1, 1024},
-        {"monitor", IPW_OPT_LIST, &monitors, "local|HOST:PORT",
-         "telemetry source: local (default), or an energy monitor's HOST:PORT; repeat for "
-         "several nodes (their energies add up)"},
-        {"collector", IPW_OPT_CHOICE, &collector, "NAME",
-         "local collector (default auto; sim for --client sim)", 0, 0, ipw_collector_choices()},
+        IPW_CLI_OPT_TELEMETRY(m),
         IPW_CLI_OPT_CPU_MODEL(cfg.cpu_tdp_w, cfg.cpu_idle_w),
-        {"interval-ms", IPW_OPT_INT, &interval_ms, "MS", "sampling period in milliseconds, 1 to 10000 (default 50)", 1, 10000},
         {"warmup", IPW_OPT_INT, &warmup, "N",
          "unmeasured requests before the baseline, so a cold model's load lands on none of the "
          "measured queries (default 1 for a server, 0 for sim; 0 = none)",
@@ -162,10 +149,6 @@ int cmd_profile(int argc, char **argv)
         {"baseline-seconds", IPW_OPT_DOUBLE, &baseline_s, "S",
          "seconds of idle power measured before the first query (default 5; 0 = none)", 0,
          3600},
-        {"connect-timeout", IPW_OPT_DURATION, &connect_timeout, "DURATION",
-         "connect timeout, more than 0 (default 10s)"},
-        {"idle-timeout", IPW_OPT_DURATION, &idle_timeout, "DURATION",
-         "a stream silent this long fails the query, more than 0 (default 300s)"},
         {"eval-client", IPW_OPT_CHOICE, &cfg.eval_client, "NAME",
          "judge protocol (default openai, the only one)", 0, 0, eval_clients},
         {"eval-base-url", IPW_OPT_STRING, &cfg.eval_base_url, "URL",
@@ -201,12 +184,7 @@ int cmd_profile(int argc, char **argv)
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
     ipw_log_apply_option(log_level, IPW_LOG_INFO);
-    if (!client || !model) {
-        fprintf(stderr, "ipw profile: --client and --model are required (try 'ipw profile "
-                        "--help')\n");
-        return 2;
-    }
-    if (ipw_cli_check_base_url("ipw profile", cfg.client_base_url))
+    if (ipw_cli_measure_check("ipw profile", &m))
         return 2;
     if (cfg.resume_anyway)
         resume = true;
@@ -233,10 +211,6 @@ int cmd_profile(int argc, char **argv)
             return 2;
         }
     }
-    if (monitors.n > IPW_MAX_SOURCES) {
-        fprintf(stderr, "ipw profile: at most %d --monitor sources\n", IPW_MAX_SOURCES);
-        return 2;
-    }
     ipw_errbuf nb = {0};
     if (cfg.run_name && ipw_run_name_check(cfg.run_name, &nb) != IPW_OK) {
         fprintf(stderr, "ipw profile: %s\n", nb.msg);
@@ -247,43 +221,28 @@ int cmd_profile(int argc, char **argv)
         fprintf(stderr, "ipw profile: --seed picks a sample and needs --max-queries N\n");
         return 2;
     }
-    if (connect_timeout <= 0 || idle_timeout <= 0) {
-        fprintf(stderr, "ipw profile: --%s must be more than 0 (e.g. 30s)\n",
-                connect_timeout <= 0 ? "connect-timeout" : "idle-timeout");
+    if (ipw_cli_measure_params("ipw profile", &m))
         return 2;
-    }
-    for (size_t i = 0; i < monitors.n; i++) {
-        ipw_errbuf mb = {0};
-        if (strcmp(monitors.v[i], "local") != 0 &&
-            ipw_remote_check_target(monitors.v[i], &mb) != IPW_OK) {
-            fprintf(stderr, "ipw profile: --monitor: %s\n", mb.msg);
-            return 2;
-        }
-    }
     ipw_errbuf eb = {0};
-    json_t *cp = NULL, *dp = NULL;
-    if (ipw_params_parse(cparams.v, cparams.n, &cp, &eb) != IPW_OK) {
-        fprintf(stderr, "ipw profile: --client-param: %s\n", eb.msg);
-        return 2;
-    }
+    json_t *cp = m.client_params, *dp = NULL;
     if (ipw_params_parse(dparams.v, dparams.n, &dp, &eb) != IPW_OK) {
         fprintf(stderr, "ipw profile: --dataset-param: %s\n", eb.msg);
         json_decref(cp);
         return 2;
     }
     if (strcmp(cfg.dataset_id, "agentic") == 0) {
-        int code = replay_sessions(&cfg, client, model, cp, max_queries, seed, resume, overwrite,
-                                   (int)concurrency, &monitors, collector, interval_ms,
-                                   connect_timeout, idle_timeout);
+        int code = replay_sessions(&cfg, &m, max_queries, seed, resume, overwrite,
+                                   (int)concurrency);
         json_decref(cp);
         json_decref(dp);
         return code;
     }
-    cfg.client_id = client;
-    cfg.model = model;
+    cfg.client_id = m.client;
+    cfg.model = m.model;
+    cfg.client_base_url = m.base_url;
     cfg.client_params = cp;
-    cfg.client_param_strings = cparams.v;
-    cfg.n_client_param_strings = cparams.n;
+    cfg.client_param_strings = m.cparams.v;
+    cfg.n_client_param_strings = m.cparams.n;
     cfg.dataset_params = dp;
     cfg.max_queries = max_queries;
     cfg.seed = seed >= 0 ? (uint64_t)seed : 0;
@@ -292,14 +251,14 @@ int cmd_profile(int argc, char **argv)
     cfg.overwrite = overwrite;
     cfg.concurrency = (int)concurrency;
     cfg.warmup = (int)warmup;
-    for (size_t i = 0; i < monitors.n; i++)
-        cfg.monitors[i] = monitors.v[i];
-    cfg.n_monitors = monitors.n;
-    cfg.collector = collector;
-    cfg.interval_ns = interval_ms * IPW_NS_PER_MS;
+    for (size_t i = 0; i < m.monitors.n; i++)
+        cfg.monitors[i] = m.monitors.v[i];
+    cfg.n_monitors = m.monitors.n;
+    cfg.collector = m.collector;
+    cfg.interval_ns = m.interval_ms * IPW_NS_PER_MS;
     cfg.baseline_ns = (int64_t)(baseline_s * 1e9);
-    cfg.connect_timeout_ns = connect_timeout;
-    cfg.idle_timeout_ns = idle_timeout;
+    cfg.connect_timeout_ns = m.connect_timeout;
+    cfg.idle_timeout_ns = m.idle_timeout;
     cfg.no_eval = no_eval;
     cfg.progress_bar = !no_progress && isatty(STDERR_FILENO);
     cfg.stop_requested = ipw_cli_stop_requested;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "measure_opts.h"
 #include "ipw/agent.h"
 #include "ipw/client.h"
 #include "ipw/clock.h"
@@ -16,13 +17,12 @@ int cmd_run(int argc, char **argv)
 {
     struct ipw_agent_run_config cfg;
     ipw_agent_run_config_init(&cfg);
-    const char *client = NULL, *model = NULL, *sandbox = "bwrap", *script = "solve",
-               *log_level = NULL, *collector = NULL;
-    struct ipw_strlist cparams = {0}, monitors = {0};
-    long max_queries = 0, seed = -1, concurrency = 1, max_turns = 30, interval_ms = 50;
+    struct ipw_cli_measure m;
+    ipw_cli_measure_init(&m);
+    const char *sandbox = "bwrap", *script = "solve", *log_level = NULL;
+    long max_queries = 0, seed = -1, concurrency = 1, max_turns = 30;
     long mem_mb = cfg.limits.mem_mb, cpu_s = cfg.limits.cpu_s, nproc = cfg.limits.nproc;
     int64_t task_timeout = cfg.task_timeout_ns, cmd_timeout = cfg.limits.wall_ns;
-    int64_t connect_timeout = cfg.connect_timeout_ns, idle_timeout = cfg.idle_timeout_ns;
     bool resume = false, overwrite = false, unsandboxed = false;
     static const char *const agents[] = {"react", "terminus", NULL};
     static const char *const datasets[] = {IPW_AGENT_BUILTIN, "ipw", "jsonl", NULL};
@@ -31,11 +31,7 @@ int cmd_run(int argc, char **argv)
     struct ipw_option opts[] = {
         {"agent", IPW_OPT_CHOICE, &cfg.agent, "NAME", "react (tools: shell, files, calculator; default) or terminus (a tmux terminal)", 0,
          0, agents},
-        {"client", IPW_OPT_CHOICE, &client, "NAME", "inference client (required)", 0, 0,
-         ipw_client_choices()},
-        {"model", IPW_OPT_STRING, &model, "NAME", "model name as the server knows it (required)"},
-        {"client-base-url", IPW_OPT_STRING, &cfg.client_base_url, "URL", "server URL"},
-        {"client-param", IPW_OPT_LIST, &cparams, "K=V", "request parameter (repeatable)"},
+        IPW_CLI_OPT_SERVER(m),
         {"dataset", IPW_OPT_CHOICE, &cfg.dataset_id, "ID",
          "task set: terminal (built in, default), ipw (its mcq/exact items as questions), jsonl",
          0, 0, datasets},
@@ -69,15 +65,7 @@ int cmd_run(int argc, char **argv)
         {"output-dir", IPW_OPT_STRING, &cfg.output_dir, "DIR", "where runs go (default ./runs/)"},
         {"resume", IPW_OPT_FLAG, &resume, NULL, "continue an interrupted run in its directory"},
         {"overwrite", IPW_OPT_FLAG, &overwrite, NULL, "replace an existing run directory"},
-        {"monitor", IPW_OPT_LIST, &monitors, "local|HOST:PORT", "telemetry source (repeatable)"},
-        {"collector", IPW_OPT_CHOICE, &collector, "NAME",
-         "local collector (default auto; sim for --client sim)", 0, 0, ipw_collector_choices()},
-        {"interval-ms", IPW_OPT_INT, &interval_ms, "MS", "sampling period (default 50)", 1,
-         10000},
-        {"connect-timeout", IPW_OPT_DURATION, &connect_timeout, "DURATION",
-         "connect timeout (default 10s)"},
-        {"idle-timeout", IPW_OPT_DURATION, &idle_timeout, "DURATION",
-         "a stream silent this long fails the call (default 300s)"},
+        IPW_CLI_OPT_TELEMETRY(m),
         IPW_OPT_LOG_LEVEL(log_level, "info"),
         IPW_OPT_END};
     char usage[200];
@@ -98,11 +86,7 @@ int cmd_run(int argc, char **argv)
     if (pr != IPW_PARSE_OK)
         return pr == IPW_PARSE_HELP ? 0 : 2;
     ipw_log_apply_option(log_level, IPW_LOG_INFO);
-    if (!client || !model) {
-        fprintf(stderr, "ipw run: --client and --model are required (try 'ipw run --help')\n");
-        return 2;
-    }
-    if (ipw_cli_check_base_url("ipw run", cfg.client_base_url))
+    if (ipw_cli_measure_check("ipw run", &m))
         return 2;
     if (resume && overwrite) {
         fprintf(stderr, "ipw run: --resume and --overwrite exclude each other: give one\n");
@@ -117,23 +101,18 @@ int cmd_run(int argc, char **argv)
     if (cfg.sandbox == IPW_SANDBOX_NONE)
         ipw_warn("no sandbox: the model's commands run unconfined in a scratch directory, "
                  "with only resource limits");
-    if (strcmp(client, "sim") != 0 && strcmp(script, "solve") != 0) {
+    if (strcmp(m.client, "sim") != 0 && strcmp(script, "solve") != 0) {
         fprintf(stderr, "ipw run: --sim-script is for --client sim\n");
         return 2;
     }
-    if (monitors.n > 16) {
-        fprintf(stderr, "ipw run: at most 16 --monitor sources\n");
+    if (ipw_cli_measure_params("ipw run", &m))
         return 2;
-    }
     ipw_errbuf eb = {0};
-    json_t *cp = NULL;
-    if (ipw_params_parse(cparams.v, cparams.n, &cp, &eb) != IPW_OK) {
-        fprintf(stderr, "ipw run: --client-param: %s\n", eb.msg);
-        return 2;
-    }
+    json_t *cp = m.client_params;
     ipw_agent_script_parse(script, &cfg.script);
-    cfg.client_id = client;
-    cfg.model = model;
+    cfg.client_id = m.client;
+    cfg.model = m.model;
+    cfg.client_base_url = m.base_url;
     cfg.client_params = cp;
     cfg.max_tasks = max_queries;
     cfg.seed = seed >= 0 ? (uint64_t)seed : 0;
@@ -147,12 +126,12 @@ int cmd_run(int argc, char **argv)
     cfg.limits.nproc = nproc;
     cfg.resume = resume;
     cfg.overwrite = overwrite;
-    cfg.collector = collector;
-    cfg.monitors = (const char *const *)monitors.v;
-    cfg.n_monitors = monitors.n;
-    cfg.interval_ns = interval_ms * IPW_NS_PER_MS;
-    cfg.connect_timeout_ns = connect_timeout;
-    cfg.idle_timeout_ns = idle_timeout;
+    cfg.collector = m.collector;
+    cfg.monitors = (const char *const *)m.monitors.v;
+    cfg.n_monitors = m.monitors.n;
+    cfg.interval_ns = m.interval_ms * IPW_NS_PER_MS;
+    cfg.connect_timeout_ns = m.connect_timeout;
+    cfg.idle_timeout_ns = m.idle_timeout;
     cfg.stop_requested = ipw_cli_stop_requested;
     ipw_cli_install_stop_handlers();
 

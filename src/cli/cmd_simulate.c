@@ -99,7 +99,8 @@ int cmd_simulate(int argc, char **argv)
     double util = 0.9, interval = 1.0;
     bool chunk = false, nochunk = false, pc = false, nopc = false, share = false, isl = false,
          noisl = false, json = false, noprog = false, fix_energy = false, fix_standby = false,
-         fix_pp = false, fix_pd = false, local_off = false;
+         fix_pp = false, fix_pd = false, local_off = false, attn_off = false, sub_batch = false,
+         fix_pim_deps = false, fix_pim_len = false;
     static const char *const dtypes[] = {"float16", "bfloat16", "float32", "fp8", "int8", NULL};
     static const char *const kvds[] = {"auto", "fp8", NULL};
     static const char *const routes[] = {"LOAD", "RR", "RAND", NULL};
@@ -149,6 +150,15 @@ int cmd_simulate(int argc, char **argv)
          "(default 1.0)", 1e-9, 1e9},
         {"log-level", IPW_OPT_CHOICE, &level, "LEVEL", "WARNING, INFO or DEBUG (default WARNING)", 0,
          0, levels},
+        {"enable-attn-offloading", IPW_OPT_FLAG, &attn_off, NULL,
+         "decode attention on the PIM channels of each node's cpu_mem.pim_config (default off)"},
+        {"enable-sub-batch-interleaving", IPW_OPT_FLAG, &sub_batch, NULL,
+         "split each PIM batch in two interleaved sub-batches (needs --enable-attn-offloading)"},
+        {"fix-pim-attn-deps", IPW_OPT_FLAG, &fix_pim_deps, NULL,
+         "the NPU attention after a PIM block waits for its own rotary_emb (the original's "
+         "converter never recognises the layer and leaves it unordered)"},
+        {"fix-pim-seq-len", IPW_OPT_FLAG, &fix_pim_len, NULL,
+         "PIM attention over each request's current length (the original: its prompt length)"},
         {"fix-energy-at-completion", IPW_OPT_FLAG, &fix_energy, NULL,
          "charge a batch's energy when it ends (the original: when it is scheduled)"},
         {"fix-standby-tail", IPW_OPT_FLAG, &fix_standby, NULL,
@@ -221,6 +231,10 @@ int cmd_simulate(int argc, char **argv)
     so.fix_standby_tail = fix_standby;
     so.fix_pp_link_bytes = fix_pp;
     so.fix_pd_link_bytes = fix_pd;
+    so.enable_attn_offloading = attn_off;
+    so.enable_sub_batch_interleaving = sub_batch;
+    so.fix_pim_attn_deps = fix_pim_deps;
+    so.fix_pim_seq_len = fix_pim_len;
     so.perf_roofline = !strcmp(perf, "roofline");
     so.hardware_spec = hw_spec;
 

@@ -4,21 +4,14 @@
 #include <stdlib.h>
 
 #include "ipw/dataset.h"
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#include "ipw/splitmix.h"
 
 /* Uniform in [0, n) without modulo bias: draws below 2^64 mod n are rejected. */
 static uint64_t below(uint64_t *state, uint64_t n)
 {
     uint64_t threshold = (0 - n) % n;
     for (;;) {
-        uint64_t r = splitmix64(state);
+        uint64_t r = ipw_splitmix64_next(state);
         if (r >= threshold)
             return r % n;
     }

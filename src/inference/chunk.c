@@ -1,5 +1,5 @@
-/* Helpers shared by the stream parsers: chunk lifetime, and one-line, valid-UTF-8 excerpts of
- * untrusted server text for error messages. */
+/* Helpers shared by the stream parsers: chunk lifetime, one-line, valid-UTF-8 excerpts of
+ * untrusted server text for error messages, and the one message for malformed input. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,4 +150,16 @@ void ipw_stream_error_text(const char *body, size_t len, char *out, size_t size)
             strcat(out, "\xE2\x80\xA6");
     }
     json_decref(root);
+}
+
+ipw_err ipw_stream_malformed(const char *what, const char *why, const char *bytes, size_t len,
+                             ipw_errbuf *eb)
+{
+    char ex[240]; /* escaped bytes take 4 characters: the output bound matters too */
+    ipw_stream_excerpt(ex, sizeof ex, bytes, len, 120);
+    ipw_err e = ipw_fail(eb, IPW_E_PROTOCOL, "malformed %s from the server (%s): %s", what, why,
+                         ex);
+    if (eb)
+        ipw_stream_utf8_fix(eb->msg); /* a cut at the buffer end may split a character */
+    return e;
 }

@@ -6,8 +6,6 @@
 
 #include "ipw/chatstream.h"
 
-#define EXCERPT_BYTES 120
-
 static const char *const ollama_stats[] = {"prompt_eval_count", "eval_count",
                                            "prompt_eval_duration", "eval_duration",
                                            "load_duration", "total_duration"};
@@ -51,13 +49,7 @@ static void take_string(json_t *obj, const char *key, const char **s, size_t *n)
 
 static ipw_err malformed(const char *what, const char *line, size_t len, ipw_errbuf *eb)
 {
-    char ex[240]; /* escaped bytes take 4 characters: the output bound matters too */
-    ipw_stream_excerpt(ex, sizeof ex, line, len, EXCERPT_BYTES);
-    ipw_err e = ipw_fail(eb, IPW_E_PROTOCOL, "malformed NDJSON line from the server (%s): %s", what,
-                    ex);
-    if (eb)
-        ipw_stream_utf8_fix(eb->msg); /* a cut at the buffer end may split a character */
-    return e;
+    return ipw_stream_malformed("NDJSON line", what, line, len, eb);
 }
 
 ipw_err ipw_ndjson_parse_line(const char *line, size_t len, struct ipw_stream_chunk *out,

@@ -8,8 +8,6 @@
 
 #include "ipw/chatstream.h"
 
-#define EXCERPT_BYTES 120
-
 void ipw_sse_init(struct ipw_sse *s, size_t max_event)
 {
     memset(s, 0, sizeof *s);
@@ -148,13 +146,7 @@ static json_t *first_choice(json_t *choices)
 
 static ipw_err malformed(const char *what, const char *data, size_t len, ipw_errbuf *eb)
 {
-    char ex[240]; /* escaped bytes take 4 characters: the output bound matters too */
-    ipw_stream_excerpt(ex, sizeof ex, data, len, EXCERPT_BYTES);
-    ipw_err e = ipw_fail(eb, IPW_E_PROTOCOL, "malformed event data from the server (%s): %s", what,
-                    ex);
-    if (eb)
-        ipw_stream_utf8_fix(eb->msg); /* a cut at the buffer end may split a character */
-    return e;
+    return ipw_stream_malformed("event data", what, data, len, eb);
 }
 
 ipw_err ipw_openai_parse_data(const char *data, size_t len, const char *event,

@@ -6,15 +6,7 @@
 #include <string.h>
 
 #include "ipw/lab.h"
-
-/* splitmix64: small, fast, good enough for resampling, and the same on every platform. */
-static uint64_t next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
+#include "ipw/splitmix.h"
 
 /* Uniform in [0, n) without modulo bias. */
 static size_t pick(uint64_t *s, size_t n)
@@ -22,7 +14,7 @@ static size_t pick(uint64_t *s, size_t n)
     uint64_t lim = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
     do
-        x = next(s);
+        x = ipw_splitmix64_next(s);
     while (x >= lim);
     return (size_t)(x % n);
 }

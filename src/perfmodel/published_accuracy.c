@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ipw/embedded.h"
+#include "ipw/splitmix.h"
 
 #define TABLE_PATH "accuracy/published.json"
 
@@ -47,20 +48,13 @@ ipw_err ipw_published_accuracy_get(const char *model, const char *kind,
     return IPW_OK;
 }
 
-/* splitmix64's finaliser: spreads FNV-1a's weak low bits over the whole word */
-static uint64_t mix(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 bool ipw_modelled_correct(const char *problem, uint64_t seed, double p)
 {
     uint64_t h = 1469598103934665603ull;
     for (const char *s = problem ? problem : ""; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    uint64_t u = mix(h ^ mix(seed + 0x9e3779b97f4a7c15ull));
+    /* splitmix64's finaliser spreads FNV-1a's weak low bits over the whole word */
+    uint64_t u = ipw_splitmix64_mix(h ^ ipw_splitmix64_mix(seed + 0x9e3779b97f4a7c15ull));
     /* 53 bits: a uniform double in [0, 1) */
     return (double)(u >> 11) * (1.0 / 9007199254740992.0) < p;
 }

@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "ipw/splitmix.h"
+
 /* Chat-template special tokens: <|begin_of_text|> once, then per message the header
  * (<|start_header_id|>, role, <|end_header_id|>, "\n\n") and <|eot_id|>, then the
  * assistant header that opens the answer. ChatML templates (Qwen) cost about the same. */
@@ -101,14 +103,6 @@ static uint64_t fnv1a(uint64_t h, const char *s)
     return h;
 }
 
-/* splitmix64's finaliser: spreads every input bit over the output. */
-static uint64_t mix(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 long ipw_sim_output_tokens(const char *system, const char *prompt, uint64_t seed, long lo,
                            long hi)
 {
@@ -118,7 +112,8 @@ long ipw_sim_output_tokens(const char *system, const char *prompt, uint64_t seed
         hi = lo;
     uint64_t h = fnv1a(0xCBF29CE484222325ull, system);
     h = fnv1a(h ^ 0x1F, prompt); /* separator: ("ab","c") and ("a","bc") differ */
-    h = mix(h ^ mix(seed + 0x9E3779B97F4A7C15ull));
+    /* splitmix64's finaliser spreads every input bit over the output */
+    h = ipw_splitmix64_mix(h ^ ipw_splitmix64_mix(seed + 0x9E3779B97F4A7C15ull));
     double f = (double)(h >> 11) * 0x1.0p-53; /* uniform in [0, 1) */
     double x = exp(log((double)lo) + f * (log((double)hi + 1) - log((double)lo)));
     long n = (long)floor(x);

@@ -194,6 +194,18 @@ static ipw_err tail_line(struct scan *sc, const char *s, size_t n, size_t line, 
     return e;
 }
 
+/* The caller's info (or local when it passed none), cleared: nothing seen yet. */
+static struct ipw_records_info *info_start(struct ipw_records_info *info,
+                                           struct ipw_records_info *local)
+{
+    if (!info)
+        info = local;
+    memset(info, 0, sizeof *info);
+    info->first_duplicate = -1;
+    info->max_index = -1;
+    return info;
+}
+
 ipw_err ipw_records_scan(const char *path, ipw_records_fn fn, void *ctx,
                          struct ipw_records_info *info, ipw_errbuf *eb)
 {
@@ -204,11 +216,7 @@ ipw_err ipw_records_scan_from(const char *path, uint64_t offset, ipw_records_fn 
                               struct ipw_records_info *info, ipw_errbuf *eb)
 {
     struct ipw_records_info local;
-    if (!info)
-        info = &local;
-    memset(info, 0, sizeof *info);
-    info->first_duplicate = -1;
-    info->max_index = -1;
+    info = info_start(info, &local);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno_fail(eb, "open", path);
@@ -471,11 +479,7 @@ ipw_err ipw_records_open(const char *path, bool resume, struct ipw_records_log *
 {
     *out = NULL;
     struct ipw_records_info local;
-    if (!info)
-        info = &local;
-    memset(info, 0, sizeof *info);
-    info->first_duplicate = -1;
-    info->max_index = -1;
+    info = info_start(info, &local);
     struct ipw_records_log *log = calloc(1, sizeof *log);
     if (!log || !(log->path = strdup(path))) {
         free(log);

@@ -158,12 +158,30 @@ struct ss_power_cfg {
     int nnpu;
     double cpu_idle, cpu_active, cpu_util;
     double dram_dimm_size, dram_idle, dram_epb, dram_mem_size;
+    double dram_pim_active; /* W, from the PIM INI's peak_power (attention offloading only) */
     double link_num, link_idle, link_epb;
     double nic_num, nic_idle;
     double storage_num, storage_idle;
 };
+/* A PIM device (configs/pim/<name>.ini) in a node's host memory (ss_pim.c). */
+struct ss_pim_cfg {
+    char name[64];
+    char path[SS_PATH];
+    double ch_capacity_gb, ch_bw_gbs, mem_bw_gbs, read_lat_ns; /* as the original's PIMModel */
+    double idle_w, peak_w;
+    double slope, intercept; /* the linear latency model of this spec (Llama-3.1-8B baseline) */
+    int64_t channels;        /* cpu_mem.mem_size // channel capacity */
+};
+ipw_err ss_pim_load(const char *data_dir, const char *name, double mem_size_gb,
+                    const char *cfg_path, const char *key, struct ss_pim_cfg *p, ipw_errbuf *eb);
+/* PIM attention latency of one request of L tokens split over `split` channels, int ns */
+int64_t ss_pim_latency(const struct ss_pim_cfg *p, int64_t heads, int64_t kv_heads,
+                       int64_t head_dim, int64_t L, int64_t split);
+
 struct ss_node_cfg {
     double cpu_mem_size, cpu_mem_bw, cpu_mem_lat;
+    bool pim; /* attention offloading on: cpu_mem bandwidth and latency are the PIM device's */
+    struct ss_pim_cfg pimc;
     bool has_power;
     struct ss_power_cfg power;
 };
@@ -206,6 +224,7 @@ struct ss_inst_cfg {
     char dtype[16];
     int64_t fp_bits;
     bool kv_fp8, chunked, prefix_caching, reserve_full_isl;
+    bool attn_offloading, sub_batch; /* enable_attn_offloading (with a PIM node), interleaving */
     struct ss_model *model;
     struct ss_bundle *bundle;
 };
@@ -413,6 +432,10 @@ struct ss_batch {
     /* P/D (ss_pd.c): tokens whose K/V a prefill instance sends after each layer's qkv_proj,
      * and when within a block qkv_proj ends */
     int64_t pd_kv_tokens, qkv_at;
+    /* PIM (ss_pim.c): the NPU's node completions in time order, when they are not the plain
+     * pre[]/blk[]/post[] sequence (owned by the instance, NULL otherwise) */
+    const int64_t *ev;
+    size_t nev;
     /* DP groups (ss_dp.c): a member's 1-token stand-in batch, the tokens (and sequences) the
      * round's padding added, and a batch held at the barrier or awaiting its hand-over (end is
      * SS_INF, no events); hold_ns is its duration once the round set it */
@@ -438,6 +461,7 @@ struct ss_sched {
     bool unseen; /* a batch completed after the first NPU's last poll (ss_run.c) */
     int64_t batch_ids;
     int64_t recompute_tokens, num_preemptions;
+    void *pim; /* ss_pim.c's per-instance scratch (NULL without attention offloading) */
     /* each architecture layer's table, resolved once (keyed by the name's address) */
     struct {
         const char *name;
@@ -487,6 +511,32 @@ void ss_sched_add_request(struct ss_sched *s, struct ss_req *r);
 ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
                          struct ss_power *p, ipw_errbuf *eb);
 
+
+/* The batch shape a layer's time is looked up for (ss_batch.c), and the lookup itself. */
+struct ss_shape {
+    int64_t total_len, lm_head_len, pc, kp, nd, kd_mean, kd_max, kd_min;
+};
+ipw_err ss_layer_time(struct ipw_ss_sim *sim, struct ss_sched *s, const struct ss_shape *x,
+                      const char *name, int64_t *ns, ipw_errbuf *eb);
+
+/* ---- PIM attention offloading (ss_pim.c) ---- */
+/* latency, node events and energy of batch b of an instance with attention offloading */
+ipw_err ss_pim_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_batch *b,
+                             struct ss_power *p, ipw_errbuf *eb);
+void ss_pim_free(struct ss_sched *s);
+/* true when the batch just computed for s was split in two sub-batches: their request
+ * indices into the batch (arrival order) and token counts */
+bool ss_pim_subs(const struct ss_sched *s, const size_t *idx[2], size_t n[2], int64_t tl[2]);
+
+/* ---- --log-level INFO: the original's per-batch log records (ss_info.c) ---- */
+struct ss_info {
+    double before[4];      /* the node's NPU, CPU, DRAM, link joules before the batch */
+    double standby_logged; /* cluster standby joules already reported */
+};
+void ss_info_begin(struct ss_info *in, const struct ss_power *p, int node);
+void ss_info_batch(struct ss_info *in, const struct ipw_ss_sink *k, const struct ss_sched *s,
+                   const struct ss_batch *b, const struct ss_power *p);
+void ss_power_pim(struct ss_power *p, int node, int64_t lat_ns);
 
 /* ---- pipeline parallelism (ss_pp.c) ---- */
 /* blocks of an L-layer model that stage s of pp runs (vLLM's get_pp_indices) */

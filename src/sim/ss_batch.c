@@ -149,9 +149,28 @@ int64_t ss_seq_next_event(int64_t at, const int64_t *pre, int npre, const int64_
 
 int64_t ss_batch_next_event(const struct ss_batch *b, int64_t t)
 {
+    if (b->ev) { /* PIM batches: their node completions, in time order */
+        size_t lo = 0, hi = b->nev;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (b->ev[mid] < t)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo < b->nev && b->ev[lo] < b->end ? b->ev[lo] : b->end;
+    }
     int64_t ev = ss_seq_next_event(b->start, b->pre, b->npre, b->blk, b->nblk, b->layers, b->post,
                                    b->npost, t);
     return ev < b->end ? ev : b->end;
+}
+
+ipw_err ss_layer_time(struct ipw_ss_sim *sim, struct ss_sched *s, const struct ss_shape *x,
+                      const char *name, int64_t *ns, ipw_errbuf *eb)
+{
+    struct bctx b = {x->total_len, x->lm_head_len, x->pc, x->kp, x->nd, x->kd_mean, x->kd_max,
+                     x->kd_min};
+    return layer(sim, s, &b, name, ns, eb);
 }
 
 /* weights off the NPU: the layer durations in execution order, re-timed through the memory
@@ -205,6 +224,10 @@ ipw_err ss_batch_latency(struct ipw_ss_sim *sim, struct ss_sched *s, struct ss_b
                          struct ss_power *p, ipw_errbuf *eb)
 {
     struct ss_inst_cfg *c = s->cfg;
+    b->ev = NULL;
+    b->nev = 0;
+    if (c->attn_offloading) /* decode attention on the PIM channels: ss_pim.c */
+        return ss_pim_batch_latency(sim, s, b, p, eb);
     const struct ss_arch *a = &c->bundle->arch;
     const struct ss_node_cfg *node = &sim->c.nodes[c->node];
     const struct ss_model *m = c->model;

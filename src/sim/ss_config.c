@@ -12,6 +12,7 @@
 struct ctx {
     const char *file;
     ipw_errbuf *eb;
+    bool pim; /* --enable-attn-offloading: the PIM INI supplies dram.dimm_size and idle_power */
 };
 
 static ipw_err bad(struct ctx *c, const char *kp, const char *what)
@@ -161,8 +162,8 @@ static ipw_err load_power(struct ctx *c, json_t *pw, const char *kp, struct ss_p
         return e;
     o = json_object_get(pw, "dram");
     snprintf(path, sizeof path, "%s.dram", kp);
-    if ((e = getnum(c, o, path, "dimm_size", true, 0, 0, true, &p->dram_dimm_size)) ||
-        (e = getnum(c, o, path, "idle_power", true, 0, 0, false, &p->dram_idle)) ||
+    if ((e = getnum(c, o, path, "dimm_size", !c->pim, 1, 0, true, &p->dram_dimm_size)) ||
+        (e = getnum(c, o, path, "idle_power", !c->pim, 0, 0, false, &p->dram_idle)) ||
         (e = getnum(c, o, path, "energy_per_bit", true, 0, 0, false, &p->dram_epb)))
         return e;
     o = json_object_get(pw, "link");
@@ -379,15 +380,40 @@ static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json
         (e = getbool(c, in, kp, "enable_prefix_caching", o->enable_prefix_caching,
                      &ic->prefix_caching)) ||
         (e = getbool(c, in, kp, "reserve_full_isl", o->reserve_full_isl, &ic->reserve_full_isl)) ||
+        (e = getbool(c, in, kp, "enable_attn_offloading", o->enable_attn_offloading,
+                     &ic->attn_offloading)) ||
+        (e = getbool(c, in, kp, "enable_sub_batch_interleaving", o->enable_sub_batch_interleaving,
+                     &ic->sub_batch)) ||
         (e = getbool(c, in, kp, "enable_local_offloading", o->enable_local_offloading,
                      &ic->local_offload)))
         return e;
+    if (ic->sub_batch && !ic->attn_offloading) {
+        snprintf(path, sizeof path, "%s.enable_sub_batch_interleaving", kp);
+        return bad(c, path, "needs attention offloading (enable_attn_offloading or "
+                            "--enable-attn-offloading), as in the original");
+    }
+    /* the original builds the PIM devices only for --enable-attn-offloading: an instance
+     * that asks for offloading without it runs without, as there */
+    ic->attn_offloading = ic->attn_offloading && o->enable_attn_offloading;
+    if (ic->attn_offloading) {
+        const char *what = ic->tp > 1   ? "tp_size"
+                           : ic->pp > 1 ? "pp_size"
+                           : ic->pd     ? "pd_type"
+                           : ic->dp_group[0] ? "dp_group"
+                                        : NULL;
+        if (what) {
+            snprintf(path, sizeof path, "%s.%s", kp, what);
+            return ipw_fail(c->eb, IPW_E_UNSUPPORTED, "%s: %s: attention offloading is simulated "
+                            "for tp_size 1, pp_size 1, no P/D role and no DP group only "
+                            "(docs/sim-fidelity.md)",
+                            c->file, path);
+        }
+    }
     if (ic->max_num_seqs == 0)
         ic->max_num_seqs = SS_INF;
     if (ic->max_num_batched_tokens == 0)
         ic->max_num_batched_tokens = SS_INF;
-    static const char *unsupported[] = {"enable_attn_offloading", "enable_sub_batch_interleaving",
-                                        "ep_size"};
+    static const char *unsupported[] = {"ep_size"};
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
         json_t *u = json_object_get(in, unsupported[i]);
         if (u && !json_is_false(u) && !json_is_null(u)) {
@@ -398,6 +424,17 @@ static ipw_err load_instance(struct ctx *c, const struct ipw_ss_options *o, json
     }
     if ((e = check_placement(c, json_object_get(in, "placement"), kp, &ic->place)))
         return e;
+    if (ic->attn_offloading && ic->local_offload) {
+        snprintf(path, sizeof path, "%s.enable_local_offloading", kp);
+        return ipw_fail(c->eb, IPW_E_UNSUPPORTED, "%s: %s: local offloading with attention "
+                        "offloading is not simulated", c->file, path);
+    }
+    if (ic->attn_offloading && ic->place.off_npu) {
+        snprintf(path, sizeof path, "%s.placement", kp);
+        return ipw_fail(c->eb, IPW_E_UNSUPPORTED, "%s: %s: weights off the NPU with attention "
+                        "offloading are not simulated; keep the weights on \"npu\"", c->file,
+                        path);
+    }
     v = json_object_get(in, "dtype");
     const char *dt = v ? json_string_value(v) : o->dtype;
     if (v && !dt) {
@@ -444,7 +481,7 @@ ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *cl, i
     if (!root)
         return ipw_fail(eb, IPW_E_INVALID, "cluster config %s: %s (line %d)", cl->path, je.text,
                         je.line);
-    struct ctx c = {cl->path, eb};
+    struct ctx c = {cl->path, eb, o->enable_attn_offloading};
     ipw_err e = IPW_OK;
     int64_t nn;
     if (!json_is_object(root)) {
@@ -510,9 +547,23 @@ ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *cl, i
         struct ss_node_cfg *nc = &cl->nodes[ni];
         if ((e = getmem(&c, node, kp, "cpu_mem", &nc->cpu_mem_size, &nc->cpu_mem_bw, &nc->cpu_mem_lat)))
             goto out;
-        json_t *pim = json_object_get(json_object_get(node, "cpu_mem"), "pim_config");
-        if (pim && !json_is_null(pim) && o->dataset) {
-            /* a PIM device changes nothing unless attention offloading is on */
+        if (o->enable_attn_offloading) {
+            /* the PIM device replaces the host memory's bandwidth and latency (whole ns and
+             * GB/s: ASTRA-Sim keeps both as integers) */
+            char k2[128];
+            snprintf(k2, sizeof k2, "%s.cpu_mem.pim_config", kp);
+            json_t *pim = json_object_get(json_object_get(node, "cpu_mem"), "pim_config");
+            if (!json_is_string(pim)) {
+                e = bad(&c, k2, "is missing or not a string: --enable-attn-offloading needs the "
+                                "name of a configs/pim/<name>.ini on every node");
+                goto out;
+            }
+            if ((e = ss_pim_load(o->data_dir, json_string_value(pim), nc->cpu_mem_size, cl->path,
+                                 k2, &nc->pimc, eb)))
+                goto out;
+            nc->pim = true;
+            nc->cpu_mem_bw = floor(nc->pimc.mem_bw_gbs);
+            nc->cpu_mem_lat = floor(nc->pimc.read_lat_ns);
         }
         int64_t ni_count;
         if ((e = getint(&c, node, kp, "num_instances", true, 0, 1, &ni_count)))
@@ -538,6 +589,11 @@ ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *cl, i
             if ((e = load_power(&c, pw, k2, &nc->power)))
                 goto out;
             nc->power.dram_mem_size = nc->cpu_mem_size;
+            if (nc->pim) { /* the DIMMs are the PIM channels */
+                nc->power.dram_dimm_size = nc->pimc.ch_capacity_gb;
+                nc->power.dram_idle = nc->pimc.idle_w;
+                nc->power.dram_pim_active = nc->pimc.peak_w;
+            }
         } else {
             all_power = 0;
         }

@@ -319,6 +319,7 @@ void ipw_ss_free(struct ipw_ss_sim *s)
         }
         free(sc->inflight);
         free(sc->stage_free);
+        ss_pim_free(sc);
         free(sc->running);
         free(sc->picks);
         free(sc->waiting);

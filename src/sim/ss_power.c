@@ -115,6 +115,15 @@ void ss_power_dram(struct ss_power *p, int node, double bytes)
     p->net[node][B_DRAM] += (p->c->nodes[node].power.dram_epb * (bytes * 8)) * 1e-12;
 }
 
+/* A PIM attention op: the DIMMs at peak rather than idle power for its latency (the
+ * original's add_pim_active_energy_consumption, charged to the memory bucket). */
+void ss_power_pim(struct ss_power *p, int node, int64_t lat_ns)
+{
+    const struct ss_power_cfg *pc = &p->c->nodes[node].power;
+    double lat_s = (double)lat_ns * 1e-9;
+    p->net[node][B_DRAM] += (pc->dram_pim_active - pc->dram_idle) * lat_s;
+}
+
 void ss_power_link(struct ss_power *p, int node, double bytes)
 {
     p->net[node][B_LINK] += (p->c->nodes[node].power.link_epb * (bytes * 8)) * 1e-12;

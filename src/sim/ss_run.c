@@ -34,6 +34,7 @@ struct run {
     /* released sub-requests of agentic sessions: a min-heap by (arrival, id) */
     struct ss_req **rel;
     size_t nrel, caprel;
+    struct ss_info info; /* --log-level INFO */
 };
 
 static bool before(const struct ss_req *a, const struct ss_req *b)
@@ -418,6 +419,8 @@ static ipw_err launch(void *ud, struct ss_sched *sc, struct ss_batch *nb, ipw_er
             before[k] = r->pw.net[nd][1 + k];
         before_act = r->pw.npu_active[nd];
     }
+    if (s->opt.log_info)
+        ss_info_begin(&r->info, r->power ? &r->pw : NULL, nd);
     if ((e = ss_batch_latency(s, sc, nb, r->power ? &r->pw : NULL, eb)))
         return e;
     if (c->pp > 1)
@@ -426,6 +429,8 @@ static ipw_err launch(void *ud, struct ss_sched *sc, struct ss_batch *nb, ipw_er
         sc->stage_free[0] = nb->end; /* the first NPU is busy until the batch ends */
     if (c->pd == SS_PD_PREFILL)
         ss_pd_prefill_times(s, sc, nb, r->power ? &r->pw : NULL);
+    if (s->opt.log_info)
+        ss_info_batch(&r->info, r->k, sc, nb, r->power ? &r->pw : NULL);
     if (defer) { /* hold the batch's energy back until it completes */
         for (int k = 0; k < 4; k++) {
             nb->energy[k] = r->pw.net[nd][1 + k] - before[k];

@@ -1,9 +1,10 @@
 """How the integration scripts report, in one place: check() that records a failed check and
 goes on (scripts that report every failure rather than stop at the first: monitor_support's
-check stops), the closing line and exit status, and main() for a script whose one argument
-picks a group of checks."""
+check stops), the closing line and exit status, main() for a script whose one argument picks
+a group of checks, and the tools of the headless-browser checks."""
 
 import os
+import shutil
 import sys
 
 failures = []
@@ -44,3 +45,14 @@ def run_group(groups, cleanup, skip=None):
         cleanup()
     print("all checks passed")
     return 0
+
+
+def browser_tools(check):
+    """node and tests/integration/browser (puppeteer-core installed there) for the headless
+    browser checks; check(cond, msg), the script's own, says what is missing."""
+    node = os.environ.get("IPW_NODE") or shutil.which("node")
+    browser_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "browser")
+    check(node, "node is not installed (scripts/install-deps.sh installs it)")
+    check(os.path.isdir(os.path.join(browser_dir, "node_modules", "puppeteer-core")),
+          "puppeteer-core is missing: run scripts/install-test-npm.sh")
+    return node, browser_dir

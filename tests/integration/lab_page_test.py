@@ -17,6 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+from checks import browser_tools  # noqa: E402
 from rapl_ramp import energy_path  # noqa: E402
 
 SRC = os.environ.get("IPW_TEST_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
@@ -85,11 +86,7 @@ def wait_file(path, timeout=10):
 
 
 def main():
-    node = os.environ.get("IPW_NODE") or shutil.which("node")
-    browser_dir = os.path.join(SRC, "tests", "integration", "browser")
-    check(node, "node is not installed (scripts/install-deps.sh installs it)")
-    check(os.path.isdir(os.path.join(browser_dir, "node_modules", "puppeteer-core")),
-          "puppeteer-core is missing: run scripts/install-test-npm.sh")
+    node, browser_dir = browser_tools(check)
     check(os.path.exists("/usr/bin/chromium") or os.environ.get("CHROMIUM"),
           "chromium is missing (scripts/install-deps.sh installs it)")
     work = tempfile.mkdtemp(prefix="ipw-labpage-", dir=os.environ.get("TMPDIR"))

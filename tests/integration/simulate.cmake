@@ -14,6 +14,14 @@ add_test(NAME integration.simulate_parallel
 set_tests_properties(integration.simulate_parallel PROPERTIES LABELS integration TIMEOUT 300
                      ENVIRONMENT "${IPW_TEST_ENV}")
 
+# PIM attention offloading with and without sub-batch interleaving, checked by hand against
+# the single-instance numbers, and its bad-input messages (tests/integration/simulate_pim.sh)
+add_test(NAME integration.simulate_pim
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/simulate_pim.sh $<TARGET_FILE:ipw>
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/simulate-pim)
+set_tests_properties(integration.simulate_pim PROPERTIES LABELS integration TIMEOUT 120
+                     ENVIRONMENT "${IPW_TEST_ENV}")
+
 # data-parallel groups checked by hand against the single-instance run, ShareGPT invariants
 # (tests/integration/simulate_dp.sh)
 add_test(NAME integration.simulate_dp

@@ -22,7 +22,7 @@ OWNERS = {
     "run_dataset": "results", "plots": "analysis", "scoring": "analysis",
     "powermetrics": "telemetry", "rapl": "telemetry", "profile": "profile",
     "agent": "agent", "agent_analysis": "analysis", "lab": "lab", "labweb": "labweb",
-    "predict": "sim", "servesim": "sim", "jsonutil": "core",
+    "predict": "sim", "servesim": "sim", "jsonutil": "core", "splitmix": "core",
 }
 
 

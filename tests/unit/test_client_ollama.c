@@ -9,6 +9,7 @@
 
 #include "ipw/client.h"
 #include "ipw/clock.h"
+#include "client_fixture.h"
 #include "llm_server.h"
 
 static struct ipw_test_llm_server g_srv;
@@ -28,76 +29,29 @@ static int teardown(void **state)
     return 0;
 }
 
-struct evlog {
-    int starts, firsts, deltas;
-    int64_t start_ns, first_ns;
-    pthread_mutex_t lock;
-};
-
-static void ev_start(void *ud, int64_t t)
+/* the ollama client at base, with the parameters kv */
+static void open_with(struct ipw_test_client *f, const char *base, const char *const *kv,
+                      size_t n, int64_t idle_ns)
 {
-    struct evlog *l = ud;
-    l->starts++;
-    l->start_ns = t;
+    ipw_test_client_open(f, "ollama", base, kv, n, NULL, idle_ns);
 }
 
-static void ev_first(void *ud, int64_t t)
+static ipw_err ask(struct ipw_test_client *f, const char *model, struct ipw_chat_result *res,
+                   struct ipw_test_evlog *log)
 {
-    struct evlog *l = ud;
-    l->firsts++;
-    l->first_ns = t;
-}
-
-static void ev_delta(void *ud, const char *content, const char *reasoning)
-{
-    struct evlog *l = ud;
-    assert_true(content || reasoning);
-    l->deltas++;
-}
-
-struct fixture {
-    struct ipw_client *c;
-    json_t *params;
-};
-
-static void open_with(struct fixture *f, const char *base, const char *const *kv, size_t n,
-                      int64_t idle_ns)
-{
-    ipw_errbuf eb;
-    assert_int_equal(ipw_params_parse(kv, n, &f->params, &eb), IPW_OK);
-    struct ipw_client_config cfg = {.base_url = base,
-                                    .connect_timeout_ns = 2 * IPW_NS_PER_SEC,
-                                    .idle_timeout_ns = idle_ns,
-                                    .params = f->params};
-    ipw_err e = ipw_client_open("ollama", &cfg, &f->c, &eb);
-    if (e != IPW_OK)
-        fail_msg("open: %s", eb.msg);
-}
-
-static void close_fixture(struct fixture *f)
-{
-    ipw_client_close(f->c);
-    json_decref(f->params);
-}
-
-static ipw_err ask(struct fixture *f, const char *model, struct ipw_chat_result *res,
-                   struct evlog *log)
-{
-    struct ipw_chat_request req = {.model = model, .prompt = "What is two plus two?"};
-    struct ipw_stream_events ev = {.ud = log,
-                                   .on_start = ev_start,
-                                   .on_first_token = ev_first,
-                                   .on_delta = ev_delta};
-    return f->c->ops->chat(f->c, &req, log ? &ev : NULL, res);
+    ipw_err e = ipw_test_client_ask(f, model, "What is two plus two?", res, log);
+    if (log) /* every NDJSON delta the client reports carries text */
+        assert_int_equal(log->empty_deltas, 0);
+    return e;
 }
 
 static void test_basic_answer(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, g_srv.url, NULL, 0, 10 * IPW_NS_PER_SEC);
     struct ipw_chat_result res;
-    struct evlog log = {0};
+    struct ipw_test_evlog log = {0};
     assert_int_equal(ask(&f, "test", &res, &log), IPW_OK);
     assert_string_equal(res.content, "t1 t2 t3 t4 t5 t6 t7 t8 ");
     assert_string_equal(res.reasoning, "");
@@ -115,16 +69,16 @@ static void test_basic_answer(void **state)
     for (size_t i = 0; i < 6; i++)
         assert_non_null(json_object_get(res.server_timings, keys[i]));
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_timestamps_follow_the_script(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, g_srv.url, NULL, 0, 10 * IPW_NS_PER_SEC);
     struct ipw_chat_result res;
-    struct evlog log = {0};
+    struct ipw_test_evlog log = {0};
     assert_int_equal(ask(&f, "llama-test:1b", &res, &log), IPW_OK);
     assert_true(res.start_ns > 0);
     assert_true(res.start_ns < res.first_token_ns);
@@ -151,16 +105,16 @@ static void test_timestamps_follow_the_script(void **state)
     assert_int_equal(json_integer_value(json_object_get(t, "total_duration")),
                      (200 + 19 * 25) * IPW_NS_PER_MS);
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_thinking(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, g_srv.url, NULL, 0, 10 * IPW_NS_PER_SEC);
     struct ipw_chat_result res;
-    struct evlog log = {0};
+    struct ipw_test_evlog log = {0};
     assert_int_equal(ask(&f, "test,tokens=5,reasoning=3,ttft=50ms", &res, &log), IPW_OK);
     assert_string_equal(res.reasoning, "r1 r2 r3 ");
     assert_string_equal(res.content, "t4 t5 ");
@@ -169,13 +123,13 @@ static void test_thinking(void **state)
     assert_true(res.first_token_ns - res.start_ns >= 50 * IPW_NS_PER_MS);
     assert_int_equal(log.deltas, 5);
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_params_reach_the_request(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     const char *kv[] = {"max_tokens=5",      "temperature=0.25",      "top_p=0.9",
                         "seed=42",           "stop=[\"\\n\\n\",\"###\"]", "num_ctx=8192",
                         "system_prompt=Be brief.", "mirostat=2",     "keep_alive=5m",
@@ -227,13 +181,13 @@ static void test_params_reach_the_request(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "content")),
                         "Own.");
     json_decref(body);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_default_max_tokens_and_options_object(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     const char *kv[] = {"options={\"num_ctx\":4096,\"temperature\":1}", "temperature=0"};
     open_with(&f, g_srv.url, kv, 2, 10 * IPW_NS_PER_SEC);
     struct ipw_chat_result res;
@@ -246,19 +200,19 @@ static void test_default_max_tokens_and_options_object(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "temperature")), 0); /* key wins */
     assert_int_equal(json_array_size(json_object_get(body, "messages")), 1); /* no system */
     json_decref(body);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_wire_variants(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, g_srv.url, NULL, 0, 10 * IPW_NS_PER_SEC);
     const char *models[] = {"test,split,tokens=10", "test,crlf,tokens=10",
                             "test,comments,tokens=10", "test,split,crlf,comments,tokens=10"};
     for (size_t i = 0; i < 4; i++) {
         struct ipw_chat_result res;
-        struct evlog log = {0};
+        struct ipw_test_evlog log = {0};
         ipw_err e = ask(&f, models[i], &res, &log);
         if (e != IPW_OK)
             fail_msg("%s: %s", models[i], res.error_msg);
@@ -267,13 +221,13 @@ static void test_wire_variants(void **state)
         assert_int_equal(log.deltas, 10);
         ipw_chat_result_free(&res);
     }
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_failures(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, g_srv.url, NULL, 0, 10 * IPW_NS_PER_SEC);
     struct {
         const char *model;
@@ -310,13 +264,13 @@ static void test_failures(void **state)
         assert_true(res.end_ns >= res.start_ns);
         ipw_chat_result_free(&res);
     }
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_malformed_keeps_the_rest(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, g_srv.url, NULL, 0, 10 * IPW_NS_PER_SEC);
     struct ipw_chat_result res;
     assert_int_equal(ask(&f, "test,malformed=3", &res, NULL), IPW_E_PROTOCOL);
@@ -326,13 +280,13 @@ static void test_malformed_keeps_the_rest(void **state)
     assert_non_null(strstr(res.error_msg, "1 malformed line(s) in all"));
     assert_true(strlen(res.error_msg) < IPW_ERRMSG_MAX);
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_no_usage_is_estimated(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, g_srv.url, NULL, 0, 10 * IPW_NS_PER_SEC);
     struct ipw_chat_result res;
     assert_int_equal(ask(&f, "test,no_usage,tokens=6", &res, NULL), IPW_OK);
@@ -340,14 +294,14 @@ static void test_no_usage_is_estimated(void **state)
     assert_int_equal(res.output_tokens, 6);                          /* one per delta */
     assert_int_equal(res.input_tokens, (long)((strlen("What is two plus two?") + 3) / 4));
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 /* A server that keeps the response open after its end marker does not hold the query up. */
 static void test_end_marker_ends_the_query(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     const char *kv[] = {"idle_timeout=5s"};
     open_with(&f, g_srv.url, kv, 1, 10 * IPW_NS_PER_SEC);
     struct ipw_chat_result res;
@@ -356,13 +310,13 @@ static void test_end_marker_ends_the_query(void **state)
     assert_true(ipw_mono_ns() - t0 < 3 * IPW_NS_PER_SEC);
     assert_int_equal(res.output_tokens, 3);
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_health_and_models(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     ipw_errbuf eb;
     open_with(&f, g_srv.url, NULL, 0, 10 * IPW_NS_PER_SEC);
     assert_int_equal(f.c->ops->health(f.c, &eb), IPW_OK);
@@ -372,7 +326,7 @@ static void test_health_and_models(void **state)
     assert_string_equal(json_string_value(json_array_get(models, 0)), "test");
     assert_string_equal(json_string_value(json_array_get(models, 1)), "llama-test:1b");
     json_decref(models);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 
     /* nothing listening: a clear message naming the URL, quickly */
     open_with(&f, "127.0.0.1:9/", NULL, 0, 10 * IPW_NS_PER_SEC);
@@ -388,13 +342,13 @@ static void test_health_and_models(void **state)
     assert_int_equal(res.http_status, 0);
     assert_int_equal(res.first_token_ns, 0);
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_idle_timeout(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, g_srv.url, NULL, 0, 400 * IPW_NS_PER_MS);
     struct ipw_chat_result res;
     int64_t t0 = ipw_mono_ns();
@@ -406,7 +360,7 @@ static void test_idle_timeout(void **state)
     assert_non_null(strstr(res.error_msg, "idle timeout"));
     assert_string_equal(res.content, "t1 t2 ");
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_bad_parameters(void **state)
@@ -450,7 +404,7 @@ static void *work(void *arg)
 static void test_concurrent_queries(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, g_srv.url, NULL, 0, 10 * IPW_NS_PER_SEC);
     struct worker w[6];
     pthread_t th[6];
@@ -467,7 +421,7 @@ static void test_concurrent_queries(void **state)
             words += *p == ' ';
         assert_int_equal(words, 5 + i);
     }
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 int main(void)

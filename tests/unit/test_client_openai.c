@@ -13,6 +13,7 @@
 #include "ipw/clock.h"
 #include "ipw/fsutil.h"
 #include "ipw/log.h"
+#include "client_fixture.h"
 #include "llm_server.h"
 
 #define KEY "sk-test-SECRET-0123456789abcdef"
@@ -35,85 +36,31 @@ static int teardown(void **state)
     return 0;
 }
 
-struct evlog {
-    int starts, firsts, deltas;
-    int64_t start_ns, first_ns;
-};
-
-static void ev_start(void *ud, int64_t t)
-{
-    struct evlog *l = ud;
-    l->starts++;
-    l->start_ns = t;
-}
-
-static void ev_first(void *ud, int64_t t)
-{
-    struct evlog *l = ud;
-    l->firsts++;
-    l->first_ns = t;
-}
-
-static void ev_delta(void *ud, const char *content, const char *reasoning)
-{
-    struct evlog *l = ud;
-    l->deltas++;
-}
-
-struct fixture {
-    struct ipw_client *c;
-    json_t *params;
-};
-
-static ipw_err try_open(struct fixture *f, const char *client, const char *base,
+static ipw_err try_open(struct ipw_test_client *f, const char *client, const char *base,
                         const char *const *kv, size_t n, const char *key, ipw_errbuf *eb)
 {
-    assert_int_equal(ipw_params_parse(kv, n, &f->params, eb), IPW_OK);
-    struct ipw_client_config cfg = {.base_url = base,
-                                    .api_key = key,
-                                    .connect_timeout_ns = 2 * IPW_NS_PER_SEC,
-                                    .idle_timeout_ns = 10 * IPW_NS_PER_SEC,
-                                    .params = f->params};
-    ipw_err e = ipw_client_open(client, &cfg, &f->c, eb);
-    if (e != IPW_OK) {
-        json_decref(f->params);
-        f->params = NULL;
-    }
-    return e;
+    return ipw_test_client_try_open(f, client, base, kv, n, key, 10 * IPW_NS_PER_SEC, eb);
 }
 
-static void open_with(struct fixture *f, const char *client, const char *base,
+static void open_with(struct ipw_test_client *f, const char *client, const char *base,
                       const char *const *kv, size_t n, const char *key)
 {
-    ipw_errbuf eb;
-    if (try_open(f, client, base, kv, n, key, &eb) != IPW_OK)
-        fail_msg("open: %s", eb.msg);
+    ipw_test_client_open(f, client, base, kv, n, key, 10 * IPW_NS_PER_SEC);
 }
 
-static void close_fixture(struct fixture *f)
+static ipw_err ask(struct ipw_test_client *f, const char *model, struct ipw_chat_result *res,
+                   struct ipw_test_evlog *log)
 {
-    ipw_client_close(f->c);
-    json_decref(f->params);
-}
-
-static ipw_err ask(struct fixture *f, const char *model, struct ipw_chat_result *res,
-                   struct evlog *log)
-{
-    struct ipw_chat_request req = {.model = model, .prompt = "Name a prime number."};
-    struct ipw_stream_events ev = {.ud = log,
-                                   .on_start = ev_start,
-                                   .on_first_token = ev_first,
-                                   .on_delta = ev_delta};
-    return f->c->ops->chat(f->c, &req, log ? &ev : NULL, res);
+    return ipw_test_client_ask(f, model, "Name a prime number.", res, log);
 }
 
 static void test_basic_answer(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, "vllm", g_srv.url, NULL, 0, NULL);
     struct ipw_chat_result res;
-    struct evlog log = {0};
+    struct ipw_test_evlog log = {0};
     assert_int_equal(ask(&f, "test", &res, &log), IPW_OK);
     assert_string_equal(res.content, "t1 t2 t3 t4 t5 t6 t7 t8 ");
     assert_int_equal(res.http_status, 200);
@@ -126,7 +73,7 @@ static void test_basic_answer(void **state)
     assert_int_equal(log.firsts, 1);
     assert_int_equal(log.deltas, 8); /* the empty role chunk is not a delta */
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_v1_is_not_doubled(void **state)
@@ -134,7 +81,7 @@ static void test_v1_is_not_doubled(void **state)
     (void)state;
     char base[128];
     snprintf(base, sizeof base, "%s/v1/", g_srv.url);
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, "openai", base, NULL, 0, NULL);
     assert_non_null(strstr(f.c->base_url, "/v1"));
     struct ipw_chat_result res;
@@ -151,16 +98,16 @@ static void test_v1_is_not_doubled(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(reqs, n - 1), "path")),
                         "/v1/models");
     json_decref(reqs);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_timestamps_follow_the_script(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, "vllm", g_srv.url, NULL, 0, NULL);
     struct ipw_chat_result res;
-    struct evlog log = {0};
+    struct ipw_test_evlog log = {0};
     assert_int_equal(ask(&f, "Qwen/Qwen3-8B", &res, &log), IPW_OK);
     assert_true(res.start_ns < res.first_token_ns && res.first_token_ns < res.end_ns);
     assert_true(log.start_ns == res.start_ns && log.first_ns == res.first_token_ns);
@@ -177,19 +124,19 @@ static void test_timestamps_follow_the_script(void **state)
     assert_int_equal(res.input_tokens, 9);
     assert_int_equal(res.output_tokens, 20);
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_reasoning_fields(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, "vllm", g_srv.url, NULL, 0, NULL);
     const char *models[] = {"test,tokens=4,reasoning=2",
                             "test,tokens=4,reasoning=2,reasoning_field=reasoning"};
     for (int i = 0; i < 2; i++) {
         struct ipw_chat_result res;
-        struct evlog log = {0};
+        struct ipw_test_evlog log = {0};
         assert_int_equal(ask(&f, models[i], &res, &log), IPW_OK);
         assert_string_equal(res.reasoning, "r1 r2 ");
         assert_string_equal(res.content, "t3 t4 ");
@@ -197,13 +144,13 @@ static void test_reasoning_fields(void **state)
         assert_int_equal(log.deltas, 4);
         ipw_chat_result_free(&res);
     }
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_params_reach_the_request(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     const char *kv[] = {"max_tokens=5",
                         "temperature=0.7",
                         "top_p=0.95",
@@ -239,7 +186,7 @@ static void test_params_reach_the_request(void **state)
     assert_string_equal(json_string_value(json_object_get(m0, "role")), "system");
     assert_string_equal(json_string_value(json_object_get(m0, "content")), "You are terse.");
     json_decref(b);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 
     /* max_completion_tokens replaces the default max_tokens */
     const char *kv2[] = {"max_completion_tokens=7"};
@@ -251,7 +198,7 @@ static void test_params_reach_the_request(void **state)
     assert_int_equal(json_integer_value(json_object_get(b, "max_completion_tokens")), 7);
     assert_null(json_object_get(b, "max_tokens"));
     json_decref(b);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 
     open_with(&f, "vllm", g_srv.url, NULL, 0, NULL);
     assert_int_equal(ask(&f, "test", &res, NULL), IPW_OK);
@@ -260,20 +207,20 @@ static void test_params_reach_the_request(void **state)
     assert_int_equal(json_integer_value(json_object_get(b, "max_tokens")), 4096);
     assert_int_equal(json_array_size(json_object_get(b, "messages")), 1);
     json_decref(b);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_wire_variants(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, "vllm", g_srv.url, NULL, 0, NULL);
     const char *models[] = {"test,split,tokens=10", "test,crlf,tokens=10",
                             "test,comments,tokens=10", "test,multiline,tokens=10",
                             "test,split,crlf,comments,multiline,tokens=10"};
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         struct ipw_chat_result res;
-        struct evlog log = {0};
+        struct ipw_test_evlog log = {0};
         if (ask(&f, models[i], &res, &log) != IPW_OK)
             fail_msg("%s: %s", models[i], res.error_msg);
         assert_string_equal(res.content, "t1 t2 t3 t4 t5 t6 t7 t8 t9 t10 ");
@@ -282,13 +229,13 @@ static void test_wire_variants(void **state)
         assert_int_equal(log.deltas, 10);
         ipw_chat_result_free(&res);
     }
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_failures(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     open_with(&f, "vllm", g_srv.url, NULL, 0, NULL);
     struct {
         const char *model;
@@ -330,14 +277,14 @@ static void test_failures(void **state)
     assert_int_equal(res.input_tokens, (long)((strlen("Name a prime number.") + 3) / 4));
     assert_null(res.server_timings);
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 /* A server that keeps the response open after its end marker does not hold the query up. */
 static void test_end_marker_ends_the_query(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     const char *kv[] = {"idle_timeout=5s"};
     open_with(&f, "vllm", g_srv.url, kv, 1, NULL);
     struct ipw_chat_result res;
@@ -346,13 +293,13 @@ static void test_end_marker_ends_the_query(void **state)
     assert_true(ipw_mono_ns() - t0 < 3 * IPW_NS_PER_SEC);
     assert_int_equal(res.output_tokens, 3);
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_health_and_models(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     ipw_errbuf eb;
     open_with(&f, "vllm", g_srv.url, NULL, 0, NULL);
     assert_int_equal(f.c->ops->health(f.c, &eb), IPW_OK);
@@ -361,28 +308,28 @@ static void test_health_and_models(void **state)
     assert_int_equal(json_array_size(models), 2);
     assert_string_equal(json_string_value(json_array_get(models, 1)), "Qwen/Qwen3-8B");
     json_decref(models);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 
     open_with(&f, "vllm", NULL, NULL, 0, NULL);
     assert_string_equal(f.c->base_url, "http://127.0.0.1:8000");
-    close_fixture(&f);
+    ipw_test_client_close(&f);
     open_with(&f, "vllm", "http://127.0.0.1:9", NULL, 0, NULL);
     assert_int_equal(f.c->ops->health(f.c, &eb), IPW_E_IO);
     assert_non_null(strstr(eb.msg, "cannot reach the vllm server at http://127.0.0.1:9"));
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_openai_default_needs_a_key(void **state)
 {
     (void)state;
-    struct fixture f;
+    struct ipw_test_client f;
     ipw_errbuf eb;
     assert_int_equal(try_open(&f, "openai", NULL, NULL, 0, NULL, &eb), IPW_E_PERM);
     assert_non_null(strstr(eb.msg, "https://api.openai.com/v1"));
     assert_non_null(strstr(eb.msg, "OPENAI_API_KEY"));
     open_with(&f, "openai", NULL, NULL, 0, KEY);
     assert_string_equal(f.c->base_url, "https://api.openai.com/v1");
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_api_key_env(void **state)
@@ -436,7 +383,7 @@ struct key_run {
 static void key_calls(void *arg)
 {
     struct key_run *k = arg;
-    struct fixture f;
+    struct ipw_test_client f;
     struct ipw_chat_result res;
     ipw_errbuf eb;
     /* right key */
@@ -444,7 +391,7 @@ static void key_calls(void *arg)
     k->codes[0] = ask(&f, "test", &res, NULL);
     snprintf(k->msgs[0], IPW_ERRMSG_MAX, "%s", res.error_msg);
     ipw_chat_result_free(&res);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
     /* wrong key: the server repeats it in its error body */
     open_with(&f, "vllm", k->url, NULL, 0, WRONG_KEY);
     k->codes[1] = ask(&f, "test", &res, NULL);
@@ -456,7 +403,7 @@ static void key_calls(void *arg)
     k->codes[3] = f.c->ops->list_models(f.c, &models, &eb);
     snprintf(k->msgs[3], IPW_ERRMSG_MAX, "%s", eb.msg);
     json_decref(models);
-    close_fixture(&f);
+    ipw_test_client_close(&f);
 }
 
 static void test_api_key_is_bearer_and_never_shown(void **state)

@@ -10,17 +10,15 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SRC, check, ipw, make_run, tmpdir  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import browser_tools  # noqa: E402
+from common import check, ipw, make_run, tmpdir  # noqa: E402
 
 NASTY = "evil<script>alert(1)</script>&\"'model"
 
 
 def main():
-    node = os.environ.get("IPW_NODE") or shutil.which("node")
-    browser_dir = os.path.join(SRC, "tests", "integration", "browser")
-    check(node, "node is not installed (scripts/install-deps.sh installs it)")
-    check(os.path.isdir(os.path.join(browser_dir, "node_modules", "puppeteer-core")),
-          "puppeteer-core is missing: run scripts/install-test-npm.sh")
+    node, browser_dir = browser_tools(check)
     work = tmpdir("ipw-report-")
     try:
         a = make_run(os.path.join(work, "a"), "--records", 120, "--seed", 21)
