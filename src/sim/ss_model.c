@@ -47,6 +47,17 @@ ipw_err ss_model_load(const char *data_dir, const char *name, struct ss_model *m
         (e = get_int(root, m->path, "intermediate_size", true, 0, &m->ffn, eb)) ||
         (e = get_int(root, m->path, "max_position_embeddings", true, 0, &m->max_pos, eb)))
         goto out;
+    /* a mixture-of-experts model (the original's test: num_local_experts, else num_experts) */
+    json_t *ne = json_object_get(root, "num_local_experts");
+    if (!ne || json_is_null(ne))
+        ne = json_object_get(root, "num_experts");
+    if (json_is_integer(ne) && json_integer_value(ne) > 0) {
+        e = ipw_fail(eb, IPW_E_UNSUPPORTED, "%s: a mixture-of-experts model (%lld experts): MoE "
+                     "is not simulated; no bundled profile has the moe.csv expert table and the "
+                     "roofline model has no expert-layer cost (docs/sim-fidelity.md)", m->path,
+                     (long long)json_integer_value(ne));
+        goto out;
+    }
     json_t *mt = json_object_get(root, "model_type");
     if (!json_is_string(mt)) {
         e = ipw_fail(eb, IPW_E_INVALID, "%s: 'model_type' (a string naming profiler/models/"

@@ -126,6 +126,15 @@ expect ini_key "DDR4_8GB_3200_pim.ini: key 'CL' is missing" \
 expect ini_file "dd2/configs/pim/DDR4_8GB_3200_pim.ini: cannot open the PIM config" \
     --data-dir dd2 --cluster-config "$CFG" --enable-attn-offloading --dataset "$FIX/one_request.jsonl"
 
+# MoE: a model config with experts is refused, naming the file and why (docs/sim-fidelity.md)
+mkdir -p moedd/configs/model/x
+printf '%s' '{"hidden_size":2048,"num_hidden_layers":48,"num_attention_heads":32,"num_key_value_heads":4,' \
+    '"head_dim":128,"vocab_size":151936,"intermediate_size":6144,"max_position_embeddings":40960,' \
+    '"num_experts":128,"model_type":"qwen3_moe"}' > moedd/configs/model/x/moe.json
+sed 's#meta-llama/Llama-3.1-8B#x/moe#' "$DATA/configs/cluster/single_node_single_instance.json" > moe.json
+expect moe "moedd/configs/model/x/moe.json: a mixture-of-experts model (128 experts): MoE is not simulated" \
+    --data-dir moedd --cluster-config moe.json --dataset "$FIX/one_request.jsonl"
+
 # 5. --log-level INFO: the original's per-batch records, "[HH:MM:SS.mmm] [Component] [tag]
 #    INFO     message" (wall-clock time). The power example's 10-token prefill: NPU
 #    (600 - 35) W x 10,998,250 ns = 6.214 J, CPU (200 - 10) x (0.7 - 0.15) W x the same =
