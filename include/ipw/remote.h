@@ -77,9 +77,17 @@ const struct ipw_system_info *ipw_remote_system_info(const struct ipw_remote *r)
 size_t ipw_remote_count(const struct ipw_remote *r);
 /* Totals over all targets (which = -1), or one target's. */
 void ipw_remote_get_stats(struct ipw_remote *r, int which, struct ipw_remote_stats *st);
-/* True when some monitor delivered nothing for part of [t0, t1] (monotonic ns): energy in that
- * window is interpolated across the gap, or incomplete if the monitor restarted. */
-bool ipw_remote_gap_overlaps(struct ipw_remote *r, int64_t t0, int64_t t1);
+/* Whether some monitor delivered nothing for part of [t0, t1] (monotonic ns), and what that
+ * means for the energy in that window. */
+enum ipw_remote_gap {
+    IPW_REMOTE_NO_GAP = 0,
+    IPW_REMOTE_GAP_INTERPOLATED, /* the stream dropped, the monitor kept counting: the energy
+                                    across the gap is interpolated from its counters (exact in
+                                    total, its timing within the gap unknown) */
+    IPW_REMOTE_GAP_LOST,         /* the monitor restarted (or is down still): the energy used
+                                    while it was down is not known */
+};
+enum ipw_remote_gap ipw_remote_gap_overlaps(struct ipw_remote *r, int64_t t0, int64_t t1);
 void ipw_remote_close(struct ipw_remote *r);
 
 #endif

@@ -98,6 +98,7 @@ static int run_local(const char *collector, int64_t interval_ns, long count, boo
     if (!as_json)
         print_header();
     int64_t next = ipw_mono_ns();
+    unsigned long long failures = 0;
     for (long i = 0; (count <= 0 || i < count) && !ipw_cli_stop_requested(); i++) {
         if (i)
             ipw_sleep_until_ns(next);
@@ -105,8 +106,16 @@ static int run_local(const char *collector, int64_t interval_ns, long count, boo
             break;
         struct ipw_reading r;
         ipw_errbuf se = {0};
-        if (ipw_collector_sample(c, &r, dev, &se) != IPW_OK)
-            fprintf(stderr, "ipw telemetry: sample failed: %s\n", se.msg);
+        /* the first failure and every 100th, as the sampler logs them: a GPU lost for good
+         * must not print a line per reading */
+        if (ipw_collector_sample(c, &r, dev, &se) != IPW_OK) {
+            if (failures++ % 100 == 0)
+                fprintf(stderr, "ipw telemetry: sample failed: %s\n", se.msg);
+        } else if (failures) {
+            fprintf(stderr, "ipw telemetry: readings again after %llu failed samples\n",
+                    (unsigned long long)failures);
+            failures = 0;
+        }
         r.sequence = (uint64_t)i + 1;
         emit(&r, dev, info, as_json);
         next += interval_ns;

@@ -173,12 +173,14 @@ static ipw_err check_same_data(const char *records_path, const struct ipw_profil
 
 /* One profiler per run directory: a second `ipw profile --resume` (or --overwrite) of a run
  * still going would interleave its queries with the first one's and measure both loads at
- * once. The lock is on records.jsonl (rewritten in place only) and ends with the process. */
+ * once. The lock is on the directory itself, taken before anything in it is opened for
+ * writing, so there is no window between creating records.jsonl and locking it in which a
+ * second profiler could get in; it ends with the process. */
 static ipw_err lock_log(struct ipw_run_output *o, ipw_errbuf *eb)
 {
     if (o->locked)
         return IPW_OK;
-    int fd = open(o->records_path, O_RDONLY | O_CLOEXEC);
+    int fd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return IPW_OK; /* nothing to lock yet */
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -293,6 +295,9 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
             ipw_err_prefix(eb, "cannot create the run directory (check --output-dir)");
         return rc;
     }
+    rc = lock_log(o, eb); /* a new directory: locked before its log is created */
+    if (rc != IPW_OK)
+        return rc;
     bool resume = exists && cfg->resume && ipw_path_exists(o->records_path);
     struct ipw_records_info info;
     if (resume) {
@@ -307,8 +312,6 @@ ipw_err ipw_run_output_open(struct ipw_run_output *o, const struct ipw_profile_c
                      o->records_path);
     }
     rc = ipw_records_open(o->records_path, resume, &o->log, &info, eb);
-    if (rc == IPW_OK)
-        rc = lock_log(o, eb);
     if (rc != IPW_OK) {
         ipw_records_close(o->log);
         o->log = NULL;

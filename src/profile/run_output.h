@@ -20,7 +20,7 @@ struct ipw_run_output {
     char hardware_label[128];
     struct ipw_records_log *log;
     struct ipw_records_done done; /* record_index values already finished (resume) */
-    int lock_fd;                  /* flock on records.jsonl: one profiler per run directory */
+    int lock_fd;                  /* flock on the run directory: one profiler per run */
     bool locked;
     json_t *prev_baseline; /* the resumed run's telemetry.baseline, kept if none is taken now */
     json_t *settings_history; /* --resume-anyway: every settings object the run was made with */

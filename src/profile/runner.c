@@ -14,6 +14,7 @@
 #include "ipw/log.h"
 #include "ipw/perfmodel.h"
 #include "ipw/profile.h"
+#include "ipw/remote.h"
 #include "ipw/sysinfo.h"
 #include "ipw/telemetry_session.h"
 #include "progress.h"
@@ -103,6 +104,22 @@ static void attribute(struct runner *r, struct query_ctx *q, int64_t e_end,
         ipw_warn("record %zu: no energy attributed: %s", o->record_index, eb.msg);
         return;
     }
+    /* A remote monitor that restarted during the query lost the energy used while it was
+     * down (its counters started again from zero): the share would silently count that time
+     * as no energy, so the query's energy is unavailable instead, and says why. A stream
+     * that only dropped is interpolated from the monitor's counters, which kept counting. */
+    enum ipw_remote_gap gap =
+        r->ts.remote ? ipw_remote_gap_overlaps(r->ts.remote, q->e_start, e_end) : IPW_REMOTE_NO_GAP;
+    if (gap == IPW_REMOTE_GAP_LOST) {
+        ipw_warn("record %zu: energy unavailable: the energy monitor restarted during the "
+                 "query, so the energy used while it was down is not known",
+                 o->record_index);
+        return;
+    }
+    if (gap == IPW_REMOTE_GAP_INTERPOLATED)
+        ipw_warn("record %zu: the monitor's stream dropped during the query; its energy is "
+                 "interpolated across the gap from the monitor's counters",
+                 o->record_index);
     o->have_energy = true;
     o->total = sh.total;
     o->prefill = sh.prefill;

@@ -159,13 +159,15 @@ static ipw_err process(struct link *L, const Energy__TelemetryReading *m, bool f
         mono = last + 1;
     rd.mono_ns = mono;
     rd.real_ns = real;
-    ipw_err e = ipw_sampler_push(L->sampler, &rd, L->ndev ? dev : NULL, eb);
-    if (e != IPW_OK)
-        return e;
+    /* The gap is on record before the reading that closes it is pushed: a reader woken by
+     * the push (the profiler settling a query) must find the gap when it asks. */
     if (L->drop_mono) {
         record_gap(L, L->drop_mono, mono, restarted || went_back);
         L->drop_mono = 0;
     }
+    ipw_err e = ipw_sampler_push(L->sampler, &rd, L->ndev ? dev : NULL, eb);
+    if (e != IPW_OK)
+        return e;
     L->pushed_any = true;
     atomic_store(&L->last_mono, mono);
     pthread_mutex_lock(&L->lock);
@@ -451,21 +453,27 @@ void ipw_remote_get_stats(struct ipw_remote *r, int which, struct ipw_remote_sta
     }
 }
 
-bool ipw_remote_gap_overlaps(struct ipw_remote *r, int64_t t0, int64_t t1)
+enum ipw_remote_gap ipw_remote_gap_overlaps(struct ipw_remote *r, int64_t t0, int64_t t1)
 {
-    bool hit = false;
-    for (size_t i = 0; i < r->n && !hit; i++) {
+    enum ipw_remote_gap worst = IPW_REMOTE_NO_GAP;
+    for (size_t i = 0; i < r->n && worst != IPW_REMOTE_GAP_LOST; i++) {
         struct link *L = &r->links[i];
         pthread_mutex_lock(&L->lock);
         size_t n = L->gap_count < IPW_REMOTE_GAP_HISTORY ? L->gap_count : IPW_REMOTE_GAP_HISTORY;
-        for (size_t k = 0; k < n && !hit; k++)
-            hit = L->gaps[k].start < t1 && L->gaps[k].end > t0;
-        /* a gap still open (stream down now) overlaps anything after its start */
+        for (size_t k = 0; k < n; k++)
+            if (L->gaps[k].start < t1 && L->gaps[k].end > t0) {
+                enum ipw_remote_gap g =
+                    L->gaps[k].restarted ? IPW_REMOTE_GAP_LOST : IPW_REMOTE_GAP_INTERPOLATED;
+                if (g > worst)
+                    worst = g;
+            }
+        /* a gap still open (stream down now) overlaps anything after its start, and whether
+         * the monitor kept counting is not known yet */
         if (!L->st.connected && L->pushed_any && atomic_load(&L->last_mono) < t1)
-            hit = true;
+            worst = IPW_REMOTE_GAP_LOST;
         pthread_mutex_unlock(&L->lock);
     }
-    return hit;
+    return worst;
 }
 
 void ipw_remote_close(struct ipw_remote *r)
