@@ -29,6 +29,10 @@ from llm_support import BIN, LlmServer, run  # noqa: E402
 FAKE_NVML = os.path.join(BIN, "tests", "fakes", "nvml", "libnvidia-ml.so.1")
 
 
+# A sanitizer build wants its runtime first in the library list; the fault libraries (built
+# without sanitizers) are preloaded before it on purpose.
+ASAN_PRELOAD = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+
 def show(title, text, limit=12):
     """What the user saw, printed for the log of the test."""
     lines = [line for line in text.splitlines() if line.strip()]
@@ -204,7 +208,8 @@ def group_clock():
     watts = 200.0
     step = os.path.join(d, "step")
     env = nvml_env(d, "devices = 1\ndev0.power = %g\n" % watts)
-    env.update({"LD_PRELOAD": shim, "IPW_FAULT_CLOCK_STEP_FILE": step})
+    env.update({"LD_PRELOAD": shim, "IPW_FAULT_CLOCK_STEP_FILE": step,
+                "ASAN_OPTIONS": ASAN_PRELOAD})
     with open(step, "w") as f:
         f.write("3600")
     e = dict(os.environ)
@@ -282,7 +287,7 @@ def group_rapl():
     ramp.start()
     fault = os.path.join(d, "eio")
     e = dict(os.environ)
-    e.update({"IPW_SYSFS_ROOT": root, "LD_PRELOAD": shim,
+    e.update({"IPW_SYSFS_ROOT": root, "LD_PRELOAD": shim, "ASAN_OPTIONS": ASAN_PRELOAD,
               "IPW_FAULT_EIO_PATH": "intel-rapl:1/energy_uj", "IPW_FAULT_EIO_FILE": fault})
     p = subprocess.Popen([os.environ["IPW_BIN"], "telemetry", "--local", "--collector", "rapl",
                           "--interval", "50ms", "--count", "40", "--json"],
