@@ -5,19 +5,9 @@
 # power block takes the same timeline as one with it (multi-instance TP and P/D).
 # usage: simulate_dp.sh IPW_BIN SOURCE_DIR WORK_DIR
 set -u
-IPW=$1
-SRC=$2
-WORK=$3
-mkdir -p "$WORK"
-cd "$WORK" || exit 1
-DATA=$SRC/data/sim
-FIX=$SRC/tests/fixtures/sim
-fail=0
-err() { echo "FAIL: $*"; fail=1; }
-col() { awk -F, -v id="$2" -v f="$3" '$2 == id {print $f}' "$1"; }
+. "$(dirname "$0")/sim_support.sh" "$@"
 # the ITL list of request ID, comma-separated without spaces
 itl() { awk -F'"' -v id="$2" 'NR > 1 {split($1, a, ","); if (a[2] == id) {gsub(/[][ ]/, "", $2); print $2}}' "$1"; }
-row() { awk -F, -v id="$2" '$2 == id {print $1","$2","$3","$4","$5","$6","$7","$8","$9","$10","$11}' "$1"; }
 
 ONE=$FIX/one_request.jsonl # input 10 tokens, 4 generated, arrival 46,926,808 ns
 TWO=$FIX/two_requests.jsonl # the same request twice

@@ -5,16 +5,7 @@
 # ShareGPT trace.
 # usage: simulate_memq.sh IPW_BIN SOURCE_DIR WORK_DIR
 set -u
-IPW=$1
-SRC=$2
-WORK=$3
-mkdir -p "$WORK"
-cd "$WORK" || exit 1
-DATA=$SRC/data/sim
-FIX=$SRC/tests/fixtures/sim
-fail=0
-err() { echo "FAIL: $*"; fail=1; }
-row() { awk -F, -v id="$2" '$2 == id {print $1","$2","$3","$4","$5","$6","$7","$8","$9","$10","$11}' "$1"; }
+. "$(dirname "$0")/sim_support.sh" "$@"
 itl() { awk -F'"' 'NR == 2 {gsub(/[][ ]/, "", $2); print $2}' "$1"; }
 ONE=$FIX/one_request.jsonl # input 10 tokens, 4 generated, arrival 46,926,808 ns
 

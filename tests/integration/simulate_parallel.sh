@@ -5,17 +5,7 @@
 # trace under PP, TP x PP and P/D.
 # usage: simulate_parallel.sh IPW_BIN SOURCE_DIR WORK_DIR
 set -u
-IPW=$1
-SRC=$2
-WORK=$3
-mkdir -p "$WORK"
-cd "$WORK" || exit 1
-DATA=$SRC/data/sim
-FIX=$SRC/tests/fixtures/sim
-fail=0
-err() { echo "FAIL: $*"; fail=1; }
-# field F of the row of request ID in CSV
-col() { awk -F, -v id="$2" -v f="$3" '$2 == id {print $f}' "$1"; }
+. "$(dirname "$0")/sim_support.sh" "$@"
 itl() { awk -F'"' 'NR == 2 {gsub(/[][ ]/, "", $2); print $2}' "$1"; }
 
 ONE=$FIX/one_request.jsonl # input 10 tokens, 4 generated, arrival 46,926,808 ns

@@ -4,16 +4,8 @@
 # output pins (docs/sim-fidelity.md), and its bad-input messages.
 # usage: simulate_pim.sh IPW_BIN SOURCE_DIR WORK_DIR
 set -u
-IPW=$1
-SRC=$2
-WORK=$3
-mkdir -p "$WORK"
-cd "$WORK" || exit 1
-DATA=$SRC/data/sim
-FIX=$SRC/tests/fixtures/sim
+. "$(dirname "$0")/sim_support.sh" "$@"
 CFG=$DATA/configs/cluster/single_node_pim_instance.json
-fail=0
-err() { echo "FAIL: $*"; fail=1; }
 itl() { awk -F'"' -v n="${2:-2}" 'NR == n {gsub(/[][ ]/, "", $2); print $2}' "$1"; }
 expect_row() { # expect_row CSV LINE "instance,id,model,input,output,arrival,end,latency,queue,TTFT,TPOT"
     local got
