@@ -314,8 +314,14 @@ def group_rapl():
     check(bad and min(bad) >= 10 and max(bad) <= 26,
           "CPU energy unavailable (-1) while the counter fails (readings %s), never a wrong value"
           % (bad and "%d-%d" % (min(bad) + 1, max(bad) + 1)))
-    print("  dram_energy_joules while it fails: %s (the tick's RAPL reads stop at the first "
-          "failing file)" % sorted({rows[i]["dram_energy_joules"] for i in bad}))
+    dram_bad = [rows[i]["dram_energy_joules"] for i in bad]
+    print("  dram_energy_joules while it fails: %s" % [round(x, 3) for x in dram_bad])
+    check(all(x >= 0 for x in dram_bad) and dram_bad == sorted(dram_bad),
+          "DRAM energy (another file) is still read while the package counter fails")
+    dram = [(r["timestamp_nanos"], r["dram_energy_joules"]) for r in rows]
+    dram_w = (dram[-1][1] - dram[0][1]) / ((dram[-1][0] - dram[0][0]) / 1e9)
+    check(abs(dram_w - 5.0) < 0.1 * 5.0, "DRAM energy continuous: %.2f W from first to last "
+          "reading (5 W)" % dram_w)
     check(all(r["cpu_memory_usage_mb"] > 0 for r in rows), "the rest of each tick is reported")
     fails = [line for line in se.splitlines() if "sample failed" in line]
     check(len(fails) == 1 and "intel-rapl:1/energy_uj" in fails[0] and
