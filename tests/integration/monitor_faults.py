@@ -193,6 +193,10 @@ def group_restart():
               "an unflagged query's energy is the GPU's (%.3f J vs %.3f J)" % (j or 0, watts * secs))
     s = json.load(open(os.path.join(run_dir, "summary.json")))
     show("summary.json telemetry", json.dumps(s.get("telemetry"), indent=1), 30)
+    tot = s["totals"]
+    check(tot.get("queries_without_energy") == len(flagged),
+          "summary.json says how many queries its energy total leaves out (%s of %s)"
+          % (tot.get("queries_without_energy"), tot.get("completed_queries")))
     srv.stop()
     mon.kill()
 
