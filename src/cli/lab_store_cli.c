@@ -258,9 +258,9 @@ int ipw_lab_cli_history(int argc, char **argv)
         if (t.modelled_runs == 0)
             snprintf(kind, sizeof kind, "%ld measured", t.runs);
         else if (t.modelled_runs == t.runs)
-            snprintf(kind, sizeof kind, "%ld with modelled energy, not measured", t.runs);
+            snprintf(kind, sizeof kind, "%ld modelled (not measured)", t.runs);
         else
-            snprintf(kind, sizeof kind, "%ld (%ld measured, %ld with modelled energy)", t.runs,
+            snprintf(kind, sizeof kind, "%ld (%ld measured, %ld modelled)", t.runs,
                      t.runs - t.modelled_runs, t.modelled_runs);
         printf("all stored runs: %s, %.6g Wh (%.6g Wh active), %.4g g CO2e, %ld input and %ld "
                "output tokens\n",
