@@ -1,10 +1,12 @@
 /* Fuzzes the records.jsonl reader and repair: any file content must scan to records or a clean
- * error, and after a repair the file must scan without a torn tail. */
+ * error, and after a repair the file must scan without a torn tail. The input is written to a
+ * file in the scratch directory (tmpfs; fuzz_scratch.h), which the reader opens by path. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fuzz_scratch.h"
 #include "ipw/records.h"
 
 static ipw_err count(void *ctx, json_t *rec, int64_t index, size_t line, uint64_t off, size_t len,
@@ -16,9 +18,13 @@ static ipw_err count(void *ctx, json_t *rec, int64_t index, size_t line, uint64_
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0])
-        snprintf(path, sizeof path, "/tmp/ipw-fuzz-records-%ld.jsonl", (long)getpid());
+    static char path[96];
+    if (!path[0]) {
+        const char *dir = fuzz_scratch_dir();
+        if (!dir)
+            return 0;
+        snprintf(path, sizeof path, "%s/records.jsonl", dir);
+    }
     FILE *f = fopen(path, "wb");
     if (!f)
         return 0;

@@ -1,5 +1,6 @@
 /* Fuzz target for ipw simulate's input readers: the workload-trace line scanner, the
- * cluster-config loader (with all its validation, through a temporary file; also with
+ * cluster-config loader (with all its validation, through a file in the scratch directory,
+ * fuzz_scratch.h; also with
  * attention offloading and sub-batch interleaving on, whose keys it then checks) and the PIM
  * INI reader, on arbitrary bytes. The first byte picks the reader: even = trace line,
  * 1 and 3 (mod 6) = cluster config without and with offloading, 5 = PIM INI. */
@@ -10,7 +11,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_scratch.h"
 #include "sim/ss.h"
+
+/* The scratch directory with a configs/pim/ under it (the PIM reader takes a data dir), made
+ * once; NULL when it cannot be. */
+static const char *scratch(void)
+{
+    static int state; /* 0 not yet, 1 ready, -1 failed */
+    const char *dir = fuzz_scratch_dir();
+    if (state == 0) {
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s/configs", dir ? dir : "");
+        int ok = dir && mkdir(sub, 0700) == 0;
+        snprintf(sub, sizeof sub, "%s/configs/pim", dir ? dir : "");
+        state = ok && mkdir(sub, 0700) == 0 ? 1 : -1;
+    }
+    return state > 0 ? dir : NULL;
+}
+
+static int write_file(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(p, 1, n, f);
+    return fclose(f) == 0 && w == n ? 0 : -1;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,45 +70,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         return 0;
     }
+    const char *dir = scratch();
+    if (!dir)
+        return 0;
+    char path[160];
     if (data[0] % 6 == 5) { /* a PIM INI, as configs/pim/DDR4_8GB_3200_pim.ini of a data dir */
-        char dir[] = "/tmp/ipw-fuzz-pim-XXXXXX";
-        if (!mkdtemp(dir))
+        snprintf(path, sizeof path, "%s/configs/pim/DDR4_8GB_3200_pim.ini", dir);
+        if (write_file(path, data + 1, size - 1) != 0)
             return 0;
-        char sub[64], ini[128];
-        snprintf(sub, sizeof sub, "%s/configs", dir);
-        mkdir(sub, 0700);
-        snprintf(sub, sizeof sub, "%s/configs/pim", dir);
-        mkdir(sub, 0700);
-        snprintf(ini, sizeof ini, "%s/DDR4_8GB_3200_pim.ini", sub);
-        FILE *f = fopen(ini, "wb");
-        if (f) {
-            fwrite(data + 1, 1, size - 1, f);
-            fclose(f);
-            struct ss_pim_cfg pc;
-            if (ss_pim_load(dir, "DDR4_8GB_3200_pim", 512, "fuzz.json", "cpu_mem.pim_config", &pc,
-                            &eb) == IPW_OK) {
-                if (pc.channels < 1 || !(pc.mem_bw_gbs >= 1) || pc.ch_capacity_gb <= 0)
-                    abort();
-                (void)ss_pim_latency(&pc, 32, 8, 128, 1000, 8);
-            }
-            unlink(ini);
+        struct ss_pim_cfg pc;
+        if (ss_pim_load(dir, "DDR4_8GB_3200_pim", 512, "fuzz.json", "cpu_mem.pim_config", &pc,
+                        &eb) == IPW_OK) {
+            if (pc.channels < 1 || !(pc.mem_bw_gbs >= 1) || pc.ch_capacity_gb <= 0)
+                abort();
+            (void)ss_pim_latency(&pc, 32, 8, 128, 1000, 8);
         }
-        rmdir(sub);
-        snprintf(sub, sizeof sub, "%s/configs", dir);
-        rmdir(sub);
-        rmdir(dir);
-        return 0;
-    }
-    char path[] = "/tmp/ipw-fuzz-cluster-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return 0;
-    if (write(fd, data + 1, size - 1) != (ssize_t)(size - 1)) {
-        close(fd);
         unlink(path);
         return 0;
     }
-    close(fd);
+    snprintf(path, sizeof path, "%s/cluster.json", dir);
+    if (write_file(path, data + 1, size - 1) != 0)
+        return 0;
     struct ipw_ss_options o;
     ipw_ss_options_init(&o);
     o.cluster_config = path;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_scratch.h"
 #include "sim/ss.h"
 
 #define MODEL "meta-llama/Llama-3.1-8B"
@@ -40,12 +41,14 @@ static int mkdirs(const char *path)
     return 0;
 }
 
-/* A data dir whose every file links to the shipped one. */
+/* A data dir (the scratch directory, tmpfs: fuzz_scratch.h) whose every file links to the
+ * shipped one. */
 static int setup(void)
 {
-    snprintf(root, sizeof root, "/tmp/ipw-fuzz-simdata-XXXXXX");
-    if (!mkdtemp(root))
+    const char *dir = fuzz_scratch_dir();
+    if (!dir)
         return -1;
+    snprintf(root, sizeof root, "%s", dir);
     for (size_t i = 0; i < NFILES; i++) {
         char dst[512], src[512];
         snprintf(dst, sizeof dst, "%s/%s", root, files[i]);

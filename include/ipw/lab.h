@@ -289,9 +289,11 @@ ipw_err ipw_lab_store_benchmarks(struct ipw_lab_store *s, struct ipw_lab_benchma
 /* Built-in, then stored; IPW_E_NOTFOUND listing the names when none matches. */
 ipw_err ipw_lab_benchmark_find(struct ipw_lab_store *s, const char *name,
                                struct ipw_lab_benchmark *out, ipw_errbuf *eb);
-/* Session totals over every stored run: measured Wh (never an estimate), tokens, carbon. */
+/* Session totals over every stored run: the runs' Wh (never an estimate), tokens, carbon.
+ * modelled_runs counts the runs whose energy a model gave (the sim collector or client,
+ * cpu-model), so a total that includes them is not called measured. */
 struct ipw_lab_totals {
-    long runs;
+    long runs, modelled_runs;
     double total_wh, active_wh, carbon_g;
     long input_tokens, output_tokens;
 };

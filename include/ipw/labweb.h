@@ -66,6 +66,10 @@ struct ipw_labweb_config {
 
 #define IPW_LABWEB_MAX_BODY (1024 * 1024)
 #define IPW_LABWEB_MAX_QUEUE 16
+/* The jansson flags every request body is parsed with: a key given twice is refused (400)
+ * instead of the last one silently winning. fuzz/fuzz_labweb_request.c parses with these
+ * same flags, so it fuzzes what the server accepts. */
+#define IPW_LABWEB_JSON_FLAGS JSON_REJECT_DUPLICATES
 
 struct ipw_labweb;
 

@@ -86,9 +86,13 @@ int cmd_simulate(int argc, char **argv)
     for (int i = 1; i < argc; i++) /* the predict modes have their own flags (issue 14) */
         if (!strcmp(argv[i], "--from-run") || !strncmp(argv[i], "--from-run=", 11))
             return ipw_cli_simulate_fromrun(argc, argv);
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--sweep") || !strncmp(argv[i], "--sweep=", 8))
-            return ipw_cli_simulate_sweep(argc, argv);
+    bool sweep = false, want_help = false;
+    for (int i = 1; i < argc; i++) {
+        sweep |= !strcmp(argv[i], "--sweep") || !strncmp(argv[i], "--sweep=", 8);
+        want_help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+    }
+    if (sweep && !want_help)
+        return ipw_cli_simulate_sweep(argc, argv);
     struct ipw_ss_options so;
     ipw_ss_options_init(&so);
     const char *cluster = so.cluster_config, *dataset = NULL, *output = NULL, *summary = NULL,
@@ -189,8 +193,24 @@ int cmd_simulate(int argc, char **argv)
         "log; --output writes its per-request CSV (ns). Results are modelled, not measured "
         "(docs/commands/simulate.md, docs/sim-fidelity.md).",
         "example:\n  ipw simulate --cluster-config single_node_single_instance.json \\\n"
-        "      --dataset data/sim/workloads/example_trace.jsonl --output out.csv"};
+        "      --dataset data/sim/workloads/example_trace.jsonl --output out.csv\n\n"
+        "other modes (docs/commands/simulate.md):\n"
+        "  ipw simulate calibrate RUN_DIR [--out HW.json]\n"
+        "      fit a hardware spec to a measured ipw profile run (its own --help)\n"
+        "  ipw simulate --from-run RUN_DIR --hardware NAME|--hardware-spec HW.json\n"
+        "      what-if of a measured run on other hardware (its own --help)\n"
+        "  ipw simulate [the options above] --sweep PARAM=V1,V2,... [--sweep ...] [--jobs N]\n"
+        "      --output SWEEP.csv [--plots DIR]\n"
+        "      a grid of simulations in N processes (default: one per CPU), one CSV row per\n"
+        "      point, Pareto plots of J/token against throughput and p99 latency; PARAM is one\n"
+        "      of max-num-seqs, max-num-batched-tokens, block-size,\n"
+        "      long-prefill-token-threshold, npu-memory-utilization, enable-chunked-prefill,\n"
+        "      enable-prefix-caching, tp"};
     size_t npos = 0;
+    if (sweep) { /* --sweep ... --help: the sweep's flags are described in this help */
+        ipw_print_option_help("ipw simulate", opts, &help);
+        return 0;
+    }
     enum ipw_parse_result pr =
         ipw_parse_options(argc, argv, "ipw simulate", opts, &help, NULL, 0, &npos);
     if (pr != IPW_PARSE_OK)

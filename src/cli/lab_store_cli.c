@@ -198,8 +198,8 @@ int ipw_lab_cli_history(int argc, char **argv)
         {"json", IPW_OPT_FLAG, &json, NULL, "JSON: the runs and the totals"},
         IPW_OPT_END};
     struct ipw_command_help help = {"ipw lab history [--limit N] [--json] [--db PATH]",
-                                    "The stored runs, newest first, and the totals of measured "
-                                    "energy over every stored run.",
+                                    "The stored runs, newest first, and the energy totals over "
+                                    "every stored run (saying how many were modelled).",
                                     NULL};
     enum ipw_parse_result pr = ipw_parse_options(argc, argv, prog, opts, &help, NULL, 0, NULL);
     if (pr != IPW_PARSE_OK)
@@ -230,8 +230,9 @@ int ipw_lab_cli_history(int argc, char **argv)
             json_object_set_new(o, "id", json_integer(ids[i]));
             json_array_append_new(arr, o);
         }
-        print_json(json_pack("{s:o, s:{s:I, s:f, s:f, s:f, s:I, s:I}}", "runs", arr, "totals",
-                             "runs", (json_int_t)t.runs, "total_wh", t.total_wh, "active_wh",
+        print_json(json_pack("{s:o, s:{s:I, s:I, s:f, s:f, s:f, s:I, s:I}}", "runs", arr,
+                             "totals", "runs", (json_int_t)t.runs, "modelled_runs",
+                             (json_int_t)t.modelled_runs, "total_wh", t.total_wh, "active_wh",
                              t.active_wh, "carbon_g", t.carbon_g, "input_tokens",
                              (json_int_t)t.input_tokens, "output_tokens",
                              (json_int_t)t.output_tokens));
@@ -252,9 +253,18 @@ int ipw_lab_cli_history(int argc, char **argv)
                    ipw_lab_cli_num(r->wh_per_1000_etokens, b, sizeof b), r->input_tokens,
                    r->output_tokens, r->collector, r->error[0] ? "  failed: " : "", r->error);
         }
-        printf("all stored runs: %ld measured, %.6g Wh (%.6g Wh active), %.4g g CO2e, %ld input "
-               "and %ld output tokens\n",
-               t.runs, t.total_wh, t.active_wh, t.carbon_g, t.input_tokens, t.output_tokens);
+        /* a run whose energy a model gave (sim, cpu-model) is never counted as measured */
+        char kind[96];
+        if (t.modelled_runs == 0)
+            snprintf(kind, sizeof kind, "%ld measured", t.runs);
+        else if (t.modelled_runs == t.runs)
+            snprintf(kind, sizeof kind, "%ld modelled (not measured)", t.runs);
+        else
+            snprintf(kind, sizeof kind, "%ld (%ld measured, %ld modelled)", t.runs,
+                     t.runs - t.modelled_runs, t.modelled_runs);
+        printf("all stored runs: %s, %.6g Wh (%.6g Wh active), %.4g g CO2e, %ld input and %ld "
+               "output tokens\n",
+               kind, t.total_wh, t.active_wh, t.carbon_g, t.input_tokens, t.output_tokens);
     }
     free(runs);
     free(ids);

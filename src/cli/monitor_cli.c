@@ -46,7 +46,7 @@ int ipw_cli_monitor_main(int argc, char **argv, const char *prog)
          "interval)", 0, 60000},
         {"collector", IPW_OPT_CHOICE, &collector, "NAME",
          "telemetry collector (default auto: the first that works of macos, nvidia, amd, rapl, "
-         "null)", 0, 0, ipw_collector_choices()},
+         "the modelled cpu-model, null)", 0, 0, ipw_collector_choices()},
         IPW_CLI_OPT_CPU_MODEL(cpu_tdp, cpu_idle),
         {"metrics-port", IPW_OPT_INT, &metrics_port, "PORT",
          "Prometheus /metrics port (default 9470, skipped with a warning if busy; 0 picks one; "

@@ -18,6 +18,7 @@
 #include "ipw/fsutil.h"
 #include "ipw/jsonutil.h"
 #include "ipw/lab.h"
+#include "ipw/reading.h"
 #include "store_schema.h"
 
 struct ipw_lab_store {
@@ -466,6 +467,8 @@ ipw_err ipw_lab_store_totals(struct ipw_lab_store *s, struct ipw_lab_totals *out
         if (r->error[0])
             continue;
         out->runs++;
+        if (!strcmp(r->energy_source, ipw_energy_source_name(IPW_ENERGY_MODELED)))
+            out->modelled_runs++;
         if (isfinite(r->total_wh))
             out->total_wh += r->total_wh;
         if (isfinite(r->total_active_wh))

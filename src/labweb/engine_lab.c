@@ -459,8 +459,8 @@ static ipw_err lab_summary(void *ud, json_t **out, ipw_errbuf *eb)
     if (e != IPW_OK)
         return e;
     double per1k = t.output_tokens > 0 ? t.total_wh / (double)t.output_tokens * 1000.0 : NAN;
-    *out = json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:o}", "runs", (json_int_t)t.runs,
-                     "total_wh", num_or_null(t.total_wh), "active_wh", num_or_null(t.active_wh),
+    *out = json_pack("{s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:o}", "runs", (json_int_t)t.runs,
+                     "modelled_runs", (json_int_t)t.modelled_runs, "total_wh", num_or_null(t.total_wh), "active_wh", num_or_null(t.active_wh),
                      "carbon_g", num_or_null(t.carbon_g), "input_tokens",
                      (json_int_t)t.input_tokens, "output_tokens", (json_int_t)t.output_tokens,
                      "wh_per_1000_etokens", num_or_null(per1k));

@@ -112,7 +112,7 @@ bool lw_token_equal(const char *given, const char *token)
 
 bool lw_id_valid(const char *id, size_t len)
 {
-    if (len == 0 || len > 64)
+    if (len == 0 || len > LW_ID_MAX)
         return false;
     if ((len == 1 && id[0] == '.') || (len == 2 && id[0] == '.' && id[1] == '.'))
         return false;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #define LW_TOKEN_LEN 64 /* hex characters */
+#define LW_ID_MAX 64    /* longest id in a path */
 
 /* A Host header naming this server: loopback (127.x, localhost, [::1]) or, when remote access
  * was allowed, any well-formed host name or address; the port must be ours (absent only when
@@ -21,7 +22,7 @@ bool lw_origin_allowed(const char *origin, const char *host);
 bool lw_token_new(char out[LW_TOKEN_LEN + 1]);
 /* Constant-time comparison, false for NULL. */
 bool lw_token_equal(const char *given, const char *token);
-/* An id in a path: 1..64 characters of [A-Za-z0-9_.:-], not "." or "..". */
+/* An id in a path: 1..LW_ID_MAX characters of [A-Za-z0-9_.:-], not "." or "..". */
 bool lw_id_valid(const char *id, size_t len);
 
 #endif

@@ -12,7 +12,7 @@
 static json_t *body_object(struct lw_req *r, lw_result *replied)
 {
     json_error_t je;
-    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_loadb(r->body, r->body_len, IPW_LABWEB_JSON_FLAGS, &je);
     if (!j) {
         *replied = lw_reply_error(r->conn, 400, "the request body is not JSON (%s at line %d, "
                                                 "column %d); send one JSON object",
@@ -246,25 +246,48 @@ static bool match(const char *pattern, const char *path, char *id, size_t id_siz
     return *pattern == '\0' && *path == '\0';
 }
 
-lw_result lw_route(struct lw_req *r)
+enum lw_route_verdict lw_route_find(const char *method, const char *path,
+                                    struct lw_route_match *m)
 {
-    char id[80] = "";
+    const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
     bool path_known = false, bad_id = false;
-    const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+    memset(m, 0, sizeof *m);
+    m->route = -1;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (!match(routes[i].pattern, r->path, id, sizeof id, &bad_id))
+        char id[LW_ID_MAX + 1] = "";
+        if (!match(routes[i].pattern, path, id, sizeof id, &bad_id))
             continue;
+        bool same = strcmp(routes[i].method, want) == 0;
+        if (same || !path_known) { /* the route, or the first one of this path for the 405 */
+            m->route = (int)i;
+            m->method = routes[i].method;
+            m->pattern = routes[i].pattern;
+            memcpy(m->id, id, sizeof id);
+        }
+        if (same)
+            return LW_ROUTE_FOUND;
         path_known = true;
-        if (strcmp(routes[i].method, method) != 0)
-            continue;
-        r->id = id;
-        return routes[i].fn(r);
     }
     if (path_known)
+        return LW_ROUTE_NO_METHOD;
+    return bad_id ? LW_ROUTE_BAD_ID : LW_ROUTE_NONE;
+}
+
+lw_result lw_route(struct lw_req *r)
+{
+    struct lw_route_match m;
+    switch (lw_route_find(r->method, r->path, &m)) {
+    case LW_ROUTE_FOUND:
+        r->id = m.id;
+        return routes[m.route].fn(r);
+    case LW_ROUTE_NO_METHOD:
         return lw_reply_error(r->conn, 405, "%s is not allowed on %s (docs/lab-api.md lists "
                                             "the routes)",
                               r->method, r->path);
-    if (bad_id)
+    case LW_ROUTE_BAD_ID:
         return lw_reply_error(r->conn, 400, "malformed id in %s", r->path);
+    case LW_ROUTE_NONE:
+        break;
+    }
     return lw_reply_error(r->conn, 404, "no such page or API route: %s", r->path);
 }

@@ -48,6 +48,19 @@ lw_result lw_reply_engine_error(struct MHD_Connection *conn, ipw_err e, const ip
 lw_result lw_reply_bytes(struct MHD_Connection *conn, unsigned status, const char *type,
                          char *body, size_t len, const char *disposition);
 
+/* What a method and path resolve to in the API's route table (routes.c), before any handler
+ * runs: a route (HEAD is routed as GET), a known path without that method (405), an id
+ * segment that lw_id_valid refuses (400), or nothing (404). Pure, so that it is fuzzed on its
+ * own (fuzz/fuzz_labweb_routes.c). */
+enum lw_route_verdict { LW_ROUTE_FOUND, LW_ROUTE_NO_METHOD, LW_ROUTE_BAD_ID, LW_ROUTE_NONE };
+struct lw_route_match {
+    int route;           /* index in the table; -1 when no route has this path */
+    const char *method;  /* that route's method and pattern ("*" is the id segment) */
+    const char *pattern;
+    char id[LW_ID_MAX + 1]; /* the "*" segment, "" when the pattern has none */
+};
+enum lw_route_verdict lw_route_find(const char *method, const char *path,
+                                    struct lw_route_match *m);
 /* Routes a request whose headers passed the guards (routes.c). */
 lw_result lw_route(struct lw_req *r);
 /* GET /api/jobs/{id}/events (stream.c). */

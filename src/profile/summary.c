@@ -26,6 +26,7 @@ struct ipw_profile_totals {
     bool has_energy, has_total, has_active;
     long long in_tokens, out_tokens;
     size_t queries, failed;
+    size_t without_energy; /* answered, but their energy is unavailable (a monitor gap, ...) */
     double first_start, last_end;
 };
 
@@ -76,6 +77,8 @@ static void add_row(struct ipw_profile_totals *t, const struct row *r)
     if (r->has_energy) {
         t->energy += r->energy;
         t->has_energy = true;
+    } else if (!r->failed) {
+        t->without_energy++;
     }
     if (r->has_total) {
         t->total += r->total;
@@ -254,6 +257,8 @@ json_t *ipw_profile_summary_json(const struct ipw_run_output *o, const struct ip
     json_object_set_new(tot, "query_seconds", json_real(t.query_seconds));
     json_object_set_new(tot, "completed_queries", json_integer((json_int_t)t.queries));
     json_object_set_new(tot, "failed_queries", json_integer((json_int_t)t.failed));
+    /* the energy sums leave these queries out: a reader must not take them for the run's */
+    json_object_set_new(tot, "queries_without_energy", json_integer((json_int_t)t.without_energy));
     json_object_set_new(s, "totals", tot);
     return s;
 }

@@ -227,7 +227,16 @@ ipw_err ipw_records_scan_from(const char *path, uint64_t offset, ipw_records_fn 
         return e;
     }
     struct scan sc = {path, offset, fn, ctx, info, {0}, eb};
-    const size_t chunk = (size_t)1 << 20;
+    /* read 1 MiB at a time, or the whole rest of a smaller file at once: the log is scanned
+     * on every resume and repair, and most logs are small (a file that grows meanwhile is still
+     * read to its end, in more reads) */
+    size_t chunk = (size_t)1 << 20;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_size >= 0) {
+        uint64_t rest = (uint64_t)st.st_size > offset ? (uint64_t)st.st_size - offset : 0;
+        if (rest + 1 < chunk)
+            chunk = rest + 1 < 4096 ? 4096 : (size_t)rest + 1;
+    }
     char *buf = malloc(chunk);
     struct ipw_buf line; /* a line spanning chunks is gathered here */
     ipw_buf_init(&line, IPW_RECORDS_MAX_LINE);

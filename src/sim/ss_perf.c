@@ -96,6 +96,12 @@ static ipw_err num(const char *s, double *v, const char *path, long no, ipw_errb
     *v = strtod(s, &end);
     if (end == s || *end || errno)
         return ipw_fail(eb, IPW_E_INVALID, "%s:%ld: '%s' is not a number", path, no, s);
+    /* every table value becomes an int64 count or nanoseconds: refuse what cannot (inf, nan,
+     * 1e100), which would be undefined behaviour to convert */
+    if (!(fabs(*v) <= 1e15))
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "%s:%ld: '%s' is out of range (table values are finite, below 1e15)",
+                        path, no, s);
     return IPW_OK;
 }
 

@@ -131,15 +131,16 @@ ipw_err ipw_collector_sample(struct ipw_collector *c, struct ipw_reading *r,
         ipw_reading_clear(&cr);
         cr.mono_ns = r->mono_ns;
         cr.real_ns = r->real_ns;
-        if (c->cpu_companion->ops->sample(c->cpu_companion, &cr, NULL, NULL) == IPW_OK) {
-            static const ipw_metric copy[] = {IPW_M_CPU_POWER_W, IPW_M_CPU_ENERGY_J,
-                                              IPW_M_DRAM_POWER_W, IPW_M_DRAM_ENERGY_J};
-            for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
-                if (ipw_reading_has(&cr, copy[i]))
-                    ipw_reading_set(r, copy[i], cr.v[copy[i]]);
-            r->energy_source[IPW_DOMAIN_CPU] = cr.energy_source[IPW_DOMAIN_CPU];
-            r->energy_source[IPW_DOMAIN_DRAM] = cr.energy_source[IPW_DOMAIN_DRAM];
-        }
+        /* A companion tick that failed in part (one RAPL file) still carries the domains it
+         * read; what it could not read stays unset. */
+        (void)c->cpu_companion->ops->sample(c->cpu_companion, &cr, NULL, NULL);
+        static const ipw_metric copy[] = {IPW_M_CPU_POWER_W, IPW_M_CPU_ENERGY_J,
+                                          IPW_M_DRAM_POWER_W, IPW_M_DRAM_ENERGY_J};
+        for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
+            if (ipw_reading_has(&cr, copy[i]))
+                ipw_reading_set(r, copy[i], cr.v[copy[i]]);
+        r->energy_source[IPW_DOMAIN_CPU] = cr.energy_source[IPW_DOMAIN_CPU];
+        r->energy_source[IPW_DOMAIN_DRAM] = cr.energy_source[IPW_DOMAIN_DRAM];
     }
     double used;
     if (!ipw_reading_has(r, IPW_M_CPU_MEM_USED_MB) && c->meminfo &&

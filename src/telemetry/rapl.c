@@ -29,6 +29,7 @@ struct zone {
     int key[2]; /* sort key: zone indices, or hwmon number and channel */
     uint64_t last_raw;
     uint64_t acc_uj;
+    int64_t last_ns; /* time of this counter's last good read */
 };
 
 struct hist {
@@ -45,7 +46,6 @@ struct rapl {
     struct hist h[HIST_LEN];
     size_t hn, hhead; /* entries held; index of the next write */
     uint64_t resets, jumps;
-    int64_t last_ns;     /* time of the last read of every counter */
     int64_t interval_ns; /* the sampling period asked for (1 ms at least) */
 };
 
@@ -426,10 +426,12 @@ static ipw_err rapl_open(struct ipw_collector *c, ipw_errbuf *eb)
         st->has_dram |= z->pub.counted && z->pub.role == IPW_RAPL_DRAM;
     }
     pthread_mutex_init(&st->mu, NULL);
-    st->last_ns = ipw_mono_ns();
+    int64_t opened = ipw_mono_ns();
+    for (size_t i = 0; i < st->nz; i++)
+        st->z[i].last_ns = opened;
     st->interval_ns = c->cfg.interval_ms > 1 ? (int64_t)c->cfg.interval_ms * IPW_NS_PER_MS
                                              : IPW_NS_PER_MS;
-    hist_push(st, st->last_ns, 0, 0);
+    hist_push(st, opened, 0, 0);
     c->priv = st;
     c->info.main_domain = IPW_DOMAIN_CPU;
     c->info.ndev = 0;
@@ -477,50 +479,71 @@ static uint64_t advance(struct rapl *st, struct zone *z, uint64_t raw, int64_t d
     return d;
 }
 
+/* A tick reads every counted zone. A zone whose file fails keeps its state (its next good read
+ * covers the gap, the counter having run on) and only its role goes unreported: a failing
+ * package file must not take DRAM energy with it. Power and the history need every zone. */
 static ipw_err rapl_sample(struct ipw_collector *c, struct ipw_reading *r,
                            struct ipw_device_reading *dev, ipw_errbuf *eb)
 {
     (void)dev;
     struct rapl *st = c->priv;
-    uint64_t raw[IPW_RAPL_MAX_ZONES];
+    bool role_failed[IPW_RAPL_DRAM + 1] = {false};
+    size_t counted = 0, failed = 0;
+    ipw_err e = IPW_OK;
     pthread_mutex_lock(&st->mu);
-    /* Read every counter before touching any state, so a failed tick changes nothing. */
     for (size_t i = 0; i < st->nz; i++) {
-        if (!st->z[i].pub.counted)
+        struct zone *z = &st->z[i];
+        if (!z->pub.counted)
             continue;
-        int e = read_counter(st->z[i].fd, &raw[i]);
-        if (e) {
-            pthread_mutex_unlock(&st->mu);
-            return ipw_fail(eb, IPW_E_IO, "cannot read %s: %s", st->z[i].path,
-                            e == EINVAL ? "not a number" : strerror(e));
+        counted++;
+        uint64_t raw;
+        int re = read_counter(z->fd, &raw);
+        /* Power uses the time of the read, not r->mono_ns: beside a GPU collector the RAPL
+         * read comes after the GPU's, possibly milliseconds later. */
+        int64_t now = ipw_mono_ns();
+        if (re) {
+            if (failed++ == 0)
+                e = ipw_fail(eb, IPW_E_IO, "cannot read %s: %s", z->path,
+                             re == EINVAL ? "not a number" : strerror(re));
+            if (z->pub.role <= IPW_RAPL_DRAM)
+                role_failed[z->pub.role] = true;
+            continue;
         }
+        z->acc_uj += advance(st, z, raw, now - z->last_ns);
+        z->last_ns = now;
     }
-    /* Power uses the time of the read, not r->mono_ns: beside a GPU collector the RAPL read
-     * comes after the GPU's, possibly milliseconds later. */
+    if (counted && failed == counted) {
+        pthread_mutex_unlock(&st->mu);
+        return e;
+    }
+    bool cpu_ok = !role_failed[IPW_RAPL_PACKAGE];
+    bool dram_ok = st->has_dram && !role_failed[IPW_RAPL_DRAM];
     int64_t now = ipw_mono_ns();
-    for (size_t i = 0; i < st->nz; i++)
-        if (st->z[i].pub.counted)
-            st->z[i].acc_uj += advance(st, &st->z[i], raw[i], now - st->last_ns);
-    st->last_ns = now;
     uint64_t cpu, dram;
     totals(st, &cpu, &dram);
-    ipw_reading_set(r, IPW_M_CPU_ENERGY_J, (double)cpu / 1e6);
-    r->energy_source[IPW_DOMAIN_CPU] = IPW_ENERGY_COUNTER;
-    if (st->has_dram) {
+    if (cpu_ok) {
+        ipw_reading_set(r, IPW_M_CPU_ENERGY_J, (double)cpu / 1e6);
+        r->energy_source[IPW_DOMAIN_CPU] = IPW_ENERGY_COUNTER;
+    }
+    if (dram_ok) {
         ipw_reading_set(r, IPW_M_DRAM_ENERGY_J, (double)dram / 1e6);
         r->energy_source[IPW_DOMAIN_DRAM] = IPW_ENERGY_COUNTER;
     }
+    /* History entries are whole ticks; a role that read now has its total up to date, so its
+     * power over the span from an entry is right even on a tick where the other role failed. */
     const struct hist *base = hist_base(st, now);
     if (base) {
         double span_s = (double)(now - base->t) / 1e9;
-        ipw_reading_set(r, IPW_M_CPU_POWER_W, (double)(cpu - base->cpu_uj) / 1e6 / span_s);
-        if (st->has_dram)
+        if (cpu_ok)
+            ipw_reading_set(r, IPW_M_CPU_POWER_W, (double)(cpu - base->cpu_uj) / 1e6 / span_s);
+        if (dram_ok)
             ipw_reading_set(r, IPW_M_DRAM_POWER_W, (double)(dram - base->dram_uj) / 1e6 / span_s);
         r->power_source = IPW_POWER_DERIVED;
     }
-    hist_push(st, now, cpu, dram);
+    if (!failed)
+        hist_push(st, now, cpu, dram);
     pthread_mutex_unlock(&st->mu);
-    return IPW_OK;
+    return e;
 }
 
 static void rapl_close(struct ipw_collector *c)

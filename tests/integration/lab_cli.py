@@ -149,7 +149,16 @@ total = con.execute("SELECT SUM(total_wh) FROM runs WHERE error = ''").fetchone(
 con.close()
 check(len(h["runs"]) == nruns, "history lists every stored run")
 check(abs(h["totals"]["total_wh"] - total) <= 1e-12 * total,
-      "session totals are the measured Wh (not an estimate)")
+      "session totals are the runs' own Wh (not an estimate)")
+con = sqlite3.connect(DB)
+modelled = con.execute("SELECT COUNT(*) FROM runs WHERE error = '' AND energy_source = 'modeled'"
+                       ).fetchone()[0]
+con.close()
+check(modelled > 0 and h["totals"]["modelled_runs"] == modelled,
+      "the totals count the runs with modelled (sim) energy: %r" % h["totals"])
+last = ipw(["history"]).stdout.strip().splitlines()[-1]
+check("modelled" in last and ": %d measured," % h["totals"]["runs"] not in last,
+      "history never calls modelled energy measured: %r" % last)
 csv_path = os.path.join(TMP, "runs.csv")
 check(ipw(["export", "--format", "csv", "--out", csv_path]).returncode == 0, "export csv")
 lines = open(csv_path).read().splitlines()

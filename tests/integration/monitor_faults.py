@@ -59,6 +59,7 @@ def fail(msg):
     for p in _procs:
         if p.poll() is None:
             p.kill()
+    ms.cleanup()  # the monitors
     llm_support.fail(msg)
 
 
@@ -68,42 +69,10 @@ def check(cond, msg):
     print("ok: " + msg, flush=True)
 
 
-
-class MonitorProc:
+def monitor(env, port=0):
     """energy-monitor with the fake NVML on a given gRPC port (0: a free one)."""
-
-    def __init__(self, d, env, port=0):
-        self.port_file = os.path.join(d, "ports-%d" % time.monotonic_ns())
-        e = dict(os.environ)
-        e.update(env)
-        self.log = open(os.path.join(d, "monitor-%d.log" % time.monotonic_ns()), "w+")
-        self.proc = subprocess.Popen(
-            [ms.MONITOR, "--collector", "nvidia", "--port", str(port), "--metrics-port", "-1",
-             "--collection-interval-ms", "20", "--port-file", self.port_file,
-             "--log-level", "warn"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.log, env=e)
-        _procs.append(self.proc)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if os.path.exists(self.port_file):
-                kv = dict(line.split("=", 1) for line in open(self.port_file).read().split())
-                self.port = int(kv["grpc_port"])
-                self.target = "127.0.0.1:%d" % self.port
-                return
-            if self.proc.poll() is not None:
-                fail("energy-monitor exited early: " + self.stderr())
-            time.sleep(0.02)
-        fail("energy-monitor did not write its port file")
-
-    def stderr(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+    return ms.Monitor(collector="nvidia", interval_ms=20, port=port, metrics_port=-1, env=env,
+                      timeout=30)
 
 
 def start_profile(d, env, monitor, n, extra=()):
@@ -151,7 +120,7 @@ def group_restart():
     d = ms.tmpdir("ipw-fault-restart-")
     watts = 200.0
     env = nvml_env(d, "devices = 1\ndev0.power = %g\n" % watts)
-    mon = MonitorProc(d, env)
+    mon = monitor(env)
     n = 14
     prof, out, srv, lines_done = start_profile(d, env, mon.target, n)
     wait_records(prof, lines_done, 3)
@@ -159,7 +128,7 @@ def group_restart():
     mon.kill()
     print("energy-monitor killed (SIGKILL) after %d records" % lines_done(), flush=True)
     time.sleep(1.5)
-    mon = MonitorProc(d, env, port=mon.port)
+    mon = monitor(env, port=mon.port)
     print("energy-monitor started again on port %d after %.1f s" % (mon.port, time.time() - killed_at),
           flush=True)
     try:
@@ -193,6 +162,10 @@ def group_restart():
               "an unflagged query's energy is the GPU's (%.3f J vs %.3f J)" % (j or 0, watts * secs))
     s = json.load(open(os.path.join(run_dir, "summary.json")))
     show("summary.json telemetry", json.dumps(s.get("telemetry"), indent=1), 30)
+    tot = s["totals"]
+    check(tot.get("queries_without_energy") == len(flagged),
+          "summary.json says how many queries its energy total leaves out (%s of %s)"
+          % (tot.get("queries_without_energy"), tot.get("completed_queries")))
     srv.stop()
     mon.kill()
 
@@ -220,7 +193,7 @@ def group_clock():
     check(abs(shifted - 3600) < 5, "the library steps a program's wall clock (date: %+.0f s)"
           % shifted)
     for source in ("monitor", "local"):
-        mon = MonitorProc(d, env) if source == "monitor" else None
+        mon = monitor(env) if source == "monitor" else None
         n = 12
         prof, out, srv, lines_done = start_profile(
             d, env, mon.target if mon else "local", n,
@@ -314,8 +287,14 @@ def group_rapl():
     check(bad and min(bad) >= 10 and max(bad) <= 26,
           "CPU energy unavailable (-1) while the counter fails (readings %s), never a wrong value"
           % (bad and "%d-%d" % (min(bad) + 1, max(bad) + 1)))
-    print("  dram_energy_joules while it fails: %s (the tick's RAPL reads stop at the first "
-          "failing file)" % sorted({rows[i]["dram_energy_joules"] for i in bad}))
+    dram_bad = [rows[i]["dram_energy_joules"] for i in bad]
+    print("  dram_energy_joules while it fails: %s" % [round(x, 3) for x in dram_bad])
+    check(all(x >= 0 for x in dram_bad) and dram_bad == sorted(dram_bad),
+          "DRAM energy (another file) is still read while the package counter fails")
+    dram = [(r["timestamp_nanos"], r["dram_energy_joules"]) for r in rows]
+    dram_w = (dram[-1][1] - dram[0][1]) / ((dram[-1][0] - dram[0][0]) / 1e9)
+    check(abs(dram_w - 5.0) < 0.1 * 5.0, "DRAM energy continuous: %.2f W from first to last "
+          "reading (5 W)" % dram_w)
     check(all(r["cpu_memory_usage_mb"] > 0 for r in rows), "the rest of each tick is reported")
     fails = [line for line in se.splitlines() if "sample failed" in line]
     check(len(fails) == 1 and "intel-rapl:1/energy_uj" in fails[0] and

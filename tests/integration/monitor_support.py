@@ -73,23 +73,29 @@ def load_stubs():
 
 
 class Monitor:
-    """The energy-monitor binary on free ports (learned from --port-file)."""
+    """The energy-monitor binary on free ports (learned from --port-file). port: a fixed gRPC
+    port (a monitor restarted where its clients expect it); metrics_port -1 turns the
+    Prometheus endpoint off; env: variables added to this process's (fake hardware)."""
 
-    def __init__(self, *extra, collector="null", interval_ms=50):
+    def __init__(self, *extra, collector="null", interval_ms=50, port=0, metrics_port=0,
+                 env=None, timeout=10):
         self.dir = tmpdir("ipw-mon-")
         self.port_file = os.path.join(self.dir, "ports")
-        args = [MONITOR, "--collector", collector, "--port", "0", "--metrics-port", "0",
-                "--collection-interval-ms", str(interval_ms), "--port-file", self.port_file,
-                "--log-level", "warn"] + list(extra)
+        args = [MONITOR, "--collector", collector, "--port", str(port), "--metrics-port",
+                str(metrics_port), "--collection-interval-ms", str(interval_ms), "--port-file",
+                self.port_file, "--log-level", "warn"] + list(extra)
         self.log = open(os.path.join(self.dir, "stderr.log"), "w+")
-        self.proc = subprocess.Popen(args, stderr=self.log)
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.log, env=e)
         _monitors.append(self)
-        deadline = time.time() + 10
+        deadline = time.time() + timeout
         while time.time() < deadline:
             if os.path.exists(self.port_file):
                 kv = dict(line.split("=", 1) for line in open(self.port_file).read().split())
                 self.port = int(kv["grpc_port"])
-                self.metrics_port = int(kv["metrics_port"])
+                self.metrics_port = int(kv.get("metrics_port", "-1"))
                 self.target = "127.0.0.1:%d" % self.port
                 return
             if self.proc.poll() is not None:
@@ -125,6 +131,11 @@ class Monitor:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         return -1
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
 
     def terminate(self, timeout=10):
         if self.proc.poll() is None:

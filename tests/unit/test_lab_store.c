@@ -122,7 +122,18 @@ static void test_fresh_roundtrip(void **state)
     struct ipw_lab_totals t;
     assert_int_equal(ipw_lab_store_totals(s, &t, &eb), IPW_OK);
     assert_int_equal(t.runs, 1); /* the failed run adds nothing */
+    assert_int_equal(t.modelled_runs, 0);
     assert_double_equal(t.total_wh, 0.02, 1e-15);
+    /* a run whose energy a model gave (sim, cpu-model) is added, and counted as modelled so
+     * that no total including it is called measured */
+    struct ipw_lab_run c = sample_run("bare", 0.01);
+    snprintf(c.energy_source, sizeof c.energy_source, "modeled");
+    assert_int_equal(ipw_lab_store_begin_batch(s, "run", "m", "sim", 1, &batch, &eb), IPW_OK);
+    assert_int_equal(ipw_lab_store_add_run(s, batch, &c, "hello", NULL, &eb), IPW_OK);
+    assert_int_equal(ipw_lab_store_totals(s, &t, &eb), IPW_OK);
+    assert_int_equal(t.runs, 2);
+    assert_int_equal(t.modelled_runs, 1);
+    assert_double_equal(t.total_wh, 0.03, 1e-15);
     ipw_lab_store_close(s);
     /* WAL, as the web page and the command line share the file */
     sqlite3 *db;

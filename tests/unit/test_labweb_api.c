@@ -16,6 +16,7 @@
 #include "ipw/jsonutil.h"
 #include "ipw/labweb.h"
 #include "labweb/guard.h"
+#include "labweb/server.h"
 #include "labweb_http.h"
 
 #define TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -573,11 +574,44 @@ static void test_guard_functions(void **state)
     assert_false(lw_id_valid("%2e", 3));
 }
 
+/* The route table's matcher on its own (what the HTTP tests reach through a server). */
+static void test_route_find(void **state)
+{
+    struct lw_route_match m;
+    assert_int_equal(lw_route_find("POST", "/api/jobs/j12/cancel", &m), LW_ROUTE_FOUND);
+    assert_string_equal(m.pattern, "/api/jobs/*/cancel");
+    assert_string_equal(m.method, "POST");
+    assert_string_equal(m.id, "j12");
+    assert_int_equal(lw_route_find("HEAD", "/", &m), LW_ROUTE_FOUND);
+    assert_string_equal(m.method, "GET");
+    assert_string_equal(m.id, "");
+    assert_int_equal(lw_route_find("GET", "/api/jobs/j12/cancel", &m), LW_ROUTE_NO_METHOD);
+    assert_string_equal(m.pattern, "/api/jobs/*/cancel"); /* the route the 405 is about */
+    assert_int_equal(lw_route_find("GET", "/api/jobs/j12", &m), LW_ROUTE_FOUND);
+    assert_string_equal(m.pattern, "/api/jobs/*");
+    assert_int_equal(lw_route_find("DELETE", "/api/batches/rapl_calibrated_llama3.1:8b", &m),
+                     LW_ROUTE_FOUND);
+    assert_string_equal(m.id, "rapl_calibrated_llama3.1:8b");
+    assert_int_equal(lw_route_find("GET", "/api/jobs/../events", &m), LW_ROUTE_BAD_ID);
+    assert_int_equal(m.route, -1);
+    assert_int_equal(lw_route_find("GET", "/api/jobs//events", &m), LW_ROUTE_BAD_ID);
+    char longid[96] = "/api/jobs/";
+    memset(longid + 10, 'a', LW_ID_MAX + 1);
+    assert_int_equal(lw_route_find("GET", longid, &m), LW_ROUTE_BAD_ID);
+    longid[10 + LW_ID_MAX] = '\0';
+    assert_int_equal(lw_route_find("GET", longid, &m), LW_ROUTE_FOUND);
+    assert_int_equal(strlen(m.id), LW_ID_MAX);
+    assert_int_equal(lw_route_find("GET", "/api/jobs/j1/events/", &m), LW_ROUTE_NONE);
+    assert_int_equal(lw_route_find("get", "/api/summary", &m), LW_ROUTE_NO_METHOD);
+    assert_int_equal(lw_route_find("GET", "/api/nothing", &m), LW_ROUTE_NONE);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_guard_functions),
+        cmocka_unit_test(test_route_find),
         cmocka_unit_test(test_remote_bind_refused),
         cmocka_unit_test(test_remote_bind_allowed),
         cmocka_unit_test_setup_teardown(test_page_and_read_routes, setup, teardown),

@@ -141,9 +141,10 @@ static void test_batch_stored_and_removed(void **state)
     assert_int_equal(json_array_size(json_object_get(st, "median_ci95")), 2);
     json_decref(b);
 
-    /* the session totals are the measured (here modelled) energy of the stored runs */
+    /* the session totals are the stored runs' energy, here modelled (sim) and said so */
     json_t *t = get("/api/summary");
     assert_int_equal(json_integer_value(json_object_get(t, "runs")), 3);
+    assert_int_equal(json_integer_value(json_object_get(t, "modelled_runs")), 3);
     assert_double_equal(json_number_value(json_object_get(t, "total_wh")), total,
                         1e-12 * total);
     /* carbon at France's intensity from the country table */

@@ -61,6 +61,8 @@ static void test_totals(void **state)
     assert_double_equal(json_number_value(json_object_get(tot, "duration_s")), 102, 1e-9);
     assert_int_equal(json_integer_value(json_object_get(tot, "completed_queries")), 3);
     assert_int_equal(json_integer_value(json_object_get(tot, "failed_queries")), 0);
+    /* record 2 answered without energy: the sums above leave it out, and say so */
+    assert_int_equal(json_integer_value(json_object_get(tot, "queries_without_energy")), 1);
     json_decref(s);
     ipw_profile_totals_free(t);
 

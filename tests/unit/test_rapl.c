@@ -282,6 +282,15 @@ static void test_power_derivation(void **state)
 
 /* A counter that cannot be parsed fails that tick only; state is untouched, so no energy jumps
  * when it reads again. */
+static void corrupt(const char *root, const char *zone)
+{
+    /* in place: the collector holds the file open */
+    FILE *f = fopen(ipw_fake_rapl_path(root, zone), "r+");
+    assert_non_null(f);
+    fputs("oops\n", f);
+    fclose(f);
+}
+
 static void test_bad_counter_tick(void **state)
 {
     (void)state;
@@ -291,11 +300,7 @@ static void test_bad_counter_tick(void **state)
     ipw_errbuf eb = {0};
     struct ipw_collector *c = open_rapl(root, 50, &eb);
     assert_non_null(c);
-    /* in place: the collector holds the file open */
-    FILE *f = fopen(ipw_fake_rapl_path(root, "intel-rapl:1"), "r+");
-    assert_non_null(f);
-    fputs("oops\n", f);
-    fclose(f);
+    corrupt(root, "intel-rapl:1");
     ipw_fake_rapl_set(root, "intel-rapl:0", 9000);
     struct ipw_reading r;
     ipw_errbuf se = {0};
@@ -308,6 +313,52 @@ static void test_bad_counter_tick(void **state)
     ipw_fake_rapl_set(root, "intel-rapl:1", 1500);
     sample_ok(c, &r);
     assert_double_equal(r.v[IPW_M_CPU_ENERGY_J], (8000 + 500) / 1e6, 0);
+    ipw_collector_close(c);
+    ipw_test_rmtree(root);
+    free(root);
+}
+
+/* A failing package file leaves DRAM energy read, and the reverse; the failing role's energy
+ * resumes from its counter (the gap counted, no jump warning), with nothing invented meanwhile. */
+static void test_failing_file_spares_other_role(void **state)
+{
+    (void)state;
+    char *root = ipw_fake_sysfs_new();
+    ipw_fake_rapl_zone(root, "intel-rapl:0", "package-0", 1000000, IPW_FAKE_RAPL_RANGE);
+    ipw_fake_rapl_zone(root, "intel-rapl:0:0", "dram", 1000000, IPW_FAKE_RAPL_RANGE);
+    ipw_errbuf eb = {0};
+    struct ipw_collector *c = open_rapl(root, 50, &eb);
+    assert_non_null(c);
+    struct ipw_reading r;
+    ipw_errbuf se = {0};
+
+    corrupt(root, "intel-rapl:0");
+    for (int i = 1; i <= 3; i++) {
+        ipw_fake_rapl_set(root, "intel-rapl:0:0", 1000000 + 100000 * i);
+        assert_int_equal(ipw_collector_sample(c, &r, NULL, &se), IPW_E_IO);
+        assert_non_null(strstr(se.msg, "intel-rapl:0/energy_uj"));
+        assert_false(ipw_reading_has(&r, IPW_M_CPU_ENERGY_J));
+        assert_int_equal(r.energy_source[IPW_DOMAIN_CPU], IPW_ENERGY_NONE);
+        assert_true(ipw_reading_has(&r, IPW_M_DRAM_ENERGY_J));
+        assert_double_equal(r.v[IPW_M_DRAM_ENERGY_J], 0.1 * i, 1e-12);
+    }
+    ipw_fake_rapl_set(root, "intel-rapl:0", 1000000 + 7000000); /* 7 J during the failure */
+    sample_ok(c, &r);
+    assert_double_equal(r.v[IPW_M_CPU_ENERGY_J], 7.0, 0);
+    assert_double_equal(r.v[IPW_M_DRAM_ENERGY_J], 0.3, 1e-12);
+
+    corrupt(root, "intel-rapl:0:0");
+    ipw_fake_rapl_set(root, "intel-rapl:0", 1000000 + 8000000);
+    assert_int_equal(ipw_collector_sample(c, &r, NULL, &se), IPW_E_IO);
+    assert_non_null(strstr(se.msg, "intel-rapl:0:0/energy_uj"));
+    assert_double_equal(r.v[IPW_M_CPU_ENERGY_J], 8.0, 0);
+    assert_false(ipw_reading_has(&r, IPW_M_DRAM_ENERGY_J));
+    assert_false(ipw_reading_has(&r, IPW_M_DRAM_POWER_W));
+
+    corrupt(root, "intel-rapl:0");
+    assert_int_equal(ipw_collector_sample(c, &r, NULL, &se), IPW_E_IO);
+    assert_false(ipw_reading_has(&r, IPW_M_CPU_ENERGY_J)); /* nothing read: nothing set */
+    assert_false(ipw_reading_has(&r, IPW_M_DRAM_ENERGY_J));
     ipw_collector_close(c);
     ipw_test_rmtree(root);
     free(root);
@@ -470,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_reset_without_range),
         cmocka_unit_test(test_power_derivation),
         cmocka_unit_test(test_bad_counter_tick),
+        cmocka_unit_test(test_failing_file_spares_other_role),
         cmocka_unit_test(test_dies_and_top_level_dram),
         cmocka_unit_test(test_interval_warning),
         cmocka_unit_test(test_missing_powercap),

@@ -124,6 +124,12 @@ async function main() {
     const idle = run1.total_wh - run1.prefill_active_wh - run1.decode_active_wh;
     check(Math.abs(part('idle') - idle) <= 1e-15 * Math.max(1, idle), 'chart idle ' + part('idle') + ' != ' + idle);
     check(part('decode') > 0 && part('idle') > 0, 'the fake machine drew no active decode or idle energy');
+    // the session card calls the total measured only because every run read a (fake) counter
+    await page.waitForFunction(() => [...document.querySelectorAll('#session dt')].some((d) => d.textContent === 'Measured energy'),
+                               {timeout: 10000}).catch(() => {});
+    const sessionKeys = await page.$$eval('#session dt', (d) => d.map((x) => x.textContent));
+    check(sessionKeys.includes('Measured energy') && !sessionKeys.some((k) => k.includes('modelled')),
+          'session summary labels: ' + sessionKeys.join(', '));
 
     // a server that stalls mid-answer: wall time the server does not report as evaluating, so
     // M_eff deviates from E_llm by more than 20 % and the page shows it in red
