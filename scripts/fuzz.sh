@@ -3,7 +3,8 @@
 # UBSan (clang, build-fuzz/), runs each target for a bounded time or number of executions over
 # its corpus in fuzz/corpus/<name>/, adds to that corpus only the new inputs that reach code
 # the corpus did not (-merge=1, so it stays small), keeps crashes in build-fuzz/crashes/, and prints one
-# line of figures per target (executions, coverage, corpus size, crashes) for docs/testing.md.
+# line of figures per target (executions, coverage, corpus size, crashes, the machine's load
+# average at the start and the end: other work slows a nice-19 fuzzer) for docs/testing.md.
 #
 # usage: scripts/fuzz.sh [-t SECONDS] [-n RUNS] [-x] [TARGET...]
 #   -t SECONDS  time per target (default 300); the issue's full campaign is -t 3600
@@ -60,7 +61,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export IPW_LOG_LEVEL=error
 status=0
-printf '%-18s %8s %12s %8s %8s %8s %8s %s\n' target seconds execs exec/s cov ft corpus crashes
+printf '%-18s %8s %12s %8s %8s %8s %8s %-11s %s\n' target seconds execs exec/s cov ft corpus load crashes
 for t in "${targets[@]}"; do
     bin=build-fuzz/fuzz/fuzz_$t
     corpus=fuzz/corpus/$t
@@ -68,6 +69,7 @@ for t in "${targets[@]}"; do
     found=$(mktemp -d)
     mkdir -p "$corpus"
     start=$(date +%s)
+    load0=$(cut -d' ' -f1 /proc/loadavg)
     # found/ first: libFuzzer writes new inputs to the first corpus directory
     nice -n 19 "$bin" -max_total_time="$secs" -runs="$runs" -print_final_stats=1 \
         -artifact_prefix="build-fuzz/crashes/$t-" -timeout=25 -rss_limit_mb=2048 \
@@ -86,8 +88,8 @@ for t in "${targets[@]}"; do
     if [ "$rc" -ne 0 ] || [ "$crashes" -gt 0 ]; then
         status=1
     fi
-    printf '%-18s %8s %12s %8s %8s %8s %8s %s\n' "$t" "$took" "${execs:-?}" "${rate:-?}" \
-        "${cov:-?}" "${ft:-?}" "$(ls "$corpus" | wc -l)" \
+    printf '%-18s %8s %12s %8s %8s %8s %8s %-11s %s\n' "$t" "$took" "${execs:-?}" "${rate:-?}" \
+        "${cov:-?}" "${ft:-?}" "$(ls "$corpus" | wc -l)" "$load0-$(cut -d' ' -f1 /proc/loadavg)" \
         "$crashes$([ "$rc" -ne 0 ] && echo " (exit $rc, see $log)")"
 done
 exit $status

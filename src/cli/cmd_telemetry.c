@@ -152,6 +152,7 @@ static int run_remote(const char *target, int64_t interval_ns, long count, bool 
         print_header();
     int64_t last = 0;
     long printed = 0;
+    bool noted = false;
     int rc = 0;
     /* The remote reconnects on its own. A live view (no --count) waits for the monitor as long
      * as the user does; with --count the command must end, so a monitor that stays away for
@@ -190,6 +191,14 @@ static int run_remote(const char *target, int64_t interval_ns, long count, bool 
         while ((count <= 0 || printed < count) &&
                ipw_sampler_next_after(s, last, &rd, dev, &we) == IPW_OK) {
             last = rd.mono_ns;
+            /* a monitor running a modelled collector (cpu-model, sim) says so only in its
+             * platform name: say it in words, once, as the local path prints the notes */
+            if (!noted && (info->caps & IPW_CAP_MODELLED)) {
+                fprintf(stderr, "ipw telemetry: note: %s runs the %s collector: its power and "
+                                "energy are modelled, not measured\n",
+                        target, info->platform);
+                noted = true;
+            }
             emit(&rd, dev, info, as_json);
             printed++;
         }

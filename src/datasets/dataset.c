@@ -181,9 +181,7 @@ static ipw_err on_bad(void *ud, size_t index, size_t line, const char *msg, ipw_
     struct loader *L = ud;
     if (L->strict)
         return ipw_fail(eb, IPW_E_INVALID, "%s (strict mode: fix or remove the row)", msg);
-    L->ds->skipped_rows++;
-    if (L->ds->skipped_rows <= LOGGED_SKIPS)
-        ipw_warn("skipping malformed row: %s", msg);
+    L->ds->skipped_rows++; /* logged once the load succeeds: a file with no usable row is one error */
     if (json_array_size(L->ds->warnings) < IPW_DATASET_MAX_WARNINGS)
         json_array_append_new(L->ds->warnings, json_string(msg));
     return IPW_OK;
@@ -330,6 +328,8 @@ ipw_err ipw_dataset_load(const char *id, const struct ipw_dataset_options *opt,
         ipw_dataset_free(ds);
         return e;
     }
+    for (size_t i = 0; i < LOGGED_SKIPS && i < json_array_size(ds->warnings); i++)
+        ipw_warn("skipping malformed row: %s", json_string_value(json_array_get(ds->warnings, i)));
     if (ds->skipped_rows)
         ipw_warn("%s: skipped %zu malformed row%s of %zu", L.label, ds->skipped_rows,
                  ds->skipped_rows == 1 ? "" : "s", ds->source_rows);

@@ -476,11 +476,24 @@ ipw_err ss_cluster_load(const struct ipw_ss_options *o, struct ss_cluster *cl, i
 {
     memset(cl, 0, sizeof *cl);
     resolve_path(o, o->data_dir, cl->path, sizeof cl->path);
+    struct stat st;
+    if (stat(cl->path, &st) != 0) { /* say where a bare name was looked for, and what exists */
+        if (o->data_dir && o->cluster_config[0] != '/')
+            return ipw_fail(eb, IPW_E_NOTFOUND,
+                            "cluster config %s not found, neither here nor under %s/configs/"
+                            "cluster/; give a path, or the name of a bundled config (ls %s/"
+                            "configs/cluster)",
+                            o->cluster_config, o->data_dir, o->data_dir);
+        return ipw_fail(eb, IPW_E_NOTFOUND, "cluster config %s not found; give the path of a "
+                        "cluster config file", o->cluster_config);
+    }
     json_error_t je;
     json_t *root = json_load_file(cl->path, JSON_REJECT_DUPLICATES, &je);
+    if (!root && je.line > 0)
+        return ipw_fail(eb, IPW_E_INVALID, "cluster config %s is not valid JSON (line %d: %s); "
+                        "fix the file", cl->path, je.line, je.text);
     if (!root)
-        return ipw_fail(eb, IPW_E_INVALID, "cluster config %s: %s (line %d)", cl->path, je.text,
-                        je.line);
+        return ipw_fail(eb, IPW_E_INVALID, "cluster config %s: %s", cl->path, je.text);
     struct ctx c = {cl->path, eb, o->enable_attn_offloading};
     ipw_err e = IPW_OK;
     int64_t nn;

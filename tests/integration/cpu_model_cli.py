@@ -170,6 +170,12 @@ def test_monitor_and_top():
         check('platform="cpu-model"' in text, "the monitor auto-detected cpu-model")
         cpu = mon.metric('ipw_power_watts{domain="cpu"}')
         check(cpu is not None and abs(cpu - 119.0) < 6, "/metrics CPU power %s W at 100%%" % cpu)
+        p = subprocess.run([IPW, "telemetry", "--target", mon.target, "--count", "2", "--interval",
+                            "200ms"], capture_output=True, text=True, timeout=30)
+        notes = [l for l in p.stderr.splitlines() if "modelled, not measured" in l]
+        check(p.returncode == 0 and len(notes) == 1 and mon.target in notes[0],
+              "telemetry --target of a cpu-model monitor says, once, that it is modelled: %r"
+              % p.stderr)
         check(mon.terminate() == 0, "monitor exits 0")
         p = subprocess.run([IPW, "top", "--count", "2", "--interval", "200ms"], capture_output=True,
                            text=True, env=env_for(proc), timeout=30)

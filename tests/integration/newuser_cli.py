@@ -465,7 +465,31 @@ def test_telemetry_count_ends_without_monitor():
           "monitor gone: exit 1 naming it: rc %s, %r" % (p.returncode, err[-400:]))
 
 
+def test_walk_malformed_dataset():
+    """A dataset file with no usable row is one line (it was a warning per row, then the error
+    repeating the first); a file with some usable rows still warns about each bad one."""
+    d = ms.tmpdir("ipw-nu-walk-")
+    bad = os.path.join(d, "bad.jsonl")
+    with open(bad, "w") as f:
+        f.write("not json\n{\"question\": oops}\n")
+    p = run(SIM + ["--dataset", "mmlu-pro", "--dataset-path", bad, "--max-queries", "2",
+                   "--output-dir", os.path.join(d, "runs")])
+    check(p.returncode == 1 and len(lines(p)) == 1 and bad in p.stderr and
+          "no usable rows" in p.stderr and "bad.jsonl:1" in p.stderr,
+          "an all-malformed dataset is one line naming it: %r" % p.stderr)
+    row = {"question": "Q?", "options": ["a", "b"], "answer": "A"}
+    some = jsonl(d, "some.jsonl", [row])
+    with open(some, "a") as f:
+        f.write("not json\n")
+    p = run(SIM + ["--dataset", "mmlu-pro", "--dataset-path", some, "--max-queries", "2",
+                   "--output-dir", os.path.join(d, "runs2")])
+    warned = [line for line in lines(p) if "skipping malformed row" in line]
+    check(p.returncode == 0 and len(warned) == 1 and "some.jsonl:2" in warned[0],
+          "a partly malformed dataset runs and warns once per bad row: %r" % p.stderr)
+
+
 try:
+    test_walk_malformed_dataset()
     test_telemetry_count_ends_without_monitor()
     test_item14_rocm_smi_quiet()
     test_item14_sim_monitor_is_modelled()

@@ -89,7 +89,15 @@ expect session_sub "badsession.jsonl:1: sub_requests: 'output_toks' is missing" 
 printf '{"session_id": "x", "arrival_time_ns": 5, "sub_requests": []}\n' > emptysession.jsonl
 expect session_empty "a session needs a non-empty 'sub_requests' list" --dataset emptysession.jsonl
 expect no_dataset "give --dataset" --cluster-config single_node_single_instance.json
-expect missing_config "nope.json" --cluster-config nope.json --dataset $T
+expect missing_config "cluster config nope.json not found, neither here nor under $DATA/configs/cluster/" --cluster-config nope.json --dataset $T
+printf '{"num_nodes": 1,\n' > truncated.json
+out=$("$IPW" simulate --dataset $T --output nodir/out.csv 2>&1 >nodir.stdout)
+[ $? -eq 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && [ ! -s nodir.stdout ] ||
+    err "an unwritable --output must stop before the simulation runs (exit 1, one line): '$out'"
+printf '%s' "$out" | grep -qF "cannot write --output nodir/out.csv: directory nodir: No such file or directory" ||
+    err "unwritable --output: message '$out'"
+expect summary_dir "cannot write --summary /nonexist-dir/s.json: directory /nonexist-dir:" --dataset $T --summary /nonexist-dir/s.json
+expect config_json "cluster config truncated.json is not valid JSON (line 2: " --cluster-config truncated.json --dataset $T
 expect cxl_device 'nodes[0].instances[0].placement: "cxl:4" is not a device of cxl_mem (num_devices 4: cxl:0 to cxl:3)' --cluster-config $B/cxl_device.json --dataset $T
 expect cxl_block 'nodes[0].instances[0].placement: weights on "cxl:0" need a top-level cxl_mem block' --cluster-config $B/cxl_no_block.json --dataset $T
 expect cxl_range 'nodes[0].instances[0].placement.blocks[0].blocks: must be a block range list such as "0-3,5"' --cluster-config $B/cxl_range.json --dataset $T
