@@ -61,6 +61,12 @@ struct ipw_run_reader_options {
                               only one the records name */
     bool skip_malformed;   /* warn and go on past malformed lines instead of failing */
     size_t max_line_bytes; /* 0: 64 MiB */
+    /* Read records.jsonl once instead of first looking it through for records superseded by
+     * a later line (a query run again by --resume): the caller must then check
+     * ipw_run_reader_restarted at each eof, because when the log turns out to hold such a
+     * record the pass ends there and has to be made again (the reader has found them all and
+     * rewound). The digest is then known at the end of the first whole pass. */
+    bool single_pass;
 };
 
 struct ipw_run_reader;
@@ -74,6 +80,10 @@ ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_opt
  * in which case it is counted and skipped. */
 ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, bool *eof,
                             ipw_errbuf *eb);
+/* True when the eof just given was not the end of the log but, with single_pass, the end of a
+ * pass cut short by a superseded record: drop what the pass gathered and read again from the
+ * first record (the reader has rewound; this happens at most once). */
+bool ipw_run_reader_restarted(const struct ipw_run_reader *r);
 /* Back to the first record (for a second pass). */
 ipw_err ipw_run_reader_rewind(struct ipw_run_reader *r, ipw_errbuf *eb);
 const struct ipw_run_info *ipw_run_reader_info(const struct ipw_run_reader *r);
@@ -86,7 +96,8 @@ const char *ipw_run_reader_dir(const struct ipw_run_reader *r);
 size_t ipw_run_reader_skipped(const struct ipw_run_reader *r, const char **first_message);
 /* Size and SHA-256 (64 hex digits) of records.jsonl as the reader's first pass read it, whole:
  * what an analysis of it was computed from, without reading the file again. False when there
- * is none (an Arrow dataset, a pass cut short). */
+ * is none (an Arrow dataset, a pass cut short, or with single_pass before the first pass has
+ * reached the end). */
 bool ipw_run_reader_digest(const struct ipw_run_reader *r, uint64_t *bytes, char hex[65]);
 void ipw_run_reader_close(struct ipw_run_reader *r);
 

@@ -129,14 +129,28 @@ static bool wants_judge(const struct ctx *c, const struct ipw_run_query *q, bool
     return false;
 }
 
+/* a then b into dst, cut to size as snprintf "%s%s" would (once per record: printf's cost
+ * showed) */
+static void join(char *dst, size_t size, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > size - 1)
+        la = size - 1;
+    if (lb > size - 1 - la)
+        lb = size - 1 - la;
+    memcpy(dst, a, la);
+    memcpy(dst + la, b, lb);
+    dst[la + lb] = '\0';
+}
+
 static bool mcq_decided(const struct ipw_run_query *q, struct score *s)
 {
     enum ipw_mcq_rule rule;
     char letter = 0;
     s->verdict = ipw_score_mcq(q->response, q->reference, q->problem, &rule, &letter);
-    snprintf(s->method, sizeof s->method, "mcq:%s", ipw_mcq_rule_name(rule));
-    if (letter)
-        snprintf(s->extracted, sizeof s->extracted, "%c", letter);
+    join(s->method, sizeof s->method, "mcq:", ipw_mcq_rule_name(rule));
+    s->extracted[0] = letter; /* "" when none */
+    s->extracted[1] = '\0';
     return s->verdict == IPW_VERDICT_UNEVALUATED || letter != 0;
 }
 
@@ -190,7 +204,7 @@ static void score_query(struct ctx *c, const struct ipw_run_query *q, struct sco
         enum ipw_exact_rule rule;
         s->verdict = ipw_score_exact(q->response, q->reference, &rule, s->extracted,
                                      sizeof s->extracted);
-        snprintf(s->method, sizeof s->method, "exact:%s", ipw_exact_rule_name(rule));
+        join(s->method, sizeof s->method, "exact:", ipw_exact_rule_name(rule));
         if (s->verdict == IPW_VERDICT_UNEVALUATED)
             snprintf(s->method, sizeof s->method, "no-reference");
         decided = true;
@@ -286,17 +300,35 @@ static ipw_err judge_pass(struct ctx *c, struct ipw_run_reader *r, struct ipw_an
     return ipw_run_reader_rewind(r, eb);
 }
 
+/* v in decimal, as %ld prints it (printf was a twentieth of writing a line) */
+static void put_long(struct ipw_buf *b, long v)
+{
+    char t[24], *p = t + sizeof t;
+    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+    *--p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    ipw_buf_puts(b, p);
+}
+
 /* One line of scores.jsonl, written straight into b (a million of them for a large run: a
  * jansson document per line was a fifth of the analysis); byte for byte what ipw_json_dumps
  * prints for the same object, which the unit tests check. */
 static void score_line(struct ipw_buf *b, const struct ipw_run_query *q, const struct score *s,
                        const struct ipw_acc_used *u, bool scored)
 {
-    if (q->record_index >= 0)
-        ipw_buf_putf(b, "{\"record_index\":%ld", q->record_index);
-    else
+    if (q->record_index >= 0) {
+        ipw_buf_puts(b, "{\"record_index\":");
+        put_long(b, q->record_index);
+    } else {
         ipw_buf_puts(b, "{\"record_index\":null");
-    ipw_buf_putf(b, ",\"line\":%ld,\"kind\":", q->line);
+    }
+    ipw_buf_puts(b, ",\"line\":");
+    put_long(b, q->line);
+    ipw_buf_puts(b, ",\"kind\":");
     (void)ipw_json_put_string(b, ipw_item_kind_name(q->kind));
     ipw_buf_puts(b, ",\"verdict\":");
     (void)ipw_json_put_string(b, ipw_verdict_name(s->verdict));
@@ -448,6 +480,19 @@ static void stamp(json_t *doc, const struct ctx *c, uint64_t records)
     json_object_set_new(doc, "source", s);
 }
 
+/* What the analysis was computed from: the digest the reader took on its first pass, else the
+ * file read again (an Arrow dataset). */
+static ipw_err take_source(struct ctx *c, struct ipw_run_reader *r, ipw_errbuf *eb)
+{
+    uint64_t bytes;
+    char sha[65];
+    if (ipw_run_reader_digest(r, &bytes, sha)) {
+        c->source = ipw_analysis_stamp("records.jsonl", bytes, sha); /* no second read */
+        return IPW_OK;
+    }
+    return ipw_analysis_source(ipw_run_reader_dir(r), &c->source, eb);
+}
+
 static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc, bool want_reg,
                          const char *adir, struct ipw_analyze_result *res, ipw_errbuf *eb)
 {
@@ -463,12 +508,32 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
         e = out_open(&scores, path, eb);
     }
     uint64_t n = 0;
+    const struct ctx before = *c; /* the counts before the pass, for a pass made again */
     struct ipw_buf line; /* one scores.jsonl line; its strings are bounded by struct score */
     ipw_buf_init(&line, 4096);
     while (e == IPW_OK) {
         struct ipw_run_query q;
         bool eof;
         e = ipw_run_reader_next(r, &q, &eof, eb);
+        if (e == IPW_OK && eof && ipw_run_reader_restarted(r)) {
+            /* a record counted already was superseded by a later line (--resume): the reader
+             * now knows them all; count again from the first record */
+            c->cache_hits = before.cache_hits;
+            c->inferred_kinds = before.inferred_kinds;
+            c->modelled_answers = before.modelled_answers;
+            c->modelled_scored = before.modelled_scored;
+            c->unversioned = before.unversioned;
+            res->modelled_energy = 0;
+            n = 0;
+            ipw_accuracy_free(&acc);
+            ipw_accuracy_init(&acc);
+            ipw_regression_init(&reg);
+            if (want_acc) {
+                out_abort(&scores);
+                e = out_open(&scores, path, eb);
+            }
+            continue;
+        }
         if (e != IPW_OK || eof)
             break;
         if (c->opts->should_stop && c->opts->should_stop()) {
@@ -514,6 +579,8 @@ static ipw_err main_pass(struct ctx *c, struct ipw_run_reader *r, bool want_acc,
     }
     ipw_buf_free(&line);
     res->records = n;
+    if (e == IPW_OK && !c->source)
+        e = take_source(c, r, eb); /* single pass: the digest is whole now */
     if (e == IPW_OK && n == 0)
         e = ipw_fail(eb, IPW_E_NOTFOUND,
                      "%s/records.jsonl has no records: the run recorded no queries, so there is "
@@ -607,8 +674,14 @@ ipw_err ipw_analyze_run(const char *run_dir, const struct ipw_analyze_options *o
         return ipw_fail(eb, IPW_E_INVALID,
                         "unknown analysis '%s'; choose accuracy, regression or all", which);
 
+    struct ctx c = {.opts = opts};
+    c.judge_on = want_acc && opts->judge.base_url && *opts->judge.base_url;
+    /* Without a judge pass the records are read once: the reader notes each record_index on
+     * the way and reads again only when one comes twice (a --resume); the digest is then known
+     * at the end of the pass. */
     struct ipw_run_reader_options ro = {.model = opts->model,
-                                        .skip_malformed = opts->skip_malformed};
+                                        .skip_malformed = opts->skip_malformed,
+                                        .single_pass = !c.judge_on};
     struct ipw_run_reader *r;
     ipw_err e = ipw_run_reader_open(run_dir, &ro, &r, eb);
     if (e != IPW_OK)
@@ -616,15 +689,8 @@ ipw_err ipw_analyze_run(const char *run_dir, const struct ipw_analyze_options *o
     char adir[4200];
     snprintf(adir, sizeof adir, "%s/analysis", run_dir);
     e = ipw_mkdir_p(adir, eb);
-
-    struct ctx c = {.opts = opts};
-    uint64_t bytes;
-    char sha[65];
-    if (e == IPW_OK && ipw_run_reader_digest(r, &bytes, sha))
-        c.source = ipw_analysis_stamp("records.jsonl", bytes, sha); /* no second read */
-    else if (e == IPW_OK)
-        e = ipw_analysis_source(run_dir, &c.source, eb);
-    c.judge_on = want_acc && opts->judge.base_url && *opts->judge.base_url;
+    if (e == IPW_OK && !ro.single_pass)
+        e = take_source(&c, r, eb);
     char cpath[4300];
     snprintf(cpath, sizeof cpath, "%s/judge_cache.jsonl", adir);
     if (e == IPW_OK && c.judge_on) {

@@ -28,6 +28,7 @@ struct sc {
     const char *start, *p, *end;
     int depth;
     bool failed;
+    bool escaped; /* the last string had a backslash escape */
     struct ipw_scan_result *res;
 };
 
@@ -41,10 +42,18 @@ static bool fail(struct sc *c, const char *msg)
     return false;
 }
 
-static void ws(struct sc *c)
+static void ws_run(struct sc *c)
 {
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
         c->p++;
+}
+
+/* Whitespace: a byte above the space is none, so the usual case (no whitespace at all, as our
+ * writer prints) is one test, inline. */
+static inline void ws(struct sc *c)
+{
+    if (c->p < c->end && (unsigned char)*c->p <= ' ')
+        ws_run(c);
 }
 
 static int hexval(char ch)
@@ -97,6 +106,7 @@ static uint64_t special8(uint64_t x)
 static bool string(struct sc *c)
 {
     c->p++;
+    c->escaped = false;
     while (c->p < c->end) {
         /* the common case first: a run of plain ASCII, 16 or 8 bytes at a time, then byte by
          * byte */
@@ -112,7 +122,7 @@ static bool string(struct sc *c)
             int mask = _mm_movemask_epi8(sp);
             if (mask) {
                 q += __builtin_ctz((unsigned)mask);
-                break;
+                goto special; /* q is at the first byte that is not plain */
             }
             q += 16;
         }
@@ -126,6 +136,9 @@ static bool string(struct sc *c)
         }
         while (q < c->end && plain_byte[(unsigned char)*q])
             q++;
+#ifdef __SSE2__
+    special:
+#endif
         c->p = q;
         if (q == c->end)
             break;
@@ -137,6 +150,7 @@ static bool string(struct sc *c)
         if (ch < 0x20)
             return fail(c, "control character in a string");
         if (ch == '\\') {
+            c->escaped = true;
             if (c->end - c->p < 2)
                 break;
             char e = c->p[1];
@@ -280,9 +294,9 @@ static bool object(struct sc *c, member_fn on_member, void *ud)
             return fail(c, "':' expected");
         c->p++;
         ws(c);
+        bool plain = !c->escaped;
         struct span v;
-        bool ok = on_member ? on_member(ud, c, kb, ke, memchr(kb, '\\', (size_t)(ke - kb)) == NULL)
-                            : value(c, &v);
+        bool ok = on_member ? on_member(ud, c, kb, ke, plain) : value(c, &v);
         if (!ok)
             return false;
         ws(c);
@@ -356,7 +370,12 @@ static size_t decode(const char *b, const char *e, char *out)
     size_t n = 0;
     for (const char *p = b; p < e;) {
         if (*p != '\\') {
-            out[n++] = *p++;
+            /* the run up to the next escape, whole */
+            const char *esc = memchr(p, '\\', (size_t)(e - p));
+            size_t run = (size_t)((esc ? esc : e) - p);
+            memcpy(out + n, p, run);
+            n += run;
+            p += run;
             continue;
         }
         char x = p[1];
@@ -750,7 +769,7 @@ bool ipw_record_scan(const char *line, size_t len, const char *model,
 {
     memset(res, 0, sizeof *res);
     memset(q, 0, sizeof *q);
-    struct sc c = {line, line, line + len, 0, false, res};
+    struct sc c = {.start = line, .p = line, .end = line + len, .res = res};
     ws(&c);
     struct rec r;
     memset(&r, 0, sizeof r);

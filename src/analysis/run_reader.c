@@ -317,6 +317,14 @@ struct ipw_run_reader {
     size_t nsuperseded;
     char digest[65]; /* SHA-256 of records.jsonl as the first pass read it ("" if not whole) */
     uint64_t digest_bytes;
+    /* single_pass: the first pass digests the log and notes each line's record_index (one bit
+     * per index) instead of a pass of its own before; the first index seen twice ends it */
+    bool single;
+    bool restarted;
+    struct ipw_sha256 sha;
+    unsigned char *seen_bits;
+    size_t seen_bytes;
+    size_t max_line;
 };
 
 static void copy_str(char *dst, size_t size, const json_t *v)
@@ -411,13 +419,11 @@ static int cmp_long(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* record_index of one line: our writer's lines start with it (*checked false: the rest of the
- * line is not looked at); anything else is parsed (*checked true). -1: not a record. */
-static long line_index(const char *text, size_t len, bool *checked)
+/* record_index of a line our writer wrote: it starts with it. -2 for any other line. */
+static long quick_index(const char *text, size_t len)
 {
     static const char head[] = "{\"record_index\":";
     size_t hl = sizeof head - 1;
-    *checked = false;
     if (len > hl && memcmp(text, head, hl) == 0) {
         long v = 0;
         size_t i = hl, digits = 0;
@@ -426,7 +432,18 @@ static long line_index(const char *text, size_t len, bool *checked)
         if (digits && i < len && (text[i] == ',' || text[i] == '}'))
             return v;
     }
-    *checked = true;
+    return -2;
+}
+
+/* record_index of one line: the quick look when the line starts with it (*checked false: the
+ * rest of the line is not looked at); anything else is parsed (*checked true). -1: not a
+ * record. */
+static long line_index(const char *text, size_t len, bool *checked)
+{
+    long quick = quick_index(text, len);
+    *checked = quick == -2;
+    if (quick != -2)
+        return quick;
     json_t *rec = json_loadb(text, len, 0, NULL);
     const json_t *ri = json_object_get(rec, "record_index");
     long v = json_is_integer(ri) && json_integer_value(ri) >= 0 ? (long)json_integer_value(ri) : -1;
@@ -598,6 +615,76 @@ static bool is_superseded(const struct ipw_run_reader *r, long line)
            bsearch(&line, r->superseded, r->nsuperseded, sizeof line, cmp_long) != NULL;
 }
 
+/* ---- single_pass: the superseded records found on the way ------------------------------- */
+
+/* Indices below 2^26 are noted in at most 8 MiB of bits (a run numbers its records from 0, so
+ * a million-record run needs 125 KB); a larger one ends the single pass like a repeated one. */
+#define SEEN_MAX_BYTES ((size_t)8 << 20)
+
+/* Notes a line's record_index (as line_index reads it: the first pass's rule); false when it
+ * was seen before, or cannot be noted. */
+static bool note_index(struct ipw_run_reader *r, long index)
+{
+    if (index < 0)
+        return true;
+    if ((unsigned long)index / 8 >= SEEN_MAX_BYTES)
+        return false;
+    size_t byte = (size_t)index / 8, had = r->seen_bytes;
+    if (byte >= had) {
+        if (ipw_grow(&r->seen_bits, &r->seen_bytes, byte + 1, 1, SEEN_MAX_BYTES) != IPW_OK)
+            return false; /* the two-pass way reports the want of memory */
+        memset(r->seen_bits + had, 0, r->seen_bytes - had);
+    }
+    unsigned char bit = (unsigned char)(1u << (index % 8));
+    if (r->seen_bits[byte] & bit)
+        return false;
+    r->seen_bits[byte] |= bit;
+    return true;
+}
+
+static void end_single(struct ipw_run_reader *r)
+{
+    r->single = false;
+    ((struct jsonl_src *)r->src)->sha = NULL;
+    free(r->seen_bits);
+    r->seen_bits = NULL;
+    r->seen_bytes = 0;
+}
+
+/* The single pass reached the end of the log with no index twice: nothing is superseded, and
+ * the digest is whole. */
+static void single_done(struct ipw_run_reader *r)
+{
+    uint8_t d[32];
+    r->digest_bytes = r->sha.bytes;
+    ipw_sha256_final(&r->sha, d);
+    ipw_sha256_hex(d, r->digest);
+    end_single(r);
+}
+
+/* The first pass ends before the log does; find the superseded records the two-pass way. */
+static ipw_err single_abandon(struct ipw_run_reader *r, ipw_errbuf *eb)
+{
+    end_single(r);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/records.jsonl", r->dir);
+    return find_superseded(r, path, r->max_line, eb);
+}
+
+/* A record_index came again: some record given already may be superseded by a later line,
+ * which a single pass cannot take back. Find them all, rewind, and end the pass here. */
+static ipw_err start_over(struct ipw_run_reader *r, bool *eof, ipw_errbuf *eb)
+{
+    ipw_err e = single_abandon(r, eb);
+    if (e == IPW_OK)
+        e = r->ops->rewind(r->src, eb);
+    r->skipped = 0; /* model_checked stays: the check is made on the first record, once */
+    r->first_skip[0] = '\0';
+    r->restarted = e == IPW_OK;
+    *eof = true;
+    return e;
+}
+
 ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_options *opts,
                             struct ipw_run_reader **out, ipw_errbuf *eb)
 {
@@ -625,8 +712,14 @@ ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_opt
     if (ipw_path_exists(path)) {
         e = jsonl_open(path, max_line, &r->src, eb);
         r->ops = &jsonl_ops;
-        if (e == IPW_OK && (e = find_superseded(r, path, max_line, eb)) != IPW_OK)
+        r->max_line = max_line;
+        if (e == IPW_OK && r->opts.single_pass) {
+            r->single = true; /* superseded records are looked for on the way */
+            ipw_sha256_init(&r->sha);
+            ((struct jsonl_src *)r->src)->sha = &r->sha;
+        } else if (e == IPW_OK && (e = find_superseded(r, path, max_line, eb)) != IPW_OK) {
             r->ops->close(r->src);
+        }
     } else {
         /* no durable log: a run the original tool wrote keeps only the Arrow dataset */
         char state[4200];
@@ -699,6 +792,7 @@ ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, b
 {
     json_decref(r->current);
     r->current = NULL;
+    r->restarted = false;
     for (;;) {
         const char *text = NULL;
         size_t len = 0;
@@ -706,8 +800,12 @@ ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, b
         long line = 0;
         bool terminated = true;
         ipw_err e = r->ops->next(r->src, &text, &len, &rec, &line, &terminated, eof, eb);
+        if (e == IPW_OK && *eof && r->single)
+            single_done(r);
         if (e != IPW_OK || *eof)
             return e;
+        /* single_pass: the index the two-pass reader's first pass would note for this line */
+        long quick = r->single ? quick_index(text, len) : -2;
         if (line > 0 && is_superseded(r, line)) {
             json_decref(rec);
             continue;
@@ -745,6 +843,8 @@ ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, b
                 snprintf(r->model, sizeof r->model, "%s", res.first_model);
             }
         }
+        if (ok && r->single && !note_index(r, quick != -2 ? quick : q->record_index))
+            return start_over(r, eof, eb);
         if (ok) {
             q->line = line;
             return IPW_OK;
@@ -754,6 +854,9 @@ ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, b
         if (r->opts.skip_malformed || !terminated) {
             if (r->skipped++ == 0)
                 snprintf(r->first_skip, sizeof r->first_skip, "%s", local.msg);
+            /* single_pass notes no index: jansson refuses what the scanner refuses, so the
+             * two-pass reader's confirmation drops such a line whatever index it seems to
+             * have, and it neither supersedes nor is superseded */
             ipw_warn("skipping %s", local.msg);
             continue;
         }
@@ -770,8 +873,16 @@ ipw_err ipw_run_reader_rewind(struct ipw_run_reader *r, ipw_errbuf *eb)
     r->skipped = 0;
     r->first_skip[0] = '\0';
     r->model_checked = true; /* warned (or not) on the first pass */
+    if (r->single) {
+        /* the single pass was left before the end: nothing is known about superseded records */
+        ipw_err e = single_abandon(r, eb);
+        if (e != IPW_OK)
+            return e;
+    }
     return r->ops->rewind(r->src, eb);
 }
+
+bool ipw_run_reader_restarted(const struct ipw_run_reader *r) { return r->restarted; }
 
 bool ipw_run_reader_digest(const struct ipw_run_reader *r, uint64_t *bytes, char hex[65])
 {
@@ -804,6 +915,7 @@ void ipw_run_reader_close(struct ipw_run_reader *r)
     json_decref(r->current);
     json_decref(r->summary);
     free(r->superseded);
+    free(r->seen_bits);
     ipw_scan_arena_free(&r->arena);
     if (r->ops)
         r->ops->close(r->src);

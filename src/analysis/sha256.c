@@ -65,9 +65,11 @@ static void compress_portable(uint32_t h[8], const uint8_t *b)
 
 #ifdef HAVE_SHA_NI
 /* The SHA extensions keep the state as two vectors, ABEF and CDGH (A in the highest lane);
- * each sha256rnds2 does two rounds, each message group holds four schedule words. */
+ * each sha256rnds2 does two rounds, each message group holds four schedule words. The state
+ * stays in that form from block to block: nblocks consecutive blocks in one call. */
 __attribute__((target("sha,sse4.1,ssse3"))) static void compress_ni(uint32_t h[8],
-                                                                     const uint8_t *b)
+                                                                     const uint8_t *b,
+                                                                     size_t nblocks)
 {
     const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
     __m128i abcd = _mm_loadu_si128((const __m128i *)&h[0]); /* lanes A B C D */
@@ -76,25 +78,27 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void compress_ni(uint32_t h[8
     __m128i hgfe = _mm_shuffle_epi32(efgh, 0x1B);
     __m128i abef = _mm_alignr_epi8(badc, hgfe, 8);    /* lanes F E B A */
     __m128i cdgh = _mm_blend_epi16(hgfe, badc, 0xF0); /* lanes H G D C */
-    const __m128i abef0 = abef, cdgh0 = cdgh;
 
-    __m128i w[16];
-    for (int i = 0; i < 4; i++)
-        w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(b + 16 * i)), bswap);
-    for (int i = 4; i < 16; i++) {
-        /* W[t-16] + s0(W[t-15]), plus W[t-7], then s1(W[t-2]) word by word */
-        __m128i t = _mm_sha256msg1_epu32(w[i - 4], w[i - 3]);
-        t = _mm_add_epi32(t, _mm_alignr_epi8(w[i - 1], w[i - 2], 4));
-        w[i] = _mm_sha256msg2_epu32(t, w[i - 1]);
+    for (; nblocks; nblocks--, b += 64) {
+        const __m128i abef0 = abef, cdgh0 = cdgh;
+        __m128i w[16];
+        for (int i = 0; i < 4; i++)
+            w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(b + 16 * i)), bswap);
+        for (int i = 4; i < 16; i++) {
+            /* W[t-16] + s0(W[t-15]), plus W[t-7], then s1(W[t-2]) word by word */
+            __m128i t = _mm_sha256msg1_epu32(w[i - 4], w[i - 3]);
+            t = _mm_add_epi32(t, _mm_alignr_epi8(w[i - 1], w[i - 2], 4));
+            w[i] = _mm_sha256msg2_epu32(t, w[i - 1]);
+        }
+        for (int i = 0; i < 16; i++) {
+            __m128i m = _mm_add_epi32(w[i], _mm_loadu_si128((const __m128i *)&K[4 * i]));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m); /* now the new ABEF */
+            m = _mm_shuffle_epi32(m, 0x0E);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, m); /* the old ABEF became CDGH */
+        }
+        abef = _mm_add_epi32(abef, abef0);
+        cdgh = _mm_add_epi32(cdgh, cdgh0);
     }
-    for (int i = 0; i < 16; i++) {
-        __m128i m = _mm_add_epi32(w[i], _mm_loadu_si128((const __m128i *)&K[4 * i]));
-        cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m); /* now the new ABEF */
-        m = _mm_shuffle_epi32(m, 0x0E);
-        abef = _mm_sha256rnds2_epu32(abef, cdgh, m); /* the old ABEF became CDGH */
-    }
-    abef = _mm_add_epi32(abef, abef0);
-    cdgh = _mm_add_epi32(cdgh, cdgh0);
 
     __m128i feba = _mm_shuffle_epi32(abef, 0x1B);           /* lanes A B E F */
     __m128i ghcd = _mm_shuffle_epi32(cdgh, 0xB1);           /* lanes G H C D */
@@ -117,17 +121,19 @@ static bool cpu_has_sha_ni(void)
 
 static int use_ni = -1; /* -1: not decided yet */
 
-static void compress(struct ipw_sha256 *s, const uint8_t *b)
+/* nblocks consecutive 64-byte blocks */
+static void compress(struct ipw_sha256 *s, const uint8_t *b, size_t nblocks)
 {
 #ifdef HAVE_SHA_NI
     if (use_ni < 0)
         use_ni = cpu_has_sha_ni();
     if (use_ni) {
-        compress_ni(s->h, b);
+        compress_ni(s->h, b, nblocks);
         return;
     }
 #endif
-    compress_portable(s->h, b);
+    for (; nblocks; nblocks--, b += 64)
+        compress_portable(s->h, b);
 }
 
 bool ipw_sha256_accelerated(bool allow)
@@ -156,9 +162,10 @@ void ipw_sha256_update(struct ipw_sha256 *s, const void *data, size_t len)
     s->bytes += len;
     while (len) {
         if (s->fill == 0 && len >= 64) { /* whole blocks straight from the input */
-            compress(s, p);
-            p += 64;
-            len -= 64;
+            size_t whole = len / 64;
+            compress(s, p, whole);
+            p += 64 * whole;
+            len -= 64 * whole;
             continue;
         }
         size_t take = 64 - s->fill < len ? 64 - s->fill : len;
@@ -167,7 +174,7 @@ void ipw_sha256_update(struct ipw_sha256 *s, const void *data, size_t len)
         p += take;
         len -= take;
         if (s->fill == 64) {
-            compress(s, s->block);
+            compress(s, s->block, 1);
             s->fill = 0;
         }
     }

@@ -393,6 +393,100 @@ static void test_superseded(void **state)
     free(dir);
 }
 
+/* The records a reader gives in one whole pass, following a single_pass restart as a caller
+ * must (what was gathered before it is dropped); *restarts counts them. */
+static int whole_pass(struct ipw_run_reader *r, long *index, char answers[][8], int max,
+                      int *restarts)
+{
+    int n = 0;
+    for (;;) {
+        struct ipw_run_query q;
+        bool eof;
+        assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+        if (eof && ipw_run_reader_restarted(r)) {
+            (*restarts)++;
+            n = 0;
+            continue;
+        }
+        if (eof)
+            return n;
+        assert_true(n < max);
+        index[n] = q.record_index;
+        snprintf(answers[n], 8, "%s", q.response);
+        n++;
+    }
+}
+
+/* single_pass reads the log once when no record_index comes twice, with the digest known at
+ * the end of that pass; a repeated index ends the pass, and the pass made again gives what the
+ * two-pass reader gives (test_superseded), as does a rewind before the end. */
+static void test_single_pass(void **state)
+{
+    (void)state;
+    struct ipw_run_reader_options single = {.single_pass = true};
+    const char *clean = "{\"record_index\":0,\"model_answers\":{\"m\":\"x\"}}\n"
+                        "{\"problem\":\"b\",\"record_index\":1,\"model_answers\":{\"m\":\"y\"}}\n"
+                        "{\"record_index\":0,\"problem\":\"torn\",\"sta";
+    char *dir = make_run(clean, NULL);
+    struct ipw_run_reader *r;
+    assert_int_equal(ipw_run_reader_open(dir, &single, &r, NULL), IPW_OK);
+    uint64_t bytes;
+    char hex[65];
+    assert_false(ipw_run_reader_digest(r, &bytes, hex)); /* not read yet */
+    long index[8];
+    char answers[8][8];
+    int restarts = 0;
+    /* a torn line repeating an index supersedes nothing, so the single pass goes through */
+    assert_int_equal(whole_pass(r, index, answers, 8, &restarts), 2);
+    assert_int_equal(restarts, 0);
+    assert_true(ipw_run_reader_digest(r, &bytes, hex));
+    json_t *stamp;
+    assert_int_equal(ipw_analysis_source(dir, &stamp, NULL), IPW_OK);
+    assert_string_equal(hex, json_string_value(json_object_get(stamp, "sha256")));
+    assert_int_equal(bytes, strlen(clean));
+    json_decref(stamp);
+    ipw_run_reader_close(r);
+    ipw_test_rmtree(dir);
+    free(dir);
+
+    const char *resumed =
+        "{\"record_index\":0,\"problem\":\"a\",\"status\":\"ok\",\"model_answers\":{\"m\":\"x\"}}\n"
+        "{\"record_index\":1,\"problem\":\"b\",\"status\":\"failed\",\"error\":\"HTTP 500\"}\n"
+        "{\"problem\":\"c\",\"record_index\":2,\"status\":\"failed\",\"error\":\"timeout\"}\n"
+        "{\"record_index\":3,\"problem\":\"d\",\"status\":\"ok\",\"model_answers\":{\"m\":\"y\"}}\n"
+        "{\"record_index\":1,\"problem\":\"b\",\"status\":\"ok\",\"model_answers\":{\"m\":\"z\"}}\n"
+        "{\"status\":\"ok\",\"record_index\":2,\"problem\":\"c\",\"model_answers\":{\"m\":\"w\"}}\n";
+    const long want[] = {0, 3, 1, 2};
+    const char *want_answers[] = {"x", "y", "z", "w"};
+    dir = make_run(resumed, NULL);
+    for (int rewind_early = 0; rewind_early < 2; rewind_early++) {
+        assert_int_equal(ipw_run_reader_open(dir, &single, &r, NULL), IPW_OK);
+        restarts = 0;
+        if (rewind_early) {
+            struct ipw_run_query q;
+            bool eof;
+            assert_int_equal(ipw_run_reader_next(r, &q, &eof, NULL), IPW_OK);
+            assert_int_equal(ipw_run_reader_rewind(r, NULL), IPW_OK);
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            assert_int_equal(whole_pass(r, index, answers, 8, &restarts), 4);
+            for (int i = 0; i < 4; i++) {
+                assert_int_equal(index[i], want[i]);
+                assert_string_equal(answers[i], want_answers[i]);
+            }
+            assert_true(ipw_run_reader_digest(r, &bytes, hex));
+            assert_int_equal(bytes, strlen(resumed));
+            assert_int_equal(ipw_run_reader_rewind(r, NULL), IPW_OK);
+        }
+        /* the first index that comes again ends the single pass, once; after a rewind the
+         * reader knew them all from the start */
+        assert_int_equal(restarts, rewind_early ? 0 : 1);
+        ipw_run_reader_close(r);
+    }
+    ipw_test_rmtree(dir);
+    free(dir);
+}
+
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t next_rand(void)
 {
@@ -537,7 +631,7 @@ int main(void)
         cmocka_unit_test(test_modelled_from_summary),
         cmocka_unit_test(test_scanner),    cmocka_unit_test(test_superseded),
         cmocka_unit_test(test_scanner_matches_jansson),
-        cmocka_unit_test(test_digest_in_first_pass),
+        cmocka_unit_test(test_digest_in_first_pass), cmocka_unit_test(test_single_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
