@@ -22,9 +22,16 @@ struct wcol {
     int64_t length, null_count;
     size_t n_child;
     struct wcol *child;
-    const json_t *cur; /* this column's value in the row being appended, found by check() */
     size_t name_len;
-    size_t pos; /* where its member was in the parent object last time (rows share a shape) */
+    size_t pos;    /* where its member was in the parent object last time (rows share a shape) */
+    uint64_t seen; /* the object visit (writer's stamp) that gave this column its value */
+    /* STRUCT only: the child whose member sat at each position of the previous row's object
+     * (-1: none), this row's value at the positions that matched no child, and whether two
+     * children share a name (then every child not matched is looked up by name) */
+    int32_t *at;
+    const json_t **val;
+    size_t n_at;
+    bool twins;
 };
 
 struct out_buf {
@@ -46,6 +53,7 @@ struct ipw_arrow_writer {
     size_t n_nodes, n_bufs;
     uint8_t *nodes, *bufs; /* FieldNode / Buffer structs, 16 bytes each */
     struct out_buf *out;
+    uint64_t stamp; /* counts object visits, for wcol.seen */
 };
 
 static const uint8_t zeros[ARROW_ALIGN];
@@ -88,6 +96,8 @@ static void col_free(struct wcol *c)
     for (size_t i = 0; i < c->n_child; i++)
         col_free(&c->child[i]);
     free(c->child);
+    free(c->at);
+    free(c->val);
     free(c->valid.p);
     free(c->values.p);
     free(c->offsets.p);
@@ -105,6 +115,29 @@ static bool col_reset(struct wcol *c)
     for (size_t i = 0; i < c->n_child; i++)
         if (!col_reset(&c->child[i]))
             return false;
+    return true;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const struct ipw_arrow_field *const *)a)->name,
+                  (*(const struct ipw_arrow_field *const *)b)->name);
+}
+
+/* Whether two children of f share a name, into *twins; false when out of memory. */
+static bool find_twins(const struct ipw_arrow_field *f, bool *twins)
+{
+    *twins = false;
+    if (f->n_children < 2)
+        return true;
+    const struct ipw_arrow_field **v = malloc(f->n_children * sizeof *v);
+    if (!v)
+        return false;
+    memcpy(v, f->children, f->n_children * sizeof *v);
+    qsort(v, f->n_children, sizeof *v, by_name);
+    for (size_t i = 1; i < f->n_children && !*twins; i++)
+        *twins = strcmp(v[i - 1]->name, v[i]->name) == 0;
+    free(v);
     return true;
 }
 
@@ -152,31 +185,58 @@ static ipw_err col_init(struct wcol *c, const struct ipw_arrow_field *f, int dep
                 return e;
         }
     }
+    if (f->type == IPW_ARROW_STRUCT) {
+        c->n_at = c->n_child + 16; /* room for a few members without a column among the others */
+        c->at = malloc(c->n_at * sizeof *c->at);
+        c->val = malloc(c->n_at * sizeof *c->val);
+        if (!c->at || !c->val || !find_twins(f, &c->twins))
+            return ipw_fail(eb, IPW_E_NOMEM, "out of memory building Arrow columns");
+        for (size_t i = 0; i < c->n_at; i++)
+            c->at[i] = -1;
+    }
     return IPW_OK;
 }
 
-/* ---- value checks (done for the whole row before anything is appended) ------------------------ */
+/* ---- appending a row -------------------------------------------------------------------------- */
+
+/* A row is appended in one pass over its JSON, each object walked once in member order, each
+ * value checked and appended to its column as it is met. A value of the wrong type stops the
+ * pass and the columns are cut back to the rows before (col_cut): rows are almost always
+ * valid, so checking the whole row first would read every value twice. */
 
 struct path {
     const char *name[IPW_ARROW_MAX_DEPTH + 2];
     int n;
 };
 
-static ipw_err bad_value(const struct path *p, const struct ipw_arrow_field *f, const json_t *v,
-                         ipw_errbuf *eb)
+struct row_pass {
+    struct ipw_arrow_writer *w;
+    struct path p;  /* the STRUCT columns being walked, below the root */
+    size_t bytes;   /* the row's share of the batch, counted as the batch_bytes bound wants */
+    ipw_errbuf *eb;
+};
+
+static ipw_err bad_value(const struct row_pass *x, const struct ipw_arrow_field *f,
+                         const json_t *v)
 {
     char where[512] = "";
     size_t used = 0;
-    for (int i = 0; i < p->n && used < sizeof where; i++)
+    for (int i = 0; i <= x->p.n && used < sizeof where; i++)
         used += (size_t)snprintf(where + used, sizeof where - used, "%s%s", i ? "." : "",
-                                 p->name[i]);
+                                 i < x->p.n ? x->p.name[i] : f->name);
     static const char *const kinds[] = {"object", "array", "string", "integer",
                                         "real",   "true",  "false",  "null"};
     int t = json_typeof(v);
-    return ipw_fail(eb, IPW_E_INVALID,
+    return ipw_fail(x->eb, IPW_E_INVALID,
                     "Arrow column %s has type %s but the row gives a JSON %s; fix the value or "
                     "the schema",
                     where, ipw_arrow_type_name(f), t >= 0 && t < 8 ? kinds[t] : "value");
+}
+
+static ipw_err no_memory(struct row_pass *x)
+{
+    x->w->broken = true;
+    return ipw_fail(x->eb, IPW_E_NOMEM, "out of memory buffering an Arrow row");
 }
 
 static bool real_is_int64(double d)
@@ -184,145 +244,206 @@ static bool real_is_int64(double d)
     return d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0;
 }
 
-/* The member of object o for each child column of c, into child->cur. Rows come from one
- * builder, so a member sits where it sat in the previous row: that position is tried first with
- * one key comparison, and only a miss hashes the name (json_object_get). The hash lookups of
- * every column of every row were the largest part of the writer's time. */
-enum { MEMBERS_MAX = 64 };
-
-static void find_members(struct wcol *c, const json_t *o)
+static bool put8(struct wbuf *b, const void *v)
 {
-    const char *key[MEMBERS_MAX];
-    size_t klen[MEMBERS_MAX];
-    json_t *val[MEMBERS_MAX];
-    size_t n = 0;
-    for (void *it = json_object_iter((json_t *)o); it && n < MEMBERS_MAX;
-         it = json_object_iter_next((json_t *)o, it), n++) {
-        key[n] = json_object_iter_key(it);
-        klen[n] = json_object_iter_key_len(it);
-        val[n] = json_object_iter_value(it);
-    }
-    for (size_t k = 0; k < c->n_child; k++) {
-        struct wcol *ch = &c->child[k];
-        size_t g = ch->pos;
-        if (g < n && klen[g] == ch->name_len && memcmp(key[g], ch->f->name, klen[g]) == 0) {
-            ch->cur = val[g];
-            continue;
-        }
-        ch->cur = json_object_get(o, ch->f->name);
-        for (size_t i = 0; ch->cur && i < n; i++)
-            if (val[i] == ch->cur) {
-                ch->pos = i;
-                break;
-            }
-    }
+    if (!wbuf_reserve(b, 8))
+        return false;
+    memcpy(b->p + b->len, v, 8);
+    b->len += 8;
+    return true;
 }
 
-/* Checks a row's value for column c (and its children) and remembers it in c->cur, so that
- * append() does not look every member up a second time. */
-static ipw_err check(struct wcol *c, const json_t *v, struct path *p, size_t *bytes,
-                     ipw_errbuf *eb)
+/* Compared inline: names are short, and a memcmp call per member was 5-7 % of the writer's time. */
+static bool is_named(const struct wcol *c, const char *k, size_t kl)
 {
-    const struct ipw_arrow_field *f = c->f;
-    c->cur = v;
-    p->name[p->n++] = f->name;
-    *bytes += 8;
-    ipw_err e = IPW_OK;
-    if (v && !json_is_null(v)) {
-        switch (f->type) {
-        case IPW_ARROW_NULL: e = bad_value(p, f, v, eb); break;
-        case IPW_ARROW_BOOL:
-            if (!json_is_boolean(v))
-                e = bad_value(p, f, v, eb);
-            break;
-        case IPW_ARROW_INT:
-            if (!json_is_integer(v) && !(json_is_real(v) && real_is_int64(json_real_value(v))))
-                e = bad_value(p, f, v, eb);
-            break;
-        case IPW_ARROW_FLOAT:
-            if (!json_is_number(v))
-                e = bad_value(p, f, v, eb);
-            break;
-        case IPW_ARROW_UTF8:
-            if (!json_is_string(v))
-                e = bad_value(p, f, v, eb);
-            else if (json_string_length(v) > IPW_ARROW_MAX_STRING)
-                e = ipw_fail(eb, IPW_E_RANGE,
-                             "a value of Arrow column %s is %zu bytes, over the %zu-byte limit",
-                             f->name, json_string_length(v), IPW_ARROW_MAX_STRING);
-            else
-                *bytes += json_string_length(v);
-            break;
-        case IPW_ARROW_STRUCT:
-            if (!json_is_object(v)) {
-                e = bad_value(p, f, v, eb);
-                break;
-            }
-            find_members(c, v);
-            for (size_t i = 0; i < c->n_child && e == IPW_OK; i++)
-                e = check(&c->child[i], c->child[i].cur, p, bytes, eb);
-            break;
-        default: e = ipw_fail(eb, IPW_E_INTERNAL, "unexpected Arrow type in writer"); break;
-        }
-    }
-    p->n--;
-    return e;
+    if (kl != c->name_len)
+        return false;
+    for (size_t i = 0; i < kl; i++)
+        if (k[i] != c->f->name[i])
+            return false;
+    return true;
 }
 
-/* ---- appending ---------------------------------------------------------------------------------- */
-
-static bool append(struct wcol *c, const json_t *v)
+/* A null in column c (and in each child of a STRUCT: a null struct still takes their slot). */
+static bool put_null(struct wcol *c)
 {
-    bool isnull = !v || json_is_null(v);
+    int64_t i = c->length++;
+    c->null_count++;
+    bool ok = true;
+    switch (c->f->type) {
+    case IPW_ARROW_NULL: return true;
+    case IPW_ARROW_BOOL: ok = bit_put(&c->values, i, false); break;
+    case IPW_ARROW_INT:
+    case IPW_ARROW_FLOAT: ok = put8(&c->values, &(uint64_t){0}); break;
+    case IPW_ARROW_UTF8: ok = wbuf_put(&c->offsets, &(int32_t){(int32_t)c->values.len}, 4); break;
+    case IPW_ARROW_STRUCT:
+        for (size_t k = 0; k < c->n_child && ok; k++)
+            ok = put_null(&c->child[k]);
+        break;
+    default: break;
+    }
+    return ok && bit_put(&c->valid, i, false);
+}
+
+static ipw_err put_object(struct wcol *c, const json_t *o, struct row_pass *x);
+
+/* Checks value v (NULL: absent) against column c and appends it. */
+static ipw_err put(struct wcol *c, const json_t *v, struct row_pass *x)
+{
+    if (!v || json_is_null(v))
+        return put_null(c) ? IPW_OK : no_memory(x);
     const struct ipw_arrow_field *f = c->f;
     int64_t i = c->length;
-    if (f->type == IPW_ARROW_NULL) {
-        c->length++;
-        c->null_count++;
-        return true;
-    }
-    if (!bit_put(&c->valid, i, !isnull))
-        return false;
+    bool ok = true;
     switch (f->type) {
     case IPW_ARROW_BOOL:
-        if (!bit_put(&c->values, i, !isnull && json_is_true(v)))
-            return false;
+        if (!json_is_boolean(v))
+            return bad_value(x, f, v);
+        ok = bit_put(&c->values, i, json_is_true(v));
         break;
     case IPW_ARROW_INT: {
-        int64_t x = 0;
-        if (!isnull)
-            x = json_is_integer(v) ? (int64_t)json_integer_value(v)
-                                   : (int64_t)json_real_value(v);
-        if (!wbuf_put(&c->values, &x, 8))
-            return false;
+        int64_t n;
+        if (json_is_integer(v))
+            n = (int64_t)json_integer_value(v);
+        else if (json_is_real(v) && real_is_int64(json_real_value(v)))
+            n = (int64_t)json_real_value(v);
+        else
+            return bad_value(x, f, v);
+        ok = put8(&c->values, &n);
         break;
     }
     case IPW_ARROW_FLOAT: {
-        double x = isnull ? 0.0 : json_number_value(v);
-        if (!wbuf_put(&c->values, &x, 8))
-            return false;
+        double d;
+        if (json_is_real(v))
+            d = json_real_value(v);
+        else if (json_is_integer(v))
+            d = (double)json_integer_value(v);
+        else
+            return bad_value(x, f, v);
+        ok = put8(&c->values, &d);
         break;
     }
     case IPW_ARROW_UTF8: {
-        if (!isnull && !wbuf_put(&c->values, json_string_value(v), json_string_length(v)))
-            return false;
-        int32_t end = (int32_t)c->values.len;
-        if (!wbuf_put(&c->offsets, &end, 4))
-            return false;
+        if (!json_is_string(v))
+            return bad_value(x, f, v);
+        size_t n = json_string_length(v);
+        if (n > IPW_ARROW_MAX_STRING)
+            return ipw_fail(x->eb, IPW_E_RANGE,
+                            "a value of Arrow column %s is %zu bytes, over the %zu-byte limit",
+                            f->name, n, IPW_ARROW_MAX_STRING);
+        x->bytes += n;
+        ok = wbuf_put(&c->values, json_string_value(v), n) &&
+             wbuf_put(&c->offsets, &(int32_t){(int32_t)c->values.len}, 4);
         break;
     }
-    case IPW_ARROW_STRUCT:
-        /* a null struct still takes a slot in each child: null there too */
-        for (size_t k = 0; k < c->n_child; k++)
-            if (!append(&c->child[k], isnull ? NULL : c->child[k].cur))
-                return false;
+    case IPW_ARROW_STRUCT: {
+        if (!json_is_object(v))
+            return bad_value(x, f, v);
+        x->p.name[x->p.n++] = f->name;
+        ipw_err e = put_object(c, v, x);
+        x->p.n--;
+        if (e != IPW_OK)
+            return e;
         break;
-    default: return false;
     }
-    if (isnull)
-        c->null_count++;
+    default: return bad_value(x, f, v); /* IPW_ARROW_NULL: only null fits */
+    }
+    if (!ok || !bit_put(&c->valid, i, true))
+        return no_memory(x);
     c->length++;
-    return true;
+    return IPW_OK;
+}
+
+/* Appends object o's members to the children of STRUCT column c (not c's own slot). Rows come
+ * from one builder, so a member sits where it sat in the previous row: the child found there
+ * last time is tried with one key comparison. A member that matches no child that way waits in
+ * c->val; each child left over is then looked up by name, and where it was found is
+ * remembered. The members are a linked list: in a row that is not in the cache each link is a
+ * miss, and the next link is only known once the previous one has arrived; so the next member
+ * is prefetched before the current one's value is appended, which hides part of the wait.
+ * (Following the whole list first, prefetching the values on the way, was slower.) */
+static ipw_err put_object(struct wcol *c, const json_t *o, struct row_pass *x)
+{
+    uint64_t stamp = ++x->w->stamp;
+    size_t m = 0, unmatched = 0;
+    x->bytes += 8 * c->n_child;
+    for (void *it = json_object_iter((json_t *)o), *next; it; it = next, m++) {
+        next = json_object_iter_next((json_t *)o, it);
+        if (next)
+            __builtin_prefetch(next);
+        const json_t *v = json_object_iter_value(it);
+        int32_t g = m < c->n_at ? c->at[m] : -1;
+        if (g >= 0 && is_named(&c->child[g], json_object_iter_key(it),
+                               json_object_iter_key_len(it))) {
+            c->child[g].seen = stamp;
+            ipw_err e = put(&c->child[g], v, x);
+            if (e != IPW_OK)
+                return e;
+            continue;
+        }
+        unmatched++;
+        if (m < c->n_at) {
+            c->at[m] = -1;
+            c->val[m] = v;
+        }
+    }
+    size_t kept = m < c->n_at ? m : c->n_at;
+    for (size_t k = 0; k < c->n_child; k++) {
+        struct wcol *ch = &c->child[k];
+        if (ch->seen == stamp)
+            continue;
+        /* every member matched a child (and names are unique): this one is absent */
+        const json_t *v = unmatched || c->twins ? json_object_get(o, ch->f->name) : NULL;
+        for (size_t g = 0; v && g < kept; g++)
+            if (c->at[g] < 0 && c->val[g] == v) {
+                if (ch->pos < c->n_at && c->at[ch->pos] == (int32_t)k)
+                    c->at[ch->pos] = -1;
+                c->at[g] = (int32_t)k;
+                ch->pos = g;
+                break;
+            }
+        ipw_err e = put(ch, v, x);
+        if (e != IPW_OK)
+            return e;
+    }
+    return IPW_OK;
+}
+
+/* Cuts a bitmap back to its first n bits. */
+static void bits_cut(struct wbuf *b, int64_t n)
+{
+    b->len = (size_t)(n + 7) / 8;
+    if (n % 8)
+        b->p[n / 8] &= (uint8_t)((1u << (n % 8)) - 1);
+}
+
+/* Cuts column c (and its children) back to its first n rows: a row refused half way. */
+static void col_cut(struct wcol *c, int64_t n)
+{
+    for (size_t k = 0; k < c->n_child; k++)
+        col_cut(&c->child[k], n);
+    if (c->length <= n)
+        return;
+    c->length = n;
+    switch (c->f->type) {
+    case IPW_ARROW_NULL: c->null_count = n; return;
+    case IPW_ARROW_BOOL: bits_cut(&c->values, n); break;
+    case IPW_ARROW_INT:
+    case IPW_ARROW_FLOAT: c->values.len = 8 * (size_t)n; break;
+    case IPW_ARROW_UTF8: {
+        int32_t end;
+        memcpy(&end, c->offsets.p + 4 * n, 4);
+        c->offsets.len = 4 * ((size_t)n + 1);
+        c->values.len = (size_t)end;
+        break;
+    }
+    default: break;
+    }
+    bits_cut(&c->valid, n);
+    int64_t valid = 0;
+    for (size_t i = 0; i < c->valid.len; i++)
+        valid += __builtin_popcount(c->valid.p[i]);
+    c->null_count = n - valid;
 }
 
 /* ---- flatbuffer metadata ------------------------------------------------------------------------ */
@@ -626,27 +747,23 @@ ipw_err ipw_arrow_writer_append(struct ipw_arrow_writer *w, const json_t *row, i
                         w->finished ? "finished" : "in error after an earlier failure");
     if (!json_is_object(row))
         return ipw_fail(eb, IPW_E_INVALID, "an Arrow row must be a JSON object");
-    struct path p = {.n = 0};
-    size_t bytes = 0;
-    find_members(&w->root, row);
-    for (size_t k = 0; k < w->root.n_child; k++) {
-        ipw_err e = check(&w->root.child[k], w->root.child[k].cur, &p, &bytes, eb);
-        if (e != IPW_OK)
-            return e;
+    struct row_pass x = {.w = w, .eb = eb};
+    ipw_err e = put_object(&w->root, row, &x);
+    if (e == IPW_OK && w->buf_rows && w->buf_bytes + x.bytes > w->batch_bytes) {
+        /* the row starts the next batch: taken back, the batch emitted, the row put again */
+        col_cut(&w->root, (int64_t)w->buf_rows);
+        e = ipw_arrow_writer_flush(w, eb);
+        x.bytes = 0;
+        if (e == IPW_OK)
+            e = put_object(&w->root, row, &x);
     }
-    if (w->buf_rows && w->buf_bytes + bytes > w->batch_bytes) {
-        ipw_err e = ipw_arrow_writer_flush(w, eb);
-        if (e != IPW_OK)
-            return e;
-    }
-    for (size_t k = 0; k < w->root.n_child; k++) {
-        if (!append(&w->root.child[k], w->root.child[k].cur)) {
-            w->broken = true;
-            return ipw_fail(eb, IPW_E_NOMEM, "out of memory buffering an Arrow row");
-        }
+    if (e != IPW_OK) {
+        if (!w->broken)
+            col_cut(&w->root, (int64_t)w->buf_rows);
+        return e;
     }
     w->buf_rows++;
-    w->buf_bytes += bytes;
+    w->buf_bytes += x.bytes;
     w->st.rows++;
     if (w->buf_rows >= w->batch_rows || w->buf_bytes >= w->batch_bytes)
         return ipw_arrow_writer_flush(w, eb);

@@ -340,6 +340,229 @@ static void test_member_order_varies(void **state)
     ipw_arrow_field_free(schema);
 }
 
+/* ---- rows refused half way, rows that start the next batch ----------------------------------- */
+
+static uint64_t rnd(uint64_t *r)
+{
+    *r ^= *r << 13;
+    *r ^= *r >> 7;
+    *r ^= *r << 17;
+    return *r;
+}
+
+/* Sets o[key] to v, most often as o's last member (so that the row's other values come first). */
+static void set_member(json_t *o, const char *key, json_t *v, uint64_t *r)
+{
+    if (rnd(r) % 4)
+        json_object_del(o, key);
+    json_object_set_new(o, key, v);
+}
+
+/* A row for nested_schema(): each value absent, null or present at random. */
+static json_t *random_row(uint64_t *r)
+{
+    json_t *o = json_object(), *a = json_object(), *b = json_object(), *c = json_object();
+    char s[24];
+    snprintf(s, sizeof s, "%.*s", (int)(rnd(r) % 20), "abcdefghijklmnopqrstuvwxyz");
+    json_t *vals[] = {json_string(s), json_integer((json_int_t)(rnd(r) % 1000) - 500),
+                      json_real((double)(rnd(r) % 1000) / 8), json_boolean(rnd(r) % 2)};
+    const char *keys[] = {"s", "i", "f", "b"};
+    for (int k = 0; k < 4; k++) {
+        int pick = (int)(rnd(r) % 6);
+        if (pick == 0)
+            json_decref(vals[k]);
+        else
+            set_member(o, keys[k], pick == 1 ? (json_decref(vals[k]), json_null()) : vals[k], r);
+    }
+    if (rnd(r) % 3 == 0)
+        set_member(o, "n", json_null(), r);
+    json_object_set_new(c, "deep", rnd(r) % 4 ? json_integer((json_int_t)rnd(r) % 99) : json_null());
+    if (rnd(r) % 3)
+        json_object_set_new(c, "ok", json_boolean(rnd(r) % 2));
+    if (rnd(r) % 4)
+        json_object_set_new(b, "name", json_string(s + (s[0] ? 1 : 0)));
+    int pick = (int)(rnd(r) % 4);
+    if (pick)
+        json_object_set_new(b, "c", pick == 1 ? json_null() : json_incref(c));
+    json_object_set_new(a, "x", rnd(r) % 3 ? json_real((double)(rnd(r) % 77)) : json_null());
+    pick = (int)(rnd(r) % 4);
+    if (pick)
+        set_member(a, "b", pick == 1 ? json_null() : json_incref(b), r);
+    if (rnd(r) % 2)
+        json_object_set_new(a, "empty", json_object());
+    pick = (int)(rnd(r) % 5);
+    if (pick)
+        set_member(o, "a", pick == 1 ? json_null() : json_incref(a), r);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    return o;
+}
+
+/* A row like random_row's with one value of the wrong type, placed at random depth. */
+static json_t *refused_row(uint64_t *r)
+{
+    static const char *const bad[] = {
+        "{\"s\":5}",         "{\"i\":\"x\"}",      "{\"i\":2.5}",           "{\"f\":\"1\"}",
+        "{\"b\":0}",         "{\"n\":1}",          "{\"a\":[1]}",           "{\"a\":{\"x\":true}}",
+        "{\"a\":{\"b\":\"s\"}}", "{\"a\":{\"b\":{\"name\":3}}}", "{\"a\":{\"empty\":5}}",
+        "{\"a\":{\"b\":{\"c\":{\"deep\":1e30}}}}", "{\"a\":{\"b\":{\"c\":{\"ok\":\"true\"}}}}"};
+    json_t *row = random_row(r), *patch = jload(bad[rnd(r) % (sizeof bad / sizeof *bad)]);
+    /* merge the patch in: its objects are created where the row lacks them */
+    json_t *dst = row, *src = patch;
+    for (;;) {
+        const char *k = json_object_iter_key(json_object_iter(src));
+        json_t *v = json_object_get(src, k), *have = json_object_get(dst, k);
+        if (!json_is_object(v) || !json_object_size(v)) {
+            set_member(dst, k, json_incref(v), r);
+            break;
+        }
+        if (!json_is_object(have)) {
+            have = json_object();
+            set_member(dst, k, have, r);
+        }
+        dst = have;
+        src = v;
+    }
+    json_decref(patch);
+    return row;
+}
+
+/* A row refused half way (some of its values already appended to their columns) must leave the
+ * stream exactly as if it had never been offered: same bytes, batches, validity bitmaps and
+ * null counts, wherever in a batch it falls. */
+static void test_refused_rows_leave_no_trace(void **state)
+{
+    (void)state;
+    struct ipw_arrow_field *schema = nested_schema();
+    struct ipw_arrow_writer_options opt = {.batch_rows = 13};
+    struct ipw_arrow_mem plain = {0}, offered = {0};
+    struct ipw_arrow_writer *wp, *wo;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_arrow_writer_new(schema, NULL, &opt, ipw_arrow_mem_sink, &plain, &wp, &eb),
+                     IPW_OK);
+    assert_int_equal(
+        ipw_arrow_writer_new(schema, NULL, &opt, ipw_arrow_mem_sink, &offered, &wo, &eb), IPW_OK);
+    uint64_t r = 0x9E3779B97F4A7C15ull;
+    int refused = 0;
+    for (int i = 0; i < 400; i++) {
+        while (rnd(&r) % 3 == 0) {
+            json_t *bad = refused_row(&r);
+            if (ipw_arrow_writer_append(wo, bad, &eb) != IPW_E_INVALID) {
+                char *t = json_dumps(bad, JSON_COMPACT);
+                fail_msg("row not refused: %s", t);
+            }
+            assert_non_null(strstr(eb.msg, "Arrow column"));
+            json_decref(bad);
+            refused++;
+        }
+        json_t *row = random_row(&r);
+        assert_int_equal(ipw_arrow_writer_append(wp, row, &eb), IPW_OK);
+        assert_int_equal(ipw_arrow_writer_append(wo, row, &eb), IPW_OK);
+        json_decref(row);
+    }
+    assert_true(refused > 100);
+    assert_int_equal(ipw_arrow_writer_finish(wp, &eb), IPW_OK);
+    assert_int_equal(ipw_arrow_writer_finish(wo, &eb), IPW_OK);
+    assert_int_equal(offered.len, plain.len);
+    assert_memory_equal(offered.data, plain.data, plain.len);
+    json_t *got = read_back(&plain, IPW_OK);
+    assert_int_equal(json_array_size(json_object_get(got, "rows")), 400);
+    json_decref(got);
+    ipw_arrow_writer_free(wp);
+    ipw_arrow_writer_free(wo);
+    free(plain.data);
+    free(offered.data);
+    ipw_arrow_field_free(schema);
+}
+
+/* batch_bytes: a row that would take the buffered batch past the bound starts the next batch.
+ * A row counts 8 bytes per column it reaches (the children of a null struct are not reached)
+ * plus its strings' bytes; a batch is also emitted as soon as it reaches the bound. */
+static void test_batch_bytes(void **state)
+{
+    (void)state;
+    struct ipw_arrow_field *s = ipw_arrow_field_new("", IPW_ARROW_STRUCT);
+    ipw_arrow_field_add(s, "k", IPW_ARROW_INT);
+    ipw_arrow_field_add(s, "v", IPW_ARROW_UTF8);
+    struct ipw_arrow_field *st = ipw_arrow_field_add(s, "st", IPW_ARROW_STRUCT);
+    ipw_arrow_field_add(st, "b", IPW_ARROW_BOOL);
+    const size_t bound = 200;
+    struct ipw_arrow_writer_options opt = {.batch_rows = 1000, .batch_bytes = bound};
+    struct ipw_arrow_mem m = {0};
+    struct ipw_arrow_writer *w;
+    ipw_errbuf eb = {0};
+    assert_int_equal(ipw_arrow_writer_new(s, NULL, &opt, ipw_arrow_mem_sink, &m, &w, &eb), IPW_OK);
+    json_t *want = json_array(); /* the batch sizes the rule gives */
+    size_t buf = 0, rows = 0;
+    const int n = 500;
+    for (int i = 0; i < n; i++) {
+        size_t len = i % 50 == 7 ? 300 : (size_t)(i * 37) % 90;
+        char *v = malloc(len + 1);
+        memset(v, 'a' + i % 26, len);
+        v[len] = '\0';
+        json_t *row = json_pack("{s:i, s:s}", "k", i, "v", v);
+        bool has_st = i % 3 != 0;
+        if (has_st)
+            json_object_set_new(row, "st", json_pack("{s:b}", "b", i % 2));
+        if (i % 11 == 0) {
+            json_object_set_new(row, "v", json_null());
+            len = 0;
+        }
+        free(v);
+        size_t bytes = 3 * 8 + (has_st ? 8 : 0) + len;
+        if (rows && buf + bytes > bound) {
+            json_array_append_new(want, json_integer((json_int_t)rows));
+            buf = rows = 0;
+        }
+        buf += bytes;
+        rows++;
+        if (buf >= bound) {
+            json_array_append_new(want, json_integer((json_int_t)rows));
+            buf = rows = 0;
+        }
+        assert_int_equal(ipw_arrow_writer_append(w, row, &eb), IPW_OK);
+        json_decref(row);
+    }
+    if (rows)
+        json_array_append_new(want, json_integer((json_int_t)rows));
+    assert_int_equal(ipw_arrow_writer_finish(w, &eb), IPW_OK);
+    ipw_arrow_writer_free(w);
+
+    struct ipw_arrow_reader *r;
+    assert_int_equal(ipw_arrow_reader_open(m.data, m.len, NULL, &r, &eb), IPW_OK);
+    json_t *got = json_array();
+    int k = 0;
+    for (;;) {
+        struct ipw_arrow_batch *b;
+        assert_int_equal(ipw_arrow_reader_next(r, &b, &eb), IPW_OK);
+        if (!b)
+            break;
+        json_array_append_new(got, json_integer(ipw_arrow_batch_rows(b)));
+        for (int64_t i = 0; i < ipw_arrow_batch_rows(b); i++, k++) {
+            json_t *row;
+            assert_int_equal(ipw_arrow_batch_row(b, i, &row, &eb), IPW_OK);
+            assert_int_equal(json_integer_value(json_object_get(row, "k")), k);
+            const char *v = json_string_value(json_object_get(row, "v"));
+            if (k % 11 == 0)
+                assert_null(v);
+            else
+                assert_int_equal(strlen(v), k % 50 == 7 ? 300 : (k * 37) % 90);
+            assert_int_equal(json_is_null(json_object_get(row, "st")), k % 3 == 0);
+            json_decref(row);
+        }
+        ipw_arrow_batch_free(b);
+    }
+    ipw_arrow_reader_free(r);
+    assert_int_equal(k, n);
+    assert_true(json_array_size(want) > 50);
+    assert_json_eq(got, want);
+    json_decref(got);
+    json_decref(want);
+    free(m.data);
+    ipw_arrow_field_free(s);
+}
+
 static void test_zero_rows_and_markers(void **state)
 {
     (void)state;
@@ -1032,6 +1255,8 @@ int main(void)
         cmocka_unit_test(test_flatbuf_hostile),
         cmocka_unit_test(test_member_order_varies),
         cmocka_unit_test(test_roundtrip_nested_nulls),
+        cmocka_unit_test(test_refused_rows_leave_no_trace),
+        cmocka_unit_test(test_batch_bytes),
         cmocka_unit_test(test_zero_rows_and_markers),
         cmocka_unit_test(test_many_batches),
         cmocka_unit_test(test_alignment),
