@@ -374,6 +374,8 @@ ipw_err ipw_predict_write_spec(const struct ipw_hw_spec *s, const char *note, co
     json_object_set_new(root, "memory_bandwidth_gb_s", num(s->mem_bw / 1e9));
     json_object_set_new(root, "memory_gib", num(s->mem_bytes / 1073741824.0));
     json_object_set_new(root, "interconnect_gb_s", num(s->link_bw / 1e9));
+    if (s->multiprocessors > 0) /* a physical figure of the base spec, kept */
+        json_object_set_new(root, "multiprocessors", json_integer(s->multiprocessors));
     json_object_set_new(root, "idle_power_w", num(s->idle_w));
     json_object_set_new(root, "standby_power_w", num(s->standby_w));
     json_object_set_new(root, "active_power_w", num(s->active_w));
