@@ -144,11 +144,16 @@ static ipw_err resolve_specs(const struct ipw_calib_options *o, struct ipw_run_r
                     o->run_dir, info->gpu_name, info->hardware_label);
 }
 
-/* Reads the usable queries and the run's idle power. */
-static ipw_err read_queries(const struct ipw_calib_options *o, struct ipw_hw_spec *hw,
-                            struct ipw_model_spec *m, struct cq **out, size_t *nout,
-                            size_t *nrec, double *idle, bool *from_baseline, ipw_errbuf *eb)
+/* Reads the usable queries, the run's idle power and whether its energies were modelled into
+ * res (its spec and model resolved too). */
+static ipw_err read_queries(const struct ipw_calib_options *o, struct ipw_calib_result *res,
+                            struct cq **out, size_t *nout, ipw_errbuf *eb)
 {
+    struct ipw_hw_spec *hw = &res->spec;
+    struct ipw_model_spec *m = &res->model;
+    size_t *nrec = &res->n_records;
+    double *idle = &res->idle_w;
+    bool *from_baseline = &res->idle_from_baseline;
     struct ipw_run_reader *r;
     ipw_err e = ipw_run_reader_open(o->run_dir, NULL, &r, eb);
     if (e)
@@ -201,6 +206,7 @@ static ipw_err read_queries(const struct ipw_calib_options *o, struct ipw_hw_spe
     if (e)
         goto out;
     /* idle: the run's baseline (summary telemetry.baseline.gpu_watts), else the records' */
+    res->run_modelled = ipw_run_reader_info(r)->modelled;
     const json_t *sum = ipw_run_reader_summary(r);
     const json_t *bw = json_object_get(
         json_object_get(json_object_get(sum, "telemetry"), "baseline"), "gpu_watts");
@@ -231,8 +237,7 @@ ipw_err ipw_calibrate_run(const struct ipw_calib_options *o, struct ipw_calib_re
     memset(res, 0, sizeof *res);
     struct cq *q = NULL;
     size_t n = 0;
-    ipw_err e = read_queries(o, &res->spec, &res->model, &q, &n, &res->n_records, &res->idle_w,
-                             &res->idle_from_baseline, eb);
+    ipw_err e = read_queries(o, res, &q, &n, eb);
     if (e)
         return e;
     res->n_used = n;
