@@ -40,6 +40,8 @@ int ipw_cli_simulate_calibrate(int argc, char **argv)
         fprintf(stderr, "ipw simulate calibrate: give the run directory (try --help)\n");
         return 2;
     }
+    if (out && ipw_cli_check_output_dir("ipw simulate calibrate", "--out", out))
+        return 1;
     struct ipw_calib_options o = {pos[0], hw, model, (int)folds};
     struct ipw_calib_result r;
     ipw_errbuf eb = {0};

@@ -71,6 +71,8 @@ int ipw_cli_simulate_fromrun(int argc, char **argv)
                         "--hardware-spec HW.json (try --help)\n");
         return 2;
     }
+    if (out && ipw_cli_check_output_dir("ipw simulate", "--out", out))
+        return 1;
     struct ipw_fromrun_options o = {run, hw, spec, model, (int)tp, rate,
                                     (unsigned long)seed, seqs};
     struct ipw_fromrun_result r;

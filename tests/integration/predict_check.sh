@@ -152,5 +152,12 @@ PY
 grep -q "neither a run directory nor an .ipw simulate --summary. file" bad.err || err "report of a non-summary: message"
 "$IPW" simulate calibrate /nonexistent 2> bad.err; [ $? -eq 1 ] || err "calibrate of a missing run: exit status"
 "$IPW" simulate calibrate 2> bad.err; [ $? -eq 2 ] || err "calibrate without a run: exit status"
+# an --out that cannot be written stops before the fit (and the what-if) runs: one line, no table
+"$IPW" simulate calibrate "$RUN" --out nodir/cal.json > bad.out 2> bad.err
+[ $? -eq 1 ] && [ ! -s bad.out ] && grep -q "cannot write --out nodir/cal.json" bad.err ||
+    err "calibrate with an unwritable --out: $(cat bad.err)"
+"$IPW" simulate --from-run "$RUN" --hardware H100 --out nodir/p.json > bad.out 2> bad.err
+[ $? -eq 1 ] && [ ! -s bad.out ] && grep -q "cannot write --out nodir/p.json" bad.err ||
+    err "from-run with an unwritable --out: $(cat bad.err)"
 
 exit $fail
