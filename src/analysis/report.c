@@ -444,8 +444,9 @@ static const char *const captions[IPW_PLOT_COUNT] = {
     "End-to-end latency against total tokens, with the least-squares line.",
     "Energy per query (main domain) against total tokens, with the least-squares line.",
     "Average power during each query against total tokens (zero readings left out).",
-    "Distribution of completion tokens: Gaussian kernel density with Scott's bandwidth (ticks "
-    "along the axis mark the queries of runs up to 3,000).",
+    /* parenthesised: one caption split over two lines, not a missing comma (clang warns) */
+    ("Distribution of completion tokens: Gaussian kernel density with Scott's bandwidth (ticks "
+     "along the axis mark the queries of runs up to 3,000)."),
 };
 
 static void plots_section(struct ipw_buf *b, const struct run_view *v, size_t run_no)

@@ -169,11 +169,20 @@ def test_kill_profile():
     args = ["profile", "--client", "sim", "--model", "llama-3.2-1b", "--max-queries", str(n),
             "--client-param", "time_scale=0.002", "--output-dir", out,
             "--baseline-seconds", "0", "--no-eval", "--no-progress"]
+    # The kill window follows this machine's pace: one whole run timed first, then each kill
+    # drawn within the time the queries left should take (a fixed window let most runs finish
+    # first on an idle machine, and would kill everything at start-up on a slow one).
+    timed = ms.tmpdir("ipw-fault-timed-")
+    t0 = time.monotonic()
+    run(args[:args.index("--output-dir") + 1] + [timed] + args[args.index("--output-dir") + 2:])
+    whole = time.monotonic() - t0
+    print("one whole run of %d queries takes %.2f s here" % (n, whole))
     kept = []
     killed = finished_early = 0
     for i in range(KILLS):
         a = args + (["--resume"] if only_dir(out) else [])
-        rc, _ = kill_after(a, rng.uniform(0.0, 0.6))
+        left = n - len({r["record_index"] for r in kept if r.get("status") == "ok"})
+        rc, _ = kill_after(a, rng.uniform(0.0, whole * max(left / n, 0.25)))
         d = only_dir(out)
         recs = read_records(d) if d else []
         if rc == -signal.SIGKILL:
