@@ -45,6 +45,9 @@ struct ipw_hw_spec {
      * efficiencies above, attention at the compute efficiency, no launch cost. */
     double layer_eff_compute, layer_eff_bw, layer_eff_attn;
     double kernel_overhead_s;
+    double layer_sharpness; /* p of the linear layers' (C^p + M^p)^(1/p); default 2 */
+    int multiprocessors;    /* SMs (NVIDIA) or CUs (AMD) that run thread blocks; 0: not given
+                               (the simulator then has no per-wave cost) */
     bool layer_fitted;      /* the layer_roofline block was given (fitted against tables) */
     char origin[256];       /* "embedded:hardware/h100.json" or the file path */
 };

@@ -31,6 +31,8 @@ struct ipw_calib_result {
     size_t n_records, n_used;   /* records read, records with the times and energies needed */
     double idle_w;              /* from the run's idle baseline */
     bool idle_from_baseline;    /* false: the records' idle_power_watts */
+    bool run_modelled;          /* the run's energies came from a model (the sim or cpu-model
+                                   collector), so the fit reproduces a model, not a meter */
     double eff_compute, eff_bw; /* fitted (eff_compute kept from the base spec when no
                                    query's prefill is compute-bound) */
     bool compute_identified;
@@ -91,6 +93,8 @@ struct ipw_fromrun_result {
     bool paced;              /* the run's own pacing, not --arrival-rate */
     bool sequential;         /* the run had one query at a time, and so has the replay */
     double arrival_rate;
+    bool run_modelled;       /* the run's "measured" side came from a model (sim, cpu-model
+                                collector): outputs call it the run's modelled figures */
     size_t n;                /* queries simulated (usable records) */
     struct ipw_fromrun_query *q;
     double accuracy;         /* the run's correct / scored (NAN when nothing is scored) */

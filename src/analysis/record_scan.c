@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,14 +460,22 @@ struct field {
     enum special special;
 };
 
+/* A key finds its field through a small table per object (most keys are not wanted, and
+ * comparing each with every wanted name was a tenth of the scan): its bucket, from the key's
+ * length and first and last bytes, holds the field's index + 1, 0 when no wanted name falls
+ * there, MANY when several do (then they are compared in turn). Filled once, on first use. */
+#define BUCKETS 64
+#define MANY 255
+
 struct node {
     const struct field *f;
     size_t n;
+    unsigned char *bucket; /* BUCKETS entries */
 };
 
 #define LEAF(k, slot) {k, sizeof k - 1, slot, NULL, 0, 0, PLAIN}
 #define NEST(k, nd, a, b) {k, sizeof k - 1, -1, &nd, a, (b) - (a) + 1, PLAIN}
-#define NODE(arr) {arr, sizeof arr / sizeof arr[0]}
+#define NODE(arr) {arr, sizeof arr / sizeof arr[0], (unsigned char[BUCKETS]){0}}
 
 static const struct field avg_q_f[] = {LEAF("avg", M_P_QUERY)};
 static const struct field avg_t_f[] = {LEAF("avg", M_P_TOTAL)};
@@ -512,6 +521,46 @@ static const struct field top_f[] = {
     {"model_answers", 13, -1, NULL, 0, 0, ANSWERS},
     {"model_metrics", 13, -1, NULL, 0, 0, METRICS}};
 static const struct node top = NODE(top_f);
+
+static const struct node *const all_nodes[] = {&avg_q, &avg_t, &gpu, &power,   &eval, &tok,
+                                               &energy, &lat, &metrics, &meta, &top};
+
+static unsigned bucket_of(const char *key, size_t len)
+{
+    return (unsigned)(len * 5 + (unsigned char)key[0] * 3 + (unsigned char)key[len - 1]) &
+           (BUCKETS - 1);
+}
+
+static pthread_once_t buckets_once = PTHREAD_ONCE_INIT;
+
+static void fill_buckets(void)
+{
+    for (size_t i = 0; i < sizeof all_nodes / sizeof all_nodes[0]; i++) {
+        const struct node *nd = all_nodes[i];
+        for (size_t k = 0; k < nd->n; k++) {
+            unsigned char *b = &nd->bucket[bucket_of(nd->f[k].name, nd->f[k].len)];
+            *b = *b ? MANY : (unsigned char)(k + 1);
+        }
+    }
+}
+
+/* The wanted field named key[0, len), or NULL. */
+static const struct field *find_field(const struct node *nd, const char *key, size_t len)
+{
+    if (!len)
+        return NULL; /* no wanted name is empty */
+    unsigned b = nd->bucket[bucket_of(key, len)];
+    if (b != MANY) {
+        const struct field *t = b ? &nd->f[b - 1] : NULL;
+        return t && t->len == len && memcmp(t->name, key, len) == 0 ? t : NULL;
+    }
+    for (size_t i = 0; i < nd->n; i++) {
+        const struct field *t = &nd->f[i];
+        if (t->len == len && memcmp(t->name, key, len) == 0)
+            return t;
+    }
+    return NULL;
+}
 
 /* A member keyed by model name (model_answers, model_metrics): the member named model, else
  * the only member (by_model of run_reader.c). For model_metrics each of the two candidates
@@ -614,14 +663,7 @@ static bool pick_member(void *ud, struct sc *c, const char *kb, const char *ke, 
     char tmp[64];
     size_t len;
     const char *key = key_text(kb, ke, plain, tmp, sizeof tmp, &len);
-    const struct field *f = NULL;
-    for (size_t i = 0; key && i < pk->nd->n; i++) {
-        const struct field *t = &pk->nd->f[i];
-        if (t->len == len && t->name[0] == key[0] && memcmp(t->name, key, len) == 0) {
-            f = t;
-            break;
-        }
-    }
+    const struct field *f = key ? find_field(pk->nd, key, len) : NULL;
     struct span v;
     if (!f)
         return value(c, &v);
@@ -769,6 +811,7 @@ bool ipw_record_scan(const char *line, size_t len, const char *model,
 {
     memset(res, 0, sizeof *res);
     memset(q, 0, sizeof *q);
+    pthread_once(&buckets_once, fill_buckets);
     struct sc c = {.start = line, .p = line, .end = line + len, .res = res};
     ws(&c);
     struct rec r;

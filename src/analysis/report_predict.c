@@ -6,10 +6,12 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipw/jsonutil.h"
 #include "ipw/report.h"
 
 static void esc(struct ipw_buf *b, const char *s)
@@ -58,11 +60,17 @@ static void table(struct ipw_buf *b, const char *path, const char *name)
                 {"intelligence per joule", "ipj", 1},
                 {"intelligence per watt", "ipw", 1}};
     json_t *tp = json_object_get(j, "tp");
-    ipw_buf_puts(b, "<table class=\"prediction\"><caption>Measured vs predicted on ");
+    /* a sim-client run's side is modelled too (files before run_energy: measured) */
+    const char *re = ipw_json_get_string(j, "run_energy");
+    bool run_modelled = re && !strcmp(re, "modelled");
+    ipw_buf_puts(b, run_modelled ? "<table class=\"prediction\"><caption>The run (modelled) vs "
+                                   "predicted on "
+                                 : "<table class=\"prediction\"><caption>Measured vs predicted on ");
     ipw_buf_putf(b, "%lld &times; ", (long long)(json_is_integer(tp) ? json_integer_value(tp) : 1));
     esc(b, json_string_value(json_object_get(j, "hardware")));
-    ipw_buf_puts(b, " <span class=\"badge\">predicted: modelled</span></caption>\n<tr><th></th>"
-                    "<th>measured</th><th>predicted (modelled)</th></tr>\n");
+    ipw_buf_puts(b, " <span class=\"badge\">predicted: modelled</span></caption>\n<tr><th></th>");
+    ipw_buf_puts(b, run_modelled ? "<th>run (modelled)</th>" : "<th>measured</th>");
+    ipw_buf_puts(b, "<th>predicted (modelled)</th></tr>\n");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         ipw_buf_puts(b, "<tr><th>");
         ipw_buf_puts(b, rows[i].label);
@@ -74,7 +82,7 @@ static void table(struct ipw_buf *b, const char *path, const char *name)
     ipw_buf_puts(b, "</table>\n<p class=\"note\">");
     esc(b, json_string_value(json_object_get(j, "note")));
     ipw_buf_puts(b, json_is_true(json_object_get(j, "sequential"))
-                        ? "; replayed one query at a time, as measured"
+                        ? "; replayed one query at a time, as in the run"
                         : "; replayed with the arrivals recorded in the file");
     ipw_buf_puts(b, " (");
     esc(b, name);

@@ -312,6 +312,7 @@ struct ipw_run_reader {
     char model[256];
     size_t skipped;
     char first_skip[IPW_ERRMSG_MAX];
+    long warned_line; /* lines up to here were warned about; a later pass stays quiet on them */
     bool model_checked;
     long *superseded; /* sorted lines whose record_index comes again later (skipped) */
     size_t nsuperseded;
@@ -778,13 +779,16 @@ static void malformed(const struct ipw_run_reader *r, long line, const char *tex
     if (res->not_object) {
         /* text is a view into the read buffer, not NUL-terminated */
         ipw_fail(eb, IPW_E_INVALID, "%s/records.jsonl:%ld: a record must be a JSON object, got "
-                 "'%.*s%s'", r->dir, line, (int)(len > 40 ? 40 : len), text,
+                 "'%.*s%s' - fix or delete that line (ipw analyze --skip-malformed leaves such "
+                 "lines out)", r->dir, line, (int)(len > 40 ? 40 : len), text,
                  len > 40 ? "..." : "");
         return;
     }
     ipw_fail(eb, IPW_E_INVALID, "%s/records.jsonl:%ld: malformed record (column %zu: %s)%s",
              r->dir, line, res->error_offset + 1, res->error,
-             terminated ? "" : " - the last line is cut short, as a crash mid-write leaves it");
+             terminated ? " - fix or delete that line (ipw analyze --skip-malformed leaves such "
+                          "lines out)"
+                        : " - the last line is cut short, as a crash mid-write leaves it");
 }
 
 ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, bool *eof,
@@ -857,7 +861,10 @@ ipw_err ipw_run_reader_next(struct ipw_run_reader *r, struct ipw_run_query *q, b
             /* single_pass notes no index: jansson refuses what the scanner refuses, so the
              * two-pass reader's confirmation drops such a line whatever index it seems to
              * have, and it neither supersedes nor is superseded */
-            ipw_warn("skipping %s", local.msg);
+            if (line > r->warned_line) {
+                ipw_warn("skipping %s", local.msg);
+                r->warned_line = line;
+            }
             continue;
         }
         if (eb)

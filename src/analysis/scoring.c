@@ -60,6 +60,10 @@ static bool markup(unsigned char c) { return c == '*' || c == '_' || c == '`' ||
  * word, else 0. */
 static size_t word_at(const char *s, const char *word)
 {
+    /* the first letter decides most calls (every word start of a response is tried against
+     * each head word): no strlen for those */
+    if (tolower((unsigned char)s[0]) != word[0])
+        return 0;
     size_t n = strlen(word);
     for (size_t i = 0; i < n; i++)
         if (tolower((unsigned char)s[i]) != word[i])

@@ -79,24 +79,6 @@ static ipw_err write_csv(const char *path, struct out *o, ipw_errbuf *eb)
     return IPW_OK;
 }
 
-/* A file written only when the simulation ends: its directory must be writable before it
- * starts, so that a mistyped path costs a message rather than the whole run's results. */
-static bool writable_at_end(const char *flag, const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else
-        slash[slash == dir ? 1 : 0] = '\0';
-    if (access(dir, W_OK | X_OK) == 0)
-        return true;
-    fprintf(stderr, "ipw simulate: cannot write %s %s: directory %s: %s; give a path in an "
-            "existing, writable directory\n", flag, path, dir, strerror(errno));
-    return false;
-}
-
 int cmd_simulate(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "calibrate"))
@@ -241,8 +223,8 @@ int cmd_simulate(int argc, char **argv)
         fprintf(stderr, "ipw simulate: give --dataset TRACE.jsonl (try --help)\n");
         return 2;
     }
-    if ((output && !writable_at_end("--output", output)) ||
-        (summary && !writable_at_end("--summary", summary)))
+    if ((output && ipw_cli_check_output_dir("ipw simulate", "--output", output)) ||
+        (summary && ipw_cli_check_output_dir("ipw simulate", "--summary", summary)))
         return 1;
     so.cluster_config = cluster;
     so.dataset = dataset;

@@ -40,6 +40,8 @@ int ipw_cli_simulate_calibrate(int argc, char **argv)
         fprintf(stderr, "ipw simulate calibrate: give the run directory (try --help)\n");
         return 2;
     }
+    if (out && ipw_cli_check_output_dir("ipw simulate calibrate", "--out", out))
+        return 1;
     struct ipw_calib_options o = {pos[0], hw, model, (int)folds};
     struct ipw_calib_result r;
     ipw_errbuf eb = {0};
@@ -47,10 +49,17 @@ int ipw_cli_simulate_calibrate(int argc, char **argv)
         fprintf(stderr, "ipw simulate calibrate: %s\n", eb.msg);
         return 1;
     }
+    /* a sim-client run's energies are a model's: fitting them calibrates against that model */
+    const char *src = r.run_modelled ? "modelled" : "measured";
     printf("calibrated %s for %s from %zu of %zu records of %s\n", r.spec.name, r.model.name,
            r.n_used, r.n_records, pos[0]);
+    if (r.run_modelled)
+        printf("  note: this run's energies are modelled (sim or cpu-model collector), not "
+               "measured; the fit reproduces that model\n");
     printf("  idle power          %.1f W (%s)\n", r.idle_w,
-           r.idle_from_baseline ? "measured baseline" : "the records' idle_power_watts");
+           r.idle_from_baseline ? (r.run_modelled ? "the run's baseline, modelled"
+                                                  : "measured baseline")
+                                : "the records' idle_power_watts");
     printf("  busy power          %.1f W while bandwidth-bound (decode; fitted)\n", r.p_bw_w);
     if (r.compute_identified)
         printf("                      %.1f W while compute-bound (long prefills; fitted)\n",
@@ -62,18 +71,18 @@ int ipw_cli_simulate_calibrate(int argc, char **argv)
         printf("  prefill FLOP/s      %.3f of peak (kept: no query's prefill is compute-bound; "
                "calibrate on longer prompts to fit it)\n", r.eff_compute);
     printf("  latency fit         %.1f %% RMS error over the queries\n", 100 * r.fit_rms_time_err);
-    printf("  decode J/token      %.3f ± %.3f measured (sd over queries), %.3f ± %.3f modelled "
+    printf("  decode J/token      %.3f ± %.3f %s (sd over queries), %.3f ± %.3f modelled "
            "(sd over %d folds)\n",
-           r.decode_j_per_token, r.decode_j_per_token_sd, r.pred_decode_j_per_token,
+           r.decode_j_per_token, r.decode_j_per_token_sd, src, r.pred_decode_j_per_token,
            r.cv_decode_jpt_sd, r.folds);
     printf("  held-out error      per-query energy %.1f %% (median), total energy %.1f %% "
            "(%d-fold)\n", 100 * r.cv_median_abs_err, 100 * r.cv_total_err, r.folds);
     if (out) {
         char note[1200];
-        snprintf(note, sizeof note, "calibrated by ipw simulate calibrate from %s (%zu queries; "
-                 "held-out per-query energy error %.1f %% median, %d-fold); every figure "
-                 "below is fitted or kept from the base spec named next", pos[0], r.n_used,
-                 100 * r.cv_median_abs_err, r.folds);
+        snprintf(note, sizeof note, "calibrated by ipw simulate calibrate from %s (%zu queries, "
+                 "energies %s; held-out per-query energy error %.1f %% median, %d-fold); every "
+                 "figure below is fitted or kept from the base spec named next", pos[0], r.n_used,
+                 src, 100 * r.cv_median_abs_err, r.folds);
         if (ipw_predict_write_spec(&r.spec, note, out, &eb)) {
             fprintf(stderr, "ipw simulate calibrate: %s\n", eb.msg);
             return 1;

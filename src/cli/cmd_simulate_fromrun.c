@@ -28,7 +28,7 @@ static void row(const char *what, const char *unit, double meas, double pred, do
         d[0] = 0;
     else
         snprintf(d, sizeof d, "%+.1f %%", 100 * (pred - meas) / meas);
-    printf("  %-26s %-6s %12s %14s %10s\n", what, unit, m, p, d);
+    printf("  %-26s %-6s %14s %14s %10s\n", what, unit, m, p, d);
 }
 
 int ipw_cli_simulate_fromrun(int argc, char **argv)
@@ -71,6 +71,8 @@ int ipw_cli_simulate_fromrun(int argc, char **argv)
                         "--hardware-spec HW.json (try --help)\n");
         return 2;
     }
+    if (out && ipw_cli_check_output_dir("ipw simulate", "--out", out))
+        return 1;
     struct ipw_fromrun_options o = {run, hw, spec, model, (int)tp, rate,
                                     (unsigned long)seed, seqs};
     struct ipw_fromrun_result r;
@@ -94,12 +96,15 @@ int ipw_cli_simulate_fromrun(int argc, char **argv)
     if (json && text) {
         puts(text);
     } else if (!rc) {
-        printf("what-if of %s (%s, measured on %s) on %d x %s, %zu queries, %s\n", run,
-               r.model, r.measured_hardware, r.tp, r.hardware, r.n,
-               r.sequential ? "one at a time, as measured"
+        /* a sim-client run's side is a model's figures, not a measurement: say so */
+        const char *side = r.run_modelled ? "run, modelled" : "measured";
+        printf("what-if of %s (%s, %s on %s) on %d x %s, %zu queries, %s\n", run, r.model,
+               r.run_modelled ? "modelled" : "measured", r.measured_hardware, r.tp, r.hardware,
+               r.n,
+               r.sequential ? "one at a time, as in the run"
                : r.paced    ? "the run's own arrival times"
                             : "Poisson arrivals");
-        printf("  %-26s %-6s %12s %14s %10s\n", "", "", "measured", "predicted", "");
+        printf("  %-26s %-6s %14s %14s %10s\n", "", "", side, "predicted", "");
         row("energy per query", "J", r.measured.energy_per_query_j,
             r.predicted.energy_per_query_j, 1);
         row("energy per output token", "J", r.measured.j_per_output_token,
@@ -112,8 +117,12 @@ int ipw_cli_simulate_fromrun(int argc, char **argv)
         row("IPJ (accuracy / J)", "1/J", r.measured.ipj, r.predicted.ipj, 1);
         row("IPW (accuracy / W)", "1/W", r.measured.ipw, r.predicted.ipw, 1);
         printf("  accuracy %s (the same answers on either side); per-query energy, predicted vs "
-               "measured: %.1f %% median absolute difference\n",
-               isnan(r.accuracy) ? "not scored" : "from the run", 100 * r.median_abs_err);
+               "%s: %.1f %% median absolute difference\n",
+               isnan(r.accuracy) ? "not scored" : "from the run",
+               r.run_modelled ? "the run's modelled energy" : "measured", 100 * r.median_abs_err);
+        if (r.run_modelled)
+            printf("  note: the run's energies are modelled (sim or cpu-model collector), not "
+                   "measured; neither column is a measurement\n");
         if (r.components == IPW_FROMRUN_ACCEL)
             printf("  energy compared: the accelerator only (the run's main domain; the run "
                    "has no CPU/DRAM energy beside a GPU)\n");

@@ -5,6 +5,7 @@
  * marks the Pareto frontiers, writes one CSV row per point and the Pareto plots. */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,7 @@ static int parse(int argc, char **argv, struct sweep *s)
         fprintf(stderr, "ipw simulate: a sweep needs --output SWEEP.csv (try --help)\n");
         return 2;
     }
-    return 0;
+    return ipw_cli_check_output_dir("ipw simulate", "--output", s->output);
 }
 
 /* The cluster config with every instance at tensor-parallel degree tp (num_npus follows). */
@@ -325,11 +326,15 @@ int ipw_cli_simulate_sweep(int argc, char **argv)
             printf(" failed: %s\n", rows[k].error);
             continue;
         }
-        printf(" %10.1f %10.4g %10.3f  %s%s\n", rows[k].tok_s, rows[k].j_per_token,
-               rows[k].latency_p99_s, rows[k].pareto_tput ? "throughput " : "",
-               rows[k].pareto_lat ? "latency" : "");
+        char jt[32] = "-"; /* no power block: no energy, so no J/token */
+        if (isfinite(rows[k].j_per_token))
+            snprintf(jt, sizeof jt, "%.4g", rows[k].j_per_token);
+        printf(" %10.1f %10s %10.3f  %s%s\n", rows[k].tok_s, jt, rows[k].latency_p99_s,
+               rows[k].pareto_tput ? "throughput " : "", rows[k].pareto_lat ? "latency" : "");
     }
-    if (!rc && (s.plots || points)) {
+    if (!rc && failed == points) { /* nothing to plot: the reason is in every row above */
+        printf("no Pareto plots: every point failed\n");
+    } else if (!rc && (s.plots || points)) {
         char dir[4200];
         if (s.plots)
             snprintf(dir, sizeof dir, "%s", s.plots);

@@ -73,4 +73,9 @@ void ipw_cli_set_stop_hook(void (*hook)(void *ud), void *ud);
  * (a usage error) for a URL that cannot be right, 0 otherwise (NULL is the client's default). */
 int ipw_cli_check_base_url(const char *prog, const char *url);
 
+/* The directory of an output file written at the end of a long command must exist and be
+ * writable now: 0 if so, else prints "<prog>: cannot write <flag> <path>: ..." and returns 1
+ * (cli_outpath.c). */
+int ipw_cli_check_output_dir(const char *prog, const char *flag, const char *path);
+
 #endif

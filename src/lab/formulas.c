@@ -1,6 +1,7 @@
 /* The lab's formulas (SPEC §5.2 steps 3-7): closure, active energies, per-1000-token figures,
  * E_llm from the measured shares, M_eff and its flag, carbon. Pure arithmetic on one run, so
  * the command line, the web page and the tests all compute the same numbers. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,12 +37,19 @@ const char *ipw_lab_e_llm_source_name(enum ipw_lab_e_llm_source s)
     }
 }
 
+/* A difference of two figures that agree to the last bits of a double is rounding, not
+ * energy: 0, rather than a -3.5e-18 Wh that reads like a measurement. */
+static double rounding_to_zero(double diff, double scale)
+{
+    return fabs(diff) <= 8 * DBL_EPSILON * fabs(scale) ? 0 : diff;
+}
+
 /* E - P_idle x dt, never below zero (a phase can dip under the baseline by noise). */
 static double active(double wh, double idle_w, double secs)
 {
     if (!isfinite(wh) || !isfinite(idle_w) || !isfinite(secs))
         return NAN;
-    double a = wh - idle_w * secs / 3600.0;
+    double a = rounding_to_zero(wh - idle_w * secs / 3600.0, wh);
     return a > 0 ? a : 0;
 }
 
@@ -87,7 +95,8 @@ void ipw_lab_run_derive(struct ipw_lab_run *r, double grid_g_per_kwh)
 {
     r->grid_g_per_kwh = grid_g_per_kwh;
     if (r->have_energy) {
-        r->closure_error_wh = r->total_wh - (r->prefill_wh + r->decode_wh);
+        r->closure_error_wh =
+            rounding_to_zero(r->total_wh - (r->prefill_wh + r->decode_wh), r->total_wh);
         r->prefill_active_wh = active(r->prefill_wh, r->idle_watts, r->ttft_s);
         r->decode_active_wh = active(r->decode_wh, r->idle_watts, r->decode_s);
         r->total_active_wh = active(r->total_wh, r->idle_watts, r->latency_s);

@@ -180,7 +180,10 @@ ipw_err ipw_lab_store_open(const char *path, int busy_timeout_ms, struct ipw_lab
         char *slash = strrchr(dir, '/');
         if (slash && slash != dir) {
             *slash = '\0';
-            e = ipw_mkdir_p(dir, eb);
+            ipw_errbuf me = {0};
+            if (ipw_mkdir_p(dir, &me) != IPW_OK) /* the message names the database, not a bare dir */
+                e = ipw_fail(eb, me.code, "lab database %s: %s; give a --db PATH in a writable "
+                             "directory", s->path, me.msg);
         }
     } else if (!S_ISREG(st.st_mode)) {
         e = ipw_fail(eb, IPW_E_INVALID, "lab database %s is not a regular file; give a file path "

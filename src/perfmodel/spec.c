@@ -222,6 +222,7 @@ ipw_err ipw_hw_spec_parse(const char *text, size_t len, const char *origin,
                                         "host_cpu",
                                         "standby_power_w",
                                         "layer_roofline",
+                                        "multiprocessors",
                                         "sources",
                                         "notes",
                                         NULL};
@@ -229,7 +230,7 @@ ipw_err ipw_hw_spec_parse(const char *text, size_t len, const char *origin,
                                             NULL};
     static const char *const layer_known[] = {"compute_efficiency", "bandwidth_efficiency",
                                               "attention_efficiency", "kernel_overhead_us",
-                                              "fitted_against", NULL};
+                                              "sharpness", "fitted_against", NULL};
     memset(hw, 0, sizeof *hw);
     json_t *root;
     ipw_err e = parse_root(text, len, origin, "hardware spec", "ipw.hardware/1", &root, eb);
@@ -313,6 +314,11 @@ ipw_err ipw_hw_spec_parse(const char *text, size_t len, const char *origin,
     hw->layer_eff_bw = hw->eff_bw;
     hw->layer_eff_attn = hw->eff_compute;
     hw->kernel_overhead_s = 0;
+    hw->layer_sharpness = 2;
+    long sms;
+    if ((e = get_int(&c, "multiprocessors", false, 0, 100000, &sms)) != IPW_OK)
+        goto out;
+    hw->multiprocessors = (int)sms;
     json_t *lr = json_object_get(root, "layer_roofline");
     if (lr) {
         double us;
@@ -327,7 +333,9 @@ ipw_err ipw_hw_spec_parse(const char *text, size_t len, const char *origin,
                          &hw->layer_eff_bw)) != IPW_OK ||
             (e = get_num(&c, lr, "attention_efficiency", true, 0, 0.01, true, 1,
                          &hw->layer_eff_attn)) != IPW_OK ||
-            (e = get_num(&c, lr, "kernel_overhead_us", true, 0, 0, true, 1e4, &us)) != IPW_OK)
+            (e = get_num(&c, lr, "kernel_overhead_us", true, 0, 0, true, 1e4, &us)) != IPW_OK ||
+            (e = get_num(&c, lr, "sharpness", false, 2, 1, true, 16, &hw->layer_sharpness)) !=
+                IPW_OK)
             goto out;
         hw->kernel_overhead_s = us * 1e-6;
         hw->layer_fitted = true;

@@ -1,6 +1,7 @@
 /* Arrow IPC stream writer: JSON rows are buffered column by column and emitted as record
  * batches (continuation marker, int32 metadata length, flatbuffer Message padded to 8, body of
- * 8-byte aligned buffers), then the end-of-stream marker. Memory is bounded by one batch. */
+ * 8-byte aligned buffers), then the end-of-stream marker. Memory is bounded by one batch and
+ * one row (a row that starts the next batch is appended, then taken back before the flush). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

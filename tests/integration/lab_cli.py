@@ -169,6 +169,11 @@ check(len(js) == nruns and "wh_per_1000_etokens" in js[0], "JSON export: every r
 # ---- bad input --------------------------------------------------------------------------------
 one_line_error(ipw(["run"] + SIM + ["--prompt-file", os.path.join(TMP, "missing.txt")]), 2,
                ["missing.txt"], "missing prompt file")
+nodir = os.path.join(TMP, "file-not-dir")
+write("file-not-dir", "x")
+one_line_error(ipw(["run"] + SIM + ["--prompt", "x", "--db", os.path.join(nodir, "lab.db")]), 1,
+               ["lab database " + os.path.join(nodir, "lab.db"), "--db"],
+               "a --db whose directory cannot be made names the database and the flag")
 one_line_error(ipw(["run"] + SIM + ["--prompt-file", write("empty.txt", "")]), 2,
                ["empty.txt", "empty"], "empty prompt file")
 one_line_error(ipw(["run"] + SIM + ["--prompt-file", write("bin.txt", b"\xff\xfe\x00x", "wb")]),

@@ -38,6 +38,10 @@ RUN=$(ls -d runs/profile_*)
 "$IPW" simulate calibrate "$RUN" --out cal.json > cal.log 2> cal.err || { err "calibrate"; cat cal.err; }
 grep -q "held-out error      per-query energy" cal.log || err "calibrate: no held-out error"
 grep -Eq "decode bytes/s      0\.[5-8]" cal.log || err "calibrate: decode efficiency not near 0.8 (the H100 spec)"
+# a sim-client run's energies are modelled: calibrate must not call them measured
+grep -q "this run's energies are modelled" cal.log || err "calibrate: a sim run not called modelled"
+grep -q "measured baseline" cal.log && err "calibrate: a sim run's baseline called measured"
+grep -Eq "decode J/token .* modelled \(sd over queries\)" cal.log || err "calibrate: J/token of a sim run not called modelled"
 grep -q '"schema": "ipw.hardware/1"' cal.json || err "calibrate: no spec written"
 "$IPW" simulate --dataset "$T" --hardware-spec cal.json --summary calsim.json > calsim.log ||
     err "simulate --hardware-spec"
@@ -67,7 +71,10 @@ grep -q "<th>cluster</th><td>single_node_single_instance</td>" calsim.html || er
 # 3. --from-run: the sim-client run replayed on the hardware it ran on reproduces its
 #    energies; on other hardware it predicts; ipw report shows both, labelled
 "$IPW" simulate --from-run "$RUN" --hardware H100 > fr.log 2> fr.err || { err "from-run"; cat fr.err; }
-grep -q "one at a time, as measured" fr.log || err "from-run: a sequential run not replayed so"
+grep -q "one at a time, as in the run" fr.log || err "from-run: a sequential run not replayed so"
+grep -q "modelled on Simulated H100" fr.log || err "from-run: a sim run's hardware not called modelled"
+grep -q "run, modelled" fr.log || err "from-run: the run's column not labelled modelled"
+grep -v "note:" fr.log | grep -q "measured" && err "from-run: a sim run's figures called measured"
 grep -q "predicted figures are $NOTE" fr.log || err "from-run: no modelled note"
 "${IPW_PYTHON:-python3}" - "$RUN/prediction_H100.json" <<'PY' || err "from-run: energies not reproduced"
 import json, sys
@@ -79,13 +86,15 @@ for k in ("energy_per_query_j", "j_per_output_token", "total_energy_j", "latency
     assert e < 0.10, k
 assert p["median_abs_energy_error"] < 0.10
 assert "predicted" in p["note"] and "roofline" in p["note"]
+assert p["run_energy"] == "modelled", p["run_energy"]
 PY
 "$IPW" simulate --from-run "$RUN" --hardware-spec cal.json --tp 2 --arrival-rate 50 \
     --out fr2.json > fr2.log 2>&1 || { err "from-run --hardware-spec --tp --arrival-rate"; cat fr2.log; }
 grep -q "Poisson arrivals" fr2.log || err "from-run --arrival-rate: not Poisson"
 "$IPW" simulate --from-run "$RUN" --hardware RTX4090 > fr3.log 2>&1 || err "from-run on RTX4090"
 "$IPW" report "$RUN" --output rep.html > /dev/null 2>&1 || err "report"
-[ "$(grep -c 'Measured vs predicted' rep.html)" -eq 2 ] || err "report: not two prediction tables"
+[ "$(grep -c 'The run (modelled) vs predicted' rep.html)" -eq 2 ] || err "report: not two prediction tables labelled modelled"
+grep -q "<th>measured</th>" rep.html && err "report: a sim run's column called measured"
 grep -q "predicted: modelled" rep.html || err "report: no modelled badge"
 "$IPW" simulate --from-run "$RUN" 2> bad.err; [ $? -eq 2 ] || err "from-run without hardware: exit"
 "$IPW" simulate --from-run /nonexistent --hardware H100 2> bad.err; [ $? -eq 1 ] || err "from-run of a missing run: exit"
@@ -152,5 +161,12 @@ PY
 grep -q "neither a run directory nor an .ipw simulate --summary. file" bad.err || err "report of a non-summary: message"
 "$IPW" simulate calibrate /nonexistent 2> bad.err; [ $? -eq 1 ] || err "calibrate of a missing run: exit status"
 "$IPW" simulate calibrate 2> bad.err; [ $? -eq 2 ] || err "calibrate without a run: exit status"
+# an --out that cannot be written stops before the fit (and the what-if) runs: one line, no table
+"$IPW" simulate calibrate "$RUN" --out nodir/cal.json > bad.out 2> bad.err
+[ $? -eq 1 ] && [ ! -s bad.out ] && grep -q "cannot write --out nodir/cal.json" bad.err ||
+    err "calibrate with an unwritable --out: $(cat bad.err)"
+"$IPW" simulate --from-run "$RUN" --hardware H100 --out nodir/p.json > bad.out 2> bad.err
+[ $? -eq 1 ] && [ ! -s bad.out ] && grep -q "cannot write --out nodir/p.json" bad.err ||
+    err "from-run with an unwritable --out: $(cat bad.err)"
 
 exit $fail

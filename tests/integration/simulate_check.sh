@@ -96,6 +96,13 @@ out=$("$IPW" simulate --dataset $T --output nodir/out.csv 2>&1 >nodir.stdout)
     err "an unwritable --output must stop before the simulation runs (exit 1, one line): '$out'"
 printf '%s' "$out" | grep -qF "cannot write --output nodir/out.csv: directory nodir: No such file or directory" ||
     err "unwritable --output: message '$out'"
+out=$("$IPW" simulate --dataset $T --sweep max-num-seqs=8,16 --output nodir/sweep.csv 2>&1 >nodir.stdout)
+[ $? -eq 1 ] && [ ! -s nodir.stdout ] && printf '%s' "$out" | grep -qF "cannot write --output nodir/sweep.csv" ||
+    err "a sweep with an unwritable --output must stop before its points: '$out'"
+mkdir -p sweepfail
+"$IPW" simulate --dataset nonexist.jsonl --sweep max-num-seqs=8,16 --output sweepfail/s.csv >sweepfail.out 2>&1
+[ $? -eq 1 ] && grep -qF "no Pareto plots: every point failed" sweepfail.out && [ ! -e sweepfail/pareto_throughput.png ] ||
+    err "a sweep whose every point failed draws no empty Pareto plots: $(cat sweepfail.out)"
 expect summary_dir "cannot write --summary /nonexist-dir/s.json: directory /nonexist-dir:" --dataset $T --summary /nonexist-dir/s.json
 expect config_json "cluster config truncated.json is not valid JSON (line 2: " --cluster-config truncated.json --dataset $T
 expect cxl_device 'nodes[0].instances[0].placement: "cxl:4" is not a device of cxl_mem (num_devices 4: cxl:0 to cxl:3)' --cluster-config $B/cxl_device.json --dataset $T

@@ -94,6 +94,19 @@ static void test_formulas(void **state)
     low.idle_watts = 150;
     ipw_lab_run_derive(&low, 445);
     assert_double_equal(low.total_active_wh, 0, 0);
+    /* rounding is no energy: 0.3 - (0.1 + 0.2) and a phase exactly at the baseline are 0, not
+     * the +-5.6e-17 Wh the subtraction leaves */
+    struct ipw_lab_run ex = known_run();
+    ex.prefill_wh = 0.1;
+    ex.decode_wh = 0.2;
+    ex.total_wh = 0.3;
+    ipw_lab_run_derive(&ex, 445);
+    assert_true(ex.closure_error_wh == 0);
+    ex.total_wh = 0.1 + 0.2;
+    ex.idle_watts = 1080; /* x 1 s = 0.3 Wh */
+    ex.latency_s = 1.0;
+    ipw_lab_run_derive(&ex, 445);
+    assert_true(ex.total_active_wh == 0);
     /* no baseline: active is unknown (NaN), not zero */
     struct ipw_lab_run nob = known_run();
     ipw_lab_run_derive(&nob, 445);

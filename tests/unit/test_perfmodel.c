@@ -57,6 +57,9 @@ static void test_bundled_specs(void **state)
         ipw_errbuf eb = {0};
         assert_int_equal(ipw_hw_spec_load(json_string_value(v), &s, &eb), IPW_OK);
         assert_true(s.peak_flops_bf16 > 1e12 && s.mem_bw > 1e11 && s.active_w > s.idle_w);
+        /* the discrete GPUs carry their SM / CU count (the mixed-batch wave term); the M3
+         * Max and the CPU do not (documented fallback: no wave term) */
+        assert_true(!strcmp(s.device_type, "discrete") == (s.multiprocessors > 0));
     }
     json_array_foreach(models, i, v)
     {
@@ -357,6 +360,8 @@ static void test_hw_spec_errors(void **state)
     assert_double_equal(hw.eff_compute, 0.6, 0); /* documented defaults */
     assert_double_equal(hw.util_bw, 0.4, 0);
     assert_double_equal(hw.cpu_idle_w, 60, 0);
+    assert_int_equal(hw.multiprocessors, 0); /* not given: no per-wave cost */
+    assert_double_equal(hw.layer_sharpness, 2, 0);
 
     expect_hw_error("{\"name\": \"X\", ", "line");
     expect_hw_error("[1,2]", "object");
@@ -379,6 +384,23 @@ static void test_hw_spec_errors(void **state)
     free(s);
     s = with(good_hw, "\"aliases\":[1]");
     expect_hw_error(s, "aliases");
+    free(s);
+    s = with(good_hw, "\"multiprocessors\":132.5");
+    expect_hw_error(s, "multiprocessors");
+    free(s);
+    s = with(good_hw, "\"multiprocessors\":0");
+    expect_hw_error(s, "multiprocessors");
+    free(s);
+    s = with(good_hw, "\"layer_roofline\":{\"compute_efficiency\":0.9,\"bandwidth_efficiency\":"
+                      "0.9,\"attention_efficiency\":0.5,\"kernel_overhead_us\":2,\"sharpness\":0.5}");
+    expect_hw_error(s, "sharpness");
+    free(s);
+    s = with(good_hw, "\"multiprocessors\":132,\"layer_roofline\":{\"compute_efficiency\":0.9,"
+                      "\"bandwidth_efficiency\":0.9,\"attention_efficiency\":0.5,"
+                      "\"kernel_overhead_us\":2,\"sharpness\":3}");
+    assert_int_equal(ipw_hw_spec_parse(s, strlen(s), "ok.json", &hw, &eb), IPW_OK);
+    assert_int_equal(hw.multiprocessors, 132);
+    assert_double_equal(hw.layer_sharpness, 3, 0);
     free(s);
     s = with(good_hw, "\"x_rack\":\"b7\"");
     assert_int_equal(ipw_hw_spec_parse(s, strlen(s), "ok.json", &hw, &eb), IPW_OK);

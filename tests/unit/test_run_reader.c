@@ -393,6 +393,19 @@ static void test_superseded(void **state)
     free(dir);
 }
 
+/* The reader's digest is the stamp of the log read again: its size and SHA-256. */
+static void assert_digest_of_log(const struct ipw_run_reader *r, const char *dir, size_t size)
+{
+    uint64_t bytes;
+    char hex[65];
+    assert_true(ipw_run_reader_digest(r, &bytes, hex));
+    json_t *stamp;
+    assert_int_equal(ipw_analysis_source(dir, &stamp, NULL), IPW_OK);
+    assert_string_equal(hex, json_string_value(json_object_get(stamp, "sha256")));
+    assert_int_equal(bytes, size);
+    json_decref(stamp);
+}
+
 /* The records a reader gives in one whole pass, following a single_pass restart as a caller
  * must (what was gathered before it is dropped); *restarts counts them. */
 static int whole_pass(struct ipw_run_reader *r, long *index, char answers[][8], int max,
@@ -439,12 +452,7 @@ static void test_single_pass(void **state)
     /* a torn line repeating an index supersedes nothing, so the single pass goes through */
     assert_int_equal(whole_pass(r, index, answers, 8, &restarts), 2);
     assert_int_equal(restarts, 0);
-    assert_true(ipw_run_reader_digest(r, &bytes, hex));
-    json_t *stamp;
-    assert_int_equal(ipw_analysis_source(dir, &stamp, NULL), IPW_OK);
-    assert_string_equal(hex, json_string_value(json_object_get(stamp, "sha256")));
-    assert_int_equal(bytes, strlen(clean));
-    json_decref(stamp);
+    assert_digest_of_log(r, dir, strlen(clean));
     ipw_run_reader_close(r);
     ipw_test_rmtree(dir);
     free(dir);
@@ -609,14 +617,7 @@ static void test_digest_in_first_pass(void **state)
     char *dir = make_run(rec_a, NULL);
     struct ipw_run_reader *r;
     assert_int_equal(ipw_run_reader_open(dir, NULL, &r, NULL), IPW_OK);
-    uint64_t bytes;
-    char hex[65];
-    assert_true(ipw_run_reader_digest(r, &bytes, hex));
-    json_t *stamp;
-    assert_int_equal(ipw_analysis_source(dir, &stamp, NULL), IPW_OK);
-    assert_string_equal(hex, json_string_value(json_object_get(stamp, "sha256")));
-    assert_int_equal(bytes, strlen(rec_a));
-    json_decref(stamp);
+    assert_digest_of_log(r, dir, strlen(rec_a));
     ipw_run_reader_close(r);
     ipw_test_rmtree(dir);
     free(dir);

@@ -2,9 +2,9 @@
  * item 1): for the RTX PRO 6000 and RTX 4090 Llama-3.1-8B bundles it prints the per-layer
  * error over each table's own grid and the per-iteration error over a grid of batches
  * (prefill chunk x prefilled context x decode requests x decode context), naming every
- * batch outside 15 %, and requires 95 % of the batches within 15 % and a mean error of at
- * most 8 %. A held-out check fits the mixed-batch constants on one card and requires the
- * other card within 15 % on 85 % of its grid (figures: docs/sim-fidelity.md).
+ * batch outside 15 %, and requires every batch within 15 % (the issue's bar) and a mean
+ * error of at most 8 %. A held-out check fits the mixed-batch constants on one card and
+ * requires the other card within 15 % on 90 % of its grid (figures: docs/sim-fidelity.md).
  * Also: a model without an architecture file or a bundle simulates on any spec. */
 #include <math.h>
 #include <setjmp.h>
@@ -236,9 +236,9 @@ static void check_hw(const char *hw)
            (long long)ge.worst.kd_mean, ge.worst_t / 1e6, ge.worst_r / 1e6);
     printf("  %zu of %zu batches (%.1f %%) within 15 %%\n", ge.within, g.n,
            100.0 * (double)ge.within / (double)g.n);
-    /* the rest (docs/sim-fidelity.md) are named above: a few mixed batches at the edges of
-     * the mixed-batch model and, on the RTX 4090, 256-token prefills near the ridge point */
-    assert_true((double)ge.within >= 0.95 * (double)g.n);
+    /* every batch: the tightest (docs/sim-fidelity.md) are the RTX 4090's batches on either
+     * side of its GEMMs' 256 -> 272-token tile step, 14.9 % */
+    assert_int_equal(ge.within, g.n);
     assert_true(ge.it.sum / ge.it.n <= 0.08);
     close_pair(&p);
 }
@@ -251,24 +251,24 @@ static void fit_mixed(struct pair *p, const struct grid *g, struct ss_roof_mixed
     static const double reads[] = {1.5, 1.75, 2.0, 2.25, 2.5};
     static const double share[] = {1.0 / 48, 1.0 / 56, 1.0 / 64, 1.0 / 72, 1.0 / 80};
     static const double full[] = {0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0};
+    static const double wave_kib[] = {64, 128, 192, 256};
     double best_score = INFINITY;
-    for (size_t a = 0; a < 5; a++)
-        for (size_t b = 0; b < 5; b++)
-            for (size_t c = 0; c < 8; c++) {
-                struct ss_roof_mixed mx;
-                ss_roof_mixed_defaults(&mx);
-                mx.kv_reads = reads[a];
-                mx.stream_share = share[b];
-                mx.full_reads_share = full[c];
-                struct grid_err e;
-                grid_eval(p, g, &mx, false, &e);
-                /* fewest batches outside 15 %, then the lowest mean error */
-                double score = (double)(g->n - e.within) + e.it.sum / e.it.n;
-                if (score < best_score) {
-                    best_score = score;
-                    *best = mx;
-                }
-            }
+    for (size_t i = 0; i < 5 * 5 * 8 * 4; i++) {
+        struct ss_roof_mixed mx;
+        ss_roof_mixed_defaults(&mx);
+        mx.kv_reads = reads[i / 160];
+        mx.stream_share = share[i / 32 % 5];
+        mx.full_reads_share = full[i / 4 % 8];
+        mx.wave_bytes = wave_kib[i % 4] * 1024;
+        struct grid_err e;
+        grid_eval(p, g, &mx, false, &e);
+        /* fewest batches outside 15 %, then the lowest mean error */
+        double score = (double)(g->n - e.within) + e.it.sum / e.it.n;
+        if (score < best_score) {
+            best_score = score;
+            *best = mx;
+        }
+    }
 }
 
 static void test_held_out(void **state)
@@ -290,17 +290,18 @@ static void test_held_out(void **state)
         grid_eval(&p[fit], &g[fit], &mx, false, &own);
         grid_eval(&p[other], &g[other], &mx, false, &held);
         printf("held out: mixed-batch constants fitted on %s (KV reads %.2f, stream 1/%.0f, "
-               "full reads %.2f of the query heads): %s %zu/%zu within 15 %% (mean %.1f %%, "
-               "max %.1f %%); held-out %s %zu/%zu (mean %.1f %%, max %.1f %%)\n",
-               hw[fit], mx.kv_reads, 1 / mx.stream_share, mx.full_reads_share, hw[fit],
+               "full reads %.2f of the query heads, wave %.0f KiB): %s %zu/%zu within 15 %% "
+               "(mean %.1f %%, max %.1f %%); held-out %s %zu/%zu (mean %.1f %%, max %.1f %%)\n",
+               hw[fit], mx.kv_reads, 1 / mx.stream_share, mx.full_reads_share,
+               mx.wave_bytes / 1024, hw[fit],
                own.within, g[fit].n, 100 * own.it.sum / own.it.n, 100 * own.it.max, hw[other],
                held.within, g[other].n, 100 * held.it.sum / held.it.n, 100 * held.it.max);
         held_within += held.within;
         held_n += g[other].n;
     }
-    /* the held-out cards stay within 15 % on most of the grid; the exceptions are printed
-     * by test_rtxpro6000 / test_rtx4090 with the defaults (docs/sim-fidelity.md) */
-    assert_true((double)held_within >= 0.85 * (double)held_n);
+    /* the held-out cards stay within 15 % on most of the grid (395 of 420 today); the
+     * misses are the 128-decode, 4k batches whose L2 effect the full-read share carries */
+    assert_true((double)held_within >= 0.90 * (double)held_n);
     for (int i = 0; i < 2; i++)
         close_pair(&p[i]);
 }

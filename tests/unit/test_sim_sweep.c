@@ -35,6 +35,11 @@ static void test_parse(void **state)
         if (ipw_sweep_param_parse(bad[i], &p[0], &eb) == IPW_OK)
             fail_msg("'%s' was accepted", bad[i]);
     assert_int_equal(ipw_sweep_param_parse("npu-memory-utilization=0.5,0.9", &p[0], &eb), IPW_OK);
+    /* the message names the rule of the parameter given, not tp's */
+    assert_int_not_equal(ipw_sweep_param_parse("max-num-seqs=8,abc", &p[0], &eb), IPW_OK);
+    assert_string_equal(eb.msg, "--sweep max-num-seqs: 'abc' is not a whole number");
+    assert_int_not_equal(ipw_sweep_param_parse("tp=0", &p[0], &eb), IPW_OK);
+    assert_string_equal(eb.msg, "--sweep tp: '0' is not a whole number, at least 1");
 }
 
 static struct ipw_sweep_row row(double tok_s, double jpt, double p99)

@@ -144,11 +144,16 @@ static ipw_err resolve_specs(const struct ipw_calib_options *o, struct ipw_run_r
                     o->run_dir, info->gpu_name, info->hardware_label);
 }
 
-/* Reads the usable queries and the run's idle power. */
-static ipw_err read_queries(const struct ipw_calib_options *o, struct ipw_hw_spec *hw,
-                            struct ipw_model_spec *m, struct cq **out, size_t *nout,
-                            size_t *nrec, double *idle, bool *from_baseline, ipw_errbuf *eb)
+/* Reads the usable queries, the run's idle power and whether its energies were modelled into
+ * res (its spec and model resolved too). */
+static ipw_err read_queries(const struct ipw_calib_options *o, struct ipw_calib_result *res,
+                            struct cq **out, size_t *nout, ipw_errbuf *eb)
 {
+    struct ipw_hw_spec *hw = &res->spec;
+    struct ipw_model_spec *m = &res->model;
+    size_t *nrec = &res->n_records;
+    double *idle = &res->idle_w;
+    bool *from_baseline = &res->idle_from_baseline;
     struct ipw_run_reader *r;
     ipw_err e = ipw_run_reader_open(o->run_dir, NULL, &r, eb);
     if (e)
@@ -201,6 +206,7 @@ static ipw_err read_queries(const struct ipw_calib_options *o, struct ipw_hw_spe
     if (e)
         goto out;
     /* idle: the run's baseline (summary telemetry.baseline.gpu_watts), else the records' */
+    res->run_modelled = ipw_run_reader_info(r)->modelled;
     const json_t *sum = ipw_run_reader_summary(r);
     const json_t *bw = json_object_get(
         json_object_get(json_object_get(sum, "telemetry"), "baseline"), "gpu_watts");
@@ -231,8 +237,7 @@ ipw_err ipw_calibrate_run(const struct ipw_calib_options *o, struct ipw_calib_re
     memset(res, 0, sizeof *res);
     struct cq *q = NULL;
     size_t n = 0;
-    ipw_err e = read_queries(o, &res->spec, &res->model, &q, &n, &res->n_records, &res->idle_w,
-                             &res->idle_from_baseline, eb);
+    ipw_err e = read_queries(o, res, &q, &n, eb);
     if (e)
         return e;
     res->n_used = n;
@@ -374,6 +379,8 @@ ipw_err ipw_predict_write_spec(const struct ipw_hw_spec *s, const char *note, co
     json_object_set_new(root, "memory_bandwidth_gb_s", num(s->mem_bw / 1e9));
     json_object_set_new(root, "memory_gib", num(s->mem_bytes / 1073741824.0));
     json_object_set_new(root, "interconnect_gb_s", num(s->link_bw / 1e9));
+    if (s->multiprocessors > 0) /* a physical figure of the base spec, kept */
+        json_object_set_new(root, "multiprocessors", json_integer(s->multiprocessors));
     json_object_set_new(root, "idle_power_w", num(s->idle_w));
     json_object_set_new(root, "standby_power_w", num(s->standby_w));
     json_object_set_new(root, "active_power_w", num(s->active_w));

@@ -138,6 +138,7 @@ static ipw_err read_run(const struct ipw_fromrun_options *o, struct ipw_fromrun_
     const struct ipw_run_info *info = ipw_run_reader_info(r);
     snprintf(res->measured_hardware, sizeof res->measured_hardware, "%s",
              *info->gpu_name ? info->gpu_name : info->hardware_label);
+    res->run_modelled = info->modelled;
     if (o->model ? ipw_model_spec_load(o->model, m, eb) != IPW_OK
                  : !ipw_model_spec_match(info->model, m)) {
         if (!o->model)
@@ -584,6 +585,8 @@ json_t *ipw_fromrun_json(const struct ipw_fromrun_result *r)
                           r->paced, "sequential", r->sequential, "queries", (json_int_t)r->n,
                           "simulated_seconds", r->sim_seconds, "median_abs_energy_error", r->median_abs_err);
     json_object_set_new(j, "measured_hardware", json_string(r->measured_hardware));
+    /* what the "measured" side is: a sim-client run's energies are modelled, not metered */
+    json_object_set_new(j, "run_energy", json_string(r->run_modelled ? "modelled" : "measured"));
     json_t *comp = json_array();
     json_array_append_new(comp, json_string("accelerator"));
     if (r->components & IPW_FROMRUN_CPU)

@@ -1,6 +1,6 @@
 /* The serving simulator's per-layer roofline (issue 14 item 1). Each layer of the
- * architecture is one kernel: its time is a fixed launch cost plus the larger of its FLOPs
- * over the achievable FLOP/s and its memory traffic over the achievable bandwidth. The
+ * architecture is one kernel: its time is a fixed launch cost plus a smooth maximum of its
+ * FLOPs over the achievable FLOP/s and its memory traffic over the achievable bandwidth. The
  * FLOPs and bytes follow the layer's tensor shapes on one tensor-parallel rank; the
  * efficiencies and the launch cost come from the hardware spec's layer_roofline block
  * (fitted against the bundled RTX PRO 6000 and RTX 4090 tables, docs/sim-fidelity.md). */
@@ -96,6 +96,8 @@ ipw_err ss_roof_bundle_open(const char *data_dir, const char *hardware, const ch
     r->attn_rate = r->hw.peak_flops_bf16 * r->hw.layer_eff_attn;
     r->bytes_rate = r->hw.mem_bw * r->hw.layer_eff_bw;
     r->overhead_ns = r->hw.kernel_overhead_s * 1e9;
+    r->sharpness = r->hw.layer_sharpness;
+    r->sms = r->hw.multiprocessors;
     ss_roof_mixed_defaults(&r->mixed);
     b->roof = r;
     return IPW_OK;
@@ -115,7 +117,7 @@ static double launches(const char *layer)
 
 /* Decode requests in a batch that also holds a prefill chunk. vLLM runs one variable-length
  * attention kernel for the whole batch; the bundled tables (docs/sim-fidelity.md, "Mixed
- * batches") show three effects the decode-only kernel does not have:
+ * batches") show effects the decode-only kernel does not have:
  *  - the grouped query heads are not packed together, so each KV head is read about twice
  *    rather than once (1.7-2.2x the decode-only bytes on both cards, 16-128 decodes);
  *  - past about 1-2 GiB of decode KV per layer the reads approach one per query head (3.9x
@@ -124,7 +126,14 @@ static double launches(const char *layer)
  *    share, 0.835 of the query heads, is the compromise that keeps both within 15 %;
  *  - no split over the context: one sequence's head is streamed by one thread block, at
  *    about 1/60 of the achievable bandwidth (a lone 4k-context decode costs 127 us on the
- *    RTX 4090 and 87 us on the RTX PRO 6000, 3-5x its decode-only time).
+ *    RTX 4090 and 87 us on the RTX PRO 6000, 3-5x its decode-only time); the prefill chunk's
+ *    heads likewise (ss_roof_layer_ns);
+ *  - a cost per wave of thread blocks, one block per decode request and query head, over
+ *    the spec's multiprocessors: at 128-token contexts the tables exceed the bytes by 3.1 us
+ *    per wave on the RTX PRO 6000 and 5.0 us on the RTX 4090, the ratio of their bandwidths,
+ *    so the cost is the time one block streams wave_bytes at its share of the bandwidth. It
+ *    is a floor under the decode part, not an addition: at long contexts the bytes dominate
+ *    and the waves overlap with them.
  * The constants are the same for every card; test_sim_roofline fits them on one card and
  * checks them on the other. */
 void ss_roof_mixed_defaults(struct ss_roof_mixed *mx)
@@ -133,6 +142,7 @@ void ss_roof_mixed_defaults(struct ss_roof_mixed *mx)
     mx->stream_share = 1.0 / 60;
     mx->full_reads_bytes = 2.0 * 1073741824.0;
     mx->full_reads_share = 0.835;
+    mx->wave_bytes = 192 * 1024.0;
 }
 
 static void work(const struct ss_model *m, const char *layer, int64_t tp, int64_t fp,
@@ -218,10 +228,23 @@ static double kernel_s(double flops, double bytes, double frate, double brate)
     return sqrt(c * c + m * m);
 }
 
+/* The linear layers' roofline with the spec's sharpness p: p = 2 is kernel_s, a larger p
+ * comes closer to the plain maximum (the RTX 4090's GEMMs overlap their weight stream with
+ * the tensor cores better than the RTX PRO 6000's near the ridge point). */
+static double kernel_p(double flops, double bytes, double frate, double brate, double p)
+{
+    if (p == 2)
+        return kernel_s(flops, bytes, frate, brate);
+    double c = flops / frate, m = bytes / brate, hi = c > m ? c : m;
+    if (hi <= 0)
+        return 0;
+    return hi * pow(pow(c / hi, p) + pow(m / hi, p), 1 / p);
+}
+
 /* The decode part of a mixed batch's attention (see ss_roof_mixed_defaults): its KV bytes
  * read kv_reads times, rising linearly to full_reads_share of the query heads between half
  * of full_reads_bytes and full_reads_bytes, and never faster than one sequence's head streamed
- * at stream_share of the bandwidth. */
+ * at stream_share of the bandwidth, nor than its waves of thread blocks. */
 static double mixed_decode_s(const struct ss_roof *r, const struct ss_model *m, int64_t tp,
                              int64_t kv_fp, const struct ss_roof_batch *x, double fl, double by)
 {
@@ -236,9 +259,16 @@ static double mixed_decode_s(const struct ss_roof *r, const struct ss_model *m, 
         reads = top;
     else if (kv_bytes > lo)
         reads += (top - reads) * (kv_bytes - lo) / (mx->full_reads_bytes - lo);
+    double block_rate = r->bytes_rate * mx->stream_share;
     double bulk = kernel_s(fl, by + (reads - 1) * kv_bytes, r->attn_rate, r->bytes_rate);
-    double stream = head_bytes / (r->bytes_rate * mx->stream_share);
-    return bulk > stream ? bulk : stream;
+    double stream = head_bytes / block_rate, t = bulk > stream ? bulk : stream;
+    if (r->sms > 0) { /* one thread block per decode request and query head */
+        double waves_s = ceil((double)x->nd * (double)m->heads / p / r->sms) *
+                         mx->wave_bytes / block_rate;
+        if (waves_s > t)
+            t = waves_s;
+    }
+    return t;
 }
 
 int64_t ss_roof_layer_ns(const struct ss_roof *r, const struct ss_model *m, const char *layer,
@@ -249,7 +279,13 @@ int64_t ss_roof_layer_ns(const struct ss_roof *r, const struct ss_model *m, cons
         double t = 0;
         if (x->pc > 0) {
             work(m, layer, tp, fp, kv_fp, x, false, &fl, &by);
-            t += kernel_s(fl, by, r->attn_rate, r->bytes_rate);
+            /* no split over the context either: one thread block streams a head's K,V of
+             * the whole prefilled context (a 16-token chunk on 1024 tokens: 29 us on the
+             * RTX PRO 6000, 41 us on the RTX 4090, against 6-8 us of bulk traffic) */
+            double pre = kernel_s(fl, by, r->attn_rate, r->bytes_rate),
+                   head = 2 * (double)m->head_dim * (double)(x->kp + x->pc) * (double)kv_fp,
+                   stream = head / (r->bytes_rate * r->mixed.stream_share);
+            t += pre > stream ? pre : stream;
         }
         if (x->nd > 0) {
             work(m, layer, tp, fp, kv_fp, x, true, &fl, &by);
@@ -259,7 +295,7 @@ int64_t ss_roof_layer_ns(const struct ss_roof *r, const struct ss_model *m, cons
         s = t;
     } else {
         work(m, layer, tp, fp, kv_fp, x, false, &fl, &by);
-        s = kernel_s(fl, by, r->flops_rate, r->bytes_rate);
+        s = kernel_p(fl, by, r->flops_rate, r->bytes_rate, r->sharpness);
     }
     double ns = r->overhead_ns * launches(layer) + s * 1e9;
     return ns < 1 ? 1 : (int64_t)ns;

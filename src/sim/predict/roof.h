@@ -15,13 +15,16 @@ struct ss_roof {
     double attn_rate;  /* achievable FLOP/s in an attention kernel */
     double bytes_rate; /* achievable bytes/s of device memory */
     double overhead_ns;
-    /* decode requests in a batch that also holds a prefill chunk (docs/sim-fidelity.md,
-     * "mixed batches"): how many times each KV head is read, the share of the achievable
-     * bandwidth one sequence's stream gets, the decode KV bytes past which the reads rise
-     * to nearly one per query head, and that share of the query heads whose reads reach
-     * memory there; card-independent defaults (ss_roof_mixed_defaults) */
+    double sharpness;  /* p of the linear layers' roofline, (C^p + M^p)^(1/p): the spec's */
+    double sms;        /* multiprocessors that run thread blocks; 0: unknown, no wave term */
+    /* the variable-length attention kernel vLLM runs for every batch with a prefill chunk
+     * (docs/sim-fidelity.md, "mixed batches"): how many times each KV head is read by the
+     * decode requests, the share of the achievable bandwidth one thread block's stream gets,
+     * the decode KV bytes past which the reads rise to nearly one per query head, that share
+     * of the query heads whose reads reach memory there, and the bytes' worth of stream time
+     * each wave of decode thread blocks costs; card-independent (ss_roof_mixed_defaults) */
     struct ss_roof_mixed {
-        double kv_reads, stream_share, full_reads_bytes, full_reads_share;
+        double kv_reads, stream_share, full_reads_bytes, full_reads_share, wave_bytes;
     } mixed;
     bool built_in_arch; /* no profiler/models/<type>.yaml: the llama layer sequence */
 };

@@ -62,7 +62,8 @@ ipw_err ipw_sweep_param_parse(const char *arg, struct ipw_sweep_param *out, ipw_
                             known[k].sw ? "0 or 1"
                             : !strcmp(out->name, "npu-memory-utilization")
                                 ? "a fraction in (0, 1]"
-                                : "a whole number (tp at least 1)");
+                            : !strcmp(out->name, "tp") ? "a whole number, at least 1"
+                                                       : "a whole number");
         if (!c)
             break;
         p = c + 1;

@@ -41,6 +41,7 @@ def main():
         open(path, "w").write("\n".join(lines) + "\n")
         code, out, err = ipw("analyze", run, check=1)
         check("records.jsonl:7:" in err and "malformed" in err, "malformed: %r" % err)
+        check("--skip-malformed" in err, "the error says what to do: %r" % err)
         check(not os.path.exists(os.path.join(run, "analysis", "accuracy.json")),
               "accuracy.json written despite a malformed line")
         check(not [n for n in os.listdir(os.path.join(run, "analysis")) if ".tmp." in n],
@@ -51,6 +52,13 @@ def main():
               acc["summary"]["total_queries"])
         check(any("records.jsonl:7" in w for w in acc["warnings"]), "no warning for the "
               "skipped line: %r" % acc["warnings"])
+        # resumed (record 0 answered again at the end): the log is read a second time, and the
+        # skipped line is still warned about once
+        with open(path, "a") as fh:
+            fh.write(lines[0] + "\n")
+        code, out, err = ipw("analyze", run, "--skip-malformed", check=0)
+        check(err.count("records.jsonl:7") == 1, "one warning per skipped line on a resumed "
+              "run: %r" % err)
 
         # a last line cut short (no newline), as a crash mid-write leaves it: warn and go on
         run2 = make_run(os.path.join(work, "run2"), "--records", 30)
