@@ -8,7 +8,7 @@ BUILD_PKGS=(
   build-essential cmake pkg-config git
   libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libcurl4-openssl-dev libjansson-dev libcairo2-dev libsqlite3-dev
-  libmicrohttpd-dev libcmocka-dev
+  libmicrohttpd-dev libcmocka-dev libxxhash-dev
   bubblewrap tmux  # ipw run: the default sandbox, the terminus agent's terminal
 )
 TEST_PKGS=(
@@ -16,6 +16,7 @@ TEST_PKGS=(
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-numpy python3-yaml
   prometheus chromium
   valgrind procps ca-certificates zsh tmux groff-base
+  xxhash  # xxhsum: checks the analysis stamp's digest independently
   librocm-smi64-1 librocm-smi-dev
 )
 

@@ -80,12 +80,12 @@ void ipw_analyze_options_init(struct ipw_analyze_options *o);
 ipw_err ipw_analyze_run(const char *run_dir, const struct ipw_analyze_options *opts,
                         struct ipw_analyze_result *res, ipw_errbuf *eb);
 
-/* What an analysis is computed from: {"file", "bytes", "sha256"} of the run's records.jsonl
- * (else its Arrow dataset). accuracy.json and regression.json carry it as "source" (plus
+/* What an analysis is computed from: {"file", "bytes", "xxh3_128"} of the run's records.jsonl
+ * (else its Arrow dataset; xxh3_128 is the hex `xxhsum -H2` prints). accuracy.json and regression.json carry it as "source" (plus
  * "records", the count analysed). */
 ipw_err ipw_analysis_source(const char *run_dir, json_t **out, ipw_errbuf *eb);
 /* The same stamp from a digest already taken (the run reader's first pass). */
-json_t *ipw_analysis_stamp(const char *file, uint64_t bytes, const char *sha256_hex);
+json_t *ipw_analysis_stamp(const char *file, uint64_t bytes, const char *digest_hex);
 /* Whether an analysis document (accuracy.json, regression.json) was computed from the run's
  * records as they are now; why (when not) says what differs. A document without a stamp is
  * not current. */

@@ -12,6 +12,9 @@
 #include "ipw/err.h"
 #include "ipw/scoring.h"
 
+/* A content digest in hex, with its NUL (ipw_run_reader_digest, the analysis stamp). */
+#define IPW_DIGEST_HEX 33
+
 /* One query, flattened to what analysis needs. Strings are never NULL ("" when absent) and stay
  * valid until the next ipw_run_reader_next. Numbers are NAN when null, absent or not numbers. */
 struct ipw_run_query {
@@ -94,11 +97,12 @@ const char *ipw_run_reader_model(const struct ipw_run_reader *r);
 const char *ipw_run_reader_dir(const struct ipw_run_reader *r);
 /* Malformed lines skipped so far, and the message of the first one ("" when none). */
 size_t ipw_run_reader_skipped(const struct ipw_run_reader *r, const char **first_message);
-/* Size and SHA-256 (64 hex digits) of records.jsonl as the reader's first pass read it, whole:
- * what an analysis of it was computed from, without reading the file again. False when there
- * is none (an Arrow dataset, a pass cut short, or with single_pass before the first pass has
- * reached the end). */
-bool ipw_run_reader_digest(const struct ipw_run_reader *r, uint64_t *bytes, char hex[65]);
+/* Size and XXH3-128 digest (32 hex digits, as `xxhsum -H2` prints it) of records.jsonl as the
+ * reader's first pass read it, whole: what an analysis of it was computed from, without reading
+ * the file again. False when there is none (an Arrow dataset, a pass cut short, or with
+ * single_pass before the first pass has reached the end). */
+bool ipw_run_reader_digest(const struct ipw_run_reader *r, uint64_t *bytes,
+                           char hex[IPW_DIGEST_HEX]);
 void ipw_run_reader_close(struct ipw_run_reader *r);
 
 /* Fills q from one parsed record object (for sources that give objects, and as the reference

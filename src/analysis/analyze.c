@@ -485,9 +485,9 @@ static void stamp(json_t *doc, const struct ctx *c, uint64_t records)
 static ipw_err take_source(struct ctx *c, struct ipw_run_reader *r, ipw_errbuf *eb)
 {
     uint64_t bytes;
-    char sha[65];
-    if (ipw_run_reader_digest(r, &bytes, sha)) {
-        c->source = ipw_analysis_stamp("records.jsonl", bytes, sha); /* no second read */
+    char digest[IPW_DIGEST_HEX];
+    if (ipw_run_reader_digest(r, &bytes, digest)) {
+        c->source = ipw_analysis_stamp("records.jsonl", bytes, digest); /* no second read */
         return IPW_OK;
     }
     return ipw_analysis_source(ipw_run_reader_dir(r), &c->source, eb);

@@ -4,7 +4,7 @@
 #include "run_source_arrow.h"
 
 #include "analysis/record_scan.h"
-#include "analysis/sha256.h"
+#include "analysis/content_digest.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,7 +35,7 @@ struct jsonl_src {
     size_t line_len, line_cap, max_line;
     long lineno;
     bool eof;
-    struct ipw_sha256 *sha; /* when set, every byte read is digested too */
+    struct ipw_content_digest *digest; /* when set, every byte read is digested too */
 };
 
 static ipw_err jsonl_fill(struct jsonl_src *s, ipw_errbuf *eb)
@@ -48,8 +48,8 @@ static ipw_err jsonl_fill(struct jsonl_src *s, ipw_errbuf *eb)
             return ipw_fail(eb, IPW_E_IO, "cannot read %s: %s", s->path, strerror(errno));
         s->pos = 0;
         s->len = (size_t)n;
-        if (s->sha)
-            ipw_sha256_update(s->sha, s->buf, s->len);
+        if (s->digest)
+            ipw_content_digest_update(s->digest, s->buf, s->len);
         if (n == 0)
             s->eof = true;
         return IPW_OK;
@@ -316,13 +316,13 @@ struct ipw_run_reader {
     bool model_checked;
     long *superseded; /* sorted lines whose record_index comes again later (skipped) */
     size_t nsuperseded;
-    char digest[65]; /* SHA-256 of records.jsonl as the first pass read it ("" if not whole) */
+    char digest[IPW_DIGEST_HEX]; /* of records.jsonl as the first pass read it ("" if not whole) */
     uint64_t digest_bytes;
     /* single_pass: the first pass digests the log and notes each line's record_index (one bit
      * per index) instead of a pass of its own before; the first index seen twice ends it */
     bool single;
     bool restarted;
-    struct ipw_sha256 sha;
+    struct ipw_content_digest *pass_digest;
     unsigned char *seen_bits;
     size_t seen_bytes;
     size_t max_line;
@@ -458,18 +458,18 @@ struct seen_list {
 };
 
 /* Calls fn for each line of the log (text, line number); false from fn stops (IPW_E_NOMEM: the
- * callbacks stop only for want of memory). With sha, the bytes read are digested too. IPW_OK
+ * callbacks stop only for want of memory). With digest, the bytes read are digested too. IPW_OK
  * when the whole file was read; else why not (a line the main pass will report, or
  * IPW_E_NOMEM, after which the pass's result must not be used). */
 static ipw_err each_line(const char *path, size_t max_line,
                          bool (*fn)(void *ctx, const char *text, size_t len, long line),
-                         void *ctx, struct ipw_sha256 *sha)
+                         void *ctx, struct ipw_content_digest *digest)
 {
     void *src;
     ipw_err e = jsonl_open(path, max_line, &src, NULL);
     if (e != IPW_OK)
         return e;
-    ((struct jsonl_src *)src)->sha = sha;
+    ((struct jsonl_src *)src)->digest = digest;
     for (;;) {
         const char *text;
         size_t len;
@@ -539,16 +539,15 @@ static ipw_err find_superseded(struct ipw_run_reader *r, const char *path, size_
                                ipw_errbuf *eb)
 {
     struct seen_list sl = {0};
-    /* this pass reads every byte: the analysis stamps its files with their digest */
-    struct ipw_sha256 sha;
-    ipw_sha256_init(&sha);
-    ipw_err pass = each_line(path, max_line, collect_index, &sl, &sha);
-    if (pass == IPW_OK) {
-        uint8_t d[32];
-        r->digest_bytes = sha.bytes;
-        ipw_sha256_final(&sha, d);
-        ipw_sha256_hex(d, r->digest);
+    /* this pass reads every byte: the analysis stamps its files with their digest (without
+     * memory for it, the analysis reads the file again for it) */
+    struct ipw_content_digest *digest = ipw_content_digest_new();
+    ipw_err pass = each_line(path, max_line, collect_index, &sl, digest);
+    if (pass == IPW_OK && digest) {
+        r->digest_bytes = ipw_content_digest_bytes(digest);
+        ipw_content_digest_hex(digest, r->digest);
     }
+    ipw_content_digest_free(digest);
     if (pass == IPW_E_NOMEM) {
         free(sl.v);
         return ipw_fail(eb, IPW_E_NOMEM,
@@ -646,7 +645,9 @@ static bool note_index(struct ipw_run_reader *r, long index)
 static void end_single(struct ipw_run_reader *r)
 {
     r->single = false;
-    ((struct jsonl_src *)r->src)->sha = NULL;
+    ((struct jsonl_src *)r->src)->digest = NULL;
+    ipw_content_digest_free(r->pass_digest);
+    r->pass_digest = NULL;
     free(r->seen_bits);
     r->seen_bits = NULL;
     r->seen_bytes = 0;
@@ -656,10 +657,10 @@ static void end_single(struct ipw_run_reader *r)
  * the digest is whole. */
 static void single_done(struct ipw_run_reader *r)
 {
-    uint8_t d[32];
-    r->digest_bytes = r->sha.bytes;
-    ipw_sha256_final(&r->sha, d);
-    ipw_sha256_hex(d, r->digest);
+    if (r->pass_digest) {
+        r->digest_bytes = ipw_content_digest_bytes(r->pass_digest);
+        ipw_content_digest_hex(r->pass_digest, r->digest);
+    }
     end_single(r);
 }
 
@@ -716,8 +717,8 @@ ipw_err ipw_run_reader_open(const char *run_dir, const struct ipw_run_reader_opt
         r->max_line = max_line;
         if (e == IPW_OK && r->opts.single_pass) {
             r->single = true; /* superseded records are looked for on the way */
-            ipw_sha256_init(&r->sha);
-            ((struct jsonl_src *)r->src)->sha = &r->sha;
+            r->pass_digest = ipw_content_digest_new(); /* NULL: no digest on the way */
+            ((struct jsonl_src *)r->src)->digest = r->pass_digest;
         } else if (e == IPW_OK && (e = find_superseded(r, path, max_line, eb)) != IPW_OK) {
             r->ops->close(r->src);
         }
@@ -891,12 +892,13 @@ ipw_err ipw_run_reader_rewind(struct ipw_run_reader *r, ipw_errbuf *eb)
 
 bool ipw_run_reader_restarted(const struct ipw_run_reader *r) { return r->restarted; }
 
-bool ipw_run_reader_digest(const struct ipw_run_reader *r, uint64_t *bytes, char hex[65])
+bool ipw_run_reader_digest(const struct ipw_run_reader *r, uint64_t *bytes,
+                           char hex[IPW_DIGEST_HEX])
 {
     if (!r->digest[0])
         return false;
     *bytes = r->digest_bytes;
-    memcpy(hex, r->digest, 65);
+    memcpy(hex, r->digest, IPW_DIGEST_HEX);
     return true;
 }
 
@@ -923,6 +925,7 @@ void ipw_run_reader_close(struct ipw_run_reader *r)
     json_decref(r->summary);
     free(r->superseded);
     free(r->seen_bits);
+    ipw_content_digest_free(r->pass_digest);
     ipw_scan_arena_free(&r->arena);
     if (r->ops)
         r->ops->close(r->src);

@@ -1,4 +1,4 @@
-/* SHA-256 (FIPS 180-4), for judge cache keys and the analysis source stamp. Not a public
+/* SHA-256 (FIPS 180-4), for judge cache keys and the lab's prompt hashes. Not a public
  * interface. */
 #ifndef IPW_ANALYSIS_SHA256_H
 #define IPW_ANALYSIS_SHA256_H

@@ -237,8 +237,11 @@ def test_item3_stale_analysis():
     run_dir = os.path.join(out, "grow")
     acc_path = os.path.join(run_dir, "analysis", "accuracy.json")
     acc = json.load(open(acc_path))
+    xxhsum = subprocess.run(["xxhsum", "-H2", os.path.join(run_dir, "records.jsonl")],
+                            capture_output=True, text=True)
     check(acc["source"]["records"] == 3 and acc["source"]["file"] == "records.jsonl" and
-          len(acc["source"]["sha256"]) == 64, "accuracy.json says what it was computed from")
+          acc["source"]["xxh3_128"] == xxhsum.stdout.split(" ")[0],
+          "accuracy.json says what it was computed from (its digest is xxhsum -H2's)")
     jsonl(d, "grow.jsonl", rows)
     check(run(args + ["--resume", "--no-eval"]).returncode == 0, "the run grows to 8 records")
     p = run(["plot", run_dir, "--format", "svg"], env={"IPW_LOG_LEVEL": "info"})

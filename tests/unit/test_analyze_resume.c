@@ -111,7 +111,7 @@ static json_t *unstamped(const char *dir, const char *name)
     assert_int_equal(ipw_analysis_source(dir, &now, NULL), IPW_OK);
     json_t *was = json_object_get(doc, "source");
     assert_non_null(was);
-    const char *keys[] = {"file", "bytes", "sha256"};
+    const char *keys[] = {"file", "bytes", "xxh3_128"};
     for (size_t i = 0; i < 3; i++)
         assert_true(json_equal(json_object_get(was, keys[i]), json_object_get(now, keys[i])));
     assert_int_equal(json_integer_value(json_object_get(was, "records")), N);

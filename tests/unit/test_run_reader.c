@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "analysis/record_scan.h"
 #include "ipw/analysis.h"
@@ -393,15 +394,40 @@ static void test_superseded(void **state)
     free(dir);
 }
 
-/* The reader's digest is the stamp of the log read again: its size and SHA-256. */
+/* XXH3-128 of the whole file in one call, in the hex xxhsum prints: the reader and the stamp
+ * digest it in chunks as they read. */
+static void one_shot_digest(const char *dir, char hex[IPW_DIGEST_HEX])
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/records.jsonl", dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    rewind(f);
+    char *buf = malloc((size_t)size + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(buf, (size_t)size));
+    for (size_t i = 0; i < sizeof c.digest; i++)
+        snprintf(hex + 2 * i, 3, "%02x", c.digest[i]);
+    free(buf);
+}
+
+/* The reader's digest is the stamp of the log read again, and the file's XXH3-128 taken whole. */
 static void assert_digest_of_log(const struct ipw_run_reader *r, const char *dir, size_t size)
 {
     uint64_t bytes;
-    char hex[65];
+    char hex[IPW_DIGEST_HEX], whole[IPW_DIGEST_HEX];
     assert_true(ipw_run_reader_digest(r, &bytes, hex));
+    assert_int_equal(strlen(hex), 32);
     json_t *stamp;
     assert_int_equal(ipw_analysis_source(dir, &stamp, NULL), IPW_OK);
-    assert_string_equal(hex, json_string_value(json_object_get(stamp, "sha256")));
+    assert_string_equal(hex, json_string_value(json_object_get(stamp, "xxh3_128")));
+    one_shot_digest(dir, whole);
+    assert_string_equal(hex, whole);
     assert_int_equal(bytes, size);
     json_decref(stamp);
 }
@@ -444,7 +470,7 @@ static void test_single_pass(void **state)
     struct ipw_run_reader *r;
     assert_int_equal(ipw_run_reader_open(dir, &single, &r, NULL), IPW_OK);
     uint64_t bytes;
-    char hex[65];
+    char hex[IPW_DIGEST_HEX];
     assert_false(ipw_run_reader_digest(r, &bytes, hex)); /* not read yet */
     long index[8];
     char answers[8][8];
