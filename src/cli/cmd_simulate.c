@@ -311,13 +311,24 @@ int cmd_simulate(int argc, char **argv)
     res.inputs = &inputs;
     if (!rc && roof)
         on_line(&o, "Note: every time and energy above is " IPW_SS_ROOF_NOTE);
-    if (!rc && plots && ipw_sim_plots(plots, &res, &eb)) {
-        fprintf(stderr, "ipw simulate: %s\n", eb.msg);
-        rc = 1;
+    /* what was written goes to stderr: stdout is the original simulator's console log, which
+     * users compare line by line */
+    if (!rc && plots) {
+        if (ipw_sim_plots(plots, &res, &eb)) {
+            fprintf(stderr, "ipw simulate: %s\n", eb.msg);
+            rc = 1;
+        } else {
+            fprintf(stderr, "wrote %s/sim_power.{png,svg} and %s/sim_energy.{png,svg}\n", plots,
+                    plots);
+        }
     }
-    if (!rc && summary && ipw_ss_write_summary(summary, &res, &eb)) {
-        fprintf(stderr, "ipw simulate: %s\n", eb.msg);
-        rc = 1;
+    if (!rc && summary) {
+        if (ipw_ss_write_summary(summary, &res, &eb)) {
+            fprintf(stderr, "ipw simulate: %s\n", eb.msg);
+            rc = 1;
+        } else {
+            fprintf(stderr, "wrote %s\n", summary);
+        }
     }
     for (size_t i = 0; o.inst && i < o.n; i++)
         if (o.inst[i])

@@ -84,6 +84,13 @@ static ipw_err resolve_base_url(const char *in, char *out, size_t size, ipw_errb
         out[--len] = '\0';
     if (len == host || out[host] == '/')
         return ipw_fail(eb, IPW_E_INVALID, "base URL '%.200s' has no host", in);
+    /* curl takes "host:" as the scheme's default port (80), which is never what was meant */
+    size_t authority_end = host + strcspn(out + host, "/?#");
+    if (out[authority_end - 1] == ':')
+        return ipw_fail(eb, IPW_E_INVALID,
+                        "base URL '%.200s' has an empty port after ':': give the port "
+                        "(http://host:8000) or drop the ':'",
+                        in);
     /* a URL curl cannot parse (a bad port, an unclosed '[') is the user's typo, not a server
      * that is down: say so before anything tries to connect */
     CURLU *u = curl_url();

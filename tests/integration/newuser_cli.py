@@ -80,7 +80,8 @@ def test_item11_messages():
     # every command that takes --client-base-url refuses a URL that cannot be right, before
     # connecting or measuring anything
     for cmd in (["profile"], ["run", "--agent", "react"], ["lab", "run", "--prompt", "hi"]):
-        for url, why in (("ftp://h", "scheme"), ("http://", "no host")):
+        for url, why in (("ftp://h", "scheme"), ("http://", "no host"),
+                         ("http://localhost:/v1", "empty port")):
             p = run(cmd + ["--client", "openai", "--model", "m", "--client-base-url", url,
                            "--output-dir" if cmd[0] != "lab" else "--db",
                            d if cmd[0] != "lab" else os.path.join(d, "lab.db")])

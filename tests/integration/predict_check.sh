@@ -112,7 +112,10 @@ done
 "$IPW" simulate --dataset "$T" --sweep colour=1 --output x.csv 2> bad.err; [ $? -eq 2 ] || err "sweep of an unknown parameter: exit"
 # 5. --plots: the power timeline and the energy breakdown of one simulation
 "$IPW" simulate --cluster-config single_node_power_instance.json --dataset "$T" --plots simplots \
-    --summary simplots.json > simplots.log || err "simulate --plots"
+    --summary simplots.json > simplots.log 2> simplots.err || err "simulate --plots"
+grep -qx "wrote simplots/sim_power.{png,svg} and simplots/sim_energy.{png,svg}" simplots.err &&
+    grep -qx "wrote simplots.json" simplots.err || err "--plots / --summary: no 'wrote' lines"
+grep -q "^wrote" simplots.log && err "a 'wrote' line in the console log (stdout)"
 # the per-component series: one row per heartbeat, adding up to the printed watts
 python3 - simplots.json <<'PY' || err "--summary power_parts_w"
 import json, sys

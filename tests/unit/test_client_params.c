@@ -44,8 +44,9 @@ static void test_base_urls(void **state)
         const char *in, *out;
     } ok[] = {{"localhost:11434", "http://localhost:11434"},
               {"http://10.0.0.2:8000///", "http://10.0.0.2:8000"},
-              {"HTTPS://example.com/v1/", "HTTPS://example.com/v1"}};
-    for (size_t i = 0; i < 3; i++) {
+              {"HTTPS://example.com/v1/", "HTTPS://example.com/v1"},
+              {"http://u:p@[::1]:8000/v1", "http://u:p@[::1]:8000/v1"}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         struct ipw_client_config cfg = {.base_url = ok[i].in};
         struct ipw_client *c;
         ipw_errbuf eb;
@@ -55,8 +56,10 @@ static void test_base_urls(void **state)
         assert_true(c->cfg.idle_timeout_ns == 300 * IPW_NS_PER_SEC);
         ipw_client_close(c);
     }
-    const char *bad[] = {"ftp://host", "http://", "http://a b", "http://x\n"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *bad[] = {"ftp://host",   "http://",         "http://a b",
+                         "http://x\n",  "http://h:/v1",    "localhost:",
+                         "http://[::1]:", "http://u:p@h:?q"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct ipw_client_config cfg = {.base_url = bad[i]};
         struct ipw_client *c;
         ipw_errbuf eb;
