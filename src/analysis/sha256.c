@@ -1,7 +1,7 @@
 /* SHA-256 as FIPS 180-4 defines it: 64-byte blocks, 64 rounds, big-endian length padding.
  * On x86-64 CPUs with the SHA extensions the blocks go through those instructions (about 8x
- * faster here: the analysis stamps a run's records file with its digest, 1.9 GB for a
- * million-record run); elsewhere through the portable rounds. Both give the same digest, which
+ * faster here; used for judge cache keys and the lab's prompt hashes); elsewhere through the
+ * portable rounds. Both give the same digest, which
  * the unit test checks on each path. */
 #include "analysis/sha256.h"
 
