@@ -41,7 +41,8 @@ int ipw_cli_lab_serve(int argc, char **argv)
         {"baseline", IPW_OPT_DURATION, &baseline_ns, "DURATION",
          "idle baseline before each run (default 0.5s)"},
         {"db", IPW_OPT_STRING, &db, "PATH",
-         "lab database (default $IPW_LAB_DB, else ~/.local/share/ipw/lab.db)"},
+         "lab database (default $IPW_LAB_DB, else $XDG_DATA_HOME/ipw/lab.db, else "
+         "~/.local/share/ipw/lab.db)"},
         IPW_OPT_END};
     struct ipw_command_help help = {
         "ipw lab serve [--port 8765] [--bind 127.0.0.1] [--allow-remote] [--client C] "

@@ -347,7 +347,8 @@ int ipw_lab_cli_run(int argc, char **argv, const char *sub)
         {"name", IPW_OPT_STRING, &name, "NAME",
          "calibrate: benchmark name (default rapl_calibrated_<model>)"},
         {"db", IPW_OPT_STRING, &db, "PATH",
-         "lab database (default $IPW_LAB_DB, else ~/.local/share/ipw/lab.db)"},
+         "lab database (default $IPW_LAB_DB, else $XDG_DATA_HOME/ipw/lab.db, else "
+         "~/.local/share/ipw/lab.db)"},
         {"json", IPW_OPT_FLAG, &json, NULL, "one JSON object per run, then the summary"},
         {"quiet", IPW_OPT_FLAG, &quiet, NULL, "no live lines on stderr"},
         IPW_OPT_LOG_LEVEL(log_level, "warn"),
