@@ -476,17 +476,24 @@ static void test_refused_rows_leave_no_trace(void **state)
     ipw_arrow_field_free(schema);
 }
 
+/* {k: int, v: utf8, st: {b: bool}}: the schema of the batching tests. */
+static struct ipw_arrow_field *kv_schema(void)
+{
+    struct ipw_arrow_field *s = ipw_arrow_field_new("", IPW_ARROW_STRUCT);
+    ipw_arrow_field_add(s, "k", IPW_ARROW_INT);
+    ipw_arrow_field_add(s, "v", IPW_ARROW_UTF8);
+    struct ipw_arrow_field *st = ipw_arrow_field_add(s, "st", IPW_ARROW_STRUCT);
+    ipw_arrow_field_add(st, "b", IPW_ARROW_BOOL);
+    return s;
+}
+
 /* batch_bytes: a row that would take the buffered batch past the bound starts the next batch.
  * A row counts 8 bytes per column it reaches (the children of a null struct are not reached)
  * plus its strings' bytes; a batch is also emitted as soon as it reaches the bound. */
 static void test_batch_bytes(void **state)
 {
     (void)state;
-    struct ipw_arrow_field *s = ipw_arrow_field_new("", IPW_ARROW_STRUCT);
-    ipw_arrow_field_add(s, "k", IPW_ARROW_INT);
-    ipw_arrow_field_add(s, "v", IPW_ARROW_UTF8);
-    struct ipw_arrow_field *st = ipw_arrow_field_add(s, "st", IPW_ARROW_STRUCT);
-    ipw_arrow_field_add(st, "b", IPW_ARROW_BOOL);
+    struct ipw_arrow_field *s = kv_schema();
     const size_t bound = 200;
     struct ipw_arrow_writer_options opt = {.batch_rows = 1000, .batch_bytes = bound};
     struct ipw_arrow_mem m = {0};
@@ -604,11 +611,7 @@ static void test_zero_rows_and_markers(void **state)
 static void test_many_batches(void **state)
 {
     (void)state;
-    struct ipw_arrow_field *s = ipw_arrow_field_new("", IPW_ARROW_STRUCT);
-    ipw_arrow_field_add(s, "k", IPW_ARROW_INT);
-    ipw_arrow_field_add(s, "v", IPW_ARROW_UTF8);
-    struct ipw_arrow_field *st = ipw_arrow_field_add(s, "st", IPW_ARROW_STRUCT);
-    ipw_arrow_field_add(st, "b", IPW_ARROW_BOOL);
+    struct ipw_arrow_field *s = kv_schema();
     ipw_errbuf eb = {0};
     struct ipw_arrow_mem m = {0};
     struct ipw_arrow_writer *w;
