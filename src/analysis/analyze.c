@@ -13,6 +13,7 @@
 
 #include "analysis/accuracy.h"
 #include "analysis/regression.h"
+#include "ipw/decimal.h"
 #include "ipw/fsutil.h"
 #include "ipw/records.h"
 #include "ipw/jsonutil.h"
@@ -303,15 +304,8 @@ static ipw_err judge_pass(struct ctx *c, struct ipw_run_reader *r, struct ipw_an
 /* v in decimal, as %ld prints it (printf was a twentieth of writing a line) */
 static void put_long(struct ipw_buf *b, long v)
 {
-    char t[24], *p = t + sizeof t;
-    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
-    *--p = '\0';
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0)
-        *--p = '-';
-    ipw_buf_puts(b, p);
+    char t[IPW_INT64_DECIMAL];
+    ipw_buf_put(b, t, ipw_int64_decimal(v, t));
 }
 
 /* One line of scores.jsonl, written straight into b (a million of them for a large run: a

@@ -141,3 +141,21 @@ bool ipw_double_digits(double v, int p, uint64_t *digits, int *exp10, bool *roun
     }
     return false;
 }
+
+size_t ipw_int64_decimal(int64_t v, char out[IPW_INT64_DECIMAL])
+{
+    char tmp[IPW_INT64_DECIMAL];
+    size_t n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t w = 0;
+    if (v < 0)
+        out[w++] = '-';
+    while (n)
+        out[w++] = tmp[--n];
+    out[w] = '\0';
+    return w;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ipw/buf.h"
+#include "ipw/decimal.h"
 #include "ipw/version.h"
 
 /* Label values escape backslash, double quote and newline. */
@@ -47,18 +48,9 @@ static void family(struct ipw_buf *b, const char *name, const char *type, const 
  * shortest of %.15g and %.17g that reads back as the same double. */
 static void fmt_value(double v, char *out, size_t size)
 {
-    if (v >= 0 && v < 9007199254740992.0 && v == (double)(uint64_t)v) {
-        char tmp[24];
-        size_t n = 0;
-        uint64_t u = (uint64_t)v;
-        do {
-            tmp[n++] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        size_t o = 0;
-        while (n && o + 1 < size)
-            out[o++] = tmp[--n];
-        out[o] = '\0';
+    if (v >= 0 && v < 9007199254740992.0 && v == (double)(uint64_t)v &&
+        size >= IPW_INT64_DECIMAL) {
+        ipw_int64_decimal((int64_t)v, out);
         return;
     }
     snprintf(out, size, "%.15g", v);

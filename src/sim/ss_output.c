@@ -5,30 +5,13 @@
 #include <string.h>
 
 #include "ipw/csv.h"
+#include "ipw/decimal.h"
 #include "ss.h"
 
 void ipw_ss_write_csv_header(FILE *f)
 {
     fputs("instance id,request id,model,input,output,arrival,end_time,latency,queuing_delay,TTFT,"
           "TPOT,ITL\r\n", f);
-}
-
-/* v in decimal as %lld writes it (at most 20 characters); returns the length */
-static size_t put_int(char *out, int64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    size_t w = 0;
-    if (v < 0)
-        out[w++] = '-';
-    while (n)
-        out[w++] = tmp[--n];
-    return w;
 }
 
 void ipw_ss_write_csv_row(FILE *f, const struct ipw_ss_row *r)
@@ -55,7 +38,7 @@ void ipw_ss_write_csv_row(FILE *f, const struct ipw_ss_row *r)
             buf[w++] = ',';
             buf[w++] = ' ';
         }
-        w += put_int(buf + w, r->itl[i]);
+        w += ipw_int64_decimal(r->itl[i], buf + w); /* its NUL is overwritten next */
     }
     fwrite(buf, 1, w, f);
     fputc(']', f);

@@ -163,11 +163,39 @@ static void test_digits_match_printf(void **state)
     assert_true(dg == 1000000000000000ull && ex == -1 && rt);
 }
 
+/* ipw_int64_decimal against printf's "%lld": the extremes, every power of ten and its
+ * neighbours, and random values of every width. */
+static void check_int(int64_t v)
+{
+    char want[32], got[IPW_INT64_DECIMAL];
+    int n = snprintf(want, sizeof want, "%lld", (long long)v);
+    assert_int_equal(ipw_int64_decimal(v, got), n);
+    assert_string_equal(got, want);
+}
+
+static void test_int64_matches_printf(void **state)
+{
+    (void)state;
+    check_int(0);
+    check_int(INT64_MAX);
+    check_int(INT64_MIN);
+    for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10)
+        for (int64_t d = -1; d <= 1; d++) {
+            check_int(p + d);
+            check_int(-(p + d));
+        }
+    for (int i = 0; i < 100000; i++) {
+        int64_t v = (int64_t)next();
+        check_int(v >> (next() % 63));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_matches_strtod),
         cmocka_unit_test(test_digits_match_printf),
+        cmocka_unit_test(test_int64_matches_printf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
